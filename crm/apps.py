@@ -1,0 +1,38 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+class CrmConfig(AppConfig):
+    name = "crm"
+    verbose_name = _("Dealer group")
+    # Permissions each role gets from this app (see crm.roles): role code -> permission codenames.
+    role_permissions = {
+        "manager": ["view_store", "change_store", "view_auditlog", "view_calendarday", "change_calendarday"],
+        "admin": [
+            "view_store",
+            "add_store",
+            "change_store",
+            "view_user",
+            "add_user",
+            "change_user",
+            "view_auditlog",
+            "view_calendarday",
+            "add_calendarday",
+            "change_calendarday",
+            "delete_calendarday",
+        ],
+        "service_advisor": ["view_store"],
+        "sales_consultant": ["view_store"],
+        "call_agent": ["view_store"],
+    }
+
+    navigation = [
+        ("home", _("Dashboard"), ["service_advisor", "sales_consultant", "call_agent", "manager", "admin"]),
+    ]
+
+    def ready(self) -> None:
+        from crm.roles import sync_role_groups_after_migrate
+
+        # Role groups are reference data: created/updated after every migrate, not business logic.
+        post_migrate.connect(sync_role_groups_after_migrate, dispatch_uid="crm.sync_role_groups")

@@ -1,0 +1,334 @@
+"""Dates for the follow-up rules: month arithmetic, birthdays, Chinese holidays and working days.
+
+Pure functions and one small class; nothing here touches the database. The admin-editable official
+calendar (``crm.models.CalendarDay``) is read by the caller and handed to ``WorkingCalendar`` as a
+mapping of date → is-working-day.
+
+Working days (``shared/spec/followups.md``, "Terms"), in order of precedence:
+
+1. an override entered by a manager (the State Council notice for a year) decides;
+2. otherwise, for a year that ``chinese_calendar`` ships data for, its official calendar decides
+   (weekends and public holidays off, adjusted working days 调休上班 on);
+3. otherwise weekends and the computed ``statutory_holidays`` of the year are off, all else is on.
+"""
+
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from types import MappingProxyType
+from typing import NamedTuple
+
+import chinese_calendar
+from lunardate import LunarDate
+
+ONE_DAY = timedelta(days=1)
+
+# The years chinese_calendar accepts: it validates against the span of its holiday table.
+OFFICIAL_CALENDAR_YEARS: frozenset[int] = frozenset(
+    range(min(chinese_calendar.holidays).year, max(chinese_calendar.holidays).year + 1)
+)
+
+# lunardate converts lunar years 1900..2099; chinese_calendar computes solar terms for 1900..2100.
+LUNAR_CALENDAR_YEARS = range(1900, 2100)
+SOLAR_TERM_YEARS = range(1900, 2101)
+
+NEW_YEARS_DAY = "元旦"
+SPRING_FESTIVAL = "春节"
+LABOUR_DAY = "劳动节"
+DRAGON_BOAT_FESTIVAL = "端午"
+MID_AUTUMN_FESTIVAL = "中秋"
+NATIONAL_DAY = "国庆"
+
+PHONE_CHANNEL = "phone"
+SMS_CHANNEL = "sms"
+
+#: Codes of the ``holiday_greeting`` rule's holidays → the Chinese name used in the rules table.
+GREETING_HOLIDAY_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        "labour_day": "五一",
+        "dragon_boat": "端午",
+        "mid_autumn": "中秋",
+        "national_day": "国庆",
+        "spring_festival": "春节",
+    }
+)
+
+
+# --- month arithmetic and birthdays -----------------------------------------------------------
+
+
+def is_leap_year(year: int) -> bool:
+    """Whether ``year`` has a 29 February (Gregorian rules)."""
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def days_in_month(year: int, month: int) -> int:
+    """The number of days of ``month`` (1 to 12) in ``year``."""
+    if month == 12:
+        return 31
+    return (date(year, month + 1, 1) - ONE_DAY).day
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` moved by ``months`` calendar months (negative moves back).
+
+    The day of month is kept and clamped to the last day of the target month:
+    ``add_months(date(2024, 3, 31), -1) == date(2024, 2, 29)``,
+    ``add_months(date(2023, 3, 31), -1) == date(2023, 2, 28)``.
+    Raises ``ValueError`` when the result would fall outside years 1..9999.
+    """
+    month_index = day.year * 12 + (day.month - 1) + months
+    year, zero_based_month = divmod(month_index, 12)
+    month = zero_based_month + 1
+    if not 1 <= year <= 9999:
+        raise ValueError(f"{day.isoformat()} + {months} months is out of the supported date range")
+    return date(year, month, min(day.day, days_in_month(year, month)))
+
+
+def birthday_in_year(birthday: date, year: int) -> date:
+    """The anniversary of ``birthday`` in ``year``; a 29 February birthday is 28 February in a
+    non-leap year."""
+    if birthday.month == 2 and birthday.day == 29 and not is_leap_year(year):
+        return date(year, 2, 28)
+    return date(year, birthday.month, birthday.day)
+
+
+def next_birthday(birthday: date, on_or_after: date) -> date:
+    """The first anniversary of ``birthday`` on or after ``on_or_after`` (``on_or_after`` itself
+    when it is the birthday).
+
+    Only month and day of ``birthday`` count: the birth year is not compared with
+    ``on_or_after``. A 29 February birthday falls on 28 February in non-leap years.
+    """
+    anniversary = birthday_in_year(birthday, on_or_after.year)
+    if anniversary < on_or_after:
+        anniversary = birthday_in_year(birthday, on_or_after.year + 1)
+    return anniversary
+
+
+# --- lunar calendar and holidays --------------------------------------------------------------
+
+
+def lunar_to_solar(year: int, lunar_month: int, lunar_day: int) -> date:
+    """The Gregorian date of day ``lunar_day`` of the ordinary (non-leap) month ``lunar_month`` of
+    lunar year ``year`` (the lunar year that begins in Gregorian ``year``).
+
+    Raises ``ValueError`` for a year outside 1900..2099 or a day the month does not have (a small
+    month has 29 days, so lunar 12/30 does not exist in every year).
+    """
+    return LunarDate(year, lunar_month, lunar_day, False).to_solar_date()
+
+
+@lru_cache(maxsize=256)
+def _statutory_holiday_names(year: int) -> Mapping[date, str]:
+    names_by_day: dict[date, str] = {}
+
+    def add(first_day: date, day_count: int, name: str) -> None:
+        for offset in range(day_count):
+            names_by_day.setdefault(first_day + offset * ONE_DAY, name)
+
+    add(date(year, 1, 1), 1, NEW_YEARS_DAY)
+    if year in LUNAR_CALENDAR_YEARS:
+        add(lunar_to_solar(year, 1, 1), 1, SPRING_FESTIVAL)
+    add(date(year, 5, 1), 1, LABOUR_DAY)
+    if year in LUNAR_CALENDAR_YEARS:
+        add(lunar_to_solar(year, 5, 5), 1, DRAGON_BOAT_FESTIVAL)
+        add(lunar_to_solar(year, 8, 15), 1, MID_AUTUMN_FESTIVAL)
+    add(date(year, 10, 1), 3, NATIONAL_DAY)
+    return MappingProxyType(dict(sorted(names_by_day.items())))
+
+
+def statutory_holidays(year: int) -> dict[date, str]:
+    """The computed public holidays of ``year`` (date → Chinese name), the fallback for years the
+    official calendar does not cover.
+
+    Exactly the list of followups.md ("Terms"), which acceptance checks rely on:
+
+    - 元旦: 1 January;
+    - 春节: lunar 1/1;
+    - 劳动节 (五一): 1 May;
+    - 端午: lunar 5/5;
+    - 中秋: lunar 8/15;
+    - 国庆: 1, 2 and 3 October.
+
+    The law gives more days (除夕, 初二, 初三, 清明, 2 May); those and the weekend swaps come with
+    the State Council notice, which a manager enters as the official calendar of the year.
+
+    Not computed: days given in lieu when a holiday falls on a weekend and the weekend days swapped
+    to make long breaks (调休) — a manager enters the State Council notice for those. When two
+    holidays fall on one date (中秋 on 1 to 3 October, as in 2028) the date keeps the name listed first
+    above. Outside 1900..2099 the lunar holidays (春节, 端午, 中秋) are left out, .
+
+    Returns a new dict, ordered by date.
+    """
+    return dict(_statutory_holiday_names(year))
+
+
+class GreetingHoliday(NamedTuple):
+    """A holiday of the ``holiday_greeting`` rule: ``(code, day)``; ``name`` is its Chinese name."""
+
+    code: str
+    day: date
+
+    @property
+    def name(self) -> str:
+        return GREETING_HOLIDAY_NAMES[self.code]
+
+
+@lru_cache(maxsize=256)
+def _greeting_holiday_items(year: int) -> tuple[GreetingHoliday, ...]:
+    holidays = [
+        GreetingHoliday("labour_day", date(year, 5, 1)),
+        GreetingHoliday("dragon_boat", lunar_to_solar(year, 5, 5)),
+        GreetingHoliday("mid_autumn", lunar_to_solar(year, 8, 15)),
+        GreetingHoliday("national_day", date(year, 10, 1)),
+        GreetingHoliday("spring_festival", lunar_to_solar(year, 1, 1)),
+    ]
+    return tuple(sorted(holidays, key=lambda holiday: holiday.day))
+
+
+def greeting_holidays(year: int) -> list[GreetingHoliday]:
+    """The five greeting days of the ``holiday_greeting`` rule in Gregorian ``year``, ordered by
+    date: 春节 (lunar 1/1, ``spring_festival``), 五一 (1 May, ``labour_day``), 端午 (lunar 5/5,
+    ``dragon_boat``), 中秋 (lunar 8/15, ``mid_autumn``), 国庆 (1 October, ``national_day``).
+
+    Each item is a ``(code, day)`` tuple with a ``name`` property. Raises ``ValueError`` for a
+    year outside 1900..2099 (no lunar data).
+    """
+    return list(_greeting_holiday_items(year))
+
+
+# --- working days -----------------------------------------------------------------------------
+
+
+def _days_from(start: date, end: date) -> Iterator[date]:
+    day = start
+    while day <= end:
+        yield day
+        day += ONE_DAY
+
+
+def _require_plain_date(value: object) -> date:
+    # A datetime is a date subclass but never equals (or hashes like) the date of its day, so an
+    # override would silently be missed; and which day an aware datetime belongs to depends on the
+    # time zone, which only the caller knows (Asia/Shanghai).
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise TypeError(f"expected a datetime.date, got {type(value).__name__}: {value!r}")
+    return value
+
+
+class WorkingCalendar:
+    """Working days of the Chinese calendar, with a manager's overrides taking precedence.
+
+    ``overrides`` maps a date to ``True`` (a working day) or ``False`` (a day off); it is copied
+    at construction. Without an override a day follows ``chinese_calendar`` for the years it ships
+    (``OFFICIAL_CALENDAR_YEARS``, adjusted working days included) and otherwise the fallback:
+    Saturdays, Sundays and ``statutory_holidays`` off, every other day on.
+
+    Results are cached per instance, so build one calendar per job (or request) rather than per
+    day. All methods take ``datetime.date`` values and raise ``TypeError`` for a ``datetime``.
+    """
+
+    def __init__(self, overrides: Mapping[date, bool] | None = None) -> None:
+        self._overrides: dict[date, bool] = {
+            _require_plain_date(day): bool(is_working) for day, is_working in (overrides or {}).items()
+        }
+        self._working_day_cache: dict[date, bool] = {}
+
+    @property
+    def overrides(self) -> Mapping[date, bool]:
+        """The manager's overrides this calendar was built with (read-only)."""
+        return MappingProxyType(self._overrides)
+
+    def is_working_day(self, day: date) -> bool:
+        """Whether ``day`` is a working day (override, else official calendar, else fallback)."""
+        is_working = self._working_day_cache.get(day)
+        if is_working is None:
+            is_working = self._compute_is_working_day(_require_plain_date(day))
+            self._working_day_cache[day] = is_working
+        return is_working
+
+    def _compute_is_working_day(self, day: date) -> bool:
+        override = self._overrides.get(day)
+        if override is not None:
+            return override
+        if day.year in OFFICIAL_CALENDAR_YEARS:
+            return chinese_calendar.is_workday(day)
+        if day.weekday() >= 5:
+            return False
+        return day not in _statutory_holiday_names(day.year)
+
+    def next_working_day(self, day: date) -> date:
+        """``day`` itself when it is a working day, else the first working day after it."""
+        while not self.is_working_day(day):
+            day += ONE_DAY
+        return day
+
+    def phone_queue_date(self, rule_date: date) -> date:
+        """The queue date Q of a phone task with rule date R: R when R is a working day, else the
+        next working day."""
+        return self.next_working_day(rule_date)
+
+    def queue_date(self, rule_date: date, channel: str) -> date:
+        """The queue date Q of a task: R for ``"sms"``, ``phone_queue_date(R)`` for ``"phone"``.
+
+        Raises ``ValueError`` for any other channel.
+        """
+        if channel == SMS_CHANNEL:
+            return rule_date
+        if channel == PHONE_CHANNEL:
+            return self.phone_queue_date(rule_date)
+        raise ValueError(f"unknown channel {channel!r}; expected {PHONE_CHANNEL!r} or {SMS_CHANNEL!r}")
+
+    def working_days_between(self, start: date, end: date) -> list[date]:
+        """The working days in ``[start, end]`` (both included), ascending; empty when start > end."""
+        return [day for day in _days_from(start, end) if self.is_working_day(day)]
+
+    def working_day_table(self, start: date, end: date) -> list[tuple[date, date]]:
+        """``(day, phone queue date of day)`` for every calendar day in ``[start, end]``, ascending.
+
+        A queue date may lie after ``end`` when ``end`` is not a working day. Empty when
+        start > end. Meant to be loaded into SQL as a VALUES list / temporary table.
+        """
+        if start > end:
+            return []
+        table: list[tuple[date, date]] = []
+        queue_date = self.next_working_day(end)
+        for day in reversed(list(_days_from(start, end))):
+            if self.is_working_day(day):
+                queue_date = day
+            table.append((day, queue_date))
+        table.reverse()
+        return table
+
+    def rule_dates_queued_on(self, queue_day: date) -> list[date]:
+        """All rule dates R whose phone queue date is ``queue_day``, ascending.
+
+        That is the run of non-working days immediately before ``queue_day`` followed by
+        ``queue_day`` itself (a Monday after an ordinary weekend gives [Saturday, Sunday, Monday]);
+        empty when ``queue_day`` is not a working day, since no phone task is queued on a day off.
+        """
+        if not self.is_working_day(queue_day):
+            return []
+        first_rule_date = queue_day
+        while not self.is_working_day(first_rule_date - ONE_DAY):
+            first_rule_date -= ONE_DAY
+        return list(_days_from(first_rule_date, queue_day))
+
+    def rule_dates_queued_between(self, start: date, end: date) -> list[tuple[date, date]]:
+        """``(rule date R, phone queue date Q)`` for every R whose Q lies in ``[start, end]``,
+        ascending by R — what a backfill of the queue days ``start..end`` has to generate.
+
+        The first R may precede ``start`` (the non-working days right before it); non-working
+        days at the end of the range are left out, as their Q is after ``end``.
+        """
+        if start > end:
+            return []
+        first_rule_date = start
+        while not self.is_working_day(first_rule_date - ONE_DAY):
+            first_rule_date -= ONE_DAY
+        return [
+            (rule_date, queue_date)
+            for rule_date, queue_date in self.working_day_table(first_rule_date, end)
+            if queue_date <= end
+        ]

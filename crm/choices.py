@@ -1,0 +1,24 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    """Staff roles; each is a Django group of the same name holding the role's permissions."""
+
+    SERVICE_ADVISOR = "service_advisor", _("Service advisor")
+    SALES_CONSULTANT = "sales_consultant", _("Sales consultant")
+    CALL_AGENT = "call_agent", _("Call-centre agent")
+    MANAGER = "manager", _("Manager")
+    ADMIN = "admin", _("Administrator")
+
+
+class AuditAction(models.TextChoices):
+    VIEW_UNMASKED_PHONE = "view_unmasked_phone", _("Viewed full phone numbers")
+    EXPORT = "export", _("Exported customer data")
+    IMPORT = "import", _("Imported DMS data")
+    CHANGE_SETTINGS = "change_settings", _("Changed settings")
+
+
+class CalendarDayKind(models.TextChoices):
+    HOLIDAY = "holiday", _("Day off (public holiday)")
+    WORKING_DAY = "working_day", _("Adjusted working day")

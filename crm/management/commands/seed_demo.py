@@ -1,0 +1,47 @@
+import random
+from importlib import import_module
+from importlib.util import find_spec
+
+from django.apps import apps
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from crm.demo import DemoContext, demo_password, seed_stores_and_users
+from crm.models import Store
+
+
+class Command(BaseCommand):
+    help = "Load the demo dealer group (3 stores, ~2,000 owners, 5 years of repair orders) and demo users."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--customers", type=int, default=2000, help="How many owners (default 2000).")
+        parser.add_argument("--password", help="Password for the demo users (default: a new random one).")
+        parser.add_argument("--seed", type=int, default=20261122, help="Random seed, for repeatable data.")
+        parser.add_argument("--force", action="store_true", help="Load even if demo data is already there.")
+
+    def handle(self, *args, customers, password, seed, force, **options):
+        if not (settings.DEBUG or settings.DEMO_MODE):
+            raise CommandError("Demo data is for demonstrations only: set DEBUG=1 or DEMO_MODE=1 to load it.")
+        if customers < 1:
+            raise CommandError("--customers must be at least 1.")
+        password = password or demo_password()
+        already_loaded = Store.objects.filter(code="NJ01", customers__isnull=False).exists()
+        with transaction.atomic():
+            stores, users = seed_stores_and_users(password=password)
+            if already_loaded and not force:
+                self.stdout.write("Demo data is already loaded; demo users refreshed.")
+                self.stdout.write(f"Demo users: {', '.join(users)} — password: {password}")
+                return
+            context = DemoContext(today=timezone.localdate(), rng=random.Random(seed), stores=stores, users=users)
+            context.counts["customers_wanted"] = customers
+            for app_config in apps.get_app_configs():
+                module_name = f"{app_config.name}.demo"
+                if app_config.name == "crm" or find_spec(module_name) is None:
+                    continue
+                import_module(module_name).seed(context=context)
+        context.counts.pop("customers_wanted")
+        figures = " ".join(f"{name}={count}" for name, count in context.counts.items())
+        self.stdout.write(self.style.SUCCESS(f"Demo data loaded: {figures}"))
+        self.stdout.write(f"Demo users: {', '.join(users)} — password: {password}")

@@ -1,0 +1,33 @@
+"""Store scoping: staff see only the stores they work in, unless granted the whole group."""
+
+from django.db.models import QuerySet
+
+from crm.models import Store
+
+
+def sees_all_stores(user) -> bool:
+    return bool(user.is_superuser or getattr(user, "sees_all_stores", False))
+
+
+def visible_store_ids(user) -> list[int] | None:
+    """The IDs of the stores whose data the user may see; None means every store."""
+    if not user.is_authenticated:
+        return []
+    if sees_all_stores(user):
+        return None
+    if not hasattr(user, "_visible_store_ids"):
+        user._visible_store_ids = list(user.stores.values_list("id", flat=True))
+    return user._visible_store_ids
+
+
+def scope_to_user_stores(queryset: QuerySet, user, *, store_field: str = "store") -> QuerySet:
+    if not user.is_authenticated:
+        return queryset.none()
+    store_ids = visible_store_ids(user)
+    if store_ids is None:
+        return queryset
+    return queryset.filter(**{f"{store_field}__in": store_ids})
+
+
+def stores_for_user(user) -> QuerySet:
+    return scope_to_user_stores(Store.objects.filter(is_active=True), user, store_field="id")

@@ -1,0 +1,39 @@
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from crm.choices import Role
+from crm.scoping import stores_for_user
+from crm.selectors import landing_figures
+
+# Each role lands on its own workbench: (template, page title is in the template).
+ROLE_LANDING_TEMPLATES = {
+    Role.SERVICE_ADVISOR: "crm/home_service_advisor.html",
+    Role.SALES_CONSULTANT: "crm/home_sales_consultant.html",
+    Role.CALL_AGENT: "crm/home_call_agent.html",
+    Role.MANAGER: "crm/home_manager.html",
+    Role.ADMIN: "crm/home_admin.html",
+}
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    template = ROLE_LANDING_TEMPLATES.get(request.user.role, "crm/home_no_role.html")
+    context = {
+        "figures": landing_figures(user=request.user),
+        "stores": list(stores_for_user(request.user)),
+        "today": timezone.localdate(),
+    }
+    return render(request, template, context)
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness for the load balancer: the database answers."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})

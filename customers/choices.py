@@ -1,0 +1,74 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Gender(models.TextChoices):
+    MALE = "M", _("Male")
+    FEMALE = "F", _("Female")
+    __empty__ = _("Unknown")
+
+
+class Confidentiality(models.TextChoices):
+    """Seed 003: customer data is graded 绝密/机密/秘密; a 绝密 card is seen by named staff only."""
+
+    TOP_SECRET = "top_secret", _("Top secret (named staff only)")
+    SECRET = "secret", _("Secret")
+    CONFIDENTIAL = "confidential", _("Confidential")
+    NORMAL = "normal", _("Normal")
+
+
+class ContactChannel(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    SMS = "sms", _("SMS")
+    WECHAT = "wechat", _("WeChat")
+    EMAIL = "email", _("E-mail")
+    __empty__ = _("No preference")
+
+
+class IncomeBand(models.TextChoices):
+    LOW = "low", _("Under ¥100k a year")
+    MIDDLE = "middle", _("¥100k–300k a year")
+    HIGH = "high", _("¥300k–1M a year")
+    VERY_HIGH = "very_high", _("Over ¥1M a year")
+    __empty__ = _("Unknown")
+
+
+class MarkSource(models.TextChoices):
+    """Where an opt-out or a vehicle status came from."""
+
+    STAFF = "staff", _("Staff")
+    SMS_REPLY = "sms_reply", _("SMS reply")
+    CALL = "call", _("Call outcome")
+    DMS_IMPORT = "dms_import", _("DMS import")
+    API = "api", _("API")
+
+
+class VehicleStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    TRANSFERRED = "transferred", _("Transferred (已转让)")
+    SCRAPPED = "scrapped", _("Scrapped (报废)")
+
+
+class RepairType(models.TextChoices):
+    FIRST_SERVICE = "first_service", _("First service (首保)")
+    SCHEDULED_MAINTENANCE = "scheduled_maintenance", _("Scheduled maintenance (定保)")
+    MAINTENANCE = "maintenance", _("Maintenance (保养)")
+    GENERAL_REPAIR = "general_repair", _("General repair (一般维修)")
+    BODY_AND_PAINT = "body_and_paint", _("Body and paint (钣喷)")
+    WARRANTY_CLAIM = "warranty_claim", _("Warranty claim (索赔)")
+
+    @classmethod
+    def maintenance_types(cls) -> list[str]:
+        """The types whose settle date and mileage drive the maintenance_due rule."""
+        return [cls.FIRST_SERVICE.value, cls.SCHEDULED_MAINTENANCE.value, cls.MAINTENANCE.value]
+
+
+# The DMS writes repair types in Chinese.
+REPAIR_TYPE_FROM_DMS = {
+    "首保": RepairType.FIRST_SERVICE,
+    "定保": RepairType.SCHEDULED_MAINTENANCE,
+    "保养": RepairType.MAINTENANCE,
+    "一般维修": RepairType.GENERAL_REPAIR,
+    "钣喷": RepairType.BODY_AND_PAINT,
+    "索赔": RepairType.WARRANTY_CLAIM,
+}

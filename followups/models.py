@@ -1,0 +1,1 @@
+"""followups models."""

@@ -1,0 +1,95 @@
+"""Settings from the environment: one-line errors, a clean deploy check, the Celery contract."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+PRODUCTION_ENV = {
+    "DEBUG": "0",
+    "SECRET_KEY": "k3J9-production-like-secret-4f8a0c2e7b91d6e5a3f0c8b7d2e1a9f6c5b4",
+    "ALLOWED_HOSTS": "crm.example.com",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/crm",
+    "REDIS_URL": "redis://127.0.0.1:6379/15",
+    "SECURE_PROXY_SSL_HEADER": "1",
+}
+
+
+def run_manage(*arguments: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean_env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+    clean_env.update(env)
+    clean_env["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
+    return subprocess.run(
+        [sys.executable, "manage.py", *arguments], cwd=BASE_DIR, env=clean_env, capture_output=True, text=True
+    )
+
+
+def test_check_deploy_is_clean_in_production():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "System check identified no issues (0 silenced)."
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DEBUG", "maybe", "Configuration error: DEBUG='maybe' is not a boolean: "
+         "use 1/0, true/false, yes/no or on/off."),
+        ("EMAIL_PORT", "twenty-five", "Configuration error: EMAIL_PORT='twenty-five' is not a whole number."),
+        (
+            "DATABASE_URL",
+            "mysql://db/crm",
+            "Configuration error: DATABASE_URL must be a URL starting with postgres:// or postgresql://, "
+            "got 'mysql://db/crm'.",
+        ),
+        ("REDIS_URL", "redis://127.0.0.1:notaport/0", "Configuration error: REDIS_URL has a malformed port: "
+         "'redis://127.0.0.1:notaport/0'."),
+        ("SECRET_KEY", "short", "Configuration error: SECRET_KEY is too short: use at least 50 random characters."),
+    ],
+)  # fmt: skip
+def test_a_malformed_variable_stops_start_up_with_one_line(variable, value, message):
+    result = run_manage("check", env={**PRODUCTION_ENV, variable: value})
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [message]
+    assert result.stdout == ""
+
+
+def test_a_missing_secret_key_in_production_is_named():
+    env = dict(PRODUCTION_ENV)
+    env.pop("SECRET_KEY")
+
+    result = run_manage("check", env=env)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Configuration error: SECRET_KEY is not set: it is required when DEBUG is off."
+
+
+def test_celery_runs_as_the_design_says():
+    assert settings.CELERY_TASK_ACKS_LATE is True
+    assert settings.CELERY_TASK_REJECT_ON_WORKER_LOST is True
+    assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
+    assert settings.CELERY_ACCEPT_CONTENT == ["json"]
+    assert settings.CELERY_TASK_SERIALIZER == "json"
+    assert settings.CELERY_RESULT_SERIALIZER == "json"
+    assert settings.CELERY_TIMEZONE == settings.TIME_ZONE == "Asia/Shanghai"
+    assert settings.CELERY_TASK_SOFT_TIME_LIMIT == 900
+    assert settings.CELERY_TASK_TIME_LIMIT == 1200
+    assert settings.LANGUAGE_CODE == "zh-hans"
+    assert [code for code, _label in settings.LANGUAGES] == ["zh-hans", "en"]
+
+
+def test_every_beat_entry_names_a_registered_task_and_expires():
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    registered = set(app.tasks)
+
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        assert entry["task"] in registered, name
+        assert entry["options"]["expires"] > 0, name
