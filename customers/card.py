@@ -1,0 +1,68 @@
+"""The customer card's extension points: other apps add panels (due follow-ups, open complaints,
+membership) and timeline events (calls, SMS, complaints) without customers depending on them.
+
+An app lists dotted paths to functions in its AppConfig:
+
+- ``customer_card_panels``: ``f(*, user, customer) -> CardPanel | None``
+- ``customer_timeline_sources``: ``f(*, user, customer) -> Iterable[TimelineEvent]``
+"""
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.apps import apps
+from django.utils.module_loading import import_string
+
+
+@dataclass(frozen=True)
+class CardPanel:
+    """A block at the top of the card (``position='top'``) or beside the facts (``'side'``)."""
+
+    template: str
+    context: dict = field(default_factory=dict)
+    order: int = 100
+    position: str = "top"
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One entry of the card's contact timeline, newest first."""
+
+    at: datetime.datetime
+    kind: str  # visit, delivery, note, call, sms, complaint, import, change, ...
+    title: str
+    detail: str = ""
+    url: str = ""
+    actor: str = ""
+
+
+def _functions(attribute: str) -> list:
+    found = []
+    for app_config in apps.get_app_configs():
+        found.extend(import_string(path) for path in getattr(app_config, attribute, []))
+    return found
+
+
+def card_panels(*, user, customer) -> list[CardPanel]:
+    panels = [
+        panel for function in _functions("customer_card_panels") if (panel := function(user=user, customer=customer))
+    ]
+    return sorted(panels, key=lambda panel: panel.order)
+
+
+def timeline_events(*, user, customer, limit: int = 200) -> list[TimelineEvent]:
+    events: list[TimelineEvent] = []
+    for function in _functions("customer_timeline_sources"):
+        events.extend(function(user=user, customer=customer))
+    return sorted(events, key=lambda event: event.at, reverse=True)[:limit]
+
+
+def as_datetime(day: datetime.date) -> datetime.datetime:
+    """A date-only event (a delivery, a settled repair order) placed at the start of its day."""
+    from django.utils import timezone
+
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+__all__ = ["CardPanel", "Iterable", "TimelineEvent", "as_datetime", "card_panels", "timeline_events"]
