@@ -71,7 +71,8 @@ def start_embedded_redis() -> tuple[subprocess.Popen, str]:
             "yes",
             "--logfile",
             str(redis_dir / "redis.log"),
-        ]
+        ],
+        start_new_session=True,  # Ctrl-C reaches only this launcher, which stops children in order
     )
     for _attempt in range(50):
         with socket.socket() as probe:
@@ -129,7 +130,7 @@ def main() -> int:
             ],
         }  # fmt: skip
         for name, command in commands.items():
-            children.append((name, subprocess.Popen(command, cwd=BASE_DIR, env=env)))
+            children.append((name, subprocess.Popen(command, cwd=BASE_DIR, env=env, start_new_session=True)))
 
         log("")
         log(f"The CRM is running: open http://127.0.0.1:{port}/accounts/login/")
