@@ -100,8 +100,7 @@ def main() -> int:
     port = env.get("PORT", "8000")
     if not port.isdigit():
         raise SystemExit(f"Configuration error: PORT={port!r} is not a port number.")
-    hosts = env.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
-    del hosts
+    env.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
 
     postgres = None
     children: list[tuple[str, subprocess.Popen]] = []

@@ -8,7 +8,6 @@ An app lists dotted paths to functions in its AppConfig:
 """
 
 import datetime
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.apps import apps
@@ -63,6 +62,3 @@ def as_datetime(day: datetime.date) -> datetime.datetime:
     from django.utils import timezone
 
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-
-
-__all__ = ["CardPanel", "Iterable", "TimelineEvent", "as_datetime", "card_panels", "timeline_events"]
