@@ -1,7 +1,49 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+_MANAGE = [
+    "view_complaint",
+    "add_complaint",
+    "change_complaint",
+    "close_complaint",
+    "view_complaint_dashboard",
+    "export_complaints",
+    "view_complainttype",
+    "view_storecomplaintsettings",
+    "change_storecomplaintsettings",
+    "view_complaintattachment",
+    "add_complaintattachment",
+]
+
 
 class ComplaintsConfig(AppConfig):
     name = "complaints"
     verbose_name = _("Complaints")
+    # Agents log complaints and follow those of their stores; advisors see the open ones of their
+    # store (on the card and in the list); managers work, close and watch the dashboard.
+    role_permissions = {
+        "call_agent": [
+            "view_complaint",
+            "add_complaint",
+            "view_complainttype",
+            "view_complaintattachment",
+            "add_complaintattachment",
+        ],
+        "service_advisor": ["view_open_complaints", "view_complainttype"],
+        "sales_consultant": ["view_open_complaints", "view_complainttype"],
+        "manager": [*_MANAGE],
+        "admin": [
+            *_MANAGE,
+            "add_complainttype",
+            "change_complainttype",
+            "delete_complainttype",
+            "add_storecomplaintsettings",
+            "view_escalation",
+        ],
+    }
+    navigation = [
+        ("complaints:list", _("Complaints"), ["service_advisor", "sales_consultant", "call_agent", "manager", "admin"]),
+        ("complaints:dashboard", _("Complaint dashboard"), ["manager", "admin"]),
+    ]
+    customer_card_panels = ["complaints.card.open_complaints_panel"]
+    customer_timeline_sources = ["complaints.card.complaint_timeline_events"]

@@ -1,0 +1,45 @@
+"""The customer card's complaint panel (open complaints, for advisors at the desk) and the
+complaints on the card's contact timeline."""
+
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from complaints.choices import ActionKind
+from complaints.models import ComplaintAction
+from complaints.selectors import complaint_queryset_for_user, customer_open_complaints
+from customers.card import CardPanel, TimelineEvent
+
+TIMELINE_KINDS = [ActionKind.LOGGED, ActionKind.CLOSED, ActionKind.REOPENED]
+
+
+def open_complaints_panel(*, user, customer) -> CardPanel | None:
+    complaints = customer_open_complaints(user=user, customer=customer)
+    if not complaints:
+        return None
+    return CardPanel(template="complaints/card_panel.html", context={"open_complaints": complaints}, order=20)
+
+
+def complaint_timeline_events(*, user, customer) -> list[TimelineEvent]:
+    actions = (
+        ComplaintAction.objects.filter(
+            complaint__in=complaint_queryset_for_user(user).filter(customer=customer), kind__in=TIMELINE_KINDS
+        )
+        .select_related("complaint__complaint_type", "actor")
+        .order_by("-at")[:50]
+    )
+    return [
+        TimelineEvent(
+            at=action.at,
+            kind="complaint",
+            title=_("Complaint #%(number)s %(what)s: %(type)s")
+            % {
+                "number": action.complaint_id,
+                "what": action.get_kind_display(),
+                "type": action.complaint.complaint_type,
+            },
+            detail=action.note or (action.complaint.description[:120] if action.kind == ActionKind.LOGGED else ""),
+            url=reverse("complaints:detail", args=[action.complaint_id]),
+            actor=(action.actor.get_full_name() or action.actor.username) if action.actor else "",
+        )
+        for action in actions
+    ]

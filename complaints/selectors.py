@@ -1,0 +1,408 @@
+"""Reads of complaints, scoped to what the user may see, and the managers' dashboard as
+set-based SQL (one statement per block, whatever the number of complaints)."""
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from complaints.choices import SEVERITY_DEDUCTION, Channel, Department, Status
+from complaints.models import Complaint, ComplaintAction, ComplaintType
+from crm.calendar import add_months
+from crm.models import Store
+from crm.scoping import scope_to_user_stores, visible_store_ids
+from customers.selectors import customer_queryset_for_user
+
+LIST_RELATED = ["store", "customer", "vehicle", "complaint_type", "assigned_manager", "staff_concerned"]
+STAFF_SCORE_START = 100
+
+
+# --- complaints as the user may see them ---------------------------------------------------------
+
+
+def complaint_queryset_for_user(user) -> QuerySet[Complaint]:
+    """Complaints of the user's stores: all of them for agents and managers, only the open ones
+    for advisors and sales consultants; never those of a top-secret card the user may not see."""
+    if not (user and user.is_authenticated):
+        return Complaint.objects.none()
+    queryset = scope_to_user_stores(Complaint.objects.all(), user)
+    if user.has_perm("complaints.view_complaint"):
+        pass
+    elif user.has_perm("complaints.view_open_complaints"):
+        queryset = queryset.exclude(status=Status.CLOSED)
+    else:
+        return Complaint.objects.none()
+    if not user.is_superuser:
+        queryset = queryset.filter(customer__in=customer_queryset_for_user(user))
+    return queryset
+
+
+def overdue_q(now: datetime.datetime) -> Q:
+    return ~Q(status=Status.CLOSED) & (
+        Q(first_response_at__isnull=True, response_due_at__lte=now) | Q(close_due_at__lte=now)
+    )
+
+
+def complaint_list_for_user(
+    *,
+    user,
+    search: str = "",
+    status: str = "",
+    store_id: int | None = None,
+    overdue_only: bool = False,
+    now: datetime.datetime | None = None,
+) -> QuerySet[Complaint]:
+    queryset = complaint_queryset_for_user(user).select_related(*LIST_RELATED)
+    if status == "active":
+        queryset = queryset.exclude(status=Status.CLOSED)
+    elif status in Status.values:
+        queryset = queryset.filter(status=status)
+    if store_id:
+        queryset = queryset.filter(store_id=store_id)
+    if overdue_only:
+        queryset = queryset.filter(overdue_q(now or timezone.now()))
+    search = search.strip()
+    if search:
+        condition = Q(customer__name__startswith=search) | Q(customer__customer_no__iexact=search)
+        condition |= Q(vehicle__plate_no__iexact=search)
+        if search.lstrip("#").isdigit():
+            condition |= Q(pk=int(search.lstrip("#")))
+        queryset = queryset.filter(condition)
+    return queryset.order_by("-received_at", "-id")
+
+
+def complaint_get_for_user(*, user, pk) -> Complaint:
+    """The complaint, or 404 when it does not exist or lies outside what the user may see."""
+    try:
+        return complaint_queryset_for_user(user).select_related(*LIST_RELATED, "created_by").get(pk=pk)
+    except (Complaint.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def complaint_timeline(*, complaint: Complaint) -> QuerySet[ComplaintAction]:
+    return complaint.actions.select_related("actor").order_by("at", "id")
+
+
+def complaint_history(*, complaint: Complaint, limit: int = 50):
+    return complaint.history.select_related("history_user").order_by("-history_date")[:limit]
+
+
+def customer_open_complaints(*, user, customer) -> list[Complaint]:
+    return list(
+        complaint_queryset_for_user(user)
+        .filter(customer=customer)
+        .exclude(status=Status.CLOSED)
+        .select_related("complaint_type", "assigned_manager")
+        .order_by("received_at")
+    )
+
+
+# --- the managers' dashboard ---------------------------------------------------------------------
+
+
+def dashboard_store_ids(*, user, store_id: int | None = None) -> list[int]:
+    """The stores the dashboard covers: the one asked for if the user may see it, else all of the
+    user's stores. An unknown or foreign store gives an empty list (the figures are zero)."""
+    visible = visible_store_ids(user)
+    if visible is None:
+        visible = list(Store.objects.values_list("id", flat=True))
+    if store_id:
+        return [store_id] if store_id in visible else []
+    return visible
+
+
+@dataclass
+class DashboardPeriod:
+    """Whole months, ``first_month`` to ``last_month`` (both the 1st of their month), local time."""
+
+    first_month: datetime.date
+    last_month: datetime.date
+
+    @property
+    def start(self) -> datetime.datetime:
+        return _local_midnight(self.first_month)
+
+    @property
+    def end(self) -> datetime.datetime:
+        return _local_midnight(add_months(self.last_month, 1))
+
+    @property
+    def months(self) -> list[datetime.date]:
+        months, month = [], self.first_month
+        while month <= self.last_month:
+            months.append(month)
+            month = add_months(month, 1)
+        return months
+
+    @classmethod
+    def last_twelve_months(cls, today: datetime.date) -> "DashboardPeriod":
+        last = today.replace(day=1)
+        return cls(first_month=add_months(last, -11), last_month=last)
+
+
+def _local_midnight(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+@dataclass
+class MonthFigures:
+    month: datetime.date
+    sales_complaints: int
+    service_complaints: int
+    deliveries: int
+    repair_orders: int
+
+    @property
+    def complaints(self) -> int:
+        return self.sales_complaints + self.service_complaints
+
+    @property
+    def sales_rate(self) -> float | None:
+        """Sales complaints per 100 deliveries (%), as seed 004 reports it."""
+        return _percent(self.sales_complaints, self.deliveries)
+
+    @property
+    def service_rate(self) -> float | None:
+        """Service complaints per 100 repair orders (%)."""
+        return _percent(self.service_complaints, self.repair_orders)
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 3) if whole else None
+
+
+@dataclass
+class Dashboard:
+    period: DashboardPeriod
+    now: dict = field(default_factory=dict)
+    totals: dict = field(default_factory=dict)
+    months: list[MonthFigures] = field(default_factory=list)
+    by_type: list[tuple[str, int]] = field(default_factory=list)
+    by_channel: list[tuple[str, int]] = field(default_factory=list)
+    by_department: list[tuple[str, int]] = field(default_factory=list)
+    by_staff: list[tuple[str, int]] = field(default_factory=list)
+    times: dict = field(default_factory=dict)
+    staff_scores: list[dict] = field(default_factory=list)
+
+
+def dashboard_now(*, store_ids: list[int], now: datetime.datetime) -> dict:
+    """Open complaints and how many are overdue right now (response, closing, either)."""
+    response_overdue = Q(first_response_at__isnull=True, response_due_at__lte=now)
+    close_overdue = Q(close_due_at__lte=now)
+    return (
+        Complaint.objects.filter(store_id__in=store_ids)
+        .exclude(status=Status.CLOSED)
+        .aggregate(
+            open=Count("id"),
+            overdue=Count("id", filter=response_overdue | close_overdue),
+            response_overdue=Count("id", filter=response_overdue),
+            close_overdue=Count("id", filter=close_overdue),
+        )
+    )
+
+
+MONTHLY_SQL = """
+WITH months AS (
+    SELECT generate_series(%(first_month)s::date, %(last_month)s::date, interval '1 month')::date AS month
+), complaints AS (
+    SELECT date_trunc('month', received_at AT TIME ZONE %(zone)s)::date AS month,
+           count(*) FILTER (WHERE department = 'sales') AS sales,
+           count(*) FILTER (WHERE department = 'service') AS service
+    FROM complaints_complaint
+    WHERE store_id = ANY(%(stores)s) AND received_at >= %(start)s AND received_at < %(end)s
+    GROUP BY 1
+), deliveries AS (
+    SELECT date_trunc('month', day)::date AS month, sum(n) AS deliveries
+    FROM (
+        SELECT delivery_date AS day, count(*) AS n
+        FROM customers_vehicle
+        WHERE store_id = ANY(%(stores)s) AND delivery_date >= %(first_month)s AND delivery_date < %(after_last)s
+        GROUP BY 1
+    ) AS per_day
+    GROUP BY 1
+), repair_orders AS (
+    -- Counted per day first (an index-only scan in index order), then per month: several times
+    -- faster than truncating each of a year's hundreds of thousands of orders.
+    SELECT date_trunc('month', day)::date AS month, sum(n) AS repair_orders
+    FROM (
+        SELECT settle_date AS day, count(*) AS n
+        FROM customers_repairorder
+        WHERE store_id = ANY(%(stores)s) AND settle_date >= %(first_month)s AND settle_date < %(after_last)s
+        GROUP BY 1
+    ) AS per_day
+    GROUP BY 1
+)
+SELECT months.month, coalesce(sales, 0), coalesce(service, 0), coalesce(deliveries, 0)::int,
+       coalesce(repair_orders, 0)::int
+FROM months
+LEFT JOIN complaints USING (month)
+LEFT JOIN deliveries USING (month)
+LEFT JOIN repair_orders USING (month)
+ORDER BY months.month
+"""
+
+
+def dashboard_months(*, store_ids: list[int], period: DashboardPeriod) -> list[MonthFigures]:
+    """Per month: complaints by department and the deliveries and settled repair orders they are
+    divided by (the complaint rates of seed 004)."""
+    params = {
+        "first_month": period.first_month,
+        "last_month": period.last_month,
+        "after_last": add_months(period.last_month, 1),
+        "start": period.start,
+        "end": period.end,
+        "stores": store_ids,
+        "zone": settings.TIME_ZONE,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(MONTHLY_SQL, params)
+        return [MonthFigures(*row) for row in cursor.fetchall()]
+
+
+TIMES_SQL = """
+SELECT count(*),
+       count(*) FILTER (WHERE status = 'closed'),
+       avg(extract(epoch FROM first_response_at - received_at)) / 60,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_response_at - received_at)) / 60,
+       avg(extract(epoch FROM closed_at - received_at)) FILTER (WHERE status = 'closed') / 3600,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM closed_at - received_at))
+           FILTER (WHERE status = 'closed') / 3600,
+       count(*) FILTER (WHERE first_response_at IS NOT NULL AND first_response_at <= response_due_at),
+       count(*) FILTER (WHERE first_response_at IS NOT NULL),
+       count(*) FILTER (WHERE status = 'closed' AND closed_at <= close_due_at),
+       count(*) FILTER (WHERE status = 'closed' AND customer_confirmation = 'satisfied')
+FROM complaints_complaint
+WHERE store_id = ANY(%(stores)s) AND received_at >= %(start)s AND received_at < %(end)s
+"""
+
+
+def _rounded(value, digits: int = 1) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def dashboard_times(*, store_ids: list[int], period: DashboardPeriod) -> dict:
+    """Mean and 90th percentile of the time to respond (minutes) and to close (hours), with the
+    shares answered and closed on time, over the complaints received in the period."""
+    with connection.cursor() as cursor:
+        cursor.execute(TIMES_SQL, {"stores": store_ids, "start": period.start, "end": period.end})
+        (
+            received,
+            closed,
+            respond_mean,
+            respond_p90,
+            close_mean,
+            close_p90,
+            responded_on_time,
+            responded,
+            closed_on_time,
+            satisfied,
+        ) = cursor.fetchone()
+    return {
+        "received": received,
+        "closed": closed,
+        "respond_mean_minutes": _rounded(respond_mean),
+        "respond_p90_minutes": _rounded(respond_p90),
+        "close_mean_hours": _rounded(close_mean),
+        "close_p90_hours": _rounded(close_p90),
+        "responded_on_time_percent": _percent(responded_on_time, responded),
+        "closed_on_time_percent": _percent(closed_on_time, closed),
+        "satisfied_percent": _percent(satisfied, closed),
+    }
+
+
+def _period_complaints(store_ids: list[int], period: DashboardPeriod) -> QuerySet[Complaint]:
+    return Complaint.objects.filter(store_id__in=store_ids, received_at__gte=period.start, received_at__lt=period.end)
+
+
+BREAKDOWN_SQL = """
+SELECT GROUPING(complaint_type_id, channel, department), complaint_type_id, channel, department, count(*)
+FROM complaints_complaint
+WHERE store_id = ANY(%(stores)s) AND received_at >= %(start)s AND received_at < %(end)s
+GROUP BY GROUPING SETS ((complaint_type_id), (channel), (department))
+"""
+# GROUPING() bits: 1 = department rolled up, 2 = channel, 4 = type; so a by-type row reads 3.
+_BY_TYPE, _BY_CHANNEL, _BY_DEPARTMENT = 3, 5, 6
+
+
+def dashboard_breakdowns(*, store_ids: list[int], period: DashboardPeriod) -> dict[str, list[tuple[str, int]]]:
+    """Complaints of the period by type, by channel and by department, in one scan."""
+    with connection.cursor() as cursor:
+        cursor.execute(BREAKDOWN_SQL, {"stores": store_ids, "start": period.start, "end": period.end})
+        rows = cursor.fetchall()
+    type_names = dict(ComplaintType.objects.values_list("pk", "name"))
+    channel_labels, department_labels = dict(Channel.choices), dict(Department.choices)
+    by_type = [(type_names[type_id], n) for grouping, type_id, _c, _d, n in rows if grouping == _BY_TYPE]
+    by_channel = [(str(channel_labels[code]), n) for grouping, _t, code, _d, n in rows if grouping == _BY_CHANNEL]
+    by_department = [(code, n) for grouping, _t, _c, code, n in rows if grouping == _BY_DEPARTMENT]
+    return {
+        "by_type": sorted(by_type, key=lambda item: (-item[1], item[0])),
+        "by_channel": sorted(by_channel, key=lambda item: (-item[1], item[0])),
+        "by_department": [(str(department_labels[code]), n) for code, n in sorted(by_department)],
+    }
+
+
+STAFF_SQL = """
+SELECT date_trunc('month', c.received_at AT TIME ZONE %(zone)s)::date AS month,
+       coalesce(nullif(u.last_name || u.first_name, ''), u.username, c.staff_concerned_name) AS staff,
+       count(*) AS complaints,
+       sum(CASE c.severity {deductions} ELSE 0 END) AS points
+FROM complaints_complaint c
+LEFT JOIN crm_user u ON u.id = c.staff_concerned_id
+WHERE c.store_id = ANY(%(stores)s) AND c.received_at >= %(start)s AND c.received_at < %(end)s
+  AND (c.staff_concerned_id IS NOT NULL OR c.staff_concerned_name <> '')
+GROUP BY 1, 2
+ORDER BY 1 DESC, 4 DESC, 2
+""".format(deductions=" ".join(f"WHEN '{severity}' THEN {points}" for severity, points in SEVERITY_DEDUCTION.items()))
+
+
+def dashboard_staff(*, store_ids: list[int], period: DashboardPeriod) -> tuple[list[tuple[str, int]], list[dict]]:
+    """Complaints per staff member over the period, and the monthly score table (每月客诉评分):
+    100 minus the points of each complaint about the member (low 1, medium 2, high 5, critical 10)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            STAFF_SQL, {"stores": store_ids, "start": period.start, "end": period.end, "zone": settings.TIME_ZONE}
+        )
+        rows = cursor.fetchall()
+    totals: dict[str, int] = {}
+    scores = []
+    for month, staff, complaints, points in rows:
+        totals[staff] = totals.get(staff, 0) + complaints
+        scores.append(
+            {
+                "month": month,
+                "staff": staff,
+                "complaints": complaints,
+                "points": points,
+                "score": max(STAFF_SCORE_START - points, 0),
+            }
+        )
+    by_staff = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+    return by_staff, scores
+
+
+def complaint_dashboard(*, store_ids: list[int], period: DashboardPeriod, now: datetime.datetime) -> Dashboard:
+    """Everything the dashboard shows; the monthly rates cover the 12 months ending with the period."""
+    trend = DashboardPeriod(first_month=add_months(period.last_month, -11), last_month=period.last_month)
+    dashboard = Dashboard(period=period)
+    dashboard.now = dashboard_now(store_ids=store_ids, now=now)
+    dashboard.months = dashboard_months(store_ids=store_ids, period=trend)
+    breakdowns = dashboard_breakdowns(store_ids=store_ids, period=period)
+    dashboard.by_type = breakdowns["by_type"]
+    dashboard.by_channel = breakdowns["by_channel"]
+    dashboard.by_department = breakdowns["by_department"]
+    dashboard.times = dashboard_times(store_ids=store_ids, period=period)
+    dashboard.by_staff, dashboard.staff_scores = dashboard_staff(store_ids=store_ids, period=period)
+    return dashboard
+
+
+def complaint_export_rows(*, store_ids: list[int], period: DashboardPeriod):
+    """One row per complaint received in the period, for the managers' CSV export."""
+    return (
+        _period_complaints(store_ids, period)
+        .select_related("store", "customer", "vehicle", "complaint_type", "assigned_manager", "staff_concerned")
+        .order_by("received_at", "id")
+    )

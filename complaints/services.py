@@ -1,0 +1,443 @@
+"""Writes of complaints: intake with routing and SLA clocks, the timeline, closing and reopening,
+attachments, and the breach check that escalates each breach exactly once."""
+
+import datetime
+import logging
+from pathlib import PurePath
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
+from django.db import connection, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from complaints.choices import ActionKind, BreachKind, ClockMode, Confirmation, Status
+from complaints.models import (
+    Complaint,
+    ComplaintAction,
+    ComplaintAttachment,
+    ComplaintType,
+    Escalation,
+    StoreComplaintSettings,
+)
+from complaints.sla import add_business_minutes, add_calendar_minutes
+from crm.calendar import WorkingCalendar
+from crm.choices import CalendarDayKind
+from crm.exceptions import ApplicationError
+from crm.models import CalendarDay, Store
+
+logger = logging.getLogger(__name__)
+
+# Attachments: what a photo of a scratch, a call recording or a scanned letter can be.
+ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+ATTACHMENT_TYPES = {
+    ".jpg": {"image/jpeg"},
+    ".jpeg": {"image/jpeg"},
+    ".png": {"image/png"},
+    ".webp": {"image/webp"},
+    ".pdf": {"application/pdf"},
+    ".txt": {"text/plain"},
+    ".docx": {"application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+    ".xlsx": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+    ".mp3": {"audio/mpeg"},
+    ".m4a": {"audio/mp4", "audio/x-m4a", "audio/m4a"},
+    ".wav": {"audio/wav", "audio/x-wav", "audio/wave"},
+    ".amr": {"audio/amr"},
+    ".mp4": {"video/mp4"},
+}
+
+
+# --- store settings and clocks -------------------------------------------------------------------
+
+
+def store_complaint_settings(*, store: Store) -> StoreComplaintSettings:
+    """The store's settings, created with the defaults (1 hour, 24 hours, calendar) if missing."""
+    store_settings, _created = StoreComplaintSettings.objects.select_related(
+        "sales_manager", "service_manager", "general_manager"
+    ).get_or_create(store=store)
+    return store_settings
+
+
+def _working_calendar(first_day: datetime.date, *, days: int = 120) -> WorkingCalendar:
+    overrides = {
+        day.date: day.kind == CalendarDayKind.WORKING_DAY
+        for day in CalendarDay.objects.filter(date__gte=first_day, date__lte=first_day + datetime.timedelta(days=days))
+    }
+    return WorkingCalendar(overrides)
+
+
+def complaint_due_at(*, store_settings: StoreComplaintSettings, start: datetime.datetime, minutes: int):
+    """When a clock of ``minutes`` started at ``start`` runs out, in the store's clock mode."""
+    if store_settings.clock_mode == ClockMode.CALENDAR:
+        return add_calendar_minutes(start, minutes)
+    local_zone = ZoneInfo(settings.TIME_ZONE)
+    calendar = _working_calendar(start.astimezone(local_zone).date())
+    return add_business_minutes(
+        start,
+        minutes,
+        day_start=store_settings.business_day_start,
+        day_end=store_settings.business_day_end,
+        is_working_day=calendar.is_working_day,
+        timezone=local_zone,
+    )
+
+
+def _close_minutes(store_settings: StoreComplaintSettings) -> int:
+    return store_settings.close_hours * 60
+
+
+# --- attachments ----------------------------------------------------------------------------------
+
+
+def attachment_validate(uploaded_file) -> None:
+    """Refuse a file of a type not on the list, a content type that does not match its name, or
+    one over 10 MB, with a message that says which rule and which file."""
+    name = uploaded_file.name or ""
+    extension = PurePath(name).suffix.lower()
+    allowed_types = ATTACHMENT_TYPES.get(extension)
+    if allowed_types is None:
+        raise ValidationError(
+            _("“%(name)s” is not an accepted file type. Accepted: %(types)s.")
+            % {"name": name, "types": ", ".join(sorted(ext.lstrip(".") for ext in ATTACHMENT_TYPES))}
+        )
+    content_type = (getattr(uploaded_file, "content_type", "") or "").split(";")[0].strip().lower()
+    if content_type not in allowed_types:
+        raise ValidationError(
+            _("“%(name)s” says it is %(content_type)s, which does not match its name.")
+            % {"name": name, "content_type": content_type or "?"}
+        )
+    if uploaded_file.size > ATTACHMENT_MAX_BYTES:
+        raise ValidationError(
+            _("“%(name)s” is %(size).1f MB; attachments may be at most 10 MB.")
+            % {"name": name, "size": uploaded_file.size / 1024 / 1024}
+        )
+
+
+@transaction.atomic
+def complaint_attachment_add(*, actor, complaint: Complaint, uploaded_file) -> ComplaintAttachment:
+    try:
+        attachment_validate(uploaded_file)
+    except ValidationError as error:
+        raise ApplicationError(error.messages[0]) from None
+    attachment = ComplaintAttachment(
+        complaint=complaint,
+        original_name=PurePath(uploaded_file.name).name[:200],
+        content_type=uploaded_file.content_type,
+        size=uploaded_file.size,
+        uploaded_by=actor,
+    )
+    attachment.file.save(PurePath(uploaded_file.name).name, uploaded_file, save=False)
+    attachment.full_clean()
+    attachment.save()
+    return attachment
+
+
+# --- intake ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def complaint_create(
+    *,
+    actor,
+    customer,
+    store: Store | None = None,
+    vehicle=None,
+    channel: str,
+    department: str,
+    complaint_type: ComplaintType,
+    severity: str,
+    description: str,
+    staff_concerned=None,
+    staff_concerned_name: str = "",
+    followup_task_id: int | None = None,
+    attachments=(),
+    received_at: datetime.datetime | None = None,
+) -> Complaint:
+    """Log a complaint: route it to the department's manager, start both clocks and e-mail the
+    manager (copy to the general manager) as soon as the transaction commits."""
+    store = store or customer.store
+    if vehicle is not None and vehicle.customer_id != customer.pk:
+        raise ApplicationError(_("The vehicle does not belong to this customer."))
+    if not complaint_type.is_active:
+        raise ApplicationError(_("This complaint type is no longer in use."))
+    for uploaded_file in attachments:
+        try:
+            attachment_validate(uploaded_file)
+        except ValidationError as error:
+            raise ApplicationError(error.messages[0]) from None
+    received_at = received_at or timezone.now()
+    store_settings = store_complaint_settings(store=store)
+    complaint = Complaint(
+        store=store,
+        customer=customer,
+        vehicle=vehicle,
+        channel=channel,
+        department=department,
+        complaint_type=complaint_type,
+        severity=severity,
+        staff_concerned=staff_concerned,
+        staff_concerned_name=staff_concerned_name,
+        description=description,
+        received_at=received_at,
+        assigned_manager=store_settings.manager_for(department) or store_settings.general_manager,
+        response_due_at=complaint_due_at(
+            store_settings=store_settings, start=received_at, minutes=store_settings.response_minutes
+        ),
+        close_due_at=complaint_due_at(
+            store_settings=store_settings, start=received_at, minutes=_close_minutes(store_settings)
+        ),
+        followup_task_id=followup_task_id,
+        created_by=actor,
+    )
+    complaint.full_clean()
+    complaint._history_user = actor
+    complaint.save()
+    ComplaintAction.objects.create(complaint=complaint, kind=ActionKind.LOGGED, actor=actor, at=received_at)
+    for uploaded_file in attachments:
+        complaint_attachment_add(actor=actor, complaint=complaint, uploaded_file=uploaded_file)
+
+    from complaints.tasks import complaint_notify_manager
+
+    transaction.on_commit(lambda: complaint_notify_manager.delay(complaint.pk))
+    return complaint
+
+
+# --- working a complaint --------------------------------------------------------------------------
+
+
+def _locked(complaint: Complaint) -> Complaint:
+    return Complaint.objects.select_for_update().get(pk=complaint.pk)
+
+
+@transaction.atomic
+def complaint_record_action(*, actor, complaint: Complaint, kind: str, note: str = "") -> ComplaintAction:
+    """Add a step to the timeline. The first step is the manager's response: it stops the
+    response clock and puts the complaint in progress."""
+    if kind not in ActionKind.working_kinds():
+        raise ApplicationError(_("Choose what was done: acknowledged, contacted, solution, compensation or resolved."))
+    complaint = _locked(complaint)
+    if complaint.is_closed:
+        raise ApplicationError(_("This complaint is closed: reopen it before adding to it."))
+    if kind in (ActionKind.SOLUTION_PROPOSED, ActionKind.COMPENSATION, ActionKind.RESOLVED) and not note.strip():
+        raise ApplicationError(_("Say what was proposed, given or done in the note."))
+    now = timezone.now()
+    action = ComplaintAction(complaint=complaint, kind=kind, note=note.strip(), actor=actor, at=now)
+    action.full_clean()
+    action.save()
+    if complaint.first_response_at is None or complaint.status == Status.OPEN:
+        complaint.first_response_at = complaint.first_response_at or now
+        complaint.status = Status.IN_PROGRESS
+        complaint._history_user = actor
+        complaint.save(update_fields=["first_response_at", "status", "updated_at"])
+    return action
+
+
+@transaction.atomic
+def complaint_close(
+    *, actor, complaint: Complaint, resolution: str, confirmation: str, confirmation_note: str = ""
+) -> Complaint:
+    """Close with the resolution and the customer's confirmation taken on the callback."""
+    complaint = _locked(complaint)
+    if complaint.is_closed:
+        raise ApplicationError(_("This complaint is already closed."))
+    if not (resolution or "").strip():
+        raise ApplicationError(_("Write the resolution before closing the complaint."))
+    if confirmation not in Confirmation.values:
+        raise ApplicationError(
+            _(
+                "The complaint cannot be closed without the customer's confirmation: call the customer back "
+                "and record whether they are satisfied."
+            )
+        )
+    now = timezone.now()
+    complaint.status = Status.CLOSED
+    complaint.closed_at = now
+    complaint.first_response_at = complaint.first_response_at or now
+    complaint.resolution = resolution.strip()
+    complaint.customer_confirmation = confirmation
+    complaint.confirmation_note = (confirmation_note or "").strip()
+    complaint.full_clean()
+    complaint._history_user = actor
+    complaint.save()
+    note = f"{Confirmation(confirmation).label}. {complaint.confirmation_note}".strip()
+    ComplaintAction.objects.create(complaint=complaint, kind=ActionKind.CLOSED, note=note, actor=actor, at=now)
+    return complaint
+
+
+@transaction.atomic
+def complaint_reopen(*, actor, complaint: Complaint, reason: str) -> Complaint:
+    """Reopen a closed complaint: a new closing clock starts now (the response already came)."""
+    complaint = _locked(complaint)
+    if not complaint.is_closed:
+        raise ApplicationError(_("Only a closed complaint can be reopened."))
+    if not (reason or "").strip():
+        raise ApplicationError(_("Say why the complaint is reopened."))
+    now = timezone.now()
+    store_settings = store_complaint_settings(store=complaint.store)
+    complaint.status = Status.IN_PROGRESS
+    complaint.closed_at = None
+    complaint.customer_confirmation = ""
+    complaint.confirmation_note = ""
+    complaint.reopened_count += 1  # the row is locked (select_for_update)
+    complaint.close_due_at = max(
+        complaint_due_at(store_settings=store_settings, start=now, minutes=_close_minutes(store_settings)),
+        complaint.response_due_at,
+    )
+    complaint._history_user = actor
+    complaint.save()
+    ComplaintAction.objects.create(
+        complaint=complaint, kind=ActionKind.REOPENED, note=reason.strip(), actor=actor, at=now
+    )
+    return complaint
+
+
+# --- e-mail ---------------------------------------------------------------------------------------
+
+
+def complaint_url(complaint: Complaint) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("complaints:detail", args=[complaint.pk])
+
+
+def _address(user) -> list[str]:
+    return [user.email] if user is not None and user.email else []
+
+
+def _send(*, subject: str, template: str, context: dict, to: list[str], cc: list[str]) -> None:
+    with translation.override(settings.LANGUAGE_CODE):
+        body = render_to_string(template, context)
+        message = EmailMessage(subject=str(subject), body=body, to=to, cc=cc)
+        message.send(fail_silently=False)
+
+
+def complaint_notify_manager_send(*, complaint_id: int) -> bool:
+    """E-mail the responsible manager, copy to the general manager. Claimed by a conditional
+    update first, so two runs never send twice; released again if the SMTP server refuses."""
+    claimed = Complaint.objects.filter(pk=complaint_id, notified_at__isnull=True).update(notified_at=timezone.now())
+    if not claimed:
+        return False
+    complaint = Complaint.objects.select_related(
+        "store", "customer", "vehicle", "complaint_type", "assigned_manager", "staff_concerned"
+    ).get(pk=complaint_id)
+    store_settings = store_complaint_settings(store=complaint.store)
+    to = _address(complaint.assigned_manager)
+    cc = [address for address in _address(store_settings.general_manager) if address not in to]
+    if not to and cc:
+        to, cc = cc, []
+    if not to:
+        logger.warning("complaint %s: no manager with an e-mail address to notify", complaint_id)
+        return False
+    try:
+        with translation.override(settings.LANGUAGE_CODE):
+            subject = _("New complaint #%(number)s: %(customer)s, %(department)s, reply by %(due)s") % {
+                "number": complaint.pk,
+                "customer": complaint.customer.name,
+                "department": complaint.get_department_display(),
+                "due": timezone.localtime(complaint.response_due_at).strftime("%Y-%m-%d %H:%M"),
+            }
+        _send(
+            subject=subject,
+            template="complaints/email/intake.txt",
+            context={"complaint": complaint, "url": complaint_url(complaint)},
+            to=to,
+            cc=cc,
+        )
+    except Exception:
+        Complaint.objects.filter(pk=complaint_id).update(notified_at=None)
+        raise
+    return True
+
+
+@transaction.atomic
+def complaints_flag_breaches(*, now: datetime.datetime | None = None) -> list[int]:
+    """Record every breached clock as an Escalation row (once per complaint, breach, level and
+    reopening: INSERT … ON CONFLICT DO NOTHING) and queue one e-mail per new row on commit.
+
+    Safe to run twice and concurrently: the second run inserts nothing and sends nothing.
+    Returns the IDs of the escalations created by this run.
+    """
+    now = now or timezone.now()
+    created_ids: list[int] = []
+    breach_conditions = {
+        BreachKind.RESPONSE: ("c.response_due_at", "c.first_response_at IS NULL AND c.response_due_at <= %s"),
+        BreachKind.CLOSE: ("c.close_due_at", "c.close_due_at <= %s"),
+    }
+    with connection.cursor() as cursor:
+        for kind, (due_column, condition) in breach_conditions.items():
+            cursor.execute(
+                f"""
+                INSERT INTO complaints_escalation (complaint_id, kind, level, cycle, due_at, created_at, recipients)
+                SELECT c.id, %s, 1, c.reopened_count, {due_column}, %s, ''
+                FROM complaints_complaint c
+                WHERE c.status <> 'closed' AND {condition}
+                ON CONFLICT (complaint_id, kind, level, cycle) DO NOTHING
+                RETURNING id
+                """,
+                [kind.value, now, now],
+            )
+            created_ids.extend(row[0] for row in cursor.fetchall())
+    if created_ids:
+        escalations = Escalation.objects.filter(pk__in=created_ids)
+        ComplaintAction.objects.bulk_create(
+            ComplaintAction(
+                complaint_id=escalation.complaint_id,
+                kind=ActionKind.ESCALATED,
+                note=str(BreachKind(escalation.kind).label),
+                at=now,
+            )
+            for escalation in escalations
+        )
+        from complaints.tasks import escalation_send
+
+        for escalation_id in created_ids:
+            transaction.on_commit(lambda escalation_id=escalation_id: escalation_send.delay(escalation_id))
+    return created_ids
+
+
+def escalations_unsent(*, older_than: datetime.datetime) -> list[int]:
+    """Escalations whose e-mail never went out (the worker died, SMTP was down): to retry."""
+    return list(
+        Escalation.objects.filter(sent_at__isnull=True, created_at__lte=older_than).values_list("pk", flat=True)
+    )
+
+
+def escalation_send_email(*, escalation_id: int) -> bool:
+    """E-mail the next level (the general manager and the store's escalation addresses, copy to
+    the responsible manager). Claimed by a conditional update: sent once however often it runs."""
+    claimed = Escalation.objects.filter(pk=escalation_id, sent_at__isnull=True).update(sent_at=timezone.now())
+    if not claimed:
+        return False
+    escalation = Escalation.objects.select_related(
+        "complaint__store", "complaint__customer", "complaint__assigned_manager", "complaint__complaint_type"
+    ).get(pk=escalation_id)
+    complaint = escalation.complaint
+    store_settings = store_complaint_settings(store=complaint.store)
+    to = _address(store_settings.general_manager) + store_settings.escalation_addresses()
+    cc = [address for address in _address(complaint.assigned_manager) if address not in to]
+    if not to:
+        to, cc = cc, []
+    Escalation.objects.filter(pk=escalation_id).update(recipients=", ".join(to + cc)[:500])
+    if not to:
+        logger.warning("escalation %s: nobody with an e-mail address to escalate to", escalation_id)
+        return False
+    try:
+        with translation.override(settings.LANGUAGE_CODE):
+            subject = _("Overdue complaint #%(number)s: %(breach)s (%(store)s)") % {
+                "number": complaint.pk,
+                "breach": BreachKind(escalation.kind).label,
+                "store": complaint.store.name,
+            }
+        _send(
+            subject=subject,
+            template="complaints/email/escalation.txt",
+            context={"complaint": complaint, "escalation": escalation, "url": complaint_url(complaint)},
+            to=to,
+            cc=cc,
+        )
+    except Exception:
+        Escalation.objects.filter(pk=escalation_id).update(sent_at=None)
+        raise
+    return True

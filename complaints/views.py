@@ -1,0 +1,378 @@
+"""Pages of complaints: list, intake form, the complaint with its timeline, the dashboard, export."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from complaints import selectors, services
+from complaints.choices import Channel, Status
+from complaints.forms import ActionForm, AttachmentForm, CloseForm, ComplaintForm, DashboardFilterForm, ReopenForm
+from complaints.selectors import DashboardPeriod
+from crm.audit import audit_log_record
+from crm.choices import AuditAction
+from crm.exceptions import ApplicationError
+from crm.exports import csv_response
+from crm.scoping import stores_for_user
+from customers.selectors import customer_queryset_for_user
+
+PAGE_SIZE = 25
+
+
+def _can_see_complaints(user) -> bool:
+    return user.has_perm("complaints.view_complaint") or user.has_perm("complaints.view_open_complaints")
+
+
+@login_required
+@require_GET
+def complaint_list(request: HttpRequest) -> HttpResponse:
+    if not _can_see_complaints(request.user):
+        raise PermissionDenied
+    search = request.GET.get("q", "").strip()[:100]
+    status = request.GET.get("status", "active")
+    store_id = request.GET.get("store", "")
+    overdue_only = request.GET.get("overdue") == "1"
+    now = timezone.now()
+    queryset = selectors.complaint_list_for_user(
+        user=request.user,
+        search=search,
+        status=status,
+        store_id=int(store_id) if store_id.isdigit() else None,
+        overdue_only=overdue_only,
+        now=now,
+    )
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "search": search,
+        "status": status,
+        "store_id": store_id,
+        "overdue_only": overdue_only,
+        "statuses": [("active", _("Not closed")), *Status.choices, ("all", _("All"))],
+        "stores": stores_for_user(request.user).order_by("code"),
+        "now": now,
+        "query_string": request.GET.copy(),
+    }
+    context["query_string"].pop("page", None)
+    return render(request, "complaints/complaint_list.html", context)
+
+
+def _prefill(request: HttpRequest) -> dict:
+    """Initial values from a call outcome: ?customer=<id>&vehicle=<id>&channel=…&followup_task=<id>."""
+    initial = {}
+    customer = None
+    if request.GET.get("customer", "").isdigit():
+        customer = customer_queryset_for_user(request.user).filter(pk=int(request.GET["customer"])).first()
+        if customer is not None:
+            initial["customer_no"] = customer.customer_no
+            initial["store"] = customer.store_id
+    if customer is not None and request.GET.get("vehicle", "").isdigit():
+        vehicle = customer.vehicles.filter(pk=int(request.GET["vehicle"])).first()
+        if vehicle is not None:
+            initial["vehicle"] = vehicle.plate_no or vehicle.vin
+    if request.GET.get("channel") in Channel.values:
+        initial["channel"] = request.GET["channel"]
+    if request.GET.get("followup_task", "").isdigit():
+        initial["followup_task"] = int(request.GET["followup_task"])
+    return initial
+
+
+@login_required
+@permission_required("complaints.add_complaint", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def complaint_create(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = ComplaintForm(request.POST, request.FILES, user=request.user)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                complaint = services.complaint_create(
+                    actor=request.user,
+                    customer=form.customer,
+                    store=data["store"],
+                    vehicle=data["vehicle_object"],
+                    channel=data["channel"],
+                    department=data["department"],
+                    complaint_type=data["complaint_type"],
+                    severity=data["severity"],
+                    description=data["description"],
+                    staff_concerned=data["staff_concerned"],
+                    staff_concerned_name=data["staff_concerned_name"],
+                    followup_task_id=data["followup_task"],
+                    attachments=data["attachments"],
+                )
+            except ApplicationError as error:
+                form.add_error(None, error.message)
+            else:
+                manager = complaint.assigned_manager
+                messages.success(
+                    request,
+                    _("Complaint #%(number)s logged and sent to %(manager)s.")
+                    % {"number": complaint.pk, "manager": manager.get_full_name() if manager else _("the store")},
+                )
+                return redirect("complaints:detail", pk=complaint.pk)
+    else:
+        form = ComplaintForm(initial=_prefill(request), user=request.user)
+    customer = getattr(form, "customer", None)
+    if customer is None and form.initial.get("customer_no"):
+        customer = customer_queryset_for_user(request.user).filter(customer_no=form.initial["customer_no"]).first()
+    return render(request, "complaints/complaint_form.html", {"form": form, "customer": customer})
+
+
+def _detail_context(request: HttpRequest, complaint, **forms) -> dict:
+    user = request.user
+    return {
+        "complaint": complaint,
+        "now": timezone.now(),
+        "timeline": selectors.complaint_timeline(complaint=complaint),
+        "attachments": complaint.attachments.all(),
+        "history": selectors.complaint_history(complaint=complaint),
+        "can_work": user.has_perm("complaints.change_complaint") and not complaint.is_closed,
+        "can_close": user.has_perm("complaints.close_complaint"),
+        "can_attach": user.has_perm("complaints.add_complaintattachment"),
+        "action_form": forms.get("action_form") or ActionForm(),
+        "close_form": forms.get("close_form") or CloseForm(),
+        "reopen_form": forms.get("reopen_form") or ReopenForm(),
+        "attachment_form": forms.get("attachment_form") or AttachmentForm(),
+    }
+
+
+@login_required
+@require_GET
+def complaint_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    complaint = selectors.complaint_get_for_user(user=request.user, pk=pk)
+    return render(request, "complaints/complaint_detail.html", _detail_context(request, complaint))
+
+
+def _post_on_complaint(request, pk, *, permission, form_class, form_name, call, success):
+    complaint = selectors.complaint_get_for_user(user=request.user, pk=pk)
+    if not request.user.has_perm(permission):
+        raise PermissionDenied
+    form = form_class(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            call(complaint, form.cleaned_data)
+        except ApplicationError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, success)
+            return redirect("complaints:detail", pk=complaint.pk)
+    context = _detail_context(request, complaint, **{form_name: form})
+    return render(request, "complaints/complaint_detail.html", context, status=400)
+
+
+@login_required
+@require_POST
+def complaint_action(request: HttpRequest, pk: int) -> HttpResponse:
+    return _post_on_complaint(
+        request,
+        pk,
+        permission="complaints.change_complaint",
+        form_class=ActionForm,
+        form_name="action_form",
+        call=lambda complaint, data: services.complaint_record_action(
+            actor=request.user, complaint=complaint, kind=data["kind"], note=data["note"]
+        ),
+        success=_("Added to the timeline."),
+    )
+
+
+@login_required
+@require_POST
+def complaint_close(request: HttpRequest, pk: int) -> HttpResponse:
+    return _post_on_complaint(
+        request,
+        pk,
+        permission="complaints.close_complaint",
+        form_class=CloseForm,
+        form_name="close_form",
+        call=lambda complaint, data: services.complaint_close(
+            actor=request.user,
+            complaint=complaint,
+            resolution=data["resolution"],
+            confirmation=data["confirmation"],
+            confirmation_note=data["confirmation_note"],
+        ),
+        success=_("The complaint is closed."),
+    )
+
+
+@login_required
+@require_POST
+def complaint_reopen(request: HttpRequest, pk: int) -> HttpResponse:
+    return _post_on_complaint(
+        request,
+        pk,
+        permission="complaints.close_complaint",
+        form_class=ReopenForm,
+        form_name="reopen_form",
+        call=lambda complaint, data: services.complaint_reopen(
+            actor=request.user, complaint=complaint, reason=data["reason"]
+        ),
+        success=_("The complaint is reopened."),
+    )
+
+
+@login_required
+@require_POST
+def complaint_attachment_add(request: HttpRequest, pk: int) -> HttpResponse:
+    def add(complaint, data):
+        for uploaded_file in data["files"]:
+            services.complaint_attachment_add(actor=request.user, complaint=complaint, uploaded_file=uploaded_file)
+
+    return _post_on_complaint(
+        request,
+        pk,
+        permission="complaints.add_complaintattachment",
+        form_class=AttachmentForm,
+        form_name="attachment_form",
+        call=add,
+        success=_("Attachments added."),
+    )
+
+
+@login_required
+@require_GET
+def complaint_attachment_download(request: HttpRequest, pk: int, attachment_pk: int) -> FileResponse:
+    complaint = selectors.complaint_get_for_user(user=request.user, pk=pk)
+    attachment = complaint.attachments.filter(pk=attachment_pk).first()
+    if attachment is None:
+        raise Http404
+    return FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.original_name,
+        content_type=attachment.content_type,
+    )
+
+
+def _dashboard_scope(request: HttpRequest):
+    form = DashboardFilterForm(request.GET or None, user=request.user, today=timezone.localdate())
+    if request.GET and not form.is_valid():
+        period = DashboardPeriod.last_twelve_months(timezone.localdate())
+        store_ids = selectors.dashboard_store_ids(user=request.user)
+        return form, period, store_ids
+    if request.GET:
+        period = DashboardPeriod(first_month=form.cleaned_data["first"], last_month=form.cleaned_data["last"])
+        store = form.cleaned_data.get("store")
+    else:
+        period, store = DashboardPeriod.last_twelve_months(timezone.localdate()), None
+    return form, period, selectors.dashboard_store_ids(user=request.user, store_id=store.pk if store else None)
+
+
+@login_required
+@permission_required("complaints.view_complaint_dashboard", raise_exception=True)
+@require_GET
+def complaint_dashboard(request: HttpRequest) -> HttpResponse:
+    form, period, store_ids = _dashboard_scope(request)
+    dashboard = selectors.complaint_dashboard(store_ids=store_ids, period=period, now=timezone.now())
+    chart = {
+        "months": [month.month.strftime("%Y-%m") for month in dashboard.months],
+        "sales_rate": [month.sales_rate for month in dashboard.months],
+        "service_rate": [month.service_rate for month in dashboard.months],
+        "complaints": [month.complaints for month in dashboard.months],
+        "by_type": dashboard.by_type,
+        "by_channel": dashboard.by_channel,
+    }
+    context = {"form": form, "dashboard": dashboard, "chart": chart, "export_query": request.GET.urlencode()}
+    return render(request, "complaints/dashboard.html", context)
+
+
+@login_required
+@permission_required("complaints.export_complaints", raise_exception=True)
+@require_GET
+def complaint_export(request: HttpRequest) -> HttpResponse:
+    """The complaints of the dashboard's stores and period, or its monthly figures (?what=months)."""
+    _form, period, store_ids = _dashboard_scope(request)
+    stamp = f"{period.first_month:%Y%m}-{period.last_month:%Y%m}"
+    if request.GET.get("what") == "months":
+        months = selectors.dashboard_months(store_ids=store_ids, period=period)
+        audit_log_record(
+            actor=request.user,
+            action=AuditAction.EXPORT,
+            object_type="complaints.monthly",
+            detail={"stores": store_ids, "period": stamp},
+        )
+        header = [
+            _("Month"),
+            _("Sales complaints"),
+            _("Deliveries"),
+            _("Sales complaint rate %"),
+            _("Service complaints"),
+            _("Repair orders"),
+            _("Service complaint rate %"),
+        ]
+        rows = [
+            [
+                month.month.strftime("%Y-%m"),
+                month.sales_complaints,
+                month.deliveries,
+                month.sales_rate,
+                month.service_complaints,
+                month.repair_orders,
+                month.service_rate,
+            ]
+            for month in months
+        ]
+        return csv_response(f"complaint-rates-{stamp}.csv", header, rows)
+    complaints = list(selectors.complaint_export_rows(store_ids=store_ids, period=period))
+    audit_log_record(
+        actor=request.user,
+        action=AuditAction.EXPORT,
+        object_type="complaints.complaint",
+        object_ids=[complaint.pk for complaint in complaints],
+        detail={"stores": store_ids, "period": stamp},
+    )
+    header = [
+        _("Number"),
+        _("Store"),
+        _("Received"),
+        _("Customer number"),
+        _("Customer"),
+        _("Plate"),
+        _("Channel"),
+        _("Department"),
+        _("Type"),
+        _("Severity"),
+        _("Staff member concerned"),
+        _("Responsible manager"),
+        _("Status"),
+        _("First response"),
+        _("Closed"),
+        _("Customer's confirmation"),
+        _("Description"),
+        _("Resolution"),
+    ]
+
+    def when(value):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+    rows = [
+        [
+            complaint.pk,
+            complaint.store.code,
+            when(complaint.received_at),
+            complaint.customer.customer_no,
+            complaint.customer.name,
+            complaint.vehicle.plate_no if complaint.vehicle else "",
+            complaint.get_channel_display(),
+            complaint.get_department_display(),
+            complaint.complaint_type.name,
+            complaint.get_severity_display(),
+            complaint.staff_concerned_display,
+            complaint.assigned_manager.get_full_name() if complaint.assigned_manager else "",
+            complaint.get_status_display(),
+            when(complaint.first_response_at),
+            when(complaint.closed_at),
+            complaint.get_customer_confirmation_display(),
+            complaint.description,
+            complaint.resolution,
+        ]
+        for complaint in complaints
+    ]
+    return csv_response(f"complaints-{stamp}.csv", header, rows)

@@ -1,0 +1,89 @@
+"""In headless Chromium: an agent logs a complaint from a call, the hour passes, the manager sees it
+overdue on the dashboard, responds and closes it with the customer's confirmation.
+
+The follow-ups call screen links to the intake form as ``complaints:create`` with the customer,
+vehicle, channel and call task filled in; the test opens that address as the call outcome does."""
+
+import datetime
+
+import pytest
+import time_machine
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from complaints.models import Complaint
+from complaints.tasks import complaints_check_breaches
+from tests.browser import browser_page, log_in  # noqa: F401 - fixture
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_complaint_from_a_call_is_overdue_on_the_dashboard_then_answered_and_closed(
+    browser_page,  # noqa: F811
+    live_server,
+    agent_a,
+    manager_a,
+    routing_a,
+    customer_a,
+    vehicle_a,
+    attitude,
+):
+    page = browser_page
+    # The clock runs from the real now (so the browser keeps its session cookie) and is moved on later.
+    with time_machine.travel(timezone.now(), tick=True) as clock:
+        log_in(page, live_server, "agent_a", "pw-for-tests-1")
+        query = f"?customer={customer_a.pk}&vehicle={vehicle_a.pk}&channel=satisfaction_callback&followup_task=77"
+        page.goto(live_server.url + reverse("complaints:create") + query)
+        assert page.input_value("#id_customer_no") == "CA0001"
+        assert page.input_value("#id_vehicle") == "苏A12345"
+        assert page.input_value("#id_channel") == "satisfaction_callback"
+        page.select_option("#id_department", "service")
+        page.select_option("#id_complaint_type", str(attitude.pk))
+        page.select_option("#id_severity", "high")
+        page.fill("#id_description", "回访时客户反映：保养后空调异味仍在")
+        page.click("#complaint-form button[type=submit]")
+        page.wait_for_selector("h1[data-complaint]")
+        complaint = Complaint.objects.get()
+        assert (complaint.followup_task_id, complaint.assigned_manager_id) == (77, manager_a.pk)
+        assert page.get_attribute("[data-status]", "data-status") == "open"
+
+        clock.shift(datetime.timedelta(minutes=61))
+        complaints_check_breaches.delay()
+        assert [message.to for message in mail.outbox] == [
+            ["manager_a@example.com"],
+            ["gm_a@example.com", "chairman@example.com"],
+        ]
+
+        page.context.clear_cookies()
+        log_in(page, live_server, "manager_a", "pw-for-tests-1")
+        page.goto(live_server.url + reverse("complaints:dashboard"))
+        assert page.inner_text('[data-figure="overdue"]') == "1"
+        assert page.inner_text('[data-figure="response_overdue"]') == "1"
+        page.click("a.figure.overdue")
+        page.click(f'tr[data-complaint="{complaint.pk}"] a')
+        assert page.get_attribute("h1 [data-status]", "data-status") == "response-overdue"
+
+        page.select_option("#action-form #id_kind", "contacted")
+        page.fill("#action-form #id_note", "已致电客户，约定明天上午免费清洗空调")
+        page.click("#action-form button[type=submit]")
+        page.wait_for_selector('[data-timeline] li[data-action="contacted"]')
+
+        page.fill("#close-form #id_resolution", "已免费清洗空调系统")
+        page.click("#close-form button[type=submit]")
+        # Refused without the customer's confirmation: the reason is shown and the complaint stays open.
+        assert page.locator("#close-form [data-form-error]").count() == 1
+        assert Complaint.objects.get().status == "in_progress"
+
+        page.fill("#close-form #id_resolution", "已免费清洗空调系统")
+        page.check('#close-form input[name="confirmation"][value="satisfied"]')
+        page.fill("#close-form #id_confirmation_note", "回访客户，表示满意")
+        page.click("#close-form button[type=submit]")
+        page.wait_for_selector('h1 [data-status="closed"]')
+
+        page.goto(live_server.url + reverse("complaints:dashboard"))
+        assert page.inner_text('[data-figure="overdue"]') == "0"
+
+    complaint.refresh_from_db()
+    assert (complaint.status, complaint.customer_confirmation) == ("closed", "satisfied")
+    assert complaint.first_response_at > complaint.response_due_at
