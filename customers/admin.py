@@ -1,8 +1,29 @@
 from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
 from crm.scoping import scope_to_user_stores
-from customers.models import Customer, RepairOrder, Vehicle
+from customers.models import (
+    Customer,
+    CustomerNote,
+    HeaderMappingProfile,
+    ImportBatch,
+    ImportIssue,
+    RepairOrder,
+    Segment,
+    Vehicle,
+)
+from customers.resources import (
+    CustomerDmsResource,
+    DmsCsvFormat,
+    DmsXlsxFormat,
+    RepairOrderDmsResource,
+    VehicleDmsResource,
+)
+from customers.services import name_search_keys
 
 
 class StoreScopedAdmin(admin.ModelAdmin):
@@ -10,8 +31,30 @@ class StoreScopedAdmin(admin.ModelAdmin):
         return scope_to_user_stores(super().get_queryset(request), request.user)
 
 
+class DmsImportAdminMixin(ImportMixin):
+    """Upload a DMS file → preview (created / updated / unchanged / rejected with reasons) → confirm."""
+
+    formats = [DmsCsvFormat, DmsXlsxFormat]
+    import_template_name = "admin/customers/dms_import.html"
+
+    def has_import_permission(self, request):
+        return request.user.has_perm("customers.import_dms")
+
+    def get_import_data_kwargs(self, **kwargs):
+        kwargs.pop("form", None)
+        kwargs.pop("request", None)
+        return kwargs
+
+    def process_result(self, result, request):
+        batch = getattr(result, "dms_batch", None)
+        if batch is None:
+            return super().process_result(result, request)
+        return HttpResponseRedirect(reverse("admin:customers_importbatch_change", args=[batch.pk]))
+
+
 @admin.register(Customer)
-class CustomerAdmin(StoreScopedAdmin, SimpleHistoryAdmin):
+class CustomerAdmin(DmsImportAdminMixin, StoreScopedAdmin, SimpleHistoryAdmin):
+    resource_classes = [CustomerDmsResource]
     list_display = ["customer_no", "name", "store", "member_tier", "is_key_customer", "confidentiality"]
     list_filter = ["store", "confidentiality", "is_key_customer", "member_tier"]
     search_fields = ["customer_no", "name"]
@@ -20,9 +63,14 @@ class CustomerAdmin(StoreScopedAdmin, SimpleHistoryAdmin):
     filter_horizontal = ["authorized_staff"]
     show_full_result_count = False
 
+    def save_model(self, request, obj, form, change):
+        obj.name_pinyin, obj.name_initials = name_search_keys(obj.name)
+        super().save_model(request, obj, form, change)
+
 
 @admin.register(Vehicle)
-class VehicleAdmin(StoreScopedAdmin, SimpleHistoryAdmin):
+class VehicleAdmin(DmsImportAdminMixin, StoreScopedAdmin, SimpleHistoryAdmin):
+    resource_classes = [VehicleDmsResource]
     list_display = ["vin", "plate_no", "customer", "brand", "series", "delivery_date", "status"]
     list_filter = ["store", "brand", "status"]
     search_fields = ["vin", "plate_no"]
@@ -32,7 +80,8 @@ class VehicleAdmin(StoreScopedAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(RepairOrder)
-class RepairOrderAdmin(StoreScopedAdmin):
+class RepairOrderAdmin(DmsImportAdminMixin, StoreScopedAdmin):
+    resource_classes = [RepairOrderDmsResource]
     list_display = ["ro_no", "vehicle", "settle_date", "repair_type", "total_amount"]
     list_filter = ["store", "repair_type"]
     search_fields = ["ro_no", "vehicle__vin"]
@@ -40,3 +89,62 @@ class RepairOrderAdmin(StoreScopedAdmin):
     raw_id_fields = ["vehicle"]
     date_hierarchy = "settle_date"
     show_full_result_count = False
+
+
+class ImportIssueInline(admin.TabularInline):
+    model = ImportIssue
+    fields = ["row_number", "severity", "column", "value", "reason_display"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = False
+
+    @admin.display(description=_("reason"))
+    def reason_display(self, issue):
+        return issue.reason_display
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).order_by("row_number", "id")
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(admin.ModelAdmin):
+    list_display = ["id", "kind", "file_name", "status", "is_dry_run", "created_count", "updated_count",
+                    "unchanged_count", "rejected_count", "warning_count", "user", "created_at"]  # fmt: skip
+    list_filter = ["kind", "status", "is_dry_run"]
+    search_fields = ["file_name"]
+    list_select_related = ["user"]
+    change_form_template = "admin/customers/importbatch/change_form.html"
+    inlines = [ImportIssueInline]
+    readonly_fields = [field.name for field in ImportBatch._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(HeaderMappingProfile)
+class HeaderMappingProfileAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "is_default", "updated_at"]
+    list_filter = ["kind"]
+    search_fields = ["name"]
+
+
+@admin.register(Segment)
+class SegmentAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "store", "created_by", "updated_at"]
+    search_fields = ["name"]
+    raw_id_fields = ["created_by"]
+
+
+@admin.register(CustomerNote)
+class CustomerNoteAdmin(admin.ModelAdmin):
+    list_display = ["customer", "kind", "author", "created_at"]
+    raw_id_fields = ["customer", "author"]
+    search_fields = ["customer__customer_no", "text"]

@@ -1,28 +1,51 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-_READ = ["view_customer", "view_vehicle", "view_repairorder"]
+_READ = ["view_customer", "view_vehicle", "view_repairorder", "view_customernote", "view_segment"]
+_SEGMENTS = ["add_segment", "change_segment"]
+_IMPORT = [
+    "import_dms",
+    "view_importbatch",
+    "add_importbatch",
+    "view_importissue",
+    "view_headermappingprofile",
+    "add_headermappingprofile",
+    "change_headermappingprofile",
+]
 
 
 class CustomersConfig(AppConfig):
     name = "customers"
     verbose_name = _("Customers")
     role_permissions = {
-        "service_advisor": [*_READ, "change_customer", "change_vehicle", "search_by_phone"],
-        "sales_consultant": [*_READ, "change_customer", "add_vehicle", "change_vehicle", "search_by_phone"],
+        "service_advisor": [*_READ, "change_customer", "change_vehicle", "search_by_phone", "add_customernote"],
+        "sales_consultant": [
+            *_READ,
+            "change_customer",
+            "add_vehicle",
+            "change_vehicle",
+            "search_by_phone",
+            "add_customernote",
+        ],
         "call_agent": [*_READ],
         "manager": [
             *_READ,
+            *_SEGMENTS,
             "change_customer",
+            "change_customer_flags",
             "change_vehicle",
             "view_unmasked_phone",
             "search_by_phone",
             "export_customers",
+            "add_customernote",
         ],
         "admin": [
             *_READ,
+            *_SEGMENTS,
+            *_IMPORT,
             "add_customer",
             "change_customer",
+            "change_customer_flags",
             "add_vehicle",
             "change_vehicle",
             "add_repairorder",
@@ -30,9 +53,17 @@ class CustomersConfig(AppConfig):
             "view_unmasked_phone",
             "search_by_phone",
             "export_customers",
-            "import_dms",
+            "add_customernote",
+            "delete_segment",
         ],
     }
     navigation = [
         ("customers:list", _("Customers"), ["service_advisor", "sales_consultant", "call_agent", "manager", "admin"]),
+        ("customers:segment_list", _("Segments"), ["service_advisor", "sales_consultant", "manager", "admin"]),
+    ]
+    customer_timeline_sources = [
+        "customers.timeline.visits",
+        "customers.timeline.deliveries",
+        "customers.timeline.notes",
+        "customers.timeline.card_changes",
     ]

@@ -72,3 +72,30 @@ REPAIR_TYPE_FROM_DMS = {
     "钣喷": RepairType.BODY_AND_PAINT,
     "索赔": RepairType.WARRANTY_CLAIM,
 }
+
+
+class ImportKind(models.TextChoices):
+    """The three DMS reports (dms-format.md)."""
+
+    CUSTOMERS = "customers", _("Customers")
+    VEHICLES = "vehicles", _("Vehicles")
+    REPAIR_ORDERS = "repair_orders", _("Repair orders")
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    RUNNING = "running", _("Running")
+    PREVIEWED = "previewed", _("Previewed (nothing saved)")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed (nothing saved)")
+
+
+class IssueSeverity(models.TextChoices):
+    REJECTED = "rejected", _("Rejected row")
+    WARNING = "warning", _("Warning")
+
+
+class NoteKind(models.TextChoices):
+    NOTE = "note", _("Note")
+    VISIT = "visit", _("Visit")
+    CALL = "call", _("Call")

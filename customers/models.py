@@ -1,8 +1,10 @@
 """The data spine: customers (owners), their vehicles and the vehicles' repair orders."""
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Right, Upper
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -11,8 +13,12 @@ from customers.choices import (
     Confidentiality,
     ContactChannel,
     Gender,
+    ImportKind,
+    ImportStatus,
     IncomeBand,
+    IssueSeverity,
     MarkSource,
+    NoteKind,
     RepairType,
     VehicleStatus,
 )
@@ -98,11 +104,22 @@ class Customer(TimeStampedModel):
             ("search_by_phone", _("Can search customers by phone number")),
             ("export_customers", _("Can export customer data")),
             ("import_dms", _("Can import DMS exports")),
+            ("change_customer_flags", _("Can set key-customer and confidentiality flags")),
         ]
         indexes = [
             models.Index(fields=["store", "customer_no"], name="customer_store_no_idx"),
             models.Index(fields=["mobile"], name="customer_mobile_idx"),
             models.Index(fields=["birthday"], name="customer_birthday_idx"),
+            GinIndex(fields=["name"], opclasses=["gin_trgm_ops"], name="customer_name_trgm"),
+            models.Index(fields=["name"], opclasses=["varchar_pattern_ops"], name="customer_name_prefix"),
+            GinIndex(fields=["mobile"], opclasses=["gin_trgm_ops"], name="customer_mobile_trgm"),
+            models.Index(fields=["name_pinyin"], opclasses=["varchar_pattern_ops"], name="customer_pinyin_prefix"),
+            models.Index(fields=["name_initials"], opclasses=["varchar_pattern_ops"], name="customer_initials_prefix"),
+            models.Index(Upper("customer_no"), name="customer_no_upper_idx"),
+            # Every scoped read excludes the few top-secret cards: find them without a table scan.
+            models.Index(
+                fields=["confidentiality"], condition=Q(confidentiality="top_secret"), name="customer_top_secret_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -165,6 +182,8 @@ class Vehicle(TimeStampedModel):
             models.Index(fields=["insurance_expiry"], name="vehicle_insurance_idx"),
             models.Index(fields=["warranty_end"], name="vehicle_warranty_idx"),
             models.Index(fields=["plate_no"], name="vehicle_plate_idx"),
+            GinIndex(fields=["plate_no"], opclasses=["gin_trgm_ops"], name="vehicle_plate_trgm"),
+            models.Index(Right("vin", 6), name="vehicle_vin_last6_idx"),
             models.Index(fields=["store", "status"], name="vehicle_store_status_idx"),
         ]
 
@@ -201,3 +220,211 @@ class RepairOrder(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.ro_no
+
+
+class CustomerNote(TimeStampedModel):
+    """A note an advisor adds to a card (a visit, a conversation); it shows on the card's timeline."""
+
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("author"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=NoteKind.choices, default=NoteKind.NOTE)
+    text = models.TextField(_("text"), max_length=2000)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("customer note")
+        verbose_name_plural = _("customer notes")
+        indexes = [models.Index(fields=["customer", "-created_at"], name="customer_note_card_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.text[:40]}"
+
+
+class HeaderMappingProfile(TimeStampedModel):
+    """How one DMS vendor names the columns of one report: aliases (header → field), admin-editable.
+
+    Headers not listed fall back to the reference format (dms-format.md), so a profile only names
+    what differs ("手机" or "联系电话" → mobile)."""
+
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("report"), max_length=20, choices=ImportKind.choices)
+    aliases = models.JSONField(_("aliases (header → field)"), default=dict, blank=True)
+    is_default = models.BooleanField(_("default for this report"), default=False)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        verbose_name = _("header mapping profile")
+        verbose_name_plural = _("header mapping profiles")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "name"],
+                name="mapping_profile_kind_name_unique",
+                violation_error_message=_("A profile of this name already exists for this report."),
+            ),
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=Q(is_default=True),
+                name="mapping_profile_one_default_per_kind",
+                violation_error_message=_("Only one profile per report can be the default."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.name}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from customers.dms.importer import IMPORT_FIELDS
+
+        if not isinstance(self.aliases, dict):
+            raise ValidationError({"aliases": _('Write the aliases as a JSON object: {"header": "field"}.')})
+        known = set(IMPORT_FIELDS.get(self.kind, ()))
+        unknown = sorted(str(field) for field in self.aliases.values() if field not in known)
+        if unknown:
+            raise ValidationError(
+                {"aliases": _("Unknown fields: %(fields)s. Known: %(known)s.")
+                 % {"fields": ", ".join(unknown), "known": ", ".join(sorted(known))}}
+            )  # fmt: skip
+
+
+class ImportBatch(TimeStampedModel):
+    """One DMS file brought in (or previewed): who, what, the counts and the progress."""
+
+    kind = models.CharField(_("report"), max_length=20, choices=ImportKind.choices)
+    file_name = models.CharField(_("file name"), max_length=255)
+    store = models.ForeignKey(
+        Store, verbose_name=_("default store"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    profile = models.ForeignKey(
+        HeaderMappingProfile, verbose_name=_("header mapping"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    is_dry_run = models.BooleanField(_("preview only"), default=False)
+    status = models.CharField(_("status"), max_length=20, choices=ImportStatus.choices, default=ImportStatus.PENDING)
+    encoding = models.CharField(_("encoding"), max_length=20, blank=True)
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows read"), default=0)
+    created_count = models.PositiveIntegerField(_("created"), default=0)
+    updated_count = models.PositiveIntegerField(_("updated"), default=0)
+    unchanged_count = models.PositiveIntegerField(_("unchanged"), default=0)
+    rejected_count = models.PositiveIntegerField(_("rejected"), default=0)
+    warning_count = models.PositiveIntegerField(_("warnings"), default=0)
+    error_message = models.TextField(_("error"), blank=True)
+    source_file = models.FileField(_("uploaded file"), upload_to="dms_imports/", blank=True)
+    errors_file = models.FileField(_("rejected rows file"), upload_to="dms_imports/errors/", blank=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("DMS import")
+        verbose_name_plural = _("DMS imports")
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()} {self.file_name}"
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status in (ImportStatus.DONE, ImportStatus.PREVIEWED):
+            return 100
+        if not self.total_rows:
+            return 0
+        return min(99, int(self.processed_rows * 100 / self.total_rows))
+
+    def summary(self) -> str:
+        return (
+            f"created={self.created_count} updated={self.updated_count} unchanged={self.unchanged_count} "
+            f"rejected={self.rejected_count} warnings={self.warning_count}"
+        )
+
+
+class ImportIssue(models.Model):
+    """A rejected row or a warning of an import: row number, column, value and the reason (an English
+    msgid, shown in the reader's language)."""
+
+    batch = models.ForeignKey(ImportBatch, verbose_name=_("import"), on_delete=models.CASCADE, related_name="issues")
+    row_number = models.PositiveIntegerField(_("row"))
+    column = models.CharField(_("column"), max_length=100, blank=True)
+    value = models.CharField(_("value"), max_length=300, blank=True)
+    reason = models.CharField(_("reason"), max_length=300)
+    severity = models.CharField(_("severity"), max_length=10, choices=IssueSeverity.choices)
+
+    class Meta:
+        ordering = ["batch", "row_number", "id"]
+        verbose_name = _("import issue")
+        verbose_name_plural = _("import issues")
+        indexes = [models.Index(fields=["batch", "severity", "row_number"], name="import_issue_batch_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.row_number}: {self.reason}"
+
+    @property
+    def reason_display(self) -> str:
+        from django.utils.translation import gettext
+
+        return gettext(self.reason)
+
+
+class Segment(TimeStampedModel):
+    """A saved, named filter over customers (traits, vehicles, lifecycle, activity, value, tier); the
+    audience of SMS campaigns and club events. ``definition`` is validated by SegmentDefinitionForm."""
+
+    name = models.CharField(_("name"), max_length=100)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    definition = models.JSONField(_("filters"), default=dict, blank=True)
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), null=True, blank=True, on_delete=models.CASCADE, related_name="segments",
+        help_text=_("Empty: every store the viewer may see."),
+    )  # fmt: skip
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"], name="segment_name_unique", violation_error_message=_("A segment of this name exists.")
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomerStats(models.Model):
+    """Per-customer figures segments filter on, kept set-based (after every import and nightly):
+    last visit L (followups.md), 12-month spend and visits, value third, newest delivery and its
+    warranty end (DMS value, else delivery + 2 years)."""
+
+    customer = models.OneToOneField(
+        Customer, verbose_name=_("customer"), primary_key=True, on_delete=models.CASCADE, related_name="stats"
+    )
+    last_visit = models.DateField(_("last visit"), null=True, blank=True)
+    spend_12m = models.DecimalField(_("spend in 12 months"), max_digits=14, decimal_places=2, default=0)
+    visits_12m = models.PositiveIntegerField(_("visits in 12 months"), default=0)
+    value_tier = models.CharField(_("value third"), max_length=10, blank=True)
+    latest_delivery = models.DateField(_("newest delivery"), null=True, blank=True)
+    warranty_end = models.DateField(_("warranty end of the newest vehicle"), null=True, blank=True)
+    as_of = models.DateField(_("figures as of"))
+
+    class Meta:
+        verbose_name = _("customer figures")
+        verbose_name_plural = _("customer figures")
+        indexes = [
+            models.Index(fields=["last_visit"], name="stats_last_visit_idx"),
+            models.Index(fields=["value_tier"], name="stats_value_tier_idx"),
+            models.Index(fields=["latest_delivery"], name="stats_delivery_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.last_visit}"

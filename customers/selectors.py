@@ -1,6 +1,10 @@
 """Reads of customers, vehicles and repair orders, always scoped to what the user may see."""
 
-from django.db.models import Q, QuerySet
+import re
+import unicodedata
+
+from django.db import connection
+from django.db.models import QuerySet
 from django.http import Http404
 
 from crm.scoping import scope_to_user_stores
@@ -17,14 +21,90 @@ def customer_queryset_for_user(user) -> QuerySet[Customer]:
     return queryset.exclude(pk__in=hidden.values("pk"))
 
 
+SEARCH_BRANCH_LIMIT = 500
+CJK_PATTERN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+PHONE_QUERY_PATTERN = re.compile(r"[\d\s\-+()]+", re.ASCII)
+LETTERS_PATTERN = re.compile(r"[a-z]+", re.ASCII)
+ALNUM_PATTERN = re.compile(r"[A-Z0-9]+", re.ASCII)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def customer_search_sql(search: str, *, by_phone: bool) -> tuple[str, list] | None:
+    """The SQL of the IDs of customers matching ``search`` (a UNION of indexed look-ups, each capped):
+    customer_no, name (prefix; contains from 3 characters), pinyin (full or initials, prefix), plate
+    (exact; contains from 3 characters), VIN (whole or its last 6) and, for staff allowed to search
+    by phone, any part of the mobile (4+ digits, in any format)."""
+    text = unicodedata.normalize("NFKC", search).strip()
+    if not text:
+        return None
+    upper = text.upper()
+    compact = re.sub(r"\s+", "", upper)
+    branches: list[str] = []
+    params: list = []
+
+    def branch(sql: str, *values) -> None:
+        branches.append(f"({sql} LIMIT {SEARCH_BRANCH_LIMIT})")
+        params.extend(values)
+
+    branch("SELECT id FROM customers_customer WHERE upper(customer_no) = %s", compact)
+    if CJK_PATTERN.search(text):
+        branch("SELECT id FROM customers_customer WHERE name LIKE %s", _like_escape(text) + "%")
+        if len(text) >= 3:
+            branch("SELECT id FROM customers_customer WHERE name LIKE %s", "%" + _like_escape(text) + "%")
+    lower = compact.lower()
+    if LETTERS_PATTERN.fullmatch(lower):
+        branch("SELECT id FROM customers_customer WHERE name_initials LIKE %s", lower + "%")
+        if len(lower) >= 2:
+            branch("SELECT id FROM customers_customer WHERE name_pinyin LIKE %s", lower + "%")
+    vehicle_owner = "SELECT customer_id FROM customers_vehicle WHERE "
+    branch(vehicle_owner + "plate_no = %s", compact)
+    if len(compact) >= 3:
+        branch(vehicle_owner + "plate_no LIKE %s", "%" + _like_escape(compact) + "%")
+    if ALNUM_PATTERN.fullmatch(compact):
+        if len(compact) == 17:
+            branch(vehicle_owner + "vin = %s", compact)
+        if len(compact) == 6:
+            branch(vehicle_owner + "right(vin, 6) = %s", compact)
+    if by_phone and PHONE_QUERY_PATTERN.fullmatch(text):
+        digits = re.sub(r"\D", "", text)
+        if len(digits) > 11 and digits.startswith(("0086", "86")):
+            digits = digits[-11:]
+        if len(digits) >= 4:
+            branch("SELECT id FROM customers_customer WHERE mobile LIKE %s", "%" + digits + "%")
+    return " UNION ".join(branches), params
+
+
 def customer_list_for_user(*, user, search: str = "") -> QuerySet[Customer]:
     queryset = customer_queryset_for_user(user).select_related("store")
-    search = search.strip()
-    if search:
-        queryset = queryset.filter(
-            Q(customer_no__iexact=search) | Q(name__startswith=search) | Q(vehicles__plate_no__iexact=search)
-        ).distinct()
+    found = customer_search_sql(search, by_phone=user.has_perm("customers.search_by_phone"))
+    if found is not None:
+        sql, params = found
+        # The matching IDs first (each branch an index look-up, capped), then the scoped cards by
+        # primary key: a semi-join against the whole table would scan a million rows.
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            ids = [row[0] for row in cursor.fetchall()]
+        queryset = queryset.filter(pk__in=ids)
     return queryset.order_by("customer_no")
+
+
+def customer_find_by_phone(*, user, phone: str) -> QuerySet[Customer]:
+    """Incoming-call lookup: customers whose mobile or landline is exactly this number."""
+    from customers.dms.parsing import FieldError, normalize_phone
+
+    try:
+        mobile, landline = normalize_phone(phone)
+    except FieldError:
+        return Customer.objects.none()
+    queryset = customer_queryset_for_user(user).select_related("store")
+    if mobile:
+        return queryset.filter(mobile=mobile)
+    if landline:
+        return queryset.filter(landline=landline)
+    return Customer.objects.none()
 
 
 def customer_get_for_user(*, user, pk: int) -> Customer:

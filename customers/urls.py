@@ -5,5 +5,17 @@ from customers import views
 app_name = "customers"
 urlpatterns = [
     path("", views.customer_list, name="list"),
+    path("lookup/", views.customer_phone_lookup, name="phone_lookup"),
     path("<int:pk>/", views.customer_detail, name="detail"),
+    path("<int:pk>/edit/", views.customer_edit, name="edit"),
+    path("<int:pk>/notes/", views.customer_note_create, name="note_add"),
+    path("segments/", views.segment_list, name="segment_list"),
+    path("segments/new/", views.segment_create, name="segment_create"),
+    path("segments/<int:pk>/", views.segment_detail, name="segment_detail"),
+    path("segments/<int:pk>/edit/", views.segment_edit, name="segment_edit"),
+    path("segments/<int:pk>/export.<str:file_format>", views.segment_export, name="segment_export"),
+]
+urlpatterns += [
+    path("imports/<int:pk>/progress/", views.import_progress, name="import_progress"),
+    path("imports/<int:pk>/rejected.csv", views.import_errors_download, name="import_errors"),
 ]

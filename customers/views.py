@@ -1,18 +1,28 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm.audit import audit_log_record
 from crm.choices import AuditAction
 from crm.masking import can_see_full_phone
+from customers.card import card_panels, timeline_events
+from customers.forms import CustomerEditForm, CustomerNoteForm, PhoneLookupForm, SegmentForm
+from customers.models import Segment
+from customers.segments import segment_customers_for_user
 from customers.selectors import (
+    customer_find_by_phone,
     customer_get_for_user,
     customer_list_for_user,
     customer_repair_orders,
     customer_vehicles,
 )
+from customers.services import customer_editable_fields, customer_note_add, customer_update
+from customers.timeline import customer_changes
 
 PAGE_SIZE = 25
 
@@ -34,12 +44,53 @@ def _log_unmasked_view(request: HttpRequest, customers) -> None:
 @permission_required("customers.view_customer", raise_exception=True)
 @require_GET
 def customer_list(request: HttpRequest) -> HttpResponse:
+    """The customer list and the search results of the search box on every page."""
     search = request.GET.get("q", "").strip()[:100]
     page = Paginator(customer_list_for_user(user=request.user, search=search), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     _log_unmasked_view(request, page.object_list)
-    return render(request, "customers/customer_list.html", {"page": page, "search": search})
+    context = {
+        "page": page,
+        "search": search,
+        "lookup_form": PhoneLookupForm(),
+        "can_search_phone": request.user.has_perm("customers.search_by_phone"),
+    }
+    return render(request, "customers/customer_list.html", context)
+
+
+@login_required
+@permission_required("customers.search_by_phone", raise_exception=True)
+@require_POST
+def customer_phone_lookup(request: HttpRequest) -> HttpResponse:
+    """Incoming call: the caller's full number comes in a POST body, never in a URL."""
+    form = PhoneLookupForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Enter the caller's number."))
+        return redirect("customers:list")
+    found = list(customer_find_by_phone(user=request.user, phone=form.cleaned_data["phone"])[:PAGE_SIZE])
+    if len(found) == 1:
+        return redirect("customers:detail", found[0].pk)
+    _log_unmasked_view(request, found)
+    page = Paginator(found, PAGE_SIZE).get_page(1)
+    if not found:
+        messages.info(request, _("No customer has this number."))
+    context = {"page": page, "search": "", "lookup_form": form, "can_search_phone": True}
+    return render(request, "customers/customer_list.html", context)
+
+
+def _card_context(request: HttpRequest, customer, *, note_form=None) -> dict:
+    return {
+        "customer": customer,
+        "vehicles": customer_vehicles(customer=customer),
+        "repair_orders": customer_repair_orders(customer=customer)[:50],
+        "panels": card_panels(user=request.user, customer=customer),
+        "timeline": timeline_events(user=request.user, customer=customer),
+        "changes": customer_changes(customer=customer),
+        "note_form": note_form or CustomerNoteForm(),
+        "can_edit": bool(customer_editable_fields(user=request.user)),
+        "can_add_note": request.user.has_perm("customers.add_customernote"),
+    }
 
 
 @login_required
@@ -48,9 +99,182 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = customer_get_for_user(user=request.user, pk=pk)
     _log_unmasked_view(request, [customer])
+    return render(request, "customers/customer_detail.html", _card_context(request, customer))
+
+
+@login_required
+@permission_required("customers.change_customer", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = customer_get_for_user(user=request.user, pk=pk)
+    form = CustomerEditForm(request.POST or None, instance=customer, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            customer_update(customer=customer, user=request.user, data=form.changed_data_values())
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, _("The card was saved."))
+            return redirect("customers:detail", customer.pk)
+        customer.refresh_from_db()
+    return render(request, "customers/customer_edit.html", {"customer": customer, "form": form})
+
+
+@login_required
+@permission_required("customers.add_customernote", raise_exception=True)
+@require_POST
+def customer_note_create(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = customer_get_for_user(user=request.user, pk=pk)
+    form = CustomerNoteForm(request.POST)
+    if form.is_valid():
+        try:
+            customer_note_add(customer=customer, user=request.user, text=form.cleaned_data["text"],
+                              kind=form.cleaned_data["kind"])  # fmt: skip
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            form = CustomerNoteForm()
+    context = _card_context(request, customer, note_form=form)
+    if request.htmx:
+        return render(request, "customers/partials/timeline.html", context)
+    if form.is_bound and form.errors:
+        return render(request, "customers/customer_detail.html", context, status=400)
+    return redirect("customers:detail", customer.pk)
+
+
+# --- segments --------------------------------------------------------------------------------
+
+
+def _segment_for_user(user, pk: int) -> Segment:
+    from crm.scoping import visible_store_ids
+
+    try:
+        segment = Segment.objects.select_related("store").get(pk=pk)
+    except (Segment.DoesNotExist, ValueError):
+        raise Http404 from None
+    store_ids = visible_store_ids(user)
+    if segment.store_id and store_ids is not None and segment.store_id not in store_ids:
+        raise Http404
+    return segment
+
+
+def _visible_segments(user):
+    from django.db.models import Q
+
+    from crm.scoping import visible_store_ids
+
+    store_ids = visible_store_ids(user)
+    queryset = Segment.objects.select_related("store").order_by("name")
+    if store_ids is None:
+        return queryset
+    return queryset.filter(Q(store__isnull=True) | Q(store_id__in=store_ids))
+
+
+@login_required
+@permission_required("customers.view_segment", raise_exception=True)
+@require_GET
+def segment_list(request: HttpRequest) -> HttpResponse:
+    search = request.GET.get("q", "").strip()[:100]
+    segments = _visible_segments(request.user)
+    if search:
+        segments = segments.filter(name__icontains=search)
+    page = Paginator(segments, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "customers/segment_list.html", {"page": page, "search": search})
+
+
+@login_required
+@permission_required("customers.add_segment", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def segment_create(request: HttpRequest) -> HttpResponse:
+    return _segment_form(request, Segment(created_by=request.user))
+
+
+@login_required
+@permission_required("customers.change_segment", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _segment_form(request, _segment_for_user(request.user, pk))
+
+
+def _segment_form(request: HttpRequest, segment: Segment) -> HttpResponse:
+    from customers.services import segment_save
+
+    form = SegmentForm(request.POST or None, instance=segment, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        segment = segment_save(segment=form.instance, user=request.user)
+        messages.success(request, _("The segment was saved."))
+        return redirect("customers:segment_detail", segment.pk)
+    count = None
+    if request.method == "POST" and request.htmx and not form.errors:
+        count = segment_customers_for_user(user=request.user, segment=form.instance).count()
+    return render(request, "customers/segment_form.html", {"form": form, "segment": segment, "count": count})
+
+
+@login_required
+@permission_required("customers.view_segment", raise_exception=True)
+@require_GET
+def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    segment = _segment_for_user(request.user, pk)
+    customers = segment_customers_for_user(user=request.user, segment=segment).select_related("store")
+    page = Paginator(customers.order_by("customer_no"), PAGE_SIZE).get_page(request.GET.get("page"))
+    _log_unmasked_view(request, page.object_list)
     context = {
-        "customer": customer,
-        "vehicles": customer_vehicles(customer=customer),
-        "repair_orders": customer_repair_orders(customer=customer)[:50],
+        "segment": segment,
+        "page": page,
+        "can_export": request.user.has_perm("customers.export_customers"),
     }
-    return render(request, "customers/customer_detail.html", context)
+    return render(request, "customers/segment_detail.html", context)
+
+
+@login_required
+@permission_required("customers.export_customers", raise_exception=True)
+@require_GET
+def segment_export(request: HttpRequest, pk: int, file_format: str) -> HttpResponse:
+    from customers.exports import segment_export_response
+
+    if file_format not in ("csv", "xlsx"):
+        raise Http404
+    segment = _segment_for_user(request.user, pk)
+    try:
+        return segment_export_response(segment=segment, user=request.user, file_format=file_format)
+    except PermissionDenied:
+        raise
+
+
+# --- DMS import (admin pages' helpers) -------------------------------------------------------
+
+
+def _import_batch_for_user(user, pk: int):
+    from customers.models import ImportBatch
+
+    batches = ImportBatch.objects.all()
+    if not user.is_superuser:
+        batches = batches.filter(user=user) if not user.sees_all_stores else batches
+    try:
+        return batches.get(pk=pk)
+    except ImportBatch.DoesNotExist:
+        raise Http404 from None
+
+
+@login_required
+@permission_required("customers.import_dms", raise_exception=True)
+@require_GET
+def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = _import_batch_for_user(request.user, pk)
+    return render(request, "customers/partials/import_progress.html", {"batch": batch})
+
+
+@login_required
+@permission_required("customers.import_dms", raise_exception=True)
+@require_GET
+def import_errors_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """The rejected rows of an import, UTF-8 with BOM, fixable and re-importable."""
+    batch = _import_batch_for_user(request.user, pk)
+    if not batch.errors_file:
+        raise Http404
+    with batch.errors_file.open("rb") as handle:
+        content = handle.read()
+    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="rejected-{batch.pk}.csv"'
+    return response

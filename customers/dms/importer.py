@@ -1,0 +1,729 @@
+"""The DMS import (dms-format.md), set-based so that a dealer group's whole export fits in a minute.
+
+1. **Stage** (outside the transaction, touches no real table): rows are streamed from the file, each
+   cell parsed by ``customers.dms.parsing`` (bad field → empty + warning, bad key → rejected), and
+   the clean rows are copied with ``COPY FROM STDIN`` into a temporary table.
+2. **Apply** (one transaction per file, so a crash leaves the database as before the file): keys
+   repeated with different data are rejected (every row of that key), owners / vehicles / stores are
+   resolved, each key is classified created / updated / unchanged by comparing the importable
+   columns (``IS DISTINCT FROM``), then one ``INSERT … ON CONFLICT (key) DO UPDATE`` writes the
+   created and changed rows and one ``INSERT … SELECT`` writes their django-simple-history rows
+   (reason "DMS import #N", the importing user). Only the columns of the DMS report are ever
+   written, so data the CRM owns (opt-outs, confidentiality, notes, key flag…) is never touched.
+
+Rejections and warnings are kept as ImportIssue rows (the reason is an English msgid, shown in the
+reader's language) and the rejected rows are written to a UTF-8-with-BOM CSV, fixable and
+re-importable (the extra "row" and "reason" columns are ignored on import).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime
+import io
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from django.core.files.base import ContentFile
+from django.db import connection, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from crm.exceptions import ApplicationError
+from crm.models import Store
+from customers.choices import REPAIR_TYPE_FROM_DMS, ImportKind, ImportStatus, IssueSeverity
+from customers.dms import parsing
+from customers.dms.sources import RowSource
+from customers.models import Customer, HeaderMappingProfile, ImportBatch, ImportIssue, RepairOrder, Vehicle
+from customers.services import name_search_keys
+
+STAGE_CHUNK_ROWS = 20000
+
+# ---------------------------------------------------------------------------------------------
+# The reference format: header → field, per report (dms-format.md)
+# ---------------------------------------------------------------------------------------------
+
+REFERENCE_HEADERS: dict[str, dict[str, str]] = {
+    ImportKind.CUSTOMERS: {
+        "客户编号": "customer_no", "客户姓名": "name", "性别": "gender", "手机号码": "mobile", "固定电话": "landline",
+        "出生日期": "birthday", "工作单位": "employer", "职务": "job_title", "省份": "province", "城市": "city",
+        "区县": "district", "详细地址": "address", "客户来源": "source", "会员卡号": "member_card_no",
+        "会员等级": "member_tier", "积分余额": "points_balance", "建档日期": "created_date", "所属门店": "store_code",
+    },
+    ImportKind.VEHICLES: {
+        "VIN码": "vin", "车牌号": "plate_no", "品牌": "brand", "车系": "series", "车型": "model", "颜色": "color",
+        "客户编号": "customer_no", "交车日期": "delivery_date", "销售顾问": "sales_consultant",
+        "发票价格": "invoice_price", "保修到期日": "warranty_end", "保险公司": "insurer",
+        "保险到期日": "insurance_expiry", "年检到期日": "inspection_due", "所属门店": "store_code",
+    },
+    ImportKind.REPAIR_ORDERS: {
+        "工单号": "ro_no", "VIN码": "vin", "进厂日期": "open_date", "结算日期": "settle_date",
+        "维修类型": "repair_type", "进厂里程": "mileage", "服务顾问": "service_advisor", "工时费": "labor_amount",
+        "材料费": "parts_amount", "结算金额": "total_amount", "所属门店": "store_code",
+    },
+}  # fmt: skip
+IMPORT_FIELDS: dict[str, tuple[str, ...]] = {
+    kind: tuple(headers.values()) for kind, headers in REFERENCE_HEADERS.items()
+}
+KEY_FIELDS = {ImportKind.CUSTOMERS: "customer_no", ImportKind.VEHICLES: "vin", ImportKind.REPAIR_ORDERS: "ro_no"}
+REQUIRED_FIELDS = {
+    ImportKind.CUSTOMERS: ("customer_no",),
+    ImportKind.VEHICLES: ("vin", "customer_no"),
+    ImportKind.REPAIR_ORDERS: ("ro_no", "vin"),
+}
+MODELS = {ImportKind.CUSTOMERS: Customer, ImportKind.VEHICLES: Vehicle, ImportKind.REPAIR_ORDERS: RepairOrder}
+
+# Rejection reasons decided in SQL (the parsers' own reasons come with their exceptions).
+REASON_MISSING_CUSTOMER_NO = _("Missing customer number")
+REASON_MISSING_RO_NO = _("Missing repair order number")
+REASON_CONFLICTING_REPEAT = _("The key appears more than once in this file with different data")
+REASON_UNKNOWN_CUSTOMER = _("Unknown customer number (neither in this import nor in the CRM)")
+REASON_UNKNOWN_VIN = _("Unknown VIN (neither in this import nor in the CRM)")
+REASON_UNKNOWN_STORE = _("Unknown store code")
+REASON_NO_STORE = _("No store code, and no default store was chosen")
+REASON_FOREIGN_STORE = _("The store is not one of yours")
+REASON_TOO_LONG = _("Too long (at most %(limit)s characters)")
+REASON_UNKNOWN_REPAIR_TYPE = _("Unknown repair type")
+REASON_MISSING_KEY_COLUMN = _("The file has no column for %(fields)s. Check the header row or the header mapping.")
+
+
+def msgid(message) -> str:
+    """The English msgid of a (lazy) message, as stored in ImportIssue.reason."""
+    with translation.override(None):
+        return str(message)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cell parsers: each returns the COPY text of the value (None for NULL) or raises a parsing error
+# ---------------------------------------------------------------------------------------------
+
+
+class _Warn(parsing.FieldError):
+    pass
+
+
+def _text(limit: int) -> Callable[[object], str]:
+    def parse(value: object) -> str:
+        text = parsing.parse_text(value)
+        if len(text) > limit:
+            raise _Warn(value, REASON_TOO_LONG % {"limit": limit})
+        return text
+
+    return parse
+
+
+def _memo(function: Callable[[object], object], convert: Callable[[object], object] = str) -> Callable:
+    """Cache a parser on the raw cell: dates, amounts and genders repeat endlessly in an export."""
+    cache: dict = {}
+
+    def parse(value: object):
+        try:
+            hit = cache[value]
+        except (KeyError, TypeError):
+            try:
+                parsed = function(value)
+                hit = (None if parsed is None else convert(parsed), None)
+            except parsing.DmsValueError as error:
+                hit = (None, error)
+            try:
+                if len(cache) < 200000:
+                    cache[value] = hit
+            except TypeError:
+                pass
+        if hit[1] is not None:
+            raise hit[1]
+        return hit[0]
+
+    return parse
+
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+def _date() -> Callable:
+    slow = _memo(parsing.parse_date, lambda day: day.isoformat())
+
+    def parse(value: object):
+        if type(value) is str and len(value) == 10 and ISO_DATE.fullmatch(value):
+            try:
+                datetime.date.fromisoformat(value)
+                return value
+            except ValueError:
+                pass
+        return slow(value)
+
+    return parse
+
+
+def _mobile(value: object):
+    if type(value) is str and len(value) == 11 and parsing.MOBILE_PATTERN.fullmatch(value):
+        return value
+    return parsing.parse_mobile(value)
+
+
+def _repair_type(value: object) -> str:
+    text = parsing.parse_text(value)
+    if not text:
+        return ""
+    try:
+        return REPAIR_TYPE_FROM_DMS[text].value
+    except KeyError:
+        raise _Warn(value, REASON_UNKNOWN_REPAIR_TYPE) from None
+
+
+def _key_text(reason, limit: int) -> Callable[[object], str]:
+    def parse(value: object) -> str:
+        text = parsing.parse_text(value)
+        if not text:
+            raise parsing.RowRejected(value, reason)
+        if len(text) > limit:
+            raise parsing.RowRejected(value, REASON_TOO_LONG % {"limit": limit})
+        return text
+
+    return parse
+
+
+def _vin_key(warnings_out: list):
+    def parse(value: object) -> str:
+        vin, warnings = parsing.parse_vin(value)
+        warnings_out.extend(warnings)
+        return vin
+
+    return parse
+
+
+def _optional_text(value: object) -> str | None:
+    return parsing.parse_text(value) or None
+
+
+@dataclass(frozen=True)
+class Column:
+    field: str
+    sql_type: str
+    parser: Callable | None = None  # None: filled by the kind's builder
+
+
+def _columns(kind: str) -> list[Column]:
+    money = _memo(parsing.parse_money)
+    whole = _memo(parsing.parse_int)
+    date = _date()
+    store = Column("store_code", "text", _optional_text)
+    if kind == ImportKind.CUSTOMERS:
+        return [
+            Column("customer_no", "text", _key_text(REASON_MISSING_CUSTOMER_NO, 40)),
+            Column("name", "text", _text(100)),
+            Column("gender", "text", _memo(parsing.parse_gender)),
+            Column("mobile", "text", _mobile),
+            Column("landline", "text", parsing.parse_landline),
+            Column("birthday", "date", date),
+            Column("employer", "text", _text(200)),
+            Column("job_title", "text", _text(100)),
+            Column("province", "text", _text(30)),
+            Column("city", "text", _text(30)),
+            Column("district", "text", _text(30)),
+            Column("address", "text", _text(300)),
+            Column("source", "text", _text(50)),
+            Column("member_card_no", "text", _text(40)),
+            Column("member_tier", "text", _text(20)),
+            Column("points_balance", "integer", whole),
+            Column("created_date", "date", date),
+            store,
+        ]
+    if kind == ImportKind.VEHICLES:
+        return [
+            Column("vin", "text"),
+            Column("plate_no", "text", _text(20)),
+            Column("brand", "text", _text(50)),
+            Column("series", "text", _text(50)),
+            Column("model", "text", _text(100)),
+            Column("color", "text", _text(30)),
+            Column("customer_no", "text", _key_text(REASON_MISSING_CUSTOMER_NO, 40)),
+            Column("delivery_date", "date", date),
+            Column("sales_consultant", "text", _text(50)),
+            Column("invoice_price", "numeric", money),
+            Column("warranty_end", "date", date),
+            Column("insurer", "text", _text(50)),
+            Column("insurance_expiry", "date", date),
+            Column("inspection_due", "date", date),
+            store,
+        ]
+    return [
+        Column("ro_no", "text", _key_text(REASON_MISSING_RO_NO, 40)),
+        Column("vin", "text"),
+        Column("open_date", "date", date),
+        Column("settle_date", "date", date),
+        Column("repair_type", "text", _repair_type),
+        Column("mileage", "integer", whole),
+        Column("service_advisor", "text", _text(50)),
+        Column("labor_amount", "numeric", money),
+        Column("parts_amount", "numeric", money),
+        Column("total_amount", "numeric", money),
+        store,
+    ]
+
+
+# Target columns written by the import (db column → expression over the resolved stage row "r").
+TARGET_COLUMNS = {
+    ImportKind.CUSTOMERS: {
+        "customer_no": "r.customer_no", "store_id": "r.store_id", "name": "coalesce(r.name, '')",
+        "name_pinyin": "coalesce(r.name_pinyin, '')", "name_initials": "coalesce(r.name_initials, '')",
+        "gender": "coalesce(r.gender, '')", "mobile": "coalesce(r.mobile, '')",
+        "landline": "coalesce(r.landline, '')", "birthday": "r.birthday", "employer": "coalesce(r.employer, '')",
+        "job_title": "coalesce(r.job_title, '')", "province": "coalesce(r.province, '')",
+        "city": "coalesce(r.city, '')", "district": "coalesce(r.district, '')",
+        "address": "coalesce(r.address, '')", "source": "coalesce(r.source, '')",
+        "member_card_no": "coalesce(r.member_card_no, '')", "member_tier": "coalesce(r.member_tier, '')",
+        "points_balance": "r.points_balance", "dms_created_date": "r.created_date",
+    },
+    ImportKind.VEHICLES: {
+        "vin": "r.vin", "customer_id": "r.customer_id", "store_id": "r.store_id",
+        "plate_no": "coalesce(r.plate_no, '')", "brand": "coalesce(r.brand, '')",
+        "series": "coalesce(r.series, '')", "model": "coalesce(r.model, '')", "color": "coalesce(r.color, '')",
+        "delivery_date": "r.delivery_date", "sales_consultant": "coalesce(r.sales_consultant, '')",
+        "invoice_price": "r.invoice_price", "warranty_end": "r.warranty_end",
+        "insurer": "coalesce(r.insurer, '')", "insurance_expiry": "r.insurance_expiry",
+        "inspection_due": "r.inspection_due",
+    },
+    ImportKind.REPAIR_ORDERS: {
+        "ro_no": "r.ro_no", "vehicle_id": "r.vehicle_id", "store_id": "r.store_id", "open_date": "r.open_date",
+        "settle_date": "r.settle_date", "repair_type": "coalesce(r.repair_type, '')", "mileage": "r.mileage",
+        "service_advisor": "coalesce(r.service_advisor, '')", "labor_amount": "r.labor_amount",
+        "parts_amount": "r.parts_amount", "total_amount": "r.total_amount",
+    },
+}  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# Header mapping
+# ---------------------------------------------------------------------------------------------
+
+
+def _normalise_header(header: str) -> str:
+    return re.sub(r"\s+", "", str(header or "")).lower()
+
+
+def header_mapping(*, kind: str, header: Sequence[str], profile: HeaderMappingProfile | None) -> dict[int, str]:
+    """Column index → field for a file's header row: the profile's aliases, then the reference
+    headers, then the field names themselves. The first column naming a field wins."""
+    aliases: dict[str, str] = {}
+    for field_name in IMPORT_FIELDS[kind]:
+        aliases[_normalise_header(field_name)] = field_name
+    for name, field_name in REFERENCE_HEADERS[kind].items():
+        aliases[_normalise_header(name)] = field_name
+    if profile is None:
+        profile = HeaderMappingProfile.objects.filter(kind=kind, is_default=True).first()
+    if profile is not None:
+        for name, field_name in (profile.aliases or {}).items():
+            if field_name in IMPORT_FIELDS[kind]:
+                aliases[_normalise_header(name)] = field_name
+    mapping: dict[int, str] = {}
+    for index, name in enumerate(header):
+        field_name = aliases.get(_normalise_header(name))
+        if field_name and field_name not in mapping.values():
+            mapping[index] = field_name
+    missing = [field_name for field_name in REQUIRED_FIELDS[kind] if field_name not in mapping.values()]
+    if missing:
+        raise ApplicationError(str(REASON_MISSING_KEY_COLUMN % {"fields": ", ".join(missing)}))
+    return mapping
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Issue:
+    row_number: int
+    column: str
+    value: str
+    reason: str  # msgid
+    severity: str
+
+
+@dataclass
+class ImportOutcome:
+    batch: ImportBatch
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    warnings: int = 0
+    issues: list[Issue] = field(default_factory=list)
+    changed_keys: list[str] = field(default_factory=list)
+    created_keys: list[str] = field(default_factory=list)
+    unchanged_keys: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return (
+            f"created={self.created} updated={self.updated} unchanged={self.unchanged} "
+            f"rejected={self.rejected} warnings={self.warnings}"
+        )
+
+
+def _copy_text(value) -> str:
+    if value is None:
+        return "\\N"
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
+
+
+def _value_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)[:300]
+
+
+class DmsImport:
+    """One file through stage and apply; see the module docstring."""
+
+    def __init__(self, *, batch: ImportBatch, source: RowSource, progress: Callable[[int], None] | None = None):
+        self.batch = batch
+        self.kind = batch.kind
+        self.source = source
+        self.progress = progress
+        self.columns = _columns(self.kind)
+        self.vin_warnings: list = []
+        for index, column in enumerate(self.columns):
+            if column.field == "vin":
+                self.columns[index] = Column("vin", "text", _vin_key(self.vin_warnings))
+        self.outcome = ImportOutcome(batch=batch)
+        self.stage_table = f"dms_stage_{batch.pk}"
+        self.rejected_rows: dict[int, list[str]] = defaultdict(list)  # row number → reasons (msgids)
+
+    # -- stage --------------------------------------------------------------------------------
+
+    def _stage(self) -> None:
+        mapping = header_mapping(kind=self.kind, header=self.source.header, profile=self.batch.profile)
+        positions = {field_name: index for index, field_name in mapping.items()}
+        plan = [(column, positions.get(column.field)) for column in self.columns]
+        header = self.source.header
+        is_customers = self.kind == ImportKind.CUSTOMERS
+        extra = ", name_pinyin text, name_initials text" if is_customers else ""
+        column_sql = ", ".join(f"{column.field} {column.sql_type}" for column in self.columns)
+        issues = self.outcome.issues
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.stage_table}")
+            cursor.execute(f"CREATE TEMP TABLE {self.stage_table} (row_no integer, {column_sql}{extra})")
+            raw = cursor.cursor
+            buffer: list[str] = []
+            row_number = 1
+            for row in self.source.rows():
+                row_number += 1
+                width = len(row)
+                if not any(cell is not None and cell != "" for cell in row):
+                    continue  # a blank line
+                values: list[str | None] = []
+                rejected = False
+                for column, index in plan:
+                    cell = row[index] if index is not None and index < width else None
+                    if column.parser is None or index is None:
+                        values.append(None)
+                        continue
+                    try:
+                        values.append(column.parser(cell))
+                    except parsing.RowRejected as error:
+                        rejected = True
+                        self.rejected_rows[row_number].append(msgid(error.reason))
+                        issues.append(Issue(row_number, header[index], _value_text(cell), msgid(error.reason),
+                                            IssueSeverity.REJECTED))  # fmt: skip
+                        values.append(None)
+                    except parsing.FieldError as error:
+                        issues.append(Issue(row_number, header[index], _value_text(cell), msgid(error.reason),
+                                            IssueSeverity.WARNING))  # fmt: skip
+                        values.append(None)
+                    if self.vin_warnings:
+                        for reason in self.vin_warnings:
+                            issues.append(Issue(row_number, header[index], _value_text(cell), msgid(reason),
+                                                IssueSeverity.WARNING))  # fmt: skip
+                        self.vin_warnings.clear()
+                if rejected:
+                    continue
+                if is_customers:
+                    values.extend(name_search_keys(values[1] or "") if values[1] else ("", ""))
+                buffer.append(str(row_number) + "\t" + "\t".join(map(_copy_text, values)))
+                if len(buffer) >= STAGE_CHUNK_ROWS:
+                    self._copy(raw, buffer)
+                    buffer = []
+                    if self.progress:
+                        self.progress(row_number - 1)
+            if buffer:
+                self._copy(raw, buffer)
+            self.rows_read = row_number - 1
+            if self.progress:
+                self.progress(self.rows_read)
+            cursor.execute(f"ANALYZE {self.stage_table}")
+
+    def _copy(self, raw_cursor, lines: list[str]) -> None:
+        raw_cursor.copy_expert(f"COPY {self.stage_table} FROM STDIN", io.StringIO("\n".join(lines) + "\n"))
+
+    # -- apply --------------------------------------------------------------------------------
+
+    def _compare_fields(self) -> list[str]:
+        return [column.field for column in self.columns]
+
+    def _resolve_sql(self) -> str:
+        """Resolved rows: the stage row with its store (and owner / vehicle) IDs and a reject reason."""
+        default_code = "%(default_store)s"
+        store_expression = f"coalesce(nullif(s.store_code, ''), {default_code})"
+        if self.kind == ImportKind.CUSTOMERS:
+            return f"""
+                SELECT s.*, st.id AS store_id,
+                       CASE WHEN st.id IS NULL AND {store_expression} IS NULL THEN 'no_store'
+                            WHEN st.id IS NULL THEN 'unknown_store' END AS reject
+                FROM {self.stage_table} s LEFT JOIN crm_store st ON st.code = {store_expression}
+            """
+        if self.kind == ImportKind.VEHICLES:
+            return f"""
+                SELECT s.*, c.id AS customer_id, coalesce(st.id, c.store_id) AS store_id,
+                       CASE WHEN c.id IS NULL THEN 'unknown_customer'
+                            WHEN st.id IS NULL AND {store_expression} IS NOT NULL THEN 'unknown_store' END AS reject
+                FROM {self.stage_table} s
+                LEFT JOIN customers_customer c ON c.customer_no = s.customer_no
+                LEFT JOIN crm_store st ON st.code = {store_expression}
+            """
+        return f"""
+            SELECT s.*, v.id AS vehicle_id, coalesce(st.id, v.store_id) AS store_id,
+                   CASE WHEN v.id IS NULL THEN 'unknown_vin'
+                        WHEN st.id IS NULL AND {store_expression} IS NOT NULL THEN 'unknown_store' END AS reject
+            FROM {self.stage_table} s
+            LEFT JOIN customers_vehicle v ON v.vin = s.vin
+            LEFT JOIN crm_store st ON st.code = {store_expression}
+        """
+
+    REJECT_REASONS = {
+        "no_store": REASON_NO_STORE,
+        "unknown_store": REASON_UNKNOWN_STORE,
+        "unknown_customer": REASON_UNKNOWN_CUSTOMER,
+        "unknown_vin": REASON_UNKNOWN_VIN,
+        "conflict": REASON_CONFLICTING_REPEAT,
+        "foreign_store": REASON_FOREIGN_STORE,
+    }
+
+    def _apply(self, *, allowed_store_ids: list[int] | None, dry_run: bool) -> None:
+        kind = self.kind
+        key = KEY_FIELDS[kind]
+        model = MODELS[kind]
+        table = model._meta.db_table
+        targets = TARGET_COLUMNS[kind]
+        compare = [column for column in targets if column not in ("name_pinyin", "name_initials")]
+        params = {
+            "default_store": self.batch.store.code if self.batch.store_id else None,
+            "allowed": allowed_store_ids or [],
+        }
+        resolved = f"dms_resolved_{self.batch.pk}"
+        fields = self._compare_fields()
+        timings = self.outcome.timings
+        with connection.cursor() as cursor:
+            started = time.monotonic()
+            # Keys repeated with different data: every row of the key is rejected.
+            cursor.execute(f"""
+                CREATE TEMP TABLE dms_conflict_{self.batch.pk} AS
+                SELECT s.{key} AS key FROM {self.stage_table} s
+                WHERE s.{key} IN (SELECT {key} FROM {self.stage_table} GROUP BY {key} HAVING count(*) > 1)
+                GROUP BY s.{key} HAVING count(DISTINCT ROW({", ".join("s." + name for name in fields)})) > 1
+            """)  # fmt: skip
+            foreign = (
+                "" if allowed_store_ids is None else "WHEN NOT (r0.store_id = ANY(%(allowed)s)) THEN 'foreign_store'"
+            )
+            cursor.execute(
+                f"""
+                CREATE TEMP TABLE {resolved} AS
+                SELECT r0.*, CASE WHEN k.key IS NOT NULL THEN 'conflict' WHEN r0.reject IS NOT NULL THEN r0.reject
+                                  {foreign} END AS reason
+                FROM ({self._resolve_sql()}) r0
+                LEFT JOIN dms_conflict_{self.batch.pk} k ON k.key = r0.{key}
+                """,
+                params,
+            )
+            cursor.execute(f"SELECT row_no, reason FROM {resolved} WHERE reason IS NOT NULL")
+            for row_number, reason in cursor.fetchall():
+                message = msgid(self.REJECT_REASONS[reason])
+                self.rejected_rows[row_number].append(message)
+                self.outcome.issues.append(Issue(row_number, "", "", message, IssueSeverity.REJECTED))
+            timings["resolve"] = time.monotonic() - started
+
+            # One row per key (exact repeats collapse), classified against the target table.
+            started = time.monotonic()
+            new_values = ", ".join(expression for column, expression in targets.items() if column in compare)
+            old_values = ", ".join(f"t.{column}" for column in compare)
+            select_list = ", ".join(f"{expression} AS {column}" for column, expression in targets.items())
+            cursor.execute(f"""
+                CREATE TEMP TABLE dms_clean_{self.batch.pk} AS
+                SELECT {select_list}, r.row_no,
+                       CASE WHEN t.id IS NULL THEN '+'
+                            WHEN ROW({old_values}) IS NOT DISTINCT FROM ROW({new_values}) THEN '='
+                            ELSE '~' END AS action
+                FROM (SELECT DISTINCT ON ({key}) * FROM {resolved} WHERE reason IS NULL ORDER BY {key}, row_no) r
+                LEFT JOIN {table} t ON t.{key} = r.{key}
+            """)  # fmt: skip
+            cursor.execute(f"SELECT action, count(*) FROM dms_clean_{self.batch.pk} GROUP BY action")
+            counts = dict(cursor.fetchall())
+            self.outcome.created = counts.get("+", 0)
+            self.outcome.updated = counts.get("~", 0)
+            self.outcome.unchanged = counts.get("=", 0)
+            timings["classify"] = time.monotonic() - started
+            if dry_run:
+                cursor.execute(f"SELECT {key}, action FROM dms_clean_{self.batch.pk} ORDER BY row_no LIMIT 1000")
+                for key_value, action in cursor.fetchall():
+                    {"+": self.outcome.created_keys, "~": self.outcome.changed_keys, "=": self.outcome.unchanged_keys}[
+                        action
+                    ].append(key_value)
+                return
+
+            started = time.monotonic()
+            self._upsert(cursor, table=table, key=key, targets=targets)
+            timings["upsert"] = time.monotonic() - started
+            started = time.monotonic()
+            if hasattr(model, "history"):
+                self._write_history(cursor, model=model, key=key)
+            timings["history"] = time.monotonic() - started
+
+    def _upsert(self, cursor, *, table: str, key: str, targets: dict[str, str]) -> None:
+        model = MODELS[self.kind]
+        columns = list(targets)
+        defaults: dict[str, object] = {}
+        for model_field in model._meta.concrete_fields:
+            column = model_field.column
+            if model_field.primary_key or column in targets or column in ("created_at", "updated_at"):
+                continue
+            if model_field.null and not model_field.has_default():
+                continue
+            defaults[column] = model_field.get_default()
+        insert_columns = [*columns, *defaults, "created_at", "updated_at"]
+        select = [
+            *(f"c.{column}" for column in columns),
+            *(f"%(default_{column})s" for column in defaults),
+            "%(now)s",
+            "%(now)s",
+        ]
+        updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in [*columns, "updated_at"] if column != key)
+        params = {f"default_{column}": value for column, value in defaults.items()}
+        params["now"] = timezone.now()
+        cursor.execute(
+            f"""
+            INSERT INTO {table} ({", ".join(insert_columns)})
+            SELECT {", ".join(select)} FROM dms_clean_{self.batch.pk} c WHERE c.action IN ('+', '~')
+            ON CONFLICT ({key}) DO UPDATE SET {updates}
+            """,
+            params,
+        )
+
+    def _write_history(self, cursor, *, model, key: str) -> None:
+        history_model = model.history.model
+        tracked = []
+        for history_field in history_model._meta.concrete_fields:
+            if history_field.name.startswith("history_"):
+                continue
+            tracked.append(history_field.column)
+        cursor.execute(
+            f"""
+            INSERT INTO {history_model._meta.db_table}
+                ({", ".join(tracked)}, history_date, history_change_reason, history_type, history_user_id)
+            SELECT {", ".join("t." + column for column in tracked)}, %(now)s, %(reason)s, c.action, %(user)s
+            FROM {model._meta.db_table} t JOIN dms_clean_{self.batch.pk} c ON c.{key} = t.{key}
+            WHERE c.action IN ('+', '~')
+            """,
+            {"now": timezone.now(), "reason": f"DMS import #{self.batch.pk}", "user": self.batch.user_id},
+        )
+
+    def _drop_temporary_tables(self) -> None:
+        with connection.cursor() as cursor:
+            for prefix in ("dms_stage", "dms_resolved", "dms_conflict", "dms_clean"):
+                cursor.execute(f"DROP TABLE IF EXISTS {prefix}_{self.batch.pk}")
+
+    # -- the whole run ------------------------------------------------------------------------
+
+    def run(self, *, allowed_store_ids: list[int] | None = None, dry_run: bool = False) -> ImportOutcome:
+        timings = self.outcome.timings
+        try:
+            started = time.monotonic()
+            self._stage()
+            timings["stage"] = time.monotonic() - started
+            with transaction.atomic():
+                self._apply(allowed_store_ids=allowed_store_ids, dry_run=dry_run)
+                if dry_run:
+                    transaction.set_rollback(True)
+        finally:
+            if connection.connection is not None and not connection.needs_rollback:
+                with contextlib.suppress(Exception):
+                    self._drop_temporary_tables()
+        outcome = self.outcome
+        outcome.rejected = len(self.rejected_rows)
+        outcome.warnings = sum(1 for issue in outcome.issues if issue.severity == IssueSeverity.WARNING)
+        return outcome
+
+
+def errors_csv_bytes(*, source: RowSource, rejected_rows: dict[int, list[str]]) -> bytes:
+    """The rejected rows as they were in the file plus "row" and "reason" columns, UTF-8 with BOM."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([*source.header, gettext("Row"), gettext("Reason")])
+    if rejected_rows:
+        last = max(rejected_rows)
+        for row_number, row in enumerate(source.rows(), start=2):
+            if row_number in rejected_rows:
+                reasons = "; ".join(dict.fromkeys(gettext(reason) for reason in rejected_rows[row_number]))
+                writer.writerow([_value_text(cell) for cell in row] + [row_number, reasons])
+            if row_number >= last:
+                break
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def store_for_code(code: str | None) -> Store | None:
+    if not code:
+        return None
+    try:
+        return Store.objects.get(code=code)
+    except Store.DoesNotExist:
+        raise ApplicationError(gettext("Unknown store code: %(code)s") % {"code": code}) from None
+
+
+def batch_record_outcome(*, batch: ImportBatch, outcome: ImportOutcome, source: RowSource, dry_run: bool) -> None:
+    """Save counts, issues and the rejected-rows file of a finished run."""
+    batch.created_count = outcome.created
+    batch.updated_count = outcome.updated
+    batch.unchanged_count = outcome.unchanged
+    batch.rejected_count = outcome.rejected
+    batch.warning_count = outcome.warnings
+    batch.status = ImportStatus.PREVIEWED if dry_run else ImportStatus.DONE
+    batch.finished_at = timezone.now()
+    batch.encoding = source.encoding
+    ImportIssue.objects.filter(batch=batch).delete()
+    ImportIssue.objects.bulk_create(
+        (
+            ImportIssue(
+                batch=batch,
+                row_number=issue.row_number,
+                column=issue.column[:100],
+                value=issue.value,
+                reason=issue.reason[:300],
+                severity=issue.severity,
+            )
+            for issue in outcome.issues
+        ),
+        batch_size=5000,
+    )
+    if outcome.rejected:
+        content = errors_csv_bytes(source=source, rejected_rows=dict(outcome_rejected_rows(outcome)))
+        batch.errors_file.save(f"rejected-{batch.pk}.csv", ContentFile(content), save=False)
+    batch.save()
+
+
+def outcome_rejected_rows(outcome: ImportOutcome) -> dict[int, list[str]]:
+    rows: dict[int, list[str]] = defaultdict(list)
+    for issue in outcome.issues:
+        if issue.severity == IssueSeverity.REJECTED:
+            rows[issue.row_number].append(issue.reason)
+    return rows

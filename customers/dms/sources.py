@@ -1,0 +1,158 @@
+"""Where DMS rows come from: a CSV file (UTF-8 with or without BOM, GBK, GB18030), an XLSX file, or
+a tablib Dataset (the django-import-export admin). Rows are streamed, never all held in memory."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
+
+from customers.dms.parsing import FALLBACK_ENCODINGS, UTF16_BYTE_ORDER_MARKS, DecodeError, decode_csv_bytes
+
+# Files up to this size are decoded at once by parsing.decode_csv_bytes; larger ones are checked in
+# chunks with the same strict rules, then streamed.
+WHOLE_FILE_DECODE_LIMIT = 16 * 1024 * 1024
+CHUNK_SIZE = 1024 * 1024
+
+
+@dataclass
+class RowSource:
+    """A header and a re-iterable stream of data rows (the header is row 1, data starts at row 2)."""
+
+    name: str
+    header: list[str]
+    open_rows: Callable[[], Iterator[Sequence[object]]]
+    total_rows: int | None
+    encoding: str = ""
+
+    def rows(self) -> Iterator[Sequence[object]]:
+        return self.open_rows()
+
+
+def _decodes_strictly(path: str, encoding: str, *, skip: int = 0) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    with open(path, "rb") as handle:
+        handle.seek(skip)
+        try:
+            while chunk := handle.read(CHUNK_SIZE):
+                if b"\x00" in chunk:
+                    return False
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
+def detect_file_encoding(path: str) -> str:
+    """The encoding of a CSV file on disk, by the rules of parsing.decode_csv_bytes, checked in chunks.
+
+    Returns ``'utf-8-sig'``, ``'utf-8'``, ``'gbk'`` or ``'gb18030'``; raises DecodeError otherwise.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head.startswith(UTF16_BYTE_ORDER_MARKS):
+        raise DecodeError(_("The file is UTF-16 text. Save it as CSV UTF-8 and upload it again."))
+    if head.startswith(codecs.BOM_UTF8):
+        if _decodes_strictly(path, "utf-8", skip=len(codecs.BOM_UTF8)):
+            return "utf-8-sig"
+        raise DecodeError(_("The file starts with a UTF-8 byte order mark but is not valid UTF-8 text."))
+    for encoding in ("utf-8", *FALLBACK_ENCODINGS):
+        if _decodes_strictly(path, encoding):
+            return encoding
+    with open(path, "rb") as handle:
+        if b"\x00" in handle.read(CHUNK_SIZE):
+            raise DecodeError(_("The file is not a text file."))
+    raise DecodeError(_("The file is neither UTF-8 nor GBK/GB18030 text. Save it as CSV UTF-8 and upload it again."))
+
+
+def _count_lines(path: str) -> int:
+    lines = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK_SIZE):
+            lines += chunk.count(b"\n")
+    return lines
+
+
+def _strip_header(header: Sequence[object]) -> list[str]:
+    cells = ["" if cell is None else str(cell) for cell in header]
+    if cells:
+        cells[0] = cells[0].lstrip("\ufeff")
+    return [cell.strip() for cell in cells]
+
+
+def csv_source_from_bytes(data: bytes, *, name: str) -> RowSource:
+    text, encoding = decode_csv_bytes(data)
+    text = text.removeprefix("\ufeff")
+    reader = csv.reader(io.StringIO(text))
+    header = _strip_header(next(reader, []))
+
+    def open_rows() -> Iterator[Sequence[object]]:
+        rows = csv.reader(io.StringIO(text))
+        next(rows, None)
+        return rows
+
+    return RowSource(name=name, header=header, open_rows=open_rows, total_rows=max(text.count("\n") - 1, 0),
+                     encoding=encoding)  # fmt: skip
+
+
+def csv_source_from_path(path: str) -> RowSource:
+    if os.path.getsize(path) <= WHOLE_FILE_DECODE_LIMIT:
+        with open(path, "rb") as handle:
+            return csv_source_from_bytes(handle.read(), name=os.path.basename(path))
+    encoding = detect_file_encoding(path)
+    python_encoding = "utf-8-sig" if encoding == "utf-8-sig" else encoding
+
+    def open_rows() -> Iterator[Sequence[object]]:
+        handle = open(path, encoding=python_encoding, errors="strict", newline="")  # noqa: SIM115
+        rows = csv.reader(handle)
+        next(rows, None)
+        try:
+            yield from rows
+        finally:
+            handle.close()
+
+    with open(path, encoding=python_encoding, errors="strict", newline="") as handle:
+        header = _strip_header(next(csv.reader(handle), []))
+    return RowSource(name=os.path.basename(path), header=header, open_rows=open_rows,
+                     total_rows=max(_count_lines(path) - 1, 0), encoding=encoding)  # fmt: skip
+
+
+def xlsx_source_from_path(path: str) -> RowSource:
+    import openpyxl
+
+    def open_rows() -> Iterator[Sequence[object]]:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            rows = workbook.worksheets[0].iter_rows(values_only=True)
+            next(rows, None)
+            yield from rows
+        finally:
+            workbook.close()
+
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheet = workbook.worksheets[0]
+        header = _strip_header(next(sheet.iter_rows(values_only=True, max_row=1), ()))
+        total = max((sheet.max_row or 1) - 1, 0)
+    finally:
+        workbook.close()
+    return RowSource(name=os.path.basename(path), header=header, open_rows=open_rows, total_rows=total, encoding="xlsx")
+
+
+def source_from_path(path: str) -> RowSource:
+    if path.lower().endswith((".xlsx", ".xlsm")):
+        return xlsx_source_from_path(path)
+    return csv_source_from_path(path)
+
+
+def source_from_dataset(dataset, *, name: str, encoding: str = "") -> RowSource:
+    """A tablib Dataset (django-import-export) as a row source."""
+    header = _strip_header(dataset.headers or [])
+    return RowSource(name=name, header=header, open_rows=lambda: iter(dataset), total_rows=len(dataset),
+                     encoding=encoding or getattr(dataset, "dms_encoding", ""))  # fmt: skip

@@ -1,0 +1,109 @@
+"""Forms of the customers app: card edits, notes, incoming-call look-up, segment definitions."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from customers.choices import NoteKind
+from customers.models import Customer, CustomerNote, Segment
+from customers.services import CONTACT_FIELDS, FLAG_FIELDS, customer_editable_fields
+
+PHONE_FIELDS = ("mobile", "landline")
+
+
+class CustomerEditForm(forms.ModelForm):
+    """The card fields this user may edit. Staff who see phones masked never get the full number in
+    the form: the phone inputs start empty and an empty input keeps the number on the card."""
+
+    class Meta:
+        model = Customer
+        fields = [*CONTACT_FIELDS, *FLAG_FIELDS]
+        widgets = {"interests": forms.TextInput(attrs={"size": 60})}
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        from crm.masking import can_see_full_phone, mask_phone
+
+        allowed = set(customer_editable_fields(user=user))
+        for name in list(self.fields):
+            if name not in allowed:
+                del self.fields[name]
+        self.phones_masked = not can_see_full_phone(user)
+        if self.phones_masked:
+            for name in PHONE_FIELDS:
+                if name in self.fields:
+                    current = getattr(self.instance, name)
+                    self.initial[name] = ""
+                    self.fields[name].help_text = _("Now %(number)s. Leave empty to keep it.") % {
+                        "number": mask_phone(current) or "—"
+                    }
+
+    def clean_mobile(self):
+        from customers.dms.parsing import FieldError, parse_mobile
+
+        value = self.cleaned_data.get("mobile", "")
+        if not value:
+            return getattr(self.instance, "mobile", "") if self.phones_masked else ""
+        try:
+            return parse_mobile(value) or ""
+        except FieldError as error:
+            raise forms.ValidationError(error.reason) from None
+
+    def clean_landline(self):
+        from customers.dms.parsing import FieldError, parse_landline
+
+        value = self.cleaned_data.get("landline", "")
+        if not value:
+            return getattr(self.instance, "landline", "") if self.phones_masked else ""
+        try:
+            return parse_landline(value) or ""
+        except FieldError as error:
+            raise forms.ValidationError(error.reason) from None
+
+    def changed_data_values(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.fields}
+
+    def _post_clean(self):
+        # The model is cleaned by the service (customer_update), not by the form.
+        pass
+
+
+class CustomerNoteForm(forms.ModelForm):
+    class Meta:
+        model = CustomerNote
+        fields = ["kind", "text"]
+        widgets = {"text": forms.Textarea(attrs={"rows": 3, "cols": 60})}
+
+    kind = forms.ChoiceField(label=_("Kind"), choices=NoteKind.choices, initial=NoteKind.NOTE)
+
+
+class PhoneLookupForm(forms.Form):
+    phone = forms.CharField(label=_("Caller's number"), max_length=30)
+
+
+class SegmentForm(forms.ModelForm):
+    """A segment's name and filters; the filters are stored as the validated JSON definition."""
+
+    class Meta:
+        model = Segment
+        fields = ["name", "description", "store"]
+
+    def __init__(self, *args, user, **kwargs):
+        from crm.scoping import stores_for_user
+        from customers.segments import definition_as_form_initial, definition_fields
+
+        super().__init__(*args, **kwargs)
+        saved = definition_as_form_initial(self.instance.definition or {})
+        self.fields["store"].queryset = stores_for_user(user)
+        self.filter_names = []
+        for name, field in definition_fields().items():
+            self.fields[name] = field
+            self.filter_names.append(name)
+            if name in saved:
+                self.initial[name] = saved[name]
+
+    def clean(self):
+        from customers.segments import definition_from_cleaned
+
+        cleaned = super().clean()
+        self.instance.definition = definition_from_cleaned({name: cleaned.get(name) for name in self.filter_names})
+        return cleaned

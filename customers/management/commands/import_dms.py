@@ -1,0 +1,66 @@
+"""python manage.py import_dms {customers|vehicles|repair_orders} FILE [--errors-file OUT] [--store CODE] [--dry-run]
+
+The last line printed is ``created=N updated=N unchanged=N rejected=N warnings=N``."""
+
+import sys
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from crm.exceptions import ApplicationError
+from customers.choices import ImportKind
+from customers.dms.importer import store_for_code
+from customers.dms.parsing import DecodeError
+from customers.dms.sources import source_from_path
+from customers.services import dms_import_run, import_batch_create
+
+BAR_WIDTH = 30
+
+
+class Command(BaseCommand):
+    help = "Import a DMS export (customers, vehicles or repair orders) per shared/spec/dms-format.md."
+
+    def add_arguments(self, parser):
+        parser.add_argument("kind", choices=ImportKind.values)
+        parser.add_argument("file")
+        parser.add_argument("--errors-file", help="Write the rejected rows with their reasons here (UTF-8 with BOM).")
+        parser.add_argument("--store", help="Store code for rows without one.")
+        parser.add_argument("--dry-run", action="store_true", help="Check and count only; change nothing.")
+        parser.add_argument("--no-progress", action="store_true", help="Do not draw the progress bar.")
+
+    def handle(self, *args, **options):
+        started = time.monotonic()
+        try:
+            store = store_for_code(options["store"])
+            source = source_from_path(options["file"])
+        except (ApplicationError, DecodeError, OSError) as error:
+            raise CommandError(str(getattr(error, "reason", None) or getattr(error, "message", error))) from None
+        batch = import_batch_create(kind=options["kind"], file_name=source.name, store=store,
+                                    dry_run=options["dry_run"])  # fmt: skip
+        show_progress = not options["no_progress"] and sys.stderr.isatty()
+
+        def progress(done: int, total: int) -> None:
+            if not show_progress:
+                return
+            share = min(done / total, 1) if total else 1
+            filled = int(share * BAR_WIDTH)
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total} rows")
+            sys.stderr.flush()
+
+        try:
+            outcome = dms_import_run(batch=batch, source=source, progress=progress)
+        except ApplicationError as error:
+            raise CommandError(str(error.message)) from None
+        finally:
+            if show_progress:
+                sys.stderr.write("\n")
+        batch.refresh_from_db()
+        if options["errors_file"]:
+            from customers.dms.importer import errors_csv_bytes, outcome_rejected_rows
+
+            with open(options["errors_file"], "wb") as handle:
+                handle.write(errors_csv_bytes(source=source, rejected_rows=outcome_rejected_rows(outcome)))
+        if options["verbosity"] >= 2:
+            timings = " ".join(f"{name}={seconds:.2f}s" for name, seconds in outcome.timings.items())
+            self.stderr.write(f"batch #{batch.pk} {timings} total={time.monotonic() - started:.2f}s")
+        self.stdout.write(outcome.summary())

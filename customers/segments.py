@@ -1,0 +1,167 @@
+"""Segments (客户细分): the filters a segment may hold, their validation, and the one query that
+counts and lists its customers.
+
+Activity and value read CustomerStats (last visit L as followups.md defines it, 12-month spend and
+visits, the value third per store), kept by ``customer_stats_refresh`` after every import and nightly.
+Lifecycle reads the customer's newest vehicle: new (delivered < 1 year ago), in / out of warranty
+(its warranty end, else delivery + 2 years), replacement window (delivered 3–5 years ago).
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from django import forms
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.calendar import add_months
+from customers.choices import Gender, IncomeBand
+from customers.models import Customer, Vehicle
+
+AGE_BANDS = {
+    "under_30": (_("Under 30"), 0, 29),
+    "30_39": (_("30–39"), 30, 39),
+    "40_49": (_("40–49"), 40, 49),
+    "50_59": (_("50–59"), 50, 59),
+    "60_plus": (_("60 and over"), 60, 200),
+}
+LIFECYCLE = {
+    "new": _("New (delivered less than a year ago)"),
+    "in_warranty": _("In warranty"),
+    "out_of_warranty": _("Out of warranty"),
+    "replacement": _("Replacement window (3–5 years)"),
+}
+ACTIVITY = {
+    "active": _("Active (back within 6 months)"),
+    "dormant": _("Dormant (6–12 months)"),
+    "lost": _("Lost (more than 12 months)"),
+}
+VALUE = {"top": _("Top third"), "middle": _("Middle third"), "low": _("Low third")}
+TIERS = ["普通", "银卡", "金卡", "钻石", "终身VIP"]
+
+
+def _multiple(label, choices) -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        label=label, choices=list(choices), required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+
+def _words(label, help_text) -> forms.CharField:
+    return forms.CharField(label=label, required=False, max_length=300, help_text=help_text)
+
+
+def definition_fields() -> dict[str, forms.Field]:
+    """The filters of a segment, as form fields (their cleaned values make the JSON definition)."""
+    comma = _("Separate several with commas.")
+    return {
+        "genders": _multiple(_("Gender"), [(value, label) for value, label in Gender.choices if value]),
+        "age_bands": _multiple(_("Age"), [(key, label) for key, (label, _low, _high) in AGE_BANDS.items()]),
+        "income_bands": _multiple(_("Income"), [(value, label) for value, label in IncomeBand.choices if value]),
+        "sources": _words(_("Source"), comma),
+        "brands": _words(_("Vehicle brand"), comma),
+        "series": _words(_("Vehicle series"), comma),
+        "models": _words(_("Vehicle model"), comma),
+        "districts": _words(_("District"), comma),
+        "lifecycle": _multiple(_("Lifecycle"), LIFECYCLE.items()),
+        "activity": _multiple(_("Activity"), ACTIVITY.items()),
+        "value": _multiple(_("Value"), VALUE.items()),
+        "min_spend_12m": forms.DecimalField(label=_("Spend in 12 months at least (¥)"), required=False, min_value=0),
+        "min_visits_12m": forms.IntegerField(label=_("Visits in 12 months at least"), required=False, min_value=0),
+        "member_tiers": _multiple(_("Membership tier"), [(tier, tier) for tier in TIERS]),
+    }
+
+
+def definition_from_cleaned(cleaned: dict) -> dict:
+    """The JSON definition: only the filters that are set, lists of words split on commas."""
+    definition: dict = {}
+    for name, value in cleaned.items():
+        if value in (None, "", []):
+            continue
+        if isinstance(value, str):
+            words = [word.strip() for word in value.replace("，", ",").split(",") if word.strip()]
+            if words:
+                definition[name] = words
+        elif isinstance(value, Decimal):
+            definition[name] = str(value)
+        else:
+            definition[name] = list(value) if isinstance(value, (list, tuple)) else value
+    return definition
+
+
+def definition_as_form_initial(definition: dict) -> dict:
+    return {name: ", ".join(value) if name in WORD_FILTERS else value for name, value in definition.items()}
+
+
+WORD_FILTERS = ("sources", "brands", "series", "models", "districts")
+
+
+def segment_filter(queryset: QuerySet[Customer], definition: dict, *, today: datetime.date | None = None):
+    """Apply a segment definition to a customer queryset (one SQL query; filters AND together, the
+    options of one filter OR together)."""
+    today = today or timezone.localdate()
+    condition = Q()
+    if genders := definition.get("genders"):
+        condition &= Q(gender__in=genders)
+    if bands := definition.get("age_bands"):
+        ages = Q()
+        for band in bands:
+            _label, low, high = AGE_BANDS[band]
+            ages |= Q(birthday__gt=add_months(today, -12 * (high + 1)), birthday__lte=add_months(today, -12 * low))
+        condition &= ages
+    if incomes := definition.get("income_bands"):
+        condition &= Q(income_band__in=incomes)
+    if sources := definition.get("sources"):
+        condition &= Q(source__in=sources)
+    if districts := definition.get("districts"):
+        condition &= Q(district__in=districts)
+    if tiers := definition.get("member_tiers"):
+        condition &= Q(member_tier__in=tiers)
+    vehicle_filter = Q()
+    for name, column in (("brands", "brand"), ("series", "series"), ("models", "model")):
+        if values := definition.get(name):
+            vehicle_filter &= Q(**{f"{column}__in": values})
+    if vehicle_filter:
+        condition &= Q(Exists(Vehicle.objects.filter(vehicle_filter, customer=OuterRef("pk"))))
+    if stages := definition.get("lifecycle"):
+        lifecycle = Q()
+        if "new" in stages:
+            lifecycle |= Q(stats__latest_delivery__gt=add_months(today, -12))
+        if "in_warranty" in stages:
+            lifecycle |= Q(stats__warranty_end__gte=today)
+        if "out_of_warranty" in stages:
+            lifecycle |= Q(stats__warranty_end__lt=today)
+        if "replacement" in stages:
+            lifecycle |= Q(
+                stats__latest_delivery__gte=add_months(today, -60), stats__latest_delivery__lte=add_months(today, -36)
+            )
+        condition &= lifecycle
+    if states := definition.get("activity"):
+        six, twelve = add_months(today, -6), add_months(today, -12)
+        activity = Q()
+        if "active" in states:
+            activity |= Q(stats__last_visit__gte=six)
+        if "dormant" in states:
+            activity |= Q(stats__last_visit__lt=six, stats__last_visit__gte=twelve)
+        if "lost" in states:
+            activity |= Q(stats__last_visit__lt=twelve)
+        condition &= activity
+    if thirds := definition.get("value"):
+        condition &= Q(stats__value_tier__in=thirds)
+    if (spend := definition.get("min_spend_12m")) is not None:
+        condition &= Q(stats__spend_12m__gte=Decimal(spend))
+    if (visits := definition.get("min_visits_12m")) is not None:
+        condition &= Q(stats__visits_12m__gte=visits)
+    return queryset.filter(condition)
+
+
+def segment_customers_for_user(*, user, segment, today: datetime.date | None = None) -> QuerySet[Customer]:
+    """The customers of a segment the user may see (store scope, top-secret cards)."""
+    from customers.selectors import customer_queryset_for_user
+
+    queryset = customer_queryset_for_user(user)
+    if segment.store_id:
+        queryset = queryset.filter(store_id=segment.store_id)
+    return segment_filter(queryset, segment.definition or {}, today=today)

@@ -1,0 +1,26 @@
+"""Background work of the customers app: large DMS imports and the per-customer figures."""
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True)
+def run_dms_import(batch_id: int) -> str:
+    """Run an uploaded DMS file recorded as an ImportBatch. Safe twice: a batch that is no longer
+    waiting is left alone."""
+    from customers.choices import ImportStatus
+    from customers.models import ImportBatch
+    from customers.services import dms_import_batch_start_from_upload
+
+    claimed = ImportBatch.objects.filter(pk=batch_id, status=ImportStatus.PENDING).update(status=ImportStatus.RUNNING)
+    if not claimed:
+        return "skipped"
+    batch = ImportBatch.objects.get(pk=batch_id)
+    return dms_import_batch_start_from_upload(batch=batch).summary()
+
+
+@shared_task
+def refresh_customer_stats() -> int:
+    """Recompute the figures segments read (last visit, 12-month spend and visits, value third)."""
+    from customers.services import customer_stats_refresh
+
+    return customer_stats_refresh()

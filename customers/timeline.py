@@ -1,0 +1,90 @@
+"""The customers app's own sources of the card timeline (registered in CustomersConfig):
+repair-order visits, deliveries, notes, card changes and DMS imports that changed the card."""
+
+from django.utils.translation import gettext as _
+
+from customers.card import TimelineEvent, as_datetime
+from customers.models import CustomerNote, RepairOrder, Vehicle
+
+HISTORY_LIMIT = 50
+
+
+def visits(*, user, customer):
+    orders = (
+        RepairOrder.objects.filter(vehicle__customer=customer, settle_date__isnull=False)
+        .select_related("vehicle")
+        .order_by("-settle_date")[:100]
+    )
+    for order in orders:
+        yield TimelineEvent(
+            at=as_datetime(order.settle_date),
+            kind="visit",
+            title=_("Service visit: %(type)s") % {"type": order.get_repair_type_display() or "—"},
+            detail=f"{order.ro_no} · {order.vehicle.plate_no or order.vehicle.vin} · ¥{order.total_amount or 0}",
+            actor=order.service_advisor,
+        )
+
+
+def deliveries(*, user, customer):
+    for vehicle in Vehicle.objects.filter(customer=customer, delivery_date__isnull=False):
+        yield TimelineEvent(
+            at=as_datetime(vehicle.delivery_date),
+            kind="delivery",
+            title=_("Delivery: %(car)s") % {"car": f"{vehicle.brand} {vehicle.series}".strip()},
+            detail=vehicle.plate_no or vehicle.vin,
+            actor=vehicle.sales_consultant,
+        )
+
+
+def notes(*, user, customer):
+    for note in CustomerNote.objects.filter(customer=customer).select_related("author")[:100]:
+        yield TimelineEvent(
+            at=note.created_at,
+            kind="note",
+            title=note.get_kind_display(),
+            detail=note.text,
+            actor=note.author.get_full_name() or note.author.username if note.author else "",
+        )
+
+
+def card_changes(*, user, customer):
+    """Edits of the card and imports that changed it, with old → new."""
+    for change in customer_changes(customer=customer):
+        if change["type"] == "+":
+            continue
+        is_import = change["reason"].startswith("DMS import")
+        yield TimelineEvent(
+            at=change["at"],
+            kind="import" if is_import else "change",
+            title=change["reason"] if is_import else _("Card changed"),
+            detail="; ".join(f"{item['field']}: {item['old']} → {item['new']}" for item in change["changes"]),
+            actor=change["user"],
+        )
+
+
+def customer_changes(*, customer, limit: int = HISTORY_LIMIT) -> list[dict]:
+    """The card's history, newest first: who, when, why, and each field's old → new value."""
+    from crm.masking import mask_phone
+
+    records = list(customer.history.select_related("history_user").order_by("-history_id")[: limit + 1])
+    changes = []
+    for newer, older in zip(records, [*records[1:], None], strict=False):
+        if len(changes) == limit:
+            break
+        items = []
+        if older is not None:
+            for delta in newer.diff_against(older).changes:
+                field = customer._meta.get_field(delta.field)
+                old, new = delta.old, delta.new
+                if delta.field in ("mobile", "landline"):
+                    old, new = mask_phone(old), mask_phone(new)
+                items.append({"field": str(field.verbose_name), "old": old if old not in (None, "") else "—",
+                              "new": new if new not in (None, "") else "—"})  # fmt: skip
+            if not items:
+                continue
+        user = newer.history_user
+        changes.append({
+            "at": newer.history_date, "type": newer.history_type, "reason": newer.history_change_reason or "",
+            "user": (user.get_full_name() or user.username) if user else "", "changes": items,
+        })  # fmt: skip
+    return changes

@@ -1,0 +1,467 @@
+"""Every rule of shared/spec/dms-format.md, through `import_dms` and the import service."""
+
+import datetime
+from decimal import Decimal
+
+import openpyxl
+import pytest
+from django.core.management.base import CommandError
+
+from customers.choices import Confidentiality, ImportStatus, IssueSeverity
+from customers.dms import importer as importer_module
+from customers.dms import sources
+from customers.models import Customer, HeaderMappingProfile, ImportBatch, ImportIssue, RepairOrder, Vehicle
+from tests.customers.dms_helpers import (
+    CUSTOMER_HEADER,
+    customer_row,
+    make_vin,
+    repair_row,
+    run_import,
+    vehicle_row,
+    write_csv,
+)
+from tests.factories import CustomerFactory, StoreFactory, UserFactory, VehicleFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def stores(store_a, store_b):
+    return store_a, store_b
+
+
+def warnings_of(kind=None):
+    issues = ImportIssue.objects.filter(severity=IssueSeverity.WARNING).order_by("row_number", "id")
+    return [(issue.row_number, issue.column, issue.value, issue.reason) for issue in issues]
+
+
+def rejections():
+    issues = ImportIssue.objects.filter(severity=IssueSeverity.REJECTED).order_by("row_number", "id")
+    return [(issue.row_number, issue.reason) for issue in issues]
+
+
+# --- encodings -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-8", "gbk", "gb18030"])
+def test_every_accepted_encoding_reads_chinese_correctly(tmp_path, encoding):
+    path = write_csv(
+        tmp_path / "c.csv", [customer_row("C001", 客户姓名="张伟", 详细地址="天元路1号")], encoding=encoding
+    )
+
+    assert run_import("customers", path) == "created=1 updated=0 unchanged=0 rejected=0 warnings=0"
+
+    customer = Customer.objects.get()
+    assert (customer.name, customer.address, customer.name_pinyin, customer.name_initials) == (
+        "张伟",
+        "天元路1号",
+        "zhangwei",
+        "zw",
+    )
+    # GB18030 text that stays within GBK is named GBK (the same characters either way).
+    assert ImportBatch.objects.get().encoding == {"gb18030": "gbk"}.get(encoding, encoding)
+
+
+def test_gb18030_only_characters_survive(tmp_path):
+    name = "王䶮"  # U+4DAE is in GB18030 but not in GBK
+    with pytest.raises(UnicodeEncodeError):
+        name.encode("gbk")
+    path = write_csv(tmp_path / "c.csv", [customer_row("C001", 客户姓名=name)], encoding="gb18030")
+
+    run_import("customers", path)
+
+    assert Customer.objects.get().name == name
+    assert ImportBatch.objects.get().encoding == "gb18030"
+
+
+def test_utf8_text_that_is_also_valid_gbk_is_read_as_utf8(tmp_path):
+    # "浣犲ソ"-style mojibake would appear if these UTF-8 bytes were decoded as GBK.
+    name = "张张"
+    data = name.encode("utf-8")
+    assert data.decode("gbk", errors="strict")  # the bytes are valid GBK too
+    path = write_csv(tmp_path / "c.csv", [customer_row("C001", 客户姓名=name)], encoding="utf-8")
+
+    run_import("customers", path)
+
+    assert Customer.objects.get().name == name
+
+
+def test_large_files_are_checked_in_chunks_by_the_same_rules(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "WHOLE_FILE_DECODE_LIMIT", 10)
+    monkeypatch.setattr(sources, "CHUNK_SIZE", 7)  # splits multi-byte characters across chunks
+    rows = [customer_row(f"C{n:03d}", 客户姓名="欧阳娜娜") for n in range(30)]
+    for encoding in ("utf-8-sig", "utf-8", "gbk"):
+        path = write_csv(tmp_path / f"{encoding}.csv", rows, encoding=encoding)
+        assert sources.detect_file_encoding(str(path)) == encoding
+    run_import("customers", tmp_path / "gbk.csv")
+    assert set(Customer.objects.values_list("name", flat=True)) == {"欧阳娜娜"}
+
+
+def test_a_file_in_no_accepted_encoding_is_refused_and_nothing_changes(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_bytes("客户编号\nC001\n".encode("utf-16"))
+
+    with pytest.raises(CommandError, match="UTF-16"):
+        run_import("customers", path)
+
+    assert Customer.objects.count() == 0
+
+
+# --- field values ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2024-03-05", "2024/3/5", "20240305", "2024年3月5日", "2024-03-05 00:00:00", "45356", "２０２４－０３－０５"],
+)
+def test_every_date_shape(tmp_path, text):
+    path = write_csv(tmp_path / "c.csv", [customer_row("C001", 出生日期=text)])
+
+    run_import("customers", path)
+
+    assert Customer.objects.get().birthday == datetime.date(2024, 3, 5)
+
+
+def test_xlsx_date_cells_and_serial_numbers(tmp_path):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(CUSTOMER_HEADER)
+    row_with_date_cell = customer_row("C001")
+    row_with_date_cell["出生日期"] = datetime.datetime(1990, 5, 17)  # noqa: DTZ001 - XLSX cells are naive
+    row_with_serial = customer_row("C002", 手机号码=13900001111)
+    row_with_serial["出生日期"] = 45356
+    row_with_serial["积分余额"] = 1200.0
+    sheet.append([row_with_date_cell[column] for column in CUSTOMER_HEADER])
+    sheet.append([row_with_serial[column] for column in CUSTOMER_HEADER])
+    path = tmp_path / "customers.xlsx"
+    workbook.save(path)
+
+    assert run_import("customers", path) == "created=2 updated=0 unchanged=0 rejected=0 warnings=0"
+
+    first, second = Customer.objects.order_by("customer_no")
+    assert first.birthday == datetime.date(1990, 5, 17)
+    assert (second.birthday, second.mobile, second.points_balance) == (datetime.date(2024, 3, 5), "13900001111", 1200)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "138 1234 5678",
+        "138-1234-5678",
+        "+8613812345678",
+        "008613812345678",
+        "+86 138-1234-5678",
+        "１３８１２３４５６７８",
+    ],
+)
+def test_phones_are_normalised(tmp_path, raw):
+    path = write_csv(tmp_path / "c.csv", [customer_row("C001", 手机号码=raw, 固定电话="(025) 8456 1234")])
+
+    run_import("customers", path)
+
+    customer = Customer.objects.get()
+    assert (customer.mobile, customer.landline) == ("13812345678", "025-84561234")
+
+
+def test_gender_money_and_null_values(tmp_path):
+    rows = [
+        customer_row("C1", 性别="女", 积分余额="NULL"),
+        customer_row("C2", 性别="M", 工作单位="null"),
+        customer_row("C3", 性别="F"),
+        customer_row("C4", 性别="1"),
+        customer_row("C5", 性别="0"),
+        customer_row("C6", 性别=""),
+    ]
+    run_import("customers", write_csv(tmp_path / "c.csv", rows))
+
+    genders = dict(Customer.objects.values_list("customer_no", "gender"))
+    assert genders == {"C1": "F", "C2": "M", "C3": "F", "C4": "M", "C5": "F", "C6": ""}
+    assert Customer.objects.get(customer_no="C1").points_balance is None
+    assert Customer.objects.get(customer_no="C2").employer == ""
+
+    customer = Customer.objects.get(customer_no="C1")
+    vin = make_vin(1)
+    run_import("vehicles", write_csv(tmp_path / "v.csv", [vehicle_row(vin, "C1", 发票价格="158000")]))
+    rows = [repair_row("RO1", vin, 工时费="300", 材料费="200.5", 结算金额="¥500.50")]
+    run_import("repair_orders", write_csv(tmp_path / "r.csv", rows))
+    order = RepairOrder.objects.get()
+    assert (order.labor_amount, order.parts_amount, order.total_amount) == (
+        Decimal("300.00"),
+        Decimal("200.50"),
+        Decimal("500.50"),
+    )
+    assert (order.repair_type, order.mileage, order.vehicle.customer) == ("maintenance", 12000, customer)
+    assert Vehicle.objects.get().invoice_price == Decimal("158000.00")
+
+
+def test_a_bad_field_keeps_the_row_with_the_field_empty_and_a_warning(tmp_path):
+    rows = [customer_row("C001", 出生日期="2023-02-30", 手机号码="12345", 性别="男")]
+
+    summary = run_import("customers", write_csv(tmp_path / "c.csv", rows))
+
+    assert summary == "created=1 updated=0 unchanged=0 rejected=0 warnings=2"
+    customer = Customer.objects.get()
+    assert (customer.birthday, customer.mobile, customer.name) == (None, "", "张伟")
+    assert warnings_of() == [
+        (2, "手机号码", "12345", "Not a mainland mobile number"),
+        (2, "出生日期", "2023-02-30", "Impossible date"),
+    ]
+
+
+# --- VIN -------------------------------------------------------------------------------------
+
+
+def test_vin_is_trimmed_and_upper_cased_and_a_wrong_check_digit_only_warns(tmp_path):
+    CustomerFactory(customer_no="C001")
+    good, wrong_check = make_vin(1), make_vin(2, valid=False)
+    rows = [vehicle_row(f"  {good.lower()} "), vehicle_row(wrong_check, 车牌号="苏A99999")]
+
+    summary = run_import("vehicles", write_csv(tmp_path / "v.csv", rows))
+
+    assert summary == "created=2 updated=0 unchanged=0 rejected=0 warnings=1"
+    assert sorted(Vehicle.objects.values_list("vin", flat=True)) == sorted([good, wrong_check])
+    assert warnings_of() == [(3, "VIN码", wrong_check, "The VIN check digit (position 9) is wrong")]
+
+
+@pytest.mark.parametrize(
+    ("vin", "reason"),
+    [
+        ("", "Missing VIN"),
+        ("LGBH52E0I12345678", "A VIN must not contain the letters I, O or Q"),
+        ("LGBH52E01234", "A VIN must be 17 characters long"),
+        ("LGBH52E0-12345678", "A VIN may contain only letters and digits"),
+    ],
+)
+def test_a_malformed_vin_rejects_the_row(tmp_path, vin, reason):
+    CustomerFactory(customer_no="C001")
+    rows = [vehicle_row(make_vin(1)), vehicle_row(vin)]
+
+    summary = run_import("vehicles", write_csv(tmp_path / "v.csv", rows))
+
+    assert summary == "created=1 updated=0 unchanged=0 rejected=1 warnings=0"
+    assert rejections() == [(3, reason)]
+
+
+# --- rejections ------------------------------------------------------------------------------
+
+
+def test_a_customer_without_customer_no_is_rejected(tmp_path):
+    rows = [customer_row("C001"), customer_row("", 客户姓名="李娜")]
+
+    summary = run_import("customers", write_csv(tmp_path / "c.csv", rows))
+
+    assert summary == "created=1 updated=0 unchanged=0 rejected=1 warnings=0"
+    assert rejections() == [(3, "Missing customer number")]
+
+
+def test_vehicle_owner_may_come_from_this_import_or_the_crm_but_not_from_nowhere(tmp_path):
+    CustomerFactory(customer_no="C_OLD")
+    run_import("customers", write_csv(tmp_path / "c.csv", [customer_row("C_NEW")]))
+    rows = [vehicle_row(make_vin(1), "C_OLD"), vehicle_row(make_vin(2), "C_NEW"), vehicle_row(make_vin(3), "C_NONE")]
+
+    summary = run_import("vehicles", write_csv(tmp_path / "v.csv", rows))
+
+    assert summary == "created=2 updated=0 unchanged=0 rejected=1 warnings=0"
+    assert rejections() == [(4, "Unknown customer number (neither in this import nor in the CRM)")]
+    assert Vehicle.objects.get(vin=make_vin(2)).customer.customer_no == "C_NEW"
+
+
+def test_a_repair_order_with_an_unknown_vin_is_rejected(tmp_path):
+    vehicle = VehicleFactory(vin=make_vin(1))
+    rows = [repair_row("RO1", vehicle.vin), repair_row("RO2", make_vin(2))]
+
+    summary = run_import("repair_orders", write_csv(tmp_path / "r.csv", rows))
+
+    assert summary == "created=1 updated=0 unchanged=0 rejected=1 warnings=0"
+    assert rejections() == [(3, "Unknown VIN (neither in this import nor in the CRM)")]
+    assert RepairOrder.objects.get().vehicle == vehicle
+
+
+def test_exact_repeats_are_harmless_and_conflicting_repeats_reject_every_row_of_the_key(tmp_path):
+    rows = [
+        customer_row("C001"),
+        customer_row("C002", 客户姓名="李娜"),
+        customer_row("C001"),
+        customer_row("C002", 客户姓名="李娜娜"),
+        customer_row("C003"),
+    ]
+
+    summary = run_import("customers", write_csv(tmp_path / "c.csv", rows))
+
+    assert summary == "created=2 updated=0 unchanged=0 rejected=2 warnings=0"
+    assert sorted(Customer.objects.values_list("customer_no", flat=True)) == ["C001", "C003"]
+    reason = "The key appears more than once in this file with different data"
+    assert rejections() == [(3, reason), (5, reason)]
+
+
+def test_unknown_store_code_is_rejected_and_default_store_fills_a_blank_one(tmp_path, store_b):
+    rows = [customer_row("C001", 所属门店=""), customer_row("C002", 所属门店="XX99")]
+
+    summary = run_import("customers", write_csv(tmp_path / "c.csv", rows), "--store", "NJ02")
+
+    assert summary == "created=1 updated=0 unchanged=0 rejected=1 warnings=0"
+    assert Customer.objects.get().store == store_b
+    assert rejections() == [(3, "Unknown store code")]
+
+
+def test_missing_key_column_refuses_the_file(tmp_path):
+    path = write_csv(tmp_path / "c.csv", [{"客户姓名": "张伟"}])
+
+    with pytest.raises(CommandError, match="customer_no"):
+        run_import("customers", path)
+
+    assert Customer.objects.count() == 0
+
+
+def test_rejected_rows_file_is_utf8_with_bom_and_can_be_fixed_and_imported_again(tmp_path):
+    rows = [customer_row("C001"), customer_row("", 客户姓名="李娜", 手机号码="13900001111")]
+    errors = tmp_path / "errors.csv"
+
+    run_import("customers", write_csv(tmp_path / "c.csv", rows), "--errors-file", str(errors))
+
+    data = errors.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    lines = data.decode("utf-8-sig").splitlines()
+    assert len(lines) == 2
+    assert lines[1].startswith(",李娜,男,13900001111,")
+    assert lines[1].endswith(",3,缺少客户编号") or lines[1].endswith(",3,Missing customer number")
+    fixed = tmp_path / "fixed.csv"
+    fixed.write_bytes(data.replace(b"\n,\xe6\x9d\x8e", b"\nC009,\xe6\x9d\x8e"))
+    assert run_import("customers", fixed) == "created=1 updated=0 unchanged=0 rejected=0 warnings=0"
+    assert Customer.objects.get(customer_no="C009").name == "李娜"
+
+
+# --- upsert, history, CRM-owned data, atomicity ----------------------------------------------
+
+
+def test_reimport_is_unchanged_and_a_changed_field_updates_with_history(tmp_path):
+    path = write_csv(tmp_path / "c.csv", [customer_row("C001"), customer_row("C002", 客户姓名="李娜")])
+    run_import("customers", path)
+    first_batch = ImportBatch.objects.get()
+
+    assert run_import("customers", path) == "created=0 updated=0 unchanged=2 rejected=0 warnings=0"
+
+    changed = write_csv(
+        tmp_path / "c2.csv", [customer_row("C001", 手机号码="13999999999"), customer_row("C002", 客户姓名="李娜")]
+    )
+    assert run_import("customers", changed) == "created=0 updated=1 unchanged=1 rejected=0 warnings=0"
+    customer = Customer.objects.get(customer_no="C001")
+    assert customer.mobile == "13999999999"
+    latest, created = customer.history.order_by("-history_id")[:2]
+    third_batch = ImportBatch.objects.order_by("-pk").first()
+    assert (latest.history_type, latest.history_change_reason) == ("~", f"DMS import #{third_batch.pk}")
+    assert (created.history_type, created.history_change_reason) == ("+", f"DMS import #{first_batch.pk}")
+    delta = latest.diff_against(created)
+    assert [(change.field, change.old, change.new) for change in delta.changes] == [
+        ("mobile", "13812345678", "13999999999")
+    ]
+    assert Customer.objects.get(customer_no="C002").history.count() == 1
+
+
+def test_vehicle_changes_are_kept_in_history_with_the_importing_user(tmp_path, admin_user):
+    from customers.dms.sources import source_from_path
+    from customers.services import dms_import_run, import_batch_create
+
+    CustomerFactory(customer_no="C001")
+    vin = make_vin(1)
+    for plate in ("苏A11111", "苏A22222"):
+        batch = import_batch_create(kind="vehicles", file_name="v.csv", user=admin_user)
+        path = write_csv(tmp_path / "v.csv", [vehicle_row(vin, 车牌号=plate)])
+        dms_import_run(batch=batch, source=source_from_path(str(path)))
+
+    records = list(
+        Vehicle.objects.get().history.order_by("history_id").values_list("plate_no", "history_type", "history_user")
+    )
+    assert records == [("苏A11111", "+", admin_user.pk), ("苏A22222", "~", admin_user.pk)]
+
+
+def test_crm_owned_data_is_never_overwritten(tmp_path, advisor_a, store_a):
+    customer = CustomerFactory(
+        customer_no="C001", store=store_a, name="张伟", interests="钓鱼", do_not_call=True, sms_opt_out=True,
+        confidentiality=Confidentiality.TOP_SECRET, is_key_customer=True, email="a@example.com",
+        lunar_birthday_month=3, lunar_birthday_day=5, preferred_channel="wechat",
+    )  # fmt: skip
+    customer.authorized_staff.add(advisor_a)
+
+    run_import("customers", write_csv(tmp_path / "c.csv", [customer_row("C001", 客户姓名="张伟强")]))
+
+    customer.refresh_from_db()
+    assert customer.name == "张伟强"
+    assert (customer.interests, customer.do_not_call, customer.sms_opt_out, customer.confidentiality) == (
+        "钓鱼",
+        True,
+        True,
+        Confidentiality.TOP_SECRET,
+    )
+    assert (customer.is_key_customer, customer.email, customer.lunar_birthday_month, customer.preferred_channel) == (
+        True,
+        "a@example.com",
+        3,
+        "wechat",
+    )
+    assert list(customer.authorized_staff.all()) == [advisor_a]
+    assert (customer.name_pinyin, customer.name_initials) == ("zhangweiqiang", "zwq")
+
+
+def test_a_crash_in_the_middle_of_a_batch_leaves_the_database_as_before(tmp_path, monkeypatch):
+    run_import("customers", write_csv(tmp_path / "c.csv", [customer_row("C001")]))
+    rows = [customer_row("C001", 客户姓名="改名"), customer_row("C002")]
+
+    def crash(self, *args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(importer_module.DmsImport, "_write_history", crash)  # after the upsert ran
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_import("customers", write_csv(tmp_path / "c2.csv", rows))
+
+    assert list(Customer.objects.values_list("customer_no", "name")) == [("C001", "张伟")]
+    assert Customer.objects.get().history.count() == 1
+    failed = ImportBatch.objects.order_by("-pk").first()
+    assert (failed.status, failed.error_message) == (ImportStatus.FAILED, "disk full")
+
+    monkeypatch.undo()
+    assert run_import("customers", tmp_path / "c2.csv") == "created=1 updated=1 unchanged=0 rejected=0 warnings=0"
+
+
+def test_dry_run_counts_but_changes_nothing(tmp_path):
+    path = write_csv(tmp_path / "c.csv", [customer_row("C001"), customer_row("")])
+
+    assert run_import("customers", path, "--dry-run") == "created=1 updated=0 unchanged=0 rejected=1 warnings=0"
+
+    assert Customer.objects.count() == 0
+    assert ImportBatch.objects.get().status == ImportStatus.PREVIEWED
+
+
+def test_header_mapping_profile_maps_another_vendors_columns(tmp_path):
+    HeaderMappingProfile.objects.filter(kind="customers").update(is_default=False)
+    HeaderMappingProfile.objects.create(
+        name="某DMS", kind="customers", is_default=True, aliases={"档案号": "customer_no", "联系电话": "mobile"}
+    )
+    rows = [{"档案号": "C001", "客户姓名": "张伟", "联系电话": "139-0000-1111", "所属门店": "NJ01"}]
+
+    run_import("customers", write_csv(tmp_path / "c.csv", rows))
+
+    assert Customer.objects.values_list("customer_no", "mobile").get() == ("C001", "13900001111")
+
+
+def test_profile_rejects_unknown_fields():
+    from django.core.exceptions import ValidationError
+
+    profile = HeaderMappingProfile(name="x", kind="customers", aliases={"手机": "phone_number"})
+    with pytest.raises(ValidationError, match="phone_number"):
+        profile.full_clean()
+
+
+def test_rows_of_stores_outside_the_importers_stores_are_rejected(tmp_path, store_a):
+    from customers.dms.sources import source_from_path
+    from customers.services import dms_import_run, import_batch_create
+
+    StoreFactory(code="NJ03")
+    user = UserFactory(username="importer")
+    batch = import_batch_create(kind="customers", file_name="c.csv", user=user)
+    path = write_csv(tmp_path / "c.csv", [customer_row("C001"), customer_row("C002", 所属门店="NJ03")])
+
+    outcome = dms_import_run(batch=batch, source=source_from_path(str(path)), allowed_store_ids=[store_a.pk])
+
+    assert outcome.summary() == "created=1 updated=0 unchanged=0 rejected=1 warnings=0"
+    assert rejections() == [(3, "The store is not one of yours")]
