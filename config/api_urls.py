@@ -8,4 +8,5 @@ urlpatterns = [
     path("token/", obtain_auth_token, name="api-token"),
     path("", include("crm.api.urls")),
     path("", include("customers.api.urls")),
+    path("", include("complaints.api.urls")),
 ]

@@ -14,6 +14,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("config.api_urls")),
     path("customers/", include("customers.urls")),
+    path("followups/", include("followups.urls")),
+    path("complaints/", include("complaints.urls")),
     path("healthz", crm_views.healthz, name="healthz"),
 ]
 if settings.DEBUG:

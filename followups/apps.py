@@ -1,7 +1,31 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+_AGENT = ["view_followuptask", "work_call_queue", "view_callattempt", "add_callattempt", "view_followuprule"]
+_MANAGER = [
+    *_AGENT,
+    "change_followuprule",
+    "view_followup_reports",
+    "export_sms_list",
+    "view_smsmessage",
+    "view_inboundsms",
+    "view_generationrun",
+]
+
 
 class FollowupsConfig(AppConfig):
     name = "followups"
     verbose_name = _("Follow-ups")
+    role_permissions = {
+        "call_agent": _AGENT,
+        "manager": _MANAGER,
+        "admin": [*_MANAGER, "add_followuprule"],
+    }
+    navigation = [
+        ("followups:queue", _("Call queue"), ["call_agent", "manager"]),
+        ("followups:rules", _("Follow-up rules"), ["manager", "admin"]),
+        ("followups:reports", _("Follow-up reports"), ["manager", "admin"]),
+        ("followups:sms", _("SMS"), ["manager", "admin"]),
+    ]
+    customer_card_panels = ["followups.card.due_followups_panel"]
+    customer_timeline_sources = ["followups.card.calls_and_sms"]

@@ -1,1 +1,299 @@
-"""followups models."""
+"""Follow-up rules per store, the tasks generated from them, call attempts and SMS."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from crm.models import Store, TimeStampedModel
+from followups.choices import (
+    CallOutcome,
+    Channel,
+    DeliveryStatus,
+    ReplyAction,
+    RuleCode,
+    SmsStatus,
+    TaskStatus,
+)
+
+
+class FollowupRule(TimeStampedModel):
+    """One rule of followups.md for one store: on/off, offset, channel, priority, script, questionnaire
+    and SMS template. Managers edit it; every change is kept in the history."""
+
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.CASCADE, related_name="followup_rules")
+    code = models.CharField(_("rule"), max_length=40, choices=RuleCode.choices)
+    is_enabled = models.BooleanField(_("enabled"), default=True)
+    offset_days = models.IntegerField(
+        _("offset (days)"), default=0, help_text=_("Days added to the rule's base date (negative: before it).")
+    )
+    offset_months = models.PositiveSmallIntegerField(
+        _("offset (months)"), default=0, help_text=_("Months after the last visit (points expiry).")
+    )
+    interval_days = models.PositiveSmallIntegerField(
+        _("maintenance interval (days)"), default=180, help_text=_("Maintenance due: longest interval.")
+    )
+    distance_km = models.PositiveIntegerField(
+        _("maintenance distance (km)"), default=5000, help_text=_("Maintenance due: distance between services.")
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    priority = models.PositiveSmallIntegerField(_("priority"), default=5, help_text=_("1 is called first."))
+    script = models.TextField(_("call script"), blank=True)
+    questionnaire = models.JSONField(
+        _("questionnaire"), default=list, blank=True, help_text=_("A list of questions asked on the call.")
+    )
+    sms_template = models.TextField(
+        _("SMS template"),
+        blank=True,
+        help_text=_("Fields: {name} {plate} {model} {date} {store} {store_phone} {holiday} {points}"),
+    )
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["store", "code"]
+        verbose_name = _("follow-up rule")
+        verbose_name_plural = _("follow-up rules")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "code"],
+                name="followuprule_store_code_unique",
+                violation_error_message=_("The store already has this rule."),
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__range=(1, 9)),
+                name="followuprule_priority_range",
+                violation_error_message=_("Priority is between 1 and 9."),
+            ),
+            models.CheckConstraint(
+                condition=Q(interval_days__gte=1) & Q(distance_km__gte=1),
+                name="followuprule_maintenance_positive",
+                violation_error_message=_("Maintenance interval and distance must be positive."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store.code} {self.get_code_display()}"
+
+
+class FollowupTask(models.Model):
+    """A call or an SMS due to one unit (a vehicle or a customer) for one rule date R.
+
+    ``queue_date`` is Q of followups.md and never changes; ``work_date`` starts at Q and moves when
+    an unanswered call rolls over or the customer asks to be called back.
+    """
+
+    # FK indexes the unique key and followuptask_customer_idx already cover are left out: the
+    # generation of a greeting day inserts one row per owner.
+    rule = models.ForeignKey(
+        FollowupRule, verbose_name=_("rule"), on_delete=models.PROTECT, related_name="tasks", db_index=False
+    )
+    code = models.CharField(_("rule code"), max_length=40, choices=RuleCode.choices)
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    customer = models.ForeignKey(
+        "customers.Customer",
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="followup_tasks",
+        db_index=False,
+    )
+    vehicle = models.ForeignKey(
+        "customers.Vehicle",
+        verbose_name=_("vehicle"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="followup_tasks",
+        db_index=False,  # followuptask_vehicle_idx, without the customer-level rows
+    )
+    unit_id = models.BigIntegerField(_("unit"), help_text=_("The vehicle ID for vehicle rules, else the customer ID."))
+    rule_date = models.DateField(_("rule date"))
+    queue_date = models.DateField(_("queue date"))
+    work_date = models.DateField(_("work date"))
+    subject_date = models.DateField(_("subject date"), null=True, blank=True)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    priority = models.PositiveSmallIntegerField(_("priority"), default=5)
+    status = models.CharField(_("status"), max_length=20, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("claimed by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    callback_at = models.DateTimeField(_("call back at"), null=True, blank=True)
+    outcome = models.CharField(_("last outcome"), max_length=20, choices=CallOutcome.choices, blank=True)
+    satisfaction = models.PositiveSmallIntegerField(_("satisfaction"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["work_date", "priority", "id"]
+        verbose_name = _("follow-up task")
+        verbose_name_plural = _("follow-up tasks")
+        permissions = [
+            ("work_call_queue", _("Can work the call queue")),
+            ("view_followup_reports", _("Can see follow-up reports and the queue preview")),
+            ("export_sms_list", _("Can download the day's SMS list")),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "unit_id", "rule_date"],
+                name="followuptask_rule_unit_date_unique",
+                violation_error_message=_("This unit already has a task of this rule for this date."),
+            ),
+        ]
+        indexes = [
+            # The call queue's claim walks this index in order: see selectors/services.
+            models.Index(
+                fields=["priority", "work_date", "id"],
+                name="followuptask_open_phone_idx",
+                condition=Q(status="open", channel="phone"),
+            ),
+            models.Index(fields=["queue_date", "code"], name="followuptask_queue_date_idx"),
+            models.Index(fields=["customer", "status"], name="followuptask_customer_idx"),
+            models.Index(fields=["vehicle"], name="followuptask_vehicle_idx", condition=Q(vehicle__isnull=False)),
+            models.Index(fields=["claimed_by"], name="followuptask_claimed_idx", condition=Q(claimed_by__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_code_display()} {self.rule_date} #{self.pk}"
+
+
+class CallAttempt(models.Model):
+    """One task's part of one call: several tasks of a customer worked as one call share ``call_key``."""
+
+    task = models.ForeignKey(
+        FollowupTask, verbose_name=_("task"), on_delete=models.CASCADE, related_name="attempts_made"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE, related_name="call_attempts"
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("agent"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    call_key = models.UUIDField(_("call"))
+    at = models.DateTimeField(_("at"), db_index=True)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=CallOutcome.choices)
+    answers = models.JSONField(_("answers"), default=dict, blank=True)
+    satisfaction = models.PositiveSmallIntegerField(_("satisfaction (1–5)"), null=True, blank=True)
+    is_dissatisfied = models.BooleanField(_("dissatisfied"), default=False)
+    notes = models.TextField(_("notes"), blank=True)
+    callback_at = models.DateTimeField(_("call back at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name = _("call attempt")
+        verbose_name_plural = _("call attempts")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(satisfaction__isnull=True) | Q(satisfaction__range=(1, 5)),
+                name="callattempt_satisfaction_range",
+                violation_error_message=_("Satisfaction is between 1 and 5."),
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "at"], name="callattempt_customer_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_outcome_display()}"
+
+
+class SmsMessage(models.Model):
+    """One SMS of one task. ``idempotency_key`` is unique: a retried batch never makes a second one,
+    and the gateway receives the key so a resend after a crash is recognised."""
+
+    task = models.OneToOneField(
+        FollowupTask, verbose_name=_("task"), null=True, blank=True, on_delete=models.SET_NULL, related_name="sms"
+    )
+    idempotency_key = models.CharField(_("idempotency key"), max_length=64, unique=True)
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(
+        "customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE, related_name="sms_messages"
+    )
+    code = models.CharField(_("rule code"), max_length=40, choices=RuleCode.choices, blank=True)
+    mobile = models.CharField(_("mobile"), max_length=11)
+    body = models.TextField(_("text"))
+    send_date = models.DateField(_("send date"))
+    status = models.CharField(_("status"), max_length=20, choices=SmsStatus.choices, default=SmsStatus.QUEUED)
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
+    send_attempts = models.PositiveSmallIntegerField(_("send attempts"), default=0)
+    gateway_message_id = models.CharField(_("gateway message ID"), max_length=100, blank=True)
+    delivery_status = models.CharField(
+        _("delivery status"), max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.UNKNOWN
+    )
+    error = models.CharField(_("error"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-send_date", "id"]
+        verbose_name = _("SMS message")
+        verbose_name_plural = _("SMS messages")
+        indexes = [
+            models.Index(fields=["store", "send_date", "status"], name="smsmessage_store_day_idx"),
+            models.Index(fields=["mobile", "sent_at"], name="smsmessage_mobile_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mobile} {self.send_date} {self.get_status_display()}"
+
+
+class InboundSms(models.Model):
+    """A reply received from the gateway, and what it did (opt-out, satisfaction, RSVP)."""
+
+    mobile = models.CharField(_("mobile"), max_length=20)
+    text = models.CharField(_("text"), max_length=500)
+    received_at = models.DateTimeField(_("received at"), db_index=True)
+    customer = models.ForeignKey(
+        "customers.Customer",
+        verbose_name=_("customer"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sms_replies",
+    )
+    in_reply_to = models.ForeignKey(
+        SmsMessage, verbose_name=_("in reply to"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(_("action"), max_length=20, choices=ReplyAction.choices, default=ReplyAction.NONE)
+    satisfaction = models.PositiveSmallIntegerField(_("satisfaction (1–5)"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name = _("SMS reply")
+        verbose_name_plural = _("SMS replies")
+
+    def __str__(self) -> str:
+        return f"{self.mobile} {self.text[:20]}"
+
+
+class GenerationRun(models.Model):
+    """A rule of a store generated for a date D: the beat job catches up from the last one."""
+
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.CASCADE, related_name="+")
+    code = models.CharField(_("rule code"), max_length=40, choices=RuleCode.choices)
+    date = models.DateField(_("generation date"))
+    created_count = models.PositiveIntegerField(_("tasks made"), default=0)
+    finished_at = models.DateTimeField(_("finished at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-date", "store", "code"]
+        verbose_name = _("generation run")
+        verbose_name_plural = _("generation runs")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "code", "date"],
+                name="generationrun_store_code_date_unique",
+                violation_error_message=_("This rule was already generated for this date."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.code} {self.date}"

@@ -204,11 +204,37 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 10 * 60}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE = {
+    # Every night at 02:30 Asia/Shanghai: recompute the per-customer figures segments read.
+    "customers-refresh-customer-stats": {
+        "task": "customers.tasks.refresh_customer_stats",
+        "schedule": crontab(hour=2, minute=30),
+        "options": {"expires": 3600},
+    },
     # Every night at 03:10 Asia/Shanghai: remove expired login sessions.
     "crm-clear-expired-sessions": {
         "task": "crm.tasks.clear_expired_sessions",
         "schedule": crontab(hour=3, minute=10),
         "options": {"expires": 3600},
+    },
+    # Every 5 minutes, round the clock: flag complaints whose response or closing clock has run out
+    # and e-mail each breach to the next level once (complaints/services.py complaints_flag_breaches).
+    "complaints-check-breaches": {
+        "task": "complaints.tasks.complaints_check_breaches",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 4 * 60},
+    },
+    # Every night at 00:30 Asia/Shanghai: generate the day's follow-up tasks of every store, catching
+    # up every day missed since the last run (one task per store, per rule for big stores).
+    "followups-generate": {
+        "task": "followups.tasks.generate_followups",
+        "schedule": crontab(hour=0, minute=30),
+        "options": {"expires": 6 * 3600},
+    },
+    # Every 10 minutes from 09:00 to 19:50: send each store's due SMS (sending stops at 20:00).
+    "followups-send-sms": {
+        "task": "followups.tasks.dispatch_sms",
+        "schedule": crontab(minute="*/10", hour="9-19"),
+        "options": {"expires": 9 * 60},
     },
 }
 
@@ -224,3 +250,28 @@ LOGGING = {
 
 # --- Product settings ------------------------------------------------------------------------
 DEMO_MODE = env_bool("DEMO_MODE", False)
+
+# --- Follow-ups and SMS (followups/) -------------------------------------------------------------
+# SMS_GATEWAY: file (default, writes SMS_FILE_GATEWAY_DIR/sent.jsonl), console, http or a dotted path.
+SMS_GATEWAY = env_str("SMS_GATEWAY", "file")
+SMS_FILE_GATEWAY_DIR = env_str("SMS_FILE_GATEWAY_DIR", str(BASE_DIR / "var" / "sms"))
+SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL", "")
+SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN", "")
+SMS_GATEWAY_RATE_PER_SECOND = env_int("SMS_GATEWAY_RATE_PER_SECOND", 0, minimum=0)
+# Dotted path of f(*, agent, number, customer) that dials through the call centre's CTI system;
+# empty: the call button opens a tel: link.
+FOLLOWUP_CTI_DIALER = env_str("FOLLOWUP_CTI_DIALER", "")
+# Token the provider sends (header X-Sms-Token) with inbound replies; no token, no inbound endpoint.
+SMS_INBOUND_TOKEN = env_str("SMS_INBOUND_TOKEN", "")
+# Sending hours, local time: "09:00-20:00" by default.
+SMS_SEND_WINDOW = env_str("SMS_SEND_WINDOW", "09:00-20:00")
+# A message being sent is leased for this long; after a crash it is retried once the lease lapses.
+SMS_SEND_LEASE_SECONDS = env_int("SMS_SEND_LEASE_SECONDS", 300, minimum=1)
+# Stores with more vehicles than this get one generation task per rule instead of one per store.
+FOLLOWUP_SPLIT_VEHICLES = env_int("FOLLOWUP_SPLIT_VEHICLES", 200_000, minimum=1)
+# The most days the nightly job catches up after an outage.
+FOLLOWUP_CATCH_UP_DAYS = env_int("FOLLOWUP_CATCH_UP_DAYS", 31, minimum=1)
+
+# --- Complaints (complaints/) --------------------------------------------------------------------
+# The address staff open the CRM at, for the links in complaint e-mails.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")

@@ -1,0 +1,73 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class RuleCode(models.TextChoices):
+    """The rules of shared/spec/followups.md, in the order of its table."""
+
+    DELIVERY_THANKS = "delivery_thanks", _("Thank-you call after delivery (购车感谢回访)")
+    FIRST_SERVICE_INVITE = "first_service_invite", _("First service invitation (首保邀请)")
+    POST_REPAIR_CALLBACK = "post_repair_callback", _("Callback after repair (维修后回访)")
+    INSURANCE_RENEWAL = "insurance_renewal", _("Insurance renewal reminder (续保提醒)")
+    WARRANTY_EXPIRY = "warranty_expiry", _("Warranty expiry care (质保到期关怀)")
+    MAINTENANCE_DUE = "maintenance_due", _("Maintenance due reminder (定保提醒)")
+    BIRTHDAY = "birthday", _("Birthday greeting (生日祝福)")
+    HOLIDAY_GREETING = "holiday_greeting", _("Holiday greeting (节日关怀)")
+    LOST_CUSTOMER = "lost_customer", _("Lost customer win-back (流失客户招揽)")
+    POINTS_EXPIRY = "points_expiry", _("Points expiry reminder (积分到期提醒)")
+    DISSATISFIED_FOLLOWUP = "dissatisfied_followup", _("Dissatisfied customer follow-up (不满意客户回访)")
+    EVENT_NOTICE = "event_notice", _("Event notice (活动通知)")
+
+
+VEHICLE_RULES = frozenset(
+    {
+        RuleCode.DELIVERY_THANKS,
+        RuleCode.FIRST_SERVICE_INVITE,
+        RuleCode.POST_REPAIR_CALLBACK,
+        RuleCode.INSURANCE_RENEWAL,
+        RuleCode.WARRANTY_EXPIRY,
+        RuleCode.MAINTENANCE_DUE,
+    }
+)
+
+
+class Channel(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    SMS = "sms", _("SMS")
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    DONE = "done", _("Done")
+    UNREACHED = "unreached", _("Not reached after the last attempt")
+    CLOSED = "closed", _("Closed without result")
+
+
+class CallOutcome(models.TextChoices):
+    REACHED = "reached", _("Reached")
+    NO_ANSWER = "no_answer", _("No answer")
+    BUSY = "busy", _("Busy")
+    WRONG_NUMBER = "wrong_number", _("Wrong number")
+    CALL_BACK = "call_back", _("Call back at …")
+    REFUSED = "refused", _("Refused")
+
+
+class SmsStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class DeliveryStatus(models.TextChoices):
+    UNKNOWN = "unknown", _("Unknown")
+    DELIVERED = "delivered", _("Delivered")
+    UNDELIVERED = "undelivered", _("Not delivered")
+
+
+class ReplyAction(models.TextChoices):
+    OPT_OUT = "opt_out", _("Opted out")
+    SATISFACTION = "satisfaction", _("Satisfaction score")
+    RSVP = "rsvp", _("Event RSVP")
+    NONE = "none", _("No action")

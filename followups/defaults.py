@@ -1,0 +1,144 @@
+"""The default rules of shared/spec/followups.md, with the scripts and questionnaires of seed 001 and
+the care calendar of seed 004. They are the data a store starts with; managers edit them per store.
+
+The texts are Chinese on purpose: they are what an agent reads to a customer and what a customer
+receives, not interface strings.
+"""
+
+from followups.choices import Channel, RuleCode
+
+REPAIR_QUESTIONNAIRE = [
+    "对于在我们这边检修车辆的经历，总体来说您是否满意？",
+    "您对我们公司的维修人员的业务水平和服务态度是否满意？",
+    "车辆在进行维修之前，服务顾问是否将维修内容及费用向您进行了清楚的解释？",
+    "维修中心的人员是否在承诺的时间内将您的爱车维修、保养好？",
+    "交车时车辆是否清洁干净？",
+    "交车时觉得付费是否物有所值？",
+    "您在休息期间环境和气氛是否令您满意？",
+]
+SALES_QUESTIONNAIRE = [
+    "请问您是车主本人吗？您的联系地址是？",
+    "对于您的购买经历，总体来说还满意吗？",
+    "在您使用的这段期间，您对您的爱车的总体质量情况是否满意？",
+    "您购车的过程中，销售顾问对您是否礼貌？业务水平是否专业？",
+    "销售顾问是否向您清楚地解释了您的汽车的特性和操作方法？",
+    "销售顾问是否向您解释了车辆的保修范围和常规保养？",
+    "对于我们公司的外观形象和清洁度，总体来说您是否满意？",
+    "交车时，为您介绍过维修服务专员和客服专员吗？",
+]
+CLOSING = (
+    "结束语——不满意：很高兴您将意见反馈给我们，我会将您的建议马上反映给相应部门，保证我们会尽全力解决您所抱怨的问题。再见！"
+    "\n满意：感谢您对我们的配合及支持。若有意见或建议，请与我们的客服中心联系，电话：{store_phone}。再次感谢。再见！"
+)
+OPENING = "您好，{name}先生/女士，我是{store}客服专员，"
+
+DEFAULT_RULES: dict[str, dict] = {
+    RuleCode.DELIVERY_THANKS: {
+        "channel": Channel.PHONE,
+        "offset_days": 3,
+        "priority": 2,
+        "script": OPENING
+        + "感谢您于{date}在我店购买了爱车（{plate}），现在是否方便占用您2分钟回访您一下？\n"
+        + CLOSING,
+        "questionnaire": SALES_QUESTIONNAIRE,
+        "sms_template": "尊敬的{name}：非常感谢您在本店购车，服务热线{store_phone}，欢迎您在需要的时候拨打。",
+    },
+    RuleCode.FIRST_SERVICE_INVITE: {
+        "channel": Channel.PHONE,
+        "offset_days": 7,
+        "priority": 4,
+        "script": OPENING + "提醒您爱车（{plate}）的首次保养，欢迎您提前预约回店，我们为您安排绿色通道。",
+        "questionnaire": ["是否已了解首保里程和时间？", "希望预约的回店日期？"],
+        "sms_template": "尊敬的{name}：您的爱车{plate}即将到首保时间，欢迎预约回店保养，电话{store_phone}。",
+    },
+    RuleCode.POST_REPAIR_CALLBACK: {
+        "channel": Channel.PHONE,
+        "offset_days": 3,
+        "priority": 1,
+        "script": OPENING
+        + "您的爱车（{plate}）于{date}在我们公司进行了维修保养，现在是否方便占用您2分钟回访您一下？\n"
+        + CLOSING,
+        "questionnaire": REPAIR_QUESTIONNAIRE,
+        "sms_template": "尊敬的{name}：您的爱车于{date}在本店维修，请回复1-5为维修质量打分（5很好，1很差），谢谢！",
+    },
+    RuleCode.INSURANCE_RENEWAL: {
+        "channel": Channel.PHONE,
+        "offset_days": -45,
+        "priority": 3,
+        "script": OPENING + "您爱车（{plate}）的保险将于{date}到期，今年续保有优惠政策，有小碰小擦也可以走保险处理。",
+        "questionnaire": ["是否在本店续保？", "是否有需要处理的小碰小擦？"],
+        "sms_template": "尊敬的{name}：您爱车{plate}的保险将于{date}到期，请带齐行驶证、保险卡到本店办理续保。",
+    },
+    RuleCode.WARRANTY_EXPIRY: {
+        "channel": Channel.PHONE,
+        "offset_days": -90,
+        "priority": 5,
+        "script": OPENING + "您爱车（{plate}）的厂家质保将于{date}到期，邀请您回店做一次免费检查。",
+        "questionnaire": ["是否愿意预约免费检查？", "希望预约的日期？"],
+        "sms_template": "尊敬的{name}：您爱车{plate}的质保将于{date}到期，欢迎回店免费检查，电话{store_phone}。",
+    },
+    RuleCode.MAINTENANCE_DUE: {
+        "channel": Channel.PHONE,
+        "offset_days": -7,
+        "priority": 4,
+        "script": OPENING + "您爱车（{plate}）的下次保养时间约为{date}，为确保出行顺畅，欢迎预约回店保养。",
+        "questionnaire": ["当前行驶里程约多少公里？", "希望预约的回店日期？"],
+        "sms_template": "尊敬的{name}：您的爱车{plate}下次保养约在{date}，请届时到本店保养。",
+    },
+    RuleCode.BIRTHDAY: {
+        "channel": Channel.SMS,
+        "offset_days": -6,
+        "priority": 8,
+        "script": "",
+        "questionnaire": [],
+        "sms_template": "尊敬的{name}：祝您生日快乐、事业成功、天天开心、出入平安！生日当天回店享会员专属优惠。",
+    },
+    RuleCode.HOLIDAY_GREETING: {
+        "channel": Channel.SMS,
+        "offset_days": -6,
+        "priority": 8,
+        "script": "",
+        "questionnaire": [],
+        "sms_template": "尊敬的{name}：祝您{holiday}快乐！节前欢迎到本店进行一次例行检测，保障出行安全。",
+    },
+    RuleCode.LOST_CUSTOMER: {
+        "channel": Channel.PHONE,
+        "offset_days": 0,
+        "priority": 6,
+        "script": OPENING + "您已有一段时间没有回店了，想了解一下原因，我们很希望再有机会为您服务。",
+        "questionnaire": [
+            "车辆是否已转让或在其他城市使用？",
+            "是否在其他专营店保养？原因是离家近、服务还是维修质量？",
+            "是否在小维修厂保养？原因是价格、服务还是其他？",
+        ],
+        "sms_template": "尊敬的{name}：好久不见，回店出示本短信可享专属接待和专属优惠，电话{store_phone}。",
+    },
+    RuleCode.POINTS_EXPIRY: {
+        "channel": Channel.SMS,
+        "offset_days": 0,
+        "offset_months": 10,
+        "priority": 7,
+        "script": "",
+        "questionnaire": [],
+        "sms_template": "尊敬的{name}：您的会员卡尚有{points}积分即将到期，欢迎回店使用，避免损失。",
+    },
+    RuleCode.DISSATISFIED_FOLLOWUP: {
+        "channel": Channel.PHONE,
+        "offset_days": 0,
+        "priority": 1,
+        "script": OPENING + "上月您对我们的服务有不满意的地方，我们想了解问题是否已解决，并为您提供补偿性服务。",
+        "questionnaire": ["上次的问题是否已经解决？", "您对处理结果是否满意？"],
+        "sms_template": "",
+    },
+    RuleCode.EVENT_NOTICE: {
+        "channel": Channel.SMS,
+        "offset_days": -7,
+        "priority": 7,
+        "script": "",
+        "questionnaire": [],
+        "sms_template": "尊敬的{name}：本店将于{date}举办车主活动，特邀您光临，如参加请回复Y，谢谢！",
+    },
+}
+
+#: Appended to every SMS after the text; the signature 【…】 goes in front.
+SMS_OPT_OUT_TEXT = "回T退订"

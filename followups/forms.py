@@ -1,0 +1,66 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from followups.choices import CallOutcome
+from followups.models import FollowupRule
+
+SATISFACTION_CHOICES = [("", _("Not asked")), *[(str(score), str(score)) for score in range(5, 0, -1)]]
+
+
+class OutcomeForm(forms.Form):
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=CallOutcome.choices, widget=forms.RadioSelect)
+    satisfaction = forms.TypedChoiceField(
+        label=_("Satisfaction (1–5)"), choices=SATISFACTION_CHOICES, coerce=int, empty_value=None, required=False
+    )
+    is_dissatisfied = forms.BooleanField(label=_("Customer is dissatisfied (不满意)"), required=False)
+    callback_at = forms.DateTimeField(
+        label=_("Call back at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    )
+    notes = forms.CharField(label=_("Notes"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("outcome") == CallOutcome.CALL_BACK and not cleaned.get("callback_at"):
+            self.add_error("callback_at", _("Give the time to call back."))
+        return cleaned
+
+
+class QuestionnaireField(forms.CharField):
+    """One question per line."""
+
+    widget = forms.Textarea(attrs={"rows": 6})
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return "\n".join(str(item) for item in value)
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class RuleForm(forms.ModelForm):
+    questionnaire = QuestionnaireField(label=_("Questionnaire (one question per line)"), required=False)
+
+    class Meta:
+        model = FollowupRule
+        fields = [
+            "is_enabled",
+            "channel",
+            "offset_days",
+            "offset_months",
+            "interval_days",
+            "distance_km",
+            "priority",
+            "script",
+            "questionnaire",
+            "sms_template",
+        ]
+        widgets = {
+            "script": forms.Textarea(attrs={"rows": 6}),
+            "sms_template": forms.Textarea(attrs={"rows": 3, "data-sms-counter": "true"}),
+        }

@@ -1,0 +1,396 @@
+"""Set-based SQL of the follow-up rules (shared/spec/followups.md).
+
+For a generation date D and a rule, the rule dates R whose queue date is D are known in Python
+(``WorkingCalendar.rule_dates_queued_on(D)`` for phone rules, ``[D]`` for SMS rules). Each rule turns
+them into the *base dates* its data must have (a delivery date, a settle date, a birthday…) and runs
+one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` over the whole store: the number of queries never
+depends on the number of customers. The same SELECT, counted instead of inserted, is the managers'
+preview of a day's queue.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from crm.calendar import WorkingCalendar, add_months, days_in_month, greeting_holidays, is_leap_year
+from customers.choices import RepairType, VehicleStatus
+from followups.choices import VEHICLE_RULES, Channel, RuleCode
+
+MOBILE_PATTERN = r"^1[3-9][0-9]{9}$"
+LANDLINE_PATTERN = r"^0[1-9][0-9]{1,2}-?[1-9][0-9]{6,7}$"
+LOST_CUSTOMER_MONTHS = (1, 3, 5, 7, 9, 11)
+LOST_WINDOW_MONTHS = (12, 6)  # R − 12 months ≤ L ≤ R − 6 months
+DEFAULT_WARRANTY_MONTHS = 24
+TIME_ZONE = "Asia/Shanghai"
+
+
+@dataclass
+class Candidates:
+    """A SELECT of (customer_id, vehicle_id, unit_id, rule_date, subject_date, detail) and its params."""
+
+    sql: str
+    params: dict = field(default_factory=dict)
+    # One row per owner (holiday greetings): the SELECT reads customers_customer as ``cu`` and has an
+    # ``{eligibility}`` slot, which saves re-joining every customer.
+    inline_eligibility: bool = False
+
+
+def inverse_add_months(day: date, months: int) -> list[date]:
+    """Every date X with ``add_months(X, months) == day`` (several when ``day`` is a month's last
+    day: 28 Feb 2027 is 10 months after 28, 29, 30 and 30 April… of the year before)."""
+    first = add_months(day, -months)
+    found = [first]
+    if day.day == days_in_month(day.year, day.month):
+        candidate = first + timedelta(days=1)
+        while candidate.month == first.month:
+            found.append(candidate)
+            candidate += timedelta(days=1)
+    return [candidate for candidate in found if add_months(candidate, months) == day]
+
+
+def rule_dates_for(*, channel: str, day: date, calendar: WorkingCalendar) -> list[date]:
+    """The rule dates R whose queue date Q is ``day``."""
+    if channel == Channel.SMS:
+        return [day]
+    return calendar.rule_dates_queued_on(day)
+
+
+def _vehicle_date_rule(column: str, rule, rule_dates: list[date]) -> Candidates:
+    bases = [rule_date - timedelta(days=rule.offset_days) for rule_date in rule_dates]
+    return Candidates(
+        f"""
+        SELECT v.customer_id, v.id AS vehicle_id, v.id AS unit_id, v.{column} + %(offset)s AS rule_date,
+               v.{column} AS subject_date, '{{}}'::jsonb AS detail
+        FROM customers_vehicle v
+        WHERE v.store_id = %(store_id)s AND v.status = %(active)s AND v.{column} = ANY(%(bases)s::date[])
+        """,
+        {"offset": rule.offset_days, "bases": bases},
+    )
+
+
+def _post_repair(rule, rule_dates: list[date]) -> Candidates:
+    bases = [rule_date - timedelta(days=rule.offset_days) for rule_date in rule_dates]
+    # One task per vehicle per R, however many orders the vehicle settled that day.
+    return Candidates(
+        """
+        SELECT DISTINCT ON (v.id, ro.settle_date)
+               v.customer_id, v.id AS vehicle_id, v.id AS unit_id, ro.settle_date + %(offset)s AS rule_date,
+               ro.settle_date AS subject_date, jsonb_build_object('ro_no', ro.ro_no) AS detail
+        FROM customers_repairorder ro
+        JOIN customers_vehicle v ON v.id = ro.vehicle_id
+        WHERE ro.store_id = %(store_id)s AND ro.settle_date = ANY(%(bases)s::date[]) AND v.status = %(active)s
+        ORDER BY v.id, ro.settle_date, ro.ro_no
+        """,
+        {"offset": rule.offset_days, "bases": bases},
+    )
+
+
+def _warranty(rule, rule_dates: list[date]) -> Candidates:
+    ends = [rule_date - timedelta(days=rule.offset_days) for rule_date in rule_dates]
+    deliveries = sorted({day for end in ends for day in inverse_add_months(end, DEFAULT_WARRANTY_MONTHS)})
+    return Candidates(
+        """
+        SELECT customer_id, vehicle_id, unit_id, warranty_end + %(offset)s AS rule_date,
+               warranty_end AS subject_date, '{}'::jsonb AS detail
+        FROM (
+            SELECT v.customer_id, v.id AS vehicle_id, v.id AS unit_id,
+                   COALESCE(v.warranty_end,
+                            (v.delivery_date + make_interval(months => %(months)s))::date) AS warranty_end
+            FROM customers_vehicle v
+            WHERE v.store_id = %(store_id)s AND v.status = %(active)s
+              AND (v.warranty_end = ANY(%(ends)s::date[])
+                   OR (v.warranty_end IS NULL AND v.delivery_date = ANY(%(deliveries)s::date[])))
+        ) w
+        WHERE warranty_end = ANY(%(ends)s::date[])
+        """,
+        {"offset": rule.offset_days, "ends": ends, "deliveries": deliveries, "months": DEFAULT_WARRANTY_MONTHS},
+    )
+
+
+def _maintenance(rule, rule_dates: list[date]) -> Candidates:
+    dues = [rule_date - timedelta(days=rule.offset_days) for rule_date in rule_dates]
+    # The store that did the latest maintenance reminds the owner (a vehicle is reminded by one store).
+    # next_due = M + k with 1 ≤ k ≤ interval, so the latest maintenance M lies in this window.
+    return Candidates(
+        """
+        WITH latest AS (
+            SELECT DISTINCT ON (ro.vehicle_id) ro.vehicle_id, ro.settle_date AS serviced, ro.mileage
+            FROM customers_repairorder ro
+            WHERE ro.store_id = %(store_id)s AND ro.repair_type = ANY(%(types)s)
+              AND ro.settle_date BETWEEN %(window_start)s AND %(window_end)s
+            ORDER BY ro.vehicle_id, ro.settle_date DESC, ro.mileage DESC NULLS LAST
+        ), timed AS MATERIALIZED (
+            -- A correlated look-up keeps the planner from scanning every vehicle for a few thousand.
+            SELECT latest.*, (SELECT dv.delivery_date FROM customers_vehicle dv WHERE dv.id = latest.vehicle_id)
+                   AS delivered
+            FROM latest
+        ), due AS (
+            SELECT vehicle_id, serviced,
+                   serviced + CASE
+                       WHEN delivered IS NOT NULL AND serviced - delivered >= 30 AND mileage > 0
+                       THEN LEAST(%(interval)s, CEIL(%(distance)s::numeric * (serviced - delivered) / mileage)::int)
+                       ELSE %(interval)s END AS next_due
+            FROM timed
+        )
+        SELECT v.customer_id, v.id AS vehicle_id, v.id AS unit_id, due.next_due + %(offset)s AS rule_date,
+               due.next_due AS subject_date, jsonb_build_object('serviced', due.serviced) AS detail
+        FROM due
+        JOIN customers_vehicle v ON v.id = due.vehicle_id
+        WHERE due.next_due = ANY(%(dues)s::date[]) AND v.status = %(active)s
+          AND NOT EXISTS (
+              SELECT 1 FROM customers_repairorder later
+              WHERE later.vehicle_id = due.vehicle_id AND later.repair_type = ANY(%(types)s)
+                AND later.settle_date > due.serviced)
+        """,
+        {
+            "types": RepairType.maintenance_types(),
+            "window_start": min(dues) - timedelta(days=rule.interval_days),
+            "window_end": max(dues) - timedelta(days=1),
+            "interval": rule.interval_days,
+            "distance": rule.distance_km,
+            "offset": rule.offset_days,
+            "dues": dues,
+        },
+    )
+
+
+def _birthday(rule, rule_dates: list[date]) -> Candidates:
+    month_days, targets, birthdays = [], [], []
+    for rule_date in rule_dates:
+        anniversary = rule_date - timedelta(days=rule.offset_days)
+        keys = [anniversary.month * 100 + anniversary.day]
+        # A 29 February birthday is celebrated on 28 February in a non-leap year.
+        if (anniversary.month, anniversary.day) == (2, 28) and not is_leap_year(anniversary.year):
+            keys.append(229)
+        for key in keys:
+            month_days.append(key)
+            targets.append(rule_date)
+            birthdays.append(anniversary)
+    return Candidates(
+        """
+        SELECT cu.id AS customer_id, NULL::bigint AS vehicle_id, cu.id AS unit_id, wanted.rule_date,
+               wanted.anniversary AS subject_date, '{}'::jsonb AS detail
+        FROM customers_customer cu
+        JOIN unnest(%(month_days)s::int[], %(targets)s::date[], %(birthdays)s::date[])
+             AS wanted(month_day, rule_date, anniversary)
+          ON wanted.month_day = (EXTRACT(MONTH FROM cu.birthday) * 100 + EXTRACT(DAY FROM cu.birthday))::int
+        WHERE cu.store_id = %(store_id)s AND cu.birthday IS NOT NULL
+        """,
+        {"month_days": month_days, "targets": targets, "birthdays": birthdays},
+    )
+
+
+def _holiday(rule, rule_dates: list[date]) -> Candidates | None:
+    targets, holidays, names = [], [], []
+    for rule_date in rule_dates:
+        holiday_day = rule_date - timedelta(days=rule.offset_days)
+        try:
+            found = [holiday for holiday in greeting_holidays(holiday_day.year) if holiday.day == holiday_day]
+        except ValueError:  # no lunar data for the year
+            found = []
+        if found:
+            targets.append(rule_date)
+            holidays.append(holiday_day)
+            names.append("、".join(holiday.name for holiday in found))
+    if not targets:
+        return None
+    return Candidates(
+        """
+        SELECT cu.id AS customer_id, NULL::bigint AS vehicle_id, cu.id AS unit_id, wanted.rule_date,
+               wanted.holiday AS subject_date, jsonb_build_object('holiday', wanted.name) AS detail
+        FROM customers_customer cu
+        CROSS JOIN unnest(%(targets)s::date[], %(holidays)s::date[], %(names)s::text[])
+                   AS wanted(rule_date, holiday, name)
+        WHERE cu.store_id = %(store_id)s AND {eligibility}
+        """,
+        {"targets": targets, "holidays": holidays, "names": names},
+        inline_eligibility=True,
+    )
+
+
+_LAST_VISIT_SQL = """GREATEST(
+    (SELECT max(lv.delivery_date) FROM customers_vehicle lv WHERE lv.customer_id = cu.id),
+    (SELECT max(lro.settle_date) FROM customers_repairorder lro
+     JOIN customers_vehicle lrv ON lrv.id = lro.vehicle_id WHERE lrv.customer_id = cu.id))"""
+
+
+def _lost_customer(rule, rule_dates: list[date]) -> Candidates | None:
+    targets, lows, highs = [], [], []
+    for rule_date in rule_dates:
+        base = rule_date - timedelta(days=rule.offset_days)
+        if base.day == 1 and base.month in LOST_CUSTOMER_MONTHS:
+            targets.append(rule_date)
+            lows.append(add_months(base, -LOST_WINDOW_MONTHS[0]))
+            highs.append(add_months(base, -LOST_WINDOW_MONTHS[1]))
+    if not targets:
+        return None
+    return Candidates(
+        """
+        WITH visits AS (
+            SELECT v.customer_id, max(v.delivery_date) AS visited
+            FROM customers_vehicle v JOIN customers_customer c ON c.id = v.customer_id
+            WHERE c.store_id = %(store_id)s GROUP BY v.customer_id
+            UNION ALL
+            SELECT v.customer_id, max(ro.settle_date)
+            FROM customers_repairorder ro
+            JOIN customers_vehicle v ON v.id = ro.vehicle_id
+            JOIN customers_customer c ON c.id = v.customer_id
+            WHERE c.store_id = %(store_id)s GROUP BY v.customer_id
+        ), last_visit AS (
+            SELECT customer_id, max(visited) AS visited FROM visits GROUP BY customer_id
+        )
+        SELECT last_visit.customer_id, NULL::bigint AS vehicle_id, last_visit.customer_id AS unit_id,
+               wanted.rule_date, last_visit.visited AS subject_date, '{}'::jsonb AS detail
+        FROM last_visit
+        JOIN unnest(%(targets)s::date[], %(lows)s::date[], %(highs)s::date[]) AS wanted(rule_date, low, high)
+          ON last_visit.visited BETWEEN wanted.low AND wanted.high
+        """,
+        {"targets": targets, "lows": lows, "highs": highs},
+    )
+
+
+def _points_expiry(rule, rule_dates: list[date]) -> Candidates | None:
+    visits, targets = [], []
+    for rule_date in rule_dates:
+        base = rule_date - timedelta(days=rule.offset_days)
+        for visited in inverse_add_months(base, rule.offset_months):
+            visits.append(visited)
+            targets.append(rule_date)
+    # Customers with a visit on a wanted day (index look-ups), then keep those whose last visit it is.
+    return Candidates(
+        f"""
+        WITH hits AS (
+            SELECT v.customer_id FROM customers_vehicle v WHERE v.delivery_date = ANY(%(visits)s::date[])
+            UNION
+            SELECT v.customer_id FROM customers_repairorder ro JOIN customers_vehicle v ON v.id = ro.vehicle_id
+            WHERE ro.settle_date = ANY(%(visits)s::date[])
+        ), members AS (
+            SELECT cu.id, cu.points_balance, {_LAST_VISIT_SQL} AS visited
+            FROM hits JOIN customers_customer cu ON cu.id = hits.customer_id
+            WHERE cu.store_id = %(store_id)s AND cu.points_balance > 0 AND cu.member_card_no <> ''
+        )
+        SELECT members.id AS customer_id, NULL::bigint AS vehicle_id, members.id AS unit_id, wanted.rule_date,
+               members.visited AS subject_date, jsonb_build_object('points', members.points_balance) AS detail
+        FROM members
+        JOIN unnest(%(visits)s::date[], %(targets)s::date[]) AS wanted(visited, rule_date)
+          ON wanted.visited = members.visited
+        """,
+        {"visits": visits, "targets": targets},
+    )
+
+
+def _dissatisfied(rule, rule_dates: list[date]) -> Candidates | None:
+    targets, lows, highs = [], [], []
+    for rule_date in rule_dates:
+        base = rule_date - timedelta(days=rule.offset_days)
+        if base.day == 1:
+            targets.append(rule_date)
+            lows.append(add_months(base, -1))
+            highs.append(base)
+    if not targets:
+        return None
+    return Candidates(
+        f"""
+        SELECT DISTINCT ON (results.customer_id, wanted.rule_date)
+               results.customer_id, NULL::bigint AS vehicle_id, results.customer_id AS unit_id, wanted.rule_date,
+               results.day AS subject_date, '{{}}'::jsonb AS detail
+        FROM (
+            SELECT ca.customer_id, (ca.at AT TIME ZONE '{TIME_ZONE}')::date AS day
+            FROM followups_callattempt ca WHERE ca.is_dissatisfied
+            UNION ALL
+            SELECT ib.customer_id, (ib.received_at AT TIME ZONE '{TIME_ZONE}')::date
+            FROM followups_inboundsms ib
+            WHERE ib.action = 'satisfaction' AND ib.satisfaction <= 2 AND ib.customer_id IS NOT NULL
+        ) results
+        JOIN customers_customer cu ON cu.id = results.customer_id AND cu.store_id = %(store_id)s
+        JOIN unnest(%(targets)s::date[], %(lows)s::date[], %(highs)s::date[]) AS wanted(rule_date, low, high)
+          ON results.day >= wanted.low AND results.day < wanted.high
+        ORDER BY results.customer_id, wanted.rule_date, results.day DESC
+        """,
+        {"targets": targets, "lows": lows, "highs": highs},
+    )
+
+
+def candidates_for(rule, rule_dates: list[date]) -> Candidates | None:
+    """The candidate SELECT of ``rule`` for ``rule_dates``, or None when the rule has nothing to do."""
+    if not rule_dates:
+        return None
+    code = rule.code
+    if code in (RuleCode.DELIVERY_THANKS, RuleCode.FIRST_SERVICE_INVITE):
+        return _vehicle_date_rule("delivery_date", rule, rule_dates)
+    if code == RuleCode.INSURANCE_RENEWAL:
+        return _vehicle_date_rule("insurance_expiry", rule, rule_dates)
+    builders = {
+        RuleCode.POST_REPAIR_CALLBACK: _post_repair,
+        RuleCode.WARRANTY_EXPIRY: _warranty,
+        RuleCode.MAINTENANCE_DUE: _maintenance,
+        RuleCode.BIRTHDAY: _birthday,
+        RuleCode.HOLIDAY_GREETING: _holiday,
+        RuleCode.LOST_CUSTOMER: _lost_customer,
+        RuleCode.POINTS_EXPIRY: _points_expiry,
+        RuleCode.DISSATISFIED_FOLLOWUP: _dissatisfied,
+    }
+    builder = builders.get(code)
+    # event_notice: no events exist yet (the owners' club builds them); it generates nothing.
+    return builder(rule, rule_dates) if builder else None
+
+
+def eligible_sql(rule, candidates: Candidates) -> tuple[str, dict]:
+    """``candidates`` without whoever gets nothing (followups.md, "Who gets nothing")."""
+    if rule.channel == Channel.SMS:
+        contact = "cu.sms_opt_out = false AND cu.mobile ~ %(mobile_pattern)s"
+    else:
+        contact = "cu.do_not_call = false AND (cu.mobile ~ %(mobile_pattern)s OR cu.landline ~ %(landline_pattern)s)"
+    if rule.code in VEHICLE_RULES:
+        vehicles = "TRUE"  # the candidate SELECTs keep active vehicles only
+    else:
+        vehicles = (
+            "(NOT EXISTS (SELECT 1 FROM customers_vehicle ev WHERE ev.customer_id = cu.id)"
+            " OR EXISTS (SELECT 1 FROM customers_vehicle ev WHERE ev.customer_id = cu.id AND ev.status = %(active)s))"
+        )
+    if candidates.inline_eligibility:
+        sql = candidates.sql.replace("{eligibility}", f"{contact} AND {vehicles}")
+    else:
+        sql = f"""
+            SELECT c.customer_id, c.vehicle_id, c.unit_id, c.rule_date, c.subject_date, c.detail
+            FROM ({candidates.sql}) c
+            JOIN customers_customer cu ON cu.id = c.customer_id
+            WHERE {contact} AND {vehicles}
+        """
+    params = {
+        **candidates.params,
+        "store_id": rule.store_id,
+        "active": VehicleStatus.ACTIVE.value,
+        "mobile_pattern": MOBILE_PATTERN,
+        "landline_pattern": LANDLINE_PATTERN,
+    }
+    return sql, params
+
+
+INSERT_SQL = """
+    INSERT INTO followups_followuptask
+        (rule_id, code, store_id, customer_id, vehicle_id, unit_id, rule_date, queue_date, work_date, subject_date,
+         channel, priority, status, attempts, outcome, detail, created_at)
+    SELECT %(rule_id)s, %(code)s, %(store_id)s, e.customer_id, e.vehicle_id, e.unit_id, e.rule_date,
+           %(queue_date)s, %(queue_date)s, e.subject_date, %(channel)s, %(priority)s, 'open', 0, '', e.detail, now()
+    FROM ({eligible}) e
+    ON CONFLICT (rule_id, unit_id, rule_date) DO NOTHING
+"""
+
+
+def insert_statement(rule, *, day: date, calendar: WorkingCalendar) -> tuple[str, dict] | None:
+    """The INSERT that generates ``rule``'s tasks queued on ``day``, or None when there are none."""
+    candidates = candidates_for(rule, rule_dates_for(channel=rule.channel, day=day, calendar=calendar))
+    if candidates is None:
+        return None
+    eligible, params = eligible_sql(rule, candidates)
+    params.update(rule_id=rule.pk, code=rule.code, queue_date=day, channel=rule.channel, priority=rule.priority)
+    return INSERT_SQL.format(eligible=eligible), params
+
+
+def preview_statement(rule, *, day: date, calendar: WorkingCalendar) -> tuple[str, dict] | None:
+    """A count of the tasks ``rule`` would queue on ``day`` with the data and settings as they are."""
+    candidates = candidates_for(rule, rule_dates_for(channel=rule.channel, day=day, calendar=calendar))
+    if candidates is None:
+        return None
+    eligible, params = eligible_sql(rule, candidates)
+    return f"SELECT count(*) FROM ({eligible}) e", params

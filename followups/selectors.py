@@ -1,0 +1,243 @@
+"""Reads of the follow-up engine: the calendar, the queue, the preview and the reports."""
+
+import datetime
+
+from django.db import connection
+from django.db.models import Count, Min, Q, QuerySet
+from django.http import Http404
+
+from crm.calendar import WorkingCalendar
+from crm.models import CalendarDay, Store
+from crm.scoping import scope_to_user_stores, stores_for_user
+from customers.choices import Confidentiality
+from followups.choices import CallOutcome, Channel, RuleCode, TaskStatus
+from followups.generation import preview_statement
+from followups.models import CallAttempt, FollowupRule, FollowupTask, SmsMessage
+
+SATISFIED_SCORE = 4
+
+
+def working_calendar() -> WorkingCalendar:
+    """The working-day calendar with the admin-entered official days (crm.CalendarDay) on top."""
+    overrides = {day.date: day.is_working_day for day in CalendarDay.objects.all()}
+    return WorkingCalendar(overrides=overrides)
+
+
+def call_windows_open(store: Store, at: datetime.time) -> bool:
+    """Whether ``at`` is inside one of the store's call windows."""
+    return (store.morning_call_start <= at < store.morning_call_end) or (
+        store.afternoon_call_start <= at < store.afternoon_call_end
+    )
+
+
+# --- rules ------------------------------------------------------------------------------------
+
+
+def rules_for_user(*, user, store_id: int | None = None) -> QuerySet[FollowupRule]:
+    rules = scope_to_user_stores(FollowupRule.objects.select_related("store"), user)
+    if store_id:
+        rules = rules.filter(store_id=store_id)
+    return rules.order_by("store__code", "code")
+
+
+def rule_get_for_user(*, user, pk: int) -> FollowupRule:
+    try:
+        return rules_for_user(user=user).get(pk=pk)
+    except (FollowupRule.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+# --- the queue --------------------------------------------------------------------------------
+
+
+def _visible_tasks(user) -> QuerySet[FollowupTask]:
+    tasks = scope_to_user_stores(FollowupTask.objects.all(), user)
+    if user.is_superuser:
+        return tasks
+    hidden = Q(customer__confidentiality=Confidentiality.TOP_SECRET) & ~Q(customer__authorized_staff=user)
+    return tasks.exclude(hidden)
+
+
+def queue_for_user(*, user, today: datetime.date, search: str = "") -> QuerySet:
+    """Today's open phone tasks of the user's stores (overdue ones included), one row per customer,
+    most urgent first."""
+    tasks = _visible_tasks(user).filter(status=TaskStatus.OPEN, channel=Channel.PHONE, work_date__lte=today)
+    search = search.strip()
+    if search:
+        tasks = tasks.filter(
+            Q(customer__customer_no__iexact=search) | Q(customer__name__startswith=search) | Q(code=search)
+        )
+    return (
+        tasks.values("customer_id", "customer__name", "customer__customer_no", "store_id", "store__name")
+        .annotate(task_count=Count("id"), priority=Min("priority"), since=Min("work_date"), callback=Min("callback_at"))
+        .order_by("priority", "since", "customer_id")
+    )
+
+
+def queue_summary(*, user, today: datetime.date) -> dict:
+    tasks = _visible_tasks(user).filter(channel=Channel.PHONE)
+    return tasks.aggregate(
+        open=Count("id", filter=Q(status=TaskStatus.OPEN, work_date__lte=today)),
+        done_today=Count("id", filter=Q(completed_at__date=today)),
+        tomorrow=Count("id", filter=Q(status=TaskStatus.OPEN, work_date=today + datetime.timedelta(days=1))),
+    )
+
+
+def current_claim(*, user, since: datetime.datetime) -> FollowupTask | None:
+    """The agent's call in progress (a claim younger than ``since``), if any."""
+    return FollowupTask.objects.filter(
+        claimed_by=user, status=TaskStatus.OPEN, channel=Channel.PHONE, claimed_at__gte=since
+    ).first()
+
+
+def call_history(*, customer_id: int, limit: int = 10) -> list[CallAttempt]:
+    return list(
+        CallAttempt.objects.filter(customer_id=customer_id).select_related("task", "agent").order_by("-at")[:limit]
+    )
+
+
+# --- preview and reports ----------------------------------------------------------------------
+
+
+def queue_preview(*, user, day: datetime.date, calendar: WorkingCalendar | None = None) -> list[dict]:
+    """What the queue of ``day`` will hold, per store and rule: the tasks the rules would generate
+    with today's data and settings, and the tasks already rolled over to that day."""
+    calendar = calendar or working_calendar()
+    rules = rules_for_user(user=user)
+    rolled = {
+        (row["store_id"], row["code"]): row["count"]
+        for row in _visible_tasks(user)
+        .filter(status=TaskStatus.OPEN, work_date=day)
+        .exclude(queue_date=day)
+        .values("store_id", "code")
+        .annotate(count=Count("id"))
+    }
+    rows = []
+    with connection.cursor() as cursor:
+        for rule in rules:
+            generated = 0
+            statement = preview_statement(rule, day=day, calendar=calendar) if rule.is_enabled else None
+            if statement is not None:
+                cursor.execute(*statement)
+                generated = cursor.fetchone()[0]
+            rows.append(
+                {
+                    "rule": rule,
+                    "generated": generated,
+                    "rolled_over": rolled.get((rule.store_id, rule.code), 0),
+                    "total": generated + rolled.get((rule.store_id, rule.code), 0),
+                }
+            )
+    return rows
+
+
+def completion_report(*, user, start: datetime.date, end: datetime.date) -> dict:
+    """Per rule and per agent: tasks due, calls made, reached, satisfied (score ≥ 4), dissatisfied."""
+    attempts = CallAttempt.objects.filter(at__date__gte=start, at__date__lte=end, task__in=_visible_tasks(user))
+    figures = {
+        "made": Count("id"),
+        "reached": Count("id", filter=Q(outcome=CallOutcome.REACHED)),
+        "satisfied": Count("id", filter=Q(satisfaction__gte=SATISFIED_SCORE)),
+        "dissatisfied": Count("id", filter=Q(is_dissatisfied=True)),
+    }
+    due = {
+        row["code"]: row["count"]
+        for row in _visible_tasks(user)
+        .filter(queue_date__gte=start, queue_date__lte=end)
+        .values("code")
+        .annotate(count=Count("id"))
+    }
+    labels = dict(RuleCode.choices)
+    by_rule = [
+        {**row, "label": labels.get(row["task__code"], row["task__code"]), "due": due.get(row["task__code"], 0)}
+        for row in attempts.values("task__code").annotate(**figures).order_by("task__code")
+    ]
+    for code, count in due.items():
+        if not any(row["task__code"] == code for row in by_rule):
+            by_rule.append(
+                {"task__code": code, "label": labels.get(code, code), "due": count, "made": 0, "reached": 0,
+                 "satisfied": 0, "dissatisfied": 0}
+            )  # fmt: skip
+    by_agent = list(
+        attempts.values("agent_id", "agent__username", "agent__last_name", "agent__first_name")
+        .annotate(**figures)
+        .order_by("agent__username")
+    )
+    return {"by_rule": sorted(by_rule, key=lambda row: row["task__code"]), "by_agent": by_agent}
+
+
+def call_summary(*, user, start: datetime.date, end: datetime.date) -> dict:
+    """The call-summary report (回访总结报告) of a period: outcomes, satisfaction, dissatisfied customers."""
+    attempts = CallAttempt.objects.filter(at__date__gte=start, at__date__lte=end, task__in=_visible_tasks(user))
+    outcome_labels = dict(CallOutcome.choices)
+    outcomes = [
+        {"outcome": row["outcome"], "label": outcome_labels.get(row["outcome"], row["outcome"]), "count": row["count"]}
+        for row in attempts.values("outcome").annotate(count=Count("id")).order_by("outcome")
+    ]
+    satisfaction = {row["satisfaction"]: row["count"] for row in
+                    attempts.exclude(satisfaction=None).values("satisfaction").annotate(count=Count("id"))}  # fmt: skip
+    daily = list(
+        attempts.values("at__date")
+        .annotate(made=Count("id"), reached=Count("id", filter=Q(outcome=CallOutcome.REACHED)))
+        .order_by("at__date")
+    )
+    dissatisfied = list(
+        attempts.filter(is_dissatisfied=True).select_related("customer", "task", "agent").order_by("-at")[:100]
+    )
+    total = attempts.count()
+    reached = sum(row["count"] for row in outcomes if row["outcome"] == CallOutcome.REACHED)
+    scores = [score for score, count in satisfaction.items() for _ in range(count)]
+    return {
+        "total": total,
+        "reached": reached,
+        "reach_rate": round(100 * reached / total, 1) if total else 0,
+        "average_satisfaction": round(sum(scores) / len(scores), 2) if scores else None,
+        "outcomes": outcomes,
+        "satisfaction": [satisfaction.get(score, 0) for score in range(1, 6)],
+        "daily": daily,
+        "dissatisfied": dissatisfied,
+    }
+
+
+def sms_list_for_day(*, user, day: datetime.date) -> QuerySet[FollowupTask]:
+    """The day's SMS tasks (what a dealer uploads to its own SMS platform), with their messages."""
+    return (
+        _visible_tasks(user)
+        .filter(channel=Channel.SMS, queue_date=day)
+        .select_related("customer", "vehicle", "store", "rule", "sms")
+        .order_by("store__code", "code", "customer__customer_no", "id")
+    )
+
+
+def export_rows(*, day: datetime.date) -> list[tuple]:
+    """followups.md contract: tasks whose queue date is D as (rule, customer_no, vin, channel, due_date),
+    sorted by rule, customer_no, vin."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT t.code, cu.customer_no, COALESCE(v.vin, ''), t.channel, t.queue_date
+            FROM followups_followuptask t
+            JOIN customers_customer cu ON cu.id = t.customer_id
+            LEFT JOIN customers_vehicle v ON v.id = t.vehicle_id
+            WHERE t.queue_date = %s
+            ORDER BY t.code, cu.customer_no, COALESCE(v.vin, '')
+            """,
+            [day],
+        )
+        return cursor.fetchall()
+
+
+def customer_open_tasks(*, customer_id: int) -> list[FollowupTask]:
+    return list(
+        FollowupTask.objects.filter(customer_id=customer_id, status=TaskStatus.OPEN)
+        .select_related("vehicle")
+        .order_by("work_date", "priority")[:20]
+    )
+
+
+def customer_sms(*, customer_id: int, limit: int = 50) -> list[SmsMessage]:
+    return list(SmsMessage.objects.filter(customer_id=customer_id).order_by("-created_at")[:limit])
+
+
+def stores_of(user) -> list[Store]:
+    return list(stores_for_user(user))

@@ -1,0 +1,588 @@
+"""Writes of the follow-up engine: rules, generation, the call queue's claims and outcomes, SMS."""
+
+import datetime
+import logging
+import re
+import unicodedata
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.calendar import WorkingCalendar
+from crm.exceptions import ApplicationError
+from crm.models import Store
+from crm.scoping import sees_all_stores
+from customers.choices import MarkSource
+from customers.models import Customer, Vehicle
+from followups.choices import (
+    CallOutcome,
+    Channel,
+    DeliveryStatus,
+    ReplyAction,
+    RuleCode,
+    SmsStatus,
+    TaskStatus,
+)
+from followups.defaults import DEFAULT_RULES, SMS_OPT_OUT_TEXT
+from followups.gateways import GatewayError, get_gateway
+from followups.generation import MOBILE_PATTERN, insert_statement
+from followups.models import CallAttempt, FollowupRule, FollowupTask, GenerationRun, InboundSms, SmsMessage
+from followups.selectors import call_windows_open, working_calendar
+
+logger = logging.getLogger(__name__)
+
+CLAIM_LAPSE = datetime.timedelta(minutes=30)
+MAX_CALL_ATTEMPTS = 3
+SMS_BATCH_SIZE = 20
+SMS_MAX_SEND_ATTEMPTS = 5
+SMS_LATE_DAYS = 3  # an SMS task missed by an outage is still sent this many days late, not later
+DISSATISFIED_SCORE = 2  # satisfaction ≤ 2 of 5 is a dissatisfied result
+
+
+# --- rules ------------------------------------------------------------------------------------
+
+
+def followup_rules_ensure_defaults(*, stores: Iterable[Store] | None = None) -> int:
+    """Give every store (or ``stores``) the default rules it lacks; returns how many were added."""
+    stores = list(stores if stores is not None else Store.objects.all())
+    existing = set(FollowupRule.objects.filter(store__in=stores).values_list("store_id", "code"))
+    missing = [
+        FollowupRule(store=store, code=code, **defaults)
+        for store in stores
+        for code, defaults in DEFAULT_RULES.items()
+        if (store.pk, code) not in existing
+    ]
+    created = FollowupRule.objects.bulk_create(missing, ignore_conflicts=True)
+    return len(created)
+
+
+def followup_rule_update(*, rule: FollowupRule, user, data: dict) -> FollowupRule:
+    """Change a rule's settings; the history keeps who changed what."""
+    for name, value in data.items():
+        setattr(rule, name, value)
+    rule._history_user = user
+    rule.full_clean()
+    rule.save()
+    return rule
+
+
+# --- generation -------------------------------------------------------------------------------
+
+
+def _record_runs(*, runs: list[tuple[int, str, datetime.date, int]]) -> None:
+    """Note that these (store, rule, date) were generated, adding to any earlier count: one statement."""
+    if not runs:
+        return
+    values = ", ".join(["(%s, %s, %s, %s, now())"] * len(runs))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO followups_generationrun (store_id, code, date, created_count, finished_at)
+            VALUES {values}
+            ON CONFLICT (store_id, code, date)
+            DO UPDATE SET created_count = followups_generationrun.created_count + EXCLUDED.created_count,
+                          finished_at = now()
+            """,
+            [value for run in runs for value in run],
+        )
+
+
+def followups_generate_day(
+    *,
+    day: datetime.date,
+    store_ids: Iterable[int] | None = None,
+    codes: Iterable[str] | None = None,
+    calendar: WorkingCalendar | None = None,
+) -> Counter:
+    """Generate the tasks queued on ``day`` (D) for every enabled rule; returns tasks made per rule.
+
+    One INSERT … SELECT … ON CONFLICT DO NOTHING per store and rule, and one transaction per store:
+    a store's day is generated whole or not at all, and running it twice makes nothing new.
+    """
+    calendar = calendar or working_calendar()
+    stores = Store.objects.filter(is_active=True)
+    if store_ids is not None:
+        stores = stores.filter(pk__in=list(store_ids))
+    stores = list(stores)
+    followup_rules_ensure_defaults(stores=stores)
+    rules = FollowupRule.objects.filter(store__in=stores).order_by("store_id", "code")
+    if codes is not None:
+        rules = rules.filter(code__in=list(codes))
+    rules_by_store: dict[int, list[FollowupRule]] = {}
+    for rule in rules:
+        rules_by_store.setdefault(rule.store_id, []).append(rule)
+    made: Counter = Counter()
+    for store_id, store_rules in rules_by_store.items():
+        runs = []
+        with transaction.atomic(), connection.cursor() as cursor:
+            # Short set-based statements: compiling them (JIT) costs more than it saves. A day lost
+            # in a crash is generated again by the catch-up, so the commit need not wait for the disk.
+            cursor.execute(
+                "SET LOCAL jit = off; SET LOCAL synchronous_commit = off; SET LOCAL max_parallel_workers_per_gather = 0"
+            )
+            for rule in store_rules:
+                created = 0
+                statement = insert_statement(rule, day=day, calendar=calendar) if rule.is_enabled else None
+                if statement is not None:
+                    cursor.execute(*statement)
+                    created = cursor.rowcount
+                runs.append((store_id, rule.code, day, created))
+                made[rule.code] += created
+            _record_runs(runs=runs)
+    return made
+
+
+def followups_generate_range(
+    *,
+    start: datetime.date,
+    end: datetime.date,
+    store_ids: Iterable[int] | None = None,
+    codes: Iterable[str] | None = None,
+) -> dict[datetime.date, Counter]:
+    """Generate every day of ``start..end`` (a backfill): the same code path as the nightly job."""
+    if end < start:
+        raise ApplicationError(_("The end date is before the start date."))
+    calendar = working_calendar()
+    store_ids = list(store_ids) if store_ids is not None else None
+    codes = list(codes) if codes is not None else None
+    results = {}
+    day = start
+    while day <= end:
+        results[day] = followups_generate_day(day=day, store_ids=store_ids, codes=codes, calendar=calendar)
+        day += datetime.timedelta(days=1)
+    return results
+
+
+def followups_catch_up_plan(*, today: datetime.date) -> list[dict]:
+    """The generation jobs the nightly run fans out: per store (per rule for big stores), from the day
+    after the last generated one (at most FOLLOWUP_CATCH_UP_DAYS back) to ``today``."""
+    stores = list(Store.objects.filter(is_active=True))
+    followup_rules_ensure_defaults(stores=stores)
+    last_runs = {
+        (row["store_id"], row["code"]): row["last"]
+        for row in GenerationRun.objects.values("store_id", "code").annotate(last=Max("date"))
+    }
+    earliest = today - datetime.timedelta(days=settings.FOLLOWUP_CATCH_UP_DAYS - 1)
+    big_stores = set(
+        Vehicle.objects.values("store_id")
+        .annotate(count=Count("id"))
+        .filter(count__gt=settings.FOLLOWUP_SPLIT_VEHICLES)
+        .values_list("store_id", flat=True)
+    )
+    plan = []
+    for store in stores:
+        starts = {}
+        for code in RuleCode.values:
+            last = last_runs.get((store.pk, code))
+            starts[code] = max(earliest, last + datetime.timedelta(days=1)) if last else today
+        due = {code: start for code, start in starts.items() if start <= today}
+        if not due:
+            continue
+        if store.pk in big_stores:
+            plan.extend(
+                {"store_id": store.pk, "codes": [code], "start": start, "end": today} for code, start in due.items()
+            )
+        else:
+            plan.append({"store_id": store.pk, "codes": None, "start": min(due.values()), "end": today})
+    return plan
+
+
+# --- the call queue ---------------------------------------------------------------------------
+
+_CLAIM_FILTERS = """
+    t.status = 'open' AND t.channel = 'phone' AND t.work_date <= %(today)s AND t.store_id = ANY(%(stores)s)
+    AND (t.callback_at IS NULL OR t.callback_at <= %(now)s)
+    AND (t.claimed_by_id IS NULL OR t.claimed_by_id = %(me)s OR t.claimed_at < %(lapse)s)
+"""
+
+_PICK_SQL = f"""
+    SELECT t.id, t.customer_id FROM followups_followuptask t
+    JOIN customers_customer cu ON cu.id = t.customer_id
+    WHERE {_CLAIM_FILTERS}
+      AND NOT (t.customer_id = ANY(%(skip)s))
+      AND cu.do_not_call = false
+      AND (cu.confidentiality <> 'top_secret' OR %(sees_secret)s OR EXISTS (
+           SELECT 1 FROM customers_customer_authorized_staff a WHERE a.customer_id = cu.id AND a.user_id = %(me)s))
+      AND NOT EXISTS (
+           SELECT 1 FROM followups_followuptask o
+           WHERE o.customer_id = t.customer_id AND o.status = 'open' AND o.claimed_by_id <> %(me)s
+             AND o.claimed_at >= %(lapse)s)
+    ORDER BY t.priority, t.work_date, t.id
+    LIMIT 1
+    FOR UPDATE OF t SKIP LOCKED
+"""
+
+# The customer's advisory lock is taken in the same statement: nothing is claimed if another agent
+# is claiming that customer at this very moment.
+_CLAIM_CUSTOMER_SQL = f"""
+    UPDATE followups_followuptask SET claimed_by_id = %(me)s, claimed_at = %(now)s
+    WHERE (SELECT pg_try_advisory_xact_lock(%(lock_space)s, %(lock_key)s))
+      AND id IN (SELECT t.id FROM followups_followuptask t WHERE t.customer_id = %(customer)s AND {_CLAIM_FILTERS}
+                 FOR UPDATE SKIP LOCKED)
+    RETURNING id
+"""
+_CLAIM_LOCK_SPACE = 0x4655  # advisory-lock namespace of the call queue
+
+
+def _agent_store_ids(user, now: datetime.datetime) -> list[int]:
+    """The agent's stores whose call window is open at ``now``."""
+    stores = Store.objects.filter(is_active=True)
+    if not sees_all_stores(user):
+        stores = stores.filter(staff=user)
+    local_time = timezone.localtime(now).time()
+    return [store.pk for store in stores if call_windows_open(store, local_time)]
+
+
+def task_claim_next(*, user, now: datetime.datetime | None = None) -> list[FollowupTask]:
+    """Claim the next call for ``user``: every open phone task of the best customer, atomically.
+
+    Returns the agent's current call if the agent already holds one. Two agents never get the same
+    task (``FOR UPDATE SKIP LOCKED``) nor the same customer (a transaction-scoped advisory lock on the
+    customer). Empty when nothing is callable now.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    lapse = now - CLAIM_LAPSE
+    current = FollowupTask.objects.filter(
+        claimed_by=user, status=TaskStatus.OPEN, channel=Channel.PHONE, claimed_at__gte=lapse, work_date__lte=today
+    ).first()
+    if current is not None:
+        return task_current_call(user=user, customer_id=current.customer_id, now=now)
+    stores = _agent_store_ids(user, now)
+    if not stores:
+        return []
+    params = {
+        "today": today,
+        "now": now,
+        "lapse": lapse,
+        "me": user.pk,
+        "stores": stores,
+        "skip": [],
+        "sees_secret": bool(user.is_superuser),
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A claim lost in a crash is harmless (the agent claims again): no need to wait for the disk.
+        pick = "SET LOCAL synchronous_commit TO OFF; " + _PICK_SQL
+        for _attempt in range(10):
+            cursor.execute(pick, params)
+            row = cursor.fetchone()
+            if row is None:
+                return []
+            customer_id = row[1]
+            cursor.execute(
+                _CLAIM_CUSTOMER_SQL,
+                {**params, "customer": customer_id, "lock_space": _CLAIM_LOCK_SPACE,
+                 "lock_key": customer_id % 2_000_000_000},
+            )  # fmt: skip
+            claimed_ids = [claimed[0] for claimed in cursor.fetchall()]
+            if claimed_ids:
+                break
+            params["skip"] = [*params["skip"], customer_id]
+            pick = _PICK_SQL
+        else:
+            return []
+    return list(
+        FollowupTask.objects.filter(pk__in=claimed_ids)
+        .select_related("rule", "vehicle", "customer", "store")
+        .order_by("priority", "id")
+    )
+
+
+def task_current_call(*, user, customer_id: int, now: datetime.datetime | None = None) -> list[FollowupTask]:
+    """The agent's claimed open tasks of one customer; viewing them keeps the claim alive."""
+    now = now or timezone.now()
+    tasks = FollowupTask.objects.filter(
+        claimed_by=user, customer_id=customer_id, status=TaskStatus.OPEN, claimed_at__gte=now - CLAIM_LAPSE
+    )
+    tasks.update(claimed_at=now)
+    return list(tasks.select_related("rule", "vehicle", "customer", "store").order_by("priority", "id"))
+
+
+def task_release(*, user, customer_id: int) -> int:
+    """Give the customer's claimed tasks back to the queue."""
+    return FollowupTask.objects.filter(claimed_by=user, customer_id=customer_id, status=TaskStatus.OPEN).update(
+        claimed_by=None, claimed_at=None
+    )
+
+
+@transaction.atomic
+def call_record_outcome(
+    *,
+    user,
+    customer_id: int,
+    outcome: str,
+    answers: dict | None = None,
+    satisfaction: int | None = None,
+    is_dissatisfied: bool = False,
+    notes: str = "",
+    callback_at: datetime.datetime | None = None,
+    now: datetime.datetime | None = None,
+    calendar: WorkingCalendar | None = None,
+) -> list[FollowupTask]:
+    """Record one call to a customer for all the agent's claimed tasks of that customer.
+
+    reached/refused close the tasks; wrong number closes them unreached; no answer and busy roll them
+    to the next working day, at most 3 attempts; call back moves them to the requested time.
+    """
+    now = now or timezone.now()
+    if outcome not in CallOutcome.values:
+        raise ApplicationError(_("Choose an outcome."))
+    if satisfaction is not None and not 1 <= satisfaction <= 5:
+        raise ApplicationError(_("Satisfaction is between 1 and 5."))
+    if outcome == CallOutcome.CALL_BACK and (callback_at is None or callback_at <= now):
+        raise ApplicationError(_("Give a call-back time in the future."))
+    tasks = list(
+        FollowupTask.objects.select_for_update()
+        .filter(claimed_by=user, customer_id=customer_id, status=TaskStatus.OPEN, channel=Channel.PHONE)
+        .order_by("id")
+    )
+    if not tasks:
+        raise ApplicationError(_("This call is no longer assigned to you: take the next one from the queue."))
+    dissatisfied = bool(is_dissatisfied or (satisfaction is not None and satisfaction <= DISSATISFIED_SCORE))
+    call_key = uuid.uuid4()
+    answers = answers or {}
+    today = timezone.localdate(now)
+    next_working_day = None
+    attempts = []
+    for task in tasks:
+        task.outcome = outcome
+        task.claimed_by = None
+        task.claimed_at = None
+        if outcome in (CallOutcome.REACHED, CallOutcome.REFUSED):
+            task.status = TaskStatus.DONE
+            task.completed_at = now
+            task.satisfaction = satisfaction
+            task.attempts += 1
+        elif outcome == CallOutcome.WRONG_NUMBER:
+            task.status = TaskStatus.UNREACHED
+            task.completed_at = now
+            task.attempts += 1
+        elif outcome == CallOutcome.CALL_BACK:
+            task.callback_at = callback_at
+            task.work_date = timezone.localdate(callback_at)
+        else:  # no answer, busy
+            task.attempts += 1
+            if task.attempts >= MAX_CALL_ATTEMPTS:
+                task.status = TaskStatus.UNREACHED
+                task.completed_at = now
+            else:
+                if next_working_day is None:
+                    calendar = calendar or working_calendar()
+                    next_working_day = calendar.next_working_day(today + datetime.timedelta(days=1))
+                task.work_date = next_working_day
+                task.callback_at = None
+        attempts.append(
+            CallAttempt(
+                task=task,
+                customer_id=customer_id,
+                agent=user,
+                call_key=call_key,
+                at=now,
+                outcome=outcome,
+                answers=answers.get(str(task.pk), {}) if isinstance(answers.get(str(task.pk)), dict) else {},
+                satisfaction=satisfaction,
+                is_dissatisfied=dissatisfied,
+                notes=notes,
+                callback_at=callback_at if outcome == CallOutcome.CALL_BACK else None,
+            )
+        )
+    for attempt in attempts:
+        attempt.full_clean(exclude=["task", "customer", "agent"])
+    FollowupTask.objects.bulk_update(
+        tasks,
+        ["outcome", "claimed_by", "claimed_at", "status", "completed_at", "satisfaction", "attempts", "callback_at",
+         "work_date"],
+    )  # fmt: skip
+    CallAttempt.objects.bulk_create(attempts)
+    return tasks
+
+
+# --- SMS --------------------------------------------------------------------------------------
+
+
+def sms_window_open(now: datetime.datetime) -> bool:
+    """Whether ``now`` (local time) is inside SMS_SEND_WINDOW (09:00–20:00 by default)."""
+    start_text, _sep, end_text = settings.SMS_SEND_WINDOW.partition("-")
+    local = timezone.localtime(now)
+    minutes = local.hour * 60 + local.minute
+
+    def parse(text: str) -> int:
+        hours, _colon, mins = text.strip().partition(":")
+        return int(hours) * 60 + int(mins or 0)
+
+    return parse(start_text) <= minutes < parse(end_text)
+
+
+_SMS_PREPARE_SQL = r"""
+    INSERT INTO followups_smsmessage
+        (task_id, idempotency_key, store_id, customer_id, code, mobile, body, send_date, status, send_attempts,
+         gateway_message_id, delivery_status, error, created_at)
+    SELECT t.id, 'task-' || t.id, t.store_id, t.customer_id, t.code, cu.mobile,
+           '【' || COALESCE(NULLIF(s.sms_signature, ''), s.name) || '】' ||
+           replace(replace(replace(replace(replace(replace(replace(replace(r.sms_template,
+               '{name}', cu.name),
+               '{plate}', COALESCE(v.plate_no, '')),
+               '{model}', COALESCE(v.series, '')),
+               '{date}', COALESCE(to_char(t.subject_date, 'YYYY"年"FMMM"月"FMDD"日"'), '')),
+               '{store_phone}', s.phone),
+               '{store}', s.name),
+               '{holiday}', COALESCE(t.detail->>'holiday', '')),
+               '{points}', COALESCE(cu.points_balance::text, ''))
+           || %(opt_out)s,
+           %(day)s, 'queued', 0, '', 'unknown', '', now()
+    FROM followups_followuptask t
+    JOIN followups_followuprule r ON r.id = t.rule_id
+    JOIN crm_store s ON s.id = t.store_id
+    JOIN customers_customer cu ON cu.id = t.customer_id
+    LEFT JOIN customers_vehicle v ON v.id = t.vehicle_id
+    WHERE t.store_id = %(store_id)s AND t.channel = 'sms' AND t.status = 'open'
+      AND t.queue_date BETWEEN %(earliest)s AND %(day)s AND r.sms_template <> ''
+      AND cu.sms_opt_out = false AND cu.mobile ~ %(mobile_pattern)s
+    ON CONFLICT (idempotency_key) DO NOTHING
+"""
+
+_SMS_CLAIM_SQL = """
+    UPDATE followups_smsmessage SET status = 'sending', lease_until = %(lease_until)s,
+           send_attempts = send_attempts + 1
+    WHERE id IN (
+        SELECT id FROM followups_smsmessage
+        WHERE store_id = %(store_id)s AND send_date <= %(day)s
+          AND (status = 'queued' OR (status = 'sending' AND lease_until < %(now)s))
+        ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+    RETURNING id, idempotency_key, mobile, body, task_id, send_attempts
+"""
+
+
+def sms_messages_prepare(*, store_id: int, day: datetime.date) -> int:
+    """Render one message per open SMS task of the store queued on ``day`` (or a few days late after
+    an outage). Set-based; the idempotency key makes a second run a no-op."""
+    with connection.cursor() as cursor:
+        # Whoever opted out since generation gets nothing.
+        cursor.execute(
+            """
+            UPDATE followups_followuptask t SET status = 'closed', completed_at = now()
+            FROM customers_customer cu
+            WHERE cu.id = t.customer_id AND t.store_id = %s AND t.channel = 'sms' AND t.status = 'open'
+              AND t.queue_date <= %s AND cu.sms_opt_out
+            """,
+            [store_id, day],
+        )
+        cursor.execute(
+            _SMS_PREPARE_SQL,
+            {
+                "store_id": store_id,
+                "day": day,
+                "earliest": day - datetime.timedelta(days=SMS_LATE_DAYS),
+                "opt_out": SMS_OPT_OUT_TEXT,
+                "mobile_pattern": MOBILE_PATTERN,
+            },
+        )
+        return cursor.rowcount
+
+
+def sms_send_batch(*, store_id: int, day: datetime.date | None = None, now=None, gateway=None) -> Counter:
+    """Send the store's due messages, in the sending window only; safe to run twice or concurrently.
+
+    Each message is claimed by a conditional UPDATE (queued → sending with a lease), sent with its
+    idempotency key, then marked sent. A worker that dies mid-batch leaves its messages ``sending``;
+    once the lease lapses another run resends them with the same key and the gateway recognises
+    them, so nothing is lost and nothing is sent twice.
+    """
+    fixed_now = now
+    now = now or timezone.now()
+    day = day or timezone.localdate(now)
+    result: Counter = Counter()
+    if not sms_window_open(now):
+        result["outside_window"] = 1
+        return result
+    result["prepared"] = sms_messages_prepare(store_id=store_id, day=day)
+    gateway = gateway or get_gateway()
+    lease = datetime.timedelta(seconds=settings.SMS_SEND_LEASE_SECONDS)
+    while True:
+        current = fixed_now or timezone.now()
+        if not sms_window_open(current):
+            break
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _SMS_CLAIM_SQL,
+                {"store_id": store_id, "day": day, "now": current, "lease_until": current + lease,
+                 "limit": SMS_BATCH_SIZE},
+            )  # fmt: skip
+            claimed = cursor.fetchall()
+        if not claimed:
+            break
+        for message_id, key, mobile, body, task_id, attempts in claimed:
+            try:
+                sent = gateway.send(key=key, mobile=mobile, text=body)
+            except GatewayError as error:
+                status = SmsStatus.FAILED if attempts >= SMS_MAX_SEND_ATTEMPTS else SmsStatus.QUEUED
+                SmsMessage.objects.filter(pk=message_id, status=SmsStatus.SENDING).update(
+                    status=status, lease_until=None, error=str(error)[:300]
+                )
+                result["failed"] += 1
+                continue
+            with transaction.atomic():
+                updated = SmsMessage.objects.filter(pk=message_id, status=SmsStatus.SENDING).update(
+                    status=SmsStatus.SENT, lease_until=None, sent_at=timezone.now(), gateway_message_id=sent.message_id
+                )
+                if task_id:
+                    FollowupTask.objects.filter(pk=task_id, status=TaskStatus.OPEN).update(
+                        status=TaskStatus.DONE, completed_at=timezone.now()
+                    )
+            result["duplicate" if sent.duplicate else "sent"] += updated
+    return result
+
+
+def sms_delivery_report(*, key: str, delivered: bool) -> int:
+    """The gateway's delivery report for one message."""
+    status = DeliveryStatus.DELIVERED if delivered else DeliveryStatus.UNDELIVERED
+    return SmsMessage.objects.filter(idempotency_key=key).update(delivery_status=status)
+
+
+OPT_OUT_WORDS = {"T", "TD", "退订"}
+SATISFACTION_WORDS = {"很好": 5, "良好": 4, "一般": 3, "较差": 2, "很差": 1}
+REPLY_WINDOW = datetime.timedelta(days=7)
+
+
+def normalise_reply(text: str) -> str:
+    """Full-width to half-width, upper case, without spaces and trailing punctuation."""
+    normalised = unicodedata.normalize("NFKC", text or "").upper()
+    return re.sub(r"[\s.。!！,，]+", "", normalised)
+
+
+@transaction.atomic
+def sms_inbound_receive(*, mobile: str, text: str, received_at: datetime.datetime | None = None) -> InboundSms:
+    """Apply a reply: T/TD/退订 opts out; 1–5 after a repair SMS is satisfaction; Y after an event
+    invitation is an RSVP. Matched to the customer by mobile."""
+    received_at = received_at or timezone.now()
+    mobile = re.sub(r"\D", "", unicodedata.normalize("NFKC", mobile or ""))[-11:]
+    word = normalise_reply(text)
+    last_message = (
+        SmsMessage.objects.filter(mobile=mobile, status=SmsStatus.SENT, sent_at__gte=received_at - REPLY_WINDOW)
+        .order_by("-sent_at", "-id")
+        .first()
+    )
+    customers = Customer.objects.filter(mobile=mobile)
+    reply = InboundSms(mobile=mobile, text=(text or "")[:500], received_at=received_at, in_reply_to=last_message)
+    reply.customer = last_message.customer if last_message else customers.order_by("-id").first()
+    if word in OPT_OUT_WORDS:
+        customers.filter(sms_opt_out=False).update(
+            sms_opt_out=True, sms_opt_out_at=received_at, sms_opt_out_source=MarkSource.SMS_REPLY, sms_opt_out_by=None
+        )
+        reply.action = ReplyAction.OPT_OUT
+    elif last_message and last_message.code == RuleCode.POST_REPAIR_CALLBACK:
+        score = int(word) if word in {"1", "2", "3", "4", "5"} else SATISFACTION_WORDS.get(word)
+        if score is not None:
+            reply.action = ReplyAction.SATISFACTION
+            reply.satisfaction = score
+    elif last_message and last_message.code == RuleCode.EVENT_NOTICE and word in {"Y", "YES", "是"}:
+        reply.action = ReplyAction.RSVP
+    reply.full_clean()
+    reply.save()
+    return reply

@@ -1,0 +1,52 @@
+"""Background jobs: the nightly generation (with catch-up) and the SMS batches."""
+
+import datetime
+
+from celery import shared_task
+from django.utils import timezone
+
+from crm.models import Store
+from followups import services
+
+
+@shared_task(name="followups.tasks.generate_followups", ignore_result=True)
+def generate_followups(today: str | None = None) -> int:
+    """Fan out one generation job per store (per rule for big stores) covering every day since the
+    last run; returns how many jobs were sent."""
+    day = datetime.date.fromisoformat(today) if today else timezone.localdate()
+    plan = services.followups_catch_up_plan(today=day)
+    for job in plan:
+        generate_store_followups.delay(
+            store_id=job["store_id"], start=job["start"].isoformat(), end=job["end"].isoformat(), codes=job["codes"]
+        )
+    return len(plan)
+
+
+@shared_task(name="followups.tasks.generate_store_followups", ignore_result=True, acks_late=True)
+def generate_store_followups(*, store_id: int, start: str, end: str, codes: list[str] | None = None) -> int:
+    """Generate one store's tasks for start..end (idempotent: ON CONFLICT DO NOTHING)."""
+    results = services.followups_generate_range(
+        start=datetime.date.fromisoformat(start),
+        end=datetime.date.fromisoformat(end),
+        store_ids=[store_id],
+        codes=codes,
+    )
+    return sum(sum(made.values()) for made in results.values())
+
+
+@shared_task(name="followups.tasks.dispatch_sms", ignore_result=True)
+def dispatch_sms() -> int:
+    """Every 10 minutes in the sending window: one SMS batch job per active store."""
+    if not services.sms_window_open(timezone.now()):
+        return 0
+    today = timezone.localdate().isoformat()
+    store_ids = list(Store.objects.filter(is_active=True).values_list("pk", flat=True))
+    for store_id in store_ids:
+        send_store_sms.delay(store_id=store_id, day=today)
+    return len(store_ids)
+
+
+@shared_task(name="followups.tasks.send_store_sms", ignore_result=True, acks_late=True)
+def send_store_sms(*, store_id: int, day: str) -> dict:
+    """Send one store's due SMS; safe to run twice and concurrently (see services.sms_send_batch)."""
+    return dict(services.sms_send_batch(store_id=store_id, day=datetime.date.fromisoformat(day)))

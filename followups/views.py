@@ -1,0 +1,391 @@
+import datetime
+import hmac
+import json
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from crm.audit import audit_log_record
+from crm.choices import AuditAction
+from crm.exceptions import ApplicationError
+from crm.exports import csv_response
+from crm.masking import phone_for_user
+from crm.scoping import stores_for_user
+from customers.selectors import customer_get_for_user, customer_vehicles
+from followups import selectors, services
+from followups.defaults import SMS_OPT_OUT_TEXT
+from followups.forms import OutcomeForm, RuleForm
+
+PAGE_SIZE = 25
+
+
+class TelRedirect(HttpResponseRedirect):
+    allowed_schemes = ["tel"]
+
+
+class _SafeFields(dict):
+    def __missing__(self, key):
+        return "{" + key + "}"
+
+
+def _render_script(text: str, task) -> str:
+    fields = _SafeFields(
+        name=task.customer.name,
+        store=task.store.name,
+        store_phone=task.store.phone,
+        plate=task.vehicle.plate_no if task.vehicle else "",
+        date=task.subject_date.isoformat() if task.subject_date else "",
+    )
+    return text.format_map(fields) if text else ""
+
+
+def _complaint_url(task) -> str:
+    try:
+        base = reverse("complaints:create")
+    except NoReverseMatch:
+        return ""
+    vehicle = f"&vehicle={task.vehicle_id}" if task.vehicle_id else ""
+    return f"{base}?customer={task.customer_id}{vehicle}&channel=satisfaction_callback&followup_task={task.pk}"
+
+
+def _call_context(request: HttpRequest, tasks: list, *, form: OutcomeForm | None = None, saved=None) -> dict:
+    context = {"tasks": tasks, "form": form or OutcomeForm(), "saved": saved}
+    if tasks:
+        customer = tasks[0].customer
+        context.update(
+            customer=customer,
+            masked_phone=phone_for_user(request.user, customer.mobile or customer.landline),
+            vehicles=list(customer_vehicles(customer=customer)[:5]),
+            history=selectors.call_history(customer_id=customer.pk, limit=5),
+            items=[
+                {
+                    "task": task,
+                    "script": _render_script(task.rule.script, task),
+                    "questions": list(enumerate(task.rule.questionnaire or [])),
+                }
+                for task in tasks
+            ],
+        )
+    return context
+
+
+def _call_panel(request: HttpRequest, tasks: list, **kwargs) -> HttpResponse:
+    template = "followups/_call_panel.html" if request.htmx else "followups/call.html"
+    return render(request, template, _call_context(request, tasks, **kwargs))
+
+
+@login_required
+@permission_required("followups.work_call_queue", raise_exception=True)
+@require_GET
+def queue(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    search = request.GET.get("q", "").strip()[:100]
+    page = Paginator(selectors.queue_for_user(user=request.user, today=today, search=search), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    now_time = timezone.localtime().time()
+    stores = {store.pk: store for store in stores_for_user(request.user)}
+    for row in page.object_list:
+        store = stores.get(row["store_id"])
+        row["callable"] = bool(store and selectors.call_windows_open(store, now_time)) and (
+            row["callback"] is None or row["callback"] <= timezone.now()
+        )
+    current = selectors.current_claim(user=request.user, since=timezone.now() - services.CLAIM_LAPSE)
+    context = {
+        "page": page,
+        "search": search,
+        "summary": selectors.queue_summary(user=request.user, today=today),
+        "current_customer_id": current.customer_id if current else None,
+        "today": today,
+    }
+    return render(request, "followups/queue.html", context)
+
+
+@login_required
+@permission_required("followups.work_call_queue", raise_exception=True)
+@require_POST
+def queue_next(request: HttpRequest) -> HttpResponse:
+    tasks = services.task_claim_next(user=request.user)
+    if not tasks:
+        if request.htmx:
+            return render(request, "followups/_call_panel.html", {"tasks": [], "nothing": True})
+        messages.info(request, _("Nothing is callable now."))
+        return redirect("followups:queue")
+    if request.htmx:
+        return _call_panel(request, tasks)
+    return redirect("followups:call", customer_id=tasks[0].customer_id)
+
+
+@login_required
+@permission_required("followups.work_call_queue", raise_exception=True)
+@require_GET
+def call(request: HttpRequest, customer_id: int) -> HttpResponse:
+    customer_get_for_user(user=request.user, pk=customer_id)  # 404 outside the agent's stores
+    tasks = services.task_current_call(user=request.user, customer_id=customer_id)
+    if not tasks:
+        messages.info(request, _("This call is no longer assigned to you: take the next one from the queue."))
+        return redirect("followups:queue")
+    return _call_panel(request, tasks)
+
+
+@login_required
+@permission_required("followups.work_call_queue", raise_exception=True)
+@require_POST
+def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
+    customer_get_for_user(user=request.user, pk=customer_id)
+    form = OutcomeForm(request.POST)
+    if not form.is_valid():
+        tasks = services.task_current_call(user=request.user, customer_id=customer_id)
+        return _call_panel(request, tasks, form=form)
+    answers: dict[str, dict[str, str]] = {}
+    for key, value in request.POST.items():
+        if key.startswith("answer-") and value.strip():
+            _prefix, task_id, index = key.split("-", 2)
+            answers.setdefault(task_id, {})[index] = value.strip()[:500]
+    try:
+        recorded = services.call_record_outcome(
+            user=request.user,
+            customer_id=customer_id,
+            outcome=form.cleaned_data["outcome"],
+            answers=answers,
+            satisfaction=form.cleaned_data["satisfaction"],
+            is_dissatisfied=form.cleaned_data["is_dissatisfied"],
+            notes=form.cleaned_data["notes"],
+            callback_at=form.cleaned_data["callback_at"],
+        )
+    except ApplicationError as error:
+        form.add_error(None, error.message)
+        tasks = services.task_current_call(user=request.user, customer_id=customer_id)
+        return _call_panel(request, tasks, form=form)
+    dissatisfied = form.cleaned_data["is_dissatisfied"] or (
+        form.cleaned_data["satisfaction"] is not None and form.cleaned_data["satisfaction"] <= 2
+    )
+    saved = {
+        "customer": recorded[0].customer,
+        "outcome": recorded[0].get_outcome_display(),
+        "complaint_url": _complaint_url(recorded[0]) if dissatisfied else "",
+        "dissatisfied": dissatisfied,
+    }
+    next_tasks = services.task_claim_next(user=request.user)
+    if request.htmx:
+        return _call_panel(request, next_tasks, saved=saved)
+    messages.success(request, _("Outcome saved."))
+    if next_tasks:
+        return redirect("followups:call", customer_id=next_tasks[0].customer_id)
+    return redirect("followups:queue")
+
+
+@login_required
+@permission_required("followups.work_call_queue", raise_exception=True)
+@require_POST
+def call_release(request: HttpRequest, customer_id: int) -> HttpResponse:
+    services.task_release(user=request.user, customer_id=customer_id)
+    if request.htmx:
+        return render(request, "followups/_call_panel.html", {"tasks": [], "released": True})
+    return redirect("followups:queue")
+
+
+@login_required
+@permission_required("followups.work_call_queue", raise_exception=True)
+@require_POST
+def call_dial(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """Dial the customer: through the CTI hook when FOLLOWUP_CTI_DIALER is set, else a tel: link.
+    The full number leaves the server only here, and every dial is audited."""
+    customer = customer_get_for_user(user=request.user, pk=customer_id)
+    if not services.task_current_call(user=request.user, customer_id=customer_id):
+        raise Http404
+    number = customer.mobile or customer.landline
+    audit_log_record(
+        actor=request.user,
+        action=AuditAction.VIEW_UNMASKED_PHONE,
+        object_type="customers.customer",
+        object_ids=[customer.pk],
+        detail={"path": request.path, "purpose": "dial"},
+    )
+    if settings.FOLLOWUP_CTI_DIALER:
+        import_string(settings.FOLLOWUP_CTI_DIALER)(agent=request.user, number=number, customer=customer)
+        if request.htmx:
+            return HttpResponse(_("Dialling through the telephone system…"))
+        return redirect("followups:call", customer_id=customer_id)
+    return TelRedirect(f"tel:{number}")
+
+
+# --- rules, preview, reports ------------------------------------------------------------------
+
+
+def _parse_date(value: str | None, default: datetime.date) -> tuple[datetime.date, str]:
+    if not value:
+        return default, ""
+    try:
+        return datetime.date.fromisoformat(value), ""
+    except ValueError:
+        return default, _("“%(value)s” is not a date (YYYY-MM-DD); showing %(default)s.") % {
+            "value": value[:20],
+            "default": default.isoformat(),
+        }
+
+
+@login_required
+@permission_required("followups.view_followuprule", raise_exception=True)
+@require_GET
+def rules(request: HttpRequest) -> HttpResponse:
+    search = request.GET.get("q", "").strip()[:100]
+    queryset = selectors.rules_for_user(user=request.user)
+    if search:
+        queryset = queryset.filter(code__icontains=search) | queryset.filter(store__name__icontains=search)
+    page = Paginator(queryset, 50).get_page(request.GET.get("page"))
+    return render(request, "followups/rules.html", {"page": page, "search": search})
+
+
+@login_required
+@permission_required("followups.view_followuprule", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    rule = selectors.rule_get_for_user(user=request.user, pk=pk)
+    can_change = request.user.has_perm("followups.change_followuprule")
+    form = RuleForm(request.POST or None, instance=rule)
+    if request.method == "POST":
+        if not can_change:
+            return HttpResponse(status=403)
+        if form.is_valid():
+            services.followup_rule_update(
+                rule=selectors.rule_get_for_user(user=request.user, pk=pk), user=request.user, data=form.cleaned_data
+            )
+            messages.success(request, _("Rule saved."))
+            return redirect("followups:rule_edit", pk=pk)
+    history = rule.history.select_related("history_user").order_by("-history_date")[:20]
+    context = {
+        "rule": rule,
+        "form": form,
+        "can_change": can_change,
+        "history": history,
+        "signature": rule.store.sms_signature or rule.store.name,
+        "opt_out": SMS_OPT_OUT_TEXT,
+    }
+    return render(request, "followups/rule_edit.html", context)
+
+
+@login_required
+@permission_required("followups.view_followup_reports", raise_exception=True)
+@require_GET
+def preview(request: HttpRequest) -> HttpResponse:
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    day, error = _parse_date(request.GET.get("date"), tomorrow)
+    rows = selectors.queue_preview(user=request.user, day=day)
+    context = {"rows": rows, "day": day, "error": error, "total": sum(row["total"] for row in rows)}
+    return render(request, "followups/preview.html", context)
+
+
+@login_required
+@permission_required("followups.view_followup_reports", raise_exception=True)
+@require_GET
+def reports(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    start, start_error = _parse_date(request.GET.get("start"), today.replace(day=1))
+    end, end_error = _parse_date(request.GET.get("end"), today)
+    error = start_error or end_error
+    if end < start:
+        start, end, error = end, start, _("The end date was before the start date; they were swapped.")
+    completion = selectors.completion_report(user=request.user, start=start, end=end)
+    summary = selectors.call_summary(user=request.user, start=start, end=end)
+    chart = {
+        "rules": [row["label"] for row in completion["by_rule"]],
+        "made": [row["made"] for row in completion["by_rule"]],
+        "reached": [row["reached"] for row in completion["by_rule"]],
+        "satisfied": [row["satisfied"] for row in completion["by_rule"]],
+        "days": [row["at__date"].isoformat() for row in summary["daily"]],
+        "daily_made": [row["made"] for row in summary["daily"]],
+        "daily_reached": [row["reached"] for row in summary["daily"]],
+        "satisfaction": summary["satisfaction"],
+        "labels": {"made": _("Calls made"), "reached": _("Reached"), "satisfied": _("Satisfied (4–5)")},
+    }
+    context = {"start": start, "end": end, "error": error, "completion": completion, "summary": summary,
+               "chart": chart}  # fmt: skip
+    return render(request, "followups/reports.html", context)
+
+
+# --- SMS --------------------------------------------------------------------------------------
+
+
+@login_required
+@permission_required("followups.view_smsmessage", raise_exception=True)
+@require_GET
+def sms_list(request: HttpRequest) -> HttpResponse:
+    day, error = _parse_date(request.GET.get("date"), timezone.localdate())
+    tasks = selectors.sms_list_for_day(user=request.user, day=day)
+    if request.GET.get("format") == "csv":
+        if not request.user.has_perm("followups.export_sms_list"):
+            return HttpResponse(status=403)
+        rows = list(tasks)
+        audit_log_record(
+            actor=request.user,
+            action=AuditAction.EXPORT,
+            object_type="followups.smslist",
+            object_ids=[task.customer_id for task in rows],
+            detail={"date": day.isoformat()},
+        )
+        return csv_response(
+            f"sms-{day.isoformat()}.csv",
+            ["store", "rule", "customer_no", "name", "mobile", "plate", "text"],
+            (
+                [task.store.code, task.code, task.customer.customer_no, task.customer.name, task.customer.mobile,
+                 task.vehicle.plate_no if task.vehicle else "", getattr(getattr(task, "sms", None), "body", "")]
+                for task in rows
+            ),
+        )  # fmt: skip
+    page = Paginator(tasks, 50).get_page(request.GET.get("page"))
+    return render(request, "followups/sms_list.html", {"page": page, "day": day, "error": error})
+
+
+def _token_ok(request: HttpRequest) -> bool:
+    expected = settings.SMS_INBOUND_TOKEN
+    given = request.headers.get("X-Sms-Token", "")
+    return bool(expected) and hmac.compare_digest(expected.encode(), given.encode())
+
+
+def _payload(request: HttpRequest) -> dict:
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+    return request.POST.dict()
+
+
+@csrf_exempt
+@require_POST
+def sms_inbound(request: HttpRequest) -> JsonResponse:
+    """The provider's webhook for replies: {"mobile": "...", "text": "..."} with header X-Sms-Token."""
+    if not _token_ok(request):
+        return JsonResponse({"error": "forbidden"}, status=403)
+    data = _payload(request)
+    mobile, text = str(data.get("mobile", "")), str(data.get("text", ""))
+    if not mobile or not text:
+        return JsonResponse({"error": "mobile and text are required"}, status=400)
+    reply = services.sms_inbound_receive(mobile=mobile, text=text)
+    return JsonResponse({"action": reply.action, "customer": reply.customer_id})
+
+
+@csrf_exempt
+@require_POST
+def sms_delivery(request: HttpRequest) -> JsonResponse:
+    """The provider's delivery report: {"key": "...", "delivered": true}."""
+    if not _token_ok(request):
+        return JsonResponse({"error": "forbidden"}, status=403)
+    data = _payload(request)
+    key = str(data.get("key", ""))
+    if not key:
+        return JsonResponse({"error": "key is required"}, status=400)
+    delivered = data.get("delivered") in (True, "true", "1", 1)
+    return JsonResponse({"updated": services.sms_delivery_report(key=key, delivered=delivered)})
