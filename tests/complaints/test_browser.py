@@ -1,8 +1,9 @@
 """In headless Chromium: an agent logs a complaint from a call, the hour passes, the manager sees it
 overdue on the dashboard, responds and closes it with the customer's confirmation.
 
-The follow-ups call screen links to the intake form as ``complaints:create`` with the customer,
-vehicle, channel and call task filled in; the test opens that address as the call outcome does."""
+The agent works the call in the follow-ups queue, records the customer as dissatisfied and follows
+the call screen's "log a complaint" link, which opens the intake form with the customer, vehicle,
+channel and call task filled in."""
 
 import datetime
 
@@ -14,9 +15,18 @@ from django.utils import timezone
 
 from complaints.models import Complaint
 from complaints.tasks import complaints_check_breaches
+from crm.models import Store
 from tests.browser import browser_page, log_in  # noqa: F401 - fixture
+from tests.followups.factories import FollowupTaskFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# Calls may be placed at any hour in this test, whenever it runs.
+ALL_DAY = {
+    "morning_call_start": datetime.time(0, 0),
+    "morning_call_end": datetime.time(12, 0),
+    "afternoon_call_start": datetime.time(12, 0),
+    "afternoon_call_end": datetime.time(23, 59, 59),
+}
 
 
 def test_a_complaint_from_a_call_is_overdue_on_the_dashboard_then_answered_and_closed(
@@ -28,13 +38,30 @@ def test_a_complaint_from_a_call_is_overdue_on_the_dashboard_then_answered_and_c
     customer_a,
     vehicle_a,
     attitude,
+    store_a,
 ):
     page = browser_page
+    Store.objects.filter(pk=store_a.pk).update(**ALL_DAY)
+    call = FollowupTaskFactory(
+        store=store_a,
+        customer=customer_a,
+        vehicle=vehicle_a,
+        unit_id=vehicle_a.pk,
+        code="post_repair_callback",
+        rule_date=timezone.localdate(),
+        priority=1,
+    )
     # The clock runs from the real now (so the browser keeps its session cookie) and is moved on later.
     with time_machine.travel(timezone.now(), tick=True) as clock:
         log_in(page, live_server, "agent_a", "pw-for-tests-1")
-        query = f"?customer={customer_a.pk}&vehicle={vehicle_a.pk}&channel=satisfaction_callback&followup_task=77"
-        page.goto(live_server.url + reverse("complaints:create") + query)
+        page.goto(live_server.url + reverse("followups:queue"))
+        page.click('[data-action="next-call"]')
+        page.locator(f'[data-call-customer="{customer_a.pk}"]').wait_for()
+        page.check('[data-outcome="reached"] input')
+        page.select_option("#id_satisfaction", "1")
+        page.click('[data-action="save-outcome"]')
+        page.click('[data-action="log-complaint"]')
+        page.wait_for_selector("#complaint-form")
         assert page.input_value("#id_customer_no") == "CA0001"
         assert page.input_value("#id_vehicle") == "苏A12345"
         assert page.input_value("#id_channel") == "satisfaction_callback"
@@ -45,7 +72,7 @@ def test_a_complaint_from_a_call_is_overdue_on_the_dashboard_then_answered_and_c
         page.click("#complaint-form button[type=submit]")
         page.wait_for_selector("h1[data-complaint]")
         complaint = Complaint.objects.get()
-        assert (complaint.followup_task_id, complaint.assigned_manager_id) == (77, manager_a.pk)
+        assert (complaint.followup_task_id, complaint.assigned_manager_id) == (call.pk, manager_a.pk)
         assert page.get_attribute("[data-status]", "data-status") == "open"
 
         clock.shift(datetime.timedelta(minutes=61))
