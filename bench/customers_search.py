@@ -5,12 +5,16 @@ queries as a store manager of a 3-store group would run them (search page: count
 
     .venv/bin/python bench/customers_search.py [--customers 1000000] [--repeat 30]
 
-Data is made with SQL generate_series directly in the database crm_bench_search (dropped and
-re-created; never a test database): customers with real pinyin keys, 1.2 vehicles each, and
-CustomerStats figures spread over 3 years (segments read those, as after an import's refresh).
+Data is made with SQL generate_series directly in a separate database (``--database``, default
+crm_bench_search; dropped and re-created, never a test database): customers with real pinyin keys
+(one in 10,000 a top-secret card), 1.2 vehicles each, one settled repair order per vehicle spread
+over 3 years; then the real ``customer_stats_refresh`` builds the segment facts, as after an import
+(its time is printed). Segment cases time the live count the segment form shows, and the first
+page of the segment's list (count + 25 rows).
 """
 
 import argparse
+import datetime
 import os
 import statistics
 import subprocess
@@ -19,7 +23,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATABASE = "crm_bench_search"
+TODAY = datetime.date(2026, 11, 22)
 sys.path.insert(0, str(ROOT))
 
 
@@ -31,8 +35,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=30)
-    parser.add_argument("--reuse", action="store_true", help="keep an existing crm_bench_search database")
+    parser.add_argument("--database", default="crm_bench_search")
+    parser.add_argument("--reuse", action="store_true", help="keep an existing database (no reload)")
+    parser.add_argument("--load-only", action="store_true", help="load the data and stop")
+    parser.add_argument("--skip-refresh", action="store_true", help="with --reuse: keep the segment facts")
     args = parser.parse_args()
+    DATABASE = args.database
     os.environ.update(DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
                       REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/11"),
                       DJANGO_SETTINGS_MODULE="config.settings.test")  # fmt: skip
@@ -73,7 +81,8 @@ def main() -> None:
                        '1' || (3 + g % 7) || lpad(((g::bigint * 7919) % 1000000000)::text, 9, '0'), '', '', '', '',
                        '江苏省', '南京市', (ARRAY['江宁区','玄武区','秦淮区','建邺区','鼓楼区','浦口区','栖霞区','雨花台区'])[1 + g % 8],
                        '', (ARRAY['展厅','电话','网络','转介绍','车展','老客户'])[1 + g % 6], '', '', '', '', '',
-                       (ARRAY['','','普通','银卡','金卡','钻石'])[1 + g % 6], 'normal', false, false, '', false, '', now(), now()
+                       (ARRAY['','','普通','银卡','金卡','钻石'])[1 + g % 6],
+                       CASE WHEN g % 10000 = 0 THEN 'top_secret' ELSE 'normal' END, false, false, '', false, '', now(), now()
                 FROM generate_series(1, {args.customers}) g JOIN bench_names n ON n.idx = g % {len(names)}
             """)  # fmt: skip
             cursor.execute(f"""
@@ -85,18 +94,31 @@ def main() -> None:
                 FROM generate_series(1, {int(args.customers * 1.2)}) g
                 JOIN customers_customer c ON c.customer_no = 'C' || lpad((1 + (g - 1) % {args.customers})::text, 8, '0')
             """)  # fmt: skip
-            cursor.execute("""
-                INSERT INTO customers_customerstats (customer_id, last_visit, spend_12m, visits_12m, value_tier,
-                    latest_delivery, warranty_end, as_of)
-                SELECT id, date '2026-11-22' - (id * 13 % 1100)::int, (id * 31 % 9000), id % 5,
-                       (ARRAY['top','middle','low'])[1 + id % 3], date '2020-01-01' + (id % 2500)::int,
-                       date '2022-01-01' + (id % 2500)::int, date '2026-11-22'
-                FROM customers_customer
-            """)
+            cursor.execute(f"""
+                INSERT INTO customers_repairorder (ro_no, vehicle_id, store_id, open_date, settle_date, repair_type,
+                    service_advisor, total_amount, created_at, updated_at)
+                SELECT 'RO' || lpad(g::text, 9, '0'), v.id, v.store_id, d, d, '', '', (g * 31 % 9000), now(), now()
+                FROM generate_series(1, {int(args.customers * 1.2)}) g
+                JOIN customers_vehicle v ON v.vin = 'LGBH52E0' || lpad(g::text, 9, '0')
+                CROSS JOIN LATERAL (SELECT date '2026-11-22' - (g * 13 % 1100)::int AS d) settled
+            """)  # fmt: skip
             cursor.execute("VACUUM ANALYZE customers_customer")
             cursor.execute("VACUUM ANALYZE customers_vehicle")
-            cursor.execute("VACUUM ANALYZE customers_customerstats")
+            cursor.execute("VACUUM ANALYZE customers_repairorder")
         print(f"loaded {args.customers} customers in {time.monotonic() - started:.0f}s")
+    if args.load_only:
+        return
+    if not (args.reuse and args.skip_refresh):
+        from customers.services import customer_stats_refresh
+
+        started = time.monotonic()
+        written = customer_stats_refresh(today=TODAY)
+        print(f"customer_stats_refresh: {written} rows written in {time.monotonic() - started:.1f}s")
+        started = time.monotonic()
+        written = customer_stats_refresh(today=TODAY)
+        print(f"customer_stats_refresh again (nothing changed): {written} rows in {time.monotonic() - started:.1f}s")
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE customers_customerstats")
 
     manager, _created = User.objects.get_or_create(username="bench_manager")
     manager.groups.set([Group.objects.get(name="manager")])
@@ -106,7 +128,7 @@ def main() -> None:
     from django.core.paginator import Paginator
 
     from customers.models import Segment
-    from customers.segments import segment_customers_for_user
+    from customers.segments import segment_count_for_user, segment_customers_for_user
     from customers.selectors import customer_list_for_user
 
     def search(query):
@@ -114,10 +136,16 @@ def main() -> None:
         return page.paginator.count, len(list(page.object_list))
 
     def segment_count(definition):
-        import datetime
+        return segment_count_for_user(user=manager, segment=Segment(definition=definition), today=TODAY)
 
-        return segment_customers_for_user(user=manager, segment=Segment(definition=definition),
-                                          today=datetime.date(2026, 11, 22)).count()  # fmt: skip
+    def segment_page(definition):
+        """The segment's list page: its count and the first 25 cards by customer number."""
+        segment = Segment(definition=definition)
+        customers = segment_customers_for_user(user=manager, segment=segment, today=TODAY).select_related("store")
+        paginator = Paginator(customers.order_by("customer_no"), 25)
+        paginator.count = segment_count_for_user(user=manager, segment=segment, today=TODAY)
+        page = paginator.get_page(1)
+        return paginator.count, len(list(page.object_list))
 
     cases = [
         ("search initials 'zw'", lambda: search("zw")),
@@ -134,6 +162,15 @@ def main() -> None:
         ("segment lost, 江宁区", lambda: segment_count({"activity": ["lost"], "districts": ["江宁区"]})),
         ("segment replacement window", lambda: segment_count({"lifecycle": ["replacement"]})),
         ("segment brand 北京现代 + active", lambda: segment_count({"brands": ["北京现代"], "activity": ["active"]})),
+        (
+            "segment new, women, 玄武区",
+            lambda: segment_count({"lifecycle": ["new"], "genders": ["F"], "districts": ["玄武区"]}),
+        ),
+        ("segment 30–39 in warranty", lambda: segment_count({"age_bands": ["30_39"], "lifecycle": ["in_warranty"]})),
+        ("segment everyone (no filter)", lambda: segment_count({})),
+        ("segment women (half the base)", lambda: segment_count({"genders": ["F"]})),
+        ("segment page: dormant men", lambda: segment_page({"genders": ["M"], "activity": ["dormant"]})),
+        ("segment page: replacement window", lambda: segment_page({"lifecycle": ["replacement"]})),
     ]
     print(f"{'case':34} {'result':>16} {'p50 ms':>8} {'p95 ms':>8}")
     for name, run in cases:

@@ -64,8 +64,11 @@ class CustomerAdmin(DmsImportAdminMixin, StoreScopedAdmin, SimpleHistoryAdmin):
     show_full_result_count = False
 
     def save_model(self, request, obj, form, change):
+        from customers.services import customer_stats_refresh_for_customers
+
         obj.name_pinyin, obj.name_initials = name_search_keys(obj.name)
         super().save_model(request, obj, form, change)
+        customer_stats_refresh_for_customers(customer_ids=[obj.pk])  # segments read a copy of the card
 
 
 @admin.register(Vehicle)
@@ -77,6 +80,15 @@ class VehicleAdmin(DmsImportAdminMixin, StoreScopedAdmin, SimpleHistoryAdmin):
     list_select_related = ["customer"]
     raw_id_fields = ["customer", "status_changed_by"]
     show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        from customers.services import customer_stats_refresh_for_customers
+
+        super().save_model(request, obj, form, change)
+        # Segments read the owner's brands and dates: the new owner's and the previous one's.
+        customer_stats_refresh_for_customers(
+            customer_ids={obj.customer_id, form.initial.get("customer") or obj.customer_id}
+        )
 
 
 @admin.register(RepairOrder)

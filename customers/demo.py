@@ -7,7 +7,7 @@ from crm.calendar import add_months
 from crm.demo import DemoContext
 from customers.choices import Confidentiality, RepairType
 from customers.models import Customer, RepairOrder, Vehicle
-from customers.services import name_search_keys
+from customers.services import customer_stats_refresh, name_search_keys
 
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶"
@@ -136,6 +136,7 @@ def seed(*, context: DemoContext) -> None:
                 repair_type = rng.choice([RepairType.SCHEDULED_MAINTENANCE, RepairType.MAINTENANCE])
                 open_date += datetime.timedelta(days=rng.randint(150, 220))
     RepairOrder.objects.bulk_create(orders, batch_size=2000)
+    customer_stats_refresh(today=today)  # the segment facts, as an import leaves them
     context.counts.update(customers=len(customers), vehicles=len(vehicles), repair_orders=len(orders))
 
 

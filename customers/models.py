@@ -1,6 +1,7 @@
 """The data spine: customers (owners), their vehicles and the vehicles' repair orders."""
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
@@ -401,13 +402,44 @@ class Segment(TimeStampedModel):
         return self.name
 
 
+_VISIBLE = Q(is_top_secret=False)
+_TRAITS = ["gender", "district", "source", "member_tier", "value_tier"]
+
+
 class CustomerStats(models.Model):
-    """Per-customer figures segments filter on, kept set-based (after every import and nightly):
-    last visit L (followups.md), 12-month spend and visits, value third, newest delivery and its
-    warranty end (DMS value, else delivery + 2 years)."""
+    """The segment facts of one customer (客户细分事实): one narrow row that every segment filter reads,
+    so a segment count is a single-table query.
+
+    Copies of the card's traits (store, gender, birthday, source, district, income, tier, whether
+    the card is top secret), the brands / series / models of the customer's vehicles, and the
+    figures: last visit L (followups.md), 12-month spend and visits, value third per store, the
+    newest delivery and its warranty end (DMS value, else delivery + 2 years). Dates are stored and
+    compared with today when a segment is counted; 12-month figures are as of the last refresh.
+
+    Kept set-based by ``customers.services.customer_stats_refresh`` (after every import and nightly)
+    and ``customer_stats_refresh_for_customers`` (after a card edit through the service or the admin)."""
 
     customer = models.OneToOneField(
         Customer, verbose_name=_("customer"), primary_key=True, on_delete=models.CASCADE, related_name="stats"
+    )
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    gender = models.CharField(_("gender"), max_length=1, blank=True)
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=50, blank=True)
+    district = models.CharField(_("district"), max_length=30, blank=True)
+    income_band = models.CharField(_("income band"), max_length=20, blank=True)
+    member_tier = models.CharField(_("membership tier"), max_length=20, blank=True)
+    is_top_secret = models.BooleanField(_("top secret"), default=False)
+    vehicle_brands = ArrayField(
+        models.CharField(max_length=50), verbose_name=_("vehicle brands"), default=list, blank=True
+    )
+    vehicle_series = ArrayField(
+        models.CharField(max_length=50), verbose_name=_("vehicle series"), default=list, blank=True
+    )
+    vehicle_models = ArrayField(
+        models.CharField(max_length=100), verbose_name=_("vehicle models"), default=list, blank=True
     )
     last_visit = models.DateField(_("last visit"), null=True, blank=True)
     spend_12m = models.DecimalField(_("spend in 12 months"), max_digits=14, decimal_places=2, default=0)
@@ -415,16 +447,42 @@ class CustomerStats(models.Model):
     value_tier = models.CharField(_("value third"), max_length=10, blank=True)
     latest_delivery = models.DateField(_("newest delivery"), null=True, blank=True)
     warranty_end = models.DateField(_("warranty end of the newest vehicle"), null=True, blank=True)
-    as_of = models.DateField(_("figures as of"))
+    as_of = models.DateField(_("figures written on"))
 
     class Meta:
         verbose_name = _("customer figures")
         verbose_name_plural = _("customer figures")
+        # A segment count is an index-only scan of one of these (the rows of the viewer's stores
+        # whose leading column is in range, every other common filter read from the index itself);
+        # the few top-secret cards are counted apart through the last one.
         indexes = [
-            models.Index(fields=["last_visit"], name="stats_last_visit_idx"),
-            models.Index(fields=["value_tier"], name="stats_value_tier_idx"),
-            models.Index(fields=["latest_delivery"], name="stats_delivery_idx"),
-        ]
+            models.Index(
+                fields=["store", "last_visit"], include=[*_TRAITS, "vehicle_brands"], condition=_VISIBLE,
+                name="stats_activity_idx",
+            ),
+            models.Index(
+                fields=["store", "latest_delivery"], include=[*_TRAITS, "last_visit", "vehicle_brands"],
+                condition=_VISIBLE, name="stats_lifecycle_idx",
+            ),
+            # Key columns only, so that B-tree deduplication keeps it a few MB: counts by traits alone
+            # (or no filter at all) read it whole.
+            models.Index(
+                fields=["store", "gender", "value_tier", "member_tier", "district", "source", "income_band"],
+                condition=_VISIBLE, name="stats_traits_idx",
+            ),
+            models.Index(
+                fields=["store", "district", "gender"],
+                include=["source", "member_tier", "value_tier", "last_visit", "latest_delivery"],
+                condition=_VISIBLE, name="stats_district_idx",
+            ),
+            models.Index(
+                fields=["store", "birthday"],
+                include=["gender", "district", "member_tier", "value_tier", "last_visit", "latest_delivery",
+                         "warranty_end"],
+                condition=_VISIBLE, name="stats_age_idx",
+            ),
+            models.Index(fields=["customer"], condition=Q(is_top_secret=True), name="stats_top_secret_idx"),
+        ]  # fmt: skip
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.last_visit}"

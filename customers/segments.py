@@ -1,10 +1,12 @@
 """Segments (客户细分): the filters a segment may hold, their validation, and the one query that
 counts and lists its customers.
 
-Activity and value read CustomerStats (last visit L as followups.md defines it, 12-month spend and
-visits, the value third per store), kept by ``customer_stats_refresh`` after every import and nightly.
-Lifecycle reads the customer's newest vehicle: new (delivered < 1 year ago), in / out of warranty
-(its warranty end, else delivery + 2 years), replacement window (delivered 3–5 years ago).
+Every filter reads the segment facts (CustomerStats, one narrow row per customer: the card's
+traits, the vehicles' brands / series / models, last visit L as followups.md defines it, 12-month
+spend and visits, the value third per store), kept by ``customer_stats_refresh`` after every import
+and nightly, and by ``customer_stats_refresh_for_customers`` after a card edit. Lifecycle reads the
+customer's newest vehicle: new (delivered < 1 year ago), in / out of warranty (its warranty end,
+else delivery + 2 years), replacement window (delivered 3–5 years ago).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.calendar import add_months
 from customers.choices import Gender, IncomeBand
-from customers.models import Customer, Vehicle
+from customers.models import Customer, CustomerStats, Vehicle
 
 AGE_BANDS = {
     "under_30": (_("Under 30"), 0, 29),
@@ -98,9 +100,12 @@ def definition_as_form_initial(definition: dict) -> dict:
 WORD_FILTERS = ("sources", "brands", "series", "models", "districts")
 
 
-def segment_filter(queryset: QuerySet[Customer], definition: dict, *, today: datetime.date | None = None):
-    """Apply a segment definition to a customer queryset (one SQL query; filters AND together, the
-    options of one filter OR together)."""
+def segment_condition(definition: dict, *, today: datetime.date | None = None) -> Q:
+    """The one definition of a segment, as a condition on the segment facts (CustomerStats): filters
+    AND together, the options of one filter OR together. Count, list and export all use it.
+
+    Time-relative filters (age, lifecycle, activity) compare the stored dates with ``today``, the
+    day the segment is counted, never the day the facts were refreshed."""
     today = today or timezone.localdate()
     condition = Q()
     if genders := definition.get("genders"):
@@ -122,46 +127,97 @@ def segment_filter(queryset: QuerySet[Customer], definition: dict, *, today: dat
     vehicle_filter = Q()
     for name, column in (("brands", "brand"), ("series", "series"), ("models", "model")):
         if values := definition.get(name):
+            condition &= Q(**{f"vehicle_{name}__overlap": values})
             vehicle_filter &= Q(**{f"{column}__in": values})
-    if vehicle_filter:
-        condition &= Q(Exists(Vehicle.objects.filter(vehicle_filter, customer=OuterRef("pk"))))
+    if len(vehicle_filter) > 1:
+        # Brand and series (or model) are of one and the same car: the arrays narrow, this decides.
+        condition &= Q(Exists(Vehicle.objects.filter(vehicle_filter, customer=OuterRef("customer_id"))))
     if stages := definition.get("lifecycle"):
         lifecycle = Q()
         if "new" in stages:
-            lifecycle |= Q(stats__latest_delivery__gt=add_months(today, -12))
+            lifecycle |= Q(latest_delivery__gt=add_months(today, -12))
         if "in_warranty" in stages:
-            lifecycle |= Q(stats__warranty_end__gte=today)
+            lifecycle |= Q(warranty_end__gte=today)
         if "out_of_warranty" in stages:
-            lifecycle |= Q(stats__warranty_end__lt=today)
+            lifecycle |= Q(warranty_end__lt=today)
         if "replacement" in stages:
-            lifecycle |= Q(
-                stats__latest_delivery__gte=add_months(today, -60), stats__latest_delivery__lte=add_months(today, -36)
-            )
+            lifecycle |= Q(latest_delivery__gte=add_months(today, -60), latest_delivery__lte=add_months(today, -36))
         condition &= lifecycle
     if states := definition.get("activity"):
         six, twelve = add_months(today, -6), add_months(today, -12)
         activity = Q()
         if "active" in states:
-            activity |= Q(stats__last_visit__gte=six)
+            activity |= Q(last_visit__gte=six)
         if "dormant" in states:
-            activity |= Q(stats__last_visit__lt=six, stats__last_visit__gte=twelve)
+            activity |= Q(last_visit__lt=six, last_visit__gte=twelve)
         if "lost" in states:
-            activity |= Q(stats__last_visit__lt=twelve)
+            activity |= Q(last_visit__lt=twelve)
         condition &= activity
     if thirds := definition.get("value"):
-        condition &= Q(stats__value_tier__in=thirds)
+        condition &= Q(value_tier__in=thirds)
     if (spend := definition.get("min_spend_12m")) is not None:
-        condition &= Q(stats__spend_12m__gte=Decimal(spend))
+        condition &= Q(spend_12m__gte=Decimal(spend))
     if (visits := definition.get("min_visits_12m")) is not None:
-        condition &= Q(stats__visits_12m__gte=visits)
-    return queryset.filter(condition)
+        condition &= Q(visits_12m__gte=visits)
+    return condition
+
+
+def segment_filter(queryset: QuerySet, definition: dict, *, today: datetime.date | None = None) -> QuerySet:
+    """Apply a segment definition to a queryset of segment facts, or of customers (those whose facts
+    match)."""
+    condition = segment_condition(definition, today=today)
+    if queryset.model is CustomerStats:
+        return queryset.filter(condition)
+    return queryset.filter(pk__in=CustomerStats.objects.filter(condition).values("customer_id"))
+
+
+def _facts_in_scope(*, user, segment) -> QuerySet[CustomerStats]:
+    from crm.scoping import scope_to_user_stores
+
+    facts = scope_to_user_stores(CustomerStats.objects.all(), user)
+    if segment.store_id:
+        facts = facts.filter(store_id=segment.store_id)
+    return facts
+
+
+def _named_top_secret_ids(user) -> list[int]:
+    """The top-secret cards naming this user (usually none): the one exception to hiding them."""
+    through = Customer.authorized_staff.through
+    return list(through.objects.filter(user_id=user.pk).values_list("customer_id", flat=True))
+
+
+def segment_facts_for_user(*, user, segment, today: datetime.date | None = None) -> QuerySet[CustomerStats]:
+    """The segment facts of a segment's customers the user may see: the user's stores (and the
+    segment's store), never a top-secret card the user is not named on. One table, no join: the
+    facts carry the store and the top-secret flag."""
+    facts = _facts_in_scope(user=user, segment=segment)
+    if user.is_authenticated and not user.is_superuser:
+        named = _named_top_secret_ids(user)
+        facts = facts.filter(Q(is_top_secret=False) | Q(customer_id__in=named) if named else Q(is_top_secret=False))
+    return facts.filter(segment_condition(segment.definition or {}, today=today))
+
+
+def segment_count_for_user(*, user, segment, today: datetime.date | None = None) -> int:
+    """The live count of a segment, equal to the length of its list: the cards that are not top
+    secret (an index-only scan of one of CustomerStats' partial indexes), plus the top-secret cards
+    the user may see (a look-up of the few, only when there are any to see)."""
+    if not user.is_authenticated:
+        return 0
+    facts = _facts_in_scope(user=user, segment=segment).filter(segment_condition(segment.definition or {}, today=today))
+    count = facts.filter(is_top_secret=False).count()
+    secret = facts.filter(is_top_secret=True)
+    if not user.is_superuser:
+        named = _named_top_secret_ids(user)
+        if not named:
+            return count
+        secret = secret.filter(customer_id__in=named)
+    return count + secret.count()
 
 
 def segment_customers_for_user(*, user, segment, today: datetime.date | None = None) -> QuerySet[Customer]:
-    """The customers of a segment the user may see (store scope, top-secret cards)."""
+    """The customers of a segment the user may see (list and export): the cards whose facts match,
+    within the user's scope read from the cards themselves as well."""
     from customers.selectors import customer_queryset_for_user
 
-    queryset = customer_queryset_for_user(user)
-    if segment.store_id:
-        queryset = queryset.filter(store_id=segment.store_id)
-    return segment_filter(queryset, segment.definition or {}, today=today)
+    facts = segment_facts_for_user(user=user, segment=segment, today=today)
+    return customer_queryset_for_user(user).filter(pk__in=facts.values("customer_id"))

@@ -100,57 +100,109 @@ def dms_import_batch_start_from_upload(*, batch: ImportBatch):
     return dms_import_run(batch=batch, source=source, allowed_store_ids=allowed)
 
 
+_STATS_TRAITS = (
+    "store_id", "gender", "birthday", "source", "district", "income_band", "member_tier", "is_top_secret",
+    "vehicle_brands", "vehicle_series", "vehicle_models",
+)  # fmt: skip
+_STATS_FIGURES = ("last_visit", "spend_12m", "visits_12m", "latest_delivery", "warranty_end")
+
+
+def _stats_upsert_sql(*, some_customers: bool) -> str:
+    """INSERT … SELECT … ON CONFLICT of the segment facts, one statement: the card's traits, the
+    vehicles' brands / series / models and dates, the repair orders' last settle date and 12-month
+    figures. Only rows whose values changed are written (so a nightly run rewrites little and the
+    table stays compact). With ``some_customers`` the statement is limited to ``%(ids)s`` and keeps
+    the stored value third (it ranks a customer against the whole store: the next full run sets it)."""
+    only = "AND {column} = ANY(%(ids)s)" if some_customers else ""
+    if some_customers:
+        value_tier = "''"
+    else:
+        value_tier = """CASE ntile(3) OVER (PARTITION BY c.store_id
+                                ORDER BY coalesce(vi.spend, 0) DESC, coalesce(vi.visits, 0) DESC, c.id)
+                 WHEN 1 THEN 'top' WHEN 2 THEN 'middle' ELSE 'low' END"""
+    updated = [*_STATS_TRAITS, *_STATS_FIGURES] + ([] if some_customers else ["value_tier"])
+    target = "customers_customerstats"
+    return f"""
+        INSERT INTO {target} (customer_id, {", ".join(_STATS_TRAITS)}, {", ".join(_STATS_FIGURES)},
+                              value_tier, as_of)
+        SELECT c.id, c.store_id, c.gender, c.birthday, c.source, c.district, c.income_band, c.member_tier,
+               c.confidentiality = 'top_secret',
+               coalesce(d.brands, '{{}}'), coalesce(d.series, '{{}}'), coalesce(d.models, '{{}}'),
+               greatest(vi.last_settle, d.latest_delivery), coalesce(vi.spend, 0), coalesce(vi.visits, 0),
+               d.latest_delivery, d.warranty_end, {value_tier}, %(today)s
+        FROM customers_customer c
+        LEFT JOIN (
+            SELECT v.customer_id, max(ro.settle_date) AS last_settle,
+                   sum(ro.total_amount) FILTER (WHERE ro.settle_date > %(since)s AND ro.settle_date <= %(today)s)
+                       AS spend,
+                   count(*) FILTER (WHERE ro.settle_date > %(since)s AND ro.settle_date <= %(today)s) AS visits
+            FROM customers_repairorder ro JOIN customers_vehicle v ON v.id = ro.vehicle_id
+            WHERE true {only.format(column="v.customer_id")}
+            GROUP BY v.customer_id
+        ) vi ON vi.customer_id = c.id
+        LEFT JOIN (
+            SELECT customer_id, max(delivery_date) AS latest_delivery,
+                   (array_agg(coalesce(warranty_end, (delivery_date + interval '2 years')::date)
+                              ORDER BY delivery_date DESC NULLS LAST, id DESC))[1] AS warranty_end,
+                   array_agg(DISTINCT brand ORDER BY brand) FILTER (WHERE brand <> '') AS brands,
+                   array_agg(DISTINCT series ORDER BY series) FILTER (WHERE series <> '') AS series,
+                   array_agg(DISTINCT model ORDER BY model) FILTER (WHERE model <> '') AS models
+            FROM customers_vehicle
+            WHERE true {only.format(column="customer_id")}
+            GROUP BY customer_id
+        ) d ON d.customer_id = c.id
+        WHERE true {only.format(column="c.id")}
+        ON CONFLICT (customer_id) DO UPDATE SET
+            {", ".join(f"{name} = EXCLUDED.{name}" for name in updated)}, as_of = EXCLUDED.as_of
+        WHERE ({", ".join(f"{target}.{name}" for name in updated)})
+              IS DISTINCT FROM ({", ".join(f"EXCLUDED.{name}" for name in updated)})
+    """
+
+
 def customer_stats_refresh(*, today: datetime.date | None = None) -> int:
-    """Recompute CustomerStats for every customer, set-based; only rows whose figures changed are
-    written. Value thirds are per store (ntile over 12-month spend, then visits). Returns the number
-    of rows written."""
+    """Recompute the segment facts (CustomerStats) of every customer, set-based, in one statement;
+    only rows whose values changed are written. Value thirds are per store (ntile over 12-month
+    spend, then visits). Returns the number of rows written. Called after every import and nightly."""
     from django.db import connection, transaction
     from django.utils import timezone
 
     from crm.calendar import add_months
 
     today = today or timezone.localdate()
-    since = add_months(today, -12)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_stats_upsert_sql(some_customers=False), {"today": today, "since": add_months(today, -12)})
+        return cursor.rowcount
+
+
+def customer_stats_refresh_for_customers(*, customer_ids, today: datetime.date | None = None) -> int:
+    """Recompute the segment facts of a few customers right away (after a card edit): traits,
+    vehicles, last visit, 12-month figures. Their value third stays as the last full refresh ranked
+    it (a new customer has none until then). Returns the number of rows written."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from crm.calendar import add_months
+
+    ids = sorted({int(pk) for pk in customer_ids})
+    if not ids:
+        return 0
+    today = today or timezone.localdate()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            """
-            INSERT INTO customers_customerstats
-                (customer_id, last_visit, spend_12m, visits_12m, value_tier, latest_delivery, warranty_end, as_of)
-            SELECT c.id, greatest(vi.last_settle, d.latest_delivery), coalesce(vi.spend, 0), coalesce(vi.visits, 0),
-                   CASE ntile(3) OVER (PARTITION BY c.store_id
-                                       ORDER BY coalesce(vi.spend, 0) DESC, coalesce(vi.visits, 0) DESC, c.id)
-                        WHEN 1 THEN 'top' WHEN 2 THEN 'middle' ELSE 'low' END,
-                   d.latest_delivery, d.warranty_end, %(today)s
-            FROM customers_customer c
-            LEFT JOIN (
-                SELECT v.customer_id, max(ro.settle_date) AS last_settle,
-                       sum(ro.total_amount) FILTER (WHERE ro.settle_date > %(since)s AND ro.settle_date <= %(today)s)
-                           AS spend,
-                       count(*) FILTER (WHERE ro.settle_date > %(since)s AND ro.settle_date <= %(today)s) AS visits
-                FROM customers_repairorder ro JOIN customers_vehicle v ON v.id = ro.vehicle_id
-                GROUP BY v.customer_id
-            ) vi ON vi.customer_id = c.id
-            LEFT JOIN (
-                SELECT customer_id, max(delivery_date) AS latest_delivery,
-                       (array_agg(coalesce(warranty_end, (delivery_date + interval '2 years')::date)
-                                  ORDER BY delivery_date DESC NULLS LAST))[1] AS warranty_end
-                FROM customers_vehicle GROUP BY customer_id
-            ) d ON d.customer_id = c.id
-            ON CONFLICT (customer_id) DO UPDATE SET
-                last_visit = EXCLUDED.last_visit, spend_12m = EXCLUDED.spend_12m, visits_12m = EXCLUDED.visits_12m,
-                value_tier = EXCLUDED.value_tier, latest_delivery = EXCLUDED.latest_delivery,
-                warranty_end = EXCLUDED.warranty_end, as_of = EXCLUDED.as_of
-            WHERE (customers_customerstats.last_visit, customers_customerstats.spend_12m,
-                   customers_customerstats.visits_12m, customers_customerstats.value_tier,
-                   customers_customerstats.latest_delivery, customers_customerstats.warranty_end,
-                   customers_customerstats.as_of)
-                  IS DISTINCT FROM (EXCLUDED.last_visit, EXCLUDED.spend_12m, EXCLUDED.visits_12m, EXCLUDED.value_tier,
-                                    EXCLUDED.latest_delivery, EXCLUDED.warranty_end, EXCLUDED.as_of)
-            """,
-            {"today": today, "since": since},
+            _stats_upsert_sql(some_customers=True), {"today": today, "since": add_months(today, -12), "ids": ids}
         )
-        written = cursor.rowcount
-    return written
+        return cursor.rowcount
+
+
+def customer_stats_vacuum() -> None:
+    """VACUUM ANALYZE the segment facts after a large refresh, so counts stay index-only scans and
+    the planner knows the new distribution. Skipped inside a transaction (where VACUUM cannot run)."""
+    from django.db import connection
+
+    if connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE) customers_customerstats")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,6 +247,8 @@ def customer_update(*, customer, user, data: dict):
         customer.full_clean()
         customer._history_user = user
         customer.save()
+        # Segments read a copy of the card's traits: keep it exact in the same transaction.
+        customer_stats_refresh_for_customers(customer_ids=[customer.pk])
     return customer
 
 

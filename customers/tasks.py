@@ -20,7 +20,12 @@ def run_dms_import(batch_id: int) -> str:
 
 @shared_task
 def refresh_customer_stats() -> int:
-    """Recompute the figures segments read (last visit, 12-month spend and visits, value third)."""
-    from customers.services import customer_stats_refresh
+    """Recompute the segment facts (traits, vehicles, last visit, 12-month spend and visits, value
+    third), then VACUUM ANALYZE them so counts stay index-only. Safe twice: the second run writes
+    nothing."""
+    from customers.services import customer_stats_refresh, customer_stats_vacuum
 
-    return customer_stats_refresh()
+    written = customer_stats_refresh()
+    if written:
+        customer_stats_vacuum()
+    return written

@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/notes/", views.customer_note_create, name="note_add"),
     path("segments/", views.segment_list, name="segment_list"),
     path("segments/new/", views.segment_create, name="segment_create"),
+    path("segments/count/", views.segment_count, name="segment_count"),
     path("segments/<int:pk>/", views.segment_detail, name="segment_detail"),
     path("segments/<int:pk>/edit/", views.segment_edit, name="segment_edit"),
     path("segments/<int:pk>/export.<str:file_format>", views.segment_export, name="segment_export"),

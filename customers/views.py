@@ -13,7 +13,7 @@ from crm.masking import can_see_full_phone
 from customers.card import card_panels, timeline_events
 from customers.forms import CustomerEditForm, CustomerNoteForm, PhoneLookupForm, SegmentForm
 from customers.models import Segment
-from customers.segments import segment_customers_for_user
+from customers.segments import segment_count_for_user, segment_customers_for_user
 from customers.selectors import (
     customer_find_by_phone,
     customer_get_for_user,
@@ -206,9 +206,24 @@ def _segment_form(request: HttpRequest, segment: Segment) -> HttpResponse:
         messages.success(request, _("The segment was saved."))
         return redirect("customers:segment_detail", segment.pk)
     count = None
-    if request.method == "POST" and request.htmx and not form.errors:
-        count = segment_customers_for_user(user=request.user, segment=form.instance).count()
+    if request.method == "GET":
+        count = segment_count_for_user(user=request.user, segment=segment)
     return render(request, "customers/segment_form.html", {"form": form, "segment": segment, "count": count})
+
+
+@login_required
+@permission_required("customers.view_segment", raise_exception=True)
+@require_POST
+def segment_count(request: HttpRequest) -> HttpResponse:
+    """The live count of the segment form (htmx, on every change): the filters as they stand, not
+    saved. A name still missing does not matter here; a bad filter value shows the form's message."""
+    form = SegmentForm(request.POST, instance=Segment(), user=request.user)
+    form.is_valid()
+    bad_filters = sorted(name for name in form.errors if name not in ("name", "description"))
+    count = None
+    if not bad_filters:
+        count = segment_count_for_user(user=request.user, segment=form.instance)
+    return render(request, "customers/partials/segment_count.html", {"count": count, "bad_filters": bad_filters})
 
 
 @login_required
@@ -217,7 +232,10 @@ def _segment_form(request: HttpRequest, segment: Segment) -> HttpResponse:
 def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     segment = _segment_for_user(request.user, pk)
     customers = segment_customers_for_user(user=request.user, segment=segment).select_related("store")
-    page = Paginator(customers.order_by("customer_no"), PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator = Paginator(customers.order_by("customer_no"), PAGE_SIZE)
+    # The count the segment form showed (one scan of the segment facts), not a count of the join.
+    paginator.count = segment_count_for_user(user=request.user, segment=segment)
+    page = paginator.get_page(request.GET.get("page"))
     _log_unmasked_view(request, page.object_list)
     context = {
         "segment": segment,

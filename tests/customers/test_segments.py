@@ -12,9 +12,9 @@ from django.urls import reverse
 from crm.choices import AuditAction
 from crm.models import AuditLog
 from customers.models import CustomerStats, Segment
-from customers.segments import segment_filter
+from customers.segments import segment_count_for_user, segment_customers_for_user, segment_filter
 from customers.selectors import customer_queryset_for_user
-from customers.services import customer_stats_refresh
+from customers.services import customer_stats_refresh, customer_update
 from customers.tasks import refresh_customer_stats
 from tests.factories import CustomerFactory, RepairOrderFactory, VehicleFactory
 
@@ -28,22 +28,31 @@ def fleet(store_a):
     active = CustomerFactory(store=store_a, customer_no="A", gender="F", birthday=datetime.date(1990, 1, 1),
                              district="江宁区", member_tier="金卡", source="展厅")  # fmt: skip
     dormant = CustomerFactory(store=store_a, customer_no="D", gender="M", birthday=datetime.date(1970, 1, 1),
-                              district="玄武区", source="网络")  # fmt: skip
+                              district="玄武区", source="网络", income_band="high")  # fmt: skip
     lost = CustomerFactory(store=store_a, customer_no="L", gender="M", name='=HYPERLINK("x")', district="-1+1")
-    for customer, delivered, settled, amount, brand in (
-        (active, datetime.date(2026, 3, 1), datetime.date(2026, 9, 22), "900", "东风日产"),
-        (dormant, datetime.date(2022, 6, 1), datetime.date(2026, 3, 1), "300", "北京现代"),
-        (lost, datetime.date(2018, 1, 1), datetime.date(2024, 10, 1), "5000", "东风日产"),
+    for customer, delivered, settled, amount, brand, series in (
+        (active, datetime.date(2026, 3, 1), datetime.date(2026, 9, 22), "900", "东风日产", "轩逸"),
+        (dormant, datetime.date(2022, 6, 1), datetime.date(2026, 3, 1), "300", "北京现代", "途胜"),
+        (lost, datetime.date(2018, 1, 1), datetime.date(2024, 10, 1), "5000", "东风日产", "轩逸"),
     ):
-        vehicle = VehicleFactory(customer=customer, delivery_date=delivered, brand=brand)
+        vehicle = VehicleFactory(customer=customer, delivery_date=delivered, brand=brand, series=series)
         RepairOrderFactory(vehicle=vehicle, settle_date=settled, total_amount=Decimal(amount))
     customer_stats_refresh(today=TODAY)
     return active, dormant, lost
 
 
-def numbers(definition, user):
-    queryset = segment_filter(customer_queryset_for_user(user), definition, today=TODAY)
-    return sorted(queryset.values_list("customer_no", flat=True))
+def numbers(definition, user, *, today=TODAY, store=None):
+    """The customer numbers of a segment, checked three ways that must agree: the definition over
+    the user's cards, the segment's list (and export) query, and the live count."""
+    queryset = segment_filter(customer_queryset_for_user(user), definition, today=today)
+    filtered = sorted(queryset.values_list("customer_no", flat=True)) if store is None else None
+    segment = Segment(definition=definition, store=store)
+    listed = sorted(
+        segment_customers_for_user(user=user, segment=segment, today=today).values_list("customer_no", flat=True)
+    )
+    assert filtered in (None, listed)
+    assert segment_count_for_user(user=user, segment=segment, today=today) == len(listed)
+    return listed
 
 
 @pytest.mark.parametrize(
@@ -70,6 +79,31 @@ def numbers(definition, user):
         ({"min_visits_12m": 1}, ["A", "D"]),
         ({"member_tiers": ["金卡"]}, ["A"]),
         ({"genders": ["M"], "activity": ["dormant"]}, ["D"]),
+        ({"activity": ["dormant", "lost"], "genders": ["M"]}, ["D", "L"]),
+        ({"genders": ["F"]}, ["A"]),
+        ({"age_bands": ["30_39", "50_59"]}, ["A", "D"]),
+        ({"age_bands": ["60_plus"]}, []),
+        ({"income_bands": ["high"]}, ["D"]),
+        ({"income_bands": ["low", "middle"]}, []),
+        ({"districts": ["-1+1"]}, ["L"]),
+        ({"districts": ["江宁区", "玄武区"]}, ["A", "D"]),
+        ({"sources": ["电话"]}, []),
+        ({"brands": ["东风日产"]}, ["A", "L"]),
+        ({"brands": ["东风日产"], "activity": ["lost"]}, ["L"]),
+        ({"series": ["轩逸"]}, ["A", "L"]),
+        ({"series": ["途胜"]}, ["D"]),
+        ({"models": ["1.6L 自动舒适版"]}, ["A", "D", "L"]),
+        ({"models": ["2.0T"]}, []),
+        ({"lifecycle": ["new", "replacement"]}, ["A", "D"]),
+        ({"lifecycle": ["in_warranty", "out_of_warranty"]}, ["A", "D", "L"]),
+        ({"value": ["middle"]}, ["D"]),
+        ({"value": ["top", "low"]}, ["A", "L"]),
+        ({"min_spend_12m": "300"}, ["A", "D"]),
+        ({"min_spend_12m": "300.01"}, ["A"]),
+        ({"min_visits_12m": 2}, []),
+        ({"member_tiers": ["银卡", "金卡"]}, ["A"]),
+        ({"member_tiers": ["银卡"]}, []),
+        ({"genders": ["M"], "brands": ["北京现代"], "lifecycle": ["replacement"], "value": ["middle"]}, ["D"]),
     ],
 )
 def test_segment_filters(fleet, manager_a, definition, expected):
@@ -153,6 +187,7 @@ def test_csv_export_is_logged_and_formula_safe(client, manager_a, fleet):
 def test_xlsx_export_escapes_every_formula_trigger(client, manager_a, store_a):
     for index, text in enumerate(["=1+1", "+1+1", "-1+1", "@SUM(A1)", "\t=1", "\r=1", "plain"]):
         CustomerFactory(store=store_a, customer_no=f"X{index}", name=text)
+    customer_stats_refresh(today=TODAY)  # as the import does after bringing cards in
     segment = Segment.objects.create(name="all", definition={})
     client.force_login(manager_a)
 
@@ -184,3 +219,158 @@ def test_store_b_manager_counts_nothing_of_store_a(client, manager_b, fleet):
     detail = client.get(reverse("customers:segment_detail", args=[segment.pk]))
 
     assert detail.context["page"].paginator.count == 0
+
+
+# --- the segment facts: exact after every kind of change ---------------------------------------
+
+
+def test_brand_and_series_are_of_the_same_car(store_a, manager_a):
+    owner = CustomerFactory(store=store_a, customer_no="M")
+    VehicleFactory(customer=owner, brand="北京现代", series="途胜", model="2.0T")
+    VehicleFactory(customer=owner, brand="东风日产", series="天籁", model="2.0L")
+    customer_stats_refresh(today=TODAY)
+
+    assert numbers({"brands": ["北京现代"], "series": ["途胜"]}, manager_a) == ["M"]
+    assert numbers({"brands": ["北京现代"], "series": ["天籁"]}, manager_a) == []
+    assert numbers({"series": ["天籁"], "models": ["2.0T"]}, manager_a) == []
+    assert numbers({"brands": ["东风日产"], "series": ["天籁"], "models": ["2.0L"]}, manager_a) == ["M"]
+    assert numbers({"brands": ["北京现代", "东风日产"]}, manager_a) == ["M"]
+    stats = CustomerStats.objects.get(customer=owner)
+    assert (stats.vehicle_brands, stats.vehicle_series, stats.vehicle_models) == (
+        ["东风日产", "北京现代"],
+        ["天籁", "途胜"],
+        ["2.0L", "2.0T"],
+    )
+
+
+def test_time_filters_compare_with_the_day_of_the_count_not_of_the_refresh(fleet, manager_a):
+    later = datetime.date(2027, 4, 22)  # five months on, no refresh in between
+
+    assert numbers({"activity": ["active"]}, manager_a, today=later) == []
+    assert numbers({"activity": ["dormant"]}, manager_a, today=later) == ["A"]
+    assert numbers({"activity": ["lost"]}, manager_a, today=later) == ["D", "L"]
+    assert numbers({"lifecycle": ["new"]}, manager_a, today=later) == []
+    assert numbers({"lifecycle": ["replacement"]}, manager_a, today=later) == ["D"]
+    assert numbers({"age_bands": ["50_59"]}, manager_a, today=datetime.date(2030, 1, 1)) == []
+    assert numbers({"age_bands": ["60_plus"]}, manager_a, today=datetime.date(2030, 1, 1)) == ["D"]
+
+
+def test_activity_boundaries_are_exact(store_a, manager_a):
+    """Active: back on or after today − 6 months; dormant: before that and on or after today − 12
+    months; lost: before today − 12 months. L is the latest of settle and delivery dates."""
+    for number, settled in (("E6", "2026-05-22"), ("B6", "2026-05-21"), ("E12", "2025-11-22"), ("B12", "2025-11-21")):
+        vehicle = VehicleFactory(customer=CustomerFactory(store=store_a, customer_no=number),
+                                 delivery_date=datetime.date(2019, 1, 1))  # fmt: skip
+        RepairOrderFactory(vehicle=vehicle, settle_date=datetime.date.fromisoformat(settled))
+    delivered_only = CustomerFactory(store=store_a, customer_no="DLV")
+    VehicleFactory(customer=delivered_only, delivery_date=datetime.date(2026, 6, 1))
+    CustomerFactory(store=store_a, customer_no="NONE")  # no car, no visit: in no activity state
+    customer_stats_refresh(today=TODAY)
+
+    assert numbers({"activity": ["active"]}, manager_a) == ["DLV", "E6"]
+    assert numbers({"activity": ["dormant"]}, manager_a) == ["B6", "E12"]
+    assert numbers({"activity": ["lost"]}, manager_a) == ["B12"]
+    assert numbers({}, manager_a) == ["B12", "B6", "DLV", "E12", "E6", "NONE"]
+
+
+def test_a_card_edit_through_the_service_updates_the_segment_at_once(fleet, manager_a):
+    _active, dormant, _lost = fleet
+
+    customer_update(customer=dormant, user=manager_a, data={"district": "江宁区", "income_band": "low"})
+
+    assert numbers({"districts": ["江宁区"]}, manager_a) == ["A", "D"]
+    assert numbers({"districts": ["玄武区"]}, manager_a) == []
+    assert numbers({"income_bands": ["low"]}, manager_a) == ["D"]
+    assert numbers({"value": ["middle"]}, manager_a) == ["D"]  # the third is kept until the next full run
+    assert customer_stats_refresh(today=TODAY) == 0  # the edit left nothing for the refresh to do
+
+
+def test_top_secret_cards_count_only_for_the_named_staff(fleet, manager_a, admin_user, django_user_model):
+    active, _dormant, _lost = fleet
+    customer_update(customer=active, user=manager_a, data={"confidentiality": "top_secret"})
+
+    assert numbers({}, manager_a) == ["D", "L"]
+    assert numbers({"member_tiers": ["金卡"]}, manager_a) == []
+    assert numbers({}, admin_user) == ["D", "L"]  # every store, but not named on the card
+    superuser = django_user_model.objects.create_superuser("root", "root@example.com", "pw-for-tests-1")
+    assert numbers({}, superuser) == ["A", "D", "L"]
+
+    active.authorized_staff.add(manager_a)
+
+    assert numbers({}, manager_a) == ["A", "D", "L"]
+    assert numbers({"member_tiers": ["金卡"]}, manager_a) == ["A"]
+    assert numbers({}, admin_user) == ["D", "L"]
+
+    customer_update(customer=active, user=manager_a, data={"confidentiality": "normal"})
+    assert numbers({}, admin_user) == ["A", "D", "L"]
+
+
+def test_store_scope_and_the_segment_store(fleet, store_b, manager_a, manager_b, admin_user):
+    other = CustomerFactory(store=store_b, customer_no="B1", gender="M")
+    VehicleFactory(customer=other, brand="北京现代", delivery_date=datetime.date(2026, 10, 1))
+    customer_stats_refresh(today=TODAY)
+
+    assert numbers({"genders": ["M"]}, manager_a) == ["D", "L"]
+    assert numbers({"genders": ["M"]}, manager_b) == ["B1"]
+    assert numbers({"genders": ["M"]}, admin_user) == ["B1", "D", "L"]
+    assert numbers({"genders": ["M"]}, admin_user, store=store_b) == ["B1"]
+    assert numbers({"genders": ["M"]}, manager_a, store=store_b) == []
+    # Thirds rank each store on its own: the only customer of store B is its top third.
+    assert numbers({"value": ["top"]}, admin_user) == ["A", "B1"]
+
+
+def test_an_import_refreshes_the_facts(fleet, manager_a, tmp_path, django_capture_on_commit_callbacks):
+    from tests.customers.dms_helpers import customer_row, make_vin, repair_row, run_import, vehicle_row, write_csv
+
+    vin = make_vin(7)
+    with time_machine.travel(datetime.datetime(2026, 11, 22, 4, tzinfo=datetime.UTC), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            run_import("customers", write_csv(tmp_path / "c.csv", [
+                customer_row("N", 性别="女", 区县="玄武区"), customer_row("L", 性别="男", 区县="玄武区"),
+            ]))  # fmt: skip
+        with django_capture_on_commit_callbacks(execute=True):
+            run_import("vehicles", write_csv(tmp_path / "v.csv", [
+                vehicle_row(vin, "N", 品牌="北京现代", 车系="途胜", 交车日期="2021-06-01"),
+            ]))  # fmt: skip
+        with django_capture_on_commit_callbacks(execute=True):
+            run_import("repair_orders", write_csv(tmp_path / "r.csv", [
+                repair_row("RO-N1", vin, 进厂日期="2026-11-01", 结算日期="2026-11-01", 结算金额="5000"),
+            ]))  # fmt: skip
+
+    assert numbers({"districts": ["玄武区"]}, manager_a) == ["D", "L", "N"]
+    assert numbers({"genders": ["F"]}, manager_a) == ["A", "N"]
+    assert numbers({"activity": ["active"]}, manager_a) == ["A", "N"]
+    assert numbers({"brands": ["北京现代"]}, manager_a) == ["D", "N"]
+    assert numbers({"lifecycle": ["replacement"]}, manager_a) == ["D"]
+    assert numbers({"lifecycle": ["out_of_warranty"]}, manager_a) == ["D", "L", "N"]
+    # Four customers in thirds: spend 5000 (N), 900 (A) top; 300 (D) middle; 0 (L) low.
+    assert numbers({"value": ["top"]}, manager_a) == ["A", "N"]
+    assert numbers({"value": ["low"]}, manager_a) == ["L"]
+    assert numbers({"min_spend_12m": "1000"}, manager_a) == ["N"]
+
+
+def test_the_live_count_answers_every_change_of_the_form(client, manager_a, fleet):
+    client.force_login(manager_a)
+    url = reverse("customers:segment_count")
+
+    response = client.post(url, {"genders": ["M"], "activity": ["dormant", "lost"]}, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    assert 'data-count="2"' in response.content.decode()
+    response = client.post(url, {"activity": ["sleeping"]}, HTTP_HX_REQUEST="true")
+    assert "data-count" not in response.content.decode()
+    assert response.context["bad_filters"] == ["activity"]
+    assert Segment.objects.count() == 0
+    edit = client.get(reverse("customers:segment_create"))
+    assert edit.context["count"] == 3
+
+
+def test_the_list_page_count_equals_the_live_count(client, manager_a, fleet, django_assert_num_queries):
+    segment = Segment.objects.create(name="男", definition={"genders": ["M"]})
+    client.force_login(manager_a)
+
+    with django_assert_num_queries(12):
+        detail = client.get(reverse("customers:segment_detail", args=[segment.pk]))
+
+    assert detail.context["page"].paginator.count == 2
+    assert [customer.customer_no for customer in detail.context["page"].object_list] == ["D", "L"]
