@@ -1,9 +1,19 @@
 import pytest
+from django.utils import translation
 
 from complaints.models import StoreComplaintSettings
 from crm.choices import Role
 from tests.complaints.factories import ComplaintTypeFactory
 from tests.factories import CustomerFactory, UserFactory, VehicleFactory
+
+
+@pytest.fixture(autouse=True)
+def english_messages(settings):
+    """These tests read messages by their English msgids; tests/crm/test_translations.py checks that
+    the Chinese catalogue translates every one of them."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
