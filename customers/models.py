@@ -372,6 +372,30 @@ class ImportIssue(models.Model):
         return gettext(self.reason)
 
 
+class DmsRowFingerprint(models.Model):
+    """What the DMS import last saw for one key (客户编号 / VIN / 工单号): a 64-bit hash of the raw source
+    row (its mapped cells, the default store, the parsing rules' version) and the ``updated_at`` of
+    the CRM row right after that import wrote or confirmed it.
+
+    A re-import skips parsing a row whose hash is unchanged while the CRM row still has that
+    ``updated_at`` (nothing has changed it since: a card edit moves ``updated_at`` and so forces the
+    row through the full parse and comparison again). Written by ``customers.dms.importer`` in the
+    import's own transaction; rows imported with a warning get none (they are parsed every time)."""
+
+    pk = models.CompositePrimaryKey("kind", "key")
+    kind = models.CharField(_("report"), max_length=20, choices=ImportKind.choices)
+    key = models.CharField(_("key"), max_length=40)
+    fingerprint = models.BigIntegerField(_("fingerprint"))
+    row_updated_at = models.DateTimeField(_("row updated at"))
+
+    class Meta:
+        verbose_name = _("DMS row fingerprint")
+        verbose_name_plural = _("DMS row fingerprints")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}"
+
+
 class Segment(TimeStampedModel):
     """A saved, named filter over customers (traits, vehicles, lifecycle, activity, value, tier); the
     audience of SMS campaigns and club events. ``definition`` is validated by SegmentDefinitionForm."""
@@ -416,8 +440,10 @@ class CustomerStats(models.Model):
     newest delivery and its warranty end (DMS value, else delivery + 2 years). Dates are stored and
     compared with today when a segment is counted; 12-month figures are as of the last refresh.
 
-    Kept set-based by ``customers.services.customer_stats_refresh`` (after every import and nightly)
-    and ``customer_stats_refresh_for_customers`` (after a card edit through the service or the admin)."""
+    Kept set-based by ``customers.services.customer_stats_refresh`` (nightly, and after an import that
+    touched more than a third of all customers), ``customer_stats_refresh_after_import`` (the customers
+    an import touched, then their stores' value thirds) and ``customer_stats_refresh_for_customers``
+    (after a card edit through the service or the admin)."""
 
     customer = models.OneToOneField(
         Customer, verbose_name=_("customer"), primary_key=True, on_delete=models.CASCADE, related_name="stats"

@@ -29,3 +29,12 @@ def refresh_customer_stats() -> int:
     if written:
         customer_stats_vacuum()
     return written
+
+
+@shared_task
+def refresh_customer_stats_after_import(customer_ids: list[int]) -> int:
+    """Recompute the segment facts of the customers a DMS import touched (and re-rank the value
+    thirds of their stores). Safe twice: the second run writes nothing."""
+    from customers.services import customer_stats_refresh_after_import
+
+    return customer_stats_refresh_after_import(customer_ids=customer_ids)

@@ -11,6 +11,15 @@
    (reason "DMS import #N", the importing user). Only the columns of the DMS report are ever
    written, so data the CRM owns (opt-outs, confidentiality, notes, key flag…) is never touched.
 
+**Re-imports** skip what did not change: each imported key's raw row is fingerprinted (a 64-bit hash
+of the mapped cells, the default store and the parsing rules' version, see DmsRowFingerprint) and
+stored with the CRM row's ``updated_at`` in the apply transaction. Before the stage, a first read of
+the file (no parsing) marks the rows whose key has that one fingerprint in the file, a matching
+stored one, an untouched CRM row and the same resolved store; those rows are counted unchanged and
+never parsed. Rows with a warning get no fingerprint (they are parsed and reported every time);
+previews parse everything. Afterwards ``outcome.touched_customer_ids`` names the customers whose
+segment facts the import may have changed.
+
 Rejections and warnings are kept as ImportIssue rows (the reason is an English msgid, shown in the
 reader's language) and the rejected rows are written to a UTF-8-with-BOM CSV, fixable and
 re-importable (the extra "row" and "reason" columns are ignored on import).
@@ -21,7 +30,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime
+import hashlib
 import io
+import operator
 import re
 import time
 from collections import defaultdict
@@ -39,10 +50,20 @@ from crm.models import Store
 from customers.choices import REPAIR_TYPE_FROM_DMS, ImportKind, ImportStatus, IssueSeverity
 from customers.dms import parsing
 from customers.dms.sources import RowSource
-from customers.models import Customer, HeaderMappingProfile, ImportBatch, ImportIssue, RepairOrder, Vehicle
+from customers.models import (
+    Customer,
+    DmsRowFingerprint,
+    HeaderMappingProfile,
+    ImportBatch,
+    ImportIssue,
+    RepairOrder,
+    Vehicle,
+)
 from customers.services import name_search_keys
 
 STAGE_CHUNK_ROWS = 20000
+# Bump when a parser's result for the same raw cell changes: every stored fingerprint then misses once.
+FINGERPRINT_VERSION = "1"
 
 # ---------------------------------------------------------------------------------------------
 # The reference format: header → field, per report (dms-format.md)
@@ -359,6 +380,9 @@ class ImportOutcome:
     created_keys: list[str] = field(default_factory=list)
     unchanged_keys: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    skipped_rows: int = 0  # rows not parsed because their fingerprint was unchanged
+    parsed_rows: int = 0
+    touched_customer_ids: list[int] = field(default_factory=list)  # whose segment facts may have changed
 
     def summary(self) -> str:
         return (
@@ -385,6 +409,15 @@ def _value_text(value: object) -> str:
     return str(value)[:300]
 
 
+def _fingerprint_token(cell: object) -> str:
+    """A typed XLSX cell as fingerprint text (a number and the same digits as text stay apart)."""
+    if cell is None:
+        return "\x01N"
+    if type(cell) is str:
+        return cell
+    return "\x01" + type(cell).__name__ + repr(cell)
+
+
 class DmsImport:
     """One file through stage and apply; see the module docstring."""
 
@@ -401,16 +434,200 @@ class DmsImport:
         self.outcome = ImportOutcome(batch=batch)
         self.stage_table = f"dms_stage_{batch.pk}"
         self.rejected_rows: dict[int, list[str]] = defaultdict(list)  # row number → reasons (msgids)
+        self.skip: bytearray | None = None  # row number → 1 when the row is unchanged (not parsed)
+        self.allowed_store_ids: list[int] | None = None
+
+    # -- fingerprints -------------------------------------------------------------------------
+
+    def _plan(self) -> list[tuple[Column, int | None]]:
+        mapping = header_mapping(kind=self.kind, header=self.source.header, profile=self.batch.profile)
+        positions = {field_name: index for index, field_name in mapping.items()}
+        return [(column, positions.get(column.field)) for column in self.columns]
+
+    def _fingerprinter(self, plan: list[tuple[Column, int | None]]) -> Callable[[Sequence[object]], int | None]:
+        """Raw row → a signed 64-bit hash of what the parsers would see: the mapped cells in field
+        order, which fields are mapped, the default store and the parsing rules' version. None when
+        the row cannot be fingerprinted unambiguously (a cell holding the separator)."""
+        positions = [index for _column, index in plan if index is not None]
+        mapped = ",".join(column.field for column, index in plan if index is not None)
+        default_store = self.batch.store.code if self.batch.store_id else ""
+        prefix = "\x00".join([FINGERPRINT_VERSION, self.kind, default_store, mapped, ""]).encode() + b"\x00"
+        separators = len(positions) - 1
+        last = max(positions)
+        if len(positions) == 1:
+            only = positions[0]
+
+            def getter(row):
+                return (row[only],)
+        else:
+            getter = operator.itemgetter(*positions)
+        blake2b = hashlib.blake2b
+        from_bytes = int.from_bytes
+
+        def fingerprint(row: Sequence[object]) -> int | None:
+            if len(row) > last:
+                cells = getter(row)
+            else:
+                width = len(row)
+                cells = tuple(row[index] if index < width else None for index in positions)
+            try:
+                text = "\x00".join(cells)
+            except TypeError:
+                if any(type(cell) is str and "\x01" in cell for cell in cells):
+                    return None
+                text = "\x00".join(map(_fingerprint_token, cells))
+            if text.count("\x00") != separators:
+                return None
+            return from_bytes(blake2b(prefix + text.encode(), digest_size=8).digest(), "big", signed=True)
+
+        return fingerprint
+
+    def _key_parser(self) -> Callable[[object], tuple[str, bool]]:
+        """Cell → (key, clean): the key as the stage would hold it, and False when parsing the key
+        warns. Raises DmsValueError when the key is unusable."""
+        if self.kind == ImportKind.VEHICLES:
+
+            def vin(value: object) -> tuple[str, bool]:
+                key, warnings = parsing.parse_vin(value)
+                return key, not warnings
+
+            return vin
+        parse = self.columns[0].parser
+
+        def text(value: object) -> tuple[str, bool]:
+            return parse(value), True
+
+        return text
+
+    def _fingerprint_pass(self, plan: list[tuple[Column, int | None]]) -> None:
+        """Read the file once without parsing it: each row's key and fingerprint are copied into a
+        temporary table, and the rows that need no parsing are marked in ``self.skip``: every row
+        of the key has the same fingerprint in this file (so a key repeated with conflicting data is
+        parsed and rejected as before), the stored fingerprint of the key is the same, the CRM row
+        has not been written since (``updated_at``), and the row still resolves to the CRM row's
+        store (and owner's / vehicle's store when its store code is blank) within the importer's
+        stores. Those rows are unchanged by construction."""
+        key_field = KEY_FIELDS[self.kind]
+        key_index = next(index for column, index in plan if column.field == key_field)
+        store_index = next(index for column, index in plan if column.field == "store_code")
+        parse_key = self._key_parser()
+        fingerprint = self._fingerprinter(plan)
+        table = f"dms_fp_{self.batch.pk}"
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            cursor.execute(f"CREATE TEMP TABLE {table} (row_no integer, key text, fp bigint, store_code text)")
+            raw = cursor.cursor
+            buffer: list[str] = []
+            row_number = 1
+            rows_copied = 0
+            store_codes: dict = {}  # raw store cell → parsed (a handful of values per file)
+            for row in self.source.rows():
+                row_number += 1
+                width = len(row)
+                if not any(cell is not None and cell != "" for cell in row):
+                    continue
+                try:
+                    key, clean = parse_key(row[key_index] if key_index < width else None)
+                except parsing.DmsValueError:
+                    continue  # rejected when parsed, as before: no part in the key's conflicts
+                store_code = None
+                if store_index is not None:
+                    cell = row[store_index] if store_index < width else None
+                    try:
+                        store_code = store_codes[cell]
+                    except (KeyError, TypeError):
+                        try:
+                            store_code = _optional_text(cell)
+                            if len(store_codes) < 10000:
+                                store_codes[cell] = store_code
+                        except parsing.DmsValueError:
+                            clean = False
+                        except TypeError:
+                            pass
+                # A NULL fingerprint keeps every row of its key out of the skip.
+                fp = fingerprint(row) if clean else None
+                rows_copied += 1
+                buffer.append(f"{row_number}\t{_copy_text(key)}\t{_copy_text(None if fp is None else str(fp))}\t"
+                              f"{_copy_text(store_code)}")  # fmt: skip
+                if len(buffer) >= STAGE_CHUNK_ROWS:
+                    raw.copy_expert(f"COPY {table} FROM STDIN", io.StringIO("\n".join(buffer) + "\n"))
+                    buffer = []
+            if buffer:
+                raw.copy_expert(f"COPY {table} FROM STDIN", io.StringIO("\n".join(buffer) + "\n"))
+            # One row per key whose rows all have the same (non-NULL) fingerprint in this file.
+            cursor.execute(f"""
+                CREATE TEMP TABLE dms_fpkey_{self.batch.pk} AS
+                SELECT key, min(fp) AS fp, min(store_code) AS store_code FROM {table}
+                GROUP BY key HAVING count(fp) = count(*) AND min(fp) = max(fp)
+            """)  # fmt: skip
+            cursor.execute(f"ANALYZE dms_fpkey_{self.batch.pk}")
+            with transaction.atomic():
+                if rows_copied > 5000:
+                    # Right after a large import the tables' statistics lag and the planner picks
+                    # index probes per key; for a large file hash joins are always the better plan.
+                    cursor.execute("SET LOCAL enable_nestloop = off")
+                cursor.execute(
+                    f"CREATE TEMP TABLE dms_skip_{self.batch.pk} AS {self._skip_sql(f'dms_fpkey_{self.batch.pk}')}",
+                    self._params(),
+                )
+            cursor.execute(f"ANALYZE dms_skip_{self.batch.pk}")
+            cursor.execute(f"SELECT max(f.row_no) FROM {table} f JOIN dms_skip_{self.batch.pk} k ON k.key = f.key")
+            last = cursor.fetchone()[0]
+        skip = bytearray((last or 0) + 1)
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(f"SELECT f.row_no FROM {table} f JOIN dms_skip_{self.batch.pk} k ON k.key = f.key")
+            while rows := cursor.fetchmany(50000):
+                for (row_no,) in rows:
+                    skip[row_no] = 1
+        self.skip = skip
+        self.outcome.skipped_rows = sum(skip)
+
+    def _params(self) -> dict:
+        return {
+            "default_store": self.batch.store.code if self.batch.store_id else None,
+            "allowed": self.allowed_store_ids or [],
+            "kind": self.kind,
+        }
+
+    def _skip_sql(self, table: str) -> str:
+        key = KEY_FIELDS[self.kind]
+        target = MODELS[self.kind]._meta.db_table
+        code = "coalesce(nullif(f.store_code, ''), %(default_store)s)"
+        if self.kind == ImportKind.CUSTOMERS:
+            joins, store = "", "st.id = t.store_id"
+        else:
+            parent, column = (
+                ("customers_customer", "customer_id") if self.kind == ImportKind.VEHICLES
+                else ("customers_vehicle", "vehicle_id")
+            )  # fmt: skip
+            joins = f"JOIN {parent} p ON p.id = t.{column}"
+            store = f"(st.id IS NOT NULL OR {code} IS NULL) AND coalesce(st.id, p.store_id) = t.store_id"
+        allowed = "" if self.allowed_store_ids is None else "AND t.store_id = ANY(%(allowed)s)"
+        fingerprints = DmsRowFingerprint._meta.db_table
+        return f"""
+            SELECT f.key FROM {table} f
+            JOIN {fingerprints} s ON s.kind = %(kind)s AND s.key = f.key AND s.fingerprint = f.fp
+            JOIN {target} t ON t.{key} = f.key AND t.updated_at = s.row_updated_at
+            {joins}
+            LEFT JOIN crm_store st ON st.code = {code}
+            WHERE {store} {allowed}
+        """
 
     # -- stage --------------------------------------------------------------------------------
 
-    def _stage(self) -> None:
-        mapping = header_mapping(kind=self.kind, header=self.source.header, profile=self.batch.profile)
-        positions = {field_name: index for index, field_name in mapping.items()}
-        plan = [(column, positions.get(column.field)) for column in self.columns]
+    def _stage(self, *, use_fingerprints: bool) -> None:
+        plan = self._plan()
+        fingerprint = self._fingerprinter(plan)
+        if use_fingerprints and DmsRowFingerprint.objects.filter(kind=self.kind).exists():
+            started = time.monotonic()
+            self._fingerprint_pass(plan)
+            self.outcome.timings["fingerprints"] = time.monotonic() - started
+        skip = self.skip or b""
+        skip_length = len(skip)
         header = self.source.header
         is_customers = self.kind == ImportKind.CUSTOMERS
         extra = ", name_pinyin text, name_initials text" if is_customers else ""
+        extra += ", fp bigint"
         column_sql = ", ".join(f"{column.field} {column.sql_type}" for column in self.columns)
         issues = self.outcome.issues
         with connection.cursor() as cursor:
@@ -419,13 +636,18 @@ class DmsImport:
             raw = cursor.cursor
             buffer: list[str] = []
             row_number = 1
+            parsed_rows = 0
             for row in self.source.rows():
                 row_number += 1
                 width = len(row)
                 if not any(cell is not None and cell != "" for cell in row):
                     continue  # a blank line
+                if row_number < skip_length and skip[row_number]:
+                    continue  # unchanged since the last import: counted in apply
                 values: list[str | None] = []
                 rejected = False
+                warned = False
+                parsed_rows += 1
                 for column, index in plan:
                     cell = row[index] if index is not None and index < width else None
                     if column.parser is None or index is None:
@@ -440,10 +662,12 @@ class DmsImport:
                                             IssueSeverity.REJECTED))  # fmt: skip
                         values.append(None)
                     except parsing.FieldError as error:
+                        warned = True
                         issues.append(Issue(row_number, header[index], _value_text(cell), msgid(error.reason),
                                             IssueSeverity.WARNING))  # fmt: skip
                         values.append(None)
                     if self.vin_warnings:
+                        warned = True
                         for reason in self.vin_warnings:
                             issues.append(Issue(row_number, header[index], _value_text(cell), msgid(reason),
                                                 IssueSeverity.WARNING))  # fmt: skip
@@ -452,6 +676,9 @@ class DmsImport:
                     continue
                 if is_customers:
                     values.extend(name_search_keys(values[1] or "") if values[1] else ("", ""))
+                # A row with a warning gets no fingerprint: it is parsed (and warned about) every time.
+                fp = None if warned else fingerprint(row)
+                values.append(None if fp is None else str(fp))
                 buffer.append(str(row_number) + "\t" + "\t".join(map(_copy_text, values)))
                 if len(buffer) >= STAGE_CHUNK_ROWS:
                     self._copy(raw, buffer)
@@ -461,6 +688,7 @@ class DmsImport:
             if buffer:
                 self._copy(raw, buffer)
             self.rows_read = row_number - 1
+            self.outcome.parsed_rows = parsed_rows
             if self.progress:
                 self.progress(self.rows_read)
             cursor.execute(f"ANALYZE {self.stage_table}")
@@ -559,9 +787,12 @@ class DmsImport:
             new_values = ", ".join(expression for column, expression in targets.items() if column in compare)
             old_values = ", ".join(f"t.{column}" for column in compare)
             select_list = ", ".join(f"{expression} AS {column}" for column, expression in targets.items())
+            previous = {ImportKind.VEHICLES: "t.customer_id", ImportKind.REPAIR_ORDERS: "t.vehicle_id"}.get(
+                kind, "t.id"
+            )
             cursor.execute(f"""
                 CREATE TEMP TABLE dms_clean_{self.batch.pk} AS
-                SELECT {select_list}, r.row_no,
+                SELECT {select_list}, r.row_no, r.fp, {previous} AS previous_ref,
                        CASE WHEN t.id IS NULL THEN '+'
                             WHEN ROW({old_values}) IS NOT DISTINCT FROM ROW({new_values}) THEN '='
                             ELSE '~' END AS action
@@ -573,6 +804,10 @@ class DmsImport:
             self.outcome.created = counts.get("+", 0)
             self.outcome.updated = counts.get("~", 0)
             self.outcome.unchanged = counts.get("=", 0)
+            if self.skip is not None:
+                # Keys skipped as unchanged (never in the stage: all their rows were skipped).
+                cursor.execute(f"SELECT count(*) FROM dms_skip_{self.batch.pk}")
+                self.outcome.unchanged += cursor.fetchone()[0]
             timings["classify"] = time.monotonic() - started
             if dry_run:
                 cursor.execute(f"SELECT {key}, action FROM dms_clean_{self.batch.pk} ORDER BY row_no LIMIT 1000")
@@ -589,6 +824,50 @@ class DmsImport:
             if hasattr(model, "history"):
                 self._write_history(cursor, model=model, key=key)
             timings["history"] = time.monotonic() - started
+            started = time.monotonic()
+            self._write_fingerprints(cursor, table=table, key=key)
+            timings["fingerprints_write"] = time.monotonic() - started
+            self.outcome.touched_customer_ids = self._touched_customer_ids(cursor)
+
+    def _write_fingerprints(self, cursor, *, table: str, key: str) -> None:
+        """The fingerprint of each key's row with the CRM row's ``updated_at`` after this import, in
+        the import's transaction (so a failed batch leaves the fingerprints as they were). Created,
+        updated and confirmed-unchanged keys alike; rows with a warning have none and keep the old
+        one, which no longer matches the CRM row's ``updated_at`` if the import changed it."""
+        fingerprints = DmsRowFingerprint._meta.db_table
+        cursor.execute(
+            f"""
+            INSERT INTO {fingerprints} (kind, key, fingerprint, row_updated_at)
+            SELECT %(kind)s, c.{key}, c.fp, t.updated_at
+            FROM dms_clean_{self.batch.pk} c JOIN {table} t ON t.{key} = c.{key}
+            WHERE c.fp IS NOT NULL
+            ON CONFLICT (kind, key) DO UPDATE
+                SET fingerprint = EXCLUDED.fingerprint, row_updated_at = EXCLUDED.row_updated_at
+                WHERE ({fingerprints}.fingerprint, {fingerprints}.row_updated_at)
+                      IS DISTINCT FROM (EXCLUDED.fingerprint, EXCLUDED.row_updated_at)
+            """,
+            {"kind": self.kind},
+        )
+
+    def _touched_customer_ids(self, cursor) -> list[int]:
+        """The customers whose segment facts this import may have changed: created / updated cards,
+        the new and previous owners of created / updated vehicles, the owners of the vehicles (new and
+        previous) of created / updated repair orders."""
+        clean = f"dms_clean_{self.batch.pk}"
+        if self.kind == ImportKind.CUSTOMERS:
+            cursor.execute(f"SELECT previous_ref FROM {clean} WHERE action = '~' UNION "
+                           f"SELECT t.id FROM customers_customer t JOIN {clean} c ON c.customer_no = t.customer_no "
+                           f"WHERE c.action = '+'")  # fmt: skip
+        elif self.kind == ImportKind.VEHICLES:
+            cursor.execute(f"SELECT customer_id FROM {clean} WHERE action IN ('+', '~') UNION "
+                           f"SELECT previous_ref FROM {clean} WHERE action = '~'")  # fmt: skip
+        else:
+            cursor.execute(f"""
+                SELECT DISTINCT v.customer_id FROM customers_vehicle v
+                WHERE v.id IN (SELECT vehicle_id FROM {clean} WHERE action IN ('+', '~')
+                               UNION SELECT previous_ref FROM {clean} WHERE action = '~')
+            """)  # fmt: skip
+        return sorted(row[0] for row in cursor.fetchall())
 
     def _upsert(self, cursor, *, table: str, key: str, targets: dict[str, str]) -> None:
         model = MODELS[self.kind]
@@ -640,7 +919,7 @@ class DmsImport:
 
     def _drop_temporary_tables(self) -> None:
         with connection.cursor() as cursor:
-            for prefix in ("dms_stage", "dms_resolved", "dms_conflict", "dms_clean"):
+            for prefix in ("dms_stage", "dms_resolved", "dms_conflict", "dms_clean", "dms_fp", "dms_fpkey", "dms_skip"):
                 cursor.execute(f"DROP TABLE IF EXISTS {prefix}_{self.batch.pk}")
 
     # -- the whole run ------------------------------------------------------------------------
@@ -649,7 +928,9 @@ class DmsImport:
         timings = self.outcome.timings
         try:
             started = time.monotonic()
-            self._stage()
+            self.allowed_store_ids = allowed_store_ids
+            # A preview parses every row: it lists the unchanged keys, which skipped rows would not give.
+            self._stage(use_fingerprints=not dry_run)
             timings["stage"] = time.monotonic() - started
             with transaction.atomic():
                 self._apply(allowed_store_ids=allowed_store_ids, dry_run=dry_run)

@@ -465,3 +465,269 @@ def test_rows_of_stores_outside_the_importers_stores_are_rejected(tmp_path, stor
 
     assert outcome.summary() == "created=1 updated=0 unchanged=0 rejected=1 warnings=0"
     assert rejections() == [(3, "The store is not one of yours")]
+
+
+# --- re-import: row fingerprints skip parsing unchanged rows ---------------------------------
+
+
+def run_outcome(kind, path, *, store=None, user=None, allowed=None):
+    from customers.dms.sources import source_from_path
+    from customers.services import dms_import_run, import_batch_create
+
+    batch = import_batch_create(kind=kind, file_name=path.name, user=user, store=store)
+    return dms_import_run(batch=batch, source=source_from_path(str(path)), allowed_store_ids=allowed)
+
+
+def fingerprints():
+    from customers.models import DmsRowFingerprint
+
+    return sorted(DmsRowFingerprint.objects.values_list("kind", "key", "fingerprint", "row_updated_at"))
+
+
+@pytest.fixture
+def landline_calls(monkeypatch):
+    """Counts the landline parser's calls (every parsed customer row calls it once)."""
+    calls = []
+    original = importer_module.parsing.parse_landline
+
+    def counting(value):
+        calls.append(value)
+        return original(value)
+
+    monkeypatch.setattr(importer_module.parsing, "parse_landline", counting)
+    return calls
+
+
+def test_a_reimport_parses_no_unchanged_row(tmp_path, landline_calls):
+    path = write_csv(tmp_path / "c.csv", [customer_row("C001"), customer_row("C002", 客户姓名="李娜")])
+    first = run_outcome("customers", path)
+    assert (first.summary(), first.parsed_rows, first.skipped_rows) == (
+        "created=2 updated=0 unchanged=0 rejected=0 warnings=0", 2, 0,
+    )  # fmt: skip
+    assert len(landline_calls) == 2
+    assert [row[:2] for row in fingerprints()] == [("customers", "C001"), ("customers", "C002")]
+
+    again = run_outcome("customers", path)
+
+    assert (again.summary(), again.parsed_rows, again.skipped_rows) == (
+        "created=0 updated=0 unchanged=2 rejected=0 warnings=0", 0, 2,
+    )  # fmt: skip
+    assert len(landline_calls) == 2
+    assert ImportBatch.objects.order_by("-pk").first().summary() == again.summary()
+    assert again.touched_customer_ids == []
+
+
+def test_unchanged_vehicles_and_repair_orders_are_skipped_too(tmp_path, landline_calls):
+    vin = make_vin(1)
+    customers = write_csv(tmp_path / "c.csv", [customer_row("C001")])
+    vehicles = write_csv(tmp_path / "v.csv", [vehicle_row(vin), vehicle_row(vin)])  # an exact repeat
+    orders = write_csv(tmp_path / "r.csv", [repair_row("RO1", vin), repair_row("RO2", vin, 结算金额="80")])
+    files = (("customers", customers), ("vehicles", vehicles), ("repair_orders", orders))
+    for kind, path in files:
+        run_outcome(kind, path)
+
+    outcomes = [run_outcome(kind, path) for kind, path in files]
+
+    assert [(o.summary(), o.parsed_rows, o.skipped_rows) for o in outcomes] == [
+        ("created=0 updated=0 unchanged=1 rejected=0 warnings=0", 0, 1),
+        ("created=0 updated=0 unchanged=1 rejected=0 warnings=0", 0, 2),
+        ("created=0 updated=0 unchanged=2 rejected=0 warnings=0", 0, 2),
+    ]
+    assert len(fingerprints()) == 4
+
+
+def test_a_changed_field_in_one_row_updates_exactly_that_row_and_its_history(tmp_path, landline_calls):
+    rows = [customer_row("C001"), customer_row("C002", 客户姓名="李娜"), customer_row("C003", 客户姓名="王芳")]
+    run_outcome("customers", write_csv(tmp_path / "c.csv", rows))
+    before = {row[1]: row for row in fingerprints()}
+    rows[1] = customer_row("C002", 客户姓名="李娜", 手机号码="13999999999")
+
+    outcome = run_outcome("customers", write_csv(tmp_path / "c2.csv", rows))
+
+    assert (outcome.summary(), outcome.parsed_rows, outcome.skipped_rows) == (
+        "created=0 updated=1 unchanged=2 rejected=0 warnings=0", 1, 2,
+    )  # fmt: skip
+    assert len(landline_calls) == 3 + 1
+    changed = Customer.objects.get(customer_no="C002")
+    assert changed.mobile == "13999999999"
+    assert outcome.touched_customer_ids == [changed.pk]
+    assert [(h.history_type, h.mobile) for h in changed.history.order_by("history_id")] == [
+        ("+", "13812345678"), ("~", "13999999999"),
+    ]  # fmt: skip
+    assert Customer.objects.get(customer_no="C001").history.count() == 1
+    assert Customer.objects.get(customer_no="C003").history.count() == 1
+    after = {row[1]: row for row in fingerprints()}
+    assert (after["C001"], after["C003"]) == (before["C001"], before["C003"])
+    assert after["C002"][2] != before["C002"][2]
+    assert after["C002"][3] == changed.updated_at
+
+    assert run_outcome("customers", tmp_path / "c2.csv").summary() == (
+        "created=0 updated=0 unchanged=3 rejected=0 warnings=0"
+    )
+    assert len(landline_calls) == 4
+
+
+def test_conflicting_repeats_are_still_rejected_on_reimport(tmp_path):
+    path = write_csv(tmp_path / "c.csv", [customer_row("C001"), customer_row("C002", 客户姓名="李娜")])
+    run_outcome("customers", path)
+    rows = [customer_row("C001"), customer_row("C002", 客户姓名="李娜"), customer_row("C001", 客户姓名="改名")]
+
+    outcome = run_outcome("customers", write_csv(tmp_path / "c2.csv", rows))
+
+    assert (outcome.summary(), outcome.skipped_rows) == ("created=0 updated=0 unchanged=1 rejected=2 warnings=0", 1)
+    reason = "The key appears more than once in this file with different data"
+    assert rejections() == [(2, reason), (4, reason)]
+    assert Customer.objects.get(customer_no="C001").name == "张伟"
+
+
+def test_a_store_change_reimports_rather_than_skips(tmp_path, store_a, store_b):
+    path = write_csv(tmp_path / "c.csv", [customer_row("C001", 所属门店=""), customer_row("C002")])
+    run_import("customers", path, "--store", "NJ01")
+    assert Customer.objects.get(customer_no="C001").store == store_a
+
+    assert run_import("customers", path, "--store", "NJ02") == "created=0 updated=1 unchanged=1 rejected=0 warnings=0"
+    assert Customer.objects.get(customer_no="C001").store == store_b
+    assert run_import("customers", path, "--store", "NJ02") == "created=0 updated=0 unchanged=2 rejected=0 warnings=0"
+    assert run_import("customers", path) == "created=0 updated=0 unchanged=1 rejected=1 warnings=0"
+    assert rejections()[-1] == (2, "No store code, and no default store was chosen")
+
+
+def test_a_vehicle_without_store_code_follows_its_owner_to_a_new_store_on_reimport(tmp_path, store_b):
+    vin = make_vin(1)
+    vehicles = write_csv(tmp_path / "v.csv", [vehicle_row(vin, 所属门店="")])
+    run_import("customers", write_csv(tmp_path / "c.csv", [customer_row("C001")]))
+    run_import("vehicles", vehicles)
+    run_import("customers", write_csv(tmp_path / "c2.csv", [customer_row("C001", 所属门店="NJ02")]))
+
+    outcome = run_outcome("vehicles", vehicles)
+
+    assert (outcome.summary(), outcome.parsed_rows) == ("created=0 updated=1 unchanged=0 rejected=0 warnings=0", 1)
+    assert Vehicle.objects.get().store == store_b
+
+
+def test_a_card_edited_in_the_crm_is_compared_again_on_reimport(tmp_path):
+    path = write_csv(tmp_path / "c.csv", [customer_row("C001")])
+    run_import("customers", path)
+    customer = Customer.objects.get()
+    customer.mobile = "13700000000"
+    customer.save()
+
+    outcome = run_outcome("customers", path)
+
+    assert (outcome.summary(), outcome.parsed_rows) == ("created=0 updated=1 unchanged=0 rejected=0 warnings=0", 1)
+    assert Customer.objects.get().mobile == "13812345678"
+
+
+def test_rows_with_a_warning_are_parsed_and_warned_about_on_every_import(tmp_path, landline_calls):
+    path = write_csv(tmp_path / "c.csv", [customer_row("C001", 出生日期="2023-02-30"), customer_row("C002")])
+    run_import("customers", path)
+
+    outcome = run_outcome("customers", path)
+
+    assert (outcome.summary(), outcome.parsed_rows, outcome.skipped_rows) == (
+        "created=0 updated=0 unchanged=2 rejected=0 warnings=1", 1, 1,
+    )  # fmt: skip
+    assert [row[1] for row in fingerprints()] == ["C002"]
+    assert warnings_of()[-1] == (2, "出生日期", "2023-02-30", "Impossible date")
+
+
+def test_rows_of_stores_outside_the_importers_stores_are_rejected_on_reimport_too(tmp_path, store_a):
+    StoreFactory(code="NJ03")
+    path = write_csv(tmp_path / "c.csv", [customer_row("C001"), customer_row("C002", 所属门店="NJ03")])
+    run_import("customers", path)
+
+    outcome = run_outcome("customers", path, user=UserFactory(username="importer"), allowed=[store_a.pk])
+
+    assert (outcome.summary(), outcome.skipped_rows) == ("created=0 updated=0 unchanged=1 rejected=1 warnings=0", 1)
+    assert rejections() == [(3, "The store is not one of yours")]
+
+
+def test_a_changed_header_mapping_parses_again(tmp_path):
+    # The first column naming a field wins: 联系电话 becomes the mobile once the profile names it.
+    rows = [{"客户编号": "C001", "客户姓名": "张伟", "联系电话": "13900001111", "手机号码": "13812345678",
+             "所属门店": "NJ01"}]  # fmt: skip
+    path = write_csv(tmp_path / "c.csv", rows)
+    run_import("customers", path)
+    assert Customer.objects.get().mobile == "13812345678"
+    HeaderMappingProfile.objects.filter(kind="customers").update(is_default=False)
+    HeaderMappingProfile.objects.create(name="某DMS", kind="customers", is_default=True, aliases={"联系电话": "mobile"})
+
+    assert run_import("customers", path) == "created=0 updated=1 unchanged=0 rejected=0 warnings=0"
+    assert Customer.objects.get().mobile == "13900001111"
+
+
+def test_an_xlsx_reimport_skips_typed_cells_too(tmp_path):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(CUSTOMER_HEADER)
+    row = customer_row("C001", 手机号码=13900001111, 积分余额=1200.0)
+    row["出生日期"] = datetime.datetime(1990, 5, 17)  # noqa: DTZ001 - XLSX cells are naive
+    sheet.append([row[column] for column in CUSTOMER_HEADER])
+    path = tmp_path / "customers.xlsx"
+    workbook.save(path)
+    run_import("customers", path)
+
+    outcome = run_outcome("customers", path)
+
+    assert (outcome.summary(), outcome.skipped_rows) == ("created=0 updated=0 unchanged=1 rejected=0 warnings=0", 1)
+    sheet.cell(row=2, column=CUSTOMER_HEADER.index("积分余额") + 1, value=1300.0)
+    workbook.save(path)
+    assert run_import("customers", path) == "created=0 updated=1 unchanged=0 rejected=0 warnings=0"
+    assert Customer.objects.get().points_balance == 1300
+
+
+def test_a_preview_of_a_reimport_parses_every_row_and_lists_the_unchanged_keys(tmp_path):
+    path = write_csv(tmp_path / "c.csv", [customer_row("C001")])
+    run_import("customers", path)
+    before = fingerprints()
+
+    batch_outcome = run_outcome_dry("customers", path)
+
+    assert (batch_outcome.summary(), batch_outcome.unchanged_keys, batch_outcome.parsed_rows) == (
+        "created=0 updated=0 unchanged=1 rejected=0 warnings=0", ["C001"], 1,
+    )  # fmt: skip
+    assert fingerprints() == before
+
+
+def run_outcome_dry(kind, path):
+    from customers.dms.sources import source_from_path
+    from customers.services import dms_import_run, import_batch_create
+
+    batch = import_batch_create(kind=kind, file_name=path.name, dry_run=True)
+    return dms_import_run(batch=batch, source=source_from_path(str(path)))
+
+
+def test_fingerprints_are_all_or_nothing_with_their_batch(tmp_path, monkeypatch):
+    run_import("customers", write_csv(tmp_path / "c.csv", [customer_row("C001")]))
+    before = fingerprints()
+    rows = [customer_row("C001", 客户姓名="改名"), customer_row("C002")]
+    original = importer_module.DmsImport._write_fingerprints
+
+    def crash(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(importer_module.DmsImport, "_write_fingerprints", crash)  # after they were written
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_import("customers", write_csv(tmp_path / "c2.csv", rows))
+
+    assert fingerprints() == before
+    assert list(Customer.objects.values_list("customer_no", "name")) == [("C001", "张伟")]
+    monkeypatch.undo()
+    assert run_import("customers", tmp_path / "c2.csv") == "created=1 updated=1 unchanged=0 rejected=0 warnings=0"
+    assert run_import("customers", tmp_path / "c2.csv") == "created=0 updated=0 unchanged=2 rejected=0 warnings=0"
+    assert Customer.objects.get(customer_no="C001").name == "改名"
+
+
+def test_touched_customers_include_a_vehicles_previous_owner(tmp_path):
+    vin = make_vin(1)
+    run_import("customers", write_csv(tmp_path / "c.csv", [customer_row("C001"), customer_row("C002")]))
+    first = run_outcome("vehicles", write_csv(tmp_path / "v.csv", [vehicle_row(vin, "C001")]))
+    old, new = Customer.objects.order_by("customer_no")
+    assert first.touched_customer_ids == [old.pk]
+
+    moved = run_outcome("vehicles", write_csv(tmp_path / "v2.csv", [vehicle_row(vin, "C002")]))
+    orders = run_outcome("repair_orders", write_csv(tmp_path / "r.csv", [repair_row("RO1", vin)]))
+
+    assert moved.touched_customer_ids == sorted([old.pk, new.pk])
+    assert orders.touched_customer_ids == [new.pk]
