@@ -5,7 +5,10 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
-from crm.scoping import scope_to_user_stores
+from crm.audit import audit_log_record
+from crm.choices import AuditAction
+from crm.masking import can_see_full_phone
+from crm.scoping import scope_to_user_stores, stores_for_user
 from customers.models import (
     Customer,
     CustomerNote,
@@ -23,10 +26,29 @@ from customers.resources import (
     RepairOrderDmsResource,
     VehicleDmsResource,
 )
+from customers.selectors import (
+    customer_note_queryset_for_user,
+    customer_queryset_for_user,
+    import_batch_queryset_for_user,
+    repair_order_queryset_for_user,
+    segment_queryset_for_user,
+    vehicle_queryset_for_user,
+)
 from customers.services import name_search_keys
 
+PHONE_FIELDS = ("mobile", "landline")
 
-class StoreScopedAdmin(admin.ModelAdmin):
+
+class StoreChoicesMixin:
+    """A store chosen in a form is one of the user's own stores."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "store":
+            kwargs["queryset"] = stores_for_user(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class StoreScopedAdmin(StoreChoicesMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return scope_to_user_stores(super().get_queryset(request), request.user)
 
@@ -63,6 +85,26 @@ class CustomerAdmin(DmsImportAdminMixin, StoreScopedAdmin, SimpleHistoryAdmin):
     filter_horizontal = ["authorized_staff"]
     show_full_result_count = False
 
+    def get_queryset(self, request):
+        # The store scope and the top-secret rule of every other screen: a 绝密 card only for named staff.
+        return super().get_queryset(request) & customer_queryset_for_user(request.user)
+
+    def get_exclude(self, request, obj=None):
+        exclude = tuple(super().get_exclude(request, obj) or ())
+        return exclude if can_see_full_phone(request.user) else (*exclude, *PHONE_FIELDS)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200 and can_see_full_phone(request.user):
+            audit_log_record(
+                actor=request.user,
+                action=AuditAction.VIEW_UNMASKED_PHONE,
+                object_type="customers.customer",
+                object_ids=[object_id],
+                detail={"path": request.path, "via": "admin"},
+            )
+        return response
+
     def save_model(self, request, obj, form, change):
         from customers.services import customer_stats_refresh_for_customers
 
@@ -80,6 +122,9 @@ class VehicleAdmin(DmsImportAdminMixin, StoreScopedAdmin, SimpleHistoryAdmin):
     list_select_related = ["customer"]
     raw_id_fields = ["customer", "status_changed_by"]
     show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request) & vehicle_queryset_for_user(request.user)
 
     def save_model(self, request, obj, form, change):
         from customers.services import customer_stats_refresh_for_customers
@@ -101,6 +146,9 @@ class RepairOrderAdmin(DmsImportAdminMixin, StoreScopedAdmin):
     raw_id_fields = ["vehicle"]
     date_hierarchy = "settle_date"
     show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request) & repair_order_queryset_for_user(request.user)
 
 
 class ImportIssueInline(admin.TabularInline):
@@ -131,6 +179,9 @@ class ImportBatchAdmin(admin.ModelAdmin):
     inlines = [ImportIssueInline]
     readonly_fields = [field.name for field in ImportBatch._meta.fields]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request) & import_batch_queryset_for_user(request.user)
+
     def has_add_permission(self, request):
         return False
 
@@ -149,10 +200,13 @@ class HeaderMappingProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(Segment)
-class SegmentAdmin(SimpleHistoryAdmin):
+class SegmentAdmin(StoreChoicesMixin, SimpleHistoryAdmin):
     list_display = ["name", "store", "created_by", "updated_at"]
     search_fields = ["name"]
     raw_id_fields = ["created_by"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request) & segment_queryset_for_user(request.user)
 
 
 @admin.register(CustomerNote)
@@ -160,3 +214,7 @@ class CustomerNoteAdmin(admin.ModelAdmin):
     list_display = ["customer", "kind", "author", "created_at"]
     raw_id_fields = ["customer", "author"]
     search_fields = ["customer__customer_no", "text"]
+    list_select_related = ["customer", "author"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request) & customer_note_queryset_for_user(request.user)

@@ -16,13 +16,21 @@ from crm.audit import audit_log_record
 from crm.choices import AuditAction
 from crm.exports import csv_bytes, spreadsheet_safe
 from crm.masking import phone_for_user
+from customers.choices import Confidentiality
 from customers.segments import segment_customers_for_user
 
 EXPORT_COLUMNS = ("customer_no", "name", "gender", "mobile", "district", "member_tier", "store__code")
 
 
 def segment_export_rows(*, segment, user):
-    customers = segment_customers_for_user(user=user, segment=segment).order_by("customer_no")
+    """The rows of a segment export. A top-secret (绝密) card is never exported: an export of it needs
+    a manager's approval (README "Who uses it"), which has no workflow yet, so even staff named on
+    the card see it in the list but not in the file."""
+    customers = (
+        segment_customers_for_user(user=user, segment=segment)
+        .exclude(confidentiality=Confidentiality.TOP_SECRET)
+        .order_by("customer_no")
+    )
     for row in customers.values_list(*EXPORT_COLUMNS).iterator(chunk_size=5000):
         customer_no, name, gender, mobile, district, tier, store = row
         yield [customer_no, name, gender, phone_for_user(user, mobile), district, tier, store]

@@ -76,6 +76,17 @@ class CustomerNoteForm(forms.ModelForm):
     kind = forms.ChoiceField(label=_("Kind"), choices=NoteKind.choices, initial=NoteKind.NOTE)
 
 
+class SearchForm(forms.Form):
+    """The search box of a list page (GET ``q``): a character PostgreSQL cannot compare (NUL) is a
+    clear message, never a server error."""
+
+    q = forms.CharField(label=_("Search"), required=False)
+
+    def search(self) -> str:
+        """The cleaned search text (at most 100 characters), or '' when the input was refused."""
+        return self.cleaned_data["q"][:100] if self.is_valid() else ""
+
+
 class PhoneLookupForm(forms.Form):
     phone = forms.CharField(label=_("Caller's number"), max_length=30)
 

@@ -4,12 +4,12 @@ import re
 import unicodedata
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from crm.scoping import scope_to_user_stores
+from crm.scoping import scope_to_user_stores, sees_all_stores, visible_store_ids
 from customers.choices import Confidentiality
-from customers.models import Customer, RepairOrder, Vehicle
+from customers.models import Customer, CustomerNote, ImportBatch, RepairOrder, Segment, Vehicle
 
 
 def customer_queryset_for_user(user) -> QuerySet[Customer]:
@@ -139,3 +139,43 @@ def customer_repair_orders(*, customer: Customer) -> QuerySet[RepairOrder]:
         .select_related("vehicle")
         .order_by("-settle_date", "-ro_no")
     )
+
+
+def customer_note_queryset_for_user(user) -> QuerySet[CustomerNote]:
+    """Notes on the cards the user may see (never a top-secret card the user is not named on)."""
+    return CustomerNote.objects.filter(customer__in=customer_queryset_for_user(user))
+
+
+def segment_queryset_for_user(user) -> QuerySet[Segment]:
+    """Segments of every store the user may see, and those for 'all my stores' (no store)."""
+    queryset = Segment.objects.select_related("store").order_by("name")
+    if not user.is_authenticated:
+        return queryset.none()
+    store_ids = visible_store_ids(user)
+    if store_ids is None:
+        return queryset
+    return queryset.filter(Q(store__isnull=True) | Q(store_id__in=store_ids))
+
+
+def segment_get_for_user(*, user, pk: int) -> Segment:
+    """The segment, or 404 when it does not exist or belongs to a store the user may not see."""
+    try:
+        return segment_queryset_for_user(user).get(pk=pk)
+    except (Segment.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def import_batch_queryset_for_user(user) -> QuerySet[ImportBatch]:
+    """DMS import batches: one's own, or every batch for staff granted the whole group."""
+    if not user.is_authenticated:
+        return ImportBatch.objects.none()
+    if sees_all_stores(user):
+        return ImportBatch.objects.all()
+    return ImportBatch.objects.filter(user=user)
+
+
+def import_batch_get_for_user(*, user, pk: int) -> ImportBatch:
+    try:
+        return import_batch_queryset_for_user(user).get(pk=pk)
+    except (ImportBatch.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None

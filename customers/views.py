@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -11,7 +11,7 @@ from crm.audit import audit_log_record
 from crm.choices import AuditAction
 from crm.masking import can_see_full_phone
 from customers.card import card_panels, timeline_events
-from customers.forms import CustomerEditForm, CustomerNoteForm, PhoneLookupForm, SegmentForm
+from customers.forms import CustomerEditForm, CustomerNoteForm, PhoneLookupForm, SearchForm, SegmentForm
 from customers.models import Segment
 from customers.segments import segment_count_for_user, segment_customers_for_user
 from customers.selectors import (
@@ -20,6 +20,9 @@ from customers.selectors import (
     customer_list_for_user,
     customer_repair_orders,
     customer_vehicles,
+    import_batch_get_for_user,
+    segment_get_for_user,
+    segment_queryset_for_user,
 )
 from customers.services import customer_editable_fields, customer_note_add, customer_update
 from customers.timeline import customer_changes
@@ -40,12 +43,23 @@ def _log_unmasked_view(request: HttpRequest, customers) -> None:
         )
 
 
+def _search_text(request: HttpRequest) -> tuple[str, int]:
+    """The search box's text and the response status: a refused input (a NUL character) shows the
+    form's message and the unfiltered list with status 400, never a server error."""
+    form = SearchForm(request.GET)
+    search = form.search()
+    if form.errors:
+        messages.error(request, " ".join(form.errors["q"]))
+        return search, 400
+    return search, 200
+
+
 @login_required
 @permission_required("customers.view_customer", raise_exception=True)
 @require_GET
 def customer_list(request: HttpRequest) -> HttpResponse:
     """The customer list and the search results of the search box on every page."""
-    search = request.GET.get("q", "").strip()[:100]
+    search, status = _search_text(request)
     page = Paginator(customer_list_for_user(user=request.user, search=search), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
@@ -56,7 +70,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "lookup_form": PhoneLookupForm(),
         "can_search_phone": request.user.has_perm("customers.search_by_phone"),
     }
-    return render(request, "customers/customer_list.html", context)
+    return render(request, "customers/customer_list.html", context, status=status)
 
 
 @login_required
@@ -108,6 +122,8 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
     customer = customer_get_for_user(user=request.user, pk=pk)
     form = CustomerEditForm(request.POST or None, instance=customer, user=request.user)
+    if not form.phones_masked:
+        _log_unmasked_view(request, [customer])  # the phone inputs hold the whole numbers
     if request.method == "POST" and form.is_valid():
         try:
             customer_update(customer=customer, user=request.user, data=form.changed_data_values())
@@ -146,41 +162,16 @@ def customer_note_create(request: HttpRequest, pk: int) -> HttpResponse:
 # --- segments --------------------------------------------------------------------------------
 
 
-def _segment_for_user(user, pk: int) -> Segment:
-    from crm.scoping import visible_store_ids
-
-    try:
-        segment = Segment.objects.select_related("store").get(pk=pk)
-    except (Segment.DoesNotExist, ValueError):
-        raise Http404 from None
-    store_ids = visible_store_ids(user)
-    if segment.store_id and store_ids is not None and segment.store_id not in store_ids:
-        raise Http404
-    return segment
-
-
-def _visible_segments(user):
-    from django.db.models import Q
-
-    from crm.scoping import visible_store_ids
-
-    store_ids = visible_store_ids(user)
-    queryset = Segment.objects.select_related("store").order_by("name")
-    if store_ids is None:
-        return queryset
-    return queryset.filter(Q(store__isnull=True) | Q(store_id__in=store_ids))
-
-
 @login_required
 @permission_required("customers.view_segment", raise_exception=True)
 @require_GET
 def segment_list(request: HttpRequest) -> HttpResponse:
-    search = request.GET.get("q", "").strip()[:100]
-    segments = _visible_segments(request.user)
+    search, status = _search_text(request)
+    segments = segment_queryset_for_user(request.user)
     if search:
         segments = segments.filter(name__icontains=search)
     page = Paginator(segments, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "customers/segment_list.html", {"page": page, "search": search})
+    return render(request, "customers/segment_list.html", {"page": page, "search": search}, status=status)
 
 
 @login_required
@@ -194,7 +185,7 @@ def segment_create(request: HttpRequest) -> HttpResponse:
 @permission_required("customers.change_segment", raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _segment_form(request, _segment_for_user(request.user, pk))
+    return _segment_form(request, segment_get_for_user(user=request.user, pk=pk))
 
 
 def _segment_form(request: HttpRequest, segment: Segment) -> HttpResponse:
@@ -230,7 +221,7 @@ def segment_count(request: HttpRequest) -> HttpResponse:
 @permission_required("customers.view_segment", raise_exception=True)
 @require_GET
 def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    segment = _segment_for_user(request.user, pk)
+    segment = segment_get_for_user(user=request.user, pk=pk)
     customers = segment_customers_for_user(user=request.user, segment=segment).select_related("store")
     paginator = Paginator(customers.order_by("customer_no"), PAGE_SIZE)
     # The count the segment form showed (one scan of the segment facts), not a count of the join.
@@ -253,33 +244,18 @@ def segment_export(request: HttpRequest, pk: int, file_format: str) -> HttpRespo
 
     if file_format not in ("csv", "xlsx"):
         raise Http404
-    segment = _segment_for_user(request.user, pk)
-    try:
-        return segment_export_response(segment=segment, user=request.user, file_format=file_format)
-    except PermissionDenied:
-        raise
+    segment = segment_get_for_user(user=request.user, pk=pk)
+    return segment_export_response(segment=segment, user=request.user, file_format=file_format)
 
 
 # --- DMS import (admin pages' helpers) -------------------------------------------------------
-
-
-def _import_batch_for_user(user, pk: int):
-    from customers.models import ImportBatch
-
-    batches = ImportBatch.objects.all()
-    if not user.is_superuser:
-        batches = batches.filter(user=user) if not user.sees_all_stores else batches
-    try:
-        return batches.get(pk=pk)
-    except ImportBatch.DoesNotExist:
-        raise Http404 from None
 
 
 @login_required
 @permission_required("customers.import_dms", raise_exception=True)
 @require_GET
 def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    batch = _import_batch_for_user(request.user, pk)
+    batch = import_batch_get_for_user(user=request.user, pk=pk)
     return render(request, "customers/partials/import_progress.html", {"batch": batch})
 
 
@@ -288,7 +264,7 @@ def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def import_errors_download(request: HttpRequest, pk: int) -> HttpResponse:
     """The rejected rows of an import, UTF-8 with BOM, fixable and re-importable."""
-    batch = _import_batch_for_user(request.user, pk)
+    batch = import_batch_get_for_user(user=request.user, pk=pk)
     if not batch.errors_file:
         raise Http404
     with batch.errors_file.open("rb") as handle:

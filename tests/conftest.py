@@ -75,18 +75,16 @@ def wait_until(predicate, *, timeout: float = 30, interval: float = 0.1):
         time.sleep(interval)
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db, settings):
-    """A real Celery worker (a separate process) on the test database and the real Redis.
-
-    Tasks sent while it runs are executed by that process, not eagerly in the test.
-    """
+def start_celery_worker(*, extra_env: dict | None = None, timeout: float = 30) -> subprocess.Popen:
+    """Start a real Celery worker (a separate process) on the test database and the real Redis, and
+    wait until it answers a ping. ``extra_env`` adds settings for the worker only (an SMS gateway…)."""
     from django.db import connection
 
     from config.celery import app
 
     database = connection.settings_dict
     env = dict(os.environ)
+    env.update(extra_env or {})
     env["DATABASE_URL"] = (
         f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/{database['NAME']}"
     )
@@ -99,20 +97,37 @@ def celery_worker_process(transactional_db, settings):
         cwd=BASE_DIR,
         env=env,
     )  # fmt: skip
-    app.conf.task_always_eager = False
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            replies = app.control.ping(timeout=0.5)
-            if replies:
-                break
-        else:
-            raise RuntimeError("the Celery worker did not start within 30 s")
-        yield process
-    finally:
-        app.conf.task_always_eager = True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if app.control.ping(timeout=0.5):
+            return process
+    stop_celery_worker(process)
+    raise RuntimeError(f"the Celery worker did not start within {timeout:.0f} s")
+
+
+def stop_celery_worker(process: subprocess.Popen) -> None:
+    if process.poll() is None:
         process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, settings):
+    """A real Celery worker (a separate process) on the test database and the real Redis.
+
+    Tasks sent while it runs are executed by that process, not eagerly in the test.
+    """
+    from config.celery import app
+
+    app.conf.task_always_eager = False
+    try:
+        process = start_celery_worker()
+        try:
+            yield process
+        finally:
+            stop_celery_worker(process)
+    finally:
+        app.conf.task_always_eager = True

@@ -36,6 +36,9 @@ class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
         if response.status_code == 200 and can_see_full_phone(request.user):
             data = response.data if isinstance(response.data, dict) else {}
             rows = data.get("results", [data] if "id" in data else [])
+        else:
+            rows = []
+        if rows:  # an empty page shows no number: nothing to log
             audit_log_record(
                 actor=request.user,
                 action=AuditAction.VIEW_UNMASKED_PHONE,

@@ -374,3 +374,19 @@ def test_the_list_page_count_equals_the_live_count(client, manager_a, fleet, dja
 
     assert detail.context["page"].paginator.count == 2
     assert [customer.customer_no for customer in detail.context["page"].object_list] == ["D", "L"]
+
+
+def test_an_export_leaves_out_top_secret_cards_even_for_named_staff(client, manager_a, fleet):
+    active, _dormant, _lost = fleet
+    customer_update(customer=active, user=manager_a, data={"confidentiality": "top_secret"})
+    active.authorized_staff.add(manager_a)
+    segment = Segment.objects.create(name="全部", definition={})
+    client.force_login(manager_a)
+
+    listed = client.get(reverse("customers:segment_detail", args=[segment.pk]))
+    response = client.get(reverse("customers:segment_export", args=[segment.pk, "csv"]))
+
+    assert [customer.customer_no for customer in listed.context["page"].object_list] == ["A", "D", "L"]
+    rows = response.content.decode("utf-8-sig").splitlines()[1:]
+    assert [row.split(",")[0] for row in rows] == ["D", "L"]
+    assert AuditLog.objects.get(action=AuditAction.EXPORT).detail["rows"] == 2

@@ -92,3 +92,35 @@ def test_customer_list_query_count_does_not_grow_with_rows(client, advisor_a, st
         response = client.get(reverse("customers:list"))
 
     assert len(response.context["page"].object_list) == 25
+
+
+@pytest.mark.parametrize("url_name", ["customers:list", "customers:segment_list"])
+def test_a_nul_character_in_the_search_is_a_clear_message_not_a_server_error(client, manager_a, customer_a, url_name):
+    client.force_login(manager_a)
+
+    response = client.get(reverse(url_name), {"q": "张\x00伟"}, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 400
+    assert response.context["search"] == ""
+    assert [str(message) for message in response.context["messages"]] == ["Null characters are not allowed."]
+
+
+def test_the_edit_page_shows_a_manager_the_whole_number_and_logs_it(client, manager_a, customer_a):
+    client.force_login(manager_a)
+
+    response = client.get(reverse("customers:edit", args=[customer_a.pk]))
+
+    assert 'value="13812341234"' in response.content.decode()
+    entry = AuditLog.objects.get(action=AuditAction.VIEW_UNMASKED_PHONE)
+    assert (entry.actor, entry.object_ids) == (manager_a, [str(customer_a.pk)])
+
+
+def test_the_edit_page_keeps_the_number_from_an_advisor_and_logs_nothing(client, advisor_a, customer_a):
+    client.force_login(advisor_a)
+
+    response = client.get(reverse("customers:edit", args=[customer_a.pk]))
+
+    assert response.status_code == 200
+    assert "13812341234" not in response.content.decode()
+    assert "138****1234" in response.content.decode()
+    assert AuditLog.objects.count() == 0

@@ -106,3 +106,30 @@ def test_api_list_query_count_is_flat(api_client, agent_a, store_a, django_asser
         response = api_client.get("/api/customers/")
 
     assert response.json()["count"] == 20
+
+
+@pytest.mark.django_db
+def test_api_logs_no_view_when_no_number_was_shown(api_client, manager_a, spine):
+    api_client.force_authenticate(manager_a)
+
+    response = api_client.get("/api/customers/", {"district": "no-such-district"})
+
+    assert response.json()["count"] == 0
+    assert AuditLog.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/vehicles/", "/api/repair-orders/"])
+def test_api_vehicle_and_repair_order_lists_query_count_is_flat(
+    api_client, agent_a, store_a, path, django_assert_num_queries
+):
+    for number in range(20):
+        RepairOrderFactory(vehicle=VehicleFactory(customer=CustomerFactory(store=store_a), store=store_a),
+                           store=store_a, ro_no=f"RO{number:04d}")  # fmt: skip
+    api_client.force_authenticate(agent_a)
+
+    # permissions(2), user's stores, count, page
+    with django_assert_num_queries(5):
+        response = api_client.get(path)
+
+    assert response.json()["count"] == 20
