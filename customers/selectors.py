@@ -179,3 +179,9 @@ def import_batch_get_for_user(*, user, pk: int) -> ImportBatch:
         return import_batch_queryset_for_user(user).get(pk=pk)
     except (ImportBatch.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
+
+
+def import_issues_for_batch(*, batch, limit: int) -> tuple[list, int]:
+    """The first ``limit`` rejections and warnings of an import in row order, and how many there are."""
+    issues = batch.issues.order_by("row_number", "id")
+    return list(issues[:limit]), issues.count()

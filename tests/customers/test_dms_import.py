@@ -1,15 +1,19 @@
 """Every rule of shared/spec/dms-format.md, through `import_dms` and the import service."""
 
 import datetime
+import io
 from decimal import Decimal
 
 import openpyxl
 import pytest
+from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from customers.choices import Confidentiality, ImportStatus, IssueSeverity
 from customers.dms import importer as importer_module
 from customers.dms import sources
+from customers.management.commands import import_dms as import_dms_command
 from customers.models import Customer, HeaderMappingProfile, ImportBatch, ImportIssue, RepairOrder, Vehicle
 from tests.customers.dms_helpers import (
     CUSTOMER_HEADER,
@@ -205,6 +209,40 @@ def test_a_bad_field_keeps_the_row_with_the_field_empty_and_a_warning(tmp_path):
     assert warnings_of() == [
         (2, "手机号码", "12345", "Not a mainland mobile number"),
         (2, "出生日期", "2023-02-30", "Impossible date"),
+    ]
+
+
+def test_the_command_reports_every_rejection_and_warning_in_the_admins_language(tmp_path):
+    rows = [customer_row("C001", 出生日期="2023-02-30", 手机号码="12345"), customer_row("")]
+    path = write_csv(tmp_path / "c.csv", rows)
+    out, err = io.StringIO(), io.StringIO()
+
+    with translation.override("zh-hans"):
+        call_command("import_dms", "customers", str(path), "--no-progress", stdout=out, stderr=err)
+
+    assert err.getvalue().splitlines() == [
+        "第 2 行，手机号码 “12345”：不是中国大陆手机号码（警告）",
+        "第 2 行，出生日期 “2023-02-30”：无效日期（警告）",
+        "第 3 行，客户编号 “”：缺少客户编号（被拒绝的行）",
+    ]
+    assert out.getvalue().splitlines()[-1] == "created=1 updated=0 unchanged=0 rejected=1 warnings=2"
+
+
+def test_the_command_shows_the_first_fifty_issues_and_says_how_many_more(tmp_path, monkeypatch):
+    monkeypatch.setattr(import_dms_command, "ISSUES_SHOWN", 2)
+    rows = [customer_row(f"C{number:03d}", 手机号码="12345") for number in range(1, 5)]
+    err = io.StringIO()
+
+    with translation.override("en"):
+        call_command("import_dms", "customers", str(write_csv(tmp_path / "c.csv", rows)), "--no-progress",
+                     stdout=io.StringIO(), stderr=err)  # fmt: skip
+
+    lines = err.getvalue().splitlines()
+    batch = ImportBatch.objects.get()
+    assert lines == [
+        "Row 2, 手机号码 “12345”: Not a mainland mobile number (Warning)",
+        "Row 3, 手机号码 “12345”: Not a mainland mobile number (Warning)",
+        f"… and 2 more: see import #{batch.pk} in the admin, or use --errors-file.",
     ]
 
 

@@ -6,15 +6,18 @@ import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from crm.exceptions import ApplicationError
 from customers.choices import ImportKind
 from customers.dms.importer import store_for_code
 from customers.dms.parsing import DecodeError
 from customers.dms.sources import source_from_path
+from customers.selectors import import_issues_for_batch
 from customers.services import dms_import_run, import_batch_create
 
 BAR_WIDTH = 30
+ISSUES_SHOWN = 50
 
 
 class Command(BaseCommand):
@@ -60,7 +63,29 @@ class Command(BaseCommand):
 
             with open(options["errors_file"], "wb") as handle:
                 handle.write(errors_csv_bytes(source=source, rejected_rows=outcome_rejected_rows(outcome)))
+        if options["verbosity"] >= 1:
+            self._report_issues(batch)
         if options["verbosity"] >= 2:
             timings = " ".join(f"{name}={seconds:.2f}s" for name, seconds in outcome.timings.items())
             self.stderr.write(f"batch #{batch.pk} {timings} total={time.monotonic() - started:.2f}s")
         self.stdout.write(outcome.summary())
+
+    def _report_issues(self, batch) -> None:
+        """Every rejection and warning is reported: the first ones here, all of them in the admin."""
+        issues, total = import_issues_for_batch(batch=batch, limit=ISSUES_SHOWN)
+        for issue in issues:
+            self.stderr.write(
+                _("Row %(row)s, %(column)s “%(value)s”: %(reason)s (%(severity)s)")
+                % {
+                    "row": issue.row_number,
+                    "column": issue.column or "—",
+                    "value": issue.value,
+                    "reason": issue.reason_display,
+                    "severity": issue.get_severity_display(),
+                }
+            )
+        if total > len(issues):
+            self.stderr.write(
+                _("… and %(count)s more: see import #%(batch)s in the admin, or use --errors-file.")
+                % {"count": total - len(issues), "batch": batch.pk}
+            )
