@@ -6,10 +6,10 @@ from django.utils.translation import gettext_lazy as _
 
 from complaints.choices import ActionKind, Channel, Confirmation, Department, Severity
 from complaints.models import ComplaintType
+from complaints.selectors import staff_concerned_choices
 from complaints.services import attachment_validate
 from crm.calendar import add_months
-from crm.models import User
-from crm.scoping import stores_for_user, visible_store_ids
+from crm.scoping import stores_for_user
 from customers.selectors import customer_queryset_for_user
 
 MAX_DASHBOARD_MONTHS = 36
@@ -70,11 +70,7 @@ class ComplaintForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         self.fields["store"].queryset = stores_for_user(user).order_by("code")
-        staff = User.objects.filter(is_active=True).order_by("last_name", "first_name", "username")
-        store_ids = visible_store_ids(user)
-        if store_ids is not None:
-            staff = staff.filter(stores__in=store_ids).distinct()
-        self.fields["staff_concerned"].queryset = staff
+        self.fields["staff_concerned"].queryset = staff_concerned_choices(user)
         self.fields["staff_concerned"].label_from_instance = lambda member: member.get_full_name() or member.username
 
     def clean_customer_no(self):

@@ -13,7 +13,7 @@ from django.utils import timezone
 from complaints.choices import SEVERITY_DEDUCTION, Channel, Department, Status
 from complaints.models import Complaint, ComplaintAction, ComplaintType
 from crm.calendar import add_months
-from crm.models import Store
+from crm.models import Store, User
 from crm.scoping import scope_to_user_stores, visible_store_ids
 from customers.selectors import customer_queryset_for_user
 
@@ -39,6 +39,15 @@ def complaint_queryset_for_user(user) -> QuerySet[Complaint]:
     if not user.is_superuser:
         queryset = queryset.filter(customer__in=customer_queryset_for_user(user))
     return queryset
+
+
+def staff_concerned_choices(user) -> QuerySet[User]:
+    """Active staff of the user's stores: who a complaint may be about."""
+    staff = User.objects.filter(is_active=True).order_by("last_name", "first_name", "username")
+    store_ids = visible_store_ids(user)
+    if store_ids is not None:
+        staff = staff.filter(stores__in=store_ids).distinct()
+    return staff
 
 
 def overdue_q(now: datetime.datetime) -> Q:
@@ -69,7 +78,7 @@ def complaint_list_for_user(
     if search:
         condition = Q(customer__name__startswith=search) | Q(customer__customer_no__iexact=search)
         condition |= Q(vehicle__plate_no__iexact=search)
-        if search.lstrip("#").isdigit():
+        if search.lstrip("#").isdecimal():
             condition |= Q(pk=int(search.lstrip("#")))
         queryset = queryset.filter(condition)
     return queryset.order_by("-received_at", "-id")
@@ -314,10 +323,6 @@ def dashboard_times(*, store_ids: list[int], period: DashboardPeriod) -> dict:
     }
 
 
-def _period_complaints(store_ids: list[int], period: DashboardPeriod) -> QuerySet[Complaint]:
-    return Complaint.objects.filter(store_id__in=store_ids, received_at__gte=period.start, received_at__lt=period.end)
-
-
 BREAKDOWN_SQL = """
 SELECT GROUPING(complaint_type_id, channel, department), complaint_type_id, channel, department, count(*)
 FROM complaints_complaint
@@ -399,10 +404,12 @@ def complaint_dashboard(*, store_ids: list[int], period: DashboardPeriod, now: d
     return dashboard
 
 
-def complaint_export_rows(*, store_ids: list[int], period: DashboardPeriod):
-    """One row per complaint received in the period, for the managers' CSV export."""
+def complaint_export_rows(*, user, store_ids: list[int], period: DashboardPeriod) -> QuerySet[Complaint]:
+    """One row per complaint received in the period that the user may see (a top-secret card's
+    complaints only for its authorised staff), for the managers' CSV export."""
     return (
-        _period_complaints(store_ids, period)
-        .select_related("store", "customer", "vehicle", "complaint_type", "assigned_manager", "staff_concerned")
+        complaint_queryset_for_user(user)
+        .filter(store_id__in=store_ids, received_at__gte=period.start, received_at__lt=period.end)
+        .select_related(*LIST_RELATED)
         .order_by("received_at", "id")
     )

@@ -26,7 +26,6 @@ from complaints.models import (
 )
 from complaints.sla import add_business_minutes, add_calendar_minutes
 from crm.calendar import WorkingCalendar
-from crm.choices import CalendarDayKind
 from crm.exceptions import ApplicationError
 from crm.models import CalendarDay, Store
 
@@ -64,7 +63,7 @@ def store_complaint_settings(*, store: Store) -> StoreComplaintSettings:
 
 def _working_calendar(first_day: datetime.date, *, days: int = 120) -> WorkingCalendar:
     overrides = {
-        day.date: day.kind == CalendarDayKind.WORKING_DAY
+        day.date: day.is_working_day
         for day in CalendarDay.objects.filter(date__gte=first_day, date__lte=first_day + datetime.timedelta(days=days))
     }
     return WorkingCalendar(overrides)

@@ -42,7 +42,7 @@ def complaint_list(request: HttpRequest) -> HttpResponse:
         user=request.user,
         search=search,
         status=status,
-        store_id=int(store_id) if store_id.isdigit() else None,
+        store_id=int(store_id) if store_id.isdecimal() else None,
         overdue_only=overdue_only,
         now=now,
     )
@@ -66,18 +66,18 @@ def _prefill(request: HttpRequest) -> dict:
     """Initial values from a call outcome: ?customer=<id>&vehicle=<id>&channel=…&followup_task=<id>."""
     initial = {}
     customer = None
-    if request.GET.get("customer", "").isdigit():
+    if request.GET.get("customer", "").isdecimal():
         customer = customer_queryset_for_user(request.user).filter(pk=int(request.GET["customer"])).first()
         if customer is not None:
             initial["customer_no"] = customer.customer_no
             initial["store"] = customer.store_id
-    if customer is not None and request.GET.get("vehicle", "").isdigit():
+    if customer is not None and request.GET.get("vehicle", "").isdecimal():
         vehicle = customer.vehicles.filter(pk=int(request.GET["vehicle"])).first()
         if vehicle is not None:
             initial["vehicle"] = vehicle.plate_no or vehicle.vin
     if request.GET.get("channel") in Channel.values:
         initial["channel"] = request.GET["channel"]
-    if request.GET.get("followup_task", "").isdigit():
+    if request.GET.get("followup_task", "").isdecimal():
         initial["followup_task"] = int(request.GET["followup_task"])
     return initial
 
@@ -278,6 +278,7 @@ def complaint_dashboard(request: HttpRequest) -> HttpResponse:
         "complaints": [month.complaints for month in dashboard.months],
         "by_type": dashboard.by_type,
         "by_channel": dashboard.by_channel,
+        "labels": {"sales": _("Sales rate %"), "service": _("Service rate %"), "complaints": _("Complaints")},
     }
     context = {"form": form, "dashboard": dashboard, "chart": chart, "export_query": request.GET.urlencode()}
     return render(request, "complaints/dashboard.html", context)
@@ -320,7 +321,7 @@ def complaint_export(request: HttpRequest) -> HttpResponse:
             for month in months
         ]
         return csv_response(f"complaint-rates-{stamp}.csv", header, rows)
-    complaints = list(selectors.complaint_export_rows(store_ids=store_ids, period=period))
+    complaints = list(selectors.complaint_export_rows(user=request.user, store_ids=store_ids, period=period))
     audit_log_record(
         actor=request.user,
         action=AuditAction.EXPORT,

@@ -53,6 +53,11 @@ class InboundSmsAdmin(admin.ModelAdmin):
     list_filter = ["action"]
     search_fields = ["mobile"]
     raw_id_fields = ["customer", "in_reply_to"]
+    list_select_related = ["customer"]
+
+    def get_queryset(self, request):
+        # A reply matched to no customer belongs to no store: only group-wide staff see it.
+        return scope_to_user_stores(super().get_queryset(request), request.user, store_field="customer__store")
 
 
 @admin.register(GenerationRun)

@@ -1,6 +1,7 @@
 """Reads of the follow-up engine: the calendar, the queue, the preview and the reports."""
 
 import datetime
+import re
 
 from django.db import connection
 from django.db.models import Count, Min, Q, QuerySet
@@ -88,6 +89,26 @@ def current_claim(*, user, since: datetime.datetime) -> FollowupTask | None:
     return FollowupTask.objects.filter(
         claimed_by=user, status=TaskStatus.OPEN, channel=Channel.PHONE, claimed_at__gte=since
     ).first()
+
+
+SCRIPT_FIELD_PATTERN = re.compile(r"\{(name|store|store_phone|plate|model|date|holiday|points)\}")
+
+
+def call_script(task: FollowupTask) -> str:
+    """The rule's call script with the task's fields filled in. A manager writes the script, so any
+    other brace (a typo, ``{0}``) is left as it is rather than breaking the call page."""
+    vehicle = task.vehicle
+    fields = {
+        "name": task.customer.name,
+        "store": task.store.name,
+        "store_phone": task.store.phone,
+        "plate": vehicle.plate_no if vehicle else "",
+        "model": vehicle.series if vehicle else "",
+        "date": task.subject_date.isoformat() if task.subject_date else "",
+        "holiday": str((task.detail or {}).get("holiday", "")),
+        "points": str(task.customer.points_balance if task.customer.points_balance is not None else ""),
+    }
+    return SCRIPT_FIELD_PATTERN.sub(lambda match: fields[match.group(1)], task.rule.script or "")
 
 
 def call_history(*, customer_id: int, limit: int = 10) -> list[CallAttempt]:
@@ -199,13 +220,17 @@ def call_summary(*, user, start: datetime.date, end: datetime.date) -> dict:
     }
 
 
-def sms_list_for_day(*, user, day: datetime.date) -> QuerySet[FollowupTask]:
-    """The day's SMS tasks (what a dealer uploads to its own SMS platform), with their messages."""
-    return (
-        _visible_tasks(user)
-        .filter(channel=Channel.SMS, queue_date=day)
-        .select_related("customer", "vehicle", "store", "rule", "sms")
-        .order_by("store__code", "code", "customer__customer_no", "id")
+def sms_list_for_day(*, user, day: datetime.date, search: str = "") -> QuerySet[FollowupTask]:
+    """The day's SMS tasks (what a dealer uploads to its own SMS platform), with their messages;
+    ``search`` narrows them to a customer number, a name prefix or a rule code."""
+    tasks = _visible_tasks(user).filter(channel=Channel.SMS, queue_date=day)
+    search = search.strip()
+    if search:
+        tasks = tasks.filter(
+            Q(customer__customer_no__iexact=search) | Q(customer__name__startswith=search) | Q(code=search)
+        )
+    return tasks.select_related("customer", "vehicle", "store", "rule", "sms").order_by(
+        "store__code", "code", "customer__customer_no", "id"
     )
 
 

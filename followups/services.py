@@ -311,6 +311,11 @@ def task_release(*, user, customer_id: int) -> int:
     )
 
 
+def is_dissatisfied_result(*, is_dissatisfied: bool, satisfaction: int | None) -> bool:
+    """A dissatisfied result (followups.md): marked 不满意, or a score of 2 or less out of 5."""
+    return bool(is_dissatisfied or (satisfaction is not None and satisfaction <= DISSATISFIED_SCORE))
+
+
 @transaction.atomic
 def call_record_outcome(
     *,
@@ -344,7 +349,7 @@ def call_record_outcome(
     )
     if not tasks:
         raise ApplicationError(_("This call is no longer assigned to you: take the next one from the queue."))
-    dissatisfied = bool(is_dissatisfied or (satisfaction is not None and satisfaction <= DISSATISFIED_SCORE))
+    dissatisfied = is_dissatisfied_result(is_dissatisfied=is_dissatisfied, satisfaction=satisfaction)
     call_key = uuid.uuid4()
     answers = answers or {}
     today = timezone.localdate(now)
@@ -561,7 +566,9 @@ def sms_inbound_receive(*, mobile: str, text: str, received_at: datetime.datetim
     """Apply a reply: T/TD/退订 opts out; 1–5 after a repair SMS is satisfaction; Y after an event
     invitation is an RSVP. Matched to the customer by mobile."""
     received_at = received_at or timezone.now()
-    mobile = re.sub(r"\D", "", unicodedata.normalize("NFKC", mobile or ""))[-11:]
+    mobile = re.sub(r"\D", "", unicodedata.normalize("NFKC", mobile or ""), flags=re.ASCII)[-11:]
+    if not mobile:
+        raise ApplicationError(_("The mobile number has no digits."))
     word = normalise_reply(text)
     last_message = (
         SmsMessage.objects.filter(mobile=mobile, status=SmsStatus.SENT, sent_at__gte=received_at - REPLY_WINDOW)

@@ -5,6 +5,7 @@ import json
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
@@ -33,22 +34,6 @@ class TelRedirect(HttpResponseRedirect):
     allowed_schemes = ["tel"]
 
 
-class _SafeFields(dict):
-    def __missing__(self, key):
-        return "{" + key + "}"
-
-
-def _render_script(text: str, task) -> str:
-    fields = _SafeFields(
-        name=task.customer.name,
-        store=task.store.name,
-        store_phone=task.store.phone,
-        plate=task.vehicle.plate_no if task.vehicle else "",
-        date=task.subject_date.isoformat() if task.subject_date else "",
-    )
-    return text.format_map(fields) if text else ""
-
-
 def _complaint_url(task) -> str:
     try:
         base = reverse("complaints:create")
@@ -70,7 +55,7 @@ def _call_context(request: HttpRequest, tasks: list, *, form: OutcomeForm | None
             items=[
                 {
                     "task": task,
-                    "script": _render_script(task.rule.script, task),
+                    "script": selectors.call_script(task),
                     "questions": list(enumerate(task.rule.questionnaire or [])),
                 }
                 for task in tasks
@@ -138,6 +123,17 @@ def call(request: HttpRequest, customer_id: int) -> HttpResponse:
     return _call_panel(request, tasks)
 
 
+def _questionnaire_answers(data) -> dict[str, dict[str, str]]:
+    """``answer-<task id>-<question index>`` fields as {task id: {index: answer}}; a field of any
+    other shape (a hand-made request) is ignored."""
+    answers: dict[str, dict[str, str]] = {}
+    for key, value in data.items():
+        parts = key.split("-")
+        if len(parts) == 3 and parts[0] == "answer" and parts[1].isdecimal() and parts[2].isdecimal() and value.strip():
+            answers.setdefault(parts[1], {})[parts[2]] = value.strip()[:500]
+    return answers
+
+
 @login_required
 @permission_required("followups.work_call_queue", raise_exception=True)
 @require_POST
@@ -147,11 +143,7 @@ def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
     if not form.is_valid():
         tasks = services.task_current_call(user=request.user, customer_id=customer_id)
         return _call_panel(request, tasks, form=form)
-    answers: dict[str, dict[str, str]] = {}
-    for key, value in request.POST.items():
-        if key.startswith("answer-") and value.strip():
-            _prefix, task_id, index = key.split("-", 2)
-            answers.setdefault(task_id, {})[index] = value.strip()[:500]
+    answers = _questionnaire_answers(request.POST)
     try:
         recorded = services.call_record_outcome(
             user=request.user,
@@ -167,8 +159,8 @@ def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
         form.add_error(None, error.message)
         tasks = services.task_current_call(user=request.user, customer_id=customer_id)
         return _call_panel(request, tasks, form=form)
-    dissatisfied = form.cleaned_data["is_dissatisfied"] or (
-        form.cleaned_data["satisfaction"] is not None and form.cleaned_data["satisfaction"] <= 2
+    dissatisfied = services.is_dissatisfied_result(
+        is_dissatisfied=form.cleaned_data["is_dissatisfied"], satisfaction=form.cleaned_data["satisfaction"]
     )
     saved = {
         "customer": recorded[0].customer,
@@ -256,7 +248,7 @@ def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = RuleForm(request.POST or None, instance=rule)
     if request.method == "POST":
         if not can_change:
-            return HttpResponse(status=403)
+            raise PermissionDenied
         if form.is_valid():
             services.followup_rule_update(
                 rule=selectors.rule_get_for_user(user=request.user, pk=pk), user=request.user, data=form.cleaned_data
@@ -322,10 +314,11 @@ def reports(request: HttpRequest) -> HttpResponse:
 @require_GET
 def sms_list(request: HttpRequest) -> HttpResponse:
     day, error = _parse_date(request.GET.get("date"), timezone.localdate())
-    tasks = selectors.sms_list_for_day(user=request.user, day=day)
+    search = request.GET.get("q", "").strip()[:100]
+    tasks = selectors.sms_list_for_day(user=request.user, day=day, search=search)
     if request.GET.get("format") == "csv":
         if not request.user.has_perm("followups.export_sms_list"):
-            return HttpResponse(status=403)
+            raise PermissionDenied
         rows = list(tasks)
         audit_log_record(
             actor=request.user,
@@ -338,13 +331,21 @@ def sms_list(request: HttpRequest) -> HttpResponse:
             f"sms-{day.isoformat()}.csv",
             ["store", "rule", "customer_no", "name", "mobile", "plate", "text"],
             (
-                [task.store.code, task.code, task.customer.customer_no, task.customer.name, task.customer.mobile,
-                 task.vehicle.plate_no if task.vehicle else "", getattr(getattr(task, "sms", None), "body", "")]
+                [
+                    task.store.code,
+                    task.code,
+                    task.customer.customer_no,
+                    task.customer.name,
+                    phone_for_user(request.user, task.customer.mobile),
+                    task.vehicle.plate_no if task.vehicle else "",
+                    getattr(getattr(task, "sms", None), "body", ""),
+                ]
                 for task in rows
             ),
-        )  # fmt: skip
+        )
     page = Paginator(tasks, 50).get_page(request.GET.get("page"))
-    return render(request, "followups/sms_list.html", {"page": page, "day": day, "error": error})
+    context = {"page": page, "day": day, "error": error, "search": search}
+    return render(request, "followups/sms_list.html", context)
 
 
 def _token_ok(request: HttpRequest) -> bool:
@@ -373,7 +374,10 @@ def sms_inbound(request: HttpRequest) -> JsonResponse:
     mobile, text = str(data.get("mobile", "")), str(data.get("text", ""))
     if not mobile or not text:
         return JsonResponse({"error": "mobile and text are required"}, status=400)
-    reply = services.sms_inbound_receive(mobile=mobile, text=text)
+    try:
+        reply = services.sms_inbound_receive(mobile=mobile, text=text)
+    except ApplicationError as error:
+        return JsonResponse({"error": str(error.message)}, status=400)
     return JsonResponse({"action": reply.action, "customer": reply.customer_id})
 
 

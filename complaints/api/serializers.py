@@ -1,11 +1,13 @@
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from complaints.choices import ActionKind, Channel, Department, Severity
 from complaints.models import Complaint, ComplaintAction, ComplaintType
+from complaints.selectors import staff_concerned_choices
 from crm.models import Store, User
 from crm.scoping import stores_for_user
 from customers.models import Customer, Vehicle
-from customers.selectors import customer_queryset_for_user
+from customers.selectors import customer_queryset_for_user, vehicle_queryset_for_user
 
 
 class ComplaintSerializer(serializers.ModelSerializer):
@@ -54,15 +56,13 @@ class ComplaintCreateSerializer(serializers.Serializer):
     """What an integration (800 hotline, WeChat, e-mail gateway) or an agent sends to log a complaint."""
 
     customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.none())
-    vehicle = serializers.PrimaryKeyRelatedField(queryset=Vehicle.objects.all(), required=False, allow_null=True)
+    vehicle = serializers.PrimaryKeyRelatedField(queryset=Vehicle.objects.none(), required=False, allow_null=True)
     store = serializers.PrimaryKeyRelatedField(queryset=Store.objects.none(), required=False, allow_null=True)
     channel = serializers.ChoiceField(choices=Channel.choices)
     department = serializers.ChoiceField(choices=Department.choices)
     complaint_type = serializers.PrimaryKeyRelatedField(queryset=ComplaintType.objects.filter(is_active=True))
     severity = serializers.ChoiceField(choices=Severity.choices, default=Severity.MEDIUM)
-    staff_concerned = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.filter(is_active=True), required=False, allow_null=True
-    )
+    staff_concerned = serializers.PrimaryKeyRelatedField(queryset=User.objects.none(), required=False, allow_null=True)
     staff_concerned_name = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
     description = serializers.CharField(max_length=5000)
     followup_task_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
@@ -73,11 +73,13 @@ class ComplaintCreateSerializer(serializers.Serializer):
         if request is not None:
             self.fields["customer"].queryset = customer_queryset_for_user(request.user).select_related("store")
             self.fields["store"].queryset = stores_for_user(request.user)
+            self.fields["vehicle"].queryset = vehicle_queryset_for_user(request.user)
+            self.fields["staff_concerned"].queryset = staff_concerned_choices(request.user)
 
     def validate(self, attrs):
         vehicle = attrs.get("vehicle")
         if vehicle is not None and vehicle.customer_id != attrs["customer"].pk:
-            raise serializers.ValidationError({"vehicle": "The vehicle does not belong to this customer."})
+            raise serializers.ValidationError({"vehicle": _("The vehicle does not belong to this customer.")})
         return attrs
 
 

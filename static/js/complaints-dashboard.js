@@ -3,7 +3,7 @@
 document.addEventListener("DOMContentLoaded", function () {
   if (typeof Chart === "undefined") return;
   var data = JSON.parse(document.getElementById("complaint-chart-data").textContent);
-  var labels = JSON.parse(document.getElementById("complaint-chart-labels").textContent);
+  var labels = data.labels;
   var rateCanvas = document.getElementById("rate-chart");
   if (rateCanvas) {
     new Chart(rateCanvas, {

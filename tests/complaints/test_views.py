@@ -299,3 +299,33 @@ def test_the_advisor_sees_the_open_complaint_on_the_customer_card(client, adviso
 
     assert 'data-panel="open-complaints"' in page
     assert f'data-complaint="{complaint_a.pk}"' in page
+
+
+def test_non_ascii_digits_in_the_query_are_ignored_not_a_500(client, agent_a, customer_a, complaint_a):
+    client.force_login(agent_a)
+
+    listing = client.get(reverse("complaints:list"), {"q": "#²", "store": "²", "status": "all"})
+    form = client.get(reverse("complaints:create"), {"customer": "²", "vehicle": "³", "followup_task": "¹"})
+
+    assert listing.status_code == 200
+    assert list(listing.context["page"].object_list) == []
+    assert form.status_code == 200
+    assert form.context["form"].initial == {}
+
+
+def test_the_export_leaves_out_top_secret_cards_the_manager_may_not_see(client, manager_a, store_a, attitude):
+    from tests.factories import CustomerFactory
+
+    secret = CustomerFactory(store=store_a, customer_no="CS0001", name="机密客户", confidentiality="top_secret")
+    ComplaintFactory(customer=secret, complaint_type=attitude, received_at=local(2026, 10, 5, 9, 0))
+    client.force_login(manager_a)
+    query = {"first_month": "2026-10", "last_month": "2026-10"}
+
+    hidden = client.get(reverse("complaints:export"), query).content.decode("utf-8-sig").splitlines()
+    secret.authorized_staff.add(manager_a)
+    shown = client.get(reverse("complaints:export"), query).content.decode("utf-8-sig").splitlines()
+
+    assert len(hidden) == 1
+    assert "机密客户" not in "".join(hidden)
+    assert len(shown) == 2
+    assert "CS0001,机密客户" in shown[1]

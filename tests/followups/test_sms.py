@@ -5,12 +5,13 @@ import zoneinfo
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from followups.gateways import FileGateway, HttpGateway
 from followups.models import FollowupTask, InboundSms, SmsMessage
 from followups.services import followups_generate_day, sms_inbound_receive, sms_send_batch
-from tests.factories import CustomerFactory, VehicleFactory
+from tests.factories import CustomerFactory, UserFactory, VehicleFactory
 from tests.followups.factories import rules_for
 
 pytestmark = pytest.mark.django_db
@@ -222,3 +223,49 @@ def test_the_http_gateway_posts_the_key_to_the_provider():
 
     assert result.message_id == "P-1"
     assert received == [({"key": "task-1", "mobile": "13900001111", "text": "你好"}, "Bearer tok", "task-1")]
+
+
+@pytest.mark.parametrize("mobile", ["abc", "＋", "١٣٩٠٠٠٠٥٥٥٥"])
+def test_an_inbound_reply_without_a_usable_mobile_is_a_clear_400(client, store_a, settings, mobile):
+    settings.SMS_INBOUND_TOKEN = "s3cret"
+
+    response = client.post(
+        reverse("followups:sms_inbound"), {"mobile": mobile, "text": "TD"}, headers={"X-Sms-Token": "s3cret"}
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "The mobile number has no digits."}
+    assert InboundSms.objects.count() == 0
+
+
+def test_the_csv_masks_the_mobile_for_a_user_without_the_unmask_permission(client, store_a):
+    birthday_customer(store_a, name="韩梅梅", mobile="13900001111", customer_no="C9")
+    followups_generate_day(day=D(2026, 11, 22), store_ids=[store_a.pk])
+    clerk = UserFactory(username="sms_clerk", stores=[store_a])
+    clerk.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="followups", codename__in=["view_smsmessage", "export_sms_list"]
+        )
+    )
+    client.force_login(clerk)
+
+    response = client.get(reverse("followups:sms"), {"date": "2026-11-22", "format": "csv"})
+
+    assert response.status_code == 200
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert lines == ["store,rule,customer_no,name,mobile,plate,text", "NJ01,birthday,C9,韩梅梅,139****1111,,"]
+
+
+def test_the_sms_list_searches_and_its_pages_keep_the_day(client, manager_a, store_a):
+    birthday_customer(store_a, name="韩梅梅", mobile="13900001111", customer_no="C9")
+    for number in range(50):
+        birthday_customer(store_a, name=f"客户{number}", mobile=f"139000{number:05d}", customer_no=f"N{number:02d}")
+    followups_generate_day(day=D(2026, 11, 22), store_ids=[store_a.pk])
+    client.force_login(manager_a)
+
+    found = client.get(reverse("followups:sms"), {"date": "2026-11-22", "q": "韩"})
+    everyone = client.get(reverse("followups:sms"), {"date": "2026-11-22"})
+
+    assert [task.customer.customer_no for task in found.context["page"].object_list] == ["C9"]
+    assert everyone.context["page"].paginator.count == 51
+    assert 'href="?date=2026-11-22&amp;q=&amp;page=2"' in everyone.content.decode()

@@ -228,3 +228,30 @@ def test_navigation_shows_the_call_queue_to_agents(client, agent_a):
     client.force_login(agent_a)
     response = client.get(reverse("home"))
     assert reverse("followups:queue") in response.content.decode()
+
+
+def test_a_script_with_stray_braces_still_shows_the_call(client, agent_a, store_a, at_monday):
+    customer = CustomerFactory(store=store_a, name="李雷")
+    task = make_task(store_a, customer=customer, code="post_repair_callback")
+    FollowupRule.objects.filter(pk=task.rule_id).update(script="您好{name}，{0}请注意{plate.x}{")
+    client.force_login(agent_a)
+
+    response = client.post(reverse("followups:queue_next"), headers={"HX-Request": "true"})
+
+    assert response.status_code == 200
+    assert '<div class="script" data-script>您好李雷，{0}请注意{plate.x}{</div>' in response.content.decode()
+
+
+def test_hand_made_answer_fields_are_ignored_not_a_500(client, agent_a, store_a, at_monday):
+    task = make_task(store_a)
+    client.force_login(agent_a)
+    client.post(reverse("followups:queue_next"))
+
+    response = client.post(
+        reverse("followups:call_outcome", args=[task.customer_id]),
+        {"outcome": "reached", "answer-5": "x", "answer-a-b": "y", "answer-1-2-3": "z", f"answer-{task.pk}-0": "是"},
+    )
+
+    assert response.status_code == 302
+    attempt = CallAttempt.objects.get()
+    assert (attempt.task_id, attempt.answers) == (task.pk, {"0": "是"})

@@ -176,3 +176,28 @@ def test_an_integration_sends_attachments_and_a_wrong_type_is_refused(
     assert "“a.bat” is not an accepted file type" in str(refused.data["detail"])
     assert accepted.status_code == 201
     assert [a.original_name for a in Complaint.objects.get().attachments.all()] == ["photo.jpg"]
+
+
+def test_a_vehicle_or_staff_member_of_another_store_reads_as_unknown(
+    api_client, agent_a, customer_a, customer_b, manager_b, attitude
+):
+    from tests.factories import VehicleFactory
+
+    foreign_vehicle = VehicleFactory(customer=customer_b)
+    api_client.force_authenticate(agent_a)
+
+    foreign = api_client.post(URL, payload(customer_a, attitude, vehicle=foreign_vehicle.pk), format="json")
+    missing = api_client.post(URL, payload(customer_a, attitude, vehicle=foreign_vehicle.pk + 1000), format="json")
+    staff = api_client.post(URL, payload(customer_a, attitude, staff_concerned=manager_b.pk), format="json")
+
+    assert (foreign.status_code, missing.status_code, staff.status_code) == (400, 400, 400)
+    assert [str(error) for error in foreign.data["vehicle"]] == [
+        f'Invalid pk "{foreign_vehicle.pk}" - object does not exist.'
+    ]
+    assert [str(error) for error in missing.data["vehicle"]] == [
+        f'Invalid pk "{foreign_vehicle.pk + 1000}" - object does not exist.'
+    ]
+    assert [str(error) for error in staff.data["staff_concerned"]] == [
+        f'Invalid pk "{manager_b.pk}" - object does not exist.'
+    ]
+    assert Complaint.objects.count() == 0
