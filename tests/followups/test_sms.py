@@ -234,7 +234,8 @@ def test_an_inbound_reply_without_a_usable_mobile_is_a_clear_400(client, store_a
     )
 
     assert response.status_code == 400
-    assert response.json() == {"error": "The mobile number has no digits."}
+    # The provider gets the message in the CRM's language (zh-hans by default).
+    assert response.json() == {"error": "手机号码中没有数字。"}
     assert InboundSms.objects.count() == 0
 
 
