@@ -33,6 +33,20 @@ def test_advisor_finds_by_pinyin_initials_and_adds_a_note(browser_page, live_ser
     assert CustomerNote.objects.get().text == "客户想了解置换政策"
 
 
+def test_a_full_number_typed_in_the_search_box_never_goes_into_a_url(browser_page, live_server, advisor_a, store_a):  # noqa: F811
+    caller = CustomerFactory(store=store_a, customer_no="CA0009", name="王芳", mobile="13912345678")
+    page = browser_page
+    log_in(page, live_server, "advisor_a", "pw-for-tests-1")
+    visited = []
+    page.on("request", lambda request: visited.append(request.url))
+
+    page.fill("#global-search", "139 1234 5678")
+    page.press("#global-search", "Enter")
+    page.wait_for_selector(f'header[data-customer="{caller.pk}"]')
+
+    assert not [url for url in visited if "1391234" in url.replace("%20", "").replace("+", "")]
+
+
 def test_admin_uploads_gbk_csv_previews_confirms_and_downloads_rejects(
     browser_page,  # noqa: F811
     live_server,
