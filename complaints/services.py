@@ -25,9 +25,9 @@ from complaints.models import (
     StoreComplaintSettings,
 )
 from complaints.sla import add_business_minutes, add_calendar_minutes
-from crm.calendar import WorkingCalendar
 from crm.exceptions import ApplicationError
-from crm.models import CalendarDay, Store
+from crm.models import Store
+from crm.selectors import working_calendar
 
 logger = logging.getLogger(__name__)
 
@@ -61,20 +61,13 @@ def store_complaint_settings(*, store: Store) -> StoreComplaintSettings:
     return store_settings
 
 
-def _working_calendar(first_day: datetime.date, *, days: int = 120) -> WorkingCalendar:
-    overrides = {
-        day.date: day.is_working_day
-        for day in CalendarDay.objects.filter(date__gte=first_day, date__lte=first_day + datetime.timedelta(days=days))
-    }
-    return WorkingCalendar(overrides)
-
-
 def complaint_due_at(*, store_settings: StoreComplaintSettings, start: datetime.datetime, minutes: int):
     """When a clock of ``minutes`` started at ``start`` runs out, in the store's clock mode."""
     if store_settings.clock_mode == ClockMode.CALENDAR:
         return add_calendar_minutes(start, minutes)
     local_zone = ZoneInfo(settings.TIME_ZONE)
-    calendar = _working_calendar(start.astimezone(local_zone).date())
+    first_day = start.astimezone(local_zone).date()
+    calendar = working_calendar(first_day=first_day, last_day=first_day + datetime.timedelta(days=120))
     return add_business_minutes(
         start,
         minutes,

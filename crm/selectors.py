@@ -35,3 +35,17 @@ def landing_figures(*, user, today: datetime.date | None = None) -> dict[str, in
         "deliveries_this_month": vehicles["deliveries_this_month"],
         "repair_orders_this_month": repair_orders,
     }
+
+
+def working_calendar(*, first_day: datetime.date | None = None, last_day: datetime.date | None = None):
+    """The working-day calendar with the admin-entered official days (crm.CalendarDay) on top of
+    chinesecalendar and the computed fallback; ``first_day``/``last_day`` limit which entries load."""
+    from crm.calendar import WorkingCalendar
+    from crm.models import CalendarDay
+
+    entries = CalendarDay.objects.all()
+    if first_day is not None:
+        entries = entries.filter(date__gte=first_day)
+    if last_day is not None:
+        entries = entries.filter(date__lte=last_day)
+    return WorkingCalendar(overrides={entry.date: entry.is_working_day for entry in entries})

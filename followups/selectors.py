@@ -8,20 +8,15 @@ from django.db.models import Count, Min, Q, QuerySet
 from django.http import Http404
 
 from crm.calendar import WorkingCalendar
-from crm.models import CalendarDay, Store
+from crm.models import Store
 from crm.scoping import scope_to_user_stores, stores_for_user
+from crm.selectors import working_calendar
 from customers.choices import Confidentiality
 from followups.choices import CallOutcome, Channel, RuleCode, TaskStatus
 from followups.generation import preview_statement
 from followups.models import CallAttempt, FollowupRule, FollowupTask, SmsMessage
 
 SATISFIED_SCORE = 4
-
-
-def working_calendar() -> WorkingCalendar:
-    """The working-day calendar with the admin-entered official days (crm.CalendarDay) on top."""
-    overrides = {day.date: day.is_working_day for day in CalendarDay.objects.all()}
-    return WorkingCalendar(overrides=overrides)
 
 
 def call_windows_open(store: Store, at: datetime.time) -> bool:

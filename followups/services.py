@@ -18,6 +18,7 @@ from crm.calendar import WorkingCalendar
 from crm.exceptions import ApplicationError
 from crm.models import Store
 from crm.scoping import sees_all_stores
+from crm.selectors import working_calendar
 from customers.choices import MarkSource
 from customers.models import Customer, Vehicle
 from followups.choices import (
@@ -33,7 +34,7 @@ from followups.defaults import DEFAULT_RULES, SMS_OPT_OUT_TEXT
 from followups.gateways import GatewayError, get_gateway
 from followups.generation import MOBILE_PATTERN, insert_statement
 from followups.models import CallAttempt, FollowupRule, FollowupTask, GenerationRun, InboundSms, SmsMessage
-from followups.selectors import call_windows_open, working_calendar
+from followups.selectors import call_windows_open
 
 logger = logging.getLogger(__name__)
 
