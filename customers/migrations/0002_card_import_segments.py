@@ -5,8 +5,9 @@ import django.db.models.deletion
 import django.db.models.functions.text
 import simple_history.models
 from django.conf import settings
-from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations, models
+
+from crm.migration_operations import AddTrigramIndex, OptionalTrigramExtension
 
 
 def create_reference_profiles(apps, schema_editor):
@@ -28,7 +29,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        TrigramExtension(),
+        OptionalTrigramExtension(),
         migrations.CreateModel(
             name="CustomerNote",
             fields=[
@@ -234,13 +235,13 @@ class Migration(migrations.Migration):
                 "ordering": ["name"],
             },
         ),
-        migrations.AddIndex(
+        AddTrigramIndex(
             model_name="customer",
             index=django.contrib.postgres.indexes.GinIndex(
                 fields=["name"], name="customer_name_trgm", opclasses=["gin_trgm_ops"]
             ),
         ),
-        migrations.AddIndex(
+        AddTrigramIndex(
             model_name="customer",
             index=django.contrib.postgres.indexes.GinIndex(
                 fields=["mobile"], name="customer_mobile_trgm", opclasses=["gin_trgm_ops"]
@@ -262,7 +263,7 @@ class Migration(migrations.Migration):
             model_name="customer",
             index=models.Index(django.db.models.functions.text.Upper("customer_no"), name="customer_no_upper_idx"),
         ),
-        migrations.AddIndex(
+        AddTrigramIndex(
             model_name="vehicle",
             index=django.contrib.postgres.indexes.GinIndex(
                 fields=["plate_no"], name="vehicle_plate_trgm", opclasses=["gin_trgm_ops"]
