@@ -83,6 +83,10 @@ def start_embedded_redis() -> tuple[subprocess.Popen, str]:
     raise SystemExit(f"The embedded Redis did not start: see {redis_dir / 'redis.log'}.")
 
 
+def _stop(signal_number, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def manage(*arguments: str, env: dict) -> None:
     result = subprocess.run([PYTHON, "manage.py", *arguments], cwd=BASE_DIR, env=env, check=False)
     if result.returncode != 0:
@@ -104,6 +108,11 @@ def main() -> int:
 
     postgres = None
     children: list[tuple[str, subprocess.Popen]] = []
+    # Ctrl-C, a closed terminal or `kill` all stop everything in order (SIGINT is set explicitly:
+    # a launcher started in the background by a script inherits it ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, _stop)
     try:
         if not env.get("DATABASE_URL"):
             postgres, env["DATABASE_URL"] = start_embedded_postgres()
@@ -135,7 +144,6 @@ def main() -> int:
         log(f"The CRM is running: open http://127.0.0.1:{port}/accounts/login/")
         log(f"Demo users: admin, manager, advisor, agent, sales — password: {password}")
         log("Press Ctrl-C to stop the web server, the Celery worker and beat, and the embedded servers.")
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
         while True:
             for name, process in children:
                 if process.poll() is not None:
