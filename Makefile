@@ -9,7 +9,15 @@ TEST_ENV := DJANGO_SETTINGS_MODULE=config.settings.test
 
 .PHONY: setup run test lint format messages clean-var
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed var/dev.env
+
+# Local defaults for `manage.py` on a developer's machine (the services .ci/run provides); real
+# environment variables win, and `make run` uses its embedded servers instead.
+var/dev.env:
+	@mkdir -p var
+	@printf '%s\n' "# manage.py reads this on a developer machine; exported variables win." \
+		"DEBUG=1" "SECRET_KEY=$$(head -c 48 /dev/urandom | base64 | tr -d '/+=\n')" \
+		"DATABASE_URL=postgres://postgres@127.0.0.1:5432/crm" "REDIS_URL=redis://127.0.0.1:6379/1" > $@
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (python3 --version)."; exit 1; }
