@@ -1,6 +1,8 @@
 """Test settings: the real PostgreSQL and Redis of the machine (see .ci/run), fast hashing."""
 
 import os
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -22,3 +24,5 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 LANGUAGE_CODE = "zh-hans"
 STATIC_ROOT = None  # no collectstatic in tests; WhiteNoise serves from the finders
+# Uploaded files of tests (attachments, import files) stay out of the working tree.
+MEDIA_ROOT = Path(tempfile.gettempdir()) / "crm-test-media"
