@@ -34,7 +34,7 @@ from customers.selectors import (
     segment_queryset_for_user,
     vehicle_queryset_for_user,
 )
-from customers.services import name_search_keys
+from customers.services import customer_save, vehicle_save
 
 PHONE_FIELDS = ("mobile", "landline")
 
@@ -106,11 +106,7 @@ class CustomerAdmin(DmsImportAdminMixin, StoreScopedAdmin, SimpleHistoryAdmin):
         return response
 
     def save_model(self, request, obj, form, change):
-        from customers.services import customer_stats_refresh_for_customers
-
-        obj.name_pinyin, obj.name_initials = name_search_keys(obj.name)
-        super().save_model(request, obj, form, change)
-        customer_stats_refresh_for_customers(customer_ids=[obj.pk])  # segments read a copy of the card
+        customer_save(customer=obj, user=request.user)
 
 
 @admin.register(Vehicle)
@@ -127,13 +123,7 @@ class VehicleAdmin(DmsImportAdminMixin, StoreScopedAdmin, SimpleHistoryAdmin):
         return super().get_queryset(request) & vehicle_queryset_for_user(request.user)
 
     def save_model(self, request, obj, form, change):
-        from customers.services import customer_stats_refresh_for_customers
-
-        super().save_model(request, obj, form, change)
-        # Segments read the owner's brands and dates: the new owner's and the previous one's.
-        customer_stats_refresh_for_customers(
-            customer_ids={obj.customer_id, form.initial.get("customer") or obj.customer_id}
-        )
+        vehicle_save(vehicle=obj, user=request.user, previous_owner_id=form.initial.get("customer"))
 
 
 @admin.register(RepairOrder)

@@ -269,7 +269,6 @@ def customer_update(*, customer, user, data: dict):
     who and when. Raises PermissionDenied for a field the user may not change, ValidationError for a
     bad value (nothing saved)."""
     from django.core.exceptions import PermissionDenied
-    from django.db import transaction
 
     allowed = set(customer_editable_fields(user=user))
     refused = sorted(set(data) - allowed)
@@ -278,16 +277,38 @@ def customer_update(*, customer, user, data: dict):
     changed = [name for name, value in data.items() if getattr(customer, name) != value]
     if not changed:
         return customer
+    for name in changed:
+        setattr(customer, name, data[name])
+    customer.full_clean()
+    return customer_save(customer=customer, user=user)
+
+
+def customer_save(*, customer, user):
+    """Save a validated card (from ``customer_update`` or the admin's form): the name's search keys,
+    the history user and the segment facts follow it in one transaction."""
+    from django.db import transaction
+
     with transaction.atomic():
-        for name in changed:
-            setattr(customer, name, data[name])
         customer.name_pinyin, customer.name_initials = name_search_keys(customer.name)
-        customer.full_clean()
         customer._history_user = user
         customer.save()
         # Segments read a copy of the card's traits: keep it exact in the same transaction.
         customer_stats_refresh_for_customers(customer_ids=[customer.pk])
     return customer
+
+
+def vehicle_save(*, vehicle, user, previous_owner_id: int | None = None):
+    """Save a validated vehicle (the admin's form); the segment facts of its owner, and of the
+    previous owner when it changed hands, follow in one transaction."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        vehicle._history_user = user
+        vehicle.save()
+        customer_stats_refresh_for_customers(
+            customer_ids={vehicle.customer_id, previous_owner_id or vehicle.customer_id}
+        )
+    return vehicle
 
 
 def customer_note_add(*, customer, user, text: str, kind: str = "note"):

@@ -125,3 +125,36 @@ def test_import_batch_admin_shows_a_store_user_only_their_own_batches(client, st
     response = client.get(reverse("admin:customers_importbatch_changelist"))
 
     assert [batch.file_name for batch in response.context["cl"].result_list] == ["mine.csv"]
+
+
+def test_a_card_saved_in_the_admin_gets_new_search_keys_history_and_segment_facts(client, admin_user, open_card):
+    client.force_login(admin_user)
+    url = reverse("admin:customers_customer_change", args=[open_card.pk])
+    form = client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and name != "authorized_staff"}
+    data.update(name="张伟", gender="F", store=open_card.store_id)
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+    open_card.refresh_from_db()
+    assert (open_card.name_pinyin, open_card.name_initials) == ("zhangwei", "zw")
+    assert open_card.history.first().history_user == admin_user
+    assert open_card.stats.gender == "F"
+
+
+def test_a_vehicle_moved_to_another_owner_in_the_admin_refreshes_both_owners(client, admin_user, open_card, store_a):
+    new_owner = CustomerFactory(store=store_a, customer_no="O0002")
+    vehicle = open_card.vehicles.get()
+    client.force_login(admin_user)
+    url = reverse("admin:customers_vehicle_change", args=[vehicle.pk])
+    form = client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    data.update(customer=new_owner.pk, store=store_a.pk)
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302
+    open_card.refresh_from_db()
+    new_owner.refresh_from_db()
+    assert (open_card.stats.vehicle_brands, new_owner.stats.vehicle_brands) == ([], ["东风日产"])
