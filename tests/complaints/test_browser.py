@@ -17,16 +17,9 @@ from complaints.models import Complaint
 from complaints.tasks import complaints_check_breaches
 from crm.models import Store
 from tests.browser import browser_page, log_in  # noqa: F401 - fixture
-from tests.followups.factories import FollowupTaskFactory
+from tests.followups.factories import ALL_DAY, FollowupTaskFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-# Calls may be placed at any hour in this test, whenever it runs.
-ALL_DAY = {
-    "morning_call_start": datetime.time(0, 0),
-    "morning_call_end": datetime.time(12, 0),
-    "afternoon_call_start": datetime.time(12, 0),
-    "afternoon_call_end": datetime.time(23, 59, 59),
-}
 
 
 def test_a_complaint_from_a_call_is_overdue_on_the_dashboard_then_answered_and_closed(

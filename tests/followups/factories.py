@@ -10,6 +10,14 @@ from followups.models import CallAttempt, FollowupRule, FollowupTask
 from followups.services import followup_rules_ensure_defaults
 from tests.factories import CustomerFactory, StoreFactory
 
+# Store call windows that cover the whole day, for tests that place calls whenever they run.
+ALL_DAY = {
+    "morning_call_start": datetime.time(0, 0),
+    "morning_call_end": datetime.time(12, 0),
+    "afternoon_call_start": datetime.time(12, 0),
+    "afternoon_call_end": datetime.time(23, 59, 59),
+}
+
 
 def rules_for(store, **changes) -> dict[str, FollowupRule]:
     """The store's default rules; ``changes`` maps a rule code to field values to set on it."""

@@ -9,15 +9,9 @@ from crm.choices import Role
 from followups.models import CallAttempt, FollowupTask
 from tests.browser import browser_page, log_in  # noqa: F401 - fixture
 from tests.factories import CustomerFactory, StoreFactory, UserFactory, VehicleFactory
-from tests.followups.factories import FollowupTaskFactory, rules_for
+from tests.followups.factories import ALL_DAY, FollowupTaskFactory, rules_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-ALL_DAY = {
-    "morning_call_start": datetime.time(0, 0),
-    "morning_call_end": datetime.time(12, 0),
-    "afternoon_call_start": datetime.time(12, 0),
-    "afternoon_call_end": datetime.time(23, 59, 59),
-}
 
 
 def test_an_agent_claims_reads_the_script_records_and_gets_the_next_call(browser_page, live_server):  # noqa: F811

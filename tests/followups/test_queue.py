@@ -12,17 +12,11 @@ from crm.exceptions import ApplicationError
 from followups.models import CallAttempt, FollowupTask
 from followups.services import call_record_outcome, task_claim_next
 from tests.factories import CustomerFactory, StoreFactory, UserFactory
-from tests.followups.factories import FollowupTaskFactory
+from tests.followups.factories import ALL_DAY, FollowupTaskFactory
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 D = datetime.date
 MONDAY_10AM = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
-ALL_DAY = {
-    "morning_call_start": datetime.time(0, 0),
-    "morning_call_end": datetime.time(12, 0),
-    "afternoon_call_start": datetime.time(12, 0),
-    "afternoon_call_end": datetime.time(23, 59, 59),
-}
 
 
 def task(store, **fields):
