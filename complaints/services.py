@@ -389,6 +389,16 @@ def complaints_flag_breaches(*, now: datetime.datetime | None = None) -> list[in
     return created_ids
 
 
+def complaints_unnotified(*, older_than: datetime.datetime, since: datetime.datetime) -> list[int]:
+    """Complaints logged between ``since`` and ``older_than`` whose manager notice never went out
+    (SMTP down past the retries, a worker that died): to send again."""
+    return list(
+        Complaint.objects.filter(
+            notified_at__isnull=True, created_at__gte=since, created_at__lte=older_than
+        ).values_list("pk", flat=True)
+    )
+
+
 def escalations_unsent(*, older_than: datetime.datetime) -> list[int]:
     """Escalations whose e-mail never went out (the worker died, SMTP was down): to retry."""
     return list(

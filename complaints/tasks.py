@@ -24,8 +24,12 @@ def escalation_send(escalation_id: int) -> None:
 
 @shared_task(name="complaints.tasks.complaints_check_breaches", ignore_result=True)
 def complaints_check_breaches() -> None:
-    """Flag and escalate breached clocks; re-queue escalation e-mails that never went out."""
+    """Flag and escalate breached clocks; re-queue manager notices (of the last day) and escalation
+    e-mails that never went out."""
     now = timezone.now()
     services.complaints_flag_breaches(now=now)
-    for escalation_id in services.escalations_unsent(older_than=now - datetime.timedelta(minutes=15)):
+    settled = now - datetime.timedelta(minutes=15)
+    for complaint_id in services.complaints_unnotified(older_than=settled, since=now - datetime.timedelta(days=1)):
+        complaint_notify_manager.delay(complaint_id)
+    for escalation_id in services.escalations_unsent(older_than=settled):
         escalation_send.delay(escalation_id)

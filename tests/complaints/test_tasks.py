@@ -79,6 +79,54 @@ def test_an_escalation_whose_email_failed_is_sent_by_a_later_sweep(
 
 
 @pytest.mark.worker
+@pytest.mark.django_db
+def test_a_manager_notice_that_never_went_out_is_sent_by_a_later_sweep_once(
+    agent_a, customer_a, attitude, routing_a, manager_a
+):
+    received = local(2026, 11, 24, 10, 0)
+    with time_machine.travel(received, tick=False):
+        # No on-commit callbacks run here: the notice task was never queued (a worker died, SMTP down).
+        complaint = services.complaint_create(
+            actor=agent_a,
+            customer=customer_a,
+            channel=Channel.PHONE,
+            department=Department.SERVICE,
+            complaint_type=attitude,
+            severity=Severity.LOW,
+            description="x",
+        )
+    assert mail.outbox == []
+
+    with time_machine.travel(received + datetime.timedelta(minutes=20), tick=False):
+        complaints_check_breaches.delay()
+        complaints_check_breaches.delay()
+
+    assert [message.to for message in mail.outbox] == [[manager_a.email]]
+    complaint.refresh_from_db()
+    assert complaint.notified_at == received + datetime.timedelta(minutes=20)
+
+
+@pytest.mark.django_db
+def test_the_sweep_leaves_notices_older_than_a_day_alone(agent_a, customer_a, attitude, routing_a):
+    received = local(2026, 11, 24, 10, 0)
+    with time_machine.travel(received, tick=False):
+        complaint = services.complaint_create(
+            actor=agent_a,
+            customer=customer_a,
+            channel=Channel.PHONE,
+            department=Department.SERVICE,
+            complaint_type=attitude,
+            severity=Severity.LOW,
+            description="x",
+        )
+
+    with time_machine.travel(received + datetime.timedelta(days=1, minutes=1), tick=False):
+        complaints_check_breaches.delay()
+
+    complaint.refresh_from_db()
+    assert complaint.notified_at is None  # escalation of the breaches has taken over by then
+
+
 def test_the_breach_check_runs_through_a_real_worker(celery_worker_process, store_a, manager_a):
     from complaints.models import StoreComplaintSettings
     from tests.complaints.factories import ComplaintFactory, ComplaintTypeFactory
