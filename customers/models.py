@@ -354,6 +354,7 @@ class ImportIssue(models.Model):
     column = models.CharField(_("column"), max_length=100, blank=True)
     value = models.CharField(_("value"), max_length=300, blank=True)
     reason = models.CharField(_("reason"), max_length=300)
+    reason_params = models.JSONField(_("reason parameters"), null=True, blank=True)
     severity = models.CharField(_("severity"), max_length=10, choices=IssueSeverity.choices)
 
     class Meta:
@@ -367,9 +368,9 @@ class ImportIssue(models.Model):
 
     @property
     def reason_display(self) -> str:
-        from django.utils.translation import gettext
+        from customers.dms.importer import render_reason
 
-        return gettext(self.reason)
+        return render_reason(self.reason, self.reason_params)
 
 
 class DmsRowFingerprint(models.Model):

@@ -48,8 +48,9 @@ class DmsCsvFormat(base_formats.CSV):
         dataset = tablib.Dataset(headers=next(rows, []))
         width = len(dataset.headers or [])
         for row in rows:
-            if any(cell.strip() for cell in row):
-                dataset.append((row + [""] * width)[:width])
+            # Blank lines stay (the importer skips them), so row numbers are the file's, as the
+            # command and the background task count them.
+            dataset.append((row + [""] * width)[:width])
         dataset.dms_encoding = encoding
         return dataset
 

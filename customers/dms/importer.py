@@ -1,8 +1,9 @@
 """The DMS import (dms-format.md), set-based so that a dealer group's whole export fits in a minute.
 
-1. **Stage** (outside the transaction, touches no real table): rows are streamed from the file, each
-   cell parsed by ``customers.dms.parsing`` (bad field → empty + warning, bad key → rejected), and
-   the clean rows are copied with ``COPY FROM STDIN`` into a temporary table.
+1. **Stage** (outside the transaction, touches no real table): rows are read from the file in chunks
+   and parsed column by column: each distinct cell of a column goes once through its parser in
+   ``customers.dms.parsing`` (bad field → empty + warning, bad key → rejected), and the parsed texts
+   are joined into ``COPY FROM STDIN`` lines for a temporary table at C speed (see _ColumnParser).
 2. **Apply** (one transaction per file, so a crash leaves the database as before the file): keys
    repeated with different data are rejected (every row of that key), owners / vehicles / stores are
    resolved, each key is classified created / updated / unchanged by comparing the importable
@@ -30,14 +31,18 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime
+import functools
+import gc
 import hashlib
 import io
+import itertools
 import operator
 import re
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
@@ -61,7 +66,7 @@ from customers.models import (
 )
 from customers.services import name_search_keys
 
-STAGE_CHUNK_ROWS = 20000
+STAGE_CHUNK_ROWS = 50000
 # Bump when a parser's result for the same raw cell changes: every stored fingerprint then misses once.
 FINGERPRINT_VERSION = "1"
 
@@ -109,6 +114,7 @@ REASON_UNKNOWN_STORE = _("Unknown store code")
 REASON_NO_STORE = _("No store code, and no default store was chosen")
 REASON_FOREIGN_STORE = _("The store is not one of yours")
 REASON_TOO_LONG = _("Too long (at most %(limit)s characters)")
+REASON_TOO_LARGE = _("Too large a number")
 REASON_UNKNOWN_REPAIR_TYPE = _("Unknown repair type")
 REASON_MISSING_KEY_COLUMN = _("The file has no column for %(fields)s. Check the header row or the header mapping.")
 
@@ -120,7 +126,8 @@ def msgid(message) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Cell parsers: each returns the COPY text of the value (None for NULL) or raises a parsing error
+# Cell parsers: each returns the clean value (None for NULL) or raises a parsing error. The stage
+# calls them once per distinct raw cell of a column (see _ColumnParser), never once per row.
 # ---------------------------------------------------------------------------------------------
 
 
@@ -128,63 +135,20 @@ class _Warn(parsing.FieldError):
     pass
 
 
+class _KeptWithWarnings(tuple):
+    """A value that is imported although it deserves warnings: ``(value, [reasons])``."""
+
+
 def _text(limit: int) -> Callable[[object], str]:
     def parse(value: object) -> str:
         text = parsing.parse_text(value)
         if len(text) > limit:
-            raise _Warn(value, REASON_TOO_LONG % {"limit": limit})
+            raise _Warn(value, REASON_TOO_LONG, limit=limit)
         return text
 
+    parse.text_limit = limit  # a plain text column: see _ColumnParser.text_column
+    parse.blank_text = ""
     return parse
-
-
-def _memo(function: Callable[[object], object], convert: Callable[[object], object] = str) -> Callable:
-    """Cache a parser on the raw cell: dates, amounts and genders repeat endlessly in an export."""
-    cache: dict = {}
-
-    def parse(value: object):
-        try:
-            hit = cache[value]
-        except (KeyError, TypeError):
-            try:
-                parsed = function(value)
-                hit = (None if parsed is None else convert(parsed), None)
-            except parsing.DmsValueError as error:
-                hit = (None, error)
-            try:
-                if len(cache) < 200000:
-                    cache[value] = hit
-            except TypeError:
-                pass
-        if hit[1] is not None:
-            raise hit[1]
-        return hit[0]
-
-    return parse
-
-
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
-
-
-def _date() -> Callable:
-    slow = _memo(parsing.parse_date, lambda day: day.isoformat())
-
-    def parse(value: object):
-        if type(value) is str and len(value) == 10 and ISO_DATE.fullmatch(value):
-            try:
-                datetime.date.fromisoformat(value)
-                return value
-            except ValueError:
-                pass
-        return slow(value)
-
-    return parse
-
-
-def _mobile(value: object):
-    if type(value) is str and len(value) == 11 and parsing.MOBILE_PATTERN.fullmatch(value):
-        return value
-    return parsing.parse_mobile(value)
 
 
 def _repair_type(value: object) -> str:
@@ -203,43 +167,70 @@ def _key_text(reason, limit: int) -> Callable[[object], str]:
         if not text:
             raise parsing.RowRejected(value, reason)
         if len(text) > limit:
-            raise parsing.RowRejected(value, REASON_TOO_LONG % {"limit": limit})
+            raise parsing.RowRejected(value, REASON_TOO_LONG, limit=limit)
         return text
 
+    parse.text_limit = limit
+    parse.blank_text = None  # a blank key is a rejection: never the fast path
     return parse
 
 
-def _vin_key(warnings_out: list):
-    def parse(value: object) -> str:
-        vin, warnings = parsing.parse_vin(value)
-        warnings_out.extend(warnings)
-        return vin
-
-    return parse
+def _vin_key(value: object):
+    if type(value) is str and parsing.VIN_PATTERN.fullmatch(value) and value[8] == parsing.vin_check_digit(value):
+        return value  # already clean (most VINs): what parse_vin would return, without its other checks
+    vin, warnings = parsing.parse_vin(value)
+    return _KeptWithWarnings((vin, warnings)) if warnings else vin
 
 
 def _optional_text(value: object) -> str | None:
     return parsing.parse_text(value) or None
 
 
+# PostgreSQL's integer and the target's numeric(12, 2): a larger value is a bad field, not a crash.
+INTEGER_MAXIMUM = 2**31 - 1
+AMOUNT_LIMIT = Decimal("10000000000")
+
+
+def _whole(value: object) -> int | None:
+    number = parsing.parse_int(value)
+    if number is not None and number > INTEGER_MAXIMUM:
+        raise _Warn(value, REASON_TOO_LARGE)
+    return number
+
+
+def _money(value: object) -> Decimal | None:
+    amount = parsing.parse_money(value)
+    if amount is not None and abs(amount) >= AMOUNT_LIMIT:
+        raise _Warn(value, REASON_TOO_LARGE)
+    return amount
+
+
+# Parsers whose result, for a text cell matching the pattern, is the cell itself (the common case,
+# recognised without the parser's other checks).
+CLEAN_CELLS = {
+    _whole: re.compile(r"0|[1-9]\d{0,8}", re.ASCII),
+    parsing.parse_mobile: parsing.MOBILE_PATTERN,
+}
+
+
 @dataclass(frozen=True)
 class Column:
     field: str
     sql_type: str
-    parser: Callable | None = None  # None: filled by the kind's builder
+    parser: Callable | None = None
 
 
 def _columns(kind: str) -> list[Column]:
-    money = _memo(parsing.parse_money)
-    whole = _memo(parsing.parse_int)
-    date = _date()
+    money = _money
+    whole = _whole
+    date = parsing.parse_date
     store = Column("store_code", "text", _optional_text)
     if kind == ImportKind.CUSTOMERS:
         return [
             Column("customer_no", "text", _key_text(REASON_MISSING_CUSTOMER_NO, 40)),
             Column("name", "text", _text(100)),
-            Column("gender", "text", _memo(parsing.parse_gender)),
-            Column("mobile", "text", _mobile),
+            Column("gender", "text", parsing.parse_gender),
+            Column("mobile", "text", parsing.parse_mobile),
             Column("landline", "text", parsing.parse_landline),
             Column("birthday", "date", date),
             Column("employer", "text", _text(200)),
@@ -257,7 +248,7 @@ def _columns(kind: str) -> list[Column]:
         ]
     if kind == ImportKind.VEHICLES:
         return [
-            Column("vin", "text"),
+            Column("vin", "text", _vin_key),
             Column("plate_no", "text", _text(20)),
             Column("brand", "text", _text(50)),
             Column("series", "text", _text(50)),
@@ -275,7 +266,7 @@ def _columns(kind: str) -> list[Column]:
         ]
     return [
         Column("ro_no", "text", _key_text(REASON_MISSING_RO_NO, 40)),
-        Column("vin", "text"),
+        Column("vin", "text", _vin_key),
         Column("open_date", "date", date),
         Column("settle_date", "date", date),
         Column("repair_type", "text", _repair_type),
@@ -365,6 +356,7 @@ class Issue:
     value: str
     reason: str  # msgid
     severity: str
+    params: dict | None = None  # fill the msgid's placeholders once translated
 
 
 @dataclass
@@ -394,7 +386,7 @@ class ImportOutcome:
 def _copy_text(value) -> str:
     if value is None:
         return "\\N"
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+    if "\\" in value or (not value.isprintable() and ("\t" in value or "\n" in value or "\r" in value)):
         return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     return value
 
@@ -418,6 +410,220 @@ def _fingerprint_token(cell: object) -> str:
     return "\x01" + type(cell).__name__ + repr(cell)
 
 
+_NULL = "\\N"
+_OK = ""  # severity of a clean cell (IssueSeverity values are never empty)
+# A column's parsed distinct cells are remembered across chunks up to this many (dates, amounts and
+# genders repeat endlessly; keys and names do not, and are simply parsed once per chunk).
+COLUMN_CACHE_LIMIT = 50000
+
+
+def _cell_keys(cells) -> list:
+    """Dictionary keys for a column's cells: the cells themselves when all are text (every CSV), else
+    (type, cell) for the typed ones of an XLSX sheet, so that 1, 1.0 and True stay apart."""
+    types = set(map(type, cells))
+    if types <= {str, type(None)}:
+        return cells
+    return [cell if cell is None or type(cell) is str else (type(cell), cell) for cell in cells]
+
+
+# Every spelling of the blank markers "NULL" and "None" that parse_text folds to an empty field.
+_BLANK_SPELLINGS = frozenset(
+    "".join(spelling)
+    for word in ("null", "none")
+    for spelling in itertools.product(*((letter, letter.upper()) for letter in word))
+)
+
+
+class _ColumnParser:
+    """One column's parser, applied to each distinct cell once: cell → (COPY text, value, severity,
+    reasons). A parsing error gives NULL with WARNING (a bad field) or REJECTED (an unusable key).
+
+    Three shortcuts keep a dealer group's export quick: a plain text column of text cells is
+    stripped and checked as a whole (``text_column``); text cells matching the parser's clean
+    pattern (CLEAN_CELLS: an 11-digit mobile, a plain whole number) are their own value; and the
+    results for repeating cells (dates, amounts, genders) are remembered across chunks, until a
+    column turns out to hold mostly distinct values (keys, names, addresses)."""
+
+    def __init__(self, parse: Callable[[object], object]):
+        self.parse = parse
+        self.text_limit = getattr(parse, "text_limit", None)
+        self.blank_text = getattr(parse, "blank_text", None)
+        pattern = CLEAN_CELLS.get(parse)
+        self.clean = pattern.fullmatch if pattern is not None else None
+        self.all_clean = (
+            re.compile(rf"(?:{pattern.pattern})(?:\n(?:{pattern.pattern}))*", pattern.flags).fullmatch
+            if pattern is not None else None
+        )  # fmt: skip
+        self.cache: dict = {}  # key → parse result
+        self.text_cache: dict = {}  # key → COPY text, for the same keys
+        self.problem_keys: set = set()  # the cached keys with a warning or a rejection
+        self.caching = True
+
+    def parse_cell(self, cell: object) -> tuple[str, object, str, tuple[str, ...]]:
+        if self.clean is not None and type(cell) is str and self.clean(cell):
+            return cell, cell, _OK, ()
+        try:
+            value = self.parse(cell)
+        except parsing.RowRejected as error:
+            return _NULL, None, IssueSeverity.REJECTED, ((msgid(error.reason), error.params or None),)
+        except parsing.FieldError as error:
+            return _NULL, None, IssueSeverity.WARNING, ((msgid(error.reason), error.params or None),)
+        severity, reasons = _OK, ()
+        if type(value) is _KeptWithWarnings:
+            value, warnings = value
+            severity, reasons = IssueSeverity.WARNING, tuple((msgid(reason), None) for reason in warnings)
+        if value is None:
+            return _NULL, None, severity, reasons
+        return _copy_text(value if type(value) is str else str(value)), value, severity, reasons
+
+    def column(self, cells, *, text_cells: bool) -> tuple[list, list, dict]:
+        """(COPY text of each cell, the cells' dictionary keys, distinct key → parse result for the
+        keys with a warning or a rejection)."""
+        if text_cells and self.text_limit is not None:
+            texts = self.text_column(cells)
+            if texts is not None:
+                return texts, cells, {}
+        if text_cells and self.all_clean is not None:
+            try:
+                joined = "\n".join(cells)
+            except TypeError:  # a missing cell (a short row)
+                joined = None
+            if joined is not None and joined.count("\n") == len(cells) - 1 and self.all_clean(joined):
+                return list(cells), cells, {}
+        keys = cells if text_cells else _cell_keys(cells)
+        if self.text_cache:
+            texts = list(map(self.text_cache.get, keys))
+            if None not in texts:  # every cell seen before (dates, amounts): no parsing at all
+                problems = {key: self.cache[key] for key in self.problem_keys.intersection(keys)}
+                return texts, keys, problems
+        texts, problems = self.results(keys, cells)
+        return list(map(texts.__getitem__, keys)), keys, problems
+
+    def text_column(self, cells) -> list[str] | None:
+        """A plain text column whose every cell is text: each stripped at C speed, when no cell is
+        blank where that matters, a NULL marker, too long, or in need of COPY escaping (else None:
+        the cell-by-cell path decides)."""
+        try:
+            stripped = list(map(str.strip, cells))
+        except TypeError:  # a missing cell (a short row)
+            return None
+        distinct = set(stripped)
+        if not distinct.isdisjoint(_BLANK_SPELLINGS) or (self.blank_text is None and "" in distinct):
+            return None
+        if max(map(len, distinct), default=0) > self.text_limit:
+            return None
+        joined = "".join(distinct)
+        if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
+            return None
+        return stripped
+
+    def results(self, keys, cells) -> tuple[dict, dict]:
+        """For one chunk's cells: distinct key → COPY text, and distinct key → parse result for the
+        keys with a warning or a rejection."""
+        cache = self.cache
+        get = cache.get
+        parse_cell = self.parse_cell
+        room = COLUMN_CACHE_LIMIT - len(cache) if self.caching else 0
+        texts = {}
+        problems = {}
+        distinct = dict(zip(keys, cells, strict=True))
+        misses = 0
+        for key, cell in distinct.items():
+            result = get(key)
+            if result is None:
+                misses += 1
+                result = parse_cell(cell)
+                if room > 0:
+                    cache[key] = result
+                    self.text_cache[key] = result[0]
+                    if result[2]:
+                        self.problem_keys.add(key)
+                    room -= 1
+            texts[key] = result[0]
+            if result[2]:
+                problems[key] = result
+        if self.caching and len(keys) >= 1000 and misses * 2 > len(keys):
+            # Mostly new values in a large chunk: a key or a name column; remembering costs memory
+            # and saves nothing.
+            self.caching = False
+            cache.clear()
+            self.text_cache.clear()
+            self.problem_keys.clear()
+        return texts, problems
+
+    def values(self, keys, cells) -> list:
+        """The parsed value of each cell."""
+        parsed = {key: self.parse_cell(cell)[1] for key, cell in dict(zip(keys, cells, strict=True)).items()}
+        return list(map(parsed.__getitem__, keys))
+
+
+def _transpose(rows: list[Sequence[object]], indexes: list[int | None]) -> list:
+    """The chunk's cells column by column, one entry per index (None for an unmapped column; None
+    cells where a short row has none)."""
+    width = min(map(len, rows))
+    if width == max(map(len, rows)):
+        columns = list(zip(*rows, strict=True))
+        missing = [None] * len(rows)
+        return [None if index is None else columns[index] if index < width else missing for index in indexes]
+    return [None if index is None else [row[index] if index < len(row) else None for row in rows] for index in indexes]
+
+
+_BLAKE2B_64 = functools.partial(hashlib.blake2b, digest_size=8)
+_SIGNED_64 = functools.partial(int.from_bytes, byteorder="big", signed=True)
+
+
+class _Fingerprinter:
+    """Raw row → a signed 64-bit hash of what the parsers would see: the mapped cells in field order,
+    which fields are mapped, the default store and the parsing rules' version. None when the row
+    cannot be fingerprinted unambiguously (a cell holding the separator)."""
+
+    def __init__(self, plan: list[tuple[Column, int | None]], *, kind: str, default_store: str):
+        self.positions = [index for _column, index in plan if index is not None]
+        mapped = ",".join(column.field for column, index in plan if index is not None)
+        self.prefix = "\x00".join([FINGERPRINT_VERSION, kind, default_store, mapped, ""]).encode() + b"\x00"
+        self.separators = len(self.positions) - 1
+        self.last = max(self.positions)
+        if len(self.positions) == 1:
+            only = self.positions[0]
+            self.getter = lambda row: (row[only],)
+        else:
+            self.getter = operator.itemgetter(*self.positions)
+
+    def _hash(self, text: str) -> int | None:
+        if text.count("\x00") != self.separators:
+            return None
+        return _SIGNED_64(_BLAKE2B_64(self.prefix + text.encode()).digest())
+
+    def __call__(self, row: Sequence[object]) -> int | None:
+        if len(row) > self.last:
+            cells = self.getter(row)
+        else:
+            width = len(row)
+            cells = tuple(row[index] if index < width else None for index in self.positions)
+        try:
+            text = "\x00".join(cells)
+        except TypeError:
+            if any(type(cell) is str and "\x01" in cell for cell in cells):
+                return None
+            text = "\x00".join(map(_fingerprint_token, cells))
+        return self._hash(text)
+
+    def many(self, rows: list[Sequence[object]], columns: list, *, text_cells: bool) -> list[int | None]:
+        """The fingerprints of a chunk's rows, given its mapped cells column by column (in plan
+        order): the same values as row by row, computed at C speed where every cell is text and
+        none holds the separator."""
+        try:
+            # Text decoded from a CSV file never holds NUL (sources refuse such files).
+            if not text_cells and any("\x00" in "".join(cells) for cells in columns):
+                return list(map(self, rows))
+            # prefix + "\x00".join(cells), as _hash hashes it (the prefix ends in one more separator)
+            texts = list(map("\x00".join, zip(itertools.repeat(self.prefix[:-1].decode()), *columns)))
+        except TypeError:  # a typed or missing cell somewhere: row by row
+            return list(map(self, rows))
+        hashes = map(_BLAKE2B_64, map(str.encode, texts))
+        return list(map(_SIGNED_64, map(operator.methodcaller("digest"), hashes)))
+
+
 class DmsImport:
     """One file through stage and apply; see the module docstring."""
 
@@ -427,13 +633,9 @@ class DmsImport:
         self.source = source
         self.progress = progress
         self.columns = _columns(self.kind)
-        self.vin_warnings: list = []
-        for index, column in enumerate(self.columns):
-            if column.field == "vin":
-                self.columns[index] = Column("vin", "text", _vin_key(self.vin_warnings))
         self.outcome = ImportOutcome(batch=batch)
         self.stage_table = f"dms_stage_{batch.pk}"
-        self.rejected_rows: dict[int, list[str]] = defaultdict(list)  # row number → reasons (msgids)
+        self.rejected_rows: set[int] = set()  # row numbers
         self.skip: bytearray | None = None  # row number → 1 when the row is unchanged (not parsed)
         self.allowed_store_ids: list[int] | None = None
 
@@ -444,60 +646,35 @@ class DmsImport:
         positions = {field_name: index for index, field_name in mapping.items()}
         return [(column, positions.get(column.field)) for column in self.columns]
 
-    def _fingerprinter(self, plan: list[tuple[Column, int | None]]) -> Callable[[Sequence[object]], int | None]:
-        """Raw row → a signed 64-bit hash of what the parsers would see: the mapped cells in field
-        order, which fields are mapped, the default store and the parsing rules' version. None when
-        the row cannot be fingerprinted unambiguously (a cell holding the separator)."""
-        positions = [index for _column, index in plan if index is not None]
-        mapped = ",".join(column.field for column, index in plan if index is not None)
+    def _fingerprinter(self, plan: list[tuple[Column, int | None]]) -> _Fingerprinter:
         default_store = self.batch.store.code if self.batch.store_id else ""
-        prefix = "\x00".join([FINGERPRINT_VERSION, self.kind, default_store, mapped, ""]).encode() + b"\x00"
-        separators = len(positions) - 1
-        last = max(positions)
-        if len(positions) == 1:
-            only = positions[0]
+        return _Fingerprinter(plan, kind=self.kind, default_store=default_store)
 
-            def getter(row):
-                return (row[only],)
-        else:
-            getter = operator.itemgetter(*positions)
-        blake2b = hashlib.blake2b
-        from_bytes = int.from_bytes
-
-        def fingerprint(row: Sequence[object]) -> int | None:
-            if len(row) > last:
-                cells = getter(row)
-            else:
-                width = len(row)
-                cells = tuple(row[index] if index < width else None for index in positions)
-            try:
-                text = "\x00".join(cells)
-            except TypeError:
-                if any(type(cell) is str and "\x01" in cell for cell in cells):
-                    return None
-                text = "\x00".join(map(_fingerprint_token, cells))
-            if text.count("\x00") != separators:
-                return None
-            return from_bytes(blake2b(prefix + text.encode(), digest_size=8).digest(), "big", signed=True)
-
-        return fingerprint
-
-    def _key_parser(self) -> Callable[[object], tuple[str, bool]]:
-        """Cell → (key, clean): the key as the stage would hold it, and False when parsing the key
-        warns. Raises DmsValueError when the key is unusable."""
-        if self.kind == ImportKind.VEHICLES:
-
-            def vin(value: object) -> tuple[str, bool]:
-                key, warnings = parsing.parse_vin(value)
-                return key, not warnings
-
-            return vin
-        parse = self.columns[0].parser
-
-        def text(value: object) -> tuple[str, bool]:
-            return parse(value), True
-
-        return text
+    def _chunks(
+        self, skip: bytes | bytearray = b"", *, report: bool = True
+    ) -> Iterator[tuple[list[int], list[Sequence[object]]]]:
+        """The file's data rows in chunks of (row numbers, rows): blank lines and the rows marked in
+        ``skip`` (row number → 1) left out. The header is row 1, so data starts at row 2."""
+        skip_length = len(skip)
+        first = 2
+        for rows in self.source.chunks(STAGE_CHUNK_ROWS):
+            numbers = range(first, first + len(rows))
+            first += len(rows)
+            if not all(map(any, rows)) or numbers.start < skip_length:
+                kept = [
+                    (number, row)
+                    for number, row in zip(numbers, rows, strict=True)
+                    # neither a blank line nor unchanged since the last import (counted in apply)
+                    if (any(row) or any(cell is not None and cell != "" for cell in row))
+                    and not (number < skip_length and skip[number])
+                ]
+                numbers = [number for number, _row in kept]
+                rows = [row for _number, row in kept]
+            if rows:
+                yield list(numbers), rows
+            if report and self.progress:
+                self.progress(first - 2)
+        self.rows_read = first - 2
 
     def _fingerprint_pass(self, plan: list[tuple[Column, int | None]]) -> None:
         """Read the file once without parsing it: each row's key and fingerprint are copied into a
@@ -510,50 +687,45 @@ class DmsImport:
         key_field = KEY_FIELDS[self.kind]
         key_index = next(index for column, index in plan if column.field == key_field)
         store_index = next(index for column, index in plan if column.field == "store_code")
-        parse_key = self._key_parser()
+        key_parser = _ColumnParser(next(column.parser for column in self.columns if column.field == key_field))
+        store_parser = _ColumnParser(_optional_text)
         fingerprint = self._fingerprinter(plan)
         table = f"dms_fp_{self.batch.pk}"
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
             cursor.execute(f"CREATE TEMP TABLE {table} (row_no integer, key text, fp bigint, store_code text)")
             raw = cursor.cursor
-            buffer: list[str] = []
-            row_number = 1
             rows_copied = 0
-            store_codes: dict = {}  # raw store cell → parsed (a handful of values per file)
-            for row in self.source.rows():
-                row_number += 1
-                width = len(row)
-                if not any(cell is not None and cell != "" for cell in row):
-                    continue
-                try:
-                    key, clean = parse_key(row[key_index] if key_index < width else None)
-                except parsing.DmsValueError:
-                    continue  # rejected when parsed, as before: no part in the key's conflicts
-                store_code = None
-                if store_index is not None:
-                    cell = row[store_index] if store_index < width else None
-                    try:
-                        store_code = store_codes[cell]
-                    except (KeyError, TypeError):
-                        try:
-                            store_code = _optional_text(cell)
-                            if len(store_codes) < 10000:
-                                store_codes[cell] = store_code
-                        except parsing.DmsValueError:
-                            clean = False
-                        except TypeError:
-                            pass
-                # A NULL fingerprint keeps every row of its key out of the skip.
-                fp = fingerprint(row) if clean else None
-                rows_copied += 1
-                buffer.append(f"{row_number}\t{_copy_text(key)}\t{_copy_text(None if fp is None else str(fp))}\t"
-                              f"{_copy_text(store_code)}")  # fmt: skip
-                if len(buffer) >= STAGE_CHUNK_ROWS:
-                    raw.copy_expert(f"COPY {table} FROM STDIN", io.StringIO("\n".join(buffer) + "\n"))
-                    buffer = []
-            if buffer:
-                raw.copy_expert(f"COPY {table} FROM STDIN", io.StringIO("\n".join(buffer) + "\n"))
+            mapped = [index for _column, index in plan if index is not None]
+            for numbers, rows in self._chunks(report=False):
+                mapped_columns = _transpose(rows, mapped)
+                key_cells = mapped_columns[mapped.index(key_index)]
+                keys = _cell_keys(key_cells)
+                key_texts, key_problems = key_parser.results(keys, key_cells)
+                if store_index is None:
+                    store_texts = itertools.repeat(_NULL, len(rows))
+                    store_keys = itertools.repeat(None, len(rows))
+                    store_problems = {}
+                else:
+                    store_cells = mapped_columns[mapped.index(store_index)]
+                    store_keys = _cell_keys(store_cells)
+                    texts, store_problems = store_parser.results(store_keys, store_cells)
+                    store_texts = list(map(texts.__getitem__, store_keys))
+                fingerprints = fingerprint.many(rows, mapped_columns, text_cells=self.source.text_cells)
+                lines = []
+                for number, key, store_key, store_text, fp in zip(numbers, keys, store_keys, store_texts, fingerprints,
+                                                                  strict=False):  # fmt: skip
+                    problem = key_problems.get(key)
+                    if problem is not None:
+                        if problem[2] == IssueSeverity.REJECTED:
+                            continue  # rejected when parsed, as before: no part in the key's conflicts
+                        fp = None  # a warning: a NULL fingerprint keeps every row of its key out of the skip
+                    if store_key in store_problems:
+                        fp = None
+                    lines.append(f"{number}\t{key_texts[key]}\t{_NULL if fp is None else fp}\t{store_text}")
+                rows_copied += len(lines)
+                if lines:
+                    raw.copy_expert(f"COPY {table} FROM STDIN", io.StringIO("\n".join(lines) + "\n"))
             # One row per key whose rows all have the same (non-NULL) fingerprint in this file.
             cursor.execute(f"""
                 CREATE TEMP TABLE dms_fpkey_{self.batch.pk} AS
@@ -622,79 +794,102 @@ class DmsImport:
             started = time.monotonic()
             self._fingerprint_pass(plan)
             self.outcome.timings["fingerprints"] = time.monotonic() - started
-        skip = self.skip or b""
-        skip_length = len(skip)
-        header = self.source.header
-        is_customers = self.kind == ImportKind.CUSTOMERS
-        extra = ", name_pinyin text, name_initials text" if is_customers else ""
-        extra += ", fp bigint"
+        extra = ", name_pinyin text, name_initials text" if self.kind == ImportKind.CUSTOMERS else ""
         column_sql = ", ".join(f"{column.field} {column.sql_type}" for column in self.columns)
-        issues = self.outcome.issues
+        parsers = [
+            _ColumnParser(column.parser) if column.parser is not None and index is not None else None
+            for column, index in plan
+        ]
+        self.pinyin_cache: dict[str, tuple[str, str]] = {}
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.stage_table}")
-            cursor.execute(f"CREATE TEMP TABLE {self.stage_table} (row_no integer, {column_sql}{extra})")
+            cursor.execute(f"CREATE TEMP TABLE {self.stage_table} (row_no integer, {column_sql}{extra}, fp bigint)")
             raw = cursor.cursor
-            buffer: list[str] = []
-            row_number = 1
             parsed_rows = 0
-            for row in self.source.rows():
-                row_number += 1
-                width = len(row)
-                if not any(cell is not None and cell != "" for cell in row):
-                    continue  # a blank line
-                if row_number < skip_length and skip[row_number]:
-                    continue  # unchanged since the last import: counted in apply
-                values: list[str | None] = []
-                rejected = False
-                warned = False
-                parsed_rows += 1
-                for column, index in plan:
-                    cell = row[index] if index is not None and index < width else None
-                    if column.parser is None or index is None:
-                        values.append(None)
-                        continue
-                    try:
-                        values.append(column.parser(cell))
-                    except parsing.RowRejected as error:
-                        rejected = True
-                        self.rejected_rows[row_number].append(msgid(error.reason))
-                        issues.append(Issue(row_number, header[index], _value_text(cell), msgid(error.reason),
-                                            IssueSeverity.REJECTED))  # fmt: skip
-                        values.append(None)
-                    except parsing.FieldError as error:
-                        warned = True
-                        issues.append(Issue(row_number, header[index], _value_text(cell), msgid(error.reason),
-                                            IssueSeverity.WARNING))  # fmt: skip
-                        values.append(None)
-                    if self.vin_warnings:
-                        warned = True
-                        for reason in self.vin_warnings:
-                            issues.append(Issue(row_number, header[index], _value_text(cell), msgid(reason),
-                                                IssueSeverity.WARNING))  # fmt: skip
-                        self.vin_warnings.clear()
-                if rejected:
-                    continue
-                if is_customers:
-                    values.extend(name_search_keys(values[1] or "") if values[1] else ("", ""))
-                # A row with a warning gets no fingerprint: it is parsed (and warned about) every time.
-                fp = None if warned else fingerprint(row)
-                values.append(None if fp is None else str(fp))
-                buffer.append(str(row_number) + "\t" + "\t".join(map(_copy_text, values)))
-                if len(buffer) >= STAGE_CHUNK_ROWS:
-                    self._copy(raw, buffer)
-                    buffer = []
-                    if self.progress:
-                        self.progress(row_number - 1)
-            if buffer:
-                self._copy(raw, buffer)
-            self.rows_read = row_number - 1
+            # Millions of short-lived cells: the cyclic garbage collector would walk them all again
+            # and again for nothing (nothing here makes a cycle).
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                for numbers, rows in self._chunks(self.skip or b""):
+                    parsed_rows += len(rows)
+                    lines = self._parse_chunk(numbers, rows, plan, parsers, fingerprint)
+                    if lines:
+                        raw.copy_expert(f"COPY {self.stage_table} FROM STDIN", io.StringIO("\n".join(lines) + "\n"))
+            finally:
+                if collecting:
+                    gc.enable()
             self.outcome.parsed_rows = parsed_rows
             if self.progress:
                 self.progress(self.rows_read)
             cursor.execute(f"ANALYZE {self.stage_table}")
 
-    def _copy(self, raw_cursor, lines: list[str]) -> None:
-        raw_cursor.copy_expert(f"COPY {self.stage_table} FROM STDIN", io.StringIO("\n".join(lines) + "\n"))
+    def _parse_chunk(self, numbers: list[int], rows: list, plan: list[tuple[Column, int | None]],
+                     parsers: list[_ColumnParser | None], fingerprint: _Fingerprinter) -> list[str]:  # fmt: skip
+        """COPY lines of one chunk, column by column: each distinct cell of a column is parsed once,
+        and the parsed texts are joined into lines at C speed. A bad field is NULL with a warning, an
+        unusable key rejects the row; a row with a warning gets no fingerprint."""
+        count = len(rows)
+        header = self.source.header
+        raw_columns = _transpose(rows, [index for _column, index in plan])
+        text_cells = self.source.text_cells
+        columns: list = [list(map(str, numbers))]
+        problems: list[tuple[int, int, Issue]] = []  # (row position in chunk, plan position, issue)
+        rejected: set[int] = set()
+        warned: set[int] = set()
+        names = None
+        for position, ((column, index), parser) in enumerate(zip(plan, parsers, strict=True)):
+            if parser is None:
+                columns.append(itertools.repeat(_NULL, count))
+                continue
+            cells = raw_columns[position]
+            texts, keys, bad = parser.column(cells, text_cells=text_cells)
+            columns.append(texts)
+            if column.field == "name" and self.kind == ImportKind.CUSTOMERS:
+                names = parser.values(keys, cells)
+            if not bad:
+                continue
+            for row_position, key in enumerate(keys):
+                if key not in bad:
+                    continue
+                _text, _value, severity, reasons = bad[key]
+                (rejected if severity == IssueSeverity.REJECTED else warned).add(row_position)
+                for reason, reason_params in reasons:
+                    issue = Issue(numbers[row_position], header[index], _value_text(cells[row_position]), reason,
+                                  severity, reason_params)  # fmt: skip
+                    problems.append((row_position, position, issue))
+        if self.kind == ImportKind.CUSTOMERS:
+            columns.extend(self._pinyin_columns(names if names is not None else itertools.repeat(None, count)))
+        mapped_columns = [cells for cells in raw_columns if cells is not None]
+        fingerprints = fingerprint.many(rows, mapped_columns, text_cells=text_cells)
+        for row_position in warned:
+            fingerprints[row_position] = None
+        columns.append([_NULL if fp is None else str(fp) for fp in fingerprints])
+        problems.sort(key=operator.itemgetter(0, 1))
+        for _row_position, _position, issue in problems:
+            self.outcome.issues.append(issue)
+            if issue.severity == IssueSeverity.REJECTED:
+                self.rejected_rows.add(issue.row_number)
+        lines = list(map("\t".join, zip(*columns, strict=False)))  # some columns repeat NULL
+        if rejected:
+            lines = [line for row_position, line in enumerate(lines) if row_position not in rejected]
+        return lines
+
+    def _pinyin_columns(self, names) -> tuple[list[str], list[str]]:
+        """The full pinyin and initials of each name (computed once per distinct name)."""
+        cache = self.pinyin_cache
+        full, initials = [], []
+        for name in names:
+            try:
+                keys = cache[name]
+            except KeyError:
+                keys = name_search_keys(name) if name else ("", "")
+                keys = tuple(_copy_text(key) for key in keys)
+                if len(cache) < COLUMN_CACHE_LIMIT:
+                    cache[name] = keys
+            full.append(keys[0])
+            initials.append(keys[1])
+        return full, initials
 
     # -- apply --------------------------------------------------------------------------------
 
@@ -778,7 +973,7 @@ class DmsImport:
             cursor.execute(f"SELECT row_no, reason FROM {resolved} WHERE reason IS NOT NULL")
             for row_number, reason in cursor.fetchall():
                 message = msgid(self.REJECT_REASONS[reason])
-                self.rejected_rows[row_number].append(message)
+                self.rejected_rows.add(row_number)
                 self.outcome.issues.append(Issue(row_number, "", "", message, IssueSeverity.REJECTED))
             timings["resolve"] = time.monotonic() - started
 
@@ -946,7 +1141,13 @@ class DmsImport:
         return outcome
 
 
-def errors_csv_bytes(*, source: RowSource, rejected_rows: dict[int, list[str]]) -> bytes:
+def render_reason(reason: str, params: dict | None) -> str:
+    """A stored reason (English msgid and its parameters) in the reader's language."""
+    text = gettext(reason)
+    return text % params if params else text
+
+
+def errors_csv_bytes(*, source: RowSource, rejected_rows: dict[int, list[tuple[str, dict | None]]]) -> bytes:
     """The rejected rows as they were in the file plus "row" and "reason" columns, UTF-8 with BOM."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -955,7 +1156,7 @@ def errors_csv_bytes(*, source: RowSource, rejected_rows: dict[int, list[str]]) 
         last = max(rejected_rows)
         for row_number, row in enumerate(source.rows(), start=2):
             if row_number in rejected_rows:
-                reasons = "; ".join(dict.fromkeys(gettext(reason) for reason in rejected_rows[row_number]))
+                reasons = "; ".join(dict.fromkeys(render_reason(*reason) for reason in rejected_rows[row_number]))
                 writer.writerow([_value_text(cell) for cell in row] + [row_number, reasons])
             if row_number >= last:
                 break
@@ -990,6 +1191,7 @@ def batch_record_outcome(*, batch: ImportBatch, outcome: ImportOutcome, source: 
                 column=issue.column[:100],
                 value=issue.value,
                 reason=issue.reason[:300],
+                reason_params=issue.params,
                 severity=issue.severity,
             )
             for issue in outcome.issues
@@ -1002,9 +1204,9 @@ def batch_record_outcome(*, batch: ImportBatch, outcome: ImportOutcome, source: 
     batch.save()
 
 
-def outcome_rejected_rows(outcome: ImportOutcome) -> dict[int, list[str]]:
-    rows: dict[int, list[str]] = defaultdict(list)
+def outcome_rejected_rows(outcome: ImportOutcome) -> dict[int, list[tuple[str, dict | None]]]:
+    rows: dict[int, list[tuple[str, dict | None]]] = defaultdict(list)
     for issue in outcome.issues:
         if issue.severity == IssueSeverity.REJECTED:
-            rows[issue.row_number].append(issue.reason)
+            rows[issue.row_number].append((issue.reason, issue.params))
     return rows

@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import datetime
 import math
+import operator
 import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
@@ -68,12 +69,14 @@ class DecodeError(ValueError):
 
 
 class DmsValueError(ValueError):
-    """A DMS cell value that cannot be used, with the raw ``value`` and a translatable ``reason``."""
+    """A DMS cell value that cannot be used, with the raw ``value`` and a translatable ``reason``
+    (whose ``%(name)s`` placeholders ``params`` fill once it is translated)."""
 
-    def __init__(self, value: object, reason: Message) -> None:
-        super().__init__(reason)
+    def __init__(self, value: object, reason: Message, **params: object) -> None:
+        super().__init__(reason % params if params else reason)
         self.value = value
         self.reason = reason
+        self.params = params
 
 
 class FieldError(DmsValueError):
@@ -395,10 +398,7 @@ def vin_check_digit(vin: str) -> str:
     """
     if not VIN_PATTERN.fullmatch(vin):
         raise ValueError(f"Not a 17-character VIN: {vin!r}")
-    total = 0
-    for character, weight in zip(vin, VIN_WEIGHTS, strict=True):
-        total += VIN_TRANSLITERATION[character] * weight
-    remainder = total % 11
+    remainder = sum(map(operator.mul, map(VIN_TRANSLITERATION.__getitem__, vin), VIN_WEIGHTS)) % 11
     if remainder == 10:
         return "X"
     return str(remainder)
@@ -536,6 +536,9 @@ def parse_text(value: object) -> str:
     The characters are kept as they are (no NFKC), and a number from an XLSX cell is written
     without a spurious ``.0`` (a card number ``100234.0`` becomes ``'100234'``).
     """
+    if type(value) is str:  # every CSV cell: the same rules, without the general path's checks
+        text = value.strip()
+        return "" if len(text) <= 4 and text.lower() in BLANK_MARKERS else text
     if is_blank(value):
         return ""
     return _cell_to_text(value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from customers.dms.parsing import FALLBACK_ENCODINGS, UTF16_BYTE_ORDER_MARKS, De
 # chunks with the same strict rules, then streamed.
 WHOLE_FILE_DECODE_LIMIT = 16 * 1024 * 1024
 CHUNK_SIZE = 1024 * 1024
+CHUNK_ROWS = 10000
 
 
 @dataclass
@@ -29,9 +31,20 @@ class RowSource:
     open_rows: Callable[[], Iterator[Sequence[object]]]
     total_rows: int | None
     encoding: str = ""
+    text_cells: bool = False  # every cell is a str (or None): a CSV file
+    open_chunks: Callable[[int], Iterator[list[Sequence[object]]]] | None = None
 
     def rows(self) -> Iterator[Sequence[object]]:
         return self.open_rows()
+
+    def chunks(self, size: int) -> Iterator[list[Sequence[object]]]:
+        """The data rows in lists of ``size`` (the last one shorter)."""
+        if self.open_chunks is not None:
+            yield from self.open_chunks(size)
+            return
+        rows = self.rows()
+        while chunk := list(itertools.islice(rows, size)):
+            yield chunk
 
 
 def _decodes_strictly(path: str, encoding: str, *, skip: int = 0) -> bool:
@@ -98,7 +111,7 @@ def csv_source_from_bytes(data: bytes, *, name: str) -> RowSource:
         return rows
 
     return RowSource(name=name, header=header, open_rows=open_rows, total_rows=max(text.count("\n") - 1, 0),
-                     encoding=encoding)  # fmt: skip
+                     encoding=encoding, text_cells=True)  # fmt: skip
 
 
 def csv_source_from_path(path: str) -> RowSource:
@@ -109,18 +122,22 @@ def csv_source_from_path(path: str) -> RowSource:
     python_encoding = "utf-8-sig" if encoding == "utf-8-sig" else encoding
 
     def open_rows() -> Iterator[Sequence[object]]:
-        handle = open(path, encoding=python_encoding, errors="strict", newline="")  # noqa: SIM115
-        rows = csv.reader(handle)
-        next(rows, None)
-        try:
-            yield from rows
-        finally:
-            handle.close()
+        for chunk in open_chunks(CHUNK_ROWS):
+            yield from chunk
+
+    def open_chunks(size: int) -> Iterator[list[Sequence[object]]]:
+        # Chunks straight from the C reader: a generator step per chunk, not per row.
+        with open(path, encoding=python_encoding, errors="strict", newline="") as handle:
+            rows = csv.reader(handle)
+            next(rows, None)
+            while chunk := list(itertools.islice(rows, size)):
+                yield chunk
 
     with open(path, encoding=python_encoding, errors="strict", newline="") as handle:
         header = _strip_header(next(csv.reader(handle), []))
     return RowSource(name=os.path.basename(path), header=header, open_rows=open_rows,
-                     total_rows=max(_count_lines(path) - 1, 0), encoding=encoding)  # fmt: skip
+                     total_rows=max(_count_lines(path) - 1, 0), encoding=encoding,
+                     text_cells=True, open_chunks=open_chunks)  # fmt: skip
 
 
 def xlsx_source_from_path(path: str) -> RowSource:

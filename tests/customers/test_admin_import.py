@@ -102,3 +102,16 @@ def test_large_confirmed_files_run_as_a_task_with_progress(
     from customers.tasks import run_dms_import
 
     assert run_dms_import(batch.pk) == "skipped"  # a second run leaves a finished batch alone
+
+
+def test_preview_row_numbers_are_the_files_even_after_a_blank_line(client, admin_user, tmp_path):
+    path = write_csv(tmp_path / "c.csv", [customer_row("C001"), customer_row("C002"), customer_row("")])
+    lines = path.read_bytes().split(b"\r\n")
+    path.write_bytes(b"\r\n".join([*lines[:2], b"", *lines[2:]]))  # a blank line 3: the bad row is line 5
+    client.force_login(admin_user)
+
+    preview = upload(client, path)
+
+    batch = preview.context["result"].dms_batch
+    assert (batch.created_count, batch.rejected_count) == (2, 1)
+    assert 'data-row="5" data-severity="rejected"' in preview.content.decode()

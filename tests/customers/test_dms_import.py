@@ -246,6 +246,91 @@ def test_the_command_shows_the_first_fifty_issues_and_says_how_many_more(tmp_pat
     ]
 
 
+# --- the column-wise stage: every cell by the same rules, however the chunk looks ------------
+
+
+def test_numbers_too_large_for_the_crm_are_a_bad_field_not_a_crash(tmp_path):
+    rows = [customer_row("C001", 积分余额="99999999999")]
+    run_import("customers", write_csv(tmp_path / "c.csv", rows))
+    vin = make_vin(1)
+    run_import("vehicles", write_csv(tmp_path / "v.csv", [vehicle_row(vin, 发票价格="12345678901")]))
+    rows = [repair_row("RO1", vin, 进厂里程="3000000000", 结算金额="10000000000.00")]
+
+    summary = run_import("repair_orders", write_csv(tmp_path / "r.csv", rows))
+
+    assert summary == "created=1 updated=0 unchanged=0 rejected=0 warnings=2"
+    assert Customer.objects.get().points_balance is None
+    assert Vehicle.objects.get().invoice_price is None
+    order = RepairOrder.objects.get()
+    assert (order.mileage, order.total_amount, order.labor_amount) == (None, None, Decimal("300.00"))
+    assert [(row, column, reason) for row, column, _value, reason in warnings_of()] == [
+        (2, "积分余额", "Too large a number"),
+        (2, "发票价格", "Too large a number"),
+        (2, "进厂里程", "Too large a number"),
+        (2, "结算金额", "Too large a number"),
+    ]
+
+
+def test_text_cells_that_need_care_among_clean_ones(tmp_path, monkeypatch):
+    # Small chunks, so that some chunks are all clean and others hold one cell that needs care.
+    monkeypatch.setattr(importer_module, "STAGE_CHUNK_ROWS", 3)
+    rows = [customer_row(f"C{number:03d}", 客户姓名=f"张{number}") for number in range(1, 10)]
+    rows[1]["客户姓名"] = " Null "  # a NULL marker: an empty field
+    rows[3]["详细地址"] = "中山路\\8号\t3楼"  # a backslash and a tab survive COPY
+    rows[5]["工作单位"] = "某" * 201  # too long: a warning
+    rows[7]["客户编号"] = "  "  # a blank key: rejected
+    rows[8]["客户姓名"] = "  李娜 "
+
+    summary = run_import("customers", write_csv(tmp_path / "c.csv", rows))
+
+    assert summary == "created=8 updated=0 unchanged=0 rejected=1 warnings=1"
+    names = dict(Customer.objects.values_list("customer_no", "name"))
+    assert (names["C001"], names["C002"], names["C009"]) == ("张1", "", "李娜")
+    assert Customer.objects.get(customer_no="C004").address == "中山路\\8号\t3楼"
+    assert Customer.objects.get(customer_no="C006").employer == ""
+    assert warnings_of() == [(7, "工作单位", "某" * 201, "Too long (at most %(limit)s characters)")]
+    assert rejections() == [(9, "Missing customer number")]
+    issue = ImportIssue.objects.get(row_number=7)
+    with translation.override("en"):
+        assert issue.reason_display == "Too long (at most 200 characters)"
+    with translation.override("zh-hans"):
+        assert issue.reason_display == "过长（最多 200 个字符）"
+
+
+def test_short_and_long_rows_of_a_csv_file(tmp_path):
+    path = tmp_path / "c.csv"
+    header = ",".join(CUSTOMER_HEADER)
+    path.write_text(f"{header}\nC001,张伟,男,13812345678\nC002,李娜,女,13900001111,,,,,,,,,,,,,,NJ01,extra\n",
+                    encoding="utf-8")  # fmt: skip
+
+    summary = run_import("customers", path, "--store", "NJ01")
+
+    assert summary == "created=2 updated=0 unchanged=0 rejected=0 warnings=0"
+    assert list(Customer.objects.values_list("customer_no", "name", "gender", "mobile", "district")) == [
+        ("C001", "张伟", "M", "13812345678", ""),
+        ("C002", "李娜", "F", "13900001111", ""),
+    ]
+
+
+def test_typed_xlsx_cells_equal_as_numbers_stay_apart(tmp_path):
+    # 1 and True are equal keys to Python; as cells they are male and an unknown gender.
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(CUSTOMER_HEADER)
+    for customer_no, gender in (("C001", 1), ("C002", True), ("C003", "1"), ("C004", 1.0)):
+        row = customer_row(customer_no)
+        row["性别"] = gender
+        sheet.append([row[column] for column in CUSTOMER_HEADER])
+    path = tmp_path / "customers.xlsx"
+    workbook.save(path)
+
+    assert run_import("customers", path) == "created=4 updated=0 unchanged=0 rejected=0 warnings=1"
+
+    genders = dict(Customer.objects.values_list("customer_no", "gender"))
+    assert genders == {"C001": "M", "C002": "", "C003": "M", "C004": "M"}
+    assert warnings_of() == [(3, "性别", "True", "Unknown gender")]
+
+
 # --- VIN -------------------------------------------------------------------------------------
 
 
@@ -524,15 +609,17 @@ def fingerprints():
 
 @pytest.fixture
 def landline_calls(monkeypatch):
-    """Counts the landline parser's calls (every parsed customer row calls it once)."""
+    """The landline cells handed to the parsing stage (one per parsed customer row)."""
     calls = []
-    original = importer_module.parsing.parse_landline
+    original = importer_module.DmsImport._parse_chunk
 
-    def counting(value):
-        calls.append(value)
-        return original(value)
+    def counting(self, numbers, rows, plan, *args):
+        for column, index in plan:
+            if column.field == "landline":
+                calls.extend(row[index] for row in rows)
+        return original(self, numbers, rows, plan, *args)
 
-    monkeypatch.setattr(importer_module.parsing, "parse_landline", counting)
+    monkeypatch.setattr(importer_module.DmsImport, "_parse_chunk", counting)
     return calls
 
 
