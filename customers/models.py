@@ -29,7 +29,10 @@ class Customer(TimeStampedModel):
     """An owner's customer card (客户卡): static data, membership, confidentiality and opt-outs."""
 
     customer_no = models.CharField(_("customer number"), max_length=40, unique=True)
-    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="customers")
+    # Indexed by customer_store_no_idx (store, customer_no): a store_id index of its own is only written.
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="customers", db_index=False
+    )
     name = models.CharField(_("name"), max_length=100)
     name_pinyin = models.CharField(_("name in pinyin"), max_length=300, blank=True, editable=False)
     name_initials = models.CharField(_("pinyin initials"), max_length=50, blank=True, editable=False)
@@ -148,7 +151,10 @@ class Vehicle(TimeStampedModel):
 
     vin = models.CharField(_("VIN"), max_length=17, unique=True)
     customer = models.ForeignKey(Customer, verbose_name=_("owner"), on_delete=models.PROTECT, related_name="vehicles")
-    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="vehicles")
+    # Indexed by vehicle_store_status_idx (store, status).
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="vehicles", db_index=False
+    )
     plate_no = models.CharField(_("plate number"), max_length=20, blank=True)
     brand = models.CharField(_("brand"), max_length=50, blank=True)
     series = models.CharField(_("series"), max_length=50, blank=True)
@@ -196,10 +202,14 @@ class RepairOrder(TimeStampedModel):
     """A repair order (维修工单) as settled in the DMS."""
 
     ro_no = models.CharField(_("repair order number"), max_length=40, unique=True)
+    # Both indexed by the composite indexes below that lead with them (ro_vehicle_settle_idx,
+    # ro_store_settle_idx); an index of the key alone would only cost every import its upkeep.
     vehicle = models.ForeignKey(
-        Vehicle, verbose_name=_("vehicle"), on_delete=models.PROTECT, related_name="repair_orders"
+        Vehicle, verbose_name=_("vehicle"), on_delete=models.PROTECT, related_name="repair_orders", db_index=False
     )
-    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="repair_orders")
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="repair_orders", db_index=False
+    )
     open_date = models.DateField(_("opened"), null=True, blank=True)
     settle_date = models.DateField(_("settled"), null=True, blank=True)
     repair_type = models.CharField(_("repair type"), max_length=30, choices=RepairType.choices, blank=True)

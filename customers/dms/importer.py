@@ -50,6 +50,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from crm.bulk import bulk_load
 from crm.exceptions import ApplicationError
 from crm.models import Store
 from customers.choices import REPAIR_TYPE_FROM_DMS, ImportKind, ImportStatus, IssueSeverity
@@ -66,7 +67,7 @@ from customers.models import (
 )
 from customers.services import name_search_keys
 
-STAGE_CHUNK_ROWS = 50000
+STAGE_CHUNK_ROWS = 10000
 # Bump when a parser's result for the same raw cell changes: every stored fingerprint then misses once.
 FINGERPRINT_VERSION = "1"
 
@@ -375,6 +376,7 @@ class ImportOutcome:
     skipped_rows: int = 0  # rows not parsed because their fingerprint was unchanged
     parsed_rows: int = 0
     touched_customer_ids: list[int] = field(default_factory=list)  # whose segment facts may have changed
+    bulk_loaded: list[str] = field(default_factory=list)  # tables whose indexes were built after the write
 
     def summary(self) -> str:
         return (
@@ -636,7 +638,8 @@ class DmsImport:
         self.outcome = ImportOutcome(batch=batch)
         self.stage_table = f"dms_stage_{batch.pk}"
         self.rejected_rows: set[int] = set()  # row numbers
-        self.skip: bytearray | None = None  # row number → 1 when the row is unchanged (not parsed)
+        self.parse_rows: set[int] | None = None  # after a fingerprint pass: the rows that may have changed
+        self.rows_read = 0
         self.allowed_store_ids: list[int] | None = None
 
     # -- fingerprints -------------------------------------------------------------------------
@@ -651,22 +654,26 @@ class DmsImport:
         return _Fingerprinter(plan, kind=self.kind, default_store=default_store)
 
     def _chunks(
-        self, skip: bytes | bytearray = b"", *, report: bool = True
+        self, only: set[int] | None = None, *, report: bool = True
     ) -> Iterator[tuple[list[int], list[Sequence[object]]]]:
-        """The file's data rows in chunks of (row numbers, rows): blank lines and the rows marked in
-        ``skip`` (row number → 1) left out. The header is row 1, so data starts at row 2."""
-        skip_length = len(skip)
+        """The file's data rows in chunks of (row numbers, rows), blank lines left out; with ``only``,
+        just the rows of those numbers (the file is not read at all when there are none). The header
+        is row 1, so data starts at row 2."""
+        if only is not None and not only:
+            return
         first = 2
         for rows in self.source.chunks(STAGE_CHUNK_ROWS):
             numbers = range(first, first + len(rows))
             first += len(rows)
-            if not all(map(any, rows)) or numbers.start < skip_length:
+            if only is not None:
+                kept = [(number, row) for number, row in zip(numbers, rows, strict=True) if number in only]
+                numbers = [number for number, _row in kept]
+                rows = [row for _number, row in kept]
+            if not all(map(any, rows)):
                 kept = [
                     (number, row)
                     for number, row in zip(numbers, rows, strict=True)
-                    # neither a blank line nor unchanged since the last import (counted in apply)
-                    if (any(row) or any(cell is not None and cell != "" for cell in row))
-                    and not (number < skip_length and skip[number])
+                    if any(row) or any(cell is not None and cell != "" for cell in row)  # not a blank line
                 ]
                 numbers = [number for number, _row in kept]
                 rows = [row for _number, row in kept]
@@ -678,54 +685,60 @@ class DmsImport:
 
     def _fingerprint_pass(self, plan: list[tuple[Column, int | None]]) -> None:
         """Read the file once without parsing it: each row's key and fingerprint are copied into a
-        temporary table, and the rows that need no parsing are marked in ``self.skip``: every row
-        of the key has the same fingerprint in this file (so a key repeated with conflicting data is
-        parsed and rejected as before), the stored fingerprint of the key is the same, the CRM row
-        has not been written since (``updated_at``), and the row still resolves to the CRM row's
-        store (and owner's / vehicle's store when its store code is blank) within the importer's
-        stores. Those rows are unchanged by construction."""
+        temporary table, and only the rows that may have changed are left for the stage to parse
+        (``self.parse_rows``). A row is skipped when every row of its key has the same fingerprint
+        in this file (so a key repeated with conflicting data is parsed and rejected as before), the
+        stored fingerprint of the key is the same, the CRM row has not been written since
+        (``updated_at``), and the row still resolves to the CRM row's store (and owner's / vehicle's
+        store when its store code is blank) within the importer's stores. Those rows are unchanged
+        by construction. Rows whose key is unusable are always parsed (and rejected)."""
+        started = time.monotonic()
         key_field = KEY_FIELDS[self.kind]
-        key_index = next(index for column, index in plan if column.field == key_field)
+        mapped = [index for _column, index in plan if index is not None]
+        key_position = mapped.index(next(index for column, index in plan if column.field == key_field))
         store_index = next(index for column, index in plan if column.field == "store_code")
         key_parser = _ColumnParser(next(column.parser for column in self.columns if column.field == key_field))
         store_parser = _ColumnParser(_optional_text)
         fingerprint = self._fingerprinter(plan)
+        text_cells = self.source.text_cells
         table = f"dms_fp_{self.batch.pk}"
+        unusable_keys: set[int] = set()  # row numbers
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
             cursor.execute(f"CREATE TEMP TABLE {table} (row_no integer, key text, fp bigint, store_code text)")
             raw = cursor.cursor
             rows_copied = 0
-            mapped = [index for _column, index in plan if index is not None]
             for numbers, rows in self._chunks(report=False):
                 mapped_columns = _transpose(rows, mapped)
-                key_cells = mapped_columns[mapped.index(key_index)]
-                keys = _cell_keys(key_cells)
-                key_texts, key_problems = key_parser.results(keys, key_cells)
+                key_texts, keys, key_problems = key_parser.column(mapped_columns[key_position], text_cells=text_cells)
+                fingerprints = fingerprint.many(rows, mapped_columns, text_cells=text_cells)
                 if store_index is None:
-                    store_texts = itertools.repeat(_NULL, len(rows))
-                    store_keys = itertools.repeat(None, len(rows))
-                    store_problems = {}
+                    store_texts = [_NULL] * len(rows)
                 else:
-                    store_cells = mapped_columns[mapped.index(store_index)]
-                    store_keys = _cell_keys(store_cells)
-                    texts, store_problems = store_parser.results(store_keys, store_cells)
-                    store_texts = list(map(texts.__getitem__, store_keys))
-                fingerprints = fingerprint.many(rows, mapped_columns, text_cells=self.source.text_cells)
-                lines = []
-                for number, key, store_key, store_text, fp in zip(numbers, keys, store_keys, store_texts, fingerprints,
-                                                                  strict=False):  # fmt: skip
+                    store_texts, store_keys, store_problems = store_parser.column(
+                        mapped_columns[mapped.index(store_index)], text_cells=text_cells
+                    )
+                    for position, store_key in enumerate(store_keys) if store_problems else ():
+                        if store_key in store_problems:
+                            fingerprints[position] = None  # a NULL fingerprint: parsed, with its key's rows
+                dropped = set()
+                for position, key in enumerate(keys) if key_problems else ():
                     problem = key_problems.get(key)
-                    if problem is not None:
-                        if problem[2] == IssueSeverity.REJECTED:
-                            continue  # rejected when parsed, as before: no part in the key's conflicts
-                        fp = None  # a warning: a NULL fingerprint keeps every row of its key out of the skip
-                    if store_key in store_problems:
-                        fp = None
-                    lines.append(f"{number}\t{key_texts[key]}\t{_NULL if fp is None else fp}\t{store_text}")
+                    if problem is None:
+                        continue
+                    if problem[2] == IssueSeverity.REJECTED:
+                        dropped.add(position)  # no part in its key's conflicts; parsed and rejected
+                        unusable_keys.add(numbers[position])
+                    else:
+                        fingerprints[position] = None
+                fp_texts = [_NULL if fp is None else str(fp) for fp in fingerprints]
+                lines = list(map("\t".join, zip(map(str, numbers), key_texts, fp_texts, store_texts, strict=True)))
+                if dropped:
+                    lines = [line for position, line in enumerate(lines) if position not in dropped]
                 rows_copied += len(lines)
                 if lines:
                     raw.copy_expert(f"COPY {table} FROM STDIN", io.StringIO("\n".join(lines) + "\n"))
+            self.outcome.timings["fingerprints_read"] = time.monotonic() - started
             # One row per key whose rows all have the same (non-NULL) fingerprint in this file.
             cursor.execute(f"""
                 CREATE TEMP TABLE dms_fpkey_{self.batch.pk} AS
@@ -742,17 +755,13 @@ class DmsImport:
                     f"CREATE TEMP TABLE dms_skip_{self.batch.pk} AS {self._skip_sql(f'dms_fpkey_{self.batch.pk}')}",
                     self._params(),
                 )
-            cursor.execute(f"ANALYZE dms_skip_{self.batch.pk}")
-            cursor.execute(f"SELECT max(f.row_no) FROM {table} f JOIN dms_skip_{self.batch.pk} k ON k.key = f.key")
-            last = cursor.fetchone()[0]
-        skip = bytearray((last or 0) + 1)
-        with connection.chunked_cursor() as cursor:
-            cursor.execute(f"SELECT f.row_no FROM {table} f JOIN dms_skip_{self.batch.pk} k ON k.key = f.key")
-            while rows := cursor.fetchmany(50000):
-                for (row_no,) in rows:
-                    skip[row_no] = 1
-        self.skip = skip
-        self.outcome.skipped_rows = sum(skip)
+                cursor.execute(f"""
+                    SELECT f.row_no FROM {table} f
+                    WHERE NOT EXISTS (SELECT 1 FROM dms_skip_{self.batch.pk} k WHERE k.key = f.key)
+                """)  # fmt: skip
+                changed = [row_no for (row_no,) in cursor.fetchall()]
+        self.parse_rows = unusable_keys.union(changed)
+        self.outcome.skipped_rows = rows_copied - len(changed)
 
     def _params(self) -> dict:
         return {
@@ -811,7 +820,7 @@ class DmsImport:
             collecting = gc.isenabled()
             gc.disable()
             try:
-                for numbers, rows in self._chunks(self.skip or b""):
+                for numbers, rows in self._chunks(self.parse_rows):
                     parsed_rows += len(rows)
                     lines = self._parse_chunk(numbers, rows, plan, parsers, fingerprint)
                     if lines:
@@ -987,7 +996,7 @@ class DmsImport:
             )
             cursor.execute(f"""
                 CREATE TEMP TABLE dms_clean_{self.batch.pk} AS
-                SELECT {select_list}, r.row_no, r.fp, {previous} AS previous_ref,
+                SELECT {select_list}, r.row_no, r.fp, {previous} AS previous_ref, t.updated_at AS target_updated_at,
                        CASE WHEN t.id IS NULL THEN '+'
                             WHEN ROW({old_values}) IS NOT DISTINCT FROM ROW({new_values}) THEN '='
                             ELSE '~' END AS action
@@ -999,7 +1008,7 @@ class DmsImport:
             self.outcome.created = counts.get("+", 0)
             self.outcome.updated = counts.get("~", 0)
             self.outcome.unchanged = counts.get("=", 0)
-            if self.skip is not None:
+            if self.parse_rows is not None:
                 # Keys skipped as unchanged (never in the stage: all their rows were skipped).
                 cursor.execute(f"SELECT count(*) FROM dms_skip_{self.batch.pk}")
                 self.outcome.unchanged += cursor.fetchone()[0]
@@ -1012,36 +1021,48 @@ class DmsImport:
                     ].append(key_value)
                 return
 
+            # A first import (or one that at least doubles a table) builds the table's indexes once
+            # after writing, instead of row by row: see crm.bulk.
+            self.now = timezone.now()
+            written = self.outcome.created + self.outcome.updated
             started = time.monotonic()
-            self._upsert(cursor, table=table, key=key, targets=targets)
+            with bulk_load(cursor, table, new_rows=self.outcome.created) as bulk:
+                self._upsert(cursor, table=table, key=key, targets=targets)
             timings["upsert"] = time.monotonic() - started
+            if bulk:
+                self.outcome.bulk_loaded.append(table)
             started = time.monotonic()
             if hasattr(model, "history"):
-                self._write_history(cursor, model=model, key=key)
+                history_table = model.history.model._meta.db_table
+                with bulk_load(cursor, history_table, new_rows=written) as bulk:
+                    self._write_history(cursor, model=model, key=key)
+                if bulk:
+                    self.outcome.bulk_loaded.append(history_table)
             timings["history"] = time.monotonic() - started
             started = time.monotonic()
-            self._write_fingerprints(cursor, table=table, key=key)
+            self._write_fingerprints(cursor, key=key)
             timings["fingerprints_write"] = time.monotonic() - started
             self.outcome.touched_customer_ids = self._touched_customer_ids(cursor)
 
-    def _write_fingerprints(self, cursor, *, table: str, key: str) -> None:
+    def _write_fingerprints(self, cursor, *, key: str) -> None:
         """The fingerprint of each key's row with the CRM row's ``updated_at`` after this import, in
         the import's transaction (so a failed batch leaves the fingerprints as they were). Created,
         updated and confirmed-unchanged keys alike; rows with a warning have none and keep the old
-        one, which no longer matches the CRM row's ``updated_at`` if the import changed it."""
+        one, which no longer matches the CRM row's ``updated_at`` if the import changed it. The
+        ``updated_at`` is the one this import wrote, or for an unchanged row the one it compared."""
         fingerprints = DmsRowFingerprint._meta.db_table
         cursor.execute(
             f"""
             INSERT INTO {fingerprints} (kind, key, fingerprint, row_updated_at)
-            SELECT %(kind)s, c.{key}, c.fp, t.updated_at
-            FROM dms_clean_{self.batch.pk} c JOIN {table} t ON t.{key} = c.{key}
+            SELECT %(kind)s, c.{key}, c.fp, CASE WHEN c.action = '=' THEN c.target_updated_at ELSE %(now)s END
+            FROM dms_clean_{self.batch.pk} c
             WHERE c.fp IS NOT NULL
             ON CONFLICT (kind, key) DO UPDATE
                 SET fingerprint = EXCLUDED.fingerprint, row_updated_at = EXCLUDED.row_updated_at
                 WHERE ({fingerprints}.fingerprint, {fingerprints}.row_updated_at)
                       IS DISTINCT FROM (EXCLUDED.fingerprint, EXCLUDED.row_updated_at)
             """,
-            {"kind": self.kind},
+            {"kind": self.kind, "now": self.now},
         )
 
     def _touched_customer_ids(self, cursor) -> list[int]:
@@ -1084,7 +1105,7 @@ class DmsImport:
         ]
         updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in [*columns, "updated_at"] if column != key)
         params = {f"default_{column}": value for column, value in defaults.items()}
-        params["now"] = timezone.now()
+        params["now"] = self.now
         cursor.execute(
             f"""
             INSERT INTO {table} ({", ".join(insert_columns)})
@@ -1109,7 +1130,7 @@ class DmsImport:
             FROM {model._meta.db_table} t JOIN dms_clean_{self.batch.pk} c ON c.{key} = t.{key}
             WHERE c.action IN ('+', '~')
             """,
-            {"now": timezone.now(), "reason": f"DMS import #{self.batch.pk}", "user": self.batch.user_id},
+            {"now": self.now, "reason": f"DMS import #{self.batch.pk}", "user": self.batch.user_id},
         )
 
     def _drop_temporary_tables(self) -> None:

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import translation
 
+from crm import bulk
 from customers.choices import Confidentiality, ImportStatus, IssueSeverity
 from customers.dms import importer as importer_module
 from customers.dms import sources
@@ -32,6 +33,15 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def stores(store_a, store_b):
     return store_a, store_b
+
+
+@pytest.fixture(autouse=True, params=["row by row", "bulk"])
+def write_mode(request, monkeypatch):
+    """Every rule holds both ways the importer writes: row by row into a table, and the bulk load
+    (indexes and foreign keys built after the write) of a write that at least doubles the table."""
+    if request.param == "bulk":
+        monkeypatch.setattr(bulk, "worth_bulk_loading", lambda cursor, table, *, new_rows: new_rows > 0)
+    return request.param
 
 
 def warnings_of(kind=None):
@@ -544,6 +554,20 @@ def test_a_crash_in_the_middle_of_a_batch_leaves_the_database_as_before(tmp_path
 
     monkeypatch.undo()
     assert run_import("customers", tmp_path / "c2.csv") == "created=1 updated=1 unchanged=0 rejected=0 warnings=0"
+
+
+def test_a_first_import_builds_indexes_after_writing_and_later_imports_still_update(tmp_path, write_mode):
+    path = write_csv(tmp_path / "c.csv", [customer_row("C001"), customer_row("C002", 客户姓名="李娜")])
+
+    first = run_outcome("customers", path)
+    changed = run_outcome("customers", write_csv(tmp_path / "c2.csv", [customer_row("C001", 手机号码="13999999999")]))
+
+    expected = ["customers_customer", "customers_historicalcustomer"] if write_mode == "bulk" else []
+    assert first.bulk_loaded == expected
+    assert changed.summary() == "created=0 updated=1 unchanged=0 rejected=0 warnings=0"
+    assert [h.mobile for h in Customer.objects.get(customer_no="C001").history.order_by("history_id")] == [
+        "13812345678", "13999999999",
+    ]  # fmt: skip
 
 
 def test_dry_run_counts_but_changes_nothing(tmp_path):

@@ -67,7 +67,8 @@ class Command(BaseCommand):
             self._report_issues(batch)
         if options["verbosity"] >= 2:
             timings = " ".join(f"{name}={seconds:.2f}s" for name, seconds in outcome.timings.items())
-            self.stderr.write(f"batch #{batch.pk} {timings} total={time.monotonic() - started:.2f}s")
+            bulk = f" bulk={','.join(outcome.bulk_loaded)}" if outcome.bulk_loaded else ""
+            self.stderr.write(f"batch #{batch.pk} {timings} total={time.monotonic() - started:.2f}s{bulk}")
         self.stdout.write(outcome.summary())
 
     def _report_issues(self, batch) -> None:

@@ -1,0 +1,96 @@
+"""Bulk loading into a live table, as PostgreSQL's "Populating a Database" advises: when one write at
+least doubles a table (a dealer group's first DMS import), building each secondary index once after
+the load and checking each foreign key with one query costs a fraction of maintaining them row by
+row (and of the per-row foreign-key checks Django's deferred constraints run at commit).
+
+``bulk_load`` does it inside the caller's transaction: it takes the table (ACCESS EXCLUSIVE, so other
+sessions wait for it until the transaction ends), drops the table's non-unique indexes and its
+foreign keys, lets the caller write, then creates them again from their own definitions, checks the
+foreign keys and refreshes the planner's statistics. Unique indexes (the primary key, the upsert's
+conflict target, whatever another table's foreign key leans on) are never touched. A failure
+anywhere rolls all of it back with the transaction, definitions included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import OperationalError, connection, transaction
+
+# Below this many new rows the usual per-row upkeep is cheap enough, and the table is never taken.
+BULK_MINIMUM_ROWS = 50_000
+# How long to wait for the table before writing it the usual way instead (someone is reading it).
+LOCK_TIMEOUT = "5s"
+# Memory for each index build (a sort of the whole table); the server's default is 64 MB.
+BUILD_MEMORY = "256MB"
+
+
+def table_rows(cursor, table: str) -> int:
+    """The table's row count as the planner knows it (exact after an index build or ANALYZE), or
+    counted when the table has never been measured."""
+    cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [table])
+    estimate = cursor.fetchone()[0]
+    if estimate >= 0:
+        return estimate
+    cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")
+    return cursor.fetchone()[0]
+
+
+def worth_bulk_loading(cursor, table: str, *, new_rows: int) -> bool:
+    return new_rows >= BULK_MINIMUM_ROWS and new_rows >= table_rows(cursor, table)
+
+
+def _take(cursor, table: str) -> bool:
+    try:
+        with transaction.atomic():
+            cursor.execute("SET LOCAL lock_timeout = %s", [LOCK_TIMEOUT])
+            cursor.execute(f"LOCK TABLE {connection.ops.quote_name(table)} IN ACCESS EXCLUSIVE MODE")
+    except OperationalError:  # lock_timeout: busy; write it the usual way
+        return False
+    cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
+    return True
+
+
+@contextmanager
+def bulk_load(cursor, table: str, *, new_rows: int) -> Iterator[bool]:
+    """Write ``new_rows`` rows into ``table`` inside the body; yields whether the table was taken
+    for a bulk load (else the body writes it the usual way). Must run inside a transaction."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("bulk_load needs a transaction")
+    if not worth_bulk_loading(cursor, table, new_rows=new_rows) or not _take(cursor, table):
+        yield False
+        return
+    quoted = connection.ops.quote_name(table)
+    # ALTER TABLE refuses to run while checks of this transaction's earlier writes wait for the
+    # commit (Django's foreign keys are deferred): run them now, then defer again.
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    cursor.execute(
+        """
+        SELECT index_class.relname, pg_get_indexdef(i.indexrelid)
+        FROM pg_index i JOIN pg_class index_class ON index_class.oid = i.indexrelid
+        WHERE i.indrelid = %s::regclass AND NOT i.indisunique AND NOT i.indisprimary
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+        ORDER BY index_class.relname
+        """,
+        [table],
+    )
+    indexes = cursor.fetchall()
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname",
+        [table],
+    )
+    foreign_keys = cursor.fetchall()
+    for name, _definition in foreign_keys:
+        cursor.execute(f"ALTER TABLE {quoted} DROP CONSTRAINT {connection.ops.quote_name(name)}")
+    for name, _definition in indexes:
+        cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+    yield True
+    cursor.execute("SET LOCAL maintenance_work_mem = %s", [BUILD_MEMORY])
+    for _name, definition in indexes:
+        cursor.execute(definition)
+    for name, definition in foreign_keys:
+        cursor.execute(f"ALTER TABLE {quoted} ADD CONSTRAINT {connection.ops.quote_name(name)} {definition}")
+    cursor.execute(f"ANALYZE {quoted}")
