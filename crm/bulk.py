@@ -53,9 +53,13 @@ def _take(cursor, table: str) -> bool:
 
 
 @contextmanager
-def bulk_load(cursor, table: str, *, new_rows: int) -> Iterator[bool]:
+def bulk_load(cursor, table: str, *, new_rows: int, analyze: bool = True) -> Iterator[bool]:
     """Write ``new_rows`` rows into ``table`` inside the body; yields whether the table was taken
-    for a bulk load (else the body writes it the usual way). Must run inside a transaction."""
+    for a bulk load (else the body writes it the usual way). Must run inside a transaction.
+
+    ``analyze``: refresh the planner's statistics of the table afterwards, for the queries that
+    follow at once (autovacuum would do it a little later); not worth it for a table only ever
+    read by index, such as a history."""
     if not connection.in_atomic_block:
         raise RuntimeError("bulk_load needs a transaction")
     if not worth_bulk_loading(cursor, table, new_rows=new_rows) or not _take(cursor, table):
@@ -93,4 +97,5 @@ def bulk_load(cursor, table: str, *, new_rows: int) -> Iterator[bool]:
         cursor.execute(definition)
     for name, definition in foreign_keys:
         cursor.execute(f"ALTER TABLE {quoted} ADD CONSTRAINT {connection.ops.quote_name(name)} {definition}")
-    cursor.execute(f"ANALYZE {quoted}")
+    if analyze:
+        cursor.execute(f"ANALYZE {quoted}")

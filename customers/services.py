@@ -5,14 +5,16 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING
 
-from pypinyin import Style, lazy_pinyin
-
 if TYPE_CHECKING:
     from customers.models import ImportBatch
 
 
 def name_search_keys(name: str) -> tuple[str, str]:
     """The full pinyin ('zhangwei') and the initials ('zw') a name is searched by."""
+    # Imported here: loading pypinyin's dictionaries takes 0.3 s, which every process (each web
+    # worker, each `manage.py` command) would pay at start-up for a few writes.
+    from pypinyin import Style, lazy_pinyin
+
     syllables = lazy_pinyin(name or "", style=Style.NORMAL, errors="ignore")
     full = "".join(syllables).lower()
     initials = "".join(syllable[0] for syllable in syllables if syllable).lower()
@@ -160,17 +162,25 @@ def _stats_upsert_sql(*, some_customers: bool) -> str:
     """
 
 
-def customer_stats_refresh(*, today: datetime.date | None = None) -> int:
+def customer_stats_refresh(*, today: datetime.date | None = None, expected_changes: int = 0) -> int:
     """Recompute the segment facts (CustomerStats) of every customer, set-based, in one statement;
     only rows whose values changed are written. Value thirds are per store (ntile over 12-month
-    spend, then visits). Returns the number of rows written. Called after every import and nightly."""
+    spend, then visits). Returns the number of rows written. Called after large imports and nightly.
+
+    ``expected_changes``: how many rows the caller expects to change (an import's touched customers);
+    when that is most of the table, its indexes are built once after the write (crm.bulk)."""
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from crm.bulk import bulk_load
     from crm.calendar import add_months
 
     today = today or timezone.localdate()
-    with transaction.atomic(), connection.cursor() as cursor:
+    with (
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        bulk_load(cursor, "customers_customerstats", new_rows=expected_changes),
+    ):
         cursor.execute(_stats_upsert_sql(some_customers=False), {"today": today, "since": add_months(today, -12)})
         return cursor.rowcount
 
@@ -210,7 +220,7 @@ def customer_stats_refresh_after_import(*, customer_ids, today: datetime.date | 
         cursor.execute("SELECT count(*) FROM customers_customer")
         total = cursor.fetchone()[0]
     if len(ids) * 3 > total:
-        return customer_stats_refresh(today=today)
+        return customer_stats_refresh(today=today, expected_changes=len(ids))
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT DISTINCT store_id FROM customers_customerstats WHERE customer_id = ANY(%s)", [ids])
         stores = {row[0] for row in cursor.fetchall()}

@@ -127,6 +127,29 @@ def test_stats_follow_the_last_visit_rule_and_the_refresh_is_safe_twice(fleet):
     assert CustomerStats.objects.count() == 3
 
 
+def test_a_refresh_most_of_the_table_writes_builds_the_same_facts_and_indexes(fleet, monkeypatch):
+    from crm import bulk
+
+    def facts():
+        return sorted(CustomerStats.objects.values_list("customer_id", "last_visit", "spend_12m", "value_tier",
+                                                        "vehicle_brands", "latest_delivery"))  # fmt: skip
+
+    expected = facts()
+    CustomerStats.objects.all().delete()
+    taken = []
+    monkeypatch.setattr(bulk, "worth_bulk_loading", lambda cursor, table, *, new_rows: taken.append(table) or True)
+
+    assert customer_stats_refresh(today=TODAY, expected_changes=3) == 3
+
+    assert taken == ["customers_customerstats"]
+    assert facts() == expected
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'customers_customerstats'")
+        assert cursor.fetchone()[0] == 7  # the primary key and the six segment indexes, built again
+
+
 def test_manager_saves_a_segment_and_sees_the_live_count_and_list(client, manager_a, fleet):
     client.force_login(manager_a)
 
