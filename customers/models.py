@@ -25,7 +25,28 @@ from customers.choices import (
 )
 
 
-class Customer(TimeStampedModel):
+class DmsSynced(models.Model):
+    """What the DMS import last saw of a row it wrote or confirmed (客户编号 / VIN / 工单号): a 64-bit
+    hash of the raw source row (its mapped cells, the default store, the parsing rules' version) and
+    the row's ``updated_at`` right after that import.
+
+    A re-import skips parsing a row whose hash is unchanged while ``updated_at`` is still
+    ``dms_synced_at`` (nothing has changed the row since: a card edit moves ``updated_at`` and so
+    forces the row through the full parse and comparison again). Written only by
+    ``customers.dms.importer``, in the import's own transaction; a row imported with a warning gets no
+    hash (it is parsed every time). Never part of the change history."""
+
+    dms_fingerprint = models.BigIntegerField(_("DMS row fingerprint"), null=True, blank=True, editable=False)
+    dms_synced_at = models.DateTimeField(_("last confirmed by a DMS import"), null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+DMS_SYNC_FIELDS = ["dms_fingerprint", "dms_synced_at"]
+
+
+class Customer(DmsSynced, TimeStampedModel):
     """An owner's customer card (客户卡): static data, membership, confidentiality and opt-outs."""
 
     customer_no = models.CharField(_("customer number"), max_length=40, unique=True)
@@ -97,7 +118,7 @@ class Customer(TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    history = HistoricalRecords(excluded_fields=["name_pinyin", "name_initials", "updated_at"])
+    history = HistoricalRecords(excluded_fields=["name_pinyin", "name_initials", "updated_at", *DMS_SYNC_FIELDS])
 
     class Meta:
         ordering = ["customer_no"]
@@ -146,7 +167,7 @@ class Customer(TimeStampedModel):
         return self.member_tier in {"金卡", "钻石", "终身VIP"}
 
 
-class Vehicle(TimeStampedModel):
+class Vehicle(DmsSynced, TimeStampedModel):
     """A car (车辆档案) and its owner; vehicle-level follow-ups read its dates."""
 
     vin = models.CharField(_("VIN"), max_length=17, unique=True)
@@ -178,7 +199,7 @@ class Vehicle(TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at", *DMS_SYNC_FIELDS])
 
     class Meta:
         ordering = ["vin"]
@@ -198,7 +219,7 @@ class Vehicle(TimeStampedModel):
         return f"{self.plate_no or '—'} {self.vin}"
 
 
-class RepairOrder(TimeStampedModel):
+class RepairOrder(DmsSynced, TimeStampedModel):
     """A repair order (维修工单) as settled in the DMS."""
 
     ro_no = models.CharField(_("repair order number"), max_length=40, unique=True)
@@ -381,30 +402,6 @@ class ImportIssue(models.Model):
         from customers.dms.importer import render_reason
 
         return render_reason(self.reason, self.reason_params)
-
-
-class DmsRowFingerprint(models.Model):
-    """What the DMS import last saw for one key (客户编号 / VIN / 工单号): a 64-bit hash of the raw source
-    row (its mapped cells, the default store, the parsing rules' version) and the ``updated_at`` of
-    the CRM row right after that import wrote or confirmed it.
-
-    A re-import skips parsing a row whose hash is unchanged while the CRM row still has that
-    ``updated_at`` (nothing has changed it since: a card edit moves ``updated_at`` and so forces the
-    row through the full parse and comparison again). Written by ``customers.dms.importer`` in the
-    import's own transaction; rows imported with a warning get none (they are parsed every time)."""
-
-    pk = models.CompositePrimaryKey("kind", "key")
-    kind = models.CharField(_("report"), max_length=20, choices=ImportKind.choices)
-    key = models.CharField(_("key"), max_length=40)
-    fingerprint = models.BigIntegerField(_("fingerprint"))
-    row_updated_at = models.DateTimeField(_("row updated at"))
-
-    class Meta:
-        verbose_name = _("DMS row fingerprint")
-        verbose_name_plural = _("DMS row fingerprints")
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.key}"
 
 
 class Segment(TimeStampedModel):

@@ -13,8 +13,8 @@
    written, so data the CRM owns (opt-outs, confidentiality, notes, key flag…) is never touched.
 
 **Re-imports** skip what did not change: each imported key's raw row is fingerprinted (a 64-bit hash
-of the mapped cells, the default store and the parsing rules' version, see DmsRowFingerprint) and
-stored with the CRM row's ``updated_at`` in the apply transaction. Before the stage, a first read of
+of the mapped cells, the default store and the parsing rules' version, see models.DmsSynced) and
+stored on the CRM row with its ``updated_at``, in the apply transaction. Before the stage, a first read of
 the file (no parsing) marks the rows whose key has that one fingerprint in the file, a matching
 stored one, an untouched CRM row and the same resolved store; those rows are counted unchanged and
 never parsed. Rows with a warning get no fingerprint (they are parsed and reported every time);
@@ -57,8 +57,8 @@ from customers.choices import REPAIR_TYPE_FROM_DMS, ImportKind, ImportStatus, Is
 from customers.dms import parsing
 from customers.dms.sources import RowSource
 from customers.models import (
+    DMS_SYNC_FIELDS,
     Customer,
-    DmsRowFingerprint,
     HeaderMappingProfile,
     ImportBatch,
     ImportIssue,
@@ -728,16 +728,6 @@ class DmsImport:
         table = f"dms_fp_{self.batch.pk}"
         unusable_keys: set[int] = set()  # row numbers
         with connection.cursor() as cursor:
-            # Right after a large import the fingerprints have no statistics yet, and the planner,
-            # expecting a handful, walks them by index once per parallel worker.
-            cursor.execute(
-                "SELECT n_mod_since_analyze > 1000 + reltuples / 5 FROM pg_stat_user_tables s "
-                "JOIN pg_class c ON c.oid = s.relid WHERE s.relid = %s::regclass",
-                [DmsRowFingerprint._meta.db_table],
-            )
-            stale = cursor.fetchone()
-            if stale and stale[0]:
-                cursor.execute(f"ANALYZE {DmsRowFingerprint._meta.db_table}")
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
             cursor.execute(f"CREATE TEMP TABLE {table} (row_no integer, key text, fp bigint, store_code text)")
             raw = cursor.cursor
@@ -850,8 +840,7 @@ class DmsImport:
         target, parent, store = self._skip_parts()
         return f"""
             SELECT f.key FROM {table} f
-            JOIN {DmsRowFingerprint._meta.db_table} s ON s.kind = %(kind)s AND s.key = f.key AND s.fingerprint = f.fp
-            JOIN {target} t ON t.{key} = f.key AND t.updated_at = s.row_updated_at
+            JOIN {target} t ON t.{key} = f.key AND t.dms_fingerprint = f.fp AND t.updated_at = t.dms_synced_at
             {parent}
             LEFT JOIN crm_store st ON st.code = coalesce(nullif(f.store_code, ''), %(default_store)s)
             WHERE {store}
@@ -864,9 +853,7 @@ class DmsImport:
         target, parent, store = self._skip_parts()
         return f"""
             SELECT f.row_no FROM {table} f
-            LEFT JOIN {DmsRowFingerprint._meta.db_table} s
-                   ON s.kind = %(kind)s AND s.key = f.key AND s.fingerprint = f.fp
-            LEFT JOIN {target} t ON t.{key} = s.key AND t.updated_at = s.row_updated_at
+            LEFT JOIN {target} t ON t.{key} = f.key AND t.dms_fingerprint = f.fp AND t.updated_at = t.dms_synced_at
             {parent.replace("JOIN", "LEFT JOIN", 1)}
             LEFT JOIN crm_store st ON st.code = coalesce(nullif(f.store_code, ''), %(default_store)s)
             WHERE t.id IS NULL OR NOT coalesce({store}, false)
@@ -877,7 +864,7 @@ class DmsImport:
     def _stage(self, *, use_fingerprints: bool) -> None:
         plan = self._plan()
         fingerprint = self._fingerprinter(plan)
-        if use_fingerprints and DmsRowFingerprint.objects.filter(kind=self.kind).exists():
+        if use_fingerprints and MODELS[self.kind].objects.filter(dms_fingerprint__isnull=False).exists():
             started = time.monotonic()
             self._fingerprint_pass(plan)
             self.outcome.timings["fingerprints"] = time.monotonic() - started
@@ -1057,7 +1044,8 @@ class DmsImport:
                 f"""
                 CREATE TEMP TABLE {clean} AS
                 SELECT {select_list}, r.row_no, r.fp, r.reason, {previous} AS previous_ref,
-                       t.updated_at AS target_updated_at,
+                       t.updated_at AS target_updated_at, t.dms_fingerprint AS target_fp,
+                       t.dms_synced_at AS target_synced_at,
                        CASE WHEN r.reason IS NOT NULL OR r.repeat_row THEN NULL
                             WHEN t.id IS NULL THEN '+'
                             WHEN ROW({old_values}) IS NOT DISTINCT FROM ROW({new_values}) THEN '='
@@ -1114,50 +1102,22 @@ class DmsImport:
                     self.outcome.bulk_loaded.append(history_table)
             timings["history"] = time.monotonic() - started
             started = time.monotonic()
-            self._write_fingerprints(cursor, key=key, table_taken=table in self.outcome.bulk_loaded)
+            self._confirm_unchanged(cursor, table=table, key=key)
             timings["fingerprints_write"] = time.monotonic() - started
             self.outcome.touched_customer_ids = self._touched_customer_ids(cursor)
 
-    def _write_fingerprints(self, cursor, *, key: str, table_taken: bool) -> None:
-        """The fingerprint of each key's row with the CRM row's ``updated_at`` after this import, in
-        the import's transaction (so a failed batch leaves the fingerprints as they were). Created,
-        updated and confirmed-unchanged keys alike; rows with a warning have none and keep the old
-        one, which no longer matches the CRM row's ``updated_at`` if the import changed it. The
-        ``updated_at`` is the one this import wrote, or for an unchanged row the one it compared.
-
-        With the target table taken for a bulk load no other import of this report can be writing
-        fingerprints, so they are replaced by a delete and a plain insert (a third of the upsert's cost)."""
-        fingerprints = DmsRowFingerprint._meta.db_table
-        params = {"kind": self.kind, "now": self.now}
-        if table_taken:
-            cursor.execute(
-                f"DELETE FROM {fingerprints} f USING dms_clean_{self.batch.pk} c "
-                f"WHERE f.kind = %(kind)s AND f.key = c.{key} AND c.fp IS NOT NULL AND c.action IS NOT NULL",
-                params,
-            )
-            cursor.execute(
-                f"""
-                INSERT INTO {fingerprints} (kind, key, fingerprint, row_updated_at)
-                SELECT %(kind)s, c.{key}, c.fp, CASE WHEN c.action = '=' THEN c.target_updated_at ELSE %(now)s END
-                FROM dms_clean_{self.batch.pk} c
-                WHERE c.fp IS NOT NULL AND c.action IS NOT NULL
-                """,
-                params,
-            )
-            return
-        cursor.execute(
-            f"""
-            INSERT INTO {fingerprints} (kind, key, fingerprint, row_updated_at)
-            SELECT %(kind)s, c.{key}, c.fp, CASE WHEN c.action = '=' THEN c.target_updated_at ELSE %(now)s END
+    def _confirm_unchanged(self, cursor, *, table: str, key: str) -> None:
+        """An unchanged row takes this file's fingerprint when it holds another one (its first import
+        since fingerprints, a reformatted export), so that the next import skips it; its data and
+        ``updated_at`` stay as they are. ``dms_synced_at`` is the ``updated_at`` the row was compared
+        with: if someone changed the row meanwhile, the two differ and the next import compares again.
+        (Created and updated rows got theirs in the upsert.)"""
+        cursor.execute(f"""
+            UPDATE {table} t SET dms_fingerprint = c.fp, dms_synced_at = c.target_updated_at
             FROM dms_clean_{self.batch.pk} c
-            WHERE c.fp IS NOT NULL AND c.action IS NOT NULL
-            ON CONFLICT (kind, key) DO UPDATE
-                SET fingerprint = EXCLUDED.fingerprint, row_updated_at = EXCLUDED.row_updated_at
-                WHERE ({fingerprints}.fingerprint, {fingerprints}.row_updated_at)
-                      IS DISTINCT FROM (EXCLUDED.fingerprint, EXCLUDED.row_updated_at)
-            """,
-            params,
-        )
+            WHERE c.action = '=' AND c.fp IS NOT NULL AND t.{key} = c.{key}
+              AND (c.target_fp IS DISTINCT FROM c.fp OR c.target_synced_at IS DISTINCT FROM c.target_updated_at)
+        """)  # fmt: skip
 
     def _touched_customer_ids(self, cursor) -> list[int]:
         """The customers whose segment facts this import may have changed: created / updated cards,
@@ -1188,19 +1148,23 @@ class DmsImport:
         defaults: dict[str, object] = {}
         for model_field in model._meta.concrete_fields:
             column = model_field.column
-            if model_field.primary_key or column in targets or column in ("created_at", "updated_at"):
+            if model_field.primary_key or column in targets or column in ("created_at", "updated_at", *DMS_SYNC_FIELDS):
                 continue
             if model_field.null and not model_field.has_default():
                 continue
             defaults[column] = model_field.get_default()
-        insert_columns = [*columns, *defaults, "created_at", "updated_at"]
+        # The row's fingerprint and the updated_at it was written with: see models.DmsSynced.
+        synced = ["dms_fingerprint", "dms_synced_at", "updated_at"]
+        insert_columns = [*columns, *defaults, "created_at", *synced]
         select = [
             *(f"c.{column}" for column in columns),
             *(f"%(default_{column})s" for column in defaults),
             "%(now)s",
+            "c.fp",
+            "%(now)s",
             "%(now)s",
         ]
-        updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in [*columns, "updated_at"] if column != key)
+        updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in [*columns, *synced] if column != key)
         params = {f"default_{column}": value for column, value in defaults.items()}
         params["now"] = self.now
         insert = f"INSERT INTO {table} ({', '.join(insert_columns)}) SELECT {', '.join(select)}"

@@ -72,11 +72,4 @@ class Migration(migrations.Migration):
                 "ON customers_repairorder (ro_no varchar_pattern_ops)",
             ],
         ),
-        # The fingerprints are a cache of what the last import saw: after a crash PostgreSQL empties
-        # an unlogged table, and the next import simply parses every row again. Not writing them to
-        # the WAL halves what they cost an import.
-        migrations.RunSQL(
-            sql="ALTER TABLE customers_dmsrowfingerprint SET UNLOGGED",
-            reverse_sql="ALTER TABLE customers_dmsrowfingerprint SET LOGGED",
-        ),
     ]

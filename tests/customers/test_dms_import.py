@@ -626,9 +626,13 @@ def run_outcome(kind, path, *, store=None, user=None, allowed=None):
 
 
 def fingerprints():
-    from customers.models import DmsRowFingerprint
-
-    return sorted(DmsRowFingerprint.objects.values_list("kind", "key", "fingerprint", "row_updated_at"))
+    """(report, key, fingerprint, the updated_at it was confirmed with) of every row that has one."""
+    found = []
+    for kind, model, key in (("customers", Customer, "customer_no"), ("vehicles", Vehicle, "vin"),
+                             ("repair_orders", RepairOrder, "ro_no")):  # fmt: skip
+        rows = model.objects.filter(dms_fingerprint__isnull=False).values_list(key, "dms_fingerprint", "dms_synced_at")
+        found.extend((kind, *row) for row in rows)
+    return sorted(found)
 
 
 @pytest.fixture
@@ -714,6 +718,23 @@ def test_a_changed_field_in_one_row_updates_exactly_that_row_and_its_history(tmp
         "created=0 updated=0 unchanged=3 rejected=0 warnings=0"
     )
     assert len(landline_calls) == 4
+
+
+def test_an_unchanged_row_written_another_way_is_confirmed_and_skipped_next_time(tmp_path):
+    run_import("customers", write_csv(tmp_path / "c.csv", [customer_row("C001", 出生日期="2024-03-05")]))
+    before = Customer.objects.get()
+    reformatted = write_csv(tmp_path / "c2.csv", [customer_row("C001", 出生日期="2024/3/5")])
+
+    first = run_outcome("customers", reformatted)
+    again = run_outcome("customers", reformatted)
+
+    assert (first.summary(), first.parsed_rows, again.parsed_rows, again.skipped_rows) == (
+        "created=0 updated=0 unchanged=1 rejected=0 warnings=0", 1, 0, 1,
+    )  # fmt: skip
+    after = Customer.objects.get()
+    assert (after.updated_at, after.history.count()) == (before.updated_at, 1)
+    assert after.dms_fingerprint != before.dms_fingerprint
+    assert after.dms_synced_at == after.updated_at
 
 
 def test_conflicting_repeats_are_still_rejected_on_reimport(tmp_path):
@@ -850,13 +871,13 @@ def test_fingerprints_are_all_or_nothing_with_their_batch(tmp_path, monkeypatch)
     run_import("customers", write_csv(tmp_path / "c.csv", [customer_row("C001")]))
     before = fingerprints()
     rows = [customer_row("C001", 客户姓名="改名"), customer_row("C002")]
-    original = importer_module.DmsImport._write_fingerprints
+    original = importer_module.DmsImport._confirm_unchanged
 
     def crash(self, *args, **kwargs):
         original(self, *args, **kwargs)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(importer_module.DmsImport, "_write_fingerprints", crash)  # after they were written
+    monkeypatch.setattr(importer_module.DmsImport, "_confirm_unchanged", crash)  # after they were all written
     with pytest.raises(RuntimeError, match="disk full"):
         run_import("customers", write_csv(tmp_path / "c2.csv", rows))
 
