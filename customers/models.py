@@ -118,7 +118,11 @@ class Customer(DmsSynced, TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    history = HistoricalRecords(excluded_fields=["name_pinyin", "name_initials", "updated_at", *DMS_SYNC_FIELDS])
+    # The change history is read per card (by id); its copies of the key and foreign keys need no index.
+    history = HistoricalRecords(
+        excluded_fields=["name_pinyin", "name_initials", "updated_at", *DMS_SYNC_FIELDS],
+        no_db_index=["customer_no", "store", "do_not_call_by", "sms_opt_out_by"],
+    )
 
     class Meta:
         ordering = ["customer_no"]
@@ -199,7 +203,9 @@ class Vehicle(DmsSynced, TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    history = HistoricalRecords(excluded_fields=["updated_at", *DMS_SYNC_FIELDS])
+    history = HistoricalRecords(
+        excluded_fields=["updated_at", *DMS_SYNC_FIELDS], no_db_index=["vin", "customer", "store", "status_changed_by"]
+    )
 
     class Meta:
         ordering = ["vin"]

@@ -110,12 +110,13 @@ _STATS_TRAITS = (
 _STATS_FIGURES = ("last_visit", "spend_12m", "visits_12m", "latest_delivery", "warranty_end")
 
 
-def _stats_upsert_sql(*, some_customers: bool) -> str:
+def _stats_upsert_sql(*, some_customers: bool, upsert: bool = True) -> str:
     """INSERT … SELECT … ON CONFLICT of the segment facts, one statement: the card's traits, the
     vehicles' brands / series / models and dates, the repair orders' last settle date and 12-month
     figures. Only rows whose values changed are written (so a nightly run rewrites little and the
     table stays compact). With ``some_customers`` the statement is limited to ``%(ids)s`` and keeps
-    the stored value third (it ranks a customer against the whole store: the next full run sets it)."""
+    the stored value third (it ranks a customer against the whole store: the next full run sets it).
+    Without ``upsert`` it is a plain INSERT, for a table emptied first."""
     only = "AND {column} = ANY(%(ids)s)" if some_customers else ""
     if some_customers:
         value_tier = "''"
@@ -125,6 +126,16 @@ def _stats_upsert_sql(*, some_customers: bool) -> str:
                  WHEN 1 THEN 'top' WHEN 2 THEN 'middle' ELSE 'low' END"""
     updated = [*_STATS_TRAITS, *_STATS_FIGURES] + ([] if some_customers else ["value_tier"])
     target = "customers_customerstats"
+    conflict = (
+        f"""
+        ON CONFLICT (customer_id) DO UPDATE SET
+            {", ".join(f"{name} = EXCLUDED.{name}" for name in updated)}, as_of = EXCLUDED.as_of
+        WHERE ({", ".join(f"{target}.{name}" for name in updated)})
+              IS DISTINCT FROM ({", ".join(f"EXCLUDED.{name}" for name in updated)})
+    """
+        if upsert
+        else ""
+    )
     return f"""
         INSERT INTO {target} (customer_id, {", ".join(_STATS_TRAITS)}, {", ".join(_STATS_FIGURES)},
                               value_tier, as_of)
@@ -155,10 +166,7 @@ def _stats_upsert_sql(*, some_customers: bool) -> str:
             GROUP BY customer_id
         ) d ON d.customer_id = c.id
         WHERE true {only.format(column="c.id")}
-        ON CONFLICT (customer_id) DO UPDATE SET
-            {", ".join(f"{name} = EXCLUDED.{name}" for name in updated)}, as_of = EXCLUDED.as_of
-        WHERE ({", ".join(f"{target}.{name}" for name in updated)})
-              IS DISTINCT FROM ({", ".join(f"EXCLUDED.{name}" for name in updated)})
+        {conflict}
     """
 
 
@@ -176,12 +184,18 @@ def customer_stats_refresh(*, today: datetime.date | None = None, expected_chang
     from crm.calendar import add_months
 
     today = today or timezone.localdate()
+    params = {"today": today, "since": add_months(today, -12)}
     with (
         transaction.atomic(),
         connection.cursor() as cursor,
-        bulk_load(cursor, "customers_customerstats", new_rows=expected_changes),
+        bulk_load(cursor, "customers_customerstats", new_rows=expected_changes) as taken,
     ):
-        cursor.execute(_stats_upsert_sql(some_customers=False), {"today": today, "since": add_months(today, -12)})
+        if taken:
+            # The table is ours until the commit: written afresh, without comparing row by row.
+            cursor.execute("TRUNCATE customers_customerstats")
+            cursor.execute(_stats_upsert_sql(some_customers=False, upsert=False), params)
+        else:
+            cursor.execute(_stats_upsert_sql(some_customers=False), params)
         return cursor.rowcount
 
 

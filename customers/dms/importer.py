@@ -418,6 +418,8 @@ _OK = ""  # severity of a clean cell (IssueSeverity values are never empty)
 # A column's parsed distinct cells are remembered across chunks up to this many (dates, amounts and
 # genders repeat endlessly; keys and names do not, and are simply parsed once per chunk).
 COLUMN_CACHE_LIMIT = 50000
+# ... and once this many cells have been seen, only while fewer than 80 % of them needed parsing.
+CACHE_TRIAL_CELLS = 50000
 
 
 def _cell_keys(cells) -> list:
@@ -461,6 +463,8 @@ class _ColumnParser:
         self.text_cache: dict = {}  # key → COPY text, for the same keys
         self.problem_keys: set = set()  # the cached keys with a warning or a rejection
         self.caching = True
+        self.cells_seen = 0
+        self.cells_parsed = 0
 
     def parse_cell(self, cell: object) -> tuple[str, object, str, tuple[str, ...]]:
         if self.clean is not None and type(cell) is str and self.clean(cell):
@@ -494,11 +498,23 @@ class _ColumnParser:
             if joined is not None and joined.count("\n") == len(cells) - 1 and self.all_clean(joined):
                 return list(cells), cells, {}
         keys = cells if text_cells else _cell_keys(cells)
+        self.cells_seen += len(keys)
         if self.text_cache:
             texts = list(map(self.text_cache.get, keys))
-            if None not in texts:  # every cell seen before (dates, amounts): no parsing at all
-                problems = {key: self.cache[key] for key in self.problem_keys.intersection(keys)}
-                return texts, keys, problems
+            if None in texts:  # a few cells not seen before: parse just those
+                new_keys, new_cells = [], []
+                for key, cell, text in zip(keys, cells, texts, strict=True):
+                    if text is None:
+                        new_keys.append(key)
+                        new_cells.append(cell)
+                new_texts, new_problems = self.results(new_keys, new_cells)
+                texts = [new_texts[key] if text is None else text for key, text in zip(keys, texts, strict=True)]
+            else:
+                new_problems = {}
+            # (dates, amounts: every cell seen before, no parsing at all)
+            problems = {key: self.cache[key] for key in self.problem_keys.intersection(keys)}
+            problems.update(new_problems)
+            return texts, keys, problems
         texts, problems = self.results(keys, cells)
         return list(map(texts.__getitem__, keys)), keys, problems
 
@@ -530,11 +546,10 @@ class _ColumnParser:
         texts = {}
         problems = {}
         distinct = dict(zip(keys, cells, strict=True))
-        misses = 0
         for key, cell in distinct.items():
             result = get(key)
             if result is None:
-                misses += 1
+                self.cells_parsed += 1
                 result = parse_cell(cell)
                 if room > 0:
                     cache[key] = result
@@ -545,9 +560,8 @@ class _ColumnParser:
             texts[key] = result[0]
             if result[2]:
                 problems[key] = result
-        if self.caching and len(keys) >= 1000 and misses * 2 > len(keys):
-            # Mostly new values in a large chunk: a key or a name column; remembering costs memory
-            # and saves nothing.
+        if self.caching and self.cells_seen >= CACHE_TRIAL_CELLS and self.cells_parsed > 0.8 * self.cells_seen:
+            # Mostly new values: a key, a name, an address; remembering costs memory and saves nothing.
             self.caching = False
             cache.clear()
             self.text_cache.clear()
