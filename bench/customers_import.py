@@ -122,7 +122,11 @@ def main() -> None:
         subprocess.run([sys.executable, "/work/shared/dms/generate.py", str(DATA), "--customers", str(args.customers),
                         "--mess", "--today", "2026-11-22"], check=True)  # fmt: skip
     for number in range(1, args.runs + 1):
-        print(f"--- run {number} (load average {os.getloadavg()[0]:.2f})")
+        # The same pure-Python work each run: how fast this (shared, virtual) machine is right now.
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-c", "sum(range(10**8))"], check=True)
+        calibration = time.monotonic() - started
+        print(f"--- run {number} (load average {os.getloadavg()[0]:.2f}; sum(range(10**8)) took {calibration:.2f}s)")
         result = one_run(env)
         copy = result["copy"]
         print(f"plain COPY of the three files: {copy:.2f}s")
