@@ -41,6 +41,14 @@ def worth_bulk_loading(cursor, table: str, *, new_rows: int) -> bool:
     return new_rows >= BULK_MINIMUM_ROWS and new_rows >= table_rows(cursor, table)
 
 
+def may_alter(cursor, table: str) -> bool:
+    """Whether this session's role owns the table (dropping and creating its indexes needs it): a
+    deployment may run the CRM as a role that only reads and writes rows."""
+    cursor.execute("SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class WHERE oid = %s::regclass",
+                   [table])  # fmt: skip
+    return cursor.fetchone()[0]
+
+
 def _take(cursor, table: str) -> bool:
     try:
         with transaction.atomic():
@@ -62,7 +70,8 @@ def bulk_load(cursor, table: str, *, new_rows: int, analyze: bool = True) -> Ite
     read by index, such as a history."""
     if not connection.in_atomic_block:
         raise RuntimeError("bulk_load needs a transaction")
-    if not worth_bulk_loading(cursor, table, new_rows=new_rows) or not _take(cursor, table):
+    taken = worth_bulk_loading(cursor, table, new_rows=new_rows) and may_alter(cursor, table) and _take(cursor, table)
+    if not taken:
         yield False
         return
     quoted = connection.ops.quote_name(table)

@@ -109,6 +109,21 @@ def test_a_failure_inside_rolls_back_the_rows_and_the_dropped_indexes(small_bulk
     assert Vehicle.objects.count() == 0
 
 
+def test_a_role_that_does_not_own_the_table_writes_it_row_by_row(small_bulk):
+    customer = CustomerFactory()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("CREATE ROLE crm_rows_only NOLOGIN")  # rolled back with the test
+        cursor.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO crm_rows_only")
+        cursor.execute("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO crm_rows_only")
+        cursor.execute("SET LOCAL ROLE crm_rows_only")
+        with bulk.bulk_load(cursor, "customers_vehicle", new_rows=3) as taken:
+            insert_vehicle_copies(cursor, customer.pk, customer.store_id, 3)
+        cursor.execute("RESET ROLE")
+
+    assert not taken
+    assert Vehicle.objects.count() == 3
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_table_someone_is_reading_is_written_row_by_row_after_the_lock_timeout(small_bulk, monkeypatch):
     monkeypatch.setattr(bulk, "LOCK_TIMEOUT", "200ms")
