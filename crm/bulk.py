@@ -16,10 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import OperationalError, connection, transaction
 
-# Below this many new rows the usual per-row upkeep is cheap enough, and the table is never taken.
-BULK_MINIMUM_ROWS = 50_000
 # How long to wait for the table before writing it the usual way instead (someone is reading it).
 LOCK_TIMEOUT = "5s"
 # Memory for each index build (a sort of the whole table); the server's default is 64 MB.
@@ -38,7 +37,11 @@ def table_rows(cursor, table: str) -> int:
 
 
 def worth_bulk_loading(cursor, table: str, *, new_rows: int) -> bool:
-    return new_rows >= BULK_MINIMUM_ROWS and new_rows >= table_rows(cursor, table)
+    """At least ``settings.BULK_LOAD_MINIMUM_ROWS`` new rows (below, the usual per-row upkeep is
+    cheap enough and the table is never taken; 0 turns bulk loads off), and no fewer than the table
+    holds."""
+    minimum = settings.BULK_LOAD_MINIMUM_ROWS
+    return 0 < minimum <= new_rows and new_rows >= table_rows(cursor, table)
 
 
 def may_alter(cursor, table: str) -> bool:

@@ -272,6 +272,12 @@ FOLLOWUP_SPLIT_VEHICLES = env_int("FOLLOWUP_SPLIT_VEHICLES", 200_000, minimum=1)
 # The most days the nightly job catches up after an outage.
 FOLLOWUP_CATCH_UP_DAYS = env_int("FOLLOWUP_CATCH_UP_DAYS", 31, minimum=1)
 
+# --- Bulk writes (crm/bulk.py) -------------------------------------------------------------------
+# A write of at least this many rows that also at least doubles a table (a dealer group's first DMS
+# import) takes the table and builds its indexes once afterwards; other sessions wait for the table
+# meanwhile. 0: never, every write goes row by row.
+BULK_LOAD_MINIMUM_ROWS = env_int("BULK_LOAD_MINIMUM_ROWS", 50_000, minimum=0)
+
 # --- Complaints (complaints/) --------------------------------------------------------------------
 # The address staff open the CRM at, for the links in complaint e-mails.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")

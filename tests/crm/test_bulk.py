@@ -38,8 +38,8 @@ def insert_vehicle_copies(cursor, customer_id, store_id, count):
 
 
 @pytest.fixture
-def small_bulk(monkeypatch):
-    monkeypatch.setattr(bulk, "BULK_MINIMUM_ROWS", 2)
+def small_bulk(settings):
+    settings.BULK_LOAD_MINIMUM_ROWS = 2
 
 
 def test_a_bulk_load_keeps_every_index_and_constraint_as_it_was(small_bulk):
@@ -71,6 +71,16 @@ def test_small_writes_and_tables_already_larger_are_written_row_by_row(small_bul
         for new_rows in (1, 2):  # below the minimum; fewer than the table holds
             with bulk.bulk_load(cursor, "customers_vehicle", new_rows=new_rows) as taken:
                 assert not taken
+
+
+def test_bulk_loads_can_be_turned_off(settings):
+    settings.BULK_LOAD_MINIMUM_ROWS = 0
+    with (
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        bulk.bulk_load(cursor, "customers_vehicle", new_rows=10**6) as taken,
+    ):
+        assert not taken
 
 
 def test_a_foreign_key_the_load_broke_fails_the_whole_transaction(small_bulk):
