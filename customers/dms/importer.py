@@ -501,6 +501,8 @@ class _ColumnParser:
         self.cells_seen += len(keys)
         if self.text_cache:
             texts = list(map(self.text_cache.get, keys))
+            # Taken before parsing the new cells, which may decide to stop caching and empty the cache.
+            problems = {key: self.cache[key] for key in self.problem_keys.intersection(keys)}
             if None in texts:  # a few cells not seen before: parse just those
                 new_keys, new_cells = [], []
                 for key, cell, text in zip(keys, cells, texts, strict=True):
@@ -509,11 +511,8 @@ class _ColumnParser:
                         new_cells.append(cell)
                 new_texts, new_problems = self.results(new_keys, new_cells)
                 texts = [new_texts[key] if text is None else text for key, text in zip(keys, texts, strict=True)]
-            else:
-                new_problems = {}
-            # (dates, amounts: every cell seen before, no parsing at all)
-            problems = {key: self.cache[key] for key in self.problem_keys.intersection(keys)}
-            problems.update(new_problems)
+                problems.update(new_problems)
+            # (else dates, amounts: every cell seen before, no parsing at all)
             return texts, keys, problems
         texts, problems = self.results(keys, cells)
         return list(map(texts.__getitem__, keys)), keys, problems

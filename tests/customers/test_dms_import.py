@@ -307,6 +307,22 @@ def test_text_cells_that_need_care_among_clean_ones(tmp_path, monkeypatch):
         assert issue.reason_display == "过长（最多 200 个字符）"
 
 
+def test_a_bad_cell_seen_before_is_still_reported_when_its_column_stops_caching(tmp_path, monkeypatch):
+    # Chunks of 4 rows: after the second chunk 7 of the 8 birthdays seen needed parsing, so the column
+    # gives up caching in the very chunk that holds the impossible date it cached in the first.
+    monkeypatch.setattr(importer_module, "STAGE_CHUNK_ROWS", 4)
+    monkeypatch.setattr(importer_module, "CACHE_TRIAL_CELLS", 5)
+    births = ["2023-02-30", "1990-01-01", "1990-01-02", "1990-01-03",
+              "2023-02-30", "1990-01-04", "1990-01-05", "1990-01-06"]  # fmt: skip
+    rows = [customer_row(f"C{number}", 出生日期=birth) for number, birth in enumerate(births, start=1)]
+
+    summary = run_import("customers", write_csv(tmp_path / "c.csv", rows))
+
+    assert summary == "created=8 updated=0 unchanged=0 rejected=0 warnings=2"
+    assert warnings_of() == [(2, "出生日期", "2023-02-30", "Impossible date"),
+                             (6, "出生日期", "2023-02-30", "Impossible date")]  # fmt: skip
+
+
 def test_short_and_long_rows_of_a_csv_file(tmp_path):
     path = tmp_path / "c.csv"
     header = ",".join(CUSTOMER_HEADER)
