@@ -748,7 +748,7 @@ class DmsImport:
             seen_keys: set = set()
             keys_seen = 0
             repeated_keys = False  # any key on more than one row
-            for numbers, rows in self._chunks(report=False):
+            for numbers, rows in self._chunks():
                 mapped_columns = _transpose(rows, mapped)
                 key_texts, keys, key_problems = key_parser.column(mapped_columns[key_position], text_cells=text_cells)
                 if not repeated_keys:
@@ -893,7 +893,9 @@ class DmsImport:
             cursor.execute(f"CREATE TEMP TABLE {self.stage_table} (row_no integer, {column_sql}{extra}, fp bigint)")
             raw = cursor.cursor
             parsed_rows = 0
-            for numbers, rows in self._chunks(self.parse_rows):
+            # After a fingerprint pass (which showed the progress of reading the file) only the rows
+            # that may have changed are parsed: the bar does not start again.
+            for numbers, rows in self._chunks(self.parse_rows, report=self.parse_rows is None):
                 parsed_rows += len(rows)
                 lines = self._parse_chunk(numbers, rows, plan, parsers, fingerprint)
                 if lines:

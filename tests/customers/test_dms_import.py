@@ -753,6 +753,23 @@ def test_an_unchanged_row_written_another_way_is_confirmed_and_skipped_next_time
     assert after.dms_synced_at == after.updated_at
 
 
+def test_a_reimport_shows_its_progress_while_it_reads_the_file(tmp_path, monkeypatch):
+    from customers.dms.sources import source_from_path
+    from customers.services import dms_import_run, import_batch_create
+
+    path = write_csv(tmp_path / "c.csv", [customer_row(f"C{number}") for number in range(5)])
+    run_import("customers", path)
+    monkeypatch.setattr(importer_module, "STAGE_CHUNK_ROWS", 2)
+    reported = []
+    batch = import_batch_create(kind="customers", file_name="c.csv")
+
+    outcome = dms_import_run(batch=batch, source=source_from_path(str(path)),
+                             progress=lambda rows, total: reported.append((rows, total)))  # fmt: skip
+
+    assert (outcome.summary(), outcome.skipped_rows) == ("created=0 updated=0 unchanged=5 rejected=0 warnings=0", 5)
+    assert reported == [(2, 5), (4, 5), (5, 5), (5, 5)]
+
+
 def test_conflicting_repeats_are_still_rejected_on_reimport(tmp_path):
     path = write_csv(tmp_path / "c.csv", [customer_row("C001"), customer_row("C002", 客户姓名="李娜")])
     run_outcome("customers", path)
