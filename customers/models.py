@@ -6,6 +6,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Right, Upper
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -405,9 +406,13 @@ class ImportIssue(models.Model):
 
     @property
     def reason_display(self) -> str:
-        from customers.dms.importer import render_reason
+        return self.render_reason(self.reason, self.reason_params)
 
-        return render_reason(self.reason, self.reason_params)
+    @staticmethod
+    def render_reason(reason: str, params: dict | None) -> str:
+        """A stored reason (English msgid and its parameters) in the reader's language."""
+        text = gettext(reason)
+        return text % params if params else text
 
 
 class Segment(TimeStampedModel):

@@ -1246,12 +1246,6 @@ class DmsImport:
         return outcome
 
 
-def render_reason(reason: str, params: dict | None) -> str:
-    """A stored reason (English msgid and its parameters) in the reader's language."""
-    text = gettext(reason)
-    return text % params if params else text
-
-
 def errors_csv_bytes(*, source: RowSource, rejected_rows: dict[int, list[tuple[str, dict | None]]]) -> bytes:
     """The rejected rows as they were in the file plus "row" and "reason" columns, UTF-8 with BOM."""
     buffer = io.StringIO()
@@ -1261,7 +1255,8 @@ def errors_csv_bytes(*, source: RowSource, rejected_rows: dict[int, list[tuple[s
         last = max(rejected_rows)
         for row_number, row in enumerate(source.rows(), start=2):
             if row_number in rejected_rows:
-                reasons = "; ".join(dict.fromkeys(render_reason(*reason) for reason in rejected_rows[row_number]))
+                rendered = (ImportIssue.render_reason(reason, params) for reason, params in rejected_rows[row_number])
+                reasons = "; ".join(dict.fromkeys(rendered))
                 writer.writerow([_value_text(cell) for cell in row] + [row_number, reasons])
             if row_number >= last:
                 break
