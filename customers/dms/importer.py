@@ -829,9 +829,9 @@ class DmsImport:
             "kind": self.kind,
         }
 
-    def _skip_parts(self) -> tuple[str, str, str]:
-        """(target table, join of the target's parent, the condition that a row of the file "f" still
-        resolves to its CRM row "t"'s store within the importer's stores)."""
+    def _skip_parts(self, join: str) -> tuple[str, str, str]:
+        """(target table, ``join`` of the target's parent "p" if it has one, the condition that a row of
+        the file "f" still resolves to its CRM row "t"'s store within the importer's stores)."""
         target = MODELS[self.kind]._meta.db_table
         code = "coalesce(nullif(f.store_code, ''), %(default_store)s)"
         if self.kind == ImportKind.CUSTOMERS:
@@ -841,7 +841,7 @@ class DmsImport:
                 ("customers_customer", "customer_id") if self.kind == ImportKind.VEHICLES
                 else ("customers_vehicle", "vehicle_id")
             )  # fmt: skip
-            parent = f"JOIN {table} p ON p.id = t.{column}"
+            parent = f"{join} {table} p ON p.id = t.{column}"
             store = f"(st.id IS NOT NULL OR {code} IS NULL) AND coalesce(st.id, p.store_id) = t.store_id"
         if self.allowed_store_ids is not None:
             store += " AND t.store_id = ANY(%(allowed)s)"
@@ -850,7 +850,7 @@ class DmsImport:
     def _skip_sql(self, table: str) -> str:
         """The keys of ``table`` (key, fp, store_code per key) that are unchanged since the last import."""
         key = KEY_FIELDS[self.kind]
-        target, parent, store = self._skip_parts()
+        target, parent, store = self._skip_parts("JOIN")
         return f"""
             SELECT f.key FROM {table} f
             JOIN {target} t ON t.{key} = f.key AND t.dms_fingerprint = f.fp AND t.updated_at = t.dms_synced_at
@@ -863,11 +863,11 @@ class DmsImport:
         """The rows of ``table`` (one per key) that may have changed since the last import: the
         complement of _skip_sql, in one pass."""
         key = KEY_FIELDS[self.kind]
-        target, parent, store = self._skip_parts()
+        target, parent, store = self._skip_parts("LEFT JOIN")
         return f"""
             SELECT f.row_no FROM {table} f
             LEFT JOIN {target} t ON t.{key} = f.key AND t.dms_fingerprint = f.fp AND t.updated_at = t.dms_synced_at
-            {parent.replace("JOIN", "LEFT JOIN", 1)}
+            {parent}
             LEFT JOIN crm_store st ON st.code = coalesce(nullif(f.store_code, ''), %(default_store)s)
             WHERE t.id IS NULL OR NOT coalesce({store}, false)
         """
