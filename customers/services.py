@@ -110,7 +110,7 @@ _STATS_TRAITS = (
 _STATS_FIGURES = ("last_visit", "spend_12m", "visits_12m", "latest_delivery", "warranty_end")
 
 
-def _stats_upsert_sql(*, some_customers: bool, upsert: bool = True) -> str:
+def _stats_write_sql(*, some_customers: bool, upsert: bool = True) -> str:
     """INSERT … SELECT … ON CONFLICT of the segment facts, one statement: the card's traits, the
     vehicles' brands / series / models and dates, the repair orders' last settle date and 12-month
     figures. Only rows whose values changed are written (so a nightly run rewrites little and the
@@ -193,9 +193,9 @@ def customer_stats_refresh(*, today: datetime.date | None = None, expected_chang
         if taken:
             # The table is ours until the commit: written afresh, without comparing row by row.
             cursor.execute("TRUNCATE customers_customerstats")
-            cursor.execute(_stats_upsert_sql(some_customers=False, upsert=False), params)
+            cursor.execute(_stats_write_sql(some_customers=False, upsert=False), params)
         else:
-            cursor.execute(_stats_upsert_sql(some_customers=False), params)
+            cursor.execute(_stats_write_sql(some_customers=False), params)
         return cursor.rowcount
 
 
@@ -214,7 +214,7 @@ def customer_stats_refresh_for_customers(*, customer_ids, today: datetime.date |
     today = today or timezone.localdate()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            _stats_upsert_sql(some_customers=True), {"today": today, "since": add_months(today, -12), "ids": ids}
+            _stats_write_sql(some_customers=True), {"today": today, "since": add_months(today, -12), "ids": ids}
         )
         return cursor.rowcount
 

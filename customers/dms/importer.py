@@ -219,7 +219,7 @@ CLEAN_CELLS = {
 class Column:
     field: str
     sql_type: str
-    parser: Callable | None = None
+    parser: Callable[[object], object]
 
 
 def _columns(kind: str) -> list[Column]:
@@ -386,9 +386,12 @@ class ImportOutcome:
         )
 
 
+_NULL = "\\N"  # COPY's NULL
+
+
 def _copy_text(value) -> str:
     if value is None:
-        return "\\N"
+        return _NULL
     if "\\" in value or (not value.isprintable() and ("\t" in value or "\n" in value or "\r" in value)):
         return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     return value
@@ -413,7 +416,6 @@ def _fingerprint_token(cell: object) -> str:
     return "\x01" + type(cell).__name__ + repr(cell)
 
 
-_NULL = "\\N"
 _OK = ""  # severity of a clean cell (IssueSeverity values are never empty)
 # A column's parsed distinct cells are remembered across chunks up to this many (dates, amounts and
 # genders repeat endlessly; keys and names do not, and are simply parsed once per chunk).
@@ -883,10 +885,7 @@ class DmsImport:
             self.outcome.timings["fingerprints"] = time.monotonic() - started
         extra = ", name_pinyin text, name_initials text" if self.kind == ImportKind.CUSTOMERS else ""
         column_sql = ", ".join(f"{column.field} {column.sql_type}" for column in self.columns)
-        parsers = [
-            _ColumnParser(column.parser) if column.parser is not None and index is not None else None
-            for column, index in plan
-        ]
+        parsers = [_ColumnParser(column.parser) if index is not None else None for column, index in plan]
         self.pinyin_cache: dict[str, tuple[str, str]] = {}
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.stage_table}")
