@@ -1043,7 +1043,7 @@ class DmsImport:
             foreign = (
                 "" if allowed_store_ids is None else "WHEN NOT (r0.store_id = ANY(%(allowed)s)) THEN 'foreign_store'"
             )
-            timings["resolve"] = time.monotonic() - started
+            timings["repeats"] = time.monotonic() - started
 
             # Every row resolved (store, owner / vehicle) and, when it is its key's row and nothing
             # rejects it, classified against the target table: created, updated or unchanged.
@@ -1117,7 +1117,7 @@ class DmsImport:
             timings["history"] = time.monotonic() - started
             started = time.monotonic()
             self._confirm_unchanged(cursor, table=table, key=key)
-            timings["fingerprints_write"] = time.monotonic() - started
+            timings["confirm"] = time.monotonic() - started
             self.outcome.touched_customer_ids = self._touched_customer_ids(cursor)
 
     def _confirm_unchanged(self, cursor, *, table: str, key: str) -> None:
