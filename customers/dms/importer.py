@@ -678,6 +678,7 @@ class DmsImport:
         self.rejected_rows: set[int] = set()  # row numbers
         self.parse_rows: set[int] | None = None  # after a fingerprint pass: the rows that may have changed
         self.skipped_keys = 0  # keys found unchanged by the fingerprint pass
+        self.pinyin_cache: dict[str, tuple[str, str]] = {}  # name → COPY texts of its pinyin and initials
         self.rows_read = 0
         self.allowed_store_ids: list[int] | None = None
 
@@ -886,7 +887,6 @@ class DmsImport:
         extra = ", name_pinyin text, name_initials text" if self.kind == ImportKind.CUSTOMERS else ""
         column_sql = ", ".join(f"{column.field} {column.sql_type}" for column in self.columns)
         parsers = [_ColumnParser(column.parser) if index is not None else None for column, index in plan]
-        self.pinyin_cache: dict[str, tuple[str, str]] = {}
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.stage_table}")
             cursor.execute(f"CREATE TEMP TABLE {self.stage_table} (row_no integer, {column_sql}{extra}, fp bigint)")
