@@ -52,6 +52,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.bulk import bulk_load
 from crm.exceptions import ApplicationError
+from crm.exports import FORMULA_ESCAPE, spreadsheet_safe
 from crm.models import Store
 from customers.choices import REPAIR_TYPE_FROM_DMS, ImportKind, ImportStatus, IssueSeverity
 from customers.dms import parsing
@@ -533,7 +534,7 @@ class _ColumnParser:
         if max(map(len, distinct), default=0) > self.text_limit:
             return None
         joined = "".join(distinct)
-        if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
+        if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined or FORMULA_ESCAPE in joined:
             return None
         return stripped
 
@@ -1249,14 +1250,15 @@ def errors_csv_bytes(*, source: RowSource, rejected_rows: dict[int, list[tuple[s
     """The rejected rows as they were in the file plus "row" and "reason" columns, UTF-8 with BOM."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([*source.header, gettext("Row"), gettext("Reason")])
+    writer.writerow([spreadsheet_safe(cell) for cell in (*source.header, gettext("Row"), gettext("Reason"))])
     if rejected_rows:
         last = max(rejected_rows)
         for row_number, row in enumerate(source.rows(), start=2):
             if row_number in rejected_rows:
                 rendered = (ImportIssue.render_reason(reason, params) for reason, params in rejected_rows[row_number])
                 reasons = "; ".join(dict.fromkeys(rendered))
-                writer.writerow([_value_text(cell) for cell in row] + [row_number, reasons])
+                cells = [spreadsheet_safe(_value_text(cell)) for cell in row]
+                writer.writerow([*cells, row_number, spreadsheet_safe(reasons)])
             if row_number >= last:
                 break
     return buffer.getvalue().encode("utf-8-sig")

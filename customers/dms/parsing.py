@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_lazy as _
 
+from crm.exports import FORMULA_ESCAPE, formula_unescaped
+
 if TYPE_CHECKING:
     from typing import TypeAlias
 
@@ -116,7 +118,8 @@ def _cell_to_text(value: object) -> str:
     """The stripped text of a cell, numbers written without a spurious ``.0``."""
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
         return _number_to_text(value)
-    return str(value).strip()
+    text = str(value).strip()
+    return formula_unescaped(text).strip() if text.startswith(FORMULA_ESCAPE) else text
 
 
 def _normalised_text(value: object) -> str:
@@ -538,6 +541,8 @@ def parse_text(value: object) -> str:
     """
     if type(value) is str:  # every CSV cell: the same rules, without the general path's checks
         text = value.strip()
+        if text.startswith(FORMULA_ESCAPE):  # a cell of a rejected-rows file, read back
+            return formula_unescaped(text).strip()
         return "" if len(text) <= 4 and text.lower() in BLANK_MARKERS else text
     if is_blank(value):
         return ""
