@@ -132,3 +132,9 @@ def test_compose_keeps_what_the_app_writes_on_volumes_shared_by_the_services_tha
     owned = directories_given_to(image_user())
     for name in APP_SERVICES:
         assert set(mounts(services[name])) <= owned, name
+
+
+def test_the_build_context_leaves_out_secrets_and_local_state():
+    ignored = {line.strip() for line in (BASE_DIR / ".dockerignore").read_text().splitlines()}
+
+    assert {".env", ".venv", "var", ".git"} <= ignored
