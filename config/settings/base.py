@@ -118,6 +118,9 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+# Uploads (complaint attachments, DMS files and their rejected rows): written at run time, so the
+# image gives this directory to its user. Never served as plain files: /media/ goes through
+# crm.views.media_file, which asks the owning app whether the user may read the file.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 MEDIA_URL = "media/"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
