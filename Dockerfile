@@ -18,4 +18,5 @@ RUN mkdir -p /app/var/media /app/var/sms /app/var/beat \
 VOLUME ["/app/var/media", "/app/var/sms", "/app/var/beat"]
 USER crm
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--worker-tmp-dir", "/dev/shm"]
+# No control socket: gunicorn would make one under $HOME, which is not the app's to write.
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--worker-tmp-dir", "/dev/shm", "--no-control-socket"]

@@ -215,7 +215,7 @@ def start_stack(launcher: Launcher, env: dict, port: str) -> None:
     commands = {
         "web": [
             PYTHON, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-            "--workers", "2", "--threads", "4", "--access-logfile", "-",
+            "--workers", "2", "--threads", "4", "--access-logfile", "-", "--no-control-socket",
         ],
         "worker": [PYTHON, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2"],
         "beat": [

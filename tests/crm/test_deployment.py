@@ -1,5 +1,6 @@
 """docker-compose.yml keeps the production shape; `docker compose config` accepts it where Docker is."""
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -138,3 +139,12 @@ def test_the_build_context_leaves_out_secrets_and_local_state():
     ignored = {line.strip() for line in (BASE_DIR / ".dockerignore").read_text().splitlines()}
 
     assert {".env", ".venv", "var", ".git"} <= ignored
+
+
+def test_compose_runs_the_image_command_for_the_web_service():
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    image_command = json.loads(next(arguments for keyword, arguments in dockerfile_instructions() if keyword == "CMD"))
+
+    assert services["web"]["command"] == [*image_command, "--access-logfile", "-"]
+    # gunicorn's control socket would be made under $HOME, which the image's user does not own.
+    assert "--no-control-socket" in image_command
