@@ -204,6 +204,7 @@ def test_login_page_and_its_hashed_static_files_are_served(server, manifest, pro
     assert response.status == 200
     assert (response.headers.get_content_type(), response.headers.get_content_charset()) == ("text/css", "utf-8")
     assert content == (Path(production_env["STATIC_ROOT"]) / manifest["css/crm.css"]).read_bytes()
+    assert "immutable" in response.headers["Cache-Control"]  # WhiteNoise knows the name is hashed
     script = f"/static/{manifest['vendor/htmx-2.0.11.min.js']}"
     assert f'src="{script}"' in page
     response, _ = browser.request("GET", script)
@@ -218,6 +219,15 @@ def test_healthz_answers_get_and_head(server):
     assert (response.status, json.loads(content)) == (200, {"status": "ok"})
     response, content = browser.request("HEAD", "/healthz")
     assert (response.status, content) == (200, b"")
+
+
+def test_uploads_are_not_served_to_anonymous_visitors(server):
+    response, _ = Browser(server).request("GET", "/media/complaints/1/1/letter.pdf")
+
+    assert (response.status, response.headers["Location"]) == (
+        302,
+        "/accounts/login/?next=/media/complaints/1/1/letter.pdf",
+    )
 
 
 @pytest.mark.django_db(transaction=True)
