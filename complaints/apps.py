@@ -47,3 +47,4 @@ class ComplaintsConfig(AppConfig):
     ]
     customer_card_panels = ["complaints.card.open_complaints_panel"]
     customer_timeline_sources = ["complaints.card.complaint_timeline_events"]
+    private_file_readers = ["complaints.files.attachment_file_for_user"]

@@ -1,5 +1,4 @@
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -17,6 +16,6 @@ urlpatterns = [
     path("followups/", include("followups.urls")),
     path("complaints/", include("complaints.urls")),
     path("healthz", crm_views.healthz, name="healthz"),
+    # Uploads, with DEBUG on or off: only to users the owning app lets read them (crm/files.py).
+    path(f"{settings.MEDIA_URL.strip('/')}/<path:name>", crm_views.media_file, name="media_file"),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

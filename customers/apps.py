@@ -67,3 +67,4 @@ class CustomersConfig(AppConfig):
         "customers.timeline.notes",
         "customers.timeline.card_changes",
     ]
+    private_file_readers = ["customers.files.import_file_for_user"]
