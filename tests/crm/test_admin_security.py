@@ -551,3 +551,28 @@ def test_a_complaint_cannot_be_closed_in_the_admin(client, manager_a, store_a):
     complaint.refresh_from_db()
     assert (complaint.status, complaint.closed_at) == ("open", None)
     assert Complaint.objects.count() == 1
+
+
+def test_a_one_store_admin_gives_the_roles_of_his_store(client, admin_b, store_b):
+    advisor_b = UserFactory(username="advisor_b", role=Role.SERVICE_ADVISOR, stores=[store_b])
+    client.force_login(admin_b)
+
+    form = client.get(reverse("admin:crm_user_change", args=[advisor_b.pk])).context["adminform"].form
+
+    assert sorted(group.name for group in form.fields["groups"].queryset) == sorted(role.value for role in Role)
+    assert "is_superuser" not in form.fields
+    assert "sees_all_stores" not in form.fields
+
+
+def test_the_autocomplete_of_a_relation_offers_only_the_users_cards(client, manager_b, store_a, store_b):
+    CustomerFactory(store=store_a, customer_no="AC001", name="张三")
+    CustomerFactory(store=store_b, customer_no="AC002", name="张四")
+    client.force_login(staff(manager_b))
+
+    response = client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "complaints", "model_name": "complaint", "field_name": "customer", "term": "AC"},
+    )
+
+    assert response.status_code == 200
+    assert [result["text"] for result in response.json()["results"]] == ["张四 (AC002)"]
