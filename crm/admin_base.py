@@ -137,16 +137,21 @@ class StoreScopedModelAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
         column.__name__ = f"masked_{field_name}"
         return column
 
+    def _is_phone_search_field(self, name: str) -> bool:
+        return name.lstrip("^=@").split("__")[-1] in self.phone_fields
+
     def get_search_fields(self, request):
         fields = super().get_search_fields(request)
         if can_see_full_phone(request.user):
             return fields
         # Searching parts of a number rebuilds it: only for staff who may see it whole.
-        return [name for name in fields if name.lstrip("^=@").split("__")[-1] not in self.phone_fields]
+        return [name for name in fields if not self._is_phone_search_field(name)]
 
     def get_search_results(self, request, queryset, search_term):
         results = super().get_search_results(request, queryset, search_term)
-        if search_term and self.phone_fields and can_see_full_phone(request.user):
+        searches_phones = any(self._is_phone_search_field(name) for name in self.get_search_fields(request))
+        if search_term and searches_phones:
+            # A search by digits is a reveal of whose number holds them: audited like one.
             self.audit_phone_reveal(request, object_ids=[], detail={"search": search_term[:50]})
         return results
 

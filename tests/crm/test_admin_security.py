@@ -6,6 +6,8 @@ import datetime
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -576,3 +578,33 @@ def test_the_autocomplete_of_a_relation_offers_only_the_users_cards(client, mana
 
     assert response.status_code == 200
     assert [result["text"] for result in response.json()["results"]] == ["张四 (AC002)"]
+
+
+def test_a_search_by_digits_in_the_admin_is_audited_and_a_card_search_is_not(client, manager_a, sms_a):
+    client.force_login(staff(manager_a))
+
+    found = client.get(reverse("admin:followups_smsmessage_changelist"), {"q": "0001111"})
+    client.get(reverse("admin:customers_customer_changelist"), {"q": "S0001"})
+
+    assert [message.mobile for message in found.context["cl"].result_list] == ["13700001111"]
+    entry = AuditLog.objects.get(action=AuditAction.VIEW_UNMASKED_PHONE)
+    assert (entry.actor, entry.object_type, entry.detail["search"]) == (manager_a, "followups.smsmessage", "0001111")
+
+
+def test_the_sms_admin_list_costs_the_same_queries_for_one_message_or_many(client, manager_a, store_a, sms_a):
+    client.force_login(staff(manager_a))
+    url = reverse("admin:followups_smsmessage_changelist")
+    client.get(url)  # the session and the content types, loaded once
+    customer = sms_a[0].customer
+    counts = []
+    for batch in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        counts.append(len(queries))
+        SmsMessage.objects.bulk_create(
+            SmsMessage(store=store_a, customer=customer, mobile="13700001111", code="birthday", body="x",
+                       send_date=datetime.date(2026, 11, 2), idempotency_key=f"k{batch}-{index}")
+            for index in range(5)
+        )  # fmt: skip
+
+    assert counts == [9, 9]
