@@ -8,6 +8,7 @@ from crm.admin_base import (
     GroupWideModelAdmin,
     NotFoundOutsideScopeMixin,
     StoreScopedModelAdmin,
+    UserStoresListFilter,
     staff_within_user_stores,
 )
 from crm.models import AuditLog, CalendarDay, Store, User
@@ -62,7 +63,7 @@ class UserAdmin(NotFoundOutsideScopeMixin, DjangoUserAdmin):
     list_display = ["username", "last_name", "first_name", "is_active", "sees_all_stores"]
     list_filter = [
         ("groups", RelatedOnlyFieldListFilter),
-        ("stores", RelatedOnlyFieldListFilter),
+        ("stores", UserStoresListFilter),
         "is_active",
         "sees_all_stores",
     ]

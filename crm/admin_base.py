@@ -58,6 +58,28 @@ def staff_within_user_stores(user) -> QuerySet[User]:
     return queryset.filter(sees_all_stores=False, pk__in=in_my_stores).exclude(pk__in=in_other_stores)
 
 
+class UserStoresListFilter(admin.RelatedFieldListFilter):
+    """A filter on a store that lists the user's stores, not every store of the group."""
+
+    def field_choices(self, field, request, model_admin):
+        stores = scope_to_user_stores(Store.objects.order_by("code"), request.user, store_field="id")
+        return [(store.pk, str(store)) for store in stores]
+
+
+def scoped_list_filter(model, list_filter) -> list:
+    """``list_filter`` with every plain relation filter limited to what the user sees: a store filter
+    lists the user's stores; another relation lists only the values found in the user's rows (a plain
+    relation filter would list every row of the related table: every store, every member of staff)."""
+    filters = []
+    for entry in list_filter:
+        if isinstance(entry, str) and "__" not in entry:
+            field = model._meta.get_field(entry)
+            if isinstance(field, ForeignKey | ManyToManyField):
+                entry = (entry, UserStoresListFilter if field.related_model is Store else RelatedOnlyFieldListFilter)
+        filters.append(entry)
+    return filters
+
+
 class NotFoundOutsideScopeMixin:
     """An object the user may not see is a 404, as on every other page — not the admin's redirect
     with "doesn't exist", which reads differently from a typo."""
@@ -110,16 +132,7 @@ class StoreScopedModelAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_list_filter(self, request):
-        # A plain relation filter lists every row of the related table (every store, every user):
-        # list only the values of the rows the user sees.
-        filters = []
-        for entry in super().get_list_filter(request):
-            if isinstance(entry, str) and "__" not in entry:
-                field = self.model._meta.get_field(entry)
-                if isinstance(field, ForeignKey | ManyToManyField):
-                    entry = (entry, RelatedOnlyFieldListFilter)
-            filters.append(entry)
-        return filters
+        return scoped_list_filter(self.model, super().get_list_filter(request))
 
     # --- phones --------------------------------------------------------------------------------
     def get_list_display(self, request):

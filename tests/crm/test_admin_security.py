@@ -608,3 +608,26 @@ def test_the_sms_admin_list_costs_the_same_queries_for_one_message_or_many(clien
         )  # fmt: skip
 
     assert counts == [9, 9]
+
+
+def test_every_admin_of_the_project_uses_the_shared_scoped_base():
+    from django.contrib import admin
+    from simple_history.admin import SimpleHistoryAdmin
+
+    from crm.admin import AuditLogAdmin, UserAdmin
+    from crm.admin_base import GroupWideModelAdmin, ScopedSimpleHistoryAdmin, StoreScopedModelAdmin
+
+    project_apps = {"crm", "customers", "followups", "complaints", "clubs"}
+    unscoped = sorted(
+        model._meta.label
+        for model, model_admin in admin.site._registry.items()
+        if model._meta.app_label in project_apps
+        and not isinstance(model_admin, StoreScopedModelAdmin | GroupWideModelAdmin | UserAdmin | AuditLogAdmin)
+    )
+    unscoped_history = sorted(
+        model._meta.label
+        for model, model_admin in admin.site._registry.items()
+        if isinstance(model_admin, SimpleHistoryAdmin) and not isinstance(model_admin, ScopedSimpleHistoryAdmin)
+    )
+
+    assert (unscoped, unscoped_history) == ([], [])
