@@ -20,8 +20,9 @@ Every ModelAdmin of the project derives from ``StoreScopedModelAdmin`` (or
 from django.contrib import admin
 from django.contrib.admin import RelatedOnlyFieldListFilter
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db.models import ForeignKey, ManyToManyField, QuerySet
+from django.forms import ModelChoiceField
 from django.http import Http404
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
@@ -56,6 +57,26 @@ def staff_within_user_stores(user) -> QuerySet[User]:
     in_my_stores = User.objects.filter(stores__in=store_ids).values("pk")
     in_other_stores = User.objects.filter(stores__in=Store.objects.exclude(pk__in=store_ids)).values("pk")
     return queryset.filter(sees_all_stores=False, pk__in=in_my_stores).exclude(pk__in=in_other_stores)
+
+
+def _keep_current_choices(form, obj) -> None:
+    """Let a form keep the related objects the object already has, even outside the user's choices
+    (a top-secret card naming group-wide staff): saving it must not fail or drop them."""
+    for name, form_field in form.base_fields.items():
+        if not isinstance(form_field, ModelChoiceField):
+            continue
+        try:
+            model_field = obj._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        if isinstance(model_field, ManyToManyField):
+            current = getattr(obj, name).values("pk")
+        elif isinstance(model_field, ForeignKey) and getattr(obj, model_field.attname) is not None:
+            current = [getattr(obj, model_field.attname)]
+        else:
+            continue
+        queryset = form_field.queryset
+        form_field.queryset = queryset | queryset.model._default_manager.filter(pk__in=current)
 
 
 class UserStoresListFilter(admin.RelatedFieldListFilter):
@@ -130,6 +151,12 @@ class StoreScopedModelAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
         if choices is not None:
             kwargs["queryset"] = choices
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None and obj.pk is not None:
+            _keep_current_choices(form, obj)
+        return form
 
     def get_list_filter(self, request):
         return scoped_list_filter(self.model, super().get_list_filter(request))

@@ -19,7 +19,7 @@ from customers.models import Customer, Segment, Vehicle
 from customers.services import customer_save
 from followups.models import CallAttempt, FollowupRule, InboundSms, SmsMessage
 from tests.complaints.factories import ComplaintFactory, ComplaintTypeFactory
-from tests.factories import CustomerFactory, UserFactory
+from tests.factories import CustomerFactory, StoreFactory, UserFactory
 from tests.followups.factories import CallAttemptFactory, FollowupTaskFactory, rules_for
 
 pytestmark = pytest.mark.django_db
@@ -631,3 +631,24 @@ def test_every_admin_of_the_project_uses_the_shared_scoped_base():
     )
 
     assert (unscoped, unscoped_history) == ([], [])
+
+
+def test_a_card_naming_staff_outside_the_store_is_saved_without_losing_them(client, manager_a, admin_user, store_a):
+    group_director = UserFactory(username="director", sees_all_stores=True)
+    card = CustomerFactory(store=store_a, customer_no="T0001", confidentiality=Confidentiality.TOP_SECRET)
+    card.authorized_staff.set([manager_a, group_director])
+    client.force_login(staff(manager_a))
+    url = reverse("admin:customers_customer_change", args=[card.pk])
+    form = client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    data.update(name="改名", authorized_staff=[manager_a.pk, group_director.pk], store=store_a.pk)
+    outsider = UserFactory(username="outsider", stores=[StoreFactory(code="NJ05")])
+
+    saved = client.post(url, data)
+    refused = client.post(url, {**data, "authorized_staff": [manager_a.pk, outsider.pk]})
+
+    assert saved.status_code == 302, saved.context["adminform"].form.errors if saved.context else ""
+    assert "authorized_staff" in refused.context["adminform"].form.errors
+    card.refresh_from_db()
+    assert card.name == "改名"
+    assert sorted(user.username for user in card.authorized_staff.all()) == ["director", "manager_a"]
