@@ -2,7 +2,12 @@ from django.contrib import admin
 
 from complaints.models import Complaint, ComplaintAction, ComplaintType, Escalation, StoreComplaintSettings
 from complaints.selectors import complaint_queryset_for_user
-from crm.admin_base import GroupWideModelAdmin, ReadOnlyModelAdmin, ScopedSimpleHistoryAdmin
+from crm.admin_base import (
+    GroupWideModelAdmin,
+    ReadOnlyModelAdmin,
+    ScopedSimpleHistoryAdmin,
+    StoreFixedOnChangeMixin,
+)
 
 
 @admin.register(ComplaintType)
@@ -14,7 +19,7 @@ class ComplaintTypeAdmin(GroupWideModelAdmin):
 
 
 @admin.register(StoreComplaintSettings)
-class StoreComplaintSettingsAdmin(ScopedSimpleHistoryAdmin):
+class StoreComplaintSettingsAdmin(StoreFixedOnChangeMixin, ScopedSimpleHistoryAdmin):
     list_display = ["store", "response_minutes", "close_hours", "clock_mode", "sales_manager", "service_manager"]
     list_select_related = ["store", "sales_manager", "service_manager"]
     raw_id_fields = ["sales_manager", "service_manager", "general_manager"]

@@ -242,6 +242,14 @@ class StoreScopedModelAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
         return response
 
 
+class StoreFixedOnChangeMixin:
+    """A store's own settings stay that store's: the store is chosen when they are added, never moved."""
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return (*readonly, "store") if obj is not None else readonly
+
+
 class ReadOnlyModelAdmin(StoreScopedModelAdmin):
     """Logs and records written by the app's services: shown, never added, changed or deleted here."""
 

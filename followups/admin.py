@@ -1,12 +1,12 @@
 from django.contrib import admin
 
-from crm.admin_base import ReadOnlyModelAdmin, ScopedSimpleHistoryAdmin
+from crm.admin_base import ReadOnlyModelAdmin, ScopedSimpleHistoryAdmin, StoreFixedOnChangeMixin
 from customers.selectors import customer_queryset_for_user
 from followups.models import CallAttempt, FollowupRule, FollowupTask, GenerationRun, InboundSms, SmsMessage
 
 
 @admin.register(FollowupRule)
-class FollowupRuleAdmin(ScopedSimpleHistoryAdmin):
+class FollowupRuleAdmin(StoreFixedOnChangeMixin, ScopedSimpleHistoryAdmin):
     list_display = ["store", "code", "is_enabled", "channel", "offset_days", "priority"]
     list_filter = ["store", "code", "channel", "is_enabled"]
     list_select_related = ["store"]

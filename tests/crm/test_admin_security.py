@@ -652,3 +652,18 @@ def test_a_card_naming_staff_outside_the_store_is_saved_without_losing_them(clie
     card.refresh_from_db()
     assert card.name == "改名"
     assert sorted(user.username for user in card.authorized_staff.all()) == ["director", "manager_a"]
+
+
+def test_a_stores_settings_are_not_moved_to_another_of_the_users_stores(client, admin_user, store_a, store_b):
+    settings_a = StoreComplaintSettings.objects.create(store=store_a)
+    client.force_login(admin_user)
+    url = reverse("admin:complaints_storecomplaintsettings_change", args=[settings_a.pk])
+    form = client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    data.update(store=store_b.pk, response_minutes=30, business_day_start="08:30", business_day_end="18:00")
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302
+    settings_a.refresh_from_db()
+    assert (settings_a.store, settings_a.response_minutes) == (store_a, 30)
