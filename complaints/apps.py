@@ -34,6 +34,9 @@ class ComplaintsConfig(AppConfig):
         "manager": [*_MANAGE],
         "admin": [
             *_MANAGE,
+            # Implied by view_complaint, but held so that an administrator may give the advisors'
+            # role (nobody grants what they do not hold: crm.admin.UserAdmin).
+            "view_open_complaints",
             "add_complainttype",
             "change_complainttype",
             "delete_complainttype",

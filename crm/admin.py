@@ -1,35 +1,144 @@
 from django.contrib import admin
+from django.contrib.admin import RelatedOnlyFieldListFilter
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group, Permission
 from django.utils.translation import gettext_lazy as _
 
+from crm.admin_base import (
+    GroupWideModelAdmin,
+    NotFoundOutsideScopeMixin,
+    StoreScopedModelAdmin,
+    UserStoresListFilter,
+    staff_within_user_stores,
+)
 from crm.models import AuditLog, CalendarDay, Store, User
+from crm.scoping import scope_to_user_stores, sees_all_stores
+
+# A store's identity is the group's to change; its manager keeps its contact details, SMS signature
+# and call windows up to date.
+STORE_IDENTITY_FIELDS = ("code", "name", "brand", "is_active")
 
 
 @admin.register(Store)
-class StoreAdmin(admin.ModelAdmin):
+class StoreAdmin(StoreScopedModelAdmin):
+    """Stores: each user sees only their own; only group-wide staff add stores or change who a store is."""
+
+    store_field = "id"
     list_display = ["code", "name", "brand", "phone", "is_active"]
     list_filter = ["brand", "is_active"]
     search_fields = ["code", "name"]
 
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and not sees_all_stores(request.user):
+            return (*readonly, *STORE_IDENTITY_FIELDS)
+        return readonly
+
+    def has_add_permission(self, request) -> bool:
+        return sees_all_stores(request.user) and super().has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return sees_all_stores(request.user) and super().has_delete_permission(request, obj)
+
+
+def _permission_names(permissions) -> set[str]:
+    return {f"{permission.content_type.app_label}.{permission.codename}" for permission in permissions}
+
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(NotFoundOutsideScopeMixin, DjangoUserAdmin):
+    """Staff: nobody grants what they do not hold. A user who is not a superuser sees and edits only
+    staff whose every store is theirs (others are a 404, the password form included), cannot make a
+    superuser, cannot grant the whole group unless they see it, and gives only stores, roles and
+    permissions they hold themselves."""
+
     fieldsets = [
         *DjangoUserAdmin.fieldsets,
         (_("Stores"), {"fields": ["stores", "sees_all_stores", "phone"]}),
     ]
+    add_fieldsets = [
+        *DjangoUserAdmin.add_fieldsets,
+        (_("Stores"), {"classes": ["wide"], "fields": ["stores"]}),
+    ]
     list_display = ["username", "last_name", "first_name", "is_active", "sees_all_stores"]
-    list_filter = ["groups", "stores", "is_active", "sees_all_stores"]
+    list_filter = [
+        ("groups", RelatedOnlyFieldListFilter),
+        ("stores", UserStoresListFilter),
+        "is_active",
+        "sees_all_stores",
+    ]
     filter_horizontal = ["groups", "user_permissions", "stores"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request) & staff_within_user_stores(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if not super().has_change_permission(request, obj):
+            return False
+        if obj is None or request.user.is_superuser:
+            return True
+        # Editing someone (their password too) who holds more than you would be holding it yourself.
+        return obj.get_all_permissions() <= request.user.get_all_permissions()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self.has_change_permission(request, obj) and super().has_delete_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly = (*readonly, "is_superuser")
+            if not sees_all_stores(request.user):
+                readonly = (*readonly, "sees_all_stores")
+        return readonly
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if "stores" in form.base_fields and not sees_all_stores(request.user):
+            # A user of no store would vanish from the list of the one who made them.
+            form.base_fields["stores"].required = True
+        return form
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        user = request.user
+        if not user.is_superuser:
+            if db_field.name == "stores":
+                kwargs["queryset"] = scope_to_user_stores(Store.objects.all(), user, store_field="id")
+            elif db_field.name == "groups":
+                kwargs["queryset"] = Group.objects.filter(pk__in=self._grantable_group_ids(user))
+            elif db_field.name == "user_permissions":
+                kwargs["queryset"] = Permission.objects.filter(pk__in=self._grantable_permission_ids(user))
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    @staticmethod
+    def _grantable_permission_ids(user) -> list[int]:
+        held = user.get_all_permissions()
+        permissions = Permission.objects.select_related("content_type")
+        return [permission.pk for permission in permissions if _permission_names([permission]) <= held]
+
+    @staticmethod
+    def _grantable_group_ids(user) -> list[int]:
+        held = user.get_all_permissions()
+        groups = Group.objects.prefetch_related("permissions__content_type")
+        return [group.pk for group in groups if _permission_names(group.permissions.all()) <= held]
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
+    """The audit trail: read-only for everyone, superusers included. Staff who do not see the whole
+    group see the rows of staff whose every store is theirs (their own included): the reads and
+    exports of their stores' people, never another store's."""
+
     list_display = ["at", "actor", "action", "object_type"]
     list_filter = ["action", "object_type"]
     search_fields = ["actor__username"]
     date_hierarchy = "at"
     list_select_related = ["actor"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if sees_all_stores(request.user):
+            return queryset
+        return queryset.filter(actor__in=staff_within_user_stores(request.user))
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -42,7 +151,9 @@ class AuditLogAdmin(admin.ModelAdmin):
 
 
 @admin.register(CalendarDay)
-class CalendarDayAdmin(admin.ModelAdmin):
+class CalendarDayAdmin(GroupWideModelAdmin):
+    """The official calendar holds for every store: changed only by group-wide staff."""
+
     list_display = ["date", "kind", "name"]
     list_filter = ["kind"]
     date_hierarchy = "date"

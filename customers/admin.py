@@ -3,12 +3,9 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportMixin
-from simple_history.admin import SimpleHistoryAdmin
 
-from crm.audit import audit_log_record
-from crm.choices import AuditAction
-from crm.masking import can_see_full_phone
-from crm.scoping import scope_to_user_stores, stores_for_user
+from crm.admin_base import GroupWideModelAdmin, ReadOnlyModelAdmin, ScopedSimpleHistoryAdmin, StoreScopedModelAdmin
+from crm.scoping import sees_all_stores
 from customers.models import (
     Customer,
     CustomerNote,
@@ -34,23 +31,7 @@ from customers.selectors import (
     segment_queryset_for_user,
     vehicle_queryset_for_user,
 )
-from customers.services import customer_save, vehicle_save
-
-PHONE_FIELDS = ("mobile", "landline")
-
-
-class StoreChoicesMixin:
-    """A store chosen in a form is one of the user's own stores."""
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "store":
-            kwargs["queryset"] = stores_for_user(request.user)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-
-class StoreScopedAdmin(StoreChoicesMixin, admin.ModelAdmin):
-    def get_queryset(self, request):
-        return scope_to_user_stores(super().get_queryset(request), request.user)
+from customers.services import customer_save, segment_save, vehicle_save
 
 
 class DmsImportAdminMixin(ImportMixin):
@@ -75,7 +56,8 @@ class DmsImportAdminMixin(ImportMixin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(DmsImportAdminMixin, StoreScopedAdmin, SimpleHistoryAdmin):
+class CustomerAdmin(DmsImportAdminMixin, ScopedSimpleHistoryAdmin):
+    phone_fields = ("mobile", "landline")
     resource_classes = [CustomerDmsResource]
     list_display = ["customer_no", "name", "store", "member_tier", "is_key_customer", "confidentiality"]
     list_filter = ["store", "confidentiality", "is_key_customer", "member_tier"]
@@ -85,32 +67,16 @@ class CustomerAdmin(DmsImportAdminMixin, StoreScopedAdmin, SimpleHistoryAdmin):
     filter_horizontal = ["authorized_staff"]
     show_full_result_count = False
 
-    def get_queryset(self, request):
+    def scoped_queryset(self, request, queryset):
         # The store scope and the top-secret rule of every other screen: a 绝密 card only for named staff.
-        return super().get_queryset(request) & customer_queryset_for_user(request.user)
-
-    def get_exclude(self, request, obj=None):
-        exclude = tuple(super().get_exclude(request, obj) or ())
-        return exclude if can_see_full_phone(request.user) else (*exclude, *PHONE_FIELDS)
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        response = super().change_view(request, object_id, form_url, extra_context)
-        if request.method == "GET" and response.status_code == 200 and can_see_full_phone(request.user):
-            audit_log_record(
-                actor=request.user,
-                action=AuditAction.VIEW_UNMASKED_PHONE,
-                object_type="customers.customer",
-                object_ids=[object_id],
-                detail={"path": request.path, "via": "admin"},
-            )
-        return response
+        return queryset & customer_queryset_for_user(request.user)
 
     def save_model(self, request, obj, form, change):
         customer_save(customer=obj, user=request.user)
 
 
 @admin.register(Vehicle)
-class VehicleAdmin(DmsImportAdminMixin, StoreScopedAdmin, SimpleHistoryAdmin):
+class VehicleAdmin(DmsImportAdminMixin, ScopedSimpleHistoryAdmin):
     resource_classes = [VehicleDmsResource]
     list_display = ["vin", "plate_no", "customer", "brand", "series", "delivery_date", "status"]
     list_filter = ["store", "brand", "status"]
@@ -119,15 +85,15 @@ class VehicleAdmin(DmsImportAdminMixin, StoreScopedAdmin, SimpleHistoryAdmin):
     raw_id_fields = ["customer", "status_changed_by"]
     show_full_result_count = False
 
-    def get_queryset(self, request):
-        return super().get_queryset(request) & vehicle_queryset_for_user(request.user)
+    def scoped_queryset(self, request, queryset):
+        return queryset & vehicle_queryset_for_user(request.user)
 
     def save_model(self, request, obj, form, change):
         vehicle_save(vehicle=obj, user=request.user, previous_owner_id=form.initial.get("customer"))
 
 
 @admin.register(RepairOrder)
-class RepairOrderAdmin(DmsImportAdminMixin, StoreScopedAdmin):
+class RepairOrderAdmin(DmsImportAdminMixin, StoreScopedModelAdmin):
     resource_classes = [RepairOrderDmsResource]
     list_display = ["ro_no", "vehicle", "settle_date", "repair_type", "total_amount"]
     list_filter = ["store", "repair_type"]
@@ -137,8 +103,8 @@ class RepairOrderAdmin(DmsImportAdminMixin, StoreScopedAdmin):
     date_hierarchy = "settle_date"
     show_full_result_count = False
 
-    def get_queryset(self, request):
-        return super().get_queryset(request) & repair_order_queryset_for_user(request.user)
+    def scoped_queryset(self, request, queryset):
+        return queryset & repair_order_queryset_for_user(request.user)
 
 
 class ImportIssueInline(admin.TabularInline):
@@ -159,7 +125,7 @@ class ImportIssueInline(admin.TabularInline):
 
 
 @admin.register(ImportBatch)
-class ImportBatchAdmin(admin.ModelAdmin):
+class ImportBatchAdmin(ReadOnlyModelAdmin):
     list_display = ["id", "kind", "file_name", "status", "is_dry_run", "created_count", "updated_count",
                     "unchanged_count", "rejected_count", "warning_count", "user", "created_at"]  # fmt: skip
     list_filter = ["kind", "status", "is_dry_run"]
@@ -169,42 +135,49 @@ class ImportBatchAdmin(admin.ModelAdmin):
     inlines = [ImportIssueInline]
     readonly_fields = [field.name for field in ImportBatch._meta.fields]
 
-    def get_queryset(self, request):
-        return super().get_queryset(request) & import_batch_queryset_for_user(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def scoped_queryset(self, request, queryset):
+        return queryset & import_batch_queryset_for_user(request.user)
 
 
 @admin.register(HeaderMappingProfile)
-class HeaderMappingProfileAdmin(admin.ModelAdmin):
+class HeaderMappingProfileAdmin(GroupWideModelAdmin):
+    """How DMS columns are read for every store's import: changed only by group-wide staff."""
+
     list_display = ["name", "kind", "is_default", "updated_at"]
     list_filter = ["kind"]
     search_fields = ["name"]
 
 
 @admin.register(Segment)
-class SegmentAdmin(StoreChoicesMixin, SimpleHistoryAdmin):
+class SegmentAdmin(ScopedSimpleHistoryAdmin):
+    """A segment without a store is the group's: only group-wide staff see or change it. The filters
+    are edited on the segment page, where they are validated."""
+
     list_display = ["name", "store", "created_by", "updated_at"]
     search_fields = ["name"]
-    raw_id_fields = ["created_by"]
+    readonly_fields = ["definition", "created_by"]
 
-    def get_queryset(self, request):
-        return super().get_queryset(request) & segment_queryset_for_user(request.user)
+    def scoped_queryset(self, request, queryset):
+        return queryset & segment_queryset_for_user(request.user)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "store" in form.base_fields and not sees_all_stores(request.user):
+            form.base_fields["store"].required = True
+        return form
+
+    def save_model(self, request, obj, form, change):
+        segment_save(segment=obj, user=request.user)
 
 
 @admin.register(CustomerNote)
-class CustomerNoteAdmin(admin.ModelAdmin):
+class CustomerNoteAdmin(ReadOnlyModelAdmin):
+    """Notes are written on the card (customer_note_add); the admin only shows them."""
+
     list_display = ["customer", "kind", "author", "created_at"]
     raw_id_fields = ["customer", "author"]
     search_fields = ["customer__customer_no", "text"]
     list_select_related = ["customer", "author"]
 
-    def get_queryset(self, request):
-        return super().get_queryset(request) & customer_note_queryset_for_user(request.user)
+    def scoped_queryset(self, request, queryset):
+        return queryset & customer_note_queryset_for_user(request.user)

@@ -4,7 +4,7 @@ import re
 import unicodedata
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 
 from crm.scoping import scope_to_user_stores, sees_all_stores, visible_store_ids
@@ -147,14 +147,15 @@ def customer_note_queryset_for_user(user) -> QuerySet[CustomerNote]:
 
 
 def segment_queryset_for_user(user) -> QuerySet[Segment]:
-    """Segments of every store the user may see, and those for 'all my stores' (no store)."""
+    """Segments of the stores the user may see. A segment without a store is the group's: only staff
+    who see every store may read or edit it."""
     queryset = Segment.objects.select_related("store").order_by("name")
     if not user.is_authenticated:
         return queryset.none()
     store_ids = visible_store_ids(user)
     if store_ids is None:
         return queryset
-    return queryset.filter(Q(store__isnull=True) | Q(store_id__in=store_ids))
+    return queryset.filter(store_id__in=store_ids)
 
 
 def segment_get_for_user(*, user, pk: int) -> Segment:

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from crm.audit import audit_log_record
 from crm.choices import AuditAction
 from crm.masking import can_see_full_phone
+from crm.scoping import sees_all_stores
 from customers.card import card_panels, timeline_events
 from customers.forms import CustomerEditForm, CustomerNoteForm, PhoneLookupForm, SearchForm, SegmentForm
 from customers.models import Segment
@@ -192,6 +193,9 @@ def _segment_form(request: HttpRequest, segment: Segment) -> HttpResponse:
     from customers.services import segment_save
 
     form = SegmentForm(request.POST or None, instance=segment, user=request.user)
+    if not sees_all_stores(request.user):
+        # A segment without a store is the group's: only staff who see every store may make one.
+        form.fields["store"].required = True
     if request.method == "POST" and form.is_valid():
         segment = segment_save(segment=form.instance, user=request.user)
         messages.success(request, _("The segment was saved."))

@@ -1,24 +1,35 @@
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
 
-from crm.scoping import scope_to_user_stores
+from crm.admin_base import ReadOnlyModelAdmin, ScopedSimpleHistoryAdmin, StoreFixedOnChangeMixin
+from customers.selectors import customer_queryset_for_user
 from followups.models import CallAttempt, FollowupRule, FollowupTask, GenerationRun, InboundSms, SmsMessage
 
 
-class StoreScopedAdmin(admin.ModelAdmin):
-    def get_queryset(self, request):
-        return scope_to_user_stores(super().get_queryset(request), request.user)
-
-
 @admin.register(FollowupRule)
-class FollowupRuleAdmin(StoreScopedAdmin, SimpleHistoryAdmin):
+class FollowupRuleAdmin(StoreFixedOnChangeMixin, ScopedSimpleHistoryAdmin):
     list_display = ["store", "code", "is_enabled", "channel", "offset_days", "priority"]
     list_filter = ["store", "code", "channel", "is_enabled"]
     list_select_related = ["store"]
 
 
+class CustomerRecordAdmin(ReadOnlyModelAdmin):
+    """Records of a customer's calls, tasks and SMS, written by the follow-up services: read-only here,
+    scoped to the user's stores and never showing a top-secret card's records to staff not named on it."""
+
+    customer_field = "customer"
+
+    def scoped_queryset(self, request, queryset):
+        queryset = super().scoped_queryset(request, queryset)
+        if request.user.is_superuser:
+            return queryset
+        visible_customers = customer_queryset_for_user(request.user)
+        lookup = self.customer_field
+        # A record matched to no customer stays visible to whoever sees its store.
+        return queryset.filter(**{f"{lookup}__isnull": True}) | queryset.filter(**{f"{lookup}__in": visible_customers})
+
+
 @admin.register(FollowupTask)
-class FollowupTaskAdmin(StoreScopedAdmin):
+class FollowupTaskAdmin(CustomerRecordAdmin):
     list_display = ["id", "code", "store", "customer", "rule_date", "queue_date", "work_date", "status", "attempts"]
     list_filter = ["store", "code", "channel", "status"]
     date_hierarchy = "queue_date"
@@ -28,18 +39,17 @@ class FollowupTaskAdmin(StoreScopedAdmin):
 
 
 @admin.register(CallAttempt)
-class CallAttemptAdmin(admin.ModelAdmin):
+class CallAttemptAdmin(CustomerRecordAdmin):
+    store_field = "task__store"
     list_display = ["at", "customer", "agent", "outcome", "satisfaction", "is_dissatisfied"]
     list_filter = ["outcome", "is_dissatisfied"]
     raw_id_fields = ["task", "customer", "agent"]
     list_select_related = ["customer", "agent"]
 
-    def get_queryset(self, request):
-        return scope_to_user_stores(super().get_queryset(request), request.user, store_field="task__store")
-
 
 @admin.register(SmsMessage)
-class SmsMessageAdmin(StoreScopedAdmin):
+class SmsMessageAdmin(CustomerRecordAdmin):
+    phone_fields = ("mobile",)
     list_display = ["send_date", "store", "mobile", "code", "status", "delivery_status", "sent_at"]
     list_filter = ["store", "status", "delivery_status", "code"]
     search_fields = ["mobile", "idempotency_key"]
@@ -48,19 +58,18 @@ class SmsMessageAdmin(StoreScopedAdmin):
 
 
 @admin.register(InboundSms)
-class InboundSmsAdmin(admin.ModelAdmin):
+class InboundSmsAdmin(CustomerRecordAdmin):
+    # A reply matched to no customer belongs to no store: only group-wide staff see it.
+    store_field = "customer__store"
+    phone_fields = ("mobile",)
     list_display = ["received_at", "mobile", "text", "action", "satisfaction", "customer"]
     list_filter = ["action"]
     search_fields = ["mobile"]
     raw_id_fields = ["customer", "in_reply_to"]
     list_select_related = ["customer"]
 
-    def get_queryset(self, request):
-        # A reply matched to no customer belongs to no store: only group-wide staff see it.
-        return scope_to_user_stores(super().get_queryset(request), request.user, store_field="customer__store")
-
 
 @admin.register(GenerationRun)
-class GenerationRunAdmin(StoreScopedAdmin):
+class GenerationRunAdmin(ReadOnlyModelAdmin):
     list_display = ["date", "store", "code", "created_count", "finished_at"]
     list_filter = ["store", "code"]

@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from crm.masking import mask_phone
 from crm.models import Store, TimeStampedModel
 from followups.choices import (
     CallOutcome,
@@ -242,7 +243,8 @@ class SmsMessage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.mobile} {self.send_date} {self.get_status_display()}"
+        # Shown in the admin's titles and pickers: never the whole number.
+        return f"{mask_phone(self.mobile)} {self.send_date} {self.get_status_display()}"
 
 
 class InboundSms(models.Model):
@@ -271,7 +273,7 @@ class InboundSms(models.Model):
         verbose_name_plural = _("SMS replies")
 
     def __str__(self) -> str:
-        return f"{self.mobile} {self.text[:20]}"
+        return f"{mask_phone(self.mobile)} {self.text[:20]}"
 
 
 class GenerationRun(models.Model):

@@ -150,11 +150,12 @@ def test_a_refresh_most_of_the_table_writes_builds_the_same_facts_and_indexes(fl
         assert cursor.fetchone()[0] == 7  # the primary key and the six segment indexes, built again
 
 
-def test_manager_saves_a_segment_and_sees_the_live_count_and_list(client, manager_a, fleet):
+def test_manager_saves_a_segment_and_sees_the_live_count_and_list(client, manager_a, store_a, fleet):
     client.force_login(manager_a)
 
     response = client.post(
-        reverse("customers:segment_create"), {"name": "男车主", "genders": ["M"], "districts": "玄武区， 江宁区"}
+        reverse("customers:segment_create"),
+        {"name": "男车主", "store": store_a.pk, "genders": ["M"], "districts": "玄武区， 江宁区"},
     )
 
     assert response.status_code == 302
@@ -165,11 +166,12 @@ def test_manager_saves_a_segment_and_sees_the_live_count_and_list(client, manage
     assert [customer.customer_no for customer in detail.context["page"].object_list] == ["D"]
 
 
-def test_segment_form_refuses_bad_values_with_a_message(client, manager_a, fleet):
+def test_segment_form_refuses_bad_values_with_a_message(client, manager_a, store_a, fleet):
     client.force_login(manager_a)
 
     response = client.post(
-        reverse("customers:segment_create"), {"name": "x", "activity": ["sleeping"], "min_visits_12m": "-1"}
+        reverse("customers:segment_create"),
+        {"name": "x", "store": store_a.pk, "activity": ["sleeping"], "min_visits_12m": "-1"},
     )
 
     assert response.status_code == 200
@@ -187,8 +189,8 @@ def test_advisor_may_not_create_or_export(client, advisor_a, fleet):
     assert AuditLog.objects.filter(action=AuditAction.EXPORT).count() == 0
 
 
-def test_csv_export_is_logged_and_formula_safe(client, manager_a, fleet):
-    segment = Segment.objects.create(name="流失", definition={"activity": ["lost"]})
+def test_csv_export_is_logged_and_formula_safe(client, manager_a, store_a, fleet):
+    segment = Segment.objects.create(name="流失", store=store_a, definition={"activity": ["lost"]})
     client.force_login(manager_a)
 
     response = client.get(reverse("customers:segment_export", args=[segment.pk, "csv"]))
@@ -211,7 +213,7 @@ def test_xlsx_export_escapes_every_formula_trigger(client, manager_a, store_a):
     for index, text in enumerate(["=1+1", "+1+1", "-1+1", "@SUM(A1)", "\t=1", "\r=1", "plain"]):
         CustomerFactory(store=store_a, customer_no=f"X{index}", name=text)
     customer_stats_refresh(today=TODAY)  # as the import does after bringing cards in
-    segment = Segment.objects.create(name="all", definition={})
+    segment = Segment.objects.create(name="all", store=store_a, definition={})
     client.force_login(manager_a)
 
     response = client.get(reverse("customers:segment_export", args=[segment.pk, "xlsx"]))
@@ -235,8 +237,8 @@ def test_django_import_export_own_escaping_misses_most_triggers():
     assert [row[0] for row in dataset] == ["1+1", "+1+1", "-1+1", "@SUM(A1)"]
 
 
-def test_store_b_manager_counts_nothing_of_store_a(client, manager_b, fleet):
-    segment = Segment.objects.create(name="all", definition={})
+def test_store_b_manager_counts_nothing_of_store_a(client, manager_b, store_b, fleet):
+    segment = Segment.objects.create(name="all", store=store_b, definition={})
     client.force_login(manager_b)
 
     detail = client.get(reverse("customers:segment_detail", args=[segment.pk]))
@@ -388,8 +390,8 @@ def test_the_live_count_answers_every_change_of_the_form(client, manager_a, flee
     assert edit.context["count"] == 3
 
 
-def test_the_list_page_count_equals_the_live_count(client, manager_a, fleet, django_assert_num_queries):
-    segment = Segment.objects.create(name="男", definition={"genders": ["M"]})
+def test_the_list_page_count_equals_the_live_count(client, manager_a, store_a, fleet, django_assert_num_queries):
+    segment = Segment.objects.create(name="男", store=store_a, definition={"genders": ["M"]})
     client.force_login(manager_a)
 
     with django_assert_num_queries(12):
@@ -399,11 +401,11 @@ def test_the_list_page_count_equals_the_live_count(client, manager_a, fleet, dja
     assert [customer.customer_no for customer in detail.context["page"].object_list] == ["D", "L"]
 
 
-def test_an_export_leaves_out_top_secret_cards_even_for_named_staff(client, manager_a, fleet):
+def test_an_export_leaves_out_top_secret_cards_even_for_named_staff(client, manager_a, store_a, fleet):
     active, _dormant, _lost = fleet
     customer_update(customer=active, user=manager_a, data={"confidentiality": "top_secret"})
     active.authorized_staff.add(manager_a)
-    segment = Segment.objects.create(name="全部", definition={})
+    segment = Segment.objects.create(name="全部", store=store_a, definition={})
     client.force_login(manager_a)
 
     listed = client.get(reverse("customers:segment_detail", args=[segment.pk]))
