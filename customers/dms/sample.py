@@ -54,7 +54,7 @@ WARNING_MOBILE = "Not a mainland mobile number"
 WARNING_VIN_CHECK_DIGIT = "The VIN check digit (position 9) is wrong"
 WARNING_WHOLE_NUMBER = "Not a whole number"
 
-# A brand per store, in turn: (brand, world manufacturer identifier, series, model descriptor codes).
+# The brands stores sell (see store_brand): (brand, world manufacturer identifier, series, model descriptor codes).
 BRANDS = (
     ("东风日产", "LGB", ("轩逸", "骐达", "逍客", "奇骏", "天籁"), ("F4NB", "C2MA", "J1RE", "T3XA", "L5HB")),
     ("北京现代", "LBE", ("伊兰特", "悦动", "名图", "途胜", "领动"), ("SA4C", "DB2D", "LF3A", "TL1G", "AD5C")),
@@ -121,6 +121,13 @@ def vin_check_digit(vin: str) -> str:
     """The check digit (position 9) of a 17-character VIN, ISO 3779: ``0``–``9`` or ``X``."""
     remainder = sum(VIN_VALUES[character] * weight for character, weight in zip(vin, VIN_WEIGHTS, strict=True)) % 11
     return "X" if remainder == 10 else str(remainder)
+
+
+def store_brand(code: str) -> tuple:
+    """The brand a store sells, from its code alone: the same in every sample, and different for codes
+    that differ only in their last character by less than four (NJ01 to NJ04), so that samples of
+    such stores never share a VIN (the brand's manufacturer code starts every VIN)."""
+    return BRANDS[sum(code.encode()) % len(BRANDS)]
 
 
 def add_years(day: datetime.date, years: int) -> datetime.date:
@@ -288,7 +295,7 @@ class _Sample:
         self.customers = customers
         self.rng = random.Random(seed)
         self.today = today
-        self.stores = [(code, BRANDS[index % len(BRANDS)]) for index, code in enumerate(stores)]
+        self.stores = [(code, store_brand(code)) for code in stores]
         self.mess = mess
         self.writers = writers
         self.spell = _Spellings(self.rng, mess=mess, xlsx=xlsx)

@@ -157,3 +157,20 @@ def test_an_unwritable_folder_is_explained(tmp_path):
         call_command("dms_sample", str(tmp_path / "taken"), "--customers", "5", stderr=io.StringIO())
 
     assert str(error.value).startswith(f"Cannot write to {tmp_path / 'taken'}: ")
+
+
+def test_samples_of_two_stores_import_side_by_side(tmp_path):
+    """The README's walk-through: a sample of NJ01, then a messy one of NJ02; nothing of the first is
+    touched by the second (customer numbers, repair order numbers and VINs differ by store)."""
+    clean = dms_sample_write(out_dir=tmp_path / "clean", customers=150, today=TODAY, stores=["NJ01"])
+    messy = dms_sample_write(out_dir=tmp_path / "messy", customers=150, today=TODAY, stores=["NJ02"], mess=True)
+    import_all(tmp_path / "clean")
+
+    summaries = import_all(tmp_path / "messy")
+
+    for name in FILES:
+        assert summaries[name].startswith(f"created={messy.keys[name]} updated=0 unchanged=0 ")
+    assert Customer.objects.count() == clean.keys["customers"] + messy.keys["customers"]
+    assert Vehicle.objects.count() == clean.keys["vehicles"] + messy.keys["vehicles"]
+    assert RepairOrder.objects.count() == clean.keys["repair_orders"] + messy.keys["repair_orders"]
+    assert set(Vehicle.objects.values_list("brand", flat=True).distinct()) == {"北京现代", "上汽大众"}
