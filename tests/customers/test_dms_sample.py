@@ -8,6 +8,7 @@ import io
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from customers.choices import IssueSeverity
 from customers.dms.sample import FILES, SampleIssue, dms_sample_write, vin_check_digit
@@ -138,13 +139,13 @@ def test_the_same_seed_writes_the_same_files_and_another_seed_others(tmp_path):
         (["--customers", "0"], "--customers must be at least 1."),
         (["--encoding", "klingon"], "Unknown encoding: klingon."),
         (["--encoding", "gbk", "--xlsx"], "--encoding applies to CSV files; an XLSX workbook has none."),
-        (["--encoding", "ascii"], "The encoding ascii cannot write '客户编号'."),
-        (["--today", "22.11.2026"], "--today must be a date like 2026-11-22, not '22.11.2026'."),
+        (["--encoding", "ascii"], "The encoding ascii cannot write “客户编号”."),
+        (["--today", "22.11.2026"], "--today must be a date like 2026-11-22, not “22.11.2026”."),
         (["--stores", ","], "--stores must name one or more store codes of at most 20 characters."),
     ],
 )
 def test_bad_arguments_are_explained(tmp_path, arguments, message):
-    with pytest.raises(CommandError) as error:
+    with translation.override("en"), pytest.raises(CommandError) as error:
         call_command("dms_sample", str(tmp_path / "out"), "--customers", "5", *arguments, stderr=io.StringIO())
 
     assert str(error.value) == message
@@ -156,7 +157,8 @@ def test_an_unwritable_folder_is_explained(tmp_path):
     with pytest.raises(CommandError) as error:
         call_command("dms_sample", str(tmp_path / "taken"), "--customers", "5", stderr=io.StringIO())
 
-    assert str(error.value).startswith(f"Cannot write to {tmp_path / 'taken'}: ")
+    assert str(error.value).startswith(f"无法写入 {tmp_path / 'taken'}：")  # in the admin's language
+    assert not (tmp_path / "taken").is_dir()
 
 
 def test_samples_of_two_stores_import_side_by_side(tmp_path):

@@ -11,6 +11,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from customers.dms.sample import dms_sample_write
 
@@ -19,7 +20,7 @@ def _date(value: str) -> datetime.date:
     try:
         return datetime.date.fromisoformat(value)
     except ValueError:
-        raise CommandError(f"--today must be a date like 2026-11-22, not {value!r}.") from None
+        raise CommandError(_("--today must be a date like 2026-11-22, not “%(value)s”.") % {"value": value}) from None
 
 
 class Command(BaseCommand):
@@ -40,17 +41,17 @@ class Command(BaseCommand):
 
     def handle(self, *args, out_dir, customers, seed, today, stores, mess, encoding, xlsx, **options):
         if customers < 1:
-            raise CommandError("--customers must be at least 1.")
+            raise CommandError(_("--customers must be at least 1."))
         store_codes = [code.strip() for code in stores.split(",") if code.strip()]
         if not store_codes or any(len(code) > 20 for code in store_codes):
-            raise CommandError("--stores must name one or more store codes of at most 20 characters.")
+            raise CommandError(_("--stores must name one or more store codes of at most 20 characters."))
         if encoding:
             try:
                 codecs.lookup(encoding)
             except LookupError:
-                raise CommandError(f"Unknown encoding: {encoding}.") from None
+                raise CommandError(_("Unknown encoding: %(encoding)s.") % {"encoding": encoding}) from None
             if xlsx:
-                raise CommandError("--encoding applies to CSV files; an XLSX workbook has none.")
+                raise CommandError(_("--encoding applies to CSV files; an XLSX workbook has none."))
         started = time.monotonic()
         try:
             outcome = dms_sample_write(
@@ -65,9 +66,11 @@ class Command(BaseCommand):
             )
         except UnicodeEncodeError as error:
             unwritable = error.object[error.start : error.end]
-            raise CommandError(f"The encoding {encoding} cannot write {unwritable!r}.") from None
+            message = _("The encoding %(encoding)s cannot write “%(text)s”.")
+            raise CommandError(message % {"encoding": encoding, "text": unwritable}) from None
         except OSError as error:
-            raise CommandError(f"Cannot write to {out_dir}: {error.strerror or error}.") from None
+            message = _("Cannot write to %(folder)s: %(error)s.")
+            raise CommandError(message % {"folder": out_dir, "error": error.strerror or error}) from None
         if options["verbosity"] >= 1:
             for name, path in outcome.paths.items():
                 self.stderr.write(f"{path}: {outcome.rows[name]} rows")
