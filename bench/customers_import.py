@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 # ruff: noqa: T201, E501 - a benchmark prints its figures; its SQL reads best unwrapped
 """DMS import benchmark (issue 3): generate ~100k customers / 120k vehicles / 540k repair orders with
---mess, time a plain PostgreSQL COPY of the same three files, then `import_dms` of each file (first
+`manage.py dms_sample --mess` (whose few planted bad rows the import rejects), time a plain PostgreSQL COPY of the same three files, then `import_dms` of each file (first
 import and re-import) in a fresh database, with each command's own peak memory. Finally the floor:
 the same rows, already clean, written into the CRM's tables the fastest way PostgreSQL allows (a
 plain INSERT into the tables without their secondary indexes and foreign keys, which are then built
@@ -119,8 +119,10 @@ def main() -> None:
                REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/11"),
                DJANGO_SETTINGS_MODULE="config.settings.test", CELERY_TASK_ALWAYS_EAGER="0")  # fmt: skip
     if not (DATA / "repair_orders.csv").exists():
-        subprocess.run([sys.executable, "/work/shared/dms/generate.py", str(DATA), "--customers", str(args.customers),
-                        "--mess", "--today", "2026-11-22"], check=True)  # fmt: skip
+        # The project's own sample export (docs/dms-import.md), UTF-8 for the plain COPY it is held to.
+        subprocess.run([sys.executable, "manage.py", "dms_sample", str(DATA.relative_to(ROOT)), "--customers",
+                        str(args.customers), "--mess", "--encoding", "utf-8-sig", "--stores", "NJ01,NJ02,NJ03",
+                        "--today", "2026-11-22"], cwd=ROOT, env=env, check=True)  # fmt: skip
     for number in range(1, args.runs + 1):
         # The same pure-Python work each run: how fast this (shared, virtual) machine is right now.
         started = time.monotonic()

@@ -4,7 +4,7 @@ Pure functions and one small class; nothing here touches the database. The admin
 calendar (``crm.models.CalendarDay``) is read by the caller and handed to ``WorkingCalendar`` as a
 mapping of date → is-working-day.
 
-Working days (``shared/spec/followups.md``, "Terms"), in order of precedence:
+Working days (``docs/followups.md``, "The working-day calendar"), in order of precedence:
 
 1. an override entered by a manager (the State Council notice for a year) decides;
 2. otherwise, for a year that ``chinese_calendar`` ships data for, its official calendar decides
@@ -142,7 +142,7 @@ def statutory_holidays(year: int) -> dict[date, str]:
     """The computed public holidays of ``year`` (date → Chinese name), the fallback for years the
     official calendar does not cover.
 
-    Exactly the list of followups.md ("Terms"), which acceptance checks rely on:
+    Exactly the list of docs/followups.md ("The working-day calendar"), which acceptance checks rely on:
 
     - 元旦: 1 January;
     - 春节: lunar 1/1;

@@ -75,7 +75,7 @@ REPAIR_TYPE_FROM_DMS = {
 
 
 class ImportKind(models.TextChoices):
-    """The three DMS reports (dms-format.md)."""
+    """The three DMS reports (docs/dms-import.md)."""
 
     CUSTOMERS = "customers", _("Customers")
     VEHICLES = "vehicles", _("Vehicles")

@@ -284,7 +284,7 @@ class CustomerNote(TimeStampedModel):
 class HeaderMappingProfile(TimeStampedModel):
     """How one DMS vendor names the columns of one report: aliases (header → field), admin-editable.
 
-    Headers not listed fall back to the reference format (dms-format.md), so a profile only names
+    Headers not listed fall back to the reference format (docs/dms-import.md), so a profile only names
     what differs ("手机" or "联系电话" → mobile)."""
 
     name = models.CharField(_("name"), max_length=100)
@@ -455,7 +455,7 @@ class CustomerStats(models.Model):
 
     Copies of the card's traits (store, gender, birthday, source, district, income, tier, whether
     the card is top secret), the brands / series / models of the customer's vehicles, and the
-    figures: last visit L (followups.md), 12-month spend and visits, value third per store, the
+    figures: last visit L (docs/followups.md), 12-month spend and visits, value third per store, the
     newest delivery and its warranty end (DMS value, else delivery + 2 years). Dates are stored and
     compared with today when a segment is counted; 12-month figures are as of the last refresh.
 

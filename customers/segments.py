@@ -2,7 +2,7 @@
 counts and lists its customers.
 
 Every filter reads the segment facts (CustomerStats, one narrow row per customer: the card's
-traits, the vehicles' brands / series / models, last visit L as followups.md defines it, 12-month
+traits, the vehicles' brands / series / models, last visit L as docs/followups.md defines it, 12-month
 spend and visits, the value third per store), kept by ``customer_stats_refresh`` after every import
 and nightly, and by ``customer_stats_refresh_for_customers`` after a card edit. Lifecycle reads the
 customer's newest vehicle: new (delivered < 1 year ago), in / out of warranty (its warranty end,

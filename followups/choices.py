@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class RuleCode(models.TextChoices):
-    """The rules of shared/spec/followups.md, in the order of its table."""
+    """The rules of docs/followups.md, in the order of its table."""
 
     DELIVERY_THANKS = "delivery_thanks", _("Thank-you call after delivery (购车感谢回访)")
     FIRST_SERVICE_INVITE = "first_service_invite", _("First service invitation (首保邀请)")

@@ -1,4 +1,4 @@
-"""The default rules of shared/spec/followups.md, with the scripts and questionnaires of seed 001 and
+"""The default rules of docs/followups.md, with the scripts and questionnaires of seed 001 and
 the care calendar of seed 004. They are the data a store starts with; managers edit them per store.
 
 The texts are Chinese on purpose: they are what an agent reads to a customer and what a customer

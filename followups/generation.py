@@ -1,4 +1,4 @@
-"""Set-based SQL of the follow-up rules (shared/spec/followups.md).
+"""Set-based SQL of the follow-up rules (docs/followups.md).
 
 For a generation date D and a rule, the rule dates R whose queue date is D are known in Python
 (``WorkingCalendar.rule_dates_queued_on(D)`` for phone rules, ``[D]`` for SMS rules). Each rule turns
@@ -335,7 +335,7 @@ def candidates_for(rule, rule_dates: list[date]) -> Candidates | None:
 
 
 def eligible_sql(rule, candidates: Candidates) -> tuple[str, dict]:
-    """``candidates`` without whoever gets nothing (followups.md, "Who gets nothing")."""
+    """``candidates`` without whoever gets nothing (docs/followups.md, "Who gets nothing")."""
     if rule.channel == Channel.SMS:
         contact = "cu.sms_opt_out = false AND cu.mobile ~ %(mobile_pattern)s"
     else:

@@ -20,7 +20,7 @@ from followups.choices import (
 
 
 class FollowupRule(TimeStampedModel):
-    """One rule of followups.md for one store: on/off, offset, channel, priority, script, questionnaire
+    """One rule of docs/followups.md for one store: on/off, offset, channel, priority, script, questionnaire
     and SMS template. Managers edit it; every change is kept in the history."""
 
     store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.CASCADE, related_name="followup_rules")
@@ -80,7 +80,7 @@ class FollowupRule(TimeStampedModel):
 class FollowupTask(models.Model):
     """A call or an SMS due to one unit (a vehicle or a customer) for one rule date R.
 
-    ``queue_date`` is Q of followups.md and never changes; ``work_date`` starts at Q and moves when
+    ``queue_date`` is Q of docs/followups.md and never changes; ``work_date`` starts at Q and moves when
     an unanswered call rolls over or the customer asks to be called back.
     """
 

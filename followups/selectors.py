@@ -230,7 +230,7 @@ def sms_list_for_day(*, user, day: datetime.date, search: str = "") -> QuerySet[
 
 
 def export_rows(*, day: datetime.date) -> list[tuple]:
-    """followups.md contract: tasks whose queue date is D as (rule, customer_no, vin, channel, due_date),
+    """docs/followups.md contract: tasks whose queue date is D as (rule, customer_no, vin, channel, due_date),
     sorted by rule, customer_no, vin."""
     with connection.cursor() as cursor:
         cursor.execute(

@@ -313,7 +313,7 @@ def task_release(*, user, customer_id: int) -> int:
 
 
 def is_dissatisfied_result(*, is_dissatisfied: bool, satisfaction: int | None) -> bool:
-    """A dissatisfied result (followups.md): marked 不满意, or a score of 2 or less out of 5."""
+    """A dissatisfied result (docs/followups.md): marked 不满意, or a score of 2 or less out of 5."""
     return bool(is_dissatisfied or (satisfaction is not None and satisfaction <= DISSATISFIED_SCORE))
 
 

@@ -1,4 +1,4 @@
-"""The DMS import (dms-format.md), set-based so that a dealer group's whole export fits in a minute.
+"""The DMS import (docs/dms-import.md), set-based so that a dealer group's whole export fits in a minute.
 
 1. **Stage** (outside the transaction, touches no real table): rows are read from the file in chunks
    and parsed column by column: each distinct cell of a column goes once through its parser in
@@ -74,7 +74,7 @@ IMPORT_WORK_MEM = "128MB"
 FINGERPRINT_VERSION = "1"
 
 # ---------------------------------------------------------------------------------------------
-# The reference format: header → field, per report (dms-format.md)
+# The reference format: header → field, per report (docs/dms-import.md)
 # ---------------------------------------------------------------------------------------------
 
 REFERENCE_HEADERS: dict[str, dict[str, str]] = {

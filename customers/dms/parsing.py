@@ -1,7 +1,7 @@
 """Turn raw DMS export values into clean Python values.
 
 Pure functions, no database and no Django settings needed (messages are lazy and only
-translated when shown). The importer's rules live in ``shared/spec/dms-format.md``:
+translated when shown). The importer's rules are in ``docs/dms-import.md``:
 
 - a bad *field* raises :class:`FieldError`; the importer keeps the row, leaves the field empty
   and reports a warning;

@@ -11,7 +11,7 @@ from crm.migration_operations import AddTrigramIndex, OptionalTrigramExtension
 
 
 def create_reference_profiles(apps, schema_editor):
-    """The reference format of dms-format.md as each report's default, editable header mapping."""
+    """The reference format of docs/dms-import.md as each report's default, editable header mapping."""
     from customers.dms.importer import REFERENCE_HEADERS
 
     profile_model = apps.get_model("customers", "HeaderMappingProfile")

@@ -1,4 +1,4 @@
-"""Every rule of shared/spec/dms-format.md, through `import_dms` and the import service."""
+"""Every rule of docs/dms-import.md, through `import_dms` and the import service."""
 
 import datetime
 import io

@@ -1,4 +1,4 @@
-"""Every rule and edge of shared/spec/followups.md, generated through the real SQL."""
+"""Every rule and edge of docs/followups.md, generated through the real SQL."""
 
 import datetime
 import io

@@ -21,7 +21,7 @@ ISSUES_SHOWN = 50
 
 
 class Command(BaseCommand):
-    help = "Import a DMS export (customers, vehicles or repair orders) per shared/spec/dms-format.md."
+    help = "Import a DMS export: customers, vehicles or repair orders (see docs/dms-import.md)."
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=ImportKind.values)

@@ -9,7 +9,7 @@ HEADER = ["rule", "customer_no", "vin", "channel", "due_date"]
 
 
 class Command(BaseCommand):
-    help = "Print the tasks whose queue date is D: rule,customer_no,vin,channel,due_date (followups.md)."
+    help = "Print the tasks whose queue date is D: rule,customer_no,vin,channel,due_date (docs/followups.md)."
 
     def add_arguments(self, parser):
         parser.add_argument("--date", required=True, help="Queue date D, YYYY-MM-DD.")
