@@ -28,7 +28,8 @@ def generate(day, store, **kwargs):
 
 
 def tasks(code=None):
-    queryset = FollowupTask.objects.order_by("rule_date", "id")
+    # One INSERT … SELECT numbers its rows in the query plan's order: order a day's tasks by unit.
+    queryset = FollowupTask.objects.order_by("rule_date", "unit_id", "id")
     if code:
         queryset = queryset.filter(code=code)
     return [(task.code, task.unit_id, task.rule_date, task.queue_date) for task in queryset]
