@@ -7,18 +7,79 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from crm.choices import Role
+from crm.models import User
 from crm.scoping import scope_to_user_stores, sees_all_stores, visible_store_ids
 from customers.choices import Confidentiality
 from customers.models import Customer, CustomerNote, ImportBatch, RepairOrder, Segment, Vehicle
 
+# --- who sees which card: the one visibility rule -------------------------------------------------
+#
+# 绝密 (top secret): the named staff only. 机密 (confidential): the named staff and the managers of
+# the card's store. 秘密 (secret) and 普通 (normal): everyone of the store (a 秘密 card never leaves
+# in an export without a manager's approval: customers.exports). Superusers see every card. The rule
+# is written here once, as a queryset condition and as an SQL fragment for set-based code.
+
+RESTRICTED_LEVELS = (Confidentiality.TOP_SECRET, Confidentiality.CONFIDENTIAL)
+# Levels whose cards leave in an export only with a manager's approval (key customers too).
+APPROVAL_LEVELS = (Confidentiality.TOP_SECRET, Confidentiality.CONFIDENTIAL, Confidentiality.SECRET)
+
+
+def managed_store_ids(user) -> QuerySet:
+    """The stores where the user is a manager (the role, in that store), as a subquery: their
+    managers see the store's 机密 cards. No query of its own: it runs inside the caller's."""
+    through = User.stores.through
+    return through.objects.filter(user_id=user.pk, user__groups__name=Role.MANAGER).values("store_id")
+
+
+_MANAGED_STORES_SQL = f"""
+    SELECT managed.store_id FROM {User.stores.through._meta.db_table} managed
+    JOIN {User.groups.through._meta.db_table} manager_role ON manager_role.user_id = managed.user_id
+    JOIN auth_group role_group ON role_group.id = manager_role.group_id
+    WHERE managed.user_id = %(visible_user)s AND role_group.name = '{Role.MANAGER}'"""
+
+
+def sees_every_level(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_superuser)
+
+
+def restricted_customers_visible_to(user) -> QuerySet[Customer]:
+    """The 绝密 and 机密 cards the user may see (usually few): named on them, or a manager of the
+    store of a 机密 card. Read through the partial index of restricted cards."""
+    restricted = Customer.objects.filter(confidentiality__in=RESTRICTED_LEVELS)
+    named = Q(pk__in=Customer.authorized_staff.through.objects.filter(user_id=user.pk).values("customer_id"))
+    managed = Q(confidentiality=Confidentiality.CONFIDENTIAL, store_id__in=managed_store_ids(user))
+    return restricted.filter(named | managed)
+
+
+def customer_visibility_condition(user, *, prefix: str = "") -> Q:
+    """The condition "this card's level lets the user see it", on Customer or, with ``prefix``
+    (``"customer__"``), on a model pointing at it. Store scoping is applied apart (crm.scoping)."""
+    if sees_every_level(user):
+        return Q()
+    if not (user and user.is_authenticated):
+        return Q(pk__in=[])
+    visible_restricted = restricted_customers_visible_to(user).values("pk")
+    return ~Q(**{f"{prefix}confidentiality__in": RESTRICTED_LEVELS}) | Q(**{f"{prefix}pk__in": visible_restricted})
+
+
+def customer_visibility_sql(user, *, alias: str) -> tuple[str, dict]:
+    """The same rule as an SQL fragment on the customers_customer row ``alias``, with its named
+    parameters (``%(visible_...)s``), for set-based code such as the call queue's claim."""
+    levels = ", ".join(f"'{level}'" for level in RESTRICTED_LEVELS)
+    sql = f"""({alias}.confidentiality NOT IN ({levels}) OR %(visible_all)s
+        OR EXISTS (SELECT 1 FROM customers_customer_authorized_staff visible_named
+                   WHERE visible_named.customer_id = {alias}.id AND visible_named.user_id = %(visible_user)s)
+        OR ({alias}.confidentiality = '{Confidentiality.CONFIDENTIAL}'
+            AND {alias}.store_id IN ({_MANAGED_STORES_SQL})))"""
+    params = {"visible_all": sees_every_level(user), "visible_user": user.pk}
+    return sql, params
+
 
 def customer_queryset_for_user(user) -> QuerySet[Customer]:
+    """The cards the user may see: the user's stores, and the levels the user may see there."""
     queryset = scope_to_user_stores(Customer.objects.all(), user)
-    if user.is_superuser or not user.is_authenticated:
-        return queryset
-    # A subquery keeps the authorised-staff join from duplicating rows.
-    hidden = Customer.objects.filter(confidentiality=Confidentiality.TOP_SECRET).exclude(authorized_staff=user)
-    return queryset.exclude(pk__in=hidden.values("pk"))
+    return queryset.filter(customer_visibility_condition(user))
 
 
 SEARCH_BRANCH_LIMIT = 500
