@@ -2,6 +2,7 @@
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -93,11 +94,86 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def customer_search_sql(search: str, *, by_phone: bool) -> tuple[str, list] | None:
+# --- search by phone digits -------------------------------------------------------------------
+#
+# A search by digits reveals numbers: from the masked 138****1234 and a match on guessed middle
+# digits a whole number is rebuilt. So (customers/phone_search.py audits and counts each one):
+# - a whole number (mobile, or landline with its area code) always works, as at an incoming call;
+# - a name (or its pinyin / initials) with the last four digits ("张伟 1234"), the way a customer
+#   at the desk gives it: the last four are shown in the mask anyway;
+# - any part of a number, from MIN_PARTIAL_PHONE_DIGITS digits, only for staff who see whole
+#   numbers (for them a match reveals nothing new).
+
+MIN_PARTIAL_PHONE_DIGITS = 7
+NAME_WITH_LAST_FOUR_PATTERN = re.compile(
+    r"(?P<name>[^\d\s]+)\s*(?P<digits>\d{4})|(?P<first>\d{4})\s*(?P<last>[^\d\s]+)"
+)
+
+
+@dataclass(frozen=True)
+class PhoneQuery:
+    """A search by phone digits: ``kind`` is mobile or landline (a whole number), partial (any part
+    of a mobile) or name_last_four (a name part and the mobile's last four digits)."""
+
+    kind: str
+    digits: str
+    name: str = ""
+
+    @property
+    def is_whole_number(self) -> bool:
+        return self.kind in ("mobile", "landline")
+
+
+def phone_query_parse(search: str) -> PhoneQuery | None:
+    """The phone part of a search text, or None when the text is not a search by phone digits."""
+    from customers.dms.parsing import FieldError, normalize_phone
+
+    text = unicodedata.normalize("NFKC", search).strip()
+    if PHONE_QUERY_PATTERN.fullmatch(text):
+        digits = re.sub(r"\D", "", text)
+        if len(digits) > 11 and digits.startswith(("0086", "86")):
+            digits = digits[-11:]
+        if len(digits) < 4:
+            return None
+        try:
+            mobile, landline = normalize_phone(text)
+        except FieldError:
+            mobile = landline = None
+        if mobile:
+            return PhoneQuery("mobile", mobile)
+        if landline:
+            return PhoneQuery("landline", landline)
+        return PhoneQuery("partial", digits)
+    match = NAME_WITH_LAST_FOUR_PATTERN.fullmatch(text)
+    if match:
+        name = (match["name"] or match["last"]).lower()
+        if CJK_PATTERN.search(name) or LETTERS_PATTERN.fullmatch(name):
+            return PhoneQuery("name_last_four", match["digits"] or match["first"], name)
+    return None
+
+
+def phone_query_refusal(*, user, query: PhoneQuery) -> str:
+    """Why this user may not search by these digits ('' when the search is allowed)."""
+    from django.utils.translation import gettext as _
+
+    from crm.masking import can_see_full_phone
+
+    if query.kind != "partial":
+        return ""
+    if not can_see_full_phone(user):
+        return _("To search by phone, enter the whole number, or a name with the last four digits (张伟 1234).")
+    if len(query.digits) < MIN_PARTIAL_PHONE_DIGITS:
+        return _("To search by part of a number, enter at least %(count)d digits.") % {
+            "count": MIN_PARTIAL_PHONE_DIGITS
+        }
+    return ""
+
+
+def customer_search_sql(search: str, *, phone: PhoneQuery | None = None) -> tuple[str, list] | None:
     """The SQL of the IDs of customers matching ``search`` (a UNION of indexed look-ups, each capped):
     customer_no, name (prefix; contains from 3 characters), pinyin (full or initials, prefix), plate
-    (exact; contains from 3 characters), VIN (whole or its last 6) and, for staff allowed to search
-    by phone, any part of the mobile (4+ digits, in any format)."""
+    (exact; contains from 3 characters), VIN (whole or its last 6) and ``phone``, a search by phone
+    digits already allowed (phone_query_parse, phone_query_refusal) and audited."""
     text = unicodedata.normalize("NFKC", search).strip()
     if not text:
         return None
@@ -129,18 +205,27 @@ def customer_search_sql(search: str, *, by_phone: bool) -> tuple[str, list] | No
             branch(vehicle_owner + "vin = %s", compact)
         if len(compact) == 6:
             branch(vehicle_owner + "right(vin, 6) = %s", compact)
-    if by_phone and PHONE_QUERY_PATTERN.fullmatch(text):
-        digits = re.sub(r"\D", "", text)
-        if len(digits) > 11 and digits.startswith(("0086", "86")):
-            digits = digits[-11:]
-        if len(digits) >= 4:
-            branch("SELECT id FROM customers_customer WHERE mobile LIKE %s", "%" + digits + "%")
+    if phone is not None:
+        card = "SELECT id FROM customers_customer WHERE "
+        if phone.kind == "mobile":
+            branch(card + "mobile = %s", phone.digits)
+        elif phone.kind == "landline":
+            branch(card + "landline = %s", phone.digits)
+        elif phone.kind == "partial":
+            branch(card + "mobile LIKE %s", "%" + phone.digits + "%")
+        elif CJK_PATTERN.search(phone.name):
+            branch(card + "name LIKE %s AND right(mobile, 4) = %s", _like_escape(phone.name) + "%", phone.digits)
+        else:
+            branch(card + "name_initials LIKE %s AND right(mobile, 4) = %s", phone.name + "%", phone.digits)
+            branch(card + "name_pinyin LIKE %s AND right(mobile, 4) = %s", phone.name + "%", phone.digits)
     return " UNION ".join(branches), params
 
 
-def customer_list_for_user(*, user, search: str = "") -> QuerySet[Customer]:
+def customer_list_for_user(*, user, search: str = "", phone: PhoneQuery | None = None) -> QuerySet[Customer]:
+    """The user's cards, narrowed by ``search``; ``phone`` is the search's phone part when it was
+    allowed and audited (customers.phone_search.customer_search), else digits match no mobile."""
     queryset = customer_queryset_for_user(user).select_related("store")
-    found = customer_search_sql(search, by_phone=user.has_perm("customers.search_by_phone"))
+    found = customer_search_sql(search, phone=phone)
     if found is not None:
         sql, params = found
         # The matching IDs first (each branch an index look-up, capped), then the scoped cards by

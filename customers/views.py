@@ -10,14 +10,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from crm.audit import audit_log_record
 from crm.choices import AuditAction
 from crm.masking import can_see_full_phone
+from customers import phone_search
 from customers.card import card_panels, timeline_events
 from customers.forms import CustomerEditForm, CustomerNoteForm, PhoneLookupForm, SearchForm, SegmentForm
 from customers.models import Segment
 from customers.segments import segment_count_for_user, segment_customers_for_user
 from customers.selectors import (
-    customer_find_by_phone,
     customer_get_for_user,
-    customer_list_for_user,
     customer_repair_orders,
     customer_vehicles,
     import_batch_get_for_user,
@@ -60,9 +59,13 @@ def _search_text(request: HttpRequest) -> tuple[str, int]:
 def customer_list(request: HttpRequest) -> HttpResponse:
     """The customer list and the search results of the search box on every page."""
     search, status = _search_text(request)
-    page = Paginator(customer_list_for_user(user=request.user, search=search), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    found = phone_search.customer_search(user=request.user, search=search, path=request.path)
+    if found.message:
+        messages.warning(request, found.message)
+    paginator = Paginator(found.customers, PAGE_SIZE)
+    if found.count is not None:
+        paginator.count = found.count  # counted once, for the search's audit row
+    page = paginator.get_page(request.GET.get("page"))
     _log_unmasked_view(request, page.object_list)
     context = {
         "page": page,
@@ -82,7 +85,12 @@ def customer_phone_lookup(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Enter the caller's number."))
         return redirect("customers:list")
-    found = list(customer_find_by_phone(user=request.user, phone=form.cleaned_data["phone"])[:PAGE_SIZE])
+    found, refusal = phone_search.customer_phone_lookup(
+        user=request.user, phone=form.cleaned_data["phone"], path=request.path, limit=PAGE_SIZE
+    )
+    if refusal:
+        messages.error(request, refusal)
+        return redirect("customers:list")
     if len(found) == 1:
         return redirect("customers:detail", found[0].pk)
     _log_unmasked_view(request, found)

@@ -7,7 +7,8 @@ import zoneinfo
 import pytest
 from django.urls import reverse
 
-from crm.choices import Role
+from crm.choices import AuditAction, Role
+from crm.models import AuditLog
 from customers.models import Segment
 from customers.segments import segment_count_for_user, segment_customers_for_user
 from customers.selectors import customer_queryset_for_user
@@ -27,7 +28,7 @@ MONDAY_10AM = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
 
 @pytest.fixture
 def graded(store_a):
-    """One card of each level in store A (numbers T, C, S, N) and a 机密 card of another store (X)."""
+    """One card of each level in store A (numbers T, C, S, N)."""
     cards = {
         level: CustomerFactory(store=store_a, customer_no=code, confidentiality=level)
         for code, level in (("T", "top_secret"), ("C", "confidential"), ("S", "secret"), ("N", "normal"))
@@ -110,3 +111,123 @@ def test_the_call_queue_and_the_claim_skip_cards_the_agent_may_not_see(store_a, 
     agent = type(agent_a).objects.get(pk=agent_a.pk)
     queue = queue_for_user(user=agent, today=datetime.date(2026, 11, 23))
     assert [row["customer__customer_no"] for row in queue] == ["C", "S"]
+
+
+# --- phone search by digits ------------------------------------------------------------------
+
+
+@pytest.fixture
+def numbers_of_store_a(store_a, store_b):
+    zhang = CustomerFactory(store=store_a, customer_no="CA0001", name="张伟", mobile="13812345678")
+    wang = CustomerFactory(store=store_a, customer_no="CA0002", name="王芳", mobile="13912345678")
+    CustomerFactory(store=store_b, customer_no="CB0001", name="张伟", mobile="13812340000")
+    return zhang, wang
+
+
+def search(client, query):
+    response = client.get(reverse("customers:list"), {"q": query})
+    assert response.status_code == 200
+    shown = [customer.customer_no for customer in response.context["page"].object_list]
+    notices = [str(message) for message in response.context["messages"]]
+    return shown, notices
+
+
+def phone_rows(action=AuditAction.PHONE_SEARCH):
+    return list(AuditLog.objects.filter(action=action).order_by("id").values_list("actor__username", "detail"))
+
+
+def test_an_advisor_cannot_rebuild_numbers_from_parts(client, advisor_a, numbers_of_store_a):
+    client.force_login(advisor_a)
+
+    for part in ("1381", "12345678", "1234567", "3812345", "5678"):
+        shown, notices = search(client, part)
+        assert shown == []
+        assert notices == ["输入完整号码，或姓名加手机尾号后四位（如：张伟 1234）才能按电话查找。"]
+    assert phone_rows() == []  # nothing was searched by phone, nothing was revealed
+
+
+def test_an_advisor_finds_by_the_whole_number_or_a_name_with_the_last_four(client, advisor_a, numbers_of_store_a):
+    zhang, _wang = numbers_of_store_a
+    client.force_login(advisor_a)
+
+    assert search(client, "138 1234 5678") == (["CA0001"], [])
+    assert search(client, "张伟 5678") == (["CA0001"], [])
+    assert search(client, "zw5678") == (["CA0001"], [])
+    assert search(client, "张伟 0000") == ([], [])  # store B's card stays out of sight
+    rows = phone_rows()
+    assert [
+        (user, detail["kind"], detail["digits"], detail.get("name"), detail["matches"]) for user, detail in rows
+    ] == [
+        ("advisor_a", "mobile", "13812345678", None, 1),
+        ("advisor_a", "name_last_four", "5678", "张伟", 1),
+        ("advisor_a", "name_last_four", "5678", "zw", 1),
+        ("advisor_a", "name_last_four", "0000", "张伟", 0),
+    ]
+    assert AuditLog.objects.filter(action=AuditAction.PHONE_SEARCH).earliest("id").object_ids == [str(zhang.pk)]
+
+
+def test_a_manager_searches_seven_digits_or_more_and_each_search_is_one_audit_row(
+    client, manager_a, numbers_of_store_a
+):
+    client.force_login(manager_a)
+
+    assert search(client, "123456")[0] == []
+    assert search(client, "1234567") == (["CA0001", "CA0002"], [])
+    assert [(user, detail["digits"], detail["matches"]) for user, detail in phone_rows()] == [
+        ("manager_a", "1234567", 2)
+    ]
+
+
+def test_the_daily_limit_refuses_with_a_message_no_results_and_an_audit_row(
+    client, advisor_a, numbers_of_store_a, settings
+):
+    settings.PHONE_SEARCH_DAILY_LIMIT = 2
+    client.force_login(advisor_a)
+    assert search(client, "13812345678")[0] == ["CA0001"]
+    assert search(client, "13912345678")[0] == ["CA0002"]
+
+    shown, notices = search(client, "13812345678")
+    lookup = client.post(reverse("customers:phone_lookup"), {"phone": "13812345678"}, follow=True)
+
+    assert shown == []
+    assert notices == ["您今天按电话号码查找已达 2 次，即每日上限：请按姓名、车牌或客户编号查找，或请经理协助。"]
+    assert [str(message) for message in lookup.context["messages"]] == notices
+    assert lookup.redirect_chain == [(reverse("customers:list"), 302)]
+    assert len(phone_rows()) == 2
+    refused = phone_rows(AuditAction.PHONE_SEARCH_REFUSED)
+    assert [(user, detail["digits"], detail["reason"], detail["limit"]) for user, detail in refused] == [
+        ("advisor_a", "13812345678", "daily_limit", 2),
+        ("advisor_a", "13812345678", "daily_limit", 2),
+    ]
+
+
+def test_the_incoming_call_lookup_is_audited_and_counted(client, advisor_a, numbers_of_store_a):
+    zhang, _wang = numbers_of_store_a
+    client.force_login(advisor_a)
+
+    response = client.post(reverse("customers:phone_lookup"), {"phone": "+86 138-1234-5678"})
+    partial = client.post(reverse("customers:phone_lookup"), {"phone": "12345678"}, follow=True)
+
+    assert response["Location"] == reverse("customers:detail", args=[zhang.pk])
+    assert [(user, detail["digits"], detail["matches"]) for user, detail in phone_rows()] == [
+        ("advisor_a", "13812345678", 1)
+    ]
+    assert [str(message) for message in partial.context["messages"]] == ["请输入来电的完整号码。"]
+
+
+def test_staff_without_phone_search_keep_no_phone_search(client, agent_a, numbers_of_store_a):
+    client.force_login(agent_a)
+
+    assert search(client, "13812345678") == ([], [])
+    assert search(client, "张伟 5678") == ([], [])
+    assert phone_rows() == []
+    assert phone_rows(AuditAction.PHONE_SEARCH_REFUSED) == []
+
+
+def test_the_api_search_never_matches_phone_digits(api_client, manager_a, numbers_of_store_a):
+    api_client.force_authenticate(manager_a)
+
+    response = api_client.get("/api/customers/", {"search": "12345678"})
+
+    assert response.status_code == 200
+    assert response.json()["results"] == []
