@@ -7,9 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm.audit import audit_log_record
-from crm.choices import AuditAction
-from crm.masking import can_see_full_phone
+from crm.masking import phone_reveal_record
 from customers import phone_search
 from customers.card import card_panels, timeline_events
 from customers.forms import CustomerEditForm, CustomerNoteForm, PhoneLookupForm, SearchForm, SegmentForm
@@ -30,16 +28,9 @@ PAGE_SIZE = 25
 
 
 def _log_unmasked_view(request: HttpRequest, customers) -> None:
-    """Every view of unmasked numbers is logged (who, when, which customers)."""
+    """Every view of unmasked numbers is logged (who, when, which customers): one row per page."""
     ids = [customer.pk for customer in customers if customer.mobile or customer.landline]
-    if ids and can_see_full_phone(request.user):
-        audit_log_record(
-            actor=request.user,
-            action=AuditAction.VIEW_UNMASKED_PHONE,
-            object_type="customers.customer",
-            object_ids=ids,
-            detail={"path": request.path},
-        )
+    phone_reveal_record(user=request.user, object_ids=ids, path=request.path)
 
 
 def _search_text(request: HttpRequest) -> tuple[str, int]:
@@ -163,6 +154,7 @@ def customer_note_create(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return render(request, "customers/partials/timeline.html", context)
     if form.is_bound and form.errors:
+        _log_unmasked_view(request, [customer])  # the card is shown again, with its numbers
         return render(request, "customers/customer_detail.html", context, status=400)
     return redirect("customers:detail", customer.pk)
 

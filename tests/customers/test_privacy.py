@@ -5,6 +5,7 @@ import datetime
 import zoneinfo
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from crm.choices import AuditAction, Role
@@ -231,3 +232,78 @@ def test_the_api_search_never_matches_phone_digits(api_client, manager_a, number
 
     assert response.status_code == 200
     assert response.json()["results"] == []
+
+
+# --- every page that shows a whole number writes one audit row ----------------------------------
+
+
+def reveals():
+    return list(
+        AuditLog.objects.filter(action=AuditAction.VIEW_UNMASKED_PHONE)
+        .order_by("id")
+        .values_list("actor__username", "object_ids", "detail__path")
+    )
+
+
+@pytest.fixture
+def callable_store_a(store_a):
+    for name, value in ALL_DAY.items():
+        setattr(store_a, name, value)
+    store_a.save()
+    return store_a
+
+
+def test_the_managers_call_page_is_audited_and_the_agents_is_not(client, callable_store_a, manager_a, agent_a):
+    customer = CustomerFactory(store=callable_store_a, mobile="13812345678", name="李雷")
+    FollowupTaskFactory(store=callable_store_a, customer=customer, rule_date=datetime.date(2026, 11, 23))
+    url = reverse("followups:call", args=[customer.pk])
+
+    with time_machine.travel(MONDAY_10AM, tick=False):
+        client.force_login(manager_a)
+        claimed = client.post(reverse("followups:queue_next"))
+        page = client.get(url)
+
+    assert claimed["Location"] == url
+    assert "13812345678" in page.content.decode()
+    assert reveals() == [("manager_a", [str(customer.pk)], url)]
+
+
+def test_the_agents_masked_call_page_writes_no_reveal(client, callable_store_a, agent_a):
+    customer = CustomerFactory(store=callable_store_a, mobile="13812345678")
+    FollowupTaskFactory(store=callable_store_a, customer=customer, rule_date=datetime.date(2026, 11, 23))
+
+    with time_machine.travel(MONDAY_10AM, tick=False):
+        client.force_login(agent_a)
+        client.post(reverse("followups:queue_next"))
+        page = client.get(reverse("followups:call", args=[customer.pk]))
+
+    assert "138****5678" in page.content.decode()
+    assert reveals() == []
+
+
+def test_the_sms_list_page_is_one_audit_row_of_its_customers(client, store_a, manager_a):
+    day = datetime.date(2026, 11, 22)
+    first, second = (
+        CustomerFactory(store=store_a, customer_no=number, mobile=mobile)
+        for number, mobile in (("C1", "13900001111"), ("C2", "13900002222"))
+    )
+    for customer in (first, second):
+        FollowupTaskFactory(store=store_a, customer=customer, channel="sms", code="birthday", rule_date=day)
+    client.force_login(manager_a)
+
+    page = client.get(reverse("followups:sms"), {"date": "2026-11-22"})
+
+    assert "13900001111" in page.content.decode()
+    assert reveals() == [("manager_a", [str(first.pk), str(second.pk)], reverse("followups:sms"))]
+
+
+def test_the_note_forms_error_page_is_audited(client, store_a, manager_a):
+    customer = CustomerFactory(store=store_a, mobile="13812345678")
+    client.force_login(manager_a)
+    url = reverse("customers:note_add", args=[customer.pk])
+
+    response = client.post(url, {"kind": "note", "text": ""})
+
+    assert response.status_code == 400
+    assert "13812345678" in response.content.decode()
+    assert reveals() == [("manager_a", [str(customer.pk)], url)]
