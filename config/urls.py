@@ -16,6 +16,7 @@ urlpatterns = [
     path("customers/", include("customers.urls")),
     path("followups/", include("followups.urls")),
     path("complaints/", include("complaints.urls")),
+    path("crm/", include("crm.urls")),
     path("healthz", crm_views.healthz, name="healthz"),
 ]
 if settings.DEBUG:

@@ -10,7 +10,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from crm.masking import phone_reveal_record
 from customers import phone_search
 from customers.card import card_panels, timeline_events
-from customers.forms import CustomerEditForm, CustomerNoteForm, PhoneLookupForm, SearchForm, SegmentForm
+from customers.forms import (
+    CustomerEditForm,
+    CustomerNoteForm,
+    ExportRequestForm,
+    PhoneLookupForm,
+    SearchForm,
+    SegmentForm,
+)
 from customers.models import Segment
 from customers.segments import segment_count_for_user, segment_customers_for_user
 from customers.selectors import (
@@ -240,12 +247,62 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("customers.export_customers", raise_exception=True)
 @require_GET
 def segment_export(request: HttpRequest, pk: int, file_format: str) -> HttpResponse:
-    from customers.exports import segment_export_response
+    """The segment's file at once, or, when it holds cards needing a manager's approval (秘密 and
+    above, key customers), the page asking for that approval."""
+    from customers.exports import export_cards_needing_approval, segment_export_customers, segment_export_response
 
     if file_format not in ("csv", "xlsx"):
         raise Http404
     segment = segment_get_for_user(user=request.user, pk=pk)
-    return segment_export_response(segment=segment, user=request.user, file_format=file_format)
+    customers = segment_export_customers(segment=segment, user=request.user)
+    needing = export_cards_needing_approval(customers)
+    if not needing:
+        return segment_export_response(segment=segment, user=request.user, file_format=file_format)
+    context = {
+        "segment": segment,
+        "file_format": file_format,
+        "row_count": customers.count(),
+        "approval_row_count": len(needing),
+        "form": ExportRequestForm(),
+    }
+    return render(request, "customers/export_request.html", context)
+
+
+@login_required
+@permission_required("customers.export_customers", raise_exception=True)
+@require_POST
+def segment_export_request(request: HttpRequest, pk: int, file_format: str) -> HttpResponse:
+    from customers.exports import segment_export_request as request_export
+
+    if file_format not in ("csv", "xlsx"):
+        raise Http404
+    segment = segment_get_for_user(user=request.user, pk=pk)
+    form = ExportRequestForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
+        return redirect("customers:segment_export", segment.pk, file_format)
+    request_export(segment=segment, user=request.user, file_format=file_format, reason=form.cleaned_data["reason"])
+    messages.success(request, _("Your export request was sent to the store's managers for approval."))
+    return redirect("crm:export_requests")
+
+
+@login_required
+@permission_required("customers.export_customers", raise_exception=True)
+@require_GET
+def export_request_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """The requester's one download of an approved export; a second one is refused with a message."""
+    from crm.exceptions import ApplicationError
+    from crm.selectors import export_request_get_for_user
+    from customers.exports import SEGMENT_EXPORT_KIND, export_request_download_response
+
+    export_request = export_request_get_for_user(user=request.user, pk=pk)
+    if export_request.kind != SEGMENT_EXPORT_KIND:
+        raise Http404
+    try:
+        return export_request_download_response(export_request=export_request, user=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("crm:export_requests")
 
 
 # --- DMS import (admin pages' helpers) -------------------------------------------------------
