@@ -90,7 +90,7 @@ class Customer(DmsSynced, TimeStampedModel):
         verbose_name=_("named staff"),
         blank=True,
         related_name="authorized_customers",
-        help_text=_("The only staff who see a top-secret card."),
+        help_text=_("The staff who see a 绝密 or 机密 card (a 机密 card also by its store's managers)."),
     )
     is_key_customer = models.BooleanField(_("key customer"), default=False)
     do_not_call = models.BooleanField(_("do not call"), default=False)

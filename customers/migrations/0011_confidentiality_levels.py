@@ -44,6 +44,17 @@ class Migration(migrations.Migration):
                 name="customer_restricted_idx",
             ),
         ),
+        migrations.AlterField(
+            model_name="customer",
+            name="authorized_staff",
+            field=models.ManyToManyField(
+                blank=True,
+                help_text="The staff who see a 绝密 or 机密 card (a 机密 card also by its store's managers).",
+                related_name="authorized_customers",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="named staff",
+            ),
+        ),
         migrations.SeparateDatabaseAndState(
             database_operations=[migrations.RunSQL(RENAME_SQL, reverse_sql=RENAME_BACK_SQL)],
             state_operations=[
