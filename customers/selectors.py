@@ -288,7 +288,7 @@ def customer_repair_orders(*, customer: Customer) -> QuerySet[RepairOrder]:
 
 
 def customer_note_queryset_for_user(user) -> QuerySet[CustomerNote]:
-    """Notes on the cards the user may see (never a top-secret card the user is not named on)."""
+    """Notes on the cards the user may see (never a 绝密 or 机密 card the user may not see)."""
     return CustomerNote.objects.filter(customer__in=customer_queryset_for_user(user))
 
 
