@@ -114,7 +114,6 @@ def test_the_call_queue_and_the_claim_skip_cards_the_agent_may_not_see(store_a, 
     assert [row["customer__customer_no"] for row in queue] == ["C", "S"]
 
 
-
 def test_complaints_of_a_confidential_card_follow_the_card(graded, agent_a, manager_a):
     from complaints.selectors import complaint_queryset_for_user
     from tests.complaints.factories import ComplaintFactory
