@@ -77,7 +77,17 @@ def customer_search(*, user, search: str, path: str, id_limit: int = 25) -> Cust
     query = phone_query_parse(search) if user.has_perm(PHONE_SEARCH_PERMISSION) else None
     if query is None:
         return CustomerSearch(customers=customer_list_for_user(user=user, search=search))
-    message = phone_query_refusal(user=user, query=query) or _over_daily_limit(user=user, query=query, path=path)
+    message = phone_query_refusal(user=user, query=query)
+    if message:
+        # Nothing is searched, nothing revealed; the attempt is kept: a run of them is someone probing.
+        audit_log_record(
+            actor=user,
+            action=AuditAction.PHONE_SEARCH_REFUSED,
+            object_type="customers.customer",
+            detail={**_audit_detail(query, path=path), "reason": "part_of_a_number"},
+        )
+    else:
+        message = _over_daily_limit(user=user, query=query, path=path)
     if message:
         return CustomerSearch(customers=customer_list_for_user(user=user, search=search), message=message)
     customers = customer_list_for_user(user=user, search=search, phone=query)

@@ -159,6 +159,10 @@ def test_an_advisor_cannot_rebuild_numbers_from_parts(client, advisor_a, numbers
         assert shown == []
         assert notices == ["输入完整号码，或姓名加手机尾号后四位（如：张伟 1234）才能按电话查找。"]
     assert phone_rows() == []  # nothing was searched by phone, nothing was revealed
+    refused = phone_rows(AuditAction.PHONE_SEARCH_REFUSED)
+    assert [(user, detail["digits"], detail["reason"]) for user, detail in refused] == [
+        ("advisor_a", digits, "part_of_a_number") for digits in ("1381", "12345678", "1234567", "3812345", "5678")
+    ]
 
 
 def test_an_advisor_finds_by_the_whole_number_or_a_name_with_the_last_four(client, advisor_a, numbers_of_store_a):
