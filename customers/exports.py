@@ -12,6 +12,7 @@ starting with = (see tests/customers/test_exports.py), which leaves "+", "-" and
 
 import io
 
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
@@ -124,7 +125,9 @@ def export_request_download_response(*, export_request, user) -> HttpResponse:
     may still see them. Claimed and audited by crm.services.export_request_claim_download."""
     from crm.services import export_request_claim_download
 
-    export_request = export_request_claim_download(user=user, export_request=export_request)
-    customers = customer_queryset_for_user(user).filter(pk__in=export_request.object_ids).order_by("customer_no")
-    rows = list(export_rows(customers=customers, user=user))
+    # One transaction: a failure while building the file leaves the export approved, not spent.
+    with transaction.atomic():
+        export_request = export_request_claim_download(user=user, export_request=export_request)
+        customers = customer_queryset_for_user(user).filter(pk__in=export_request.object_ids).order_by("customer_no")
+        rows = list(export_rows(customers=customers, user=user))
     return _file_response(rows=rows, file_format=export_request.file_format, filename=f"export-{export_request.pk}")

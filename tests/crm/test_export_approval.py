@@ -187,3 +187,25 @@ def test_an_export_without_such_cards_stays_immediate(client, manager_a, store_a
 
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert [user for user, _detail in audit(AuditAction.EXPORT)] == ["manager_a"]
+
+
+def test_a_failure_while_building_the_file_leaves_the_export_approved(
+    client, manager_a, second_manager_a, segment, monkeypatch
+):
+    import customers.exports
+
+    client.force_login(manager_a)
+    ask(client, segment)
+    export_request = ExportRequest.objects.get()
+    client.force_login(second_manager_a)
+    client.post(reverse("crm:export_request_decide", args=[export_request.pk]), {"decision": "approve"})
+
+    def broken(**kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(customers.exports, "export_rows", broken)
+    with pytest.raises(OSError, match="disk full"):
+        customers.exports.export_request_download_response(export_request=export_request, user=manager_a)
+
+    assert ExportRequest.objects.get().status == "approved"
+    assert audit(AuditAction.EXPORT) == []
