@@ -130,4 +130,4 @@ def export_request_download_response(*, export_request, user) -> HttpResponse:
         export_request = export_request_claim_download(user=user, export_request=export_request)
         customers = customer_queryset_for_user(user).filter(pk__in=export_request.object_ids).order_by("customer_no")
         rows = list(export_rows(customers=customers, user=user))
-    return _file_response(rows=rows, file_format=export_request.file_format, filename=f"export-{export_request.pk}")
+        return _file_response(rows=rows, file_format=export_request.file_format, filename=f"export-{export_request.pk}")
