@@ -129,10 +129,12 @@ def main() -> None:
 
     from customers.models import Segment
     from customers.segments import segment_count_for_user, segment_customers_for_user
-    from customers.selectors import customer_list_for_user
+    from customers.selectors import customer_list_for_user, phone_query_parse
 
     def search(query):
-        page = Paginator(customer_list_for_user(user=manager, search=query), 25).get_page(1)
+        page = Paginator(
+            customer_list_for_user(user=manager, search=query, phone=phone_query_parse(query)), 25
+        ).get_page(1)
         return page.paginator.count, len(list(page.object_list))
 
     def segment_count(definition):

@@ -26,7 +26,7 @@ STAFF_SCORE_START = 100
 
 def complaint_queryset_for_user(user) -> QuerySet[Complaint]:
     """Complaints of the user's stores: all of them for agents and managers, only the open ones
-    for advisors and sales consultants; never those of a top-secret card the user may not see."""
+    for advisors and sales consultants; never those of a 绝密 or 机密 card the user may not see."""
     if not (user and user.is_authenticated):
         return Complaint.objects.none()
     queryset = scope_to_user_stores(Complaint.objects.all(), user)
@@ -405,8 +405,8 @@ def complaint_dashboard(*, store_ids: list[int], period: DashboardPeriod, now: d
 
 
 def complaint_export_rows(*, user, store_ids: list[int], period: DashboardPeriod) -> QuerySet[Complaint]:
-    """One row per complaint received in the period that the user may see (a top-secret card's
-    complaints only for its authorised staff), for the managers' CSV export."""
+    """One row per complaint received in the period that the user may see (a 绝密 or 机密 card's
+    complaints only for those who may see the card: customers.selectors), for the managers' CSV export."""
     return (
         complaint_queryset_for_user(user)
         .filter(store_id__in=store_ids, received_at__gte=period.start, received_at__lt=period.end)

@@ -15,6 +15,7 @@ urlpatterns = [
     path("customers/", include("customers.urls")),
     path("followups/", include("followups.urls")),
     path("complaints/", include("complaints.urls")),
+    path("crm/", include("crm.urls")),
     path("healthz", crm_views.healthz, name="healthz"),
     # Uploads, with DEBUG on or off: only to users the owning app lets read them (crm/files.py).
     path(f"{settings.MEDIA_URL.strip('/')}/<path:name>", crm_views.media_file, name="media_file"),

@@ -1,5 +1,9 @@
 """The audit trail of sensitive reads and bulk operations on customer data."""
 
+import datetime
+
+from django.utils import timezone
+
 from crm.choices import AuditAction
 from crm.models import AuditLog
 
@@ -14,3 +18,10 @@ def audit_log_record(
         object_ids=[str(object_id) for object_id in object_ids],
         detail=detail or {},
     )
+
+
+def audit_count_today(*, actor, action: AuditAction) -> int:
+    """How many rows of ``action`` the actor has today (local day): a daily quota counted from the
+    audit trail itself, so it holds with Redis down and cannot drift from what was logged."""
+    midnight = timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time.min))
+    return AuditLog.objects.filter(actor=actor, action=action, at__gte=midnight).count()

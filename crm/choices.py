@@ -17,6 +17,11 @@ class AuditAction(models.TextChoices):
     EXPORT = "export", _("Exported customer data")
     IMPORT = "import", _("Imported DMS data")
     CHANGE_SETTINGS = "change_settings", _("Changed settings")
+    PHONE_SEARCH = "phone_search", _("Searched by phone digits")
+    PHONE_SEARCH_REFUSED = "phone_search_refused", _("Phone search refused")
+    EXPORT_REQUEST = "export_request", _("Requested an export needing approval")
+    EXPORT_APPROVE = "export_approve", _("Approved an export")
+    EXPORT_REFUSE = "export_refuse", _("Refused an export")
 
 
 class CalendarDayKind(models.TextChoices):

@@ -24,3 +24,20 @@ def can_see_full_phone(user) -> bool:
 
 def phone_for_user(user, value: str | None) -> str:
     return (value or "") if can_see_full_phone(user) else mask_phone(value)
+
+
+def phone_reveal_record(*, user, object_ids, path: str, object_type: str = "customers.customer", **detail) -> None:
+    """The audit row of one page (or API answer) that showed whole numbers: one row listing every
+    card it revealed, none for staff who only see them masked or when no number was shown."""
+    from crm.audit import audit_log_record
+    from crm.choices import AuditAction
+
+    ids = list(dict.fromkeys(object_ids))
+    if ids and can_see_full_phone(user):
+        audit_log_record(
+            actor=user,
+            action=AuditAction.VIEW_UNMASKED_PHONE,
+            object_type=object_type,
+            object_ids=ids,
+            detail={"path": path, **detail},
+        )

@@ -109,9 +109,71 @@ class AuditLog(models.Model):
         ordering = ["-at"]
         verbose_name = _("audit log entry")
         verbose_name_plural = _("audit log")
+        indexes = [
+            # A user's rows of one action since a moment: the daily phone-search quota, the audit page.
+            models.Index(fields=["actor", "action", "at"], name="auditlog_actor_action_at_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.get_action_display()}"
+
+
+class ExportRequest(models.Model):
+    """An export that needs a manager's approval (it holds cards graded 秘密 or above, or key
+    customers): requested, approved or refused by a manager of every store concerned, then
+    downloaded once by the requester. What is exported is fixed when asked: ``object_ids``."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for approval")
+        APPROVED = "approved", _("Approved, ready to download")
+        REFUSED = "refused", _("Refused")
+        DOWNLOADED = "downloaded", _("Downloaded")
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.CASCADE, related_name="+"
+    )
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    stores = models.ManyToManyField(Store, verbose_name=_("stores"), related_name="+")
+    kind = models.CharField(_("what"), max_length=60, help_text=_("e.g. customers.segment"))
+    subject_id = models.PositiveBigIntegerField(_("of"), null=True, blank=True)
+    label = models.CharField(_("description"), max_length=200)
+    file_format = models.CharField(_("format"), max_length=10)
+    object_ids = models.JSONField(_("rows"), default=list)
+    row_count = models.PositiveIntegerField(_("rows"))
+    approval_row_count = models.PositiveIntegerField(_("rows needing approval"))
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    downloaded_at = models.DateTimeField(_("downloaded at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("export request")
+        verbose_name_plural = _("export requests")
+        indexes = [models.Index(fields=["status", "requested_at"], name="exportrequest_status_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(decided_at__isnull=False),
+                name="exportrequest_decided_has_time",
+                violation_error_message=_("A decided export request records when it was decided."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="downloaded") | Q(downloaded_at__isnull=False),
+                name="exportrequest_downloaded_has_time",
+                violation_error_message=_("A downloaded export records when it was downloaded."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.get_status_display()})"
 
 
 class CalendarDay(models.Model):

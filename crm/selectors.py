@@ -49,3 +49,88 @@ def working_calendar(*, first_day: datetime.date | None = None, last_day: dateti
     if last_day is not None:
         entries = entries.filter(date__lte=last_day)
     return WorkingCalendar(overrides={entry.date: entry.is_working_day for entry in entries})
+
+
+# --- exports needing approval -------------------------------------------------------------------
+
+
+def export_requests_to_decide(user):
+    """Pending export requests of the stores the user manages (the manager role), oldest first."""
+    from crm.choices import Role
+    from crm.models import ExportRequest
+
+    if not (user and user.is_authenticated and user.role == Role.MANAGER):
+        return ExportRequest.objects.none()
+    store_ids = user.stores.values("id")
+    requests = ExportRequest.objects.filter(status=ExportRequest.Status.PENDING, stores__in=store_ids).distinct()
+    return requests.select_related("requested_by").prefetch_related("stores").order_by("requested_at", "id")
+
+
+def export_requests_of(user, *, limit: int = 50):
+    """The user's own export requests, newest first."""
+    from crm.models import ExportRequest
+
+    if not (user and user.is_authenticated):
+        return ExportRequest.objects.none()
+    requests = ExportRequest.objects.filter(requested_by=user).select_related("decided_by")
+    return requests.prefetch_related("stores").order_by("-requested_at", "-id")[:limit]
+
+
+def export_request_get_for_user(*, user, pk: int):
+    """An export request the user asked for or may decide on, else 404."""
+    from django.db.models import Q
+    from django.http import Http404
+
+    from crm.choices import Role
+    from crm.models import ExportRequest
+
+    if not (user and user.is_authenticated):
+        raise Http404
+    visible = Q(requested_by=user)
+    if user.role == Role.MANAGER:
+        visible |= Q(stores__in=user.stores.values("id"))
+    try:
+        return ExportRequest.objects.filter(visible).distinct().get(pk=pk)
+    except (ExportRequest.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+# --- the audit page -----------------------------------------------------------------------------
+
+
+def audit_log_for_user(
+    *,
+    user,
+    actor: str = "",
+    action: str = "",
+    date_from: datetime.date | None = None,
+    date_to: datetime.date | None = None,
+):
+    """Audit rows of the user's stores (the rows of staff working there; every row for staff
+    granted the whole group), newest first, narrowed by actor (username or name), action and
+    local dates (both included)."""
+    from django.db.models.functions import Concat
+
+    from crm.models import AuditLog, User
+    from crm.scoping import visible_store_ids
+
+    rows = AuditLog.objects.select_related("actor")
+    store_ids = visible_store_ids(user)
+    if store_ids is not None:
+        staff = User.stores.through.objects.filter(store_id__in=store_ids).values("user_id")
+        rows = rows.filter(actor_id__in=staff)
+    if actor:
+        rows = rows.annotate(actor_name=Concat("actor__last_name", "actor__first_name")).filter(
+            Q(actor__username__icontains=actor) | Q(actor_name__icontains=actor)
+        )
+    if action:
+        rows = rows.filter(action=action)
+    if date_from:
+        rows = rows.filter(at__gte=_local_midnight(date_from))
+    if date_to:
+        rows = rows.filter(at__lt=_local_midnight(date_to + datetime.timedelta(days=1)))
+    return rows.order_by("-at", "-id")
+
+
+def _local_midnight(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))

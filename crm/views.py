@@ -1,15 +1,31 @@
-from django.contrib.auth.decorators import login_required
+from django.apps import apps
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_safe
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
+from crm import services
 from crm.choices import Role
+from crm.exceptions import ApplicationError
 from crm.files import private_file_get_for_user
+from crm.forms import AuditFilterForm, ExportDecisionForm
 from crm.health import services_down
 from crm.scoping import stores_for_user
-from crm.selectors import landing_figures
+from crm.selectors import (
+    audit_log_for_user,
+    export_request_get_for_user,
+    export_requests_of,
+    export_requests_to_decide,
+    landing_figures,
+)
+
+AUDIT_PAGE_SIZE = 50
 
 # Each role lands on its own workbench: (template, page title is in the template).
 ROLE_LANDING_TEMPLATES = {
@@ -57,3 +73,66 @@ def media_file(request: HttpRequest, name: str) -> FileResponse:
     return FileResponse(
         handle, as_attachment=True, filename=private_file.filename, content_type=private_file.content_type
     )
+
+
+# --- the audit page -----------------------------------------------------------------------------
+
+
+@login_required
+@permission_required("crm.view_auditlog", raise_exception=True)
+@require_GET
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """Read-only audit rows of the user's stores, filtered by who, what and when, 50 a page."""
+    form = AuditFilterForm(request.GET or None)
+    filters = form.filters() if form.is_bound else {}
+    rows = audit_log_for_user(user=request.user, **filters)
+    page = Paginator(rows, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "crm/audit_log.html", {"form": form, "page": page}, status=status)
+
+
+# --- exports needing approval -------------------------------------------------------------------
+
+
+def _download_url(export_request) -> str:
+    """The owning app's download view of an approved export (AppConfig ``export_request_downloads``)."""
+    for app_config in apps.get_app_configs():
+        url_name = getattr(app_config, "export_request_downloads", {}).get(export_request.kind)
+        if url_name:
+            try:
+                return reverse(url_name, args=[export_request.pk])
+            except NoReverseMatch:
+                return ""
+    return ""
+
+
+@login_required
+@require_GET
+def export_requests(request: HttpRequest) -> HttpResponse:
+    """The manager's pending requests of his stores, and the user's own requests (to download)."""
+    to_decide = list(export_requests_to_decide(request.user))
+    for export_request in to_decide:
+        export_request.may_decide = services.export_request_may_decide(user=request.user, export_request=export_request)
+    mine = list(export_requests_of(request.user))
+    for export_request in mine:
+        export_request.download_url = _download_url(export_request)
+    context = {"to_decide": to_decide, "mine": mine, "decision_form": ExportDecisionForm()}
+    return render(request, "crm/export_requests.html", context)
+
+
+@login_required
+@require_POST
+def export_request_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    export_request = export_request_get_for_user(user=request.user, pk=pk)
+    form = ExportDecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose to approve or to refuse."))
+        return redirect("crm:export_requests")
+    approve = form.cleaned_data["decision"] == "approve"
+    try:
+        services.export_request_decide(user=request.user, export_request=export_request, approve=approve)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("The export was approved.") if approve else _("The export was refused."))
+    return redirect("crm:export_requests")

@@ -61,6 +61,8 @@ class CustomersConfig(AppConfig):
         ("customers:list", _("Customers"), ["service_advisor", "sales_consultant", "call_agent", "manager", "admin"]),
         ("customers:segment_list", _("Segments"), ["service_advisor", "sales_consultant", "manager", "admin"]),
     ]
+    # The download view of each kind of export needing approval (crm.views.export_requests).
+    export_request_downloads = {"customers.segment": "customers:export_request_download"}
     customer_timeline_sources = [
         "customers.timeline.visits",
         "customers.timeline.deliveries",

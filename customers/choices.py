@@ -9,7 +9,9 @@ class Gender(models.TextChoices):
 
 
 class Confidentiality(models.TextChoices):
-    """Seed 003: customer data is graded 绝密/机密/秘密; a 绝密 card is seen by named staff only."""
+    """Seed 003: customer data is graded 绝密/机密/秘密. 绝密: named staff only; 机密: named staff and
+    the store's managers; 秘密: the store, never exported without a manager's approval; 普通: the
+    store (customers.selectors.customer_visibility_condition)."""
 
     TOP_SECRET = "top_secret", _("Top secret (named staff only)")
     SECRET = "secret", _("Secret")

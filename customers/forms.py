@@ -87,6 +87,15 @@ class SearchForm(forms.Form):
         return self.cleaned_data["q"][:100] if self.is_valid() else ""
 
 
+class ExportRequestForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why this export is needed"),
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": _("Say why this export is needed.")},
+    )
+
+
 class PhoneLookupForm(forms.Form):
     phone = forms.CharField(label=_("Caller's number"), max_length=30)
 

@@ -90,7 +90,7 @@ class Customer(DmsSynced, TimeStampedModel):
         verbose_name=_("named staff"),
         blank=True,
         related_name="authorized_customers",
-        help_text=_("The only staff who see a top-secret card."),
+        help_text=_("The staff who see a 绝密 or 机密 card (a 机密 card also by its store's managers)."),
     )
     is_key_customer = models.BooleanField(_("key customer"), default=False)
     do_not_call = models.BooleanField(_("do not call"), default=False)
@@ -146,9 +146,11 @@ class Customer(DmsSynced, TimeStampedModel):
             models.Index(fields=["name_pinyin"], opclasses=["varchar_pattern_ops"], name="customer_pinyin_prefix"),
             models.Index(fields=["name_initials"], opclasses=["varchar_pattern_ops"], name="customer_initials_prefix"),
             models.Index(Upper("customer_no"), name="customer_no_upper_idx"),
-            # Every scoped read excludes the few top-secret cards: find them without a table scan.
+            # Every scoped read sets apart the few 绝密 and 机密 cards: find them without a table scan.
             models.Index(
-                fields=["confidentiality"], condition=Q(confidentiality="top_secret"), name="customer_top_secret_idx"
+                fields=["confidentiality"],
+                condition=Q(confidentiality__in=["top_secret", "confidential"]),
+                name="customer_restricted_idx",
             ),
         ]
         constraints = [
@@ -445,7 +447,7 @@ class Segment(TimeStampedModel):
         return self.name
 
 
-_VISIBLE = Q(is_top_secret=False)
+_VISIBLE = Q(is_restricted=False)
 _TRAITS = ["gender", "district", "source", "member_tier", "value_tier"]
 
 
@@ -454,7 +456,7 @@ class CustomerStats(models.Model):
     so a segment count is a single-table query.
 
     Copies of the card's traits (store, gender, birthday, source, district, income, tier, whether
-    the card is top secret), the brands / series / models of the customer's vehicles, and the
+    the card is 绝密 or 机密), the brands / series / models of the customer's vehicles, and the
     figures: last visit L (docs/followups.md), 12-month spend and visits, value third per store, the
     newest delivery and its warranty end (DMS value, else delivery + 2 years). Dates are stored and
     compared with today when a segment is counted; 12-month figures are as of the last refresh.
@@ -476,7 +478,8 @@ class CustomerStats(models.Model):
     district = models.CharField(_("district"), max_length=30, blank=True)
     income_band = models.CharField(_("income band"), max_length=20, blank=True)
     member_tier = models.CharField(_("membership tier"), max_length=20, blank=True)
-    is_top_secret = models.BooleanField(_("top secret"), default=False)
+    # 绝密 or 机密: seen by named staff (and, 机密, the store's managers) only (customers.selectors).
+    is_restricted = models.BooleanField(_("restricted (top secret or confidential)"), default=False)
     vehicle_brands = ArrayField(
         models.CharField(max_length=50), verbose_name=_("vehicle brands"), default=list, blank=True
     )
@@ -499,7 +502,7 @@ class CustomerStats(models.Model):
         verbose_name_plural = _("customer figures")
         # A segment count is an index-only scan of one of these (the rows of the viewer's stores
         # whose leading column is in range, every other common filter read from the index itself);
-        # the few top-secret cards are counted apart through the last one.
+        # the few 绝密 and 机密 cards are counted apart through the last one.
         indexes = [
             models.Index(
                 fields=["store", "last_visit"], include=[*_TRAITS, "vehicle_brands"], condition=_VISIBLE,
@@ -526,7 +529,7 @@ class CustomerStats(models.Model):
                          "warranty_end"],
                 condition=_VISIBLE, name="stats_age_idx",
             ),
-            models.Index(fields=["customer"], condition=Q(is_top_secret=True), name="stats_top_secret_idx"),
+            models.Index(fields=["customer"], condition=Q(is_restricted=True), name="stats_restricted_idx"),
         ]  # fmt: skip
 
     def __str__(self) -> str:

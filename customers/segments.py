@@ -180,38 +180,39 @@ def _facts_in_scope(*, user, segment) -> QuerySet[CustomerStats]:
     return facts
 
 
-def _named_top_secret_ids(user) -> list[int]:
-    """The top-secret cards naming this user (usually none): the one exception to hiding them."""
-    through = Customer.authorized_staff.through
-    return list(through.objects.filter(user_id=user.pk).values_list("customer_id", flat=True))
+def _restricted_visible_ids(user):
+    """The 绝密 / 机密 cards this user may see (customers.selectors, the one visibility rule)."""
+    from customers.selectors import restricted_customers_visible_to
+
+    return restricted_customers_visible_to(user).values("pk")
 
 
 def segment_facts_for_user(*, user, segment, today: datetime.date | None = None) -> QuerySet[CustomerStats]:
     """The segment facts of a segment's customers the user may see: the user's stores (and the
-    segment's store), never a top-secret card the user is not named on. One table, no join: the
-    facts carry the store and the top-secret flag."""
+    segment's store), never a 绝密 or 机密 card the user may not see. One table (the facts carry
+    the store and the restricted flag), plus the few restricted cards the user may see."""
+    from customers.selectors import sees_every_level
+
     facts = _facts_in_scope(user=user, segment=segment)
-    if user.is_authenticated and not user.is_superuser:
-        named = _named_top_secret_ids(user)
-        facts = facts.filter(Q(is_top_secret=False) | Q(customer_id__in=named) if named else Q(is_top_secret=False))
+    if user.is_authenticated and not sees_every_level(user):
+        facts = facts.filter(Q(is_restricted=False) | Q(customer_id__in=_restricted_visible_ids(user)))
     return facts.filter(segment_condition(segment.definition or {}, today=today))
 
 
 def segment_count_for_user(*, user, segment, today: datetime.date | None = None) -> int:
-    """The live count of a segment, equal to the length of its list: the cards that are not top
-    secret (an index-only scan of one of CustomerStats' partial indexes), plus the top-secret cards
-    the user may see (a look-up of the few, only when there are any to see)."""
+    """The live count of a segment, equal to the length of its list: the cards that are not
+    restricted (an index-only scan of one of CustomerStats' partial indexes), plus the 绝密 / 机密
+    cards the user may see (a look-up of the few through the restricted index)."""
+    from customers.selectors import sees_every_level
+
     if not user.is_authenticated:
         return 0
     facts = _facts_in_scope(user=user, segment=segment).filter(segment_condition(segment.definition or {}, today=today))
-    count = facts.filter(is_top_secret=False).count()
-    secret = facts.filter(is_top_secret=True)
-    if not user.is_superuser:
-        named = _named_top_secret_ids(user)
-        if not named:
-            return count
-        secret = secret.filter(customer_id__in=named)
-    return count + secret.count()
+    count = facts.filter(is_restricted=False).count()
+    restricted = facts.filter(is_restricted=True)
+    if not sees_every_level(user):
+        restricted = restricted.filter(customer_id__in=_restricted_visible_ids(user))
+    return count + restricted.count()
 
 
 def segment_customers_for_user(*, user, segment, today: datetime.date | None = None) -> QuerySet[Customer]:

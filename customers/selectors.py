@@ -2,23 +2,85 @@
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from crm.choices import Role
+from crm.models import User
 from crm.scoping import scope_to_user_stores, sees_all_stores, visible_store_ids
 from customers.choices import Confidentiality
 from customers.models import Customer, CustomerNote, ImportBatch, RepairOrder, Segment, Vehicle
 
+# --- who sees which card: the one visibility rule -------------------------------------------------
+#
+# 绝密 (top secret): the named staff only. 机密 (confidential): the named staff and the managers of
+# the card's store. 秘密 (secret) and 普通 (normal): everyone of the store (a 秘密 card never leaves
+# in an export without a manager's approval: customers.exports). Superusers see every card. The rule
+# is written here once, as a queryset condition and as an SQL fragment for set-based code.
+
+RESTRICTED_LEVELS = (Confidentiality.TOP_SECRET, Confidentiality.CONFIDENTIAL)
+# Levels whose cards leave in an export only with a manager's approval (key customers too).
+APPROVAL_LEVELS = (Confidentiality.TOP_SECRET, Confidentiality.CONFIDENTIAL, Confidentiality.SECRET)
+
+
+def managed_store_ids(user) -> QuerySet:
+    """The stores where the user is a manager (the role, in that store), as a subquery: their
+    managers see the store's 机密 cards. No query of its own: it runs inside the caller's."""
+    through = User.stores.through
+    return through.objects.filter(user_id=user.pk, user__groups__name=Role.MANAGER).values("store_id")
+
+
+_MANAGED_STORES_SQL = f"""
+    SELECT managed.store_id FROM {User.stores.through._meta.db_table} managed
+    JOIN {User.groups.through._meta.db_table} manager_role ON manager_role.user_id = managed.user_id
+    JOIN auth_group role_group ON role_group.id = manager_role.group_id
+    WHERE managed.user_id = %(visible_user)s AND role_group.name = '{Role.MANAGER}'"""
+
+
+def sees_every_level(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_superuser)
+
+
+def restricted_customers_visible_to(user) -> QuerySet[Customer]:
+    """The 绝密 and 机密 cards the user may see (usually few): named on them, or a manager of the
+    store of a 机密 card. Read through the partial index of restricted cards."""
+    restricted = Customer.objects.filter(confidentiality__in=RESTRICTED_LEVELS)
+    named = Q(pk__in=Customer.authorized_staff.through.objects.filter(user_id=user.pk).values("customer_id"))
+    managed = Q(confidentiality=Confidentiality.CONFIDENTIAL, store_id__in=managed_store_ids(user))
+    return restricted.filter(named | managed)
+
+
+def customer_visibility_condition(user, *, prefix: str = "") -> Q:
+    """The condition "this card's level lets the user see it", on Customer or, with ``prefix``
+    (``"customer__"``), on a model pointing at it. Store scoping is applied apart (crm.scoping)."""
+    if sees_every_level(user):
+        return Q()
+    if not (user and user.is_authenticated):
+        return Q(pk__in=[])
+    visible_restricted = restricted_customers_visible_to(user).values("pk")
+    return ~Q(**{f"{prefix}confidentiality__in": RESTRICTED_LEVELS}) | Q(**{f"{prefix}pk__in": visible_restricted})
+
+
+def customer_visibility_sql(user, *, alias: str) -> tuple[str, dict]:
+    """The same rule as an SQL fragment on the customers_customer row ``alias``, with its named
+    parameters (``%(visible_...)s``), for set-based code such as the call queue's claim."""
+    levels = ", ".join(f"'{level}'" for level in RESTRICTED_LEVELS)
+    sql = f"""({alias}.confidentiality NOT IN ({levels}) OR %(visible_all)s
+        OR EXISTS (SELECT 1 FROM customers_customer_authorized_staff visible_named
+                   WHERE visible_named.customer_id = {alias}.id AND visible_named.user_id = %(visible_user)s)
+        OR ({alias}.confidentiality = '{Confidentiality.CONFIDENTIAL}'
+            AND {alias}.store_id IN ({_MANAGED_STORES_SQL})))"""
+    params = {"visible_all": sees_every_level(user), "visible_user": user.pk}
+    return sql, params
+
 
 def customer_queryset_for_user(user) -> QuerySet[Customer]:
+    """The cards the user may see: the user's stores, and the levels the user may see there."""
     queryset = scope_to_user_stores(Customer.objects.all(), user)
-    if user.is_superuser or not user.is_authenticated:
-        return queryset
-    # A subquery keeps the authorised-staff join from duplicating rows.
-    hidden = Customer.objects.filter(confidentiality=Confidentiality.TOP_SECRET).exclude(authorized_staff=user)
-    return queryset.exclude(pk__in=hidden.values("pk"))
+    return queryset.filter(customer_visibility_condition(user))
 
 
 SEARCH_BRANCH_LIMIT = 500
@@ -32,11 +94,86 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def customer_search_sql(search: str, *, by_phone: bool) -> tuple[str, list] | None:
+# --- search by phone digits -------------------------------------------------------------------
+#
+# A search by digits reveals numbers: from the masked 138****1234 and a match on guessed middle
+# digits a whole number is rebuilt. So (customers/phone_search.py audits and counts each one):
+# - a whole number (mobile, or landline with its area code) always works, as at an incoming call;
+# - a name (or its pinyin / initials) with the last four digits ("张伟 1234"), the way a customer
+#   at the desk gives it: the last four are shown in the mask anyway;
+# - any part of a number, from MIN_PARTIAL_PHONE_DIGITS digits, only for staff who see whole
+#   numbers (for them a match reveals nothing new).
+
+MIN_PARTIAL_PHONE_DIGITS = 7
+NAME_WITH_LAST_FOUR_PATTERN = re.compile(
+    r"(?P<name>[^\d\s]+)\s*(?P<digits>\d{4})|(?P<first>\d{4})\s*(?P<last>[^\d\s]+)"
+)
+
+
+@dataclass(frozen=True)
+class PhoneQuery:
+    """A search by phone digits: ``kind`` is mobile or landline (a whole number), partial (any part
+    of a mobile) or name_last_four (a name part and the mobile's last four digits)."""
+
+    kind: str
+    digits: str
+    name: str = ""
+
+    @property
+    def is_whole_number(self) -> bool:
+        return self.kind in ("mobile", "landline")
+
+
+def phone_query_parse(search: str) -> PhoneQuery | None:
+    """The phone part of a search text, or None when the text is not a search by phone digits."""
+    from customers.dms.parsing import FieldError, normalize_phone
+
+    text = unicodedata.normalize("NFKC", search).strip()
+    if PHONE_QUERY_PATTERN.fullmatch(text):
+        digits = re.sub(r"\D", "", text)
+        if len(digits) > 11 and digits.startswith(("0086", "86")):
+            digits = digits[-11:]
+        if len(digits) < 4:
+            return None
+        try:
+            mobile, landline = normalize_phone(text)
+        except FieldError:
+            mobile = landline = None
+        if mobile:
+            return PhoneQuery("mobile", mobile)
+        if landline:
+            return PhoneQuery("landline", landline)
+        return PhoneQuery("partial", digits)
+    match = NAME_WITH_LAST_FOUR_PATTERN.fullmatch(text)
+    if match:
+        name = (match["name"] or match["last"]).lower()
+        if CJK_PATTERN.search(name) or LETTERS_PATTERN.fullmatch(name):
+            return PhoneQuery("name_last_four", match["digits"] or match["first"], name)
+    return None
+
+
+def phone_query_refusal(*, user, query: PhoneQuery) -> str:
+    """Why this user may not search by these digits ('' when the search is allowed)."""
+    from django.utils.translation import gettext as _
+
+    from crm.masking import can_see_full_phone
+
+    if query.kind != "partial":
+        return ""
+    if not can_see_full_phone(user):
+        return _("To search by phone, enter the whole number, or a name with the last four digits (张伟 1234).")
+    if len(query.digits) < MIN_PARTIAL_PHONE_DIGITS:
+        return _("To search by part of a number, enter at least %(count)d digits.") % {
+            "count": MIN_PARTIAL_PHONE_DIGITS
+        }
+    return ""
+
+
+def customer_search_sql(search: str, *, phone: PhoneQuery | None = None) -> tuple[str, list] | None:
     """The SQL of the IDs of customers matching ``search`` (a UNION of indexed look-ups, each capped):
     customer_no, name (prefix; contains from 3 characters), pinyin (full or initials, prefix), plate
-    (exact; contains from 3 characters), VIN (whole or its last 6) and, for staff allowed to search
-    by phone, any part of the mobile (4+ digits, in any format)."""
+    (exact; contains from 3 characters), VIN (whole or its last 6) and ``phone``, a search by phone
+    digits already allowed (phone_query_parse, phone_query_refusal) and audited."""
     text = unicodedata.normalize("NFKC", search).strip()
     if not text:
         return None
@@ -68,18 +205,27 @@ def customer_search_sql(search: str, *, by_phone: bool) -> tuple[str, list] | No
             branch(vehicle_owner + "vin = %s", compact)
         if len(compact) == 6:
             branch(vehicle_owner + "right(vin, 6) = %s", compact)
-    if by_phone and PHONE_QUERY_PATTERN.fullmatch(text):
-        digits = re.sub(r"\D", "", text)
-        if len(digits) > 11 and digits.startswith(("0086", "86")):
-            digits = digits[-11:]
-        if len(digits) >= 4:
-            branch("SELECT id FROM customers_customer WHERE mobile LIKE %s", "%" + digits + "%")
+    if phone is not None:
+        card = "SELECT id FROM customers_customer WHERE "
+        if phone.kind == "mobile":
+            branch(card + "mobile = %s", phone.digits)
+        elif phone.kind == "landline":
+            branch(card + "landline = %s", phone.digits)
+        elif phone.kind == "partial":
+            branch(card + "mobile LIKE %s", "%" + phone.digits + "%")
+        elif CJK_PATTERN.search(phone.name):
+            branch(card + "name LIKE %s AND right(mobile, 4) = %s", _like_escape(phone.name) + "%", phone.digits)
+        else:
+            branch(card + "name_initials LIKE %s AND right(mobile, 4) = %s", phone.name + "%", phone.digits)
+            branch(card + "name_pinyin LIKE %s AND right(mobile, 4) = %s", phone.name + "%", phone.digits)
     return " UNION ".join(branches), params
 
 
-def customer_list_for_user(*, user, search: str = "") -> QuerySet[Customer]:
+def customer_list_for_user(*, user, search: str = "", phone: PhoneQuery | None = None) -> QuerySet[Customer]:
+    """The user's cards, narrowed by ``search``; ``phone`` is the search's phone part when it was
+    allowed and audited (customers.phone_search.customer_search), else digits match no mobile."""
     queryset = customer_queryset_for_user(user).select_related("store")
-    found = customer_search_sql(search, by_phone=user.has_perm("customers.search_by_phone"))
+    found = customer_search_sql(search, phone=phone)
     if found is not None:
         sql, params = found
         # The matching IDs first (each branch an index look-up, capped), then the scoped cards by
@@ -142,7 +288,7 @@ def customer_repair_orders(*, customer: Customer) -> QuerySet[RepairOrder]:
 
 
 def customer_note_queryset_for_user(user) -> QuerySet[CustomerNote]:
-    """Notes on the cards the user may see (never a top-secret card the user is not named on)."""
+    """Notes on the cards the user may see (never a 绝密 or 机密 card the user may not see)."""
     return CustomerNote.objects.filter(customer__in=customer_queryset_for_user(user))
 
 

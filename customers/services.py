@@ -104,7 +104,7 @@ def dms_import_batch_start_from_upload(*, batch: ImportBatch):
 
 
 _STATS_TRAITS = (
-    "store_id", "gender", "birthday", "source", "district", "income_band", "member_tier", "is_top_secret",
+    "store_id", "gender", "birthday", "source", "district", "income_band", "member_tier", "is_restricted",
     "vehicle_brands", "vehicle_series", "vehicle_models",
 )  # fmt: skip
 _STATS_FIGURES = ("last_visit", "spend_12m", "visits_12m", "latest_delivery", "warranty_end")
@@ -140,7 +140,7 @@ def _stats_write_sql(*, some_customers: bool, upsert: bool = True) -> str:
         INSERT INTO {target} (customer_id, {", ".join(_STATS_TRAITS)}, {", ".join(_STATS_FIGURES)},
                               value_tier, as_of)
         SELECT c.id, c.store_id, c.gender, c.birthday, c.source, c.district, c.income_band, c.member_tier,
-               c.confidentiality = 'top_secret',
+               c.confidentiality IN ('top_secret', 'confidential'),
                coalesce(d.brands, '{{}}'), coalesce(d.series, '{{}}'), coalesce(d.models, '{{}}'),
                greatest(vi.last_settle, d.latest_delivery), coalesce(vi.spend, 0), coalesce(vi.visits, 0),
                d.latest_delivery, d.warranty_end, {value_tier}, %(today)s

@@ -15,6 +15,12 @@ urlpatterns = [
     path("segments/<int:pk>/", views.segment_detail, name="segment_detail"),
     path("segments/<int:pk>/edit/", views.segment_edit, name="segment_edit"),
     path("segments/<int:pk>/export.<str:file_format>", views.segment_export, name="segment_export"),
+    path(
+        "segments/<int:pk>/export.<str:file_format>/request/",
+        views.segment_export_request,
+        name="segment_export_request",
+    ),
+    path("exports/<int:pk>/download/", views.export_request_download, name="export_request_download"),
 ]
 urlpatterns += [
     path("imports/<int:pk>/progress/", views.import_progress, name="import_progress"),

@@ -7,18 +7,22 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm.audit import audit_log_record
-from crm.choices import AuditAction
-from crm.masking import can_see_full_phone
+from crm.masking import phone_reveal_record
 from crm.scoping import sees_all_stores
+from customers import phone_search
 from customers.card import card_panels, timeline_events
-from customers.forms import CustomerEditForm, CustomerNoteForm, PhoneLookupForm, SearchForm, SegmentForm
+from customers.forms import (
+    CustomerEditForm,
+    CustomerNoteForm,
+    ExportRequestForm,
+    PhoneLookupForm,
+    SearchForm,
+    SegmentForm,
+)
 from customers.models import Segment
 from customers.segments import segment_count_for_user, segment_customers_for_user
 from customers.selectors import (
-    customer_find_by_phone,
     customer_get_for_user,
-    customer_list_for_user,
     customer_repair_orders,
     customer_vehicles,
     import_batch_get_for_user,
@@ -32,16 +36,9 @@ PAGE_SIZE = 25
 
 
 def _log_unmasked_view(request: HttpRequest, customers) -> None:
-    """Every view of unmasked numbers is logged (who, when, which customers)."""
+    """Every view of unmasked numbers is logged (who, when, which customers): one row per page."""
     ids = [customer.pk for customer in customers if customer.mobile or customer.landline]
-    if ids and can_see_full_phone(request.user):
-        audit_log_record(
-            actor=request.user,
-            action=AuditAction.VIEW_UNMASKED_PHONE,
-            object_type="customers.customer",
-            object_ids=ids,
-            detail={"path": request.path},
-        )
+    phone_reveal_record(user=request.user, object_ids=ids, path=request.path)
 
 
 def _search_text(request: HttpRequest) -> tuple[str, int]:
@@ -61,9 +58,13 @@ def _search_text(request: HttpRequest) -> tuple[str, int]:
 def customer_list(request: HttpRequest) -> HttpResponse:
     """The customer list and the search results of the search box on every page."""
     search, status = _search_text(request)
-    page = Paginator(customer_list_for_user(user=request.user, search=search), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    found = phone_search.customer_search(user=request.user, search=search, path=request.path)
+    if found.message:
+        messages.warning(request, found.message)
+    paginator = Paginator(found.customers, PAGE_SIZE)
+    if found.count is not None:
+        paginator.count = found.count  # counted once, for the search's audit row
+    page = paginator.get_page(request.GET.get("page"))
     _log_unmasked_view(request, page.object_list)
     context = {
         "page": page,
@@ -83,7 +84,12 @@ def customer_phone_lookup(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Enter the caller's number."))
         return redirect("customers:list")
-    found = list(customer_find_by_phone(user=request.user, phone=form.cleaned_data["phone"])[:PAGE_SIZE])
+    found, refusal = phone_search.customer_phone_lookup(
+        user=request.user, phone=form.cleaned_data["phone"], path=request.path, limit=PAGE_SIZE
+    )
+    if refusal:
+        messages.error(request, refusal)
+        return redirect("customers:list")
     if len(found) == 1:
         return redirect("customers:detail", found[0].pk)
     _log_unmasked_view(request, found)
@@ -156,6 +162,7 @@ def customer_note_create(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return render(request, "customers/partials/timeline.html", context)
     if form.is_bound and form.errors:
+        _log_unmasked_view(request, [customer])  # the card is shown again, with its numbers
         return render(request, "customers/customer_detail.html", context, status=400)
     return redirect("customers:detail", customer.pk)
 
@@ -244,12 +251,62 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("customers.export_customers", raise_exception=True)
 @require_GET
 def segment_export(request: HttpRequest, pk: int, file_format: str) -> HttpResponse:
-    from customers.exports import segment_export_response
+    """The segment's file at once, or, when it holds cards needing a manager's approval (秘密 and
+    above, key customers), the page asking for that approval."""
+    from customers.exports import export_cards_needing_approval, segment_export_customers, segment_export_response
 
     if file_format not in ("csv", "xlsx"):
         raise Http404
     segment = segment_get_for_user(user=request.user, pk=pk)
-    return segment_export_response(segment=segment, user=request.user, file_format=file_format)
+    customers = segment_export_customers(segment=segment, user=request.user)
+    needing = export_cards_needing_approval(customers)
+    if not needing:
+        return segment_export_response(segment=segment, user=request.user, file_format=file_format)
+    context = {
+        "segment": segment,
+        "file_format": file_format,
+        "row_count": customers.count(),
+        "approval_row_count": len(needing),
+        "form": ExportRequestForm(),
+    }
+    return render(request, "customers/export_request.html", context)
+
+
+@login_required
+@permission_required("customers.export_customers", raise_exception=True)
+@require_POST
+def segment_export_request(request: HttpRequest, pk: int, file_format: str) -> HttpResponse:
+    from customers.exports import segment_export_request as request_export
+
+    if file_format not in ("csv", "xlsx"):
+        raise Http404
+    segment = segment_get_for_user(user=request.user, pk=pk)
+    form = ExportRequestForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
+        return redirect("customers:segment_export", segment.pk, file_format)
+    request_export(segment=segment, user=request.user, file_format=file_format, reason=form.cleaned_data["reason"])
+    messages.success(request, _("Your export request was sent to the store's managers for approval."))
+    return redirect("crm:export_requests")
+
+
+@login_required
+@permission_required("customers.export_customers", raise_exception=True)
+@require_GET
+def export_request_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """The requester's one download of an approved export; a second one is refused with a message."""
+    from crm.exceptions import ApplicationError
+    from crm.selectors import export_request_get_for_user
+    from customers.exports import SEGMENT_EXPORT_KIND, export_request_download_response
+
+    export_request = export_request_get_for_user(user=request.user, pk=pk)
+    if export_request.kind != SEGMENT_EXPORT_KIND:
+        raise Http404
+    try:
+        return export_request_download_response(export_request=export_request, user=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("crm:export_requests")
 
 
 # --- DMS import (admin pages' helpers) -------------------------------------------------------

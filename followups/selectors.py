@@ -11,7 +11,7 @@ from crm.calendar import WorkingCalendar
 from crm.models import Store
 from crm.scoping import scope_to_user_stores, stores_for_user
 from crm.selectors import working_calendar
-from customers.choices import Confidentiality
+from customers.selectors import customer_visibility_condition
 from followups.choices import CallOutcome, Channel, RuleCode, TaskStatus
 from followups.generation import preview_statement
 from followups.models import CallAttempt, FollowupRule, FollowupTask, SmsMessage
@@ -48,10 +48,7 @@ def rule_get_for_user(*, user, pk: int) -> FollowupRule:
 
 def _visible_tasks(user) -> QuerySet[FollowupTask]:
     tasks = scope_to_user_stores(FollowupTask.objects.all(), user)
-    if user.is_superuser:
-        return tasks
-    hidden = Q(customer__confidentiality=Confidentiality.TOP_SECRET) & ~Q(customer__authorized_staff=user)
-    return tasks.exclude(hidden)
+    return tasks.filter(customer_visibility_condition(user, prefix="customer__"))
 
 
 def queue_for_user(*, user, today: datetime.date, search: str = "") -> QuerySet:

@@ -21,6 +21,7 @@ from crm.scoping import sees_all_stores
 from crm.selectors import working_calendar
 from customers.choices import MarkSource
 from customers.models import Customer, Vehicle
+from customers.selectors import customer_visibility_sql
 from followups.choices import (
     CallOutcome,
     Channel,
@@ -208,8 +209,7 @@ _PICK_SQL = f"""
     WHERE {_CLAIM_FILTERS}
       AND NOT (t.customer_id = ANY(%(skip)s))
       AND cu.do_not_call = false
-      AND (cu.confidentiality <> 'top_secret' OR %(sees_secret)s OR EXISTS (
-           SELECT 1 FROM customers_customer_authorized_staff a WHERE a.customer_id = cu.id AND a.user_id = %(me)s))
+      AND {{visible}}
       AND NOT EXISTS (
            SELECT 1 FROM followups_followuptask o
            WHERE o.customer_id = t.customer_id AND o.status = 'open' AND o.claimed_by_id <> %(me)s
@@ -265,11 +265,13 @@ def task_claim_next(*, user, now: datetime.datetime | None = None) -> list[Follo
         "me": user.pk,
         "stores": stores,
         "skip": [],
-        "sees_secret": bool(user.is_superuser),
     }
+    visible_sql, visible_params = customer_visibility_sql(user, alias="cu")
+    params.update(visible_params)
+    pick_sql = _PICK_SQL.format(visible=visible_sql)
     with transaction.atomic(), connection.cursor() as cursor:
         # A claim lost in a crash is harmless (the agent claims again): no need to wait for the disk.
-        pick = "SET LOCAL synchronous_commit TO OFF; " + _PICK_SQL
+        pick = "SET LOCAL synchronous_commit TO OFF; " + pick_sql
         for _attempt in range(10):
             cursor.execute(pick, params)
             row = cursor.fetchone()
@@ -285,7 +287,7 @@ def task_claim_next(*, user, now: datetime.datetime | None = None) -> list[Follo
             if claimed_ids:
                 break
             params["skip"] = [*params["skip"], customer_id]
-            pick = _PICK_SQL
+            pick = pick_sql
         else:
             return []
     return list(

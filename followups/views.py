@@ -20,7 +20,7 @@ from crm.audit import audit_log_record
 from crm.choices import AuditAction
 from crm.exceptions import ApplicationError
 from crm.exports import csv_response
-from crm.masking import phone_for_user
+from crm.masking import phone_for_user, phone_reveal_record
 from crm.scoping import stores_for_user
 from customers.selectors import customer_get_for_user, customer_vehicles
 from followups import selectors, services
@@ -66,7 +66,12 @@ def _call_context(request: HttpRequest, tasks: list, *, form: OutcomeForm | None
 
 def _call_panel(request: HttpRequest, tasks: list, **kwargs) -> HttpResponse:
     template = "followups/_call_panel.html" if request.htmx else "followups/call.html"
-    return render(request, template, _call_context(request, tasks, **kwargs))
+    context = _call_context(request, tasks, **kwargs)
+    customer = context.get("customer")
+    if customer is not None and (customer.mobile or customer.landline):
+        # A manager's call page shows the whole number: audited like every other page that does.
+        phone_reveal_record(user=request.user, object_ids=[customer.pk], path=request.path)
+    return render(request, template, context)
 
 
 @login_required
@@ -344,6 +349,12 @@ def sms_list(request: HttpRequest) -> HttpResponse:
             ),
         )
     page = Paginator(tasks, 50).get_page(request.GET.get("page"))
+    # The page shows each customer's mobile, whole for managers: one audit row for the page.
+    phone_reveal_record(
+        user=request.user,
+        object_ids=[task.customer_id for task in page.object_list if task.customer.mobile],
+        path=request.path,
+    )
     context = {"page": page, "day": day, "error": error, "search": search}
     return render(request, "followups/sms_list.html", context)
 

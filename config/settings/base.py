@@ -263,6 +263,9 @@ LOGGING = {
 
 # --- Product settings ------------------------------------------------------------------------
 DEMO_MODE = env_bool("DEMO_MODE", False)
+# Searches by phone digits (the search box and the incoming-call look-up) each user may make per
+# day; each is audited as a reveal. Over it: a message and no phone results (customers/phone_search.py).
+PHONE_SEARCH_DAILY_LIMIT = env_int("PHONE_SEARCH_DAILY_LIMIT", 100, minimum=0)
 
 # --- Follow-ups and SMS (followups/) -------------------------------------------------------------
 # SMS_GATEWAY: file (default, writes SMS_FILE_GATEWAY_DIR/sent.jsonl), console, http or a dotted path.
