@@ -1,6 +1,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from customers.choices import ConsentPurpose
+
 
 class RuleCode(models.TextChoices):
     """The rules of shared/spec/followups.md, in the order of its table."""
@@ -29,6 +31,20 @@ VEHICLE_RULES = frozenset(
         RuleCode.MAINTENANCE_DUE,
     }
 )
+
+
+# The rules whose messages are marketing (PIPL: they need the customer's marketing consent): greetings
+# that invite the customer in for an offer, win-back offers and event invitations. Every other rule
+# is a service reminder about the customer's own car, repair or membership (sent unless the customer
+# withdrew consent to service reminders), points expiry included: it is a notice about their account.
+MARKETING_RULES = frozenset(
+    {RuleCode.BIRTHDAY, RuleCode.HOLIDAY_GREETING, RuleCode.LOST_CUSTOMER, RuleCode.EVENT_NOTICE}
+)
+
+
+def rule_consent_purpose(code: str) -> str:
+    """The consent purpose (customers.choices.ConsentPurpose) an SMS of rule ``code`` needs."""
+    return ConsentPurpose.MARKETING if code in MARKETING_RULES else ConsentPurpose.SERVICE
 
 
 class Channel(models.TextChoices):

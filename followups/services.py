@@ -19,9 +19,11 @@ from crm.exceptions import ApplicationError
 from crm.models import Store
 from crm.scoping import sees_all_stores
 from crm.selectors import working_calendar
-from customers.choices import MarkSource
+from customers.choices import ConsentPurpose, MarkSource
 from customers.models import Customer, Vehicle
+from customers.selectors import customer_sms_allowed_sql
 from followups.choices import (
+    MARKETING_RULES,
     CallOutcome,
     Channel,
     DeliveryStatus,
@@ -425,7 +427,7 @@ def sms_window_open(now: datetime.datetime) -> bool:
     return parse(start_text) <= minutes < parse(end_text)
 
 
-_SMS_PREPARE_SQL = r"""
+_SMS_PREPARE_TEMPLATE = r"""
     INSERT INTO followups_smsmessage
         (task_id, idempotency_key, store_id, customer_id, code, mobile, body, send_date, status, send_attempts,
          gateway_message_id, delivery_status, error, created_at)
@@ -449,9 +451,21 @@ _SMS_PREPARE_SQL = r"""
     LEFT JOIN customers_vehicle v ON v.id = t.vehicle_id
     WHERE t.store_id = %(store_id)s AND t.channel = 'sms' AND t.status = 'open'
       AND t.queue_date BETWEEN %(earliest)s AND %(day)s AND r.sms_template <> ''
-      AND cu.sms_opt_out = false AND cu.mobile ~ %(mobile_pattern)s
+      AND {allowed} AND cu.mobile ~ %(mobile_pattern)s
     ON CONFLICT (idempotency_key) DO NOTHING
 """
+
+
+def _sms_allowed_sql(code_column: str) -> str:
+    """Whether the customer ``cu`` may get the SMS of the rule in ``code_column`` now: not opted out,
+    and the consent of the rule's purpose (marketing rules need it granted, the others not withdrawn)."""
+    marketing = customer_sms_allowed_sql(purpose=ConsentPurpose.MARKETING, alias="cu")
+    service = customer_sms_allowed_sql(purpose=ConsentPurpose.SERVICE, alias="cu")
+    return f"(CASE WHEN {code_column} = ANY(%(marketing_codes)s) THEN {marketing} ELSE {service} END)"
+
+
+_SMS_PREPARE_SQL = _SMS_PREPARE_TEMPLATE.replace("{allowed}", _sms_allowed_sql("t.code"))
+_MARKETING_CODES = sorted(str(code) for code in MARKETING_RULES)
 
 _SMS_CLAIM_SQL = """
     UPDATE followups_smsmessage SET status = 'sending', lease_until = %(lease_until)s,
@@ -469,15 +483,25 @@ def sms_messages_prepare(*, store_id: int, day: datetime.date) -> int:
     """Render one message per open SMS task of the store queued on ``day`` (or a few days late after
     an outage). Set-based; the idempotency key makes a second run a no-op."""
     with connection.cursor() as cursor:
-        # Whoever opted out since generation gets nothing.
+        # Whoever opted out or withdrew the consent the rule needs since generation gets nothing:
+        # neither the open tasks nor the messages rendered but not yet sent.
         cursor.execute(
-            """
+            f"""
             UPDATE followups_followuptask t SET status = 'closed', completed_at = now()
             FROM customers_customer cu
-            WHERE cu.id = t.customer_id AND t.store_id = %s AND t.channel = 'sms' AND t.status = 'open'
-              AND t.queue_date <= %s AND cu.sms_opt_out
+            WHERE cu.id = t.customer_id AND t.store_id = %(store_id)s AND t.channel = 'sms' AND t.status = 'open'
+              AND t.queue_date <= %(day)s AND NOT {_sms_allowed_sql("t.code")}
             """,
-            [store_id, day],
+            {"store_id": store_id, "day": day, "marketing_codes": _MARKETING_CODES},
+        )
+        cursor.execute(
+            f"""
+            UPDATE followups_smsmessage m SET status = 'cancelled', lease_until = NULL
+            FROM customers_customer cu
+            WHERE cu.id = m.customer_id AND m.store_id = %(store_id)s AND m.status = 'queued'
+              AND NOT {_sms_allowed_sql("m.code")}
+            """,
+            {"store_id": store_id, "marketing_codes": _MARKETING_CODES},
         )
         cursor.execute(
             _SMS_PREPARE_SQL,
@@ -487,6 +511,7 @@ def sms_messages_prepare(*, store_id: int, day: datetime.date) -> int:
                 "earliest": day - datetime.timedelta(days=SMS_LATE_DAYS),
                 "opt_out": SMS_OPT_OUT_TEXT,
                 "mobile_pattern": MOBILE_PATTERN,
+                "marketing_codes": _MARKETING_CODES,
             },
         )
         return cursor.rowcount

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from crm.models import CalendarDay
 from followups.models import FollowupTask, GenerationRun
 from followups.services import followups_generate_day, followups_generate_range
+from tests.customers.consent_helpers import grant_marketing
 from tests.factories import CustomerFactory, RepairOrderFactory, StoreFactory, VehicleFactory
 from tests.followups.factories import CallAttemptFactory, FollowupTaskFactory, rules_for
 
@@ -189,7 +190,7 @@ def test_maintenance_interval_and_distance_are_store_settings(store):
 
 def test_birthday_sms_six_days_ahead_even_at_the_weekend(store):
     customer = CustomerFactory(store=store, birthday=D(1990, 11, 28))
-    CustomerFactory(store=store, birthday=D(1990, 11, 29))
+    grant_marketing(customer, CustomerFactory(store=store, birthday=D(1990, 11, 29)))
 
     made = generate(D(2026, 11, 22), store)  # a Sunday: SMS go out every day
 
@@ -201,6 +202,7 @@ def test_birthday_sms_six_days_ahead_even_at_the_weekend(store):
 def test_a_29_february_birthday_is_28_february_in_a_non_leap_year(store):
     leapling = CustomerFactory(store=store, birthday=D(1992, 2, 29))
     twenty_eighth = CustomerFactory(store=store, birthday=D(1990, 2, 28))
+    grant_marketing(leapling, twenty_eighth)
 
     generate(D(2027, 2, 22), store)  # 28 Feb 2027 − 6
     generate(D(2028, 2, 22), store)  # 28 Feb 2028 − 6
@@ -216,6 +218,7 @@ def test_a_29_february_birthday_is_28_february_in_a_non_leap_year(store):
 
 def test_holiday_greeting_goes_to_every_owner_six_days_before(store):
     owners = [CustomerFactory(store=store), CustomerFactory(store=store)]
+    grant_marketing(*owners)
 
     assert generate(D(2027, 9, 24), store)["holiday_greeting"] == 0
     assert generate(D(2027, 9, 25), store)["holiday_greeting"] == 2  # 国庆 2027
@@ -299,6 +302,7 @@ def test_opt_outs_do_not_call_invalid_numbers_and_transferred_vehicles(store):
     one_left = CustomerFactory(store=store, birthday=D(1990, 11, 28))
     vehicle(store, customer=one_left, status="scrapped")
     vehicle(store, customer=one_left)
+    grant_marketing(opted_out, landline_only, reachable, all_sold, one_left)
 
     no_call = CustomerFactory(store=store, do_not_call=True)
     vehicle(store, customer=no_call, delivery_date=D(2026, 11, 2))
@@ -321,7 +325,7 @@ def test_opt_outs_do_not_call_invalid_numbers_and_transferred_vehicles(store):
 
 def test_generating_twice_makes_nothing_new(store):
     vehicle(store, delivery_date=D(2026, 11, 2))
-    CustomerFactory(store=store, birthday=D(1990, 11, 11))
+    grant_marketing(CustomerFactory(store=store, birthday=D(1990, 11, 11)))
 
     first = generate(D(2026, 11, 5), store)
     second = generate(D(2026, 11, 5), store)
@@ -393,6 +397,7 @@ def test_generate_followups_command_prints_counts_and_export_tasks_prints_the_co
     car = vehicle(store, delivery_date=D(2026, 11, 2), vin="LVIN0000000000002")
     second = vehicle(other, delivery_date=D(2026, 11, 2), vin="LVIN0000000000001")
     birthday = CustomerFactory(store=store, birthday=D(1980, 11, 11), customer_no="C0000001")
+    grant_marketing(birthday)
     output = io.StringIO()
 
     call_command("generate_followups", "--date", "2026-11-05", stdout=output)

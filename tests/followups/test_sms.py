@@ -11,6 +11,7 @@ from django.urls import reverse
 from followups.gateways import FileGateway, HttpGateway
 from followups.models import FollowupTask, InboundSms, SmsMessage
 from followups.services import followups_generate_day, sms_inbound_receive, sms_send_batch
+from tests.customers.consent_helpers import grant_marketing
 from tests.factories import CustomerFactory, UserFactory, VehicleFactory
 from tests.followups.factories import rules_for
 
@@ -31,8 +32,11 @@ def sent_lines(gateway):
 
 
 def birthday_customer(store, **fields):
+    """A customer whose birthday SMS (a marketing message: it needs consent) is due on 22 Nov 2026."""
     fields.setdefault("birthday", D(1990, 11, 28))
-    return CustomerFactory(store=store, **fields)
+    customer = CustomerFactory(store=store, **fields)
+    grant_marketing(customer)
+    return customer
 
 
 def test_a_batch_sends_one_message_per_task_with_signature_and_opt_out_text(store_a, gateway):

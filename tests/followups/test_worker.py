@@ -13,6 +13,7 @@ from config.celery import app
 from followups import tasks
 from followups.models import FollowupTask, SmsMessage
 from tests.conftest import start_celery_worker, stop_celery_worker, wait_until
+from tests.customers.consent_helpers import grant_marketing
 from tests.factories import CustomerFactory, StoreFactory
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -23,8 +24,9 @@ def test_generation_and_sms_survive_a_killed_worker(tmp_path):
     today = timezone.localdate()
     store = StoreFactory(code="NJ01", sms_signature="江宁日产")
     birthday = (today + datetime.timedelta(days=6)).replace(year=1988)  # R = today for the birthday rule
-    for index in range(CUSTOMERS):
-        CustomerFactory(store=store, birthday=birthday, mobile=f"1390000{index:04d}")
+    # Birthday greetings are marketing: every customer here consented to them.
+    grant_marketing(*[CustomerFactory(store=store, birthday=birthday, mobile=f"1390000{index:04d}")
+                      for index in range(CUSTOMERS)])  # fmt: skip
     sent_file = tmp_path / "sent.jsonl"
     env = {
         "SMS_GATEWAY": "file",
