@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 _READ = ["view_customer", "view_vehicle", "view_repairorder", "view_customernote", "view_segment"]
 _SEGMENTS = ["add_segment", "change_segment"]
 _CONSENT = ["view_customerconsent", "record_consent"]
-_PERSONAL_DATA = ["export_personal_data", "erase_customer", "view_erasedcustomer"]
+_PERSONAL_DATA = ["export_personal_data", "erase_customer"]
 _IMPORT = [
     "import_dms",
     "view_importbatch",
@@ -80,6 +80,5 @@ class CustomersConfig(AppConfig):
         "customers.timeline.deliveries",
         "customers.timeline.notes",
         "customers.timeline.card_changes",
-        "customers.privacy.consent_changes",
     ]
     customer_card_panels = ["customers.privacy.consent_panel"]

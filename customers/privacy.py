@@ -20,10 +20,9 @@ from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.module_loading import import_string
-from django.utils.translation import gettext as _
 
-from customers.card import CardPanel, TimelineEvent
-from customers.choices import ConsentPurpose, ImportKind
+from customers.card import CardPanel
+from customers.choices import ImportKind
 
 # What an erased card and its texts become (stored data, in the language of the data, like the
 # default SMS templates; not an interface string).
@@ -74,7 +73,7 @@ def customer_personal_data(*, customer) -> dict:
     """Everything the CRM holds about one customer, as plain values: the card, its vehicles and
     repair orders, notes, consents and their history, the card's change history, and the sections
     of every registered provider (calls, SMS, replies, complaints…)."""
-    from customers.models import CustomerConsent, RepairOrder
+    from customers.models import CustomerConsent, RepairOrder, Vehicle
 
     data = {
         "exported_at": timezone.now(),
@@ -88,6 +87,7 @@ def customer_personal_data(*, customer) -> dict:
             CustomerConsent.history.filter(customer_id=customer.pk).order_by("history_id")
         ),
         "card_history": queryset_rows(customer.history.order_by("history_id")),
+        "vehicle_history": queryset_rows(Vehicle.history.filter(customer_id=customer.pk).order_by("history_id")),
     }
     for provider in personal_data_providers():
         data.update(provider(customer=customer))
@@ -156,21 +156,3 @@ def consent_panel(*, user, customer) -> CardPanel | None:
         "can_erase": user.has_perm("customers.erase_customer") and not hasattr(customer, "erasure"),
     }
     return CardPanel(template="customers/partials/consent_panel.html", context=context, order=80, position="side")
-
-
-def consent_changes(*, user, customer):
-    """Consent granted or withdrawn, on the card's timeline."""
-    from customers.selectors import customer_consent_history
-
-    if not user.has_perm("customers.view_customerconsent"):
-        return
-    for record in customer_consent_history(customer=customer):
-        purpose = ConsentPurpose(record.purpose).label
-        title = (_("Consent granted: %(purpose)s") if record.is_granted else _("Consent withdrawn: %(purpose)s")) % {
-            "purpose": purpose
-        }
-        user_name = record.recorded_by.get_full_name() or record.recorded_by.username if record.recorded_by else ""
-        yield TimelineEvent(
-            at=record.at, kind="consent", title=title,
-            detail=" · ".join(part for part in [record.get_source_display(), record.note] if part), actor=user_name,
-        )  # fmt: skip

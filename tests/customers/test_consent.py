@@ -113,8 +113,15 @@ def test_staff_record_a_change_on_the_card(client, advisor_a, customer_a):
     assert (consent.purpose, consent.is_granted, consent.source, consent.recorded_by, consent.note) == (
         "service", False, "desk", advisor_a, "客户不想收到保养提醒"
     )  # fmt: skip
-    timeline = client.get(reverse("customers:detail", args=[customer_a.pk])).context["timeline"]
-    assert [(event.kind, event.actor) for event in timeline if event.kind == "consent"] == [("consent", "王明")]
+    card = client.get(reverse("customers:detail", args=[customer_a.pk]))
+    events = [event for event in card.context["timeline"] if event.kind == "consent"]
+    assert [(event.title, event.detail, event.actor) for event in events] == [
+        ("已撤回同意：服务提醒", "前台 · 客户不想收到保养提醒", "王明")
+    ]
+    changes = [change for change in card.context["changes"] if change["type"] == "~"]
+    assert [(change["reason"], change["user"], change["changes"]) for change in changes] == [
+        ("同意", "王明", [{"field": "服务提醒", "old": "—", "new": "已撤回 (前台 · 客户不想收到保养提醒)"}])
+    ]
 
 
 def test_a_bad_form_answers_400_with_a_message_and_saves_nothing(client, advisor_a, customer_a):

@@ -41,8 +41,8 @@ def test_a_manager_downloads_everything_held_about_the_customer(client, manager_
     data = json.loads(response.content.decode("utf-8"))
     assert sorted(data) == sorted([
         "exported_at", "customer", "named_staff", "vehicles", "repair_orders", "notes", "consents", "consent_history",
-        "card_history", "followup_tasks", "calls", "sms", "sms_replies", "complaints", "complaint_actions",
-        "complaint_attachments",
+        "card_history", "vehicle_history", "followup_tasks", "calls", "sms", "sms_replies", "complaints",
+        "complaint_actions", "complaint_attachments",
     ])  # fmt: skip
     card = data["customer"]
     assert (card["customer_no"], card["name"], card["mobile"], card["landline"], card["birthday"], card["address"]) == (
@@ -57,6 +57,7 @@ def test_a_manager_downloads_everything_held_about_the_customer(client, manager_
     ]
     assert [row["history_type"] for row in data["consent_history"]] == ["+"]
     assert [row["employer"] for row in data["card_history"]] == ["南京某公司", "南京某某公司"]
+    assert [(row["vin"], row["history_type"]) for row in data["vehicle_history"]] == [(VIN, "+")]
     assert [row["notes"] for row in data["calls"]] == ["客户抱怨等待时间长"]
     assert [row["body"] for row in data["sms"]] == ["【江宁日产】尊敬的王芳：祝您生日快乐！回T退订"]
     assert [row["text"] for row in data["sms_replies"]] == ["谢谢，王芳"]
