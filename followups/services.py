@@ -19,11 +19,9 @@ from crm.exceptions import ApplicationError
 from crm.models import Store
 from crm.scoping import sees_all_stores
 from crm.selectors import working_calendar
-from customers.choices import ConsentPurpose, MarkSource
+from customers.choices import MarkSource
 from customers.models import Customer, Vehicle
-from customers.selectors import customer_sms_allowed_sql
 from followups.choices import (
-    MARKETING_RULES,
     CallOutcome,
     Channel,
     DeliveryStatus,
@@ -36,7 +34,7 @@ from followups.defaults import DEFAULT_RULES, SMS_OPT_OUT_TEXT
 from followups.gateways import GatewayError, get_gateway
 from followups.generation import MOBILE_PATTERN, insert_statement
 from followups.models import CallAttempt, FollowupRule, FollowupTask, GenerationRun, InboundSms, SmsMessage
-from followups.selectors import call_windows_open
+from followups.selectors import MARKETING_CODES, call_windows_open, sms_allowed_sql
 
 logger = logging.getLogger(__name__)
 
@@ -456,16 +454,7 @@ _SMS_PREPARE_TEMPLATE = r"""
 """
 
 
-def _sms_allowed_sql(code_column: str) -> str:
-    """Whether the customer ``cu`` may get the SMS of the rule in ``code_column`` now: not opted out,
-    and the consent of the rule's purpose (marketing rules need it granted, the others not withdrawn)."""
-    marketing = customer_sms_allowed_sql(purpose=ConsentPurpose.MARKETING, alias="cu")
-    service = customer_sms_allowed_sql(purpose=ConsentPurpose.SERVICE, alias="cu")
-    return f"(CASE WHEN {code_column} = ANY(%(marketing_codes)s) THEN {marketing} ELSE {service} END)"
-
-
-_SMS_PREPARE_SQL = _SMS_PREPARE_TEMPLATE.replace("{allowed}", _sms_allowed_sql("t.code"))
-_MARKETING_CODES = sorted(str(code) for code in MARKETING_RULES)
+_SMS_PREPARE_SQL = _SMS_PREPARE_TEMPLATE.replace("{allowed}", sms_allowed_sql("t.code"))
 
 _SMS_CLAIM_SQL = """
     UPDATE followups_smsmessage SET status = 'sending', lease_until = %(lease_until)s,
@@ -490,18 +479,18 @@ def sms_messages_prepare(*, store_id: int, day: datetime.date) -> int:
             UPDATE followups_followuptask t SET status = 'closed', completed_at = now()
             FROM customers_customer cu
             WHERE cu.id = t.customer_id AND t.store_id = %(store_id)s AND t.channel = 'sms' AND t.status = 'open'
-              AND t.queue_date <= %(day)s AND NOT {_sms_allowed_sql("t.code")}
+              AND t.queue_date <= %(day)s AND NOT {sms_allowed_sql("t.code")}
             """,
-            {"store_id": store_id, "day": day, "marketing_codes": _MARKETING_CODES},
+            {"store_id": store_id, "day": day, "marketing_codes": MARKETING_CODES},
         )
         cursor.execute(
             f"""
             UPDATE followups_smsmessage m SET status = 'cancelled', lease_until = NULL
             FROM customers_customer cu
             WHERE cu.id = m.customer_id AND m.store_id = %(store_id)s AND m.status = 'queued'
-              AND NOT {_sms_allowed_sql("m.code")}
+              AND NOT {sms_allowed_sql("m.code")}
             """,
-            {"store_id": store_id, "marketing_codes": _MARKETING_CODES},
+            {"store_id": store_id, "marketing_codes": MARKETING_CODES},
         )
         cursor.execute(
             _SMS_PREPARE_SQL,
@@ -511,7 +500,7 @@ def sms_messages_prepare(*, store_id: int, day: datetime.date) -> int:
                 "earliest": day - datetime.timedelta(days=SMS_LATE_DAYS),
                 "opt_out": SMS_OPT_OUT_TEXT,
                 "mobile_pattern": MOBILE_PATTERN,
-                "marketing_codes": _MARKETING_CODES,
+                "marketing_codes": MARKETING_CODES,
             },
         )
         return cursor.rowcount

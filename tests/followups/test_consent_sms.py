@@ -7,6 +7,7 @@ import json
 import zoneinfo
 
 import pytest
+from django.urls import reverse
 
 from customers.services import customer_consent_record
 from followups.choices import MARKETING_RULES, RuleCode, rule_consent_purpose
@@ -133,3 +134,17 @@ def test_the_sms_opt_out_still_means_no_sms_at_all(store_a, gateway):
     made = followups_generate_day(day=DAY, store_ids=[store_a.pk], codes=["birthday", "insurance_renewal"])
 
     assert (made["birthday"], made["insurance_renewal"]) == (0, 0)
+
+
+def test_the_days_sms_list_for_the_dealers_platform_leaves_out_a_withdrawn_customer(client, store_a, manager_a):
+    insurance_sms_customer(store_a, "13900000051")
+    withdrew = insurance_sms_customer(store_a, "13900000052")
+    followups_generate_day(day=DAY, store_ids=[store_a.pk], codes=["insurance_renewal"])
+    customer_consent_record(customer=withdrew, user=manager_a, purpose="service", is_granted=False, source="phone")
+    client.force_login(manager_a)
+
+    response = client.get(reverse("followups:sms"), {"date": DAY.isoformat(), "format": "csv"})
+
+    rows = response.content.decode("utf-8-sig").splitlines()[1:]
+    assert [row.split(",")[4] for row in rows] == ["13900000051"]
+    assert FollowupTask.objects.filter(status="open").count() == 2  # nothing written by a read
