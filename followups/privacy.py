@@ -5,7 +5,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from customers.privacy import queryset_rows
-from followups.choices import SmsStatus, TaskStatus
+from followups.choices import RuleCode, SmsStatus, TaskStatus
 from followups.models import CallAttempt, FollowupTask, InboundSms, SmsMessage
 
 
@@ -20,7 +20,8 @@ def personal_data(*, customer) -> dict[str, list[dict]]:
 
 def erase(*, customer) -> dict[str, int]:
     """Nothing more goes out to the customer (open tasks closed, unsent SMS cancelled); SMS texts and
-    numbers, replies (also those matched by the mobile only) and call notes and answers are cleared.
+    numbers, replies (also those matched by the mobile only), call notes and answers and the birthday
+    greetings' dates are cleared.
     The rows stay, so completion and delivery figures do not change."""
     now = timezone.now()
     closed = FollowupTask.objects.filter(customer=customer, status=TaskStatus.OPEN).update(
@@ -29,6 +30,8 @@ def erase(*, customer) -> dict[str, int]:
     SmsMessage.objects.filter(customer=customer, status__in=[SmsStatus.QUEUED, SmsStatus.SENDING]).update(
         status=SmsStatus.CANCELLED, lease_until=None
     )
+    # A birthday greeting's subject date is the birthday of that year (month and day of birth).
+    FollowupTask.objects.filter(customer=customer, code=RuleCode.BIRTHDAY).update(subject_date=None)
     sms = SmsMessage.objects.filter(customer=customer).update(body="", mobile="")
     replies_of = Q(customer=customer)
     if customer.mobile:

@@ -48,6 +48,8 @@ def customer_with_everything(*, store, staff) -> Everything:
     customer_consent_record(customer=customer, user=staff, purpose="marketing", is_granted=True, source="desk",
                             note="签字同意")  # fmt: skip
     task = FollowupTaskFactory(store=store, customer=customer, code="post_repair_callback")
+    FollowupTaskFactory(store=store, customer=customer, code="birthday", channel="sms", status="done",
+                        subject_date=datetime.date(2026, 4, 17))  # fmt: skip
     call = CallAttemptFactory(task=task, agent=staff, notes="客户抱怨等待时间长", answers={"1": "满意"})
     sms = SmsMessage.objects.create(
         task=None, idempotency_key="t-0417", store=store, customer=customer, code="birthday", mobile=customer.mobile,

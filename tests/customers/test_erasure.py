@@ -27,7 +27,7 @@ from tests.customers.privacy_helpers import VIN, customer_with_everything
 pytestmark = pytest.mark.django_db
 PERSONAL = [
     "王芳", "13955550417", "025-52100417", "1985-04-17", "双龙大道", "南京某", "wangfang@", "自驾游", "苏A0417X", VIN,
-    "CA0417", "下月换新车", "等待时间长", "谢谢", "签字同意", "保养后异响", "本人来电", "letter.png",
+    "04-17", "CA0417", "下月换新车", "等待时间长", "谢谢", "签字同意", "保养后异响", "本人来电", "letter.png",
 ]  # fmt: skip
 
 
@@ -85,7 +85,9 @@ def test_erasure_keeps_the_statistics(client, manager_a, everything):
     )  # fmt: skip
     assert (order.ro_no, str(order.total_amount), order.settle_date.isoformat()) == ("RO0417", "880.00", "2026-11-02")
     assert (SmsMessage.objects.get().status, Complaint.objects.get().complaint_type.name) == ("sent", "服务态度")
-    assert FollowupTask.objects.get().status == "closed"
+    assert list(FollowupTask.objects.order_by("id").values_list("code", "status")) == [
+        ("post_repair_callback", "closed"), ("birthday", "done")
+    ]  # fmt: skip
     assert CallAttempt.objects.get().outcome == "reached"
 
 
@@ -96,6 +98,7 @@ def test_every_app_clears_its_own_fields_and_their_history(client, manager_a, ev
     assert list(SmsMessage.objects.values_list("body", "mobile")) == [("", "")]
     assert list(InboundSms.objects.values_list("text", "mobile")) == [("", "")]
     assert list(CallAttempt.objects.values_list("notes", "answers")) == [("", {})]
+    assert list(FollowupTask.objects.filter(code="birthday").values_list("subject_date", flat=True)) == [None]
     assert list(Complaint.objects.values_list("description", "resolution")) == [("（已删除）", "")]
     assert set(Complaint.history.values_list("description", flat=True)) == {"（已删除）"}
     assert list(ComplaintAction.objects.values_list("note", flat=True)) == [""]

@@ -64,7 +64,7 @@ def test_a_manager_downloads_everything_held_about_the_customer(client, manager_
     assert [row["description"] for row in data["complaints"]] == ["王芳：保养后异响，电话13955550417"]
     assert [row["note"] for row in data["complaint_actions"]] == ["王芳本人来电"]
     assert [row["original_name"] for row in data["complaint_attachments"]] == ["letter.png"]
-    assert [code for code in (row["code"] for row in data["followup_tasks"])] == ["post_repair_callback"]
+    assert [code for code in (row["code"] for row in data["followup_tasks"])] == ["post_repair_callback", "birthday"]
 
 
 def test_the_download_is_audited(client, manager_a, everything):
