@@ -144,7 +144,7 @@ def tombstone_reject_sql(*, kind: str, stage: str = "s", store: str = "st", vehi
 def consent_panel(*, user, customer) -> CardPanel | None:
     """Consent per purpose with its history, and the form to record a change for staff allowed to."""
     from customers.forms import ConsentForm
-    from customers.selectors import customer_consent_history, customer_consents
+    from customers.selectors import customer_consent_history, customer_consents, customer_is_erased
 
     if not user.has_perm("customers.view_customerconsent"):
         return None
@@ -153,6 +153,6 @@ def consent_panel(*, user, customer) -> CardPanel | None:
         "consent_history": customer_consent_history(customer=customer),
         "consent_form": ConsentForm() if user.has_perm("customers.record_consent") else None,
         "can_export_personal_data": user.has_perm("customers.export_personal_data"),
-        "can_erase": user.has_perm("customers.erase_customer") and not hasattr(customer, "erasure"),
+        "can_erase": user.has_perm("customers.erase_customer") and not customer_is_erased(customer=customer),
     }
     return CardPanel(template="customers/partials/consent_panel.html", context=context, order=80, position="side")

@@ -13,6 +13,7 @@ from customers.models import (
     Customer,
     CustomerConsent,
     CustomerNote,
+    ErasedCustomer,
     ImportBatch,
     RepairOrder,
     Segment,
@@ -234,3 +235,8 @@ def customer_consent_history(*, customer: Customer, limit: int = 50):
         .select_related("recorded_by")
         .order_by("-history_date", "-history_id")[:limit]
     )
+
+
+def customer_is_erased(*, customer: Customer) -> bool:
+    """Whether the card was erased at the customer's request (it has a tombstone)."""
+    return ErasedCustomer.objects.filter(customer=customer).exists()

@@ -323,26 +323,24 @@ def customer_erase(request: HttpRequest, pk: int) -> HttpResponse:
     """Erase a customer at their request: the customer number typed again and a reason."""
     from crm.exceptions import ApplicationError
     from customers.forms import ErasureForm
-    from customers.models import ErasedCustomer
+    from customers.selectors import customer_is_erased
     from customers.services import customer_erase as erase
 
     customer = customer_get_for_user(user=request.user, pk=pk)
-    if ErasedCustomer.objects.filter(customer=customer).exists():
+    if customer_is_erased(customer=customer):
         messages.info(request, _("This customer was already erased: nothing was changed."))
         return redirect("customers:detail", customer.pk)
     form = ErasureForm(request.POST or None, customer=customer)
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                erase(customer=customer, user=request.user, reason=form.cleaned_data["reason"])
-            except ApplicationError as error:
-                messages.info(request, error.message)
-            except ValidationError as error:
-                form.add_error(None, error)
-            else:
-                messages.success(request, _("The customer was erased."))
-                return redirect("customers:detail", customer.pk)
-            if not form.errors:
-                return redirect("customers:detail", customer.pk)
-        return render(request, "customers/customer_erase.html", {"customer": customer, "form": form}, status=400)
-    return render(request, "customers/customer_erase.html", {"customer": customer, "form": form})
+    if request.method == "POST" and form.is_valid():
+        try:
+            erase(customer=customer, user=request.user, reason=form.cleaned_data["reason"])
+        except ApplicationError as error:  # erased by someone else meanwhile
+            messages.info(request, error.message)
+            return redirect("customers:detail", customer.pk)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("The customer was erased."))
+            return redirect("customers:detail", customer.pk)
+    status = 400 if form.is_bound else 200
+    return render(request, "customers/customer_erase.html", {"customer": customer, "form": form}, status=status)
