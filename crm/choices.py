@@ -17,6 +17,7 @@ class AuditAction(models.TextChoices):
     EXPORT = "export", _("Exported customer data")
     IMPORT = "import", _("Imported DMS data")
     CHANGE_SETTINGS = "change_settings", _("Changed settings")
+    CHANGE_CONSENT = "change_consent", _("Recorded a customer's consent")
     ERASE = "erase", _("Erased a customer's personal data")
 
 

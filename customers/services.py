@@ -373,11 +373,14 @@ def customer_consent_record(
     """Record that the customer granted or withdrew consent for ``purpose`` (service reminders or
     marketing), when, how (``source``) and who recorded it. The current state is one row per
     purpose; its change history (with the recording user) keeps every earlier state and shows on the
-    card. Recording the state the customer is already in is a no-op (nothing written, returns the
-    record). Raises ValidationError for an unknown purpose or source (nothing saved)."""
+    card; each change is also in the audit log. Recording the state the customer is already in is a
+    no-op (nothing written, returns the record). Raises ValidationError for an unknown purpose or
+    source (nothing saved)."""
     from django.db import transaction
     from django.utils import timezone
 
+    from crm.audit import audit_log_record
+    from crm.choices import AuditAction
     from customers.models import CustomerConsent
 
     at = at or timezone.now()
@@ -396,6 +399,13 @@ def customer_consent_record(
         consent.full_clean()
         consent._history_user = consent.recorded_by
         consent.save()
+        audit_log_record(
+            actor=user,
+            action=AuditAction.CHANGE_CONSENT,
+            object_type="customers.customer",
+            object_ids=[customer.pk],
+            detail={"purpose": purpose, "granted": is_granted, "source": source},
+        )
     return consent
 
 

@@ -7,6 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from crm.models import AuditLog
 from customers.models import CustomerConsent
 from customers.selectors import customer_consents, customer_sms_allowed_sql
 from customers.services import customer_consent_record
@@ -53,6 +54,12 @@ def test_every_change_is_kept_in_the_history_with_who_recorded_it(customer_a, ad
     ]
     assert CustomerConsent.objects.filter(customer=customer_a).count() == 2
     assert states(customer_a) == {"service": False, "marketing": False}
+    audit = AuditLog.objects.filter(action="change_consent").order_by("id")
+    assert [(entry.actor, entry.object_ids, entry.detail) for entry in audit] == [
+        (advisor_a, [str(customer_a.pk)], {"purpose": "marketing", "granted": True, "source": "desk"}),
+        (agent_a, [str(customer_a.pk)], {"purpose": "marketing", "granted": False, "source": "phone"}),
+        (agent_a, [str(customer_a.pk)], {"purpose": "service", "granted": False, "source": "phone"}),
+    ]
 
 
 def test_recording_the_same_state_again_writes_nothing(customer_a, advisor_a):
@@ -60,6 +67,7 @@ def test_recording_the_same_state_again_writes_nothing(customer_a, advisor_a):
     customer_consent_record(customer=customer_a, user=advisor_a, purpose="service", is_granted=False, source="web")
 
     assert CustomerConsent.history.filter(customer_id=customer_a.pk).count() == 1
+    assert AuditLog.objects.filter(action="change_consent").count() == 1
 
 
 def test_an_unknown_purpose_or_source_is_refused_and_nothing_is_saved(customer_a, advisor_a):
@@ -74,6 +82,7 @@ def test_an_unknown_purpose_or_source_is_refused_and_nothing_is_saved(customer_a
     assert set(source_error.value.message_dict) == {"source"}
     assert CustomerConsent.objects.count() == 0
     assert CustomerConsent.history.count() == 0
+    assert AuditLog.objects.count() == 0
 
 
 def test_the_sms_condition_refuses_an_unknown_purpose_or_alias():
