@@ -22,6 +22,8 @@ class AuditAction(models.TextChoices):
     EXPORT_REQUEST = "export_request", _("Requested an export needing approval")
     EXPORT_APPROVE = "export_approve", _("Approved an export")
     EXPORT_REFUSE = "export_refuse", _("Refused an export")
+    CHANGE_CONSENT = "change_consent", _("Recorded a customer's consent")
+    ERASE = "erase", _("Erased a customer's personal data")
 
 
 class CalendarDayKind(models.TextChoices):

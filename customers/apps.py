@@ -3,6 +3,8 @@ from django.utils.translation import gettext_lazy as _
 
 _READ = ["view_customer", "view_vehicle", "view_repairorder", "view_customernote", "view_segment"]
 _SEGMENTS = ["add_segment", "change_segment"]
+_CONSENT = ["view_customerconsent", "record_consent"]
+_PERSONAL_DATA = ["export_personal_data", "erase_customer"]
 _IMPORT = [
     "import_dms",
     "view_importbatch",
@@ -18,19 +20,29 @@ class CustomersConfig(AppConfig):
     name = "customers"
     verbose_name = _("Customers")
     role_permissions = {
-        "service_advisor": [*_READ, "change_customer", "change_vehicle", "search_by_phone", "add_customernote"],
+        "service_advisor": [
+            *_READ,
+            *_CONSENT,
+            "change_customer",
+            "change_vehicle",
+            "search_by_phone",
+            "add_customernote",
+        ],
         "sales_consultant": [
             *_READ,
+            *_CONSENT,
             "change_customer",
             "add_vehicle",
             "change_vehicle",
             "search_by_phone",
             "add_customernote",
         ],
-        "call_agent": [*_READ],
+        "call_agent": [*_READ, *_CONSENT],
         "manager": [
             *_READ,
             *_SEGMENTS,
+            *_CONSENT,
+            *_PERSONAL_DATA,
             "change_customer",
             "change_customer_flags",
             "change_vehicle",
@@ -42,6 +54,8 @@ class CustomersConfig(AppConfig):
         "admin": [
             *_READ,
             *_SEGMENTS,
+            *_CONSENT,
+            *_PERSONAL_DATA,
             *_IMPORT,
             "add_customer",
             "change_customer",
@@ -70,3 +84,4 @@ class CustomersConfig(AppConfig):
         "customers.timeline.card_changes",
     ]
     private_file_readers = ["customers.files.import_file_for_user"]
+    customer_card_panels = ["customers.privacy.consent_panel"]

@@ -5,6 +5,9 @@ An app lists dotted paths to functions in its AppConfig:
 
 - ``customer_card_panels``: ``f(*, user, customer) -> CardPanel | None``
 - ``customer_timeline_sources``: ``f(*, user, customer) -> Iterable[TimelineEvent]``
+
+The personal-data registries (a customer's data on request, erasure) work the same way: see
+customers/privacy.py.
 """
 
 import datetime

@@ -101,3 +101,21 @@ class NoteKind(models.TextChoices):
     NOTE = "note", _("Note")
     VISIT = "visit", _("Visit")
     CALL = "call", _("Call")
+
+
+class ConsentPurpose(models.TextChoices):
+    """What a customer's consent is for (PIPL: each purpose separately). Service reminders are sent
+    unless withdrawn; marketing messages only once granted."""
+
+    SERVICE = "service", _("Service reminders")
+    MARKETING = "marketing", _("Marketing")
+
+
+class ConsentSource(models.TextChoices):
+    """How a consent or its withdrawal was given."""
+
+    DMS = "dms", _("DMS")
+    PHONE = "phone", _("Phone")
+    SMS_REPLY = "sms_reply", _("SMS reply")
+    DESK = "desk", _("At the desk")
+    WEB = "web", _("Web")

@@ -3,7 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from customers.choices import NoteKind
+from customers.choices import ConsentPurpose, ConsentSource, NoteKind
 from customers.models import Customer, CustomerNote, Segment
 from customers.services import CONTACT_FIELDS, FLAG_FIELDS, customer_editable_fields
 
@@ -127,3 +127,39 @@ class SegmentForm(forms.ModelForm):
         cleaned = super().clean()
         self.instance.definition = definition_from_cleaned({name: cleaned.get(name) for name in self.filter_names})
         return cleaned
+
+
+class ConsentForm(forms.Form):
+    """Record a customer's consent for one purpose (granted or withdrawn), how and with a note."""
+
+    purpose = forms.ChoiceField(label=_("Purpose"), choices=ConsentPurpose.choices)
+    is_granted = forms.TypedChoiceField(
+        label=_("Consent"),
+        choices=[("1", _("Granted")), ("0", _("Withdrawn"))],
+        coerce=lambda value: value == "1",
+    )
+    source = forms.ChoiceField(label=_("How"), choices=ConsentSource.choices)
+    note = forms.CharField(label=_("Note"), max_length=300, required=False)
+
+
+class ErasureForm(forms.Form):
+    """Erase a customer: the customer number typed again as a confirmation, and the reason."""
+
+    confirmation = forms.CharField(label=_("Type the customer number to confirm"), max_length=40)
+    reason = forms.CharField(label=_("Reason"), max_length=300)
+
+    def __init__(self, *args, customer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.customer = customer
+
+    def clean_confirmation(self):
+        typed = self.cleaned_data["confirmation"].strip()
+        if typed != self.customer.customer_no:
+            raise forms.ValidationError(_("Type the customer number exactly as shown to confirm the erasure."))
+        return typed
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError(_("Give the reason for the erasure."))
+        return reason

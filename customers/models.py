@@ -13,6 +13,8 @@ from simple_history.models import HistoricalRecords
 from crm.models import Store, TimeStampedModel
 from customers.choices import (
     Confidentiality,
+    ConsentPurpose,
+    ConsentSource,
     ContactChannel,
     Gender,
     ImportKind,
@@ -135,6 +137,8 @@ class Customer(DmsSynced, TimeStampedModel):
             ("export_customers", _("Can export customer data")),
             ("import_dms", _("Can import DMS exports")),
             ("change_customer_flags", _("Can set key-customer and confidentiality flags")),
+            ("export_personal_data", _("Can download everything held about a customer")),
+            ("erase_customer", _("Can erase a customer's personal data")),
         ]
         indexes = [
             models.Index(fields=["store", "customer_no"], name="customer_store_no_idx"),
@@ -534,3 +538,81 @@ class CustomerStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.last_visit}"
+
+
+class CustomerConsent(models.Model):
+    """A customer's consent for one purpose (PIPL): granted or withdrawn, when, how and who recorded
+    it, with a note. One row per customer and purpose holds the current state; the change history
+    keeps every earlier one. No row: service reminders are sent, marketing messages are not.
+
+    Written only by ``customers.services.customer_consent_record``. The SMS conditions are
+    ``customers.selectors.customer_sms_allowed_sql``."""
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="consents", db_index=False
+    )
+    purpose = models.CharField(_("purpose"), max_length=20, choices=ConsentPurpose.choices)
+    is_granted = models.BooleanField(_("granted"))
+    at = models.DateTimeField(_("given or withdrawn at"))
+    source = models.CharField(_("source"), max_length=20, choices=ConsentSource.choices)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    history = HistoricalRecords(no_db_index=["customer", "recorded_by"])
+
+    class Meta:
+        ordering = ["customer", "purpose"]
+        verbose_name = _("customer consent")
+        verbose_name_plural = _("customer consents")
+        permissions = [("record_consent", _("Can record a customer's consent"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "purpose"],
+                name="customer_consent_one_per_purpose",
+                violation_error_message=_("The customer already has a consent for this purpose."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = gettext("granted") if self.is_granted else gettext("withdrawn")
+        return f"{self.customer_id} {self.get_purpose_display()}: {state}"
+
+
+class ErasedCustomer(models.Model):
+    """The tombstone of a customer erased at their request: the DMS keys that would bring the person
+    back (customer number; keyed hashes of the mobile and the VINs, never the values themselves), who
+    erased the card, when and why. The DMS import rejects a row that matches one."""
+
+    customer = models.OneToOneField(
+        Customer, verbose_name=_("anonymised card"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="erasure",
+    )  # fmt: skip
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="+")
+    customer_no = models.CharField(_("DMS customer number"), max_length=40, unique=True)
+    mobile_hash = models.CharField(_("mobile (keyed hash)"), max_length=64, blank=True)
+    vin_hashes = ArrayField(
+        models.CharField(max_length=64), verbose_name=_("VINs (keyed hashes)"), default=list, blank=True
+    )
+    reason = models.CharField(_("reason"), max_length=300)
+    erased_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("erased by"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    erased_at = models.DateTimeField(_("erased at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-erased_at"]
+        verbose_name = _("erased customer")
+        verbose_name_plural = _("erased customers")
+        indexes = [
+            models.Index(fields=["store", "mobile_hash"], name="erased_store_mobile_idx"),
+            GinIndex(fields=["vin_hashes"], name="erased_vin_hashes_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_no} ({self.erased_at:%Y-%m-%d})"

@@ -11,8 +11,17 @@ from django.http import Http404
 from crm.choices import Role
 from crm.models import User
 from crm.scoping import scope_to_user_stores, sees_all_stores, visible_store_ids
-from customers.choices import Confidentiality
-from customers.models import Customer, CustomerNote, ImportBatch, RepairOrder, Segment, Vehicle
+from customers.choices import Confidentiality, ConsentPurpose
+from customers.models import (
+    Customer,
+    CustomerConsent,
+    CustomerNote,
+    ErasedCustomer,
+    ImportBatch,
+    RepairOrder,
+    Segment,
+    Vehicle,
+)
 
 # --- who sees which card: the one visibility rule -------------------------------------------------
 #
@@ -332,3 +341,51 @@ def import_issues_for_batch(*, batch, limit: int) -> tuple[list, int]:
     """The first ``limit`` rejections and warnings of an import in row order, and how many there are."""
     issues = batch.issues.order_by("row_number", "id")
     return list(issues[:limit]), issues.count()
+
+
+# --- consent ---------------------------------------------------------------------------------
+
+
+def customer_sms_allowed_sql(*, purpose: str, alias: str = "cu", require_grant: bool = False) -> str:
+    """The SQL condition that the customer row ``alias`` (a customers_customer row in the caller's
+    FROM) may get an SMS of ``purpose``: not opted out of SMS altogether, and that purpose's consent
+    not withdrawn. Owners the DMS brought in carry no consent record: the follow-up rules (reminders
+    and the greetings of a dealership's care for its owners) reach them until they withdraw; a
+    promotion sent to a segment (``require_grant``) needs marketing consent recorded as granted.
+    Each test is one look-up of the consent's unique (customer, purpose) index; no parameters."""
+    if purpose not in ConsentPurpose.values:
+        raise ValueError(f"unknown consent purpose {purpose!r}")
+    if not alias.isidentifier():
+        raise ValueError(f"not an SQL alias: {alias!r}")
+    consent = (
+        f"SELECT 1 FROM {CustomerConsent._meta.db_table} consent"
+        f" WHERE consent.customer_id = {alias}.id AND consent.purpose = '{purpose}'"
+    )
+    if require_grant:
+        return f"({alias}.sms_opt_out = false AND EXISTS ({consent} AND consent.is_granted))"
+    return f"({alias}.sms_opt_out = false AND NOT EXISTS ({consent} AND NOT consent.is_granted))"
+
+
+def customer_consents(*, customer: Customer) -> list[dict]:
+    """The customer's consent per purpose as it stands: ``is_granted`` True or False from the record,
+    None when none was ever recorded (reminders and greetings then go out, promotions do not)."""
+    records = {consent.purpose: consent for consent in customer.consents.select_related("recorded_by")}
+    return [
+        {"purpose": purpose, "label": label, "record": records.get(purpose),
+         "is_granted": records[purpose].is_granted if purpose in records else None}
+        for purpose, label in ConsentPurpose.choices
+    ]  # fmt: skip
+
+
+def customer_consent_history(*, customer: Customer, limit: int = 50):
+    """Every recorded consent change of the customer, newest first."""
+    return (
+        CustomerConsent.history.filter(customer_id=customer.pk)
+        .select_related("recorded_by")
+        .order_by("-history_date", "-history_id")[:limit]
+    )
+
+
+def customer_is_erased(*, customer: Customer) -> bool:
+    """Whether the card was erased at the customer's request (it has a tombstone)."""
+    return ErasedCustomer.objects.filter(customer=customer).exists()

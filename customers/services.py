@@ -353,3 +353,196 @@ def segment_save(*, segment, user):
     segment.full_clean()
     segment.save()
     return segment
+
+
+# ---------------------------------------------------------------------------------------------
+# Consent by purpose (PIPL)
+# ---------------------------------------------------------------------------------------------
+
+
+def customer_consent_record(
+    *,
+    customer,
+    user,
+    purpose: str,
+    is_granted: bool,
+    source: str,
+    note: str = "",
+    at: datetime.datetime | None = None,
+):
+    """Record that the customer granted or withdrew consent for ``purpose`` (service reminders or
+    marketing), when, how (``source``) and who recorded it. The current state is one row per
+    purpose; its change history (with the recording user) keeps every earlier state and shows on the
+    card; each change is also in the audit log. Recording the state the customer is already in is a
+    no-op (nothing written, returns the record). Raises ValidationError for an unknown purpose or
+    source (nothing saved)."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from crm.audit import audit_log_record
+    from crm.choices import AuditAction
+    from customers.models import CustomerConsent
+
+    at = at or timezone.now()
+    note = (note or "").strip()
+    with transaction.atomic():
+        consent = CustomerConsent.objects.select_for_update().filter(customer=customer, purpose=purpose).first()
+        if consent is not None and consent.is_granted == is_granted and consent.source == source and not note:
+            return consent
+        if consent is None:
+            consent = CustomerConsent(customer=customer, purpose=purpose)
+        consent.is_granted = is_granted
+        consent.at = at
+        consent.source = source
+        consent.recorded_by = user if user is not None and user.is_authenticated else None
+        consent.note = note
+        consent.full_clean()
+        consent._history_user = consent.recorded_by
+        consent.save()
+        audit_log_record(
+            actor=user,
+            action=AuditAction.CHANGE_CONSENT,
+            object_type="customers.customer",
+            object_ids=[customer.pk],
+            detail={"purpose": purpose, "granted": is_granted, "source": source},
+        )
+    return consent
+
+
+# ---------------------------------------------------------------------------------------------
+# A customer's data on request, and erasure (PIPL)
+# ---------------------------------------------------------------------------------------------
+
+# The card's personal fields and what erasure leaves in them. Kept: gender, province / city /
+# district, source, income band, membership tier and points, the dates from the DMS, the vehicles'
+# models and dates and every repair order's amounts and dates (the statistics: segments, states,
+# complaint rates). The VIN and the plate identify the owner, so they go too.
+ERASED_CARD_FIELDS = {
+    "mobile": "", "landline": "", "email": "", "birthday": None, "lunar_birthday_month": None,
+    "lunar_birthday_day": None, "employer": "", "job_title": "", "address": "", "interests": "",
+    "preferred_contact_time": "", "member_card_no": "",
+}  # fmt: skip
+
+
+def customer_personal_data_export(*, customer, user) -> bytes:
+    """Everything the CRM holds about the customer (customers.privacy.customer_personal_data) as
+    one UTF-8 JSON document; the download is audited (who, when, which customer)."""
+    import json
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    from crm.audit import audit_log_record
+    from crm.choices import AuditAction
+    from customers.privacy import customer_personal_data
+
+    content = json.dumps(customer_personal_data(customer=customer), cls=DjangoJSONEncoder, ensure_ascii=False,
+                         indent=2)  # fmt: skip
+    audit_log_record(
+        actor=user,
+        action=AuditAction.EXPORT,
+        object_type="customers.customer",
+        object_ids=[customer.pk],
+        detail={"kind": "personal_data", "format": "json", "bytes": len(content.encode())},
+    )
+    return content.encode()
+
+
+def customer_erase(*, customer, user, reason: str):
+    """Erase a customer at their request, irreversibly, in one transaction: every registered app
+    clears its own personal fields of the customer (customers.privacy.erasure_handlers); the notes'
+    texts and the consents' notes are replaced; the vehicles lose VIN and plate; the card is
+    anonymised (name → 已删除客户 #id, customer number → ERASED-id, ERASED_CARD_FIELDS cleared, no SMS,
+    no calls); the change history of the card, its vehicles and consents is purged of the same
+    fields; a tombstone (ErasedCustomer) keeps the DMS customer number and keyed hashes of the mobile
+    and the VINs so that the next DMS import does not bring the person back; the erasure is audited.
+
+    Statistics stay: repair orders (amounts, dates), vehicles' models and dates, the card's traits.
+    Raises ApplicationError when the customer was already erased (nothing changed) and
+    ValidationError without a reason. Returns the tombstone."""
+    from django.core.exceptions import ValidationError
+    from django.db import transaction
+    from django.utils import timezone
+    from django.utils.translation import gettext as _
+
+    from crm.audit import audit_log_record
+    from crm.choices import AuditAction
+    from crm.exceptions import ApplicationError
+    from customers.choices import MarkSource
+    from customers.models import Customer, CustomerConsent, ErasedCustomer, RepairOrder, Vehicle
+    from customers.privacy import (
+        ERASED_KEY_PREFIX,
+        ERASED_NAME,
+        ERASED_TEXT,
+        erasure_handlers,
+        tombstone_hash,
+    )
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Give the reason for the erasure.")})
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        existing = ErasedCustomer.objects.filter(customer=customer).first()
+        if existing is not None:
+            raise ApplicationError(
+                _("This customer was already erased on %(date)s: nothing was changed.")
+                % {"date": timezone.localtime(existing.erased_at).strftime("%Y-%m-%d %H:%M")}
+            )
+        vehicles = list(customer.vehicles.order_by("id"))
+        tombstone = ErasedCustomer(
+            customer=customer,
+            store_id=customer.store_id,
+            customer_no=customer.customer_no,
+            mobile_hash=tombstone_hash(customer.mobile) if customer.mobile else "",
+            vin_hashes=[tombstone_hash(vehicle.vin) for vehicle in vehicles
+                        if not vehicle.vin.startswith(ERASED_KEY_PREFIX)],
+            reason=reason[:300],
+            erased_by=user,
+        )  # fmt: skip
+        tombstone.full_clean(exclude=["customer", "erased_by"])
+        changed: dict[str, int] = {}
+        for handler in erasure_handlers():
+            changed.update(handler(customer=customer))
+
+        changed["notes"] = customer.notes.update(text=ERASED_TEXT)
+        customer.consents.update(note="")
+        CustomerConsent.history.filter(customer_id=customer.pk).update(note="")
+        for vehicle in vehicles:
+            placeholder = f"{ERASED_KEY_PREFIX}{vehicle.pk:010d}"[:17]
+            Vehicle.objects.filter(pk=vehicle.pk).update(
+                vin=placeholder, plate_no="", dms_fingerprint=None, dms_synced_at=None
+            )
+            Vehicle.history.filter(id=vehicle.pk).update(vin=placeholder, plate_no="")
+        changed["vehicles"] = len(vehicles)
+        # The next import of these repair orders is then checked against the tombstone (and reported)
+        # instead of being skipped as unchanged; their amounts and dates stay.
+        RepairOrder.objects.filter(vehicle__in=vehicles).update(dms_fingerprint=None, dms_synced_at=None)
+
+        now = timezone.now()
+        card = {
+            **ERASED_CARD_FIELDS,
+            "name": ERASED_NAME.format(id=customer.pk),
+            "customer_no": f"{ERASED_KEY_PREFIX}{customer.pk}",
+        }
+        for name, value in card.items():
+            setattr(customer, name, value)
+        if not customer.sms_opt_out:
+            customer.sms_opt_out, customer.sms_opt_out_at = True, now
+            customer.sms_opt_out_source, customer.sms_opt_out_by = MarkSource.STAFF, user
+        if not customer.do_not_call:
+            customer.do_not_call, customer.do_not_call_at = True, now
+            customer.do_not_call_source, customer.do_not_call_by = MarkSource.STAFF, user
+        customer.dms_fingerprint = customer.dms_synced_at = None
+        customer._change_reason = "Erased at the customer's request"
+        customer_save(customer=customer, user=user)
+        changed["card_history"] = Customer.history.filter(id=customer.pk).update(**card)
+
+        tombstone.save()
+        audit_log_record(
+            actor=user,
+            action=AuditAction.ERASE,
+            object_type="customers.customer",
+            object_ids=[customer.pk],
+            detail={"reason": reason[:300], "changed": changed},
+        )
+    return tombstone

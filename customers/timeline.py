@@ -50,6 +50,10 @@ def notes(*, user, customer):
 def card_changes(*, user, customer):
     """Edits of the card and imports that changed it, with old → new."""
     for change in customer_changes(customer=customer):
+        if change.get("kind") == "consent":
+            yield TimelineEvent(at=change["at"], kind="consent", title=change["title"], detail=change["detail"],
+                                actor=change["user"])  # fmt: skip
+            continue
         if change["type"] == "+":
             continue
         is_import = change["reason"].startswith("DMS import")
@@ -87,4 +91,35 @@ def customer_changes(*, customer, limit: int = HISTORY_LIMIT) -> list[dict]:
             "at": newer.history_date, "type": newer.history_type, "reason": newer.history_change_reason or "",
             "user": (user.get_full_name() or user.username) if user else "", "changes": items,
         })  # fmt: skip
-    return changes
+    changes.extend(consent_changes(customer=customer, limit=limit))
+    changes.sort(key=lambda change: change["at"], reverse=True)
+    return changes[:limit]
+
+
+def consent_changes(*, customer, limit: int = HISTORY_LIMIT) -> list[dict]:
+    """The customer's consent changes (customers.CustomerConsent's history), newest first, as entries
+    of the card's change history: purpose, old → new state, how, who and the note."""
+    from customers.models import CustomerConsent
+
+    records = list(
+        CustomerConsent.history.filter(customer_id=customer.pk).select_related("history_user").order_by("history_id")
+    )
+    previous: dict[str, bool] = {}
+    changes = []
+    for record in records:
+        purpose = record.get_purpose_display()
+        state = _("Granted") if record.is_granted else _("Withdrawn")
+        old = previous.get(record.purpose)
+        previous[record.purpose] = record.is_granted
+        user = record.history_user
+        detail = " · ".join(part for part in [record.get_source_display(), record.note] if part)
+        changes.append({
+            "at": record.history_date, "type": "~", "kind": "consent", "reason": _("Consent"),
+            "user": (user.get_full_name() or user.username) if user else "",
+            "title": (_("Consent granted: %(purpose)s") if record.is_granted
+                      else _("Consent withdrawn: %(purpose)s")) % {"purpose": purpose},
+            "detail": detail,
+            "changes": [{"field": purpose, "old": "—" if old is None else (_("Granted") if old else _("Withdrawn")),
+                         "new": f"{state} ({detail})" if detail else state}],
+        })  # fmt: skip
+    return changes[::-1][:limit]

@@ -333,3 +333,75 @@ def import_errors_download(request: HttpRequest, pk: int) -> HttpResponse:
     response = HttpResponse(content, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="rejected-{batch.pk}.csv"'
     return response
+
+
+# --- personal data (PIPL): consent, the customer's data on request, erasure --------------------
+
+
+@login_required
+@permission_required("customers.record_consent", raise_exception=True)
+@require_POST
+def customer_consent_record(request: HttpRequest, pk: int) -> HttpResponse:
+    from customers.forms import ConsentForm
+    from customers.services import customer_consent_record as record
+
+    customer = customer_get_for_user(user=request.user, pk=pk)
+    form = ConsentForm(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields else ""
+            text = " ".join(errors)
+            messages.error(request, _("%(field)s: %(errors)s") % {"field": label, "errors": text} if label else text)
+        return render(request, "customers/customer_detail.html", _card_context(request, customer), status=400)
+    try:
+        record(customer=customer, user=request.user, **form.cleaned_data)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return render(request, "customers/customer_detail.html", _card_context(request, customer), status=400)
+    messages.success(request, _("The consent was recorded."))
+    return redirect("customers:detail", customer.pk)
+
+
+@login_required
+@permission_required("customers.export_personal_data", raise_exception=True)
+@require_GET
+def customer_personal_data_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """Everything the CRM holds about one customer, as one JSON file (audited)."""
+    from customers.services import customer_personal_data_export
+
+    customer = customer_get_for_user(user=request.user, pk=pk)
+    content = customer_personal_data_export(customer=customer, user=request.user)
+    response = HttpResponse(content, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="customer-{customer.pk}-personal-data.json"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@permission_required("customers.erase_customer", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def customer_erase(request: HttpRequest, pk: int) -> HttpResponse:
+    """Erase a customer at their request: the customer number typed again and a reason."""
+    from crm.exceptions import ApplicationError
+    from customers.forms import ErasureForm
+    from customers.selectors import customer_is_erased
+    from customers.services import customer_erase as erase
+
+    customer = customer_get_for_user(user=request.user, pk=pk)
+    if customer_is_erased(customer=customer):
+        messages.info(request, _("This customer was already erased: nothing was changed."))
+        return redirect("customers:detail", customer.pk)
+    form = ErasureForm(request.POST or None, customer=customer)
+    if request.method == "POST" and form.is_valid():
+        try:
+            erase(customer=customer, user=request.user, reason=form.cleaned_data["reason"])
+        except ApplicationError as error:  # erased by someone else meanwhile
+            messages.info(request, error.message)
+            return redirect("customers:detail", customer.pk)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("The customer was erased."))
+            return redirect("customers:detail", customer.pk)
+    status = 400 if form.is_bound else 200
+    return render(request, "customers/customer_erase.html", {"customer": customer, "form": form}, status=status)

@@ -29,3 +29,5 @@ class FollowupsConfig(AppConfig):
     ]
     customer_card_panels = ["followups.card.due_followups_panel"]
     customer_timeline_sources = ["followups.card.calls_and_sms"]
+    customer_personal_data_providers = ["followups.privacy.personal_data"]
+    customer_erasure_handlers = ["followups.privacy.erase"]

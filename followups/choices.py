@@ -1,6 +1,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from customers.choices import ConsentPurpose
+
 
 class RuleCode(models.TextChoices):
     """The rules of docs/followups.md, in the order of its table."""
@@ -29,6 +31,21 @@ VEHICLE_RULES = frozenset(
         RuleCode.MAINTENANCE_DUE,
     }
 )
+
+
+# The rules whose messages are marketing rather than a service reminder (PIPL: the customer can
+# withdraw from them apart): greetings, win-back offers and event invitations. They reach the owners
+# the DMS brought in, who carry no consent record, until marketing consent is withdrawn, as every
+# service reminder does until service consent is withdrawn; only a promotion to a segment needs
+# marketing consent recorded as granted (customers.selectors.customer_sms_allowed_sql).
+MARKETING_RULES = frozenset(
+    {RuleCode.BIRTHDAY, RuleCode.HOLIDAY_GREETING, RuleCode.LOST_CUSTOMER, RuleCode.EVENT_NOTICE}
+)
+
+
+def rule_consent_purpose(code: str) -> str:
+    """The consent purpose (customers.choices.ConsentPurpose) an SMS of rule ``code`` needs."""
+    return ConsentPurpose.MARKETING if code in MARKETING_RULES else ConsentPurpose.SERVICE
 
 
 class Channel(models.TextChoices):

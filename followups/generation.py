@@ -13,7 +13,8 @@ from datetime import date, timedelta
 
 from crm.calendar import WorkingCalendar, add_months, days_in_month, greeting_holidays, is_leap_year
 from customers.choices import RepairType, VehicleStatus
-from followups.choices import VEHICLE_RULES, Channel, RuleCode
+from customers.selectors import customer_sms_allowed_sql
+from followups.choices import VEHICLE_RULES, Channel, RuleCode, rule_consent_purpose
 
 MOBILE_PATTERN = r"^1[3-9][0-9]{9}$"
 LANDLINE_PATTERN = r"^0[1-9][0-9]{1,2}-?[1-9][0-9]{6,7}$"
@@ -337,7 +338,9 @@ def candidates_for(rule, rule_dates: list[date]) -> Candidates | None:
 def eligible_sql(rule, candidates: Candidates) -> tuple[str, dict]:
     """``candidates`` without whoever gets nothing (docs/followups.md, "Who gets nothing")."""
     if rule.channel == Channel.SMS:
-        contact = "cu.sms_opt_out = false AND cu.mobile ~ %(mobile_pattern)s"
+        # Not opted out of SMS, and the consent the rule's purpose needs (marketing or service).
+        allowed = customer_sms_allowed_sql(purpose=rule_consent_purpose(rule.code), alias="cu")
+        contact = f"{allowed} AND cu.mobile ~ %(mobile_pattern)s"
     else:
         contact = "cu.do_not_call = false AND (cu.mobile ~ %(mobile_pattern)s OR cu.landline ~ %(landline_pattern)s)"
     if rule.code in VEHICLE_RULES:

@@ -4,15 +4,17 @@ import datetime
 import re
 
 from django.db import connection
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import BooleanField, Count, Min, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 
 from crm.calendar import WorkingCalendar
 from crm.models import Store
 from crm.scoping import scope_to_user_stores, stores_for_user
 from crm.selectors import working_calendar
-from customers.selectors import customer_visibility_condition
-from followups.choices import CallOutcome, Channel, RuleCode, TaskStatus
+from customers.choices import ConsentPurpose
+from customers.selectors import customer_sms_allowed_sql, customer_visibility_condition
+from followups.choices import MARKETING_RULES, CallOutcome, Channel, RuleCode, TaskStatus
 from followups.generation import preview_statement
 from followups.models import CallAttempt, FollowupRule, FollowupTask, SmsMessage
 
@@ -44,6 +46,18 @@ def rule_get_for_user(*, user, pk: int) -> FollowupRule:
 
 
 # --- the queue --------------------------------------------------------------------------------
+
+
+MARKETING_CODES = sorted(str(code) for code in MARKETING_RULES)
+
+
+def sms_allowed_sql(code_column: str) -> str:
+    """Whether the customer ``cu`` may get the SMS of the rule in ``code_column`` now: not opted out,
+    and the consent of the rule's purpose (marketing rules need it granted, the others not withdrawn).
+    Needs the ``%(marketing_codes)s`` parameter (MARKETING_CODES)."""
+    marketing = customer_sms_allowed_sql(purpose=ConsentPurpose.MARKETING, alias="cu")
+    service = customer_sms_allowed_sql(purpose=ConsentPurpose.SERVICE, alias="cu")
+    return f"(CASE WHEN {code_column} = ANY(%(marketing_codes)s) THEN {marketing} ELSE {service} END)"
 
 
 def _visible_tasks(user) -> QuerySet[FollowupTask]:
@@ -216,6 +230,17 @@ def sms_list_for_day(*, user, day: datetime.date, search: str = "") -> QuerySet[
     """The day's SMS tasks (what a dealer uploads to its own SMS platform), with their messages;
     ``search`` narrows them to a customer number, a name prefix or a rule code."""
     tasks = _visible_tasks(user).filter(channel=Channel.SMS, queue_date=day)
+    # An open task is listed (and uploaded) only while the customer may still get it: not after an
+    # opt-out or a withdrawn consent since it was generated.
+    table = FollowupTask._meta.db_table
+    may_send = sms_allowed_sql(f'"{table}"."code"').replace("%(marketing_codes)s", "%s")
+    sendable = RawSQL(
+        f'"{table}"."status" <> %s OR EXISTS (SELECT 1 FROM customers_customer cu'
+        f' WHERE cu.id = "{table}"."customer_id" AND {may_send})',
+        [TaskStatus.OPEN.value, MARKETING_CODES],
+        output_field=BooleanField(),
+    )
+    tasks = tasks.filter(sendable)
     search = search.strip()
     if search:
         tasks = tasks.filter(

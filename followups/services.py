@@ -35,7 +35,7 @@ from followups.defaults import DEFAULT_RULES, SMS_OPT_OUT_TEXT
 from followups.gateways import GatewayError, get_gateway
 from followups.generation import MOBILE_PATTERN, insert_statement
 from followups.models import CallAttempt, FollowupRule, FollowupTask, GenerationRun, InboundSms, SmsMessage
-from followups.selectors import call_windows_open
+from followups.selectors import MARKETING_CODES, call_windows_open, sms_allowed_sql
 
 logger = logging.getLogger(__name__)
 
@@ -427,7 +427,7 @@ def sms_window_open(now: datetime.datetime) -> bool:
     return parse(start_text) <= minutes < parse(end_text)
 
 
-_SMS_PREPARE_SQL = r"""
+_SMS_PREPARE_TEMPLATE = r"""
     INSERT INTO followups_smsmessage
         (task_id, idempotency_key, store_id, customer_id, code, mobile, body, send_date, status, send_attempts,
          gateway_message_id, delivery_status, error, created_at)
@@ -451,9 +451,12 @@ _SMS_PREPARE_SQL = r"""
     LEFT JOIN customers_vehicle v ON v.id = t.vehicle_id
     WHERE t.store_id = %(store_id)s AND t.channel = 'sms' AND t.status = 'open'
       AND t.queue_date BETWEEN %(earliest)s AND %(day)s AND r.sms_template <> ''
-      AND cu.sms_opt_out = false AND cu.mobile ~ %(mobile_pattern)s
+      AND {allowed} AND cu.mobile ~ %(mobile_pattern)s
     ON CONFLICT (idempotency_key) DO NOTHING
 """
+
+
+_SMS_PREPARE_SQL = _SMS_PREPARE_TEMPLATE.replace("{allowed}", sms_allowed_sql("t.code"))
 
 _SMS_CLAIM_SQL = """
     UPDATE followups_smsmessage SET status = 'sending', lease_until = %(lease_until)s,
@@ -471,15 +474,25 @@ def sms_messages_prepare(*, store_id: int, day: datetime.date) -> int:
     """Render one message per open SMS task of the store queued on ``day`` (or a few days late after
     an outage). Set-based; the idempotency key makes a second run a no-op."""
     with connection.cursor() as cursor:
-        # Whoever opted out since generation gets nothing.
+        # Whoever opted out or withdrew the consent the rule needs since generation gets nothing:
+        # neither the open tasks nor the messages rendered but not yet sent.
         cursor.execute(
-            """
+            f"""
             UPDATE followups_followuptask t SET status = 'closed', completed_at = now()
             FROM customers_customer cu
-            WHERE cu.id = t.customer_id AND t.store_id = %s AND t.channel = 'sms' AND t.status = 'open'
-              AND t.queue_date <= %s AND cu.sms_opt_out
+            WHERE cu.id = t.customer_id AND t.store_id = %(store_id)s AND t.channel = 'sms' AND t.status = 'open'
+              AND t.queue_date <= %(day)s AND NOT {sms_allowed_sql("t.code")}
             """,
-            [store_id, day],
+            {"store_id": store_id, "day": day, "marketing_codes": MARKETING_CODES},
+        )
+        cursor.execute(
+            f"""
+            UPDATE followups_smsmessage m SET status = 'cancelled', lease_until = NULL
+            FROM customers_customer cu
+            WHERE cu.id = m.customer_id AND m.store_id = %(store_id)s AND m.status = 'queued'
+              AND NOT {sms_allowed_sql("m.code")}
+            """,
+            {"store_id": store_id, "marketing_codes": MARKETING_CODES},
         )
         cursor.execute(
             _SMS_PREPARE_SQL,
@@ -489,6 +502,7 @@ def sms_messages_prepare(*, store_id: int, day: datetime.date) -> int:
                 "earliest": day - datetime.timedelta(days=SMS_LATE_DAYS),
                 "opt_out": SMS_OPT_OUT_TEXT,
                 "mobile_pattern": MOBILE_PATTERN,
+                "marketing_codes": MARKETING_CODES,
             },
         )
         return cursor.rowcount

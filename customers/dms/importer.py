@@ -66,6 +66,7 @@ from customers.models import (
     RepairOrder,
     Vehicle,
 )
+from customers.privacy import tombstone_reject_sql, tombstone_sql_params
 from customers.services import name_search_keys
 
 STAGE_CHUNK_ROWS = 10000
@@ -116,6 +117,7 @@ REASON_UNKNOWN_VIN = _("Unknown VIN (neither in this import nor in the CRM)")
 REASON_UNKNOWN_STORE = _("Unknown store code")
 REASON_NO_STORE = _("No store code, and no default store was chosen")
 REASON_FOREIGN_STORE = _("The store is not one of yours")
+REASON_ERASED = _("The customer was erased at their request: the row is not imported")
 REASON_TOO_LONG = _("Too long (at most %(limit)s characters)")
 REASON_TOO_LARGE = _("Too large a number")
 REASON_UNKNOWN_REPAIR_TYPE = _("Unknown repair type")
@@ -981,17 +983,21 @@ class DmsImport:
         """Resolved rows: the stage row with its store (and owner / vehicle) IDs and a reject reason."""
         default_code = "%(default_store)s"
         store_expression = f"coalesce(nullif(s.store_code, ''), {default_code})"
+        # Rows of a customer erased at their request (PIPL) never come back (customers/privacy.py).
+        erased = tombstone_reject_sql(kind=self.kind, stage="s", store="st", vehicle="v")
         if self.kind == ImportKind.CUSTOMERS:
             return f"""
                 SELECT s.*, st.id AS store_id,
-                       CASE WHEN st.id IS NULL AND {store_expression} IS NULL THEN 'no_store'
+                       CASE WHEN {erased} THEN 'erased'
+                            WHEN st.id IS NULL AND {store_expression} IS NULL THEN 'no_store'
                             WHEN st.id IS NULL THEN 'unknown_store' END AS reject
                 FROM {self.stage_table} s LEFT JOIN crm_store st ON st.code = {store_expression}
             """
         if self.kind == ImportKind.VEHICLES:
             return f"""
                 SELECT s.*, c.id AS customer_id, coalesce(st.id, c.store_id) AS store_id,
-                       CASE WHEN c.id IS NULL THEN 'unknown_customer'
+                       CASE WHEN {erased} THEN 'erased'
+                            WHEN c.id IS NULL THEN 'unknown_customer'
                             WHEN st.id IS NULL AND {store_expression} IS NOT NULL THEN 'unknown_store' END AS reject
                 FROM {self.stage_table} s
                 LEFT JOIN customers_customer c ON c.customer_no = s.customer_no
@@ -999,7 +1005,8 @@ class DmsImport:
             """
         return f"""
             SELECT s.*, v.id AS vehicle_id, coalesce(st.id, v.store_id) AS store_id,
-                   CASE WHEN v.id IS NULL THEN 'unknown_vin'
+                   CASE WHEN {erased} THEN 'erased'
+                        WHEN v.id IS NULL THEN 'unknown_vin'
                         WHEN st.id IS NULL AND {store_expression} IS NOT NULL THEN 'unknown_store' END AS reject
             FROM {self.stage_table} s
             LEFT JOIN customers_vehicle v ON v.vin = s.vin
@@ -1013,6 +1020,7 @@ class DmsImport:
         "unknown_vin": REASON_UNKNOWN_VIN,
         "conflict": REASON_CONFLICTING_REPEAT,
         "foreign_store": REASON_FOREIGN_STORE,
+        "erased": REASON_ERASED,
     }
 
     def _apply(self, *, allowed_store_ids: list[int] | None, dry_run: bool) -> None:
@@ -1025,6 +1033,7 @@ class DmsImport:
         params = {
             "default_store": self.batch.store.code if self.batch.store_id else None,
             "allowed": allowed_store_ids or [],
+            **tombstone_sql_params(),
         }
         clean = f"dms_clean_{self.batch.pk}"
         fields = self._compare_fields()

@@ -1,0 +1,158 @@
+"""Personal data as PIPL asks: consent by purpose on the card, a customer's data on request, and
+the tombstones that keep an erased customer from coming back with the next DMS import.
+
+Other apps hold personal data of a customer too (calls, SMS, replies, complaints). They take part
+through two registries, as the card's panels do (customers/card.py): an app lists dotted paths to
+functions in its AppConfig, so that customers never imports them.
+
+- ``customer_personal_data_providers``: ``f(*, customer) -> dict[str, list[dict]]``, sections of the
+  customer's data export (section name → rows of plain values);
+- ``customer_erasure_handlers``: ``f(*, customer) -> dict[str, int]``, run inside the erasure's
+  transaction while the card still holds its data: clears or replaces the app's personal fields of
+  that customer (its own rows and their change history) and returns how many rows it changed.
+"""
+
+import hashlib
+
+from django.apps import apps
+from django.db.models import Model
+from django.db.models.fields.files import FieldFile
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.utils.module_loading import import_string
+
+from customers.card import CardPanel
+from customers.choices import ImportKind
+
+# What an erased card and its texts become (stored data, in the language of the data, like the
+# default SMS templates; not an interface string).
+ERASED_NAME = "已删除客户 #{id}"
+ERASED_TEXT = "（已删除）"
+ERASED_KEY_PREFIX = "ERASED-"  # a hyphen never occurs in a VIN or a DMS customer number we import
+
+# Fields of a card, a vehicle and a customer's history rows that are never part of a data export
+# (internal bookkeeping, no information about the person).
+_INTERNAL_FIELDS = {"dms_fingerprint", "dms_synced_at", "name_pinyin", "name_initials"}
+
+
+def _functions(attribute: str) -> list:
+    found = []
+    for app_config in apps.get_app_configs():
+        found.extend(import_string(path) for path in getattr(app_config, attribute, []))
+    return found
+
+
+def personal_data_providers() -> list:
+    return _functions("customer_personal_data_providers")
+
+
+def erasure_handlers() -> list:
+    return _functions("customer_erasure_handlers")
+
+
+def model_row(instance: Model, *, exclude=()) -> dict:
+    """A model instance as plain values (its concrete fields by attribute name), for an export."""
+    skipped = _INTERNAL_FIELDS | set(exclude)
+    row = {}
+    for field in instance._meta.concrete_fields:
+        if field.attname in skipped:
+            continue
+        value = getattr(instance, field.attname)
+        row[field.attname] = value.name if isinstance(value, FieldFile) else value  # a file: its stored name
+    return row
+
+
+def queryset_rows(queryset, *, exclude=()) -> list[dict]:
+    return [model_row(instance, exclude=exclude) for instance in queryset]
+
+
+# --- the customer's data on request ----------------------------------------------------------
+
+
+def customer_personal_data(*, customer) -> dict:
+    """Everything the CRM holds about one customer, as plain values: the card, its vehicles and
+    repair orders, notes, consents and their history, the card's change history, and the sections
+    of every registered provider (calls, SMS, replies, complaints…)."""
+    from customers.models import CustomerConsent, RepairOrder, Vehicle
+
+    data = {
+        "exported_at": timezone.now(),
+        "customer": model_row(customer),
+        "named_staff": list(customer.authorized_staff.values_list("username", flat=True)),
+        "vehicles": queryset_rows(customer.vehicles.order_by("id")),
+        "repair_orders": queryset_rows(RepairOrder.objects.filter(vehicle__customer=customer).order_by("id")),
+        "notes": queryset_rows(customer.notes.order_by("id")),
+        "consents": queryset_rows(customer.consents.order_by("purpose")),
+        "consent_history": queryset_rows(
+            CustomerConsent.history.filter(customer_id=customer.pk).order_by("history_id")
+        ),
+        "card_history": queryset_rows(customer.history.order_by("history_id")),
+        "vehicle_history": queryset_rows(Vehicle.history.filter(customer_id=customer.pk).order_by("history_id")),
+    }
+    for provider in personal_data_providers():
+        data.update(provider(customer=customer))
+    return data
+
+
+# --- tombstones ------------------------------------------------------------------------------
+
+
+def tombstone_pepper() -> str:
+    """The secret mixed into the hashes of erased mobiles and VINs (derived from SECRET_KEY): a hash
+    of an 11-digit mobile alone could be reversed by trying every number."""
+    return salted_hmac("customers.privacy.tombstone", "pepper").hexdigest()
+
+
+def tombstone_hash(value: str) -> str:
+    """The keyed hash of a mobile or a VIN kept in a tombstone; equal to ``tombstone_hash_sql``."""
+    return hashlib.sha256((tombstone_pepper() + value).encode()).hexdigest()
+
+
+def tombstone_hash_sql(expression: str) -> str:
+    """``tombstone_hash`` in SQL, of a text ``expression``; needs the ``%(erasure_pepper)s`` parameter."""
+    return f"encode(sha256(convert_to(%(erasure_pepper)s || {expression}, 'UTF8')), 'hex')"
+
+
+def tombstone_sql_params() -> dict:
+    return {"erasure_pepper": tombstone_pepper()}
+
+
+def tombstone_reject_sql(*, kind: str, stage: str = "s", store: str = "st", vehicle: str = "v") -> str:
+    """The SQL condition that a staged DMS row (alias ``stage``) belongs to an erased customer, for
+    the importer's resolve step (``store``: the row's resolved crm_store; ``vehicle``: the repair
+    order's CRM vehicle). A customer row matches by its customer number, or by its mobile in the same
+    store; a vehicle row by its owner's customer number; a repair order by its VIN when that VIN is
+    no longer in the CRM (a car sold on since, and imported for its new owner, is not erased)."""
+    table = "customers_erasedcustomer"
+    if kind == ImportKind.CUSTOMERS:
+        return (
+            f"(EXISTS (SELECT 1 FROM {table} e WHERE e.customer_no = {stage}.customer_no)"
+            f" OR ({stage}.mobile IS NOT NULL AND {stage}.mobile <> '' AND EXISTS (SELECT 1 FROM {table} e"
+            f" WHERE e.store_id = {store}.id AND e.mobile_hash = {tombstone_hash_sql(stage + '.mobile')})))"
+        )
+    if kind == ImportKind.VEHICLES:
+        return f"EXISTS (SELECT 1 FROM {table} e WHERE e.customer_no = {stage}.customer_no)"
+    return (
+        f"({vehicle}.id IS NULL AND EXISTS (SELECT 1 FROM {table} e"
+        f" WHERE e.vin_hashes @> ARRAY[{tombstone_hash_sql(stage + '.vin')}]::varchar(64)[]))"
+    )
+
+
+# --- the card --------------------------------------------------------------------------------
+
+
+def consent_panel(*, user, customer) -> CardPanel | None:
+    """Consent per purpose with its history, and the form to record a change for staff allowed to."""
+    from customers.forms import ConsentForm
+    from customers.selectors import customer_consent_history, customer_consents, customer_is_erased
+
+    if not user.has_perm("customers.view_customerconsent"):
+        return None
+    context = {
+        "consents": customer_consents(customer=customer),
+        "consent_history": customer_consent_history(customer=customer),
+        "consent_form": ConsentForm() if user.has_perm("customers.record_consent") else None,
+        "can_export_personal_data": user.has_perm("customers.export_personal_data"),
+        "can_erase": user.has_perm("customers.erase_customer") and not customer_is_erased(customer=customer),
+    }
+    return CardPanel(template="customers/partials/consent_panel.html", context=context, order=80, position="side")

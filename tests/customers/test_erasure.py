@@ -1,0 +1,222 @@
+"""Erasure at the customer's request (PIPL): the card and every app's personal fields anonymised,
+history purged, statistics kept, a tombstone left so that the next DMS import does not bring the
+person back; permission, typed confirmation and reason; audited; a second erasure changes nothing."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from complaints.models import Complaint, ComplaintAction, ComplaintAttachment
+from crm.exceptions import ApplicationError
+from crm.models import AuditLog
+from customers.models import Customer, CustomerConsent, CustomerNote, ErasedCustomer, ImportIssue, RepairOrder, Vehicle
+from customers.privacy import erasure_handlers, tombstone_hash
+from customers.services import customer_erase, customer_personal_data_export
+from followups.models import CallAttempt, FollowupTask, InboundSms, SmsMessage
+from tests.customers.dms_helpers import (
+    customer_row,
+    make_vin,
+    repair_row,
+    run_import,
+    vehicle_row,
+    write_csv,
+)
+from tests.customers.privacy_helpers import VIN, customer_with_everything
+
+pytestmark = pytest.mark.django_db
+PERSONAL = [
+    "王芳", "13955550417", "025-52100417", "1985-04-17", "双龙大道", "南京某", "wangfang@", "自驾游", "苏A0417X", VIN,
+    "04-17", "CA0417", "下月换新车", "等待时间长", "谢谢", "签字同意", "保养后异响", "本人来电", "letter.png",
+]  # fmt: skip
+
+
+@pytest.fixture
+def everything(store_a, manager_a, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    return customer_with_everything(store=store_a, staff=manager_a)
+
+
+def erase_through_the_page(client, user, customer, **data):
+    client.force_login(user)
+    data = {"confirmation": customer.customer_no, "reason": "客户书面申请删除（2026-11-20）", **data}
+    return client.post(reverse("customers:erase", args=[customer.pk]), data)
+
+
+def test_followups_and_complaints_register_their_erasure_handlers():
+    assert [f"{function.__module__}.{function.__name__}" for function in erasure_handlers()] == [
+        "followups.privacy.erase",
+        "complaints.privacy.erase",
+    ]
+
+
+def test_a_manager_erases_a_customer_and_nothing_personal_is_left(
+    client, manager_a, everything, tmp_path, django_capture_on_commit_callbacks
+):
+    customer = everything.customer
+    attachment_path = tmp_path / everything.attachment.file.name
+    assert attachment_path.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = erase_through_the_page(client, manager_a, customer)
+
+    assert response.status_code == 302
+    card = Customer.objects.get(pk=customer.pk)
+    assert (card.name, card.customer_no, card.mobile, card.landline, card.email, card.birthday, card.address,
+            card.employer, card.interests, card.sms_opt_out, card.do_not_call) == (
+        f"已删除客户 #{customer.pk}", f"ERASED-{customer.pk}", "", "", "", None, "", "", "", True, True
+    )  # fmt: skip
+    # The whole export of what the CRM still holds about the card has none of the person in it.
+    remaining = customer_personal_data_export(customer=card, user=manager_a).decode()
+    assert [text for text in PERSONAL if text in remaining] == []
+    assert not attachment_path.exists()
+    assert ComplaintAttachment.objects.count() == 0
+
+
+def test_erasure_keeps_the_statistics(client, manager_a, everything):
+    erase_through_the_page(client, manager_a, everything.customer)
+
+    card = Customer.objects.get(pk=everything.customer.pk)
+    vehicle = Vehicle.objects.get(pk=everything.vehicle.pk)
+    order = RepairOrder.objects.get(pk=everything.order.pk)
+    assert (card.gender, card.district, card.store_id) == ("M", "江宁区", everything.customer.store_id)
+    assert (vehicle.vin, vehicle.plate_no, vehicle.series, vehicle.delivery_date.isoformat()) == (
+        f"ERASED-{vehicle.pk:010d}", "", "天籁", "2025-03-01"
+    )  # fmt: skip
+    assert (order.ro_no, str(order.total_amount), order.settle_date.isoformat()) == ("RO0417", "880.00", "2026-11-02")
+    assert (SmsMessage.objects.get().status, Complaint.objects.get().complaint_type.name) == ("sent", "服务态度")
+    assert list(FollowupTask.objects.order_by("id").values_list("code", "status")) == [
+        ("post_repair_callback", "closed"), ("birthday", "done")
+    ]  # fmt: skip
+    assert CallAttempt.objects.get().outcome == "reached"
+
+
+def test_every_app_clears_its_own_fields_and_their_history(client, manager_a, everything):
+    erase_through_the_page(client, manager_a, everything.customer)
+
+    assert list(CustomerNote.objects.values_list("text", flat=True)) == ["（已删除）"]
+    assert list(SmsMessage.objects.values_list("body", "mobile")) == [("", "")]
+    assert list(InboundSms.objects.values_list("text", "mobile")) == [("", "")]
+    assert list(CallAttempt.objects.values_list("notes", "answers")) == [("", {})]
+    assert list(FollowupTask.objects.filter(code="birthday").values_list("subject_date", flat=True)) == [None]
+    assert list(Complaint.objects.values_list("description", "resolution")) == [("（已删除）", "")]
+    assert set(Complaint.history.values_list("description", flat=True)) == {"（已删除）"}
+    assert list(ComplaintAction.objects.values_list("note", flat=True)) == [""]
+    assert set(CustomerConsent.history.values_list("note", flat=True)) == {""}
+    assert set(Customer.history.filter(id=everything.customer.pk).values_list("name", "mobile", "employer")) == {
+        (f"已删除客户 #{everything.customer.pk}", "", "")
+    }
+    assert set(Vehicle.history.filter(id=everything.vehicle.pk).values_list("vin", "plate_no")) == {
+        (f"ERASED-{everything.vehicle.pk:010d}", "")
+    }
+
+
+def test_a_tombstone_and_an_audit_row_are_left(client, manager_a, everything):
+    erase_through_the_page(client, manager_a, everything.customer)
+
+    tombstone = ErasedCustomer.objects.get()
+    assert (tombstone.customer_id, tombstone.store_id, tombstone.customer_no, tombstone.mobile_hash,
+            tombstone.vin_hashes, tombstone.reason, tombstone.erased_by) == (
+        everything.customer.pk, everything.customer.store_id, "CA0417", tombstone_hash("13955550417"),
+        [tombstone_hash(VIN)], "客户书面申请删除（2026-11-20）", manager_a,
+    )  # fmt: skip
+    assert len(tombstone.mobile_hash) == 64
+    entry = AuditLog.objects.get(action="erase")
+    assert (entry.actor, entry.object_type, entry.object_ids, entry.detail["reason"]) == (
+        manager_a, "customers.customer", [str(everything.customer.pk)], "客户书面申请删除（2026-11-20）"
+    )  # fmt: skip
+
+
+def test_a_second_erasure_changes_nothing_and_says_so(client, manager_a, everything):
+    erase_through_the_page(client, manager_a, everything.customer)
+    card = Customer.objects.get(pk=everything.customer.pk)
+    history_rows = Customer.history.filter(id=card.pk).count()
+
+    with pytest.raises(ApplicationError, match=r"该客户已于 .* 删除，未作任何更改。"):
+        customer_erase(customer=card, user=manager_a, reason="again")
+    response = erase_through_the_page(client, manager_a, card, confirmation=card.customer_no)
+
+    assert response.status_code == 302
+    assert [str(message) for message in response.wsgi_request._messages] == [
+        "客户已删除。",
+        "该客户已被删除，未作任何更改。",
+    ]
+    assert (ErasedCustomer.objects.count(), AuditLog.objects.filter(action="erase").count()) == (1, 1)
+    assert Customer.history.filter(id=card.pk).count() == history_rows
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"confirmation": "CA0418"}, "confirmation", "请准确输入所显示的客户编号以确认删除。"),
+        ({"reason": "   "}, "reason", "该字段是必填项。"),
+    ],
+)
+def test_a_wrong_confirmation_or_no_reason_erases_nothing(client, manager_a, everything, data, field, message):
+    response = erase_through_the_page(client, manager_a, everything.customer, **data)
+
+    assert response.status_code == 400
+    assert response.context["form"].errors[field] == [message]
+    assert Customer.objects.get(pk=everything.customer.pk).name == "王芳"
+    assert (ErasedCustomer.objects.count(), AuditLog.objects.filter(action="erase").count()) == (0, 0)
+
+
+def test_staff_without_the_permission_get_403_and_another_stores_manager_404(client, advisor_a, manager_b, everything):
+    refused = erase_through_the_page(client, advisor_a, everything.customer)
+    hidden = erase_through_the_page(client, manager_b, everything.customer)
+
+    assert (refused.status_code, hidden.status_code) == (403, 404)
+    assert Customer.objects.get(pk=everything.customer.pk).name == "王芳"
+    assert ErasedCustomer.objects.count() == 0
+
+
+def test_the_erasure_page_asks_for_the_typed_confirmation(client, manager_a, everything):
+    client.force_login(manager_a)
+
+    response = client.get(reverse("customers:erase", args=[everything.customer.pk]))
+
+    assert response.status_code == 200
+    assert sorted(response.context["form"].fields) == ["confirmation", "reason"]
+
+
+# --- the next DMS import ------------------------------------------------------------------------
+
+
+def test_the_next_dms_import_does_not_bring_an_erased_customer_back(store_a, manager_a, tmp_path):
+    vin, other_vin = make_vin(417), make_vin(418)
+    customers = write_csv(tmp_path / "c.csv", [
+        customer_row("C0417", 客户姓名="王芳", 手机号码="13955550417"),
+        customer_row("C0418", 客户姓名="李雷", 手机号码="13955550418"),
+    ])  # fmt: skip
+    vehicles = write_csv(tmp_path / "v.csv", [vehicle_row(vin, "C0417"), vehicle_row(other_vin, "C0418")])
+    orders = write_csv(tmp_path / "r.csv", [repair_row("RO0417", vin), repair_row("RO0418", other_vin)])
+    for kind, path in (("customers", customers), ("vehicles", vehicles), ("repair_orders", orders)):
+        run_import(kind, path)
+    customer_erase(customer=Customer.objects.get(customer_no="C0417"), user=manager_a, reason="客户申请")
+    ImportIssue.objects.all().delete()
+
+    summaries = [run_import(kind, path) for kind, path in
+                 (("customers", customers), ("vehicles", vehicles), ("repair_orders", orders))]  # fmt: skip
+
+    assert summaries == ["created=0 updated=0 unchanged=1 rejected=1 warnings=0"] * 3
+    reason = "The customer was erased at their request: the row is not imported"
+    assert list(ImportIssue.objects.order_by("batch_id").values_list("row_number", "reason")) == [(2, reason)] * 3
+    assert not Customer.objects.filter(name="王芳").exists()
+    assert not Customer.objects.filter(mobile="13955550417").exists()
+    assert not Vehicle.objects.filter(vin=vin).exists()
+    assert RepairOrder.objects.get(ro_no="RO0417").vehicle.vin.startswith("ERASED-")
+
+
+def test_a_new_customer_number_with_the_erased_mobile_in_the_same_store_is_rejected(store_a, store_b, manager_a,
+                                                                                   tmp_path):  # fmt: skip
+    run_import("customers", write_csv(tmp_path / "c.csv", [customer_row("C0417", 手机号码="13955550417")]))
+    customer_erase(customer=Customer.objects.get(customer_no="C0417"), user=manager_a, reason="客户申请")
+
+    summary = run_import("customers", write_csv(tmp_path / "again.csv", [
+        customer_row("C9417", 手机号码="13955550417"),
+        customer_row("C9418", 手机号码="13955550417", 所属门店="NJ02"),
+    ]))  # fmt: skip
+
+    assert summary == "created=1 updated=0 unchanged=0 rejected=1 warnings=0"
+    assert list(Customer.objects.filter(mobile="13955550417").values_list("customer_no", flat=True)) == ["C9418"]
+    assert json.dumps(list(ImportIssue.objects.values_list("row_number", flat=True))) == "[2]"
