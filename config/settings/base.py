@@ -295,7 +295,7 @@ SMS_INBOUND_TOKEN = env_str("SMS_INBOUND_TOKEN", "")
 SMS_SEND_WINDOW = env_str("SMS_SEND_WINDOW", "09:00-20:00")
 # A message being sent is leased for this long, renewed while its batch runs; after a crash the
 # minutely followups-resume-sms sweep restarts the batch once the lease lapses.
-SMS_SEND_LEASE_SECONDS = env_int("SMS_SEND_LEASE_SECONDS", 60, minimum=1)
+SMS_SEND_LEASE_SECONDS = env_int("SMS_SEND_LEASE_SECONDS", 30, minimum=1)
 # Stores with more vehicles than this get one generation task per rule instead of one per store.
 FOLLOWUP_SPLIT_VEHICLES = env_int("FOLLOWUP_SPLIT_VEHICLES", 200_000, minimum=1)
 # The most days the nightly job catches up after an outage.
