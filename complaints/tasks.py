@@ -12,8 +12,9 @@ from crm.tasks import enqueue
 
 # An e-mail that failed (SMTP down) is tried again a few times before the sweep takes over.
 RETRY = {"autoretry_for": (OSError,), "retry_backoff": 30, "max_retries": 5}
-# The sweep leaves a just-logged notice to the task queued at intake for this long.
-SWEEP_SETTLE = datetime.timedelta(seconds=30)
+# The sweep leaves a just-logged notice to the task queued at intake for this long (a second copy
+# would only find the notice leased or sent, but need not be queued at all).
+SWEEP_SETTLE = datetime.timedelta(seconds=5)
 # A re-queued e-mail the worker could not start within the minute is dropped: the next sweep queues
 # it again, so a busy worker does not pile up copies.
 SWEEP_EXPIRES_SECONDS = 55
