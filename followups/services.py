@@ -497,9 +497,10 @@ def sms_send_batch(*, store_id: int, day: datetime.date | None = None, now=None,
     """Send the store's due messages, in the sending window only; safe to run twice or concurrently.
 
     Each message is claimed by a conditional UPDATE (queued → sending with a lease), sent with its
-    idempotency key, then marked sent. A worker that dies mid-batch leaves its messages ``sending``;
-    once the lease lapses another run resends them with the same key and the gateway recognises
-    them, so nothing is lost and nothing is sent twice.
+    idempotency key, then marked sent; the batch renews its claimed messages' lease as it goes. A
+    worker that dies mid-batch leaves its messages ``sending``; once the (short) lease lapses the
+    minutely resume sweep starts the store's batch again, which resends them with the same key and
+    the gateway recognises them, so nothing is lost and nothing is sent twice.
     """
     fixed_now = now
     now = now or timezone.now()

@@ -4,20 +4,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('complaints', '0002_default_complaint_types'),
+        ("complaints", "0002_default_complaint_types"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='complaint',
-            name='notify_lease_until',
-            field=models.DateTimeField(blank=True, editable=False, help_text="A worker is sending the manager's notice; after this time another may try again.", null=True, verbose_name='notice being sent until'),
+            model_name="complaint",
+            name="notify_lease_until",
+            field=models.DateTimeField(
+                blank=True,
+                editable=False,
+                help_text="A worker is sending the manager's notice; after this time another may try again.",
+                null=True,
+                verbose_name="notice being sent until",
+            ),
         ),
         migrations.AddField(
-            model_name='escalation',
-            name='send_lease_until',
-            field=models.DateTimeField(blank=True, editable=False, help_text='A worker is sending the e-mail; after this time another may try again.', null=True, verbose_name='e-mail being sent until'),
+            model_name="escalation",
+            name="send_lease_until",
+            field=models.DateTimeField(
+                blank=True,
+                editable=False,
+                help_text="A worker is sending the e-mail; after this time another may try again.",
+                null=True,
+                verbose_name="e-mail being sent until",
+            ),
         ),
     ]
