@@ -171,6 +171,13 @@ class Complaint(TimeStampedModel):
     confirmation_note = models.CharField(_("callback note"), max_length=500, blank=True)
     reopened_count = models.PositiveSmallIntegerField(_("times reopened"), default=0)
     notified_at = models.DateTimeField(_("manager notified at"), null=True, blank=True)
+    notify_lease_until = models.DateTimeField(
+        _("notice being sent until"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("A worker is sending the manager's notice; after this time another may try again."),
+    )
     followup_task_id = models.PositiveBigIntegerField(
         _("follow-up task"), null=True, blank=True, help_text=_("The call this complaint was heard on.")
     )
@@ -182,7 +189,7 @@ class Complaint(TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="complaints_logged",
     )
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at", "notify_lease_until"])
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -304,6 +311,13 @@ class Escalation(models.Model):
     due_at = models.DateTimeField(_("was due"))
     created_at = models.DateTimeField(_("flagged at"))
     sent_at = models.DateTimeField(_("e-mail sent at"), null=True, blank=True)
+    send_lease_until = models.DateTimeField(
+        _("e-mail being sent until"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("A worker is sending the e-mail; after this time another may try again."),
+    )
     recipients = models.CharField(_("recipients"), max_length=500, blank=True)
 
     class Meta:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -28,6 +29,7 @@ from complaints.sla import add_business_minutes, add_calendar_minutes
 from crm.exceptions import ApplicationError
 from crm.models import Store
 from crm.selectors import working_calendar
+from crm.tasks import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +196,9 @@ def complaint_create(
 
     from complaints.tasks import complaint_notify_manager
 
-    transaction.on_commit(lambda: complaint_notify_manager.delay(complaint.pk))
+    # Broker down: the complaint is saved all the same, ``notification.queued`` says so after the
+    # commit and the minutely sweep sends the notice once the broker is back.
+    complaint.notification = enqueue_on_commit(complaint_notify_manager, complaint.pk)
     return complaint
 
 
@@ -305,24 +309,41 @@ def _send(*, subject: str, template: str, context: dict, to: list[str], cc: list
         message.send(fail_silently=False)
 
 
+def _email_lease_until(now: datetime.datetime) -> datetime.datetime:
+    return now + datetime.timedelta(seconds=settings.COMPLAINT_EMAIL_LEASE_SECONDS)
+
+
+def _lease_free(field: str, now: datetime.datetime) -> Q:
+    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now})
+
+
 def complaint_notify_manager_send(*, complaint_id: int) -> bool:
-    """E-mail the responsible manager, copy to the general manager. Claimed by a conditional
-    update first, so two runs never send twice; released again if the SMTP server refuses."""
-    claimed = Complaint.objects.filter(pk=complaint_id, notified_at__isnull=True).update(notified_at=timezone.now())
+    """E-mail the responsible manager, copy to the general manager: at least once, and in practice
+    exactly once. A run first leases the notice (a conditional update: two runs never send at the
+    same time), sends, and only then marks it notified. A run that fails gives the lease back; a
+    worker that dies mid-send leaves it to lapse (COMPLAINT_EMAIL_LEASE_SECONDS), and the sweep
+    sends again. Returns whether this run sent it."""
+    now = timezone.now()
+    claimed = (
+        Complaint.objects.filter(_lease_free("notify_lease_until", now), pk=complaint_id, notified_at__isnull=True)
+        .update(notify_lease_until=_email_lease_until(now))
+    )  # fmt: skip
     if not claimed:
         return False
-    complaint = Complaint.objects.select_related(
-        "store", "customer", "vehicle", "complaint_type", "assigned_manager", "staff_concerned"
-    ).get(pk=complaint_id)
-    store_settings = store_complaint_settings(store=complaint.store)
-    to = _address(complaint.assigned_manager)
-    cc = [address for address in _address(store_settings.general_manager) if address not in to]
-    if not to and cc:
-        to, cc = cc, []
-    if not to:
-        logger.warning("complaint %s: no manager with an e-mail address to notify", complaint_id)
-        return False
+    mine = Complaint.objects.filter(pk=complaint_id, notified_at__isnull=True)
     try:
+        complaint = Complaint.objects.select_related(
+            "store", "customer", "vehicle", "complaint_type", "assigned_manager", "staff_concerned"
+        ).get(pk=complaint_id)
+        store_settings = store_complaint_settings(store=complaint.store)
+        to = _address(complaint.assigned_manager)
+        cc = [address for address in _address(store_settings.general_manager) if address not in to]
+        if not to and cc:
+            to, cc = cc, []
+        if not to:
+            logger.warning("complaint %s: no manager with an e-mail address to notify", complaint_id)
+            mine.update(notified_at=timezone.now(), notify_lease_until=None)
+            return False
         with translation.override(settings.LANGUAGE_CODE):
             subject = _("New complaint #%(number)s: %(customer)s, %(department)s, reply by %(due)s") % {
                 "number": complaint.pk,
@@ -338,8 +359,9 @@ def complaint_notify_manager_send(*, complaint_id: int) -> bool:
             cc=cc,
         )
     except Exception:
-        Complaint.objects.filter(pk=complaint_id).update(notified_at=None)
+        mine.update(notify_lease_until=None)
         raise
+    mine.update(notified_at=timezone.now(), notify_lease_until=None)
     return True
 
 
@@ -385,47 +407,60 @@ def complaints_flag_breaches(*, now: datetime.datetime | None = None) -> list[in
         from complaints.tasks import escalation_send
 
         for escalation_id in created_ids:
-            transaction.on_commit(lambda escalation_id=escalation_id: escalation_send.delay(escalation_id))
+            enqueue_on_commit(escalation_send, escalation_id)
     return created_ids
 
 
-def complaints_unnotified(*, older_than: datetime.datetime, since: datetime.datetime) -> list[int]:
-    """Complaints logged between ``since`` and ``older_than`` whose manager notice never went out
-    (SMTP down past the retries, a worker that died): to send again."""
+def complaints_unnotified(
+    *, now: datetime.datetime, older_than: datetime.datetime, since: datetime.datetime
+) -> list[int]:
+    """Complaints logged between ``since`` and ``older_than`` whose manager notice has not gone out
+    and is not being sent (no lease, or one that lapsed): the broker was down at intake, SMTP was
+    down past the retries, or the worker died mid-send. To send again."""
     return list(
         Complaint.objects.filter(
-            notified_at__isnull=True, created_at__gte=since, created_at__lte=older_than
+            _lease_free("notify_lease_until", now),
+            notified_at__isnull=True,
+            created_at__gte=since,
+            created_at__lte=older_than,
         ).values_list("pk", flat=True)
     )
 
 
-def escalations_unsent(*, older_than: datetime.datetime) -> list[int]:
-    """Escalations whose e-mail never went out (the worker died, SMTP was down): to retry."""
+def escalations_unsent(*, now: datetime.datetime, older_than: datetime.datetime) -> list[int]:
+    """Escalations whose e-mail has not gone out and is not being sent: to send again."""
     return list(
-        Escalation.objects.filter(sent_at__isnull=True, created_at__lte=older_than).values_list("pk", flat=True)
+        Escalation.objects.filter(
+            _lease_free("send_lease_until", now), sent_at__isnull=True, created_at__lte=older_than
+        ).values_list("pk", flat=True)
     )
 
 
 def escalation_send_email(*, escalation_id: int) -> bool:
     """E-mail the next level (the general manager and the store's escalation addresses, copy to
-    the responsible manager). Claimed by a conditional update: sent once however often it runs."""
-    claimed = Escalation.objects.filter(pk=escalation_id, sent_at__isnull=True).update(sent_at=timezone.now())
+    the responsible manager): leased, sent, then marked sent, as complaint_notify_manager_send."""
+    now = timezone.now()
+    claimed = Escalation.objects.filter(
+        _lease_free("send_lease_until", now), pk=escalation_id, sent_at__isnull=True
+    ).update(send_lease_until=_email_lease_until(now))
     if not claimed:
         return False
-    escalation = Escalation.objects.select_related(
-        "complaint__store", "complaint__customer", "complaint__assigned_manager", "complaint__complaint_type"
-    ).get(pk=escalation_id)
-    complaint = escalation.complaint
-    store_settings = store_complaint_settings(store=complaint.store)
-    to = _address(store_settings.general_manager) + store_settings.escalation_addresses()
-    cc = [address for address in _address(complaint.assigned_manager) if address not in to]
-    if not to:
-        to, cc = cc, []
-    Escalation.objects.filter(pk=escalation_id).update(recipients=", ".join(to + cc)[:500])
-    if not to:
-        logger.warning("escalation %s: nobody with an e-mail address to escalate to", escalation_id)
-        return False
+    mine = Escalation.objects.filter(pk=escalation_id, sent_at__isnull=True)
     try:
+        escalation = Escalation.objects.select_related(
+            "complaint__store", "complaint__customer", "complaint__assigned_manager", "complaint__complaint_type"
+        ).get(pk=escalation_id)
+        complaint = escalation.complaint
+        store_settings = store_complaint_settings(store=complaint.store)
+        to = _address(store_settings.general_manager) + store_settings.escalation_addresses()
+        cc = [address for address in _address(complaint.assigned_manager) if address not in to]
+        if not to:
+            to, cc = cc, []
+        mine.update(recipients=", ".join(to + cc)[:500])
+        if not to:
+            logger.warning("escalation %s: nobody with an e-mail address to escalate to", escalation_id)
+            mine.update(sent_at=timezone.now(), send_lease_until=None)
+            return False
         with translation.override(settings.LANGUAGE_CODE):
             subject = _("Overdue complaint #%(number)s: %(breach)s (%(store)s)") % {
                 "number": complaint.pk,
@@ -440,6 +475,7 @@ def escalation_send_email(*, escalation_id: int) -> bool:
             cc=cc,
         )
     except Exception:
-        Escalation.objects.filter(pk=escalation_id).update(sent_at=None)
+        mine.update(send_lease_until=None)
         raise
+    mine.update(sent_at=timezone.now(), send_lease_until=None)
     return True

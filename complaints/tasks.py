@@ -1,5 +1,6 @@
 """Background jobs of complaints: the manager's notice at intake, the breach check every five
-minutes (beat) and the escalation e-mails. Each takes IDs, calls one service and is safe to run twice."""
+minutes (beat), the escalation e-mails and the minutely sweep that sends the e-mails nobody sent.
+Each takes IDs, calls one service and is safe to run twice."""
 
 import datetime
 
@@ -7,9 +8,16 @@ from celery import shared_task
 from django.utils import timezone
 
 from complaints import services
+from crm.tasks import enqueue
 
-# An e-mail that failed (SMTP down) is tried again a few times before the beat's sweep takes over.
+# An e-mail that failed (SMTP down) is tried again a few times before the sweep takes over.
 RETRY = {"autoretry_for": (OSError,), "retry_backoff": 30, "max_retries": 5}
+# The sweep leaves a just-logged notice to the task queued at intake for this long (a second copy
+# would only find the notice leased or sent, but need not be queued at all).
+SWEEP_SETTLE = datetime.timedelta(seconds=5)
+# A re-queued e-mail the worker could not start within the minute is dropped: the next sweep queues
+# it again, so a busy worker does not pile up copies.
+SWEEP_EXPIRES_SECONDS = 55
 
 
 @shared_task(name="complaints.tasks.complaint_notify_manager", ignore_result=True, **RETRY)
@@ -24,12 +32,21 @@ def escalation_send(escalation_id: int) -> None:
 
 @shared_task(name="complaints.tasks.complaints_check_breaches", ignore_result=True)
 def complaints_check_breaches() -> None:
-    """Flag and escalate breached clocks; re-queue manager notices (of the last day) and escalation
-    e-mails that never went out."""
+    """Flag and escalate breached clocks (each escalation e-mail is queued as it is recorded)."""
+    services.complaints_flag_breaches(now=timezone.now())
+
+
+@shared_task(name="complaints.tasks.complaints_send_pending_emails", ignore_result=True)
+def complaints_send_pending_emails() -> int:
+    """Queue again the manager notices (of the last day) and escalation e-mails that have not gone
+    out and that nobody is sending: never queued (broker down), failed past the retries, or whose
+    worker died mid-send (its lease lapsed). Returns how many were queued."""
     now = timezone.now()
-    services.complaints_flag_breaches(now=now)
-    settled = now - datetime.timedelta(minutes=15)
-    for complaint_id in services.complaints_unnotified(older_than=settled, since=now - datetime.timedelta(days=1)):
-        complaint_notify_manager.delay(complaint_id)
-    for escalation_id in services.escalations_unsent(older_than=settled):
-        escalation_send.delay(escalation_id)
+    settled = now - SWEEP_SETTLE
+    since = now - datetime.timedelta(days=1)
+    queued = 0
+    for complaint_id in services.complaints_unnotified(now=now, older_than=settled, since=since):
+        queued += enqueue(complaint_notify_manager, (complaint_id,), expires=SWEEP_EXPIRES_SECONDS)
+    for escalation_id in services.escalations_unsent(now=now, older_than=settled):
+        queued += enqueue(escalation_send, (escalation_id,), expires=SWEEP_EXPIRES_SECONDS)
+    return queued

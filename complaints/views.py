@@ -110,11 +110,19 @@ def complaint_create(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, error.message)
             else:
                 manager = complaint.assigned_manager
-                messages.success(
-                    request,
-                    _("Complaint #%(number)s logged and sent to %(manager)s.")
-                    % {"number": complaint.pk, "manager": manager.get_full_name() if manager else _("the store")},
-                )
+                names = {"number": complaint.pk, "manager": manager.get_full_name() if manager else _("the store")}
+                if complaint.notification.queued is False:
+                    # Saved, but the broker is down: say so, so nobody submits it again.
+                    messages.warning(
+                        request,
+                        _(
+                            "Complaint #%(number)s is saved. The notice to %(manager)s could not be sent yet; "
+                            "it will follow automatically within minutes. Do not submit it again."
+                        )
+                        % names,
+                    )
+                else:
+                    messages.success(request, _("Complaint #%(number)s logged and sent to %(manager)s.") % names)
                 return redirect("complaints:detail", pk=complaint.pk)
     else:
         form = ComplaintForm(initial=_prefill(request), user=request.user)

@@ -10,13 +10,13 @@ import io
 
 import tablib
 from django.core.files.base import ContentFile
-from django.db import transaction
 from import_export import resources
 from import_export.formats import base_formats
 from import_export.results import Error, Result, RowResult
 
 from crm.exceptions import ApplicationError
 from crm.scoping import visible_store_ids
+from crm.tasks import enqueue_on_commit
 from customers.choices import ImportKind
 from customers.dms.parsing import DecodeError, decode_csv_bytes
 from customers.dms.sources import source_from_dataset
@@ -113,7 +113,7 @@ class DmsImportResource(resources.Resource):
             writer.writerow(["" if cell is None else cell.isoformat() if hasattr(cell, "isoformat") else cell
                              for cell in row])  # fmt: skip
         batch.source_file.save(f"upload-{batch.pk}.csv", ContentFile(buffer.getvalue().encode("utf-8-sig")))
-        transaction.on_commit(lambda: run_dms_import.delay(batch.pk))
+        enqueue_on_commit(run_dms_import, batch.pk)
 
 
 class CustomerDmsResource(DmsImportResource):

@@ -84,12 +84,11 @@ def dms_import_run(*, batch: ImportBatch, source, allowed_store_ids: list[int] |
             detail={"kind": batch.kind, "file": batch.file_name, "summary": batch.summary()},
         )
         if outcome.touched_customer_ids:
-            from django.db import transaction
-
+            from crm.tasks import enqueue_on_commit
             from customers.tasks import refresh_customer_stats_after_import
 
-            ids = outcome.touched_customer_ids
-            transaction.on_commit(lambda: refresh_customer_stats_after_import.delay(ids))
+            # Broker down: the nightly customers-refresh-customer-stats catches these up.
+            enqueue_on_commit(refresh_customer_stats_after_import, outcome.touched_customer_ids)
     return outcome
 
 

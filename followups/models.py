@@ -240,6 +240,8 @@ class SmsMessage(models.Model):
         indexes = [
             models.Index(fields=["store", "send_date", "status"], name="smsmessage_store_day_idx"),
             models.Index(fields=["mobile", "sent_at"], name="smsmessage_mobile_idx"),
+            # The minutely resume sweep looks for lapsed leases among the few messages being sent.
+            models.Index(fields=["lease_until"], name="smsmessage_sending_lease_idx", condition=Q(status="sending")),
         ]
 
     def __str__(self) -> str:

@@ -3,6 +3,7 @@
 import datetime
 import logging
 import re
+import time
 import unicodedata
 import uuid
 from collections import Counter
@@ -512,9 +513,10 @@ def sms_send_batch(*, store_id: int, day: datetime.date | None = None, now=None,
     """Send the store's due messages, in the sending window only; safe to run twice or concurrently.
 
     Each message is claimed by a conditional UPDATE (queued → sending with a lease), sent with its
-    idempotency key, then marked sent. A worker that dies mid-batch leaves its messages ``sending``;
-    once the lease lapses another run resends them with the same key and the gateway recognises
-    them, so nothing is lost and nothing is sent twice.
+    idempotency key, then marked sent; the batch renews its claimed messages' lease as it goes. A
+    worker that dies mid-batch leaves its messages ``sending``; once the (short) lease lapses the
+    minutely resume sweep starts the store's batch again, which resends them with the same key and
+    the gateway recognises them, so nothing is lost and nothing is sent twice.
     """
     fixed_now = now
     now = now or timezone.now()
@@ -526,6 +528,9 @@ def sms_send_batch(*, store_id: int, day: datetime.date | None = None, now=None,
     result["prepared"] = sms_messages_prepare(store_id=store_id, day=day)
     gateway = gateway or get_gateway()
     lease = datetime.timedelta(seconds=settings.SMS_SEND_LEASE_SECONDS)
+    # The claimed messages' lease is renewed this often while the batch runs, so a short lease
+    # (a dead worker's batch resumes soon after) never lapses under a live one.
+    renew_every = settings.SMS_SEND_LEASE_SECONDS / 3
     while True:
         current = fixed_now or timezone.now()
         if not sms_window_open(current):
@@ -539,7 +544,14 @@ def sms_send_batch(*, store_id: int, day: datetime.date | None = None, now=None,
             claimed = cursor.fetchall()
         if not claimed:
             break
-        for message_id, key, mobile, body, task_id, attempts in claimed:
+        renewed_at = time.monotonic()
+        for position, (message_id, key, mobile, body, task_id, attempts) in enumerate(claimed):
+            if time.monotonic() - renewed_at >= renew_every:
+                _sms_lease_renew(
+                    message_ids=[row[0] for row in claimed[position:]],
+                    lease_until=(fixed_now or timezone.now()) + lease,
+                )
+                renewed_at = time.monotonic()
             try:
                 sent = gateway.send(key=key, mobile=mobile, text=body)
             except GatewayError as error:
@@ -559,6 +571,22 @@ def sms_send_batch(*, store_id: int, day: datetime.date | None = None, now=None,
                     )
             result["duplicate" if sent.duplicate else "sent"] += updated
     return result
+
+
+def _sms_lease_renew(*, message_ids: list[int], lease_until: datetime.datetime) -> int:
+    """Extend the lease of this batch's messages still being sent (not those it has finished)."""
+    return SmsMessage.objects.filter(pk__in=message_ids, status=SmsStatus.SENDING).update(lease_until=lease_until)
+
+
+def sms_stores_with_lapsed_leases(*, now: datetime.datetime) -> list[int]:
+    """Stores with a message whose batch died mid-send: ``sending`` with a lapsed lease (a live
+    batch renews its leases). Their batch is to be started again."""
+    return list(
+        SmsMessage.objects.filter(status=SmsStatus.SENDING, lease_until__lt=now)
+        .order_by()
+        .values_list("store_id", flat=True)
+        .distinct()
+    )
 
 
 def sms_delivery_report(*, key: str, delivered: bool) -> int:

@@ -46,6 +46,20 @@ def dispatch_sms() -> int:
     return len(store_ids)
 
 
+@shared_task(name="followups.tasks.resume_sms", ignore_result=True)
+def resume_sms() -> int:
+    """Every minute in the sending window: start again the batch of each store whose worker died
+    mid-batch (a lease lapsed), long before the broker would redeliver it. Returns how many."""
+    now = timezone.now()
+    if not services.sms_window_open(now):
+        return 0
+    store_ids = services.sms_stores_with_lapsed_leases(now=now)
+    today = timezone.localdate(now).isoformat()
+    for store_id in store_ids:
+        send_store_sms.apply_async(kwargs={"store_id": store_id, "day": today}, expires=55)
+    return len(store_ids)
+
+
 @shared_task(name="followups.tasks.send_store_sms", ignore_result=True, acks_late=True)
 def send_store_sms(*, store_id: int, day: str) -> dict:
     """Send one store's due SMS; safe to run twice and concurrently (see services.sms_send_batch)."""

@@ -86,7 +86,15 @@ DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", DB_
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "redis+socket", "unix"))
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# Redis down or slow: the cache fails open (a miss, logged) after at most REDIS_SOCKET_TIMEOUT seconds.
+REDIS_SOCKET_TIMEOUT = env_int("REDIS_SOCKET_TIMEOUT", 1, minimum=1)
+CACHES = {
+    "default": {
+        "BACKEND": "crm.cache.FailOpenRedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": REDIS_SOCKET_TIMEOUT, "socket_timeout": REDIS_SOCKET_TIMEOUT},
+    }
+}
 
 AUTH_USER_MODEL = "crm.User"
 LOGIN_URL = "login"
@@ -214,7 +222,16 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 20 * 60, minimum=1)
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task not acknowledged within this time is given to another worker: keep it above the hard limit.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 10 * 60}
+# Sweeps (complaints-send-pending-emails, followups-resume-sms) resume work whose worker died long
+# before that, within a minute. A page publishing a task gives up on a dead broker within seconds.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 10 * 60,
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_SOCKET_TIMEOUT
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = REDIS_SOCKET_TIMEOUT  # the result backend, same Redis
+# A worker whose Redis is down keeps trying to reconnect (every 30 s at most), however long it takes.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE = {
     # Every night at 02:30 Asia/Shanghai: recompute the per-customer figures segments read.
@@ -243,11 +260,25 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=0, minute=30),
         "options": {"expires": 6 * 3600},
     },
+    # Every minute, round the clock: e-mail the complaint notices and escalations whose send never
+    # happened (broker down at intake, SMTP down past the retries) or whose worker died mid-send.
+    "complaints-send-pending-emails": {
+        "task": "complaints.tasks.complaints_send_pending_emails",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 50},
+    },
     # Every 10 minutes from 09:00 to 19:50: send each store's due SMS (sending stops at 20:00).
     "followups-send-sms": {
         "task": "followups.tasks.dispatch_sms",
         "schedule": crontab(minute="*/10", hour="9-19"),
         "options": {"expires": 9 * 60},
+    },
+    # Every minute from 09:00 to 19:59: restart the SMS batch of every store whose worker died
+    # mid-batch (a message lease lapsed), instead of waiting for the broker's redelivery.
+    "followups-resume-sms": {
+        "task": "followups.tasks.resume_sms",
+        "schedule": crontab(minute="*", hour="9-19"),
+        "options": {"expires": 50},
     },
 }
 
@@ -281,8 +312,9 @@ FOLLOWUP_CTI_DIALER = env_str("FOLLOWUP_CTI_DIALER", "")
 SMS_INBOUND_TOKEN = env_str("SMS_INBOUND_TOKEN", "")
 # Sending hours, local time: "09:00-20:00" by default.
 SMS_SEND_WINDOW = env_str("SMS_SEND_WINDOW", "09:00-20:00")
-# A message being sent is leased for this long; after a crash it is retried once the lease lapses.
-SMS_SEND_LEASE_SECONDS = env_int("SMS_SEND_LEASE_SECONDS", 300, minimum=1)
+# A message being sent is leased for this long, renewed while its batch runs; after a crash the
+# minutely followups-resume-sms sweep restarts the batch once the lease lapses.
+SMS_SEND_LEASE_SECONDS = env_int("SMS_SEND_LEASE_SECONDS", 30, minimum=1)
 # Stores with more vehicles than this get one generation task per rule instead of one per store.
 FOLLOWUP_SPLIT_VEHICLES = env_int("FOLLOWUP_SPLIT_VEHICLES", 200_000, minimum=1)
 # The most days the nightly job catches up after an outage.
@@ -297,3 +329,6 @@ BULK_LOAD_MINIMUM_ROWS = env_int("BULK_LOAD_MINIMUM_ROWS", 50_000, minimum=0)
 # --- Complaints (complaints/) --------------------------------------------------------------------
 # The address staff open the CRM at, for the links in complaint e-mails.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+# A complaint e-mail being sent is leased for this long (keep it above a send's worst time, a few
+# EMAIL_TIMEOUTs); after a crash the minutely complaints-send-pending-emails sweep sends it again.
+COMPLAINT_EMAIL_LEASE_SECONDS = env_int("COMPLAINT_EMAIL_LEASE_SECONDS", 45, minimum=1)

@@ -1,13 +1,18 @@
 import datetime
+import json
+import time
 
 import pytest
 import time_machine
 from django.conf import settings
+from django.utils import timezone
 
 from followups import tasks
-from followups.models import FollowupTask, GenerationRun
-from followups.services import followups_catch_up_plan
-from tests.factories import StoreFactory, VehicleFactory
+from followups.gateways import SendResult
+from followups.models import FollowupTask, GenerationRun, SmsMessage
+from followups.services import followups_catch_up_plan, followups_generate_day, sms_send_batch
+from followups.tasks import resume_sms
+from tests.factories import CustomerFactory, StoreFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db
 D = datetime.date
@@ -18,7 +23,7 @@ def test_every_beat_entry_is_a_registered_task():
 
     app.loader.import_default_modules()
     names = {entry["task"] for key, entry in settings.CELERY_BEAT_SCHEDULE.items() if key.startswith("followups")}
-    assert names == {"followups.tasks.generate_followups", "followups.tasks.dispatch_sms"}
+    assert names == {"followups.tasks.generate_followups", "followups.tasks.dispatch_sms", "followups.tasks.resume_sms"}
     assert names <= set(app.tasks)
     assert all(entry["options"]["expires"] for entry in settings.CELERY_BEAT_SCHEDULE.values())
 
@@ -69,3 +74,77 @@ def test_big_stores_fan_out_per_rule(settings):
                              "warranty_expiry", "maintenance_due", "birthday", "holiday_greeting", "lost_customer",
                              "points_expiry", "dissatisfied_followup", "event_notice"]
     }  # fmt: skip
+
+
+# --- a batch whose worker died resumes within a minute ---------------------------------------------
+
+
+def test_the_resume_sweep_runs_every_minute_of_the_sending_hours():
+    entry = settings.CELERY_BEAT_SCHEDULE["followups-resume-sms"]
+
+    assert entry["task"] == "followups.tasks.resume_sms"
+    assert entry["schedule"].minute == set(range(60))
+    assert entry["schedule"].hour == set(range(9, 20))
+    assert entry["options"]["expires"] < 60
+    assert settings.SMS_SEND_LEASE_SECONDS == 30
+
+
+class LeaseWatchingGateway:
+    """Sends slowly and records, at each send, whether every claimed message still held its lease."""
+
+    def __init__(self, seconds_per_message: float) -> None:
+        self.seconds_per_message = seconds_per_message
+        self.lapsed_at_send: list[int] = []
+
+    def send(self, *, key, mobile, text):
+        time.sleep(self.seconds_per_message)
+        now = timezone.now()
+        self.lapsed_at_send.append(SmsMessage.objects.filter(status="sending", lease_until__lt=now).count())
+        return SendResult(message_id=key)
+
+
+def test_a_live_batch_renews_its_leases_so_the_sweep_never_takes_it_over(settings, store_a):
+    settings.SMS_SEND_WINDOW = "00:00-24:00"
+    settings.SMS_SEND_LEASE_SECONDS = 1
+    today = timezone.localdate()
+    birthday = (today + datetime.timedelta(days=6)).replace(year=1988)  # R = today for the birthday rule
+    for index in range(6):
+        CustomerFactory(store=store_a, birthday=birthday, mobile=f"1390000{index:04d}")
+    followups_generate_day(day=today, store_ids=[store_a.pk])
+    gateway = LeaseWatchingGateway(seconds_per_message=0.3)  # the batch takes 1.8 s, the lease is 1 s
+
+    result = sms_send_batch(store_id=store_a.pk, day=today, gateway=gateway)
+
+    assert result["sent"] == 6
+    assert gateway.lapsed_at_send == [0, 0, 0, 0, 0, 0]
+    assert resume_sms.delay().get() == 0
+
+
+def test_the_resume_sweep_restarts_only_batches_whose_lease_lapsed(settings, store_a, store_b, tmp_path):
+    settings.SMS_SEND_WINDOW = "00:00-24:00"
+    settings.SMS_GATEWAY, settings.SMS_FILE_GATEWAY_DIR = "file", str(tmp_path)
+    now = timezone.now()
+    today = timezone.localdate()
+    dead, live = (
+        SmsMessage.objects.create(
+            idempotency_key=f"test-{store.code}",
+            store=store,
+            customer=CustomerFactory(store=store, mobile=mobile),
+            mobile=mobile,
+            body="【江宁日产】您好",
+            send_date=today,
+            status="sending",
+            lease_until=now + datetime.timedelta(seconds=seconds),
+        )
+        for store, mobile, seconds in ((store_a, "13900001111", -1), (store_b, "13900002222", 20))
+    )
+
+    assert resume_sms.delay().get() == 1
+    assert resume_sms.delay().get() == 0
+
+    dead.refresh_from_db()
+    live.refresh_from_db()
+    assert (dead.status, live.status) == ("sent", "sending")
+    assert [json.loads(line)["key"] for line in (tmp_path / "sent.jsonl").read_text().splitlines()] == [
+        dead.idempotency_key
+    ]

@@ -47,10 +47,13 @@ def test_generation_and_sms_survive_a_killed_worker(tmp_path):
         assert sent_before < CUSTOMERS
         assert SmsMessage.objects.filter(status="sending").exists()
 
+        killed_at = time.monotonic()
         worker = start_celery_worker(extra_env=env)
-        time.sleep(2.5)  # the dead worker's lease lapses
-        tasks.dispatch_sms.delay()  # the next beat tick
-        assert wait_until(lambda: SmsMessage.objects.filter(status="sent").count() == CUSTOMERS, timeout=90)
+        for _tick in range(4):  # the resume sweep's ticks (each minute; each second here)
+            tasks.resume_sms.delay()  # restarts the batch once the dead worker's lease lapses
+            time.sleep(1)
+        assert wait_until(lambda: SmsMessage.objects.filter(status="sent").count() == CUSTOMERS, timeout=60)
+        assert time.monotonic() - killed_at < 60
     finally:
         stop_celery_worker(worker)
         app.conf.task_always_eager = True
@@ -58,5 +61,6 @@ def test_generation_and_sms_survive_a_killed_worker(tmp_path):
     keys = [json.loads(line)["key"] for line in sent_file.read_text().splitlines()]
     assert len(keys) == CUSTOMERS
     assert sorted(keys) == sorted(SmsMessage.objects.values_list("idempotency_key", flat=True))
+    assert SmsMessage.objects.filter(status="sent").count() == CUSTOMERS
     assert SmsMessage.objects.count() == CUSTOMERS
     assert FollowupTask.objects.filter(code="birthday", status="done").count() == CUSTOMERS
