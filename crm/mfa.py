@@ -70,3 +70,23 @@ def totp_qr_svg(device: TOTPDevice) -> str:
     image.save(buffer)
     svg = buffer.getvalue().decode("utf-8")
     return svg[svg.index("<svg") :]
+
+
+@transaction.atomic
+def totp_device_ensure_confirmed(*, user, name: str = DEVICE_NAME) -> TOTPDevice:
+    """The user's confirmed device, created if the user has none (demo users; never for real staff,
+    who enrol from the QR code on their first log-in)."""
+    device = totp_device_for_user(user=user)
+    if device is None:
+        device = TOTPDevice(user=user, name=name, confirmed=True)
+        device.full_clean()
+        device.save()
+    return device
+
+
+def totp_current_code(device: TOTPDevice) -> str:
+    """The code the device's authenticator app shows now (demo command only)."""
+    from django_otp.oath import TOTP
+
+    generator = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    return f"{generator.token():0{device.digits}d}"

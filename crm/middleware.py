@@ -21,6 +21,17 @@ LAST_ACTIVITY_SESSION_KEY = "crm_last_activity"
 ACTIVITY_STAMP_INTERVAL_SECONDS = 60
 
 
+def client_ip(request: HttpRequest) -> str:
+    """The caller's address for lock-outs and rate limits. Behind our own proxy
+    (``CLIENT_IP_FROM_X_FORWARDED_FOR``) it is the last X-Forwarded-For entry, the one the proxy
+    added; earlier entries are whatever the client sent and are never trusted."""
+    if settings.CLIENT_IP_FROM_X_FORWARDED_FOR:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        if forwarded[-1]:
+            return forwarded[-1]
+    return request.META.get("REMOTE_ADDR", "")
+
+
 def wants_json(request: HttpRequest) -> bool:
     """API callers (and clients asking only for JSON) get JSON errors; people in a browser a page."""
     accept = request.headers.get("Accept", "")

@@ -163,7 +163,10 @@ AXES_COOLOFF_TIME = datetime.timedelta(minutes=LOGIN_COOLOFF_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "crm.views.login_locked_out"
-AXES_IPWARE_PROXY_COUNT = 1 if env_bool("SECURE_PROXY_SSL_HEADER", False) else None
+# Behind a proxy (on with SECURE_PROXY_SSL_HEADER unless set): lock-outs and rate limits count the
+# address the proxy appended to X-Forwarded-For, not the proxy's own (crm.middleware.client_ip).
+CLIENT_IP_FROM_X_FORWARDED_FOR = env_bool("CLIENT_IP_FROM_X_FORWARDED_FOR", env_bool("SECURE_PROXY_SSL_HEADER", False))
+AXES_CLIENT_IP_CALLABLE = "crm.middleware.client_ip"
 # A session idle longer than this is logged out on its next request (activity is stamped at most
 # once a minute, so a busy session is not written on every request).
 SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30, minimum=1)
@@ -186,7 +189,7 @@ for _name in ("RATE_LIMIT_LOGIN", "RATE_LIMIT_SEARCH", "RATE_LIMIT_WEBHOOK"):
             f"{_name}={globals()[_name]!r} is not a rate: write it as 20/m (per s, m, h or d)."
         )
 RATELIMIT_USE_CACHE = "default"
-RATELIMIT_IP_META_KEY = "HTTP_X_FORWARDED_FOR" if env_bool("SECURE_PROXY_SSL_HEADER", False) else None
+RATELIMIT_IP_META_KEY = "crm.middleware.client_ip"
 # Each entry: the URL name(s) it guards, what it counts by (ip / user_or_ip), the rate setting,
 # the HTTP methods counted, optionally the query parameter that makes a request a search, and
 # whether the 429 is JSON (machines) rather than a page.

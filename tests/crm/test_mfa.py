@@ -172,3 +172,53 @@ def test_a_manager_without_a_device_gets_no_token(api_client):
     )
     assert response.status_code == 400
     assert not Token.objects.exists()
+
+
+# --- Demo ----------------------------------------------------------------------------------------
+
+
+def test_the_demo_gives_manager_and_admin_a_device_and_prints_its_secret(settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from crm.mfa import totp_secret_base32
+
+    settings.DEMO_MODE = True
+    out = StringIO()
+    call_command("seed_demo", "--customers", "5", "--password", "demo-pw-123", stdout=out)
+    devices = {device.user.username: device for device in TOTPDevice.objects.select_related("user")}
+    assert sorted(devices) == ["admin", "manager"]
+    assert all(device.confirmed for device in devices.values())
+    text = out.getvalue()
+    for username in ("admin", "manager"):
+        assert f"{username} also enters a 6-digit code: TOTP secret {totp_secret_base32(devices[username])}" in text
+
+    # A second run keeps the same secrets (an app set up once keeps working).
+    again = StringIO()
+    call_command("seed_demo", "--password", "demo-pw-123", stdout=again)
+    assert TOTPDevice.objects.count() == 2
+    assert f"TOTP secret {totp_secret_base32(devices['manager'])}" in again.getvalue()
+
+
+def test_totp_code_prints_the_current_code_in_demo_mode_only(settings, manager_a, advisor_a):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    device = TOTPDevice.objects.create(user=manager_a, name="demo", confirmed=True)
+    settings.DEMO_MODE = False
+    with pytest.raises(CommandError, match="totp_code is for the demo only: set DEMO_MODE=1"):
+        call_command("totp_code", "manager_a")
+
+    settings.DEMO_MODE = True
+    start = time.time()
+    with time_machine.travel(start, tick=False):
+        out = StringIO()
+        call_command("totp_code", "manager_a", stdout=out)
+        assert out.getvalue() == current_code(device) + "\n"
+        assert device.verify_token(out.getvalue().strip()) is True
+    with pytest.raises(CommandError, match="advisor_a has no authenticator device"):
+        call_command("totp_code", "advisor_a")
+    with pytest.raises(CommandError, match="No user named 'nobody'"):
+        call_command("totp_code", "nobody")

@@ -89,3 +89,24 @@ def test_a_malformed_rate_stops_start_up_with_one_line(monkeypatch):
     )
     assert result.returncode == 1
     assert "RATE_LIMIT_SEARCH='lots' is not a rate: write it as 20/m (per s, m, h or d)." in result.stderr
+
+
+def test_behind_the_proxy_the_address_it_appended_counts(rf, settings):
+    from crm.middleware import client_ip
+
+    request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")
+    settings.CLIENT_IP_FROM_X_FORWARDED_FOR = False
+    assert client_ip(request) == "10.0.0.1"
+    settings.CLIENT_IP_FROM_X_FORWARDED_FOR = True
+    assert client_ip(request) == "203.0.113.9"  # the spoofable first entry is ignored
+    assert client_ip(rf.get("/", REMOTE_ADDR="10.0.0.1")) == "10.0.0.1"
+
+
+def test_behind_the_proxy_each_client_has_its_own_log_in_count(client, settings):
+    settings.CLIENT_IP_FROM_X_FORWARDED_FOR = True
+    settings.RATE_LIMITS = [{**settings.RATE_LIMITS[0], "rate": "1/m"}]
+    first = {"HTTP_X_FORWARDED_FOR": "203.0.113.9"}
+    second = {"HTTP_X_FORWARDED_FOR": "203.0.113.10"}
+    assert client.post("/accounts/login/", {"username": "a", "password": "x"}, **first).status_code == 200
+    assert client.post("/accounts/login/", {"username": "a", "password": "x"}, **first).status_code == 429
+    assert client.post("/accounts/login/", {"username": "a", "password": "x"}, **second).status_code == 200
