@@ -1,6 +1,7 @@
 """Log-in and session guards that apply to every request: idle time-out, the second factor of
 managers and administrators, and rate limits (configured in settings, see README "Security")."""
 
+import logging
 import time
 from urllib.parse import urlencode
 
@@ -13,8 +14,11 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django_ratelimit.core import is_ratelimited
+from redis.exceptions import RedisError
 
 from crm.mfa import user_needs_second_factor
+
+logger = logging.getLogger(__name__)
 
 LAST_ACTIVITY_SESSION_KEY = "crm_last_activity"
 # The activity stamp is rewritten at most this often, so a busy session is not saved on every request.
@@ -139,7 +143,13 @@ class RateLimitMiddleware:
             if parameter and not request.GET.get(parameter, "").strip():
                 continue
             group = "crm-rate-limit:" + ",".join(rule["urls"])
-            if is_ratelimited(request, group=group, key=rule["key"], rate=rule["rate"], increment=True):
+            try:
+                limited = is_ratelimited(request, group=group, key=rule["key"], rate=rule["rate"], increment=True)
+            except RedisError:
+                # Redis is down: serve the request unlimited rather than refuse every log-in.
+                logger.warning("rate limit of %s not counted: the cache is unavailable", match.view_name)
+                limited = False
+            if limited:
                 return rate_limited_response(request, as_json=rule.get("json", False) or wants_json(request))
         return None
 

@@ -189,6 +189,8 @@ for _name in ("RATE_LIMIT_LOGIN", "RATE_LIMIT_SEARCH", "RATE_LIMIT_WEBHOOK"):
             f"{_name}={globals()[_name]!r} is not a rate: write it as 20/m (per s, m, h or d)."
         )
 RATELIMIT_USE_CACHE = "default"
+# A cache that cannot count (Redis down) lets requests through instead of refusing everyone.
+RATELIMIT_FAIL_OPEN = True
 RATELIMIT_IP_META_KEY = "crm.middleware.client_ip"
 # Each entry: the URL name(s) it guards, what it counts by (ip / user_or_ip), the rate setting,
 # the HTTP methods counted, optionally the query parameter that makes a request a search, and

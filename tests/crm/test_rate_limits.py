@@ -110,3 +110,13 @@ def test_behind_the_proxy_each_client_has_its_own_log_in_count(client, settings)
     assert client.post("/accounts/login/", {"username": "a", "password": "x"}, **first).status_code == 200
     assert client.post("/accounts/login/", {"username": "a", "password": "x"}, **first).status_code == 429
     assert client.post("/accounts/login/", {"username": "a", "password": "x"}, **second).status_code == 200
+
+
+def test_with_redis_down_log_ins_and_searches_still_work(client, settings, advisor_a):
+    # Nothing listens on port 9: every cache call fails as when Redis is stopped.
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"}
+    }
+    response = client.post("/accounts/login/", {"username": "advisor_a", "password": "pw-for-tests-1"})
+    assert response.status_code == 302
+    assert client.get("/customers/", {"q": "王"}).status_code == 200
