@@ -95,7 +95,7 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
         if totp_device_confirm(request=request, device=device, code=request.POST.get("code", "")):
             return redirect(_next_url(request))
         error = _("That code is not right or has already been used. Enter the current 6-digit code.")
-    context = {"error": error, "next": _next_url(request)}
+    context = {"error": error, "next": _next_url(request), "awaiting_second_factor": True}
     return render(request, "registration/mfa_verify.html", context, status=400 if error else 200)
 
 
@@ -123,5 +123,6 @@ def mfa_enrol(request: HttpRequest) -> HttpResponse:
         "secret": totp_secret_base32(device),
         "qr_svg": mark_safe(totp_qr_svg(device)),
         "issuer": settings.OTP_TOTP_ISSUER,
+        "awaiting_second_factor": True,
     }
     return render(request, "registration/mfa_enrol.html", context, status=400 if error else 200)

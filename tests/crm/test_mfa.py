@@ -57,6 +57,7 @@ def test_the_right_code_opens_everything_and_a_wrong_or_reused_one_does_not(clie
     page = client.get("/accounts/verify/?next=/customers/")
     assert page.status_code == 200
     assert "确认登录" in page.content.decode()
+    assert 'class="topbar"' not in page.content.decode()  # no menu of pages not yet open
 
     start = time.time()
     with time_machine.travel(start, tick=False):
