@@ -1,10 +1,11 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from crm.api.authentication import TokenRequestSerializer, token_issue
+from crm.api.schema import ErrorSerializer
 from crm.api.serializers import StoreSerializer
 from crm.scoping import stores_for_user
 from crm.views import login_locked_out
@@ -32,9 +33,18 @@ class TokenView(ObtainAuthToken):
     failures lock the username out of this endpoint like the login page (429)."""
 
     serializer_class = TokenRequestSerializer
+    authentication_classes = []
     throttle_classes = []
 
-    @extend_schema(request=TokenRequestSerializer, responses={200: TokenResponseSerializer})
+    @extend_schema(
+        request=TokenRequestSerializer,
+        auth=[],
+        responses={
+            200: TokenResponseSerializer,
+            400: OpenApiResponse(description="Wrong username, password or authenticator code (per field)."),
+            429: OpenApiResponse(ErrorSerializer, description="Locked out after repeated failures, or too many tries."),
+        },
+    )
     def post(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         if not serializer.is_valid():
