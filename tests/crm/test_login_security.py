@@ -9,7 +9,9 @@ from axes.models import AccessAttempt
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from crm.choices import Role
 from tests.conftest import _original_force_login
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -45,11 +47,13 @@ def test_the_lock_lifts_after_the_cool_off(client, advisor_a):
     assert client.session["_auth_user_id"] == str(advisor_a.pk)
 
 
-def test_a_manager_unlocks_by_deleting_the_attempt_in_the_admin(client, advisor_a, admin_user):
+@pytest.mark.parametrize("role", [Role.MANAGER, Role.ADMIN])
+def test_a_manager_or_admin_unlocks_by_deleting_the_attempt_in_the_admin(client, advisor_a, store_a, role):
+    unlocker = UserFactory(username="unlocker", role=role, stores=[store_a], is_staff=True)
     _fail(client, "/accounts/login/", "advisor_a", 5)
     attempt = AccessAttempt.objects.get(username="advisor_a")
     admin_client = type(client)()
-    admin_client.force_login(admin_user)
+    admin_client.force_login(unlocker)
     response = admin_client.post(f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert AccessAttempt.objects.count() == 0
@@ -140,3 +144,14 @@ def test_an_idle_api_session_answers_401_json(client, advisor_a, settings):
         response = client.get("/api/stores/")
     assert response.status_code == 401
     assert response.json() == {"detail": "您已 5 分钟没有操作，已自动退出，请重新登录。"}
+
+
+def test_an_advisor_cannot_unlock(client, advisor_a, agent_a):
+    _fail(client, "/accounts/login/", "agent_a", 5)
+    attempt = AccessAttempt.objects.get(username="agent_a")
+    advisor_a.is_staff = True
+    advisor_a.save(update_fields=["is_staff"])
+    other = type(client)()
+    other.force_login(advisor_a)
+    assert other.post(f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert AccessAttempt.objects.count() == 1
