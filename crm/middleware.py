@@ -1,5 +1,5 @@
 """Log-in and session guards that apply to every request: idle time-out, the second factor of
-managers and administrators, and rate limits (configured in settings, see README "Security")."""
+managers and administrators, and rate limits (configured in settings, see README "Log-in and sessions")."""
 
 import logging
 import time
