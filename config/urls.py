@@ -9,6 +9,8 @@ urlpatterns = [
     path("", crm_views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/verify/", crm_views.mfa_verify, name="mfa_verify"),
+    path("accounts/verify/setup/", crm_views.mfa_enrol, name="mfa_enrol"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", include("config.api_urls")),

@@ -229,6 +229,11 @@ def start_stack(launcher: Launcher, env: dict, port: str) -> None:
     log("")
     log(f"The CRM is running: open http://127.0.0.1:{port}/accounts/login/")
     log(f"Demo users: admin, manager, advisor, agent, sales — password: {password}")
+    log(
+        "manager and admin then enter a 6-digit code (TOTP secrets above), or print the current one with: "
+        f"DEMO_MODE=1 DEBUG=1 DATABASE_URL={env['DATABASE_URL']} REDIS_URL={env['REDIS_URL']} "
+        f"{PYTHON} manage.py totp_code manager"
+    )
     log("Press Ctrl-C to stop the web server, the Celery worker and beat, and the embedded servers.")
 
 

@@ -78,6 +78,16 @@ class User(AbstractUser):
         # Chinese names: family name first, no space.
         return f"{self.last_name}{self.first_name}".strip()
 
+    def save(self, *args, **kwargs) -> None:
+        # A new password (set_password on any path: admin, password change view, shell) or a
+        # deactivated account ends every API token at once, like Django ends the sessions.
+        password_changed = self._password is not None
+        super().save(*args, **kwargs)
+        if (password_changed or not self.is_active) and self.pk is not None:
+            from rest_framework.authtoken.models import Token
+
+            Token.objects.filter(user_id=self.pk).delete()
+
     @property
     def role(self) -> str | None:
         """The user's role code (crm.choices.Role), the first of the user's groups that is a role."""

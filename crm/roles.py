@@ -12,7 +12,11 @@ def role_permission_codenames() -> dict[str, set[tuple[str, str]]]:
     result: dict[str, set[tuple[str, str]]] = {role.value: set() for role in Role}
     for app_config in apps.get_app_configs():
         for role, codenames in getattr(app_config, "role_permissions", {}).items():
-            result[role].update((app_config.label, codename) for codename in codenames)
+            # "codename" is of the declaring app; "app_label.codename" names a library's permission.
+            result[role].update(
+                tuple(codename.split(".", 1)) if "." in codename else (app_config.label, codename)
+                for codename in codenames
+            )
     return result
 
 

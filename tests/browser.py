@@ -1,8 +1,10 @@
 """Headless Chromium for browser tests: Debian's /usr/bin/chromium driven by Playwright (never a
 downloaded browser)."""
 
+import base64
 import os
 import shutil
+import time
 
 import pytest
 
@@ -31,8 +33,39 @@ def browser_page(live_server):
 
 
 def log_in(page, live_server, username: str, password: str) -> None:
+    """Log in through the form, like a person: managers and administrators then type the current
+    TOTP code of their device (enrolling one from the page's secret on their first log-in)."""
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_load_state("domcontentloaded")
+    if "/accounts/verify/setup/" in page.url:
+        secret = page.get_attribute("[data-totp-secret]", "data-totp-secret")
+        page.fill("#id_code", totp_code(base64.b32decode(secret + "=" * (-len(secret) % 8))))
+        page.click("button[type=submit].primary")
+        page.wait_for_load_state("domcontentloaded")
+    elif "/accounts/verify/" in page.url:
+        page.fill("#id_code", current_device_code(username))
+        page.click("button[type=submit].primary")
+        page.wait_for_load_state("domcontentloaded")
+
+
+def totp_code(key: bytes, *, step: int = 30, digits: int = 6) -> str:
+    from django_otp.oath import totp
+
+    return f"{totp(key, step=step, digits=digits):0{digits}d}"
+
+
+def current_device_code(username: str) -> str:
+    """The code the user's authenticator app shows now. A code is accepted once: if this time step's
+    code was already used (a second log-in within 30 s), wait for the next step."""
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user__username=username, confirmed=True).order_by("pk").first()
+    while True:
+        generator = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+        if generator.t() > device.last_t:
+            return f"{generator.token():0{device.digits}d}"
+        time.sleep(0.5)

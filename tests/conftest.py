@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from crm.choices import Role
@@ -63,6 +64,50 @@ def admin_user(store_a, store_b):
 @pytest.fixture
 def api_client():
     return APIClient()
+
+
+def verified_force_login(client, user, backend=None) -> None:
+    """``client.force_login`` for every test: for a manager, administrator or superuser it also
+    gives the user a real, confirmed TOTP device (if none yet) and records it in the session, just
+    as ``django_otp.login`` does after a right code. Other roles are logged in as before."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from crm.mfa import user_needs_second_factor
+
+    _original_force_login(client, user, backend)
+    if user_needs_second_factor(user):
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="test authenticator", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+
+
+_original_force_login = Client.force_login
+
+
+@pytest.fixture(autouse=True)
+def _second_factor_with_force_login(monkeypatch):
+    """Tests that use ``force_login`` act as a user who also entered the TOTP code (see above);
+    tests of the second factor itself log in with ``_original_force_login``."""
+    monkeypatch.setattr(Client, "force_login", verified_force_login)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate-limit counters live in Redis and would outlive a test: every test starts at zero."""
+    from django.core.cache import cache
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    try:
+        client = cache._cache.get_client()
+        for pattern in ("*rl:*", "*throttle_*"):
+            for key in client.scan_iter(match=pattern):
+                client.delete(key)
+    except RedisConnectionError:
+        pass  # a test that stops Redis; nothing to reset
 
 
 def wait_until(predicate, *, timeout: float = 30, interval: float = 0.1):

@@ -1,9 +1,12 @@
 """Settings for every environment, read from environment variables (see README "Configuration")."""
 
+import datetime
+import re
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 from config.env import EnvironmentVariableError, env_bool, env_int, env_list, env_str, env_url
@@ -36,6 +39,9 @@ INSTALLED_APPS = [
     "import_export",
     "simple_history",
     "django_htmx",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "crm",
     "customers",
     "followups",
@@ -51,10 +57,17 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "crm.middleware.SessionIdleTimeoutMiddleware",
+    "crm.middleware.SecondFactorRequiredMiddleware",
+    "crm.middleware.RateLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last: turns a lock-out noticed during authentication into the "account locked" page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -72,6 +85,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "crm.context_processors.navigation",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -100,6 +114,8 @@ AUTH_USER_MODEL = "crm.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Axes first: it refuses a locked-out username/address before the password is even checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -156,6 +172,80 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600, minimum=300)
 # How long /healthz waits for Redis before it reports it down.
 HEALTH_CHECK_TIMEOUT_SECONDS = env_int("HEALTH_CHECK_TIMEOUT_SECONDS", 2, minimum=1)
 
+# --- Log-in, sessions and second factor (crm/middleware.py, crm/views.py) ---------------------
+# Lock-out (django-axes, attempts kept in the database): after LOGIN_FAILURE_LIMIT wrong passwords
+# for one username from one address, that pair is refused for LOGIN_COOLOFF_MINUTES, on the login
+# page, the admin and the API token endpoint alike. Unlock early: delete the attempt in the admin
+# ("Access attempts") or `manage.py axes_reset_username USERNAME`.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_COOLOFF_MINUTES = env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "crm.views.login_locked_out"
+# Behind a proxy (on with SECURE_PROXY_SSL_HEADER unless set): lock-outs and rate limits count the
+# address the proxy appended to X-Forwarded-For, not the proxy's own (crm.middleware.client_ip).
+CLIENT_IP_FROM_X_FORWARDED_FOR = env_bool("CLIENT_IP_FROM_X_FORWARDED_FOR", env_bool("SECURE_PROXY_SSL_HEADER", False))
+AXES_CLIENT_IP_CALLABLE = "crm.middleware.client_ip"
+# A session idle longer than this is logged out on its next request (activity is stamped at most
+# once a minute, so a busy session is not written on every request).
+SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30, minimum=1)
+# Managers, administrators and superusers confirm every log-in with a 6-digit TOTP code
+# (django-otp); the secret is enrolled once, on their first log-in, from a QR code.
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Dealership CRM")
+# API tokens (POST /api/token/) expire after this many hours; changing the password or
+# deactivating the account deletes them at once.
+API_TOKEN_TTL_HOURS = env_int("API_TOKEN_TTL_HOURS", 24 * 30, minimum=1)
+
+# --- Rate limits (crm/middleware.py RateLimitMiddleware; counters in the cache, i.e. Redis) ----
+# "N/s", "N/m" or "N/h". Log-in attempts per client address (login page, admin, API token);
+# searches per user (customer list, phone look-up, API list "search"); SMS webhooks per address.
+RATE_LIMIT_LOGIN = env_str("RATE_LIMIT_LOGIN", "20/m")
+RATE_LIMIT_SEARCH = env_str("RATE_LIMIT_SEARCH", "60/m")
+RATE_LIMIT_WEBHOOK = env_str("RATE_LIMIT_WEBHOOK", "600/m")
+for _name in ("RATE_LIMIT_LOGIN", "RATE_LIMIT_SEARCH", "RATE_LIMIT_WEBHOOK"):
+    if not re.fullmatch(r"[1-9][0-9]*/[smhd]", globals()[_name]):
+        raise EnvironmentVariableError(
+            f"{_name}={globals()[_name]!r} is not a rate: write it as 20/m (per s, m, h or d)."
+        )
+RATELIMIT_USE_CACHE = "default"
+# A cache that cannot count (Redis down) lets requests through instead of refusing everyone.
+RATELIMIT_FAIL_OPEN = True
+RATELIMIT_IP_META_KEY = "crm.middleware.client_ip"
+# Each entry: the URL name(s) it guards, what it counts by (ip / user_or_ip), the rate setting,
+# the HTTP methods counted, optionally the query parameter that makes a request a search, and
+# whether the 429 is JSON (machines) rather than a page.
+RATE_LIMITS = [
+    {"urls": ["login", "admin:login", "api-token"], "key": "ip", "rate": RATE_LIMIT_LOGIN, "methods": ["POST"]},
+    {"urls": ["customers:list"], "key": "user_or_ip", "rate": RATE_LIMIT_SEARCH, "methods": ["GET"], "param": "q"},
+    {"urls": ["customers:phone_lookup"], "key": "user_or_ip", "rate": RATE_LIMIT_SEARCH, "methods": ["POST"]},
+    {
+        "urls": ["followups:sms_inbound", "followups:sms_delivery"],
+        "key": "ip",
+        "rate": RATE_LIMIT_WEBHOOK,
+        "methods": ["POST"],
+        "json": True,
+    },
+]
+
+# --- Content-Security-Policy (django-csp) --------------------------------------------------------
+# Everything from our own origin; scripts only from files or with the per-response nonce.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
 # --- E-mail ----------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
@@ -177,7 +267,7 @@ if EMAIL_USE_TLS and EMAIL_USE_SSL:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an anonymous call gets 401 with a WWW-Authenticate header, not 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "crm.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["crm.permissions.IsStaffMember"],
@@ -191,6 +281,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "crm.api.schema.CrmAutoSchema",
     "EXCEPTION_HANDLER": "crm.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Searches through the API count against the same per-user limit as the pages.
+    "DEFAULT_THROTTLE_CLASSES": ["crm.api.throttling.SearchRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"search": RATE_LIMIT_SEARCH},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Dealership CRM API",
@@ -289,7 +382,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 # --- Product settings ------------------------------------------------------------------------

@@ -18,6 +18,8 @@ class CrmAutoSchema(AutoSchema):
         }
         if self._is_retrieve_or_update():
             extra["404"] = OpenApiResponse(ErrorSerializer, description="No such object in your stores.")
+        elif self.method == "GET" and self._is_list_view():
+            extra["429"] = OpenApiResponse(ErrorSerializer, description="Too many searches: wait a minute.")
         for status_code, response in extra.items():
             if status_code not in responses:
                 responses[status_code] = self._get_response_for_code(response, status_code)

@@ -45,3 +45,12 @@
     post.submit();
   });
 })();
+
+// Controls marked data-submit-on-change (the language menu) submit their form when changed;
+// no inline handlers, so the Content-Security-Policy can forbid them.
+document.addEventListener("change", function (event) {
+  "use strict";
+  if (event.target.hasAttribute && event.target.hasAttribute("data-submit-on-change")) {
+    event.target.form.submit();
+  }
+});

@@ -186,9 +186,9 @@ def test_the_list_runs_a_fixed_number_of_queries(client, manager_a, customer_a, 
     client.get(reverse("complaints:list"))  # warm the session and permission caches
 
     ComplaintFactory.create_batch(5, customer=customer_a, complaint_type=attitude)
-    # session, user, user and group permissions, the user's stores, count, the role (navigation),
-    # the store filter, the page: whatever the number of complaints
-    with django_assert_num_queries(9):
+    # session, user, the verified TOTP device (managers), user and group permissions, the user's
+    # stores, count, the role (navigation), the store filter, the page: whatever the number of complaints
+    with django_assert_num_queries(10):
         response = client.get(reverse("complaints:list"))
     assert response.context["page"].paginator.count == 8
 
@@ -286,6 +286,7 @@ def test_time_moves_the_complaint_into_overdue_in_the_list(client, manager_a, cu
         client.force_login(manager_a)
         before = client.get(reverse("complaints:list"), {"overdue": "1"}).context["page"].paginator.count
     with time_machine.travel(received + datetime.timedelta(minutes=61), tick=False):
+        client.force_login(manager_a)  # 31 idle minutes end a session (SESSION_IDLE_MINUTES)
         after = client.get(reverse("complaints:list"), {"overdue": "1"}).context["page"].object_list
 
     assert before == 0

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.demo import DemoContext, demo_password, seed_stores_and_users
+from crm.mfa import totp_device_ensure_confirmed, totp_secret_base32, user_needs_second_factor
 from crm.models import Store
 
 
@@ -30,9 +31,14 @@ class Command(BaseCommand):
         already_loaded = Store.objects.filter(code="NJ01", customers__isnull=False).exists()
         with transaction.atomic():
             stores, users = seed_stores_and_users(password=password)
+            secrets = {
+                username: totp_secret_base32(totp_device_ensure_confirmed(user=user))
+                for username, user in users.items()
+                if user_needs_second_factor(user)
+            }
             if already_loaded and not force:
                 self.stdout.write("Demo data is already loaded; demo users refreshed.")
-                self.stdout.write(f"Demo users: {', '.join(users)} — password: {password}")
+                self._write_credentials(users, password, secrets)
                 return
             context = DemoContext(today=timezone.localdate(), rng=random.Random(seed), stores=stores, users=users)
             context.counts["customers_wanted"] = customers
@@ -44,4 +50,12 @@ class Command(BaseCommand):
         context.counts.pop("customers_wanted")
         figures = " ".join(f"{name}={count}" for name, count in context.counts.items())
         self.stdout.write(self.style.SUCCESS(f"Demo data loaded: {figures}"))
+        self._write_credentials(users, password, secrets)
+
+    def _write_credentials(self, users, password: str, secrets: dict[str, str]) -> None:
         self.stdout.write(f"Demo users: {', '.join(users)} — password: {password}")
+        for username, secret in secrets.items():
+            self.stdout.write(
+                f"{username} also enters a 6-digit code: TOTP secret {secret} (any authenticator app), "
+                f"or `manage.py totp_code {username}` prints the current one."
+            )

@@ -1,0 +1,13 @@
+// Follow-up report charts (Chart.js); the figures come from the page's json_script block.
+document.addEventListener("DOMContentLoaded", function () {
+  "use strict";
+  if (!window.Chart) return;
+  var data = JSON.parse(document.getElementById("report-data").textContent);
+  new Chart(document.getElementById("chart-rules"), {type: "bar", data: {labels: data.rules, datasets: [
+    {label: data.labels.made, data: data.made}, {label: data.labels.reached, data: data.reached},
+    {label: data.labels.satisfied, data: data.satisfied}]}});
+  new Chart(document.getElementById("chart-daily"), {type: "line", data: {labels: data.days, datasets: [
+    {label: data.labels.made, data: data.daily_made}, {label: data.labels.reached, data: data.daily_reached}]}});
+  new Chart(document.getElementById("chart-satisfaction"), {type: "bar", data: {labels: ["1", "2", "3", "4", "5"],
+    datasets: [{label: data.labels.satisfied, data: data.satisfaction}]}});
+});
