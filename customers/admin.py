@@ -3,12 +3,14 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportMixin
+from import_export.formats import base_formats
 from simple_history.admin import SimpleHistoryAdmin
 
 from crm.audit import audit_log_record
 from crm.choices import AuditAction
 from crm.masking import can_see_full_phone
 from crm.scoping import scope_to_user_stores, stores_for_user
+from customers.dms.sources import read_error_message
 from customers.models import (
     Customer,
     CustomerNote,
@@ -66,6 +68,13 @@ class DmsImportAdminMixin(ImportMixin):
         kwargs.pop("form", None)
         kwargs.pop("request", None)
         return kwargs
+
+    def add_data_read_fail_error_to_form(self, form, e):
+        # The reader's own words (a damaged workbook, not text, a cell too long, empty), never the
+        # name of an exception class.
+        formats = self.get_import_formats()
+        chosen = formats[int(form.cleaned_data.get("format") or 0)]
+        form.add_error("import_file", read_error_message(e, xlsx=issubclass(chosen, base_formats.XLSX)))
 
     def process_result(self, result, request):
         batch = getattr(result, "dms_batch", None)
