@@ -2,11 +2,15 @@
 
 PostgreSQL refuses NUL (0x00) in text, so a NUL anywhere a view or a query passes a parameter on —
 a webhook's JSON, an API filter — was a server error. Django's form fields and DRF's serializers
-refuse it with a message, but not every input goes through one (webhook payloads, API filters read
-from the query string). This refuses it once, for every write and every API call, with a 400."""
+refuse it with a message, but not every input goes through one (webhook payloads, API filters and
+list pages' searches read from the query string). This refuses it once, for every request, with a
+400: a JSON error for the API and machine callers, a list page without the offending parameter and
+a message for a browser's GET."""
 
 import json
 
+from django.contrib import messages
+from django.core.validators import ProhibitNullCharactersValidator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.utils.translation import gettext as _
 
@@ -31,9 +35,23 @@ def _json_body(request: HttpRequest):
         return None
 
 
+def _is_page_read(request: HttpRequest) -> bool:
+    return request.method in ("GET", "HEAD") and not request.path.startswith("/api/")
+
+
+def _without_nul_parameters(request: HttpRequest) -> list[str]:
+    """Drop the query parameters holding a NUL (a page's search box, its filters); their names."""
+    names = [key for key, values in request.GET.lists() if contains_nul(key) or contains_nul(values)]
+    if names:
+        query = request.GET.copy()
+        for name in names:
+            del query[name]
+        request.GET = query
+    return names
+
+
 def request_holds_nul(request: HttpRequest) -> bool:
-    """A NUL in the query string of an API call, or in the body of any write. A page's own GET is
-    left to its view: its search box is a form that says so on the page (customers.forms.SearchForm)."""
+    """A NUL in the query string of an API call, or in the body of any write."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return request.path.startswith("/api/") and any(
             contains_nul(key) or contains_nul(values) for key, values in request.GET.lists()
@@ -58,6 +76,14 @@ class RefuseNulCharactersMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _is_page_read(request) and _without_nul_parameters(request):
+            # A list page is still shown, without the search or filter that held the NUL, and says
+            # why (Django's own words for a NUL in a form field); the status says it was refused.
+            messages.error(request, ProhibitNullCharactersValidator.message)
+            response = self.get_response(request)
+            if response.status_code == 200:
+                response.status_code = 400
+            return response
         if request_holds_nul(request):
             message = _("The request contains a NUL character (0x00), which no field accepts.")
             if _wants_a_page(request):

@@ -86,6 +86,17 @@ def test_a_nul_nested_in_json_is_found(client, webhook_token, english):
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize("url_name", ["followups:sms", "followups:queue", "complaints:list", "customers:list"])
+def test_a_nul_in_a_list_pages_search_shows_the_page_without_it_and_says_why(client, manager_a, english, url_name):
+    client.force_login(manager_a)
+
+    response = client.get(reverse(url_name), {"q": "张\x00", "page": "1"}, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 400
+    assert response.wsgi_request.GET.dict() == {"page": "1"}
+    assert [str(message) for message in response.context["messages"]] == ["Null characters are not allowed."]
+
+
 def test_a_nul_in_a_browser_form_post_is_a_400_page(client, manager_a, store_a, english):
     customer_a = CustomerFactory(store=store_a)
     client.force_login(manager_a)
