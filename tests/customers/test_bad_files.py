@@ -186,3 +186,16 @@ def test_admin_upload_gives_a_form_error_and_writes_nothing(case, client, admin_
     assert any(word in page for word in words), case
     assert "confirm_form" not in response.context or response.context["confirm_form"] is None
     _nothing_written()
+
+
+def test_an_errors_file_that_cannot_be_written_is_refused_before_the_import(tmp_path, store_a, settings):
+    settings.LANGUAGE_CODE = "en"
+    path = write_csv(tmp_path / "客户.csv", [customer_row("C001")])
+    errors_file = tmp_path / "missing-folder" / "rejected.csv"
+
+    with pytest.raises(CommandError) as raised:
+        call_command("import_dms", "customers", str(path), "--errors-file", str(errors_file), "--no-progress",
+                     stdout=io.StringIO())  # fmt: skip
+
+    assert str(raised.value) == f"Cannot write the errors file {errors_file}: no such folder, or not writable."
+    assert (Customer.objects.count(), ImportBatch.objects.count()) == (0, 0)
