@@ -199,3 +199,20 @@ def test_an_errors_file_that_cannot_be_written_is_refused_before_the_import(tmp_
 
     assert str(raised.value) == f"Cannot write the errors file {errors_file}: no such folder, or not writable."
     assert (Customer.objects.count(), ImportBatch.objects.count()) == (0, 0)
+
+
+def test_the_admin_says_no_data_rows_in_chinese(client, admin_user, tmp_path):
+    """django-import-export's own message for a header-only file, translated by our catalogue."""
+    client.force_login(admin_user)
+
+    with open(header_only_csv(tmp_path), "rb") as handle:
+        response = client.post(
+            reverse("admin:customers_customer_import"),
+            {"resource": "0", "format": "0", "import_file": handle},
+            HTTP_ACCEPT_LANGUAGE="zh-hans",
+        )
+
+    assert response.context["form"].errors["import_file"] == [
+        "没有可导入的数据：文件只有表头、没有数据行。请检查表头和数据后重新上传。"
+    ]
+    assert ImportBatch.objects.count() == 0
