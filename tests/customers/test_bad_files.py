@@ -216,3 +216,19 @@ def test_the_admin_says_no_data_rows_in_chinese(client, admin_user, tmp_path):
         "没有可导入的数据：文件只有表头、没有数据行。请检查表头和数据后重新上传。"
     ]
     assert ImportBatch.objects.count() == 0
+
+
+@pytest.mark.parametrize("case", ["10MB-cell.csv", "binary.csv", "header-only.csv", "empty.csv"])
+def test_the_streamed_csv_path_gives_the_same_lines(case, tmp_path, store_a, settings, monkeypatch):
+    """Files past WHOLE_FILE_DECODE_LIMIT are read in chunks: the same messages, nothing written."""
+    from customers.dms import sources
+
+    settings.LANGUAGE_CODE = "en"
+    monkeypatch.setattr(sources, "WHOLE_FILE_DECODE_LIMIT", 0)
+    build, words = CORPUS[case]
+
+    with pytest.raises(CommandError) as raised:
+        call_command("import_dms", "customers", str(build(tmp_path)), "--no-progress", stdout=io.StringIO())
+
+    assert any(word in str(raised.value) for word in words), str(raised.value)
+    _nothing_written()
