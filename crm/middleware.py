@@ -1,6 +1,7 @@
 """Log-in and session guards that apply to every request: idle time-out, the second factor of
 managers and administrators, and rate limits (configured in settings, see README "Log-in and sessions")."""
 
+import ipaddress
 import logging
 import time
 from urllib.parse import urlencode
@@ -21,6 +22,8 @@ from crm.mfa import user_needs_second_factor
 logger = logging.getLogger(__name__)
 
 LAST_ACTIVITY_SESSION_KEY = "crm_last_activity"
+# Callers without a usable address are counted together (lock-outs and rate limits need an address).
+UNKNOWN_CLIENT_IP = "0.0.0.0"
 # The activity stamp is rewritten at most this often, so a busy session is not saved on every request.
 ACTIVITY_STAMP_INTERVAL_SECONDS = 60
 
@@ -29,11 +32,14 @@ def client_ip(request: HttpRequest) -> str:
     """The caller's address for lock-outs and rate limits. Behind our own proxy
     (``CLIENT_IP_FROM_X_FORWARDED_FOR``) it is the last X-Forwarded-For entry, the one the proxy
     added; earlier entries are whatever the client sent and are never trusted."""
+    address = request.META.get("REMOTE_ADDR", "")
     if settings.CLIENT_IP_FROM_X_FORWARDED_FOR:
         forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        if forwarded[-1]:
-            return forwarded[-1]
-    return request.META.get("REMOTE_ADDR", "")
+        address = forwarded[-1] or address
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:  # no address at all (a WSGI caller in-process) or junk a proxy passed on
+        return UNKNOWN_CLIENT_IP
 
 
 def wants_json(request: HttpRequest) -> bool:

@@ -3,9 +3,11 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportMixin
+from import_export.formats import base_formats
 
 from crm.admin_base import GroupWideModelAdmin, ReadOnlyModelAdmin, ScopedSimpleHistoryAdmin, StoreScopedModelAdmin
 from crm.scoping import sees_all_stores
+from customers.dms.sources import read_error_message
 from customers.models import (
     Customer,
     CustomerNote,
@@ -47,6 +49,13 @@ class DmsImportAdminMixin(ImportMixin):
         kwargs.pop("form", None)
         kwargs.pop("request", None)
         return kwargs
+
+    def add_data_read_fail_error_to_form(self, form, e):
+        # The reader's own words (a damaged workbook, not text, a cell too long, empty), never the
+        # name of an exception class.
+        formats = self.get_import_formats()
+        chosen = formats[int(form.cleaned_data.get("format") or 0)]
+        form.add_error("import_file", read_error_message(e, xlsx=issubclass(chosen, base_formats.XLSX)))
 
     def process_result(self, result, request):
         batch = getattr(result, "dms_batch", None)

@@ -12,7 +12,7 @@ else delivery + 2 years), replacement window (delivered 3–5 years ago).
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -43,6 +43,10 @@ ACTIVITY = {
 }
 VALUE = {"top": _("Top third"), "middle": _("Middle third"), "low": _("Low third")}
 TIERS = ["普通", "银卡", "金卡", "钻石", "终身VIP"]
+# The largest values CustomerStats.spend_12m (numeric(14, 2)) and visits_12m (integer) hold.
+SPEND_DIGITS, SPEND_DECIMALS = 14, 2
+MAX_SPEND = Decimal("999999999999.99")
+MAX_VISITS = 2147483647
 
 
 def _multiple(label, choices) -> forms.MultipleChoiceField:
@@ -70,8 +74,19 @@ def definition_fields() -> dict[str, forms.Field]:
         "lifecycle": _multiple(_("Lifecycle"), LIFECYCLE.items()),
         "activity": _multiple(_("Activity"), ACTIVITY.items()),
         "value": _multiple(_("Value"), VALUE.items()),
-        "min_spend_12m": forms.DecimalField(label=_("Spend in 12 months at least (¥)"), required=False, min_value=0),
-        "min_visits_12m": forms.IntegerField(label=_("Visits in 12 months at least"), required=False, min_value=0),
+        # Bounded as the facts store them (numeric(14, 2), integer): a larger minimum was a database
+        # error on every count of the segment.
+        "min_spend_12m": forms.DecimalField(
+            label=_("Spend in 12 months at least (¥)"),
+            required=False,
+            min_value=0,
+            max_value=MAX_SPEND,
+            max_digits=SPEND_DIGITS,
+            decimal_places=SPEND_DECIMALS,
+        ),
+        "min_visits_12m": forms.IntegerField(
+            label=_("Visits in 12 months at least"), required=False, min_value=0, max_value=MAX_VISITS
+        ),
         "member_tiers": _multiple(_("Membership tier"), [(tier, tier) for tier in TIERS]),
     }
 
@@ -156,10 +171,27 @@ def segment_condition(definition: dict, *, today: datetime.date | None = None) -
     if thirds := definition.get("value"):
         condition &= Q(value_tier__in=thirds)
     if (spend := definition.get("min_spend_12m")) is not None:
-        condition &= Q(spend_12m__gte=Decimal(spend))
+        condition &= _at_least("spend_12m", _number(spend), MAX_SPEND)
     if (visits := definition.get("min_visits_12m")) is not None:
-        condition &= Q(visits_12m__gte=visits)
+        condition &= _at_least("visits_12m", _number(visits), MAX_VISITS)
     return condition
+
+
+def _number(value) -> Decimal:
+    """A stored minimum as a Decimal; NaN for anything that is not a number (a definition saved
+    before the form bounded its fields)."""
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return Decimal("NaN")
+
+
+def _at_least(column: str, minimum: Decimal, largest: Decimal) -> Q:
+    # No stored value reaches a minimum past the column's range, infinity or NaN: nobody matches,
+    # and the database is never asked to compare a number it cannot hold.
+    if not minimum.is_finite() or minimum > largest:
+        return Q(pk__in=[])
+    return Q(**{f"{column}__gte": minimum})
 
 
 def segment_filter(queryset: QuerySet, definition: dict, *, today: datetime.date | None = None) -> QuerySet:

@@ -4,13 +4,14 @@ from rest_framework import serializers
 from complaints.choices import ActionKind, Channel, Department, Severity
 from complaints.models import Complaint, ComplaintAction, ComplaintType
 from complaints.selectors import staff_concerned_choices
+from crm.api.serializers import CrmModelSerializer
 from crm.models import Store, User
 from crm.scoping import stores_for_user
 from customers.models import Customer, Vehicle
 from customers.selectors import customer_queryset_for_user, vehicle_queryset_for_user
 
 
-class ComplaintSerializer(serializers.ModelSerializer):
+class ComplaintSerializer(CrmModelSerializer):
     store_code = serializers.CharField(source="store.code", read_only=True)
     customer_no = serializers.CharField(source="customer.customer_no", read_only=True)
     customer_name = serializers.CharField(source="customer.name", read_only=True)
@@ -83,7 +84,7 @@ class ComplaintCreateSerializer(serializers.Serializer):
         return attrs
 
 
-class ComplaintActionSerializer(serializers.ModelSerializer):
+class ComplaintActionSerializer(CrmModelSerializer):
     kind = serializers.ChoiceField(choices=[(kind, ActionKind(kind).label) for kind in ActionKind.working_kinds()])
 
     class Meta:

@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "crm.input_guard.RefuseNulCharactersMiddleware",  # after messages: a page says why
     "crm.middleware.SessionIdleTimeoutMiddleware",
     "crm.middleware.SecondFactorRequiredMiddleware",
     "crm.middleware.RateLimitMiddleware",
@@ -272,7 +273,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["crm.permissions.IsStaffMember"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "crm.api.filters.CrmFilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],

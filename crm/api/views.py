@@ -1,8 +1,9 @@
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, viewsets
+from rest_framework import exceptions, serializers, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from crm.api.authentication import TokenRequestSerializer, token_issue
 from crm.api.schema import ErrorSerializer
@@ -54,3 +55,16 @@ class TokenView(ObtainAuthToken):
             raise ValidationError(serializer.errors)
         token = token_issue(user=serializer.validated_data["user"])
         return Response({"token": token.key})
+
+
+class ApiNotFoundView(APIView):
+    """Any path under /api/ that names no operation (``/api/customers/abc/``): a JSON 404 like the
+    API's own, never the site's HTML page."""
+
+    authentication_classes = []
+    permission_classes = []
+    schema = None
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        raise exceptions.NotFound()

@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from crm.api.serializers import CrmModelSerializer
 from crm.masking import phone_for_user
 from customers.models import Customer, RepairOrder, Vehicle
 
@@ -22,7 +23,7 @@ class MaskedPhoneField(serializers.Field):
 extend_schema_field({"type": "string", "example": "138****1234"})(MaskedPhoneField)
 
 
-class CustomerSerializer(serializers.ModelSerializer):
+class CustomerSerializer(CrmModelSerializer):
     mobile = MaskedPhoneField()
     landline = MaskedPhoneField()
     store_code = serializers.CharField(source="store.code", read_only=True)
@@ -59,7 +60,7 @@ class CustomerSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class VehicleSerializer(serializers.ModelSerializer):
+class VehicleSerializer(CrmModelSerializer):
     customer_no = serializers.CharField(source="customer.customer_no", read_only=True)
 
     class Meta:
@@ -87,7 +88,7 @@ class VehicleSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RepairOrderSerializer(serializers.ModelSerializer):
+class RepairOrderSerializer(CrmModelSerializer):
     vin = serializers.CharField(source="vehicle.vin", read_only=True)
 
     class Meta:

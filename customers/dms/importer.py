@@ -56,7 +56,7 @@ from crm.exports import FORMULA_ESCAPE, spreadsheet_safe
 from crm.models import Store
 from customers.choices import REPAIR_TYPE_FROM_DMS, ImportKind, ImportStatus, IssueSeverity
 from customers.dms import parsing
-from customers.dms.sources import RowSource
+from customers.dms.sources import RowSource, cell_too_long, first_overlong_cell_row
 from customers.models import (
     DMS_SYNC_FIELDS,
     Customer,
@@ -122,6 +122,12 @@ REASON_TOO_LONG = _("Too long (at most %(limit)s characters)")
 REASON_TOO_LARGE = _("Too large a number")
 REASON_UNKNOWN_REPAIR_TYPE = _("Unknown repair type")
 REASON_MISSING_KEY_COLUMN = _("The file has no column for %(fields)s. Check the header row or the header mapping.")
+FILE_EMPTY = _("The file is empty: it has no header row and no data rows.")
+NO_DATA_ROWS = _("The file has no data rows: only a header row. Nothing was imported.")
+WRONG_KIND = _(
+    "This looks like a %(other)s file, not %(kind)s: it has a “%(column)s” column. "
+    "Choose %(other)s and import it again."
+)
 
 
 def msgid(message) -> str:
@@ -324,6 +330,22 @@ def _normalise_header(header: str) -> str:
     return re.sub(r"\s+", "", str(header or "")).lower()
 
 
+def _refuse_another_kind(*, kind: str, header: Sequence[str], matched: int) -> None:
+    """A file of another report (a vehicles file given as customers) names that report's key column,
+    which this one has not, and matches more of its columns: refused, never half imported."""
+    names = {_normalise_header(name) for name in header}
+    for other, headers in REFERENCE_HEADERS.items():
+        if other == kind or KEY_FIELDS[other] in IMPORT_FIELDS[kind]:
+            continue
+        fields = {field_name for name, field_name in headers.items() if _normalise_header(name) in names}
+        fields |= {field_name for field_name in IMPORT_FIELDS[other] if _normalise_header(field_name) in names}
+        if set(REQUIRED_FIELDS[other]) <= fields and len(fields) > matched:
+            column = next(name for name, field_name in headers.items() if field_name == KEY_FIELDS[other])
+            raise ApplicationError(
+                str(WRONG_KIND % {"other": ImportKind(other).label, "kind": ImportKind(kind).label, "column": column})
+            )
+
+
 def header_mapping(*, kind: str, header: Sequence[str], profile: HeaderMappingProfile | None) -> dict[int, str]:
     """Column index → field for a file's header row: the profile's aliases, then the reference
     headers, then the field names themselves. The first column naming a field wins."""
@@ -343,6 +365,7 @@ def header_mapping(*, kind: str, header: Sequence[str], profile: HeaderMappingPr
         field_name = aliases.get(_normalise_header(name))
         if field_name and field_name not in mapping.values():
             mapping[index] = field_name
+    _refuse_another_kind(kind=kind, header=header, matched=len(mapping))
     missing = [field_name for field_name in REQUIRED_FIELDS[kind] if field_name not in mapping.values()]
     if missing:
         raise ApplicationError(str(REASON_MISSING_KEY_COLUMN % {"fields": ", ".join(missing)}))
@@ -688,6 +711,8 @@ class DmsImport:
     # -- fingerprints -------------------------------------------------------------------------
 
     def _plan(self) -> list[tuple[Column, int | None]]:
+        if not any(self.source.header):
+            raise ApplicationError(str(FILE_EMPTY))
         mapping = header_mapping(kind=self.kind, header=self.source.header, profile=self.batch.profile)
         positions = {field_name: index for index, field_name in mapping.items()}
         return [(column, positions.get(column.field)) for column in self.columns]
@@ -706,6 +731,9 @@ class DmsImport:
             return
         first = 2
         for rows in self.source.chunks(STAGE_CHUNK_ROWS):
+            overlong = first_overlong_cell_row(rows, text_cells=self.source.text_cells)
+            if overlong is not None:
+                raise cell_too_long(row=first + overlong)
             numbers = range(first, first + len(rows))
             first += len(rows)
             if only is not None:
@@ -880,8 +908,17 @@ class DmsImport:
 
     # -- stage --------------------------------------------------------------------------------
 
+    def _has_data_rows(self) -> bool:
+        rows = self.source.rows()
+        try:
+            return any(any(cell is not None and cell != "" for cell in row) for row in rows)
+        finally:
+            getattr(rows, "close", lambda: None)()
+
     def _stage(self, *, use_fingerprints: bool) -> None:
         plan = self._plan()
+        if not self._has_data_rows():
+            raise ApplicationError(str(NO_DATA_ROWS))
         fingerprint = self._fingerprinter(plan)
         if use_fingerprints and MODELS[self.kind].objects.filter(dms_fingerprint__isnull=False).exists():
             started = time.monotonic()

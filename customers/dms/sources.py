@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
+from crm.exceptions import ApplicationError
 from customers.dms.parsing import FALLBACK_ENCODINGS, UTF16_BYTE_ORDER_MARKS, DecodeError, decode_csv_bytes
 
 # Files up to this size are decoded at once by parsing.decode_csv_bytes; larger ones are checked in
@@ -20,6 +21,66 @@ from customers.dms.parsing import FALLBACK_ENCODINGS, UTF16_BYTE_ORDER_MARKS, De
 WHOLE_FILE_DECODE_LIMIT = 16 * 1024 * 1024
 CHUNK_SIZE = 1024 * 1024
 CHUNK_ROWS = 10000
+# Excel's own limit for one cell: a cell this long is a damaged file or not a DMS export at all
+# (openpyxl cuts a longer XLSX cell to exactly this length, so reaching it is refused).
+CELL_CHARS_LIMIT = 32767
+
+NOT_XLSX = _(
+    "The file is not a readable XLSX workbook: it is damaged, cut short or another kind of file. "
+    "Open it in Excel or WPS, save it as .xlsx and upload it again."
+)
+EMPTY_FILE = _("The file is empty.")
+CELL_TOO_LONG = _(
+    "Row %(row)s has a cell of %(limit)s characters or more (a spreadsheet cell's limit): "
+    "the file is damaged or not a DMS export."
+)
+A_CELL_TOO_LONG = _(
+    "A cell has %(limit)s characters or more (a spreadsheet cell's limit): the file is damaged or not a DMS export."
+)
+NOT_CSV = _("Line %(row)s is not valid CSV (%(error)s): the file is damaged or not a DMS export.")
+
+
+class UnreadableFile(ApplicationError):
+    """The file as a whole cannot be imported; ``message`` says why in one line."""
+
+
+def cell_too_long(*, row: int) -> UnreadableFile:
+    return UnreadableFile(str(CELL_TOO_LONG % {"row": row, "limit": CELL_CHARS_LIMIT}))
+
+
+def _csv_error(error: csv.Error, *, line: int) -> UnreadableFile:
+    if "field larger than field limit" in str(error):
+        return cell_too_long(row=line) if line else UnreadableFile(str(A_CELL_TOO_LONG % {"limit": CELL_CHARS_LIMIT}))
+    return UnreadableFile(str(NOT_CSV % {"row": line, "error": error}))
+
+
+def read_error_message(error: BaseException, *, xlsx: bool) -> str:
+    """One clear line for an exception raised while reading an uploaded file (the admin's formats
+    raise the readers' own exceptions): ours say why, anything from openpyxl is a damaged workbook."""
+    if isinstance(error, ApplicationError):
+        return str(error.message)
+    if isinstance(error, DecodeError):
+        return str(error.reason)
+    if isinstance(error, StopIteration):
+        return str(EMPTY_FILE)
+    if xlsx:
+        return str(NOT_XLSX)
+    if isinstance(error, csv.Error):
+        return str(_csv_error(error, line=0).message)
+    return str(error) if isinstance(error, ValueError) else str(NOT_CSV % {"row": 1, "error": type(error).__name__})
+
+
+# What openpyxl raises on a file that is not a workbook, or a damaged one (a cut-short ZIP, a
+# missing part, broken XML), when it opens it or only later, as its rows are read.
+def _xlsx_errors() -> tuple[type[BaseException], ...]:
+    import zipfile
+    import zlib
+    from xml.etree.ElementTree import ParseError
+
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    return (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, KeyError, EOFError, ParseError,
+            InvalidFileException, ValueError, TypeError, IndexError, AttributeError)  # fmt: skip
 
 
 @dataclass
@@ -99,14 +160,28 @@ def _strip_header(header: Sequence[object]) -> list[str]:
     return [cell.strip() for cell in cells]
 
 
+def _checked_csv(reader) -> Iterator[list[str]]:
+    """The rows of a csv.reader, its errors (a cell over the field limit, a NUL) as UnreadableFile."""
+    try:
+        yield from reader
+    except csv.Error as error:
+        raise _csv_error(error, line=reader.line_num) from None
+
+
+def _csv_header(reader) -> list[str]:
+    try:
+        return _strip_header(next(reader, []))
+    except csv.Error as error:
+        raise _csv_error(error, line=reader.line_num) from None
+
+
 def csv_source_from_bytes(data: bytes, *, name: str) -> RowSource:
     text, encoding = decode_csv_bytes(data)
     text = text.removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(text))
-    header = _strip_header(next(reader, []))
+    header = _csv_header(csv.reader(io.StringIO(text)))
 
     def open_rows() -> Iterator[Sequence[object]]:
-        rows = csv.reader(io.StringIO(text))
+        rows = _checked_csv(csv.reader(io.StringIO(text)))
         next(rows, None)
         return rows
 
@@ -128,38 +203,69 @@ def csv_source_from_path(path: str) -> RowSource:
     def open_chunks(size: int) -> Iterator[list[Sequence[object]]]:
         # Chunks straight from the C reader: a generator step per chunk, not per row.
         with open(path, encoding=python_encoding, errors="strict", newline="") as handle:
-            rows = csv.reader(handle)
-            next(rows, None)
-            while chunk := list(itertools.islice(rows, size)):
-                yield chunk
+            reader = csv.reader(handle)
+            try:
+                next(reader, None)
+                while chunk := list(itertools.islice(reader, size)):
+                    yield chunk
+            except csv.Error as error:
+                raise _csv_error(error, line=reader.line_num) from None
 
     with open(path, encoding=python_encoding, errors="strict", newline="") as handle:
-        header = _strip_header(next(csv.reader(handle), []))
+        header = _csv_header(csv.reader(handle))
     return RowSource(name=os.path.basename(path), header=header, open_rows=open_rows,
                      total_rows=max(_count_lines(path) - 1, 0), encoding=encoding,
                      text_cells=True, open_chunks=open_chunks)  # fmt: skip
 
 
-def xlsx_source_from_path(path: str) -> RowSource:
+def _open_workbook(path: str):
     import openpyxl
 
-    def open_rows() -> Iterator[Sequence[object]]:
+    try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except _xlsx_errors():
+        raise UnreadableFile(str(NOT_XLSX)) from None
+    if not workbook.worksheets:
+        workbook.close()
+        raise UnreadableFile(str(NOT_XLSX))
+    return workbook
+
+
+def xlsx_source_from_path(path: str) -> RowSource:
+    def open_rows() -> Iterator[Sequence[object]]:
+        workbook = _open_workbook(path)
         try:
             rows = workbook.worksheets[0].iter_rows(values_only=True)
             next(rows, None)
             yield from rows
+        except _xlsx_errors():
+            raise UnreadableFile(str(NOT_XLSX)) from None
         finally:
             workbook.close()
 
-    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    workbook = _open_workbook(path)
     try:
         sheet = workbook.worksheets[0]
         header = _strip_header(next(sheet.iter_rows(values_only=True, max_row=1), ()))
         total = max((sheet.max_row or 1) - 1, 0)
+    except _xlsx_errors():
+        raise UnreadableFile(str(NOT_XLSX)) from None
     finally:
         workbook.close()
     return RowSource(name=os.path.basename(path), header=header, open_rows=open_rows, total_rows=total, encoding="xlsx")
+
+
+def first_overlong_cell_row(rows: list[Sequence[object]], *, text_cells: bool) -> int | None:
+    """The index in ``rows`` of the first row with a cell of CELL_CHARS_LIMIT characters or more, or None."""
+    if text_cells:
+        if max(map(len, itertools.chain.from_iterable(rows)), default=0) < CELL_CHARS_LIMIT:
+            return None
+        return next(index for index, row in enumerate(rows) if max(map(len, row), default=0) >= CELL_CHARS_LIMIT)
+    for index, row in enumerate(rows):
+        for cell in row:
+            if isinstance(cell, str) and len(cell) >= CELL_CHARS_LIMIT:
+                return index
+    return None
 
 
 def source_from_path(path: str) -> RowSource:

@@ -120,3 +120,13 @@ def test_with_redis_down_log_ins_and_searches_still_work(client, settings, advis
     response = client.post("/accounts/login/", {"username": "advisor_a", "password": "pw-for-tests-1"})
     assert response.status_code == 302
     assert client.get("/customers/", {"q": "王"}).status_code == 200
+
+
+@pytest.mark.parametrize("remote_addr", ["", "not-an-address", "10.0.0.1/32"])
+def test_a_caller_without_a_usable_address_is_counted_not_a_server_error(rf, settings, remote_addr):
+    from crm.middleware import UNKNOWN_CLIENT_IP, client_ip
+
+    settings.CLIENT_IP_FROM_X_FORWARDED_FOR = False
+    request = rf.get("/", REMOTE_ADDR=remote_addr)
+
+    assert client_ip(request) == UNKNOWN_CLIENT_IP

@@ -2,6 +2,7 @@
 
 The last line printed is ``created=N updated=N unchanged=N rejected=N warnings=N``."""
 
+import os
 import sys
 import time
 
@@ -33,6 +34,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         started = time.monotonic()
+        if options["errors_file"]:
+            self._check_writable(options["errors_file"])
         try:
             store = store_for_code(options["store"])
             source = source_from_path(options["file"])
@@ -70,6 +73,15 @@ class Command(BaseCommand):
             bulk = f" bulk={','.join(outcome.bulk_loaded)}" if outcome.bulk_loaded else ""
             self.stderr.write(f"batch #{batch.pk} {timings} total={time.monotonic() - started:.2f}s{bulk}")
         self.stdout.write(outcome.summary())
+
+    @staticmethod
+    def _check_writable(path: str) -> None:
+        """Refused before the import, not after it has changed the data."""
+        folder = os.path.dirname(os.path.abspath(path))
+        if os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise CommandError(
+                _("Cannot write the errors file %(path)s: no such folder, or not writable.") % {"path": path}
+            )
 
     def _report_issues(self, batch) -> None:
         """Every rejection and warning is reported: the first ones here, all of them in the admin."""

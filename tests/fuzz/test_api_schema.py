@@ -1,0 +1,104 @@
+"""schemathesis against the project's own OpenAPI schema, in-process (WSGI), for every role.
+
+Each operation is called with generated data (valid and invalid), authenticated as each persona by
+API token, on the real test database seeded with two stores, customers, vehicles, repair orders and
+complaints. Every answer must be no server error, a documented status code, a documented content
+type and a body that matches the documented schema. Deterministic (derandomized, a fixed number of
+examples per operation), so a failure is the same on every run."""
+
+import json
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.renderers import OpenApiJsonRenderer
+from hypothesis import HealthCheck, settings
+from rest_framework.authtoken.models import Token
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from crm.choices import Role
+from tests.complaints.factories import ComplaintFactory, ComplaintTypeFactory
+from tests.factories import CustomerFactory, RepairOrderFactory, StoreFactory, UserFactory, VehicleFactory
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+EXAMPLES_PER_OPERATION = 10
+ROLES = [Role.CALL_AGENT, Role.SERVICE_ADVISOR, Role.SALES_CONSULTANT, Role.MANAGER, Role.ADMIN]
+
+
+def _openapi_document() -> dict:
+    generated = SchemaGenerator().get_schema(request=None, public=True)
+    return json.loads(OpenApiJsonRenderer().render(generated, renderer_context={}))
+
+
+schema = schemathesis.openapi.from_dict(_openapi_document())
+schema.app = get_wsgi_application()
+
+
+@pytest.fixture(autouse=True)
+def _in_process_wsgi(settings):
+    """Requests through the WSGI app keep the test's database connection (and its transaction), as
+    Django's own test client does, and come from schemathesis' host."""
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "localhost"]
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def seeded(db):
+    """Two stores with a few customers, vehicles, repair orders and complaints each."""
+    stores = [StoreFactory(code="NJ01", name="江宁店"), StoreFactory(code="NJ02", name="鼓楼店")]
+    complaint_type = ComplaintTypeFactory()
+    for store in stores:
+        for number in range(2):
+            customer = CustomerFactory(store=store)
+            vehicle = VehicleFactory(customer=customer, store=store)
+            RepairOrderFactory(vehicle=vehicle, store=store)
+            ComplaintFactory(store=store, customer=customer, complaint_type=complaint_type)
+            del number
+    return stores
+
+
+@pytest.fixture
+def tokens(seeded) -> dict[str, str]:
+    """An API token per persona: an admin sees both stores, everyone else the first one."""
+    stores = seeded
+    users = {
+        role: UserFactory(
+            username=f"fuzz_{role}",
+            role=role,
+            stores=stores if role == Role.ADMIN else stores[:1],
+            is_staff=role == Role.ADMIN,
+            sees_all_stores=role == Role.ADMIN,
+        )
+        for role in ROLES
+    }
+    return {role: Token.objects.create(user=user).key for role, user in users.items()}
+
+
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_api_conforms_to_its_schema(case, tokens):
+    # Every generated call as every persona: the data is generated once, the answers differ by role.
+    for role, token in tokens.items():
+        try:
+            case.call_and_validate(headers={"Authorization": f"Token {token}"}, checks=CHECKS)
+        except Exception as error:
+            error.add_note(f"Called as the {role} persona.")
+            raise
