@@ -56,7 +56,7 @@ def main() -> None:
     from django.db import connection
 
     from crm.models import Store, User
-    from customers.services import name_search_keys
+    from customers.pinyin import name_search_keys
 
     stores = [Store.objects.get_or_create(code=code, defaults={"name": code})[0] for code in ("NJ01", "NJ02", "NJ03")]
     if not args.reuse:

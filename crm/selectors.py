@@ -134,3 +134,21 @@ def audit_log_for_user(
 
 def _local_midnight(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+# --- stores -------------------------------------------------------------------------------------
+
+
+def store_for_code(code: str | None):
+    """The store of that code (None for no code); ApplicationError for a code no store has."""
+    from django.utils.translation import gettext
+
+    from crm.exceptions import ApplicationError
+    from crm.models import Store
+
+    if not code:
+        return None
+    try:
+        return Store.objects.get(code=code)
+    except Store.DoesNotExist:
+        raise ApplicationError(gettext("Unknown store code: %(code)s") % {"code": code}) from None

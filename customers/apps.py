@@ -85,3 +85,8 @@ class CustomersConfig(AppConfig):
     ]
     private_file_readers = ["customers.files.import_file_for_user"]
     customer_card_panels = ["customers.privacy.consent_panel"]
+
+    def ready(self) -> None:
+        # The services queue the stats refresh after an import by its name; registered here in every
+        # process (web, commands), not only in the worker that autodiscovers tasks.
+        from customers import tasks  # noqa: F401

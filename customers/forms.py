@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.choices import ConsentPurpose, ConsentSource, NoteKind
 from customers.models import Customer, CustomerNote, Segment
-from customers.services import CONTACT_FIELDS, FLAG_FIELDS, customer_editable_fields
+from customers.selectors import CONTACT_FIELDS, FLAG_FIELDS, customer_editable_fields
 
 PHONE_FIELDS = ("mobile", "landline")
 

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Right, Upper
@@ -26,6 +27,7 @@ from customers.choices import (
     RepairType,
     VehicleStatus,
 )
+from customers.dms.reference import IMPORT_FIELDS
 
 
 class DmsSynced(models.Model):
@@ -320,10 +322,6 @@ class HeaderMappingProfile(TimeStampedModel):
         return f"{self.get_kind_display()} · {self.name}"
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        from customers.dms.importer import IMPORT_FIELDS
-
         if not isinstance(self.aliases, dict):
             raise ValidationError({"aliases": _('Write the aliases as a JSON object: {"header": "field"}.')})
         known = set(IMPORT_FIELDS.get(self.kind, ()))

@@ -270,6 +270,25 @@ def customer_get_for_user(*, user, pk: int) -> Customer:
         raise Http404 from None
 
 
+# --- what a user may change on a card ----------------------------------------------------------
+
+# What staff may change on a card (never customer_no or store: those come from the DMS).
+CONTACT_FIELDS = (
+    "mobile", "landline", "email", "employer", "job_title", "province", "city", "district", "address",
+    "income_band", "interests", "preferred_channel", "preferred_contact_time", "lunar_birthday_month",
+    "lunar_birthday_day",
+)  # fmt: skip
+FLAG_FIELDS = ("is_key_customer", "confidentiality")
+
+
+def customer_editable_fields(*, user) -> tuple[str, ...]:
+    if not user.has_perm("customers.change_customer"):
+        return ()
+    if user.has_perm("customers.change_customer_flags"):
+        return CONTACT_FIELDS + FLAG_FIELDS
+    return CONTACT_FIELDS
+
+
 def vehicle_queryset_for_user(user) -> QuerySet[Vehicle]:
     queryset = scope_to_user_stores(Vehicle.objects.all(), user)
     if user.is_superuser:

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from customers.models import ImportBatch
+from celery import current_app
+from django.utils import timezone
 
+from crm.audit import audit_log_record
+from crm.choices import AuditAction
+from crm.scoping import visible_store_ids
+from crm.tasks import enqueue_on_commit
+from customers.choices import ImportStatus
+from customers.dms.importer import DmsImport, batch_record_outcome
+from customers.dms.sources import source_from_path
+from customers.models import ImportBatch
+from customers.pinyin import name_search_keys
+from customers.selectors import customer_editable_fields
 
-def name_search_keys(name: str) -> tuple[str, str]:
-    """The full pinyin ('zhangwei') and the initials ('zw') a name is searched by."""
-    # Imported here: loading pypinyin's dictionaries takes 0.3 s, which every process (each web
-    # worker, each `manage.py` command) would pay at start-up for a few writes.
-    from pypinyin import Style, lazy_pinyin
-
-    syllables = lazy_pinyin(name or "", style=Style.NORMAL, errors="ignore")
-    full = "".join(syllables).lower()
-    initials = "".join(syllable[0] for syllable in syllables if syllable).lower()
-    return full[:300], initials[:50]
-
+# Queued after an import, by name: customers.tasks calls these services, so it is not imported here
+# (CustomersConfig.ready() loads it, so the name is registered in every process).
+REFRESH_STATS_AFTER_IMPORT_TASK = "customers.tasks.refresh_customer_stats_after_import"
 
 # ---------------------------------------------------------------------------------------------
 # DMS import
@@ -29,8 +30,6 @@ def name_search_keys(name: str) -> tuple[str, str]:
 def import_batch_create(
     *, kind: str, file_name: str, user=None, store=None, profile=None, dry_run: bool = False
 ) -> ImportBatch:
-    from customers.models import ImportBatch
-
     batch = ImportBatch(kind=kind, file_name=file_name[:255], user=user, store=store, profile=profile,
                         is_dry_run=dry_run)  # fmt: skip
     batch.full_clean()
@@ -44,14 +43,6 @@ def dms_import_run(*, batch: ImportBatch, source, allowed_store_ids: list[int] |
     All-or-nothing: the apply phase is one transaction, so a failure leaves the data as it was; the
     batch is then marked failed with the error and the exception is raised again. Returns the
     ImportOutcome (counts, issues, timings)."""
-    from django.utils import timezone
-
-    from crm.audit import audit_log_record
-    from crm.choices import AuditAction
-    from customers.choices import ImportStatus
-    from customers.dms.importer import DmsImport, batch_record_outcome
-    from customers.models import ImportBatch
-
     batch.status = ImportStatus.RUNNING
     batch.started_at = timezone.now()
     batch.total_rows = source.total_rows or 0
@@ -84,19 +75,13 @@ def dms_import_run(*, batch: ImportBatch, source, allowed_store_ids: list[int] |
             detail={"kind": batch.kind, "file": batch.file_name, "summary": batch.summary()},
         )
         if outcome.touched_customer_ids:
-            from crm.tasks import enqueue_on_commit
-            from customers.tasks import refresh_customer_stats_after_import
-
             # Broker down: the nightly customers-refresh-customer-stats catches these up.
-            enqueue_on_commit(refresh_customer_stats_after_import, outcome.touched_customer_ids)
+            enqueue_on_commit(current_app.tasks[REFRESH_STATS_AFTER_IMPORT_TASK], outcome.touched_customer_ids)
     return outcome
 
 
 def dms_import_batch_start_from_upload(*, batch: ImportBatch):
     """Run a batch whose file was uploaded (admin, Celery): the file is read from ``source_file``."""
-    from crm.scoping import visible_store_ids
-    from customers.dms.sources import source_from_path
-
     source = source_from_path(batch.source_file.path)
     allowed = visible_store_ids(batch.user) if batch.user else None
     return dms_import_run(batch=batch, source=source, allowed_store_ids=allowed)
@@ -269,22 +254,6 @@ def customer_stats_vacuum() -> None:
 # ---------------------------------------------------------------------------------------------
 # The customer card
 # ---------------------------------------------------------------------------------------------
-
-# What staff may change on a card (never customer_no or store: those come from the DMS).
-CONTACT_FIELDS = (
-    "mobile", "landline", "email", "employer", "job_title", "province", "city", "district", "address",
-    "income_band", "interests", "preferred_channel", "preferred_contact_time", "lunar_birthday_month",
-    "lunar_birthday_day",
-)  # fmt: skip
-FLAG_FIELDS = ("is_key_customer", "confidentiality")
-
-
-def customer_editable_fields(*, user) -> tuple[str, ...]:
-    if not user.has_perm("customers.change_customer"):
-        return ()
-    if user.has_perm("customers.change_customer_flags"):
-        return CONTACT_FIELDS + FLAG_FIELDS
-    return CONTACT_FIELDS
 
 
 def customer_update(*, customer, user, data: dict):

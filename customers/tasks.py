@@ -2,15 +2,20 @@
 
 from celery import shared_task
 
+from customers.choices import ImportStatus
+from customers.models import ImportBatch
+from customers.services import (
+    customer_stats_refresh,
+    customer_stats_refresh_after_import,
+    customer_stats_vacuum,
+    dms_import_batch_start_from_upload,
+)
+
 
 @shared_task(acks_late=True)
 def run_dms_import(batch_id: int) -> str:
     """Run an uploaded DMS file recorded as an ImportBatch. Safe twice: a batch that is no longer
     waiting is left alone."""
-    from customers.choices import ImportStatus
-    from customers.models import ImportBatch
-    from customers.services import dms_import_batch_start_from_upload
-
     claimed = ImportBatch.objects.filter(pk=batch_id, status=ImportStatus.PENDING).update(status=ImportStatus.RUNNING)
     if not claimed:
         return "skipped"
@@ -23,8 +28,6 @@ def refresh_customer_stats() -> int:
     """Recompute the segment facts (traits, vehicles, last visit, 12-month spend and visits, value
     third), then VACUUM ANALYZE them so counts stay index-only. Safe twice: the second run writes
     nothing."""
-    from customers.services import customer_stats_refresh, customer_stats_vacuum
-
     written = customer_stats_refresh()
     if written:
         customer_stats_vacuum()
@@ -35,6 +38,4 @@ def refresh_customer_stats() -> int:
 def refresh_customer_stats_after_import(customer_ids: list[int]) -> int:
     """Recompute the segment facts of the customers a DMS import touched (and re-rank the value
     thirds of their stores). Safe twice: the second run writes nothing."""
-    from customers.services import customer_stats_refresh_after_import
-
     return customer_stats_refresh_after_import(customer_ids=customer_ids)

@@ -22,6 +22,7 @@ from customers.forms import (
 from customers.models import Segment
 from customers.segments import segment_count_for_user, segment_customers_for_user
 from customers.selectors import (
+    customer_editable_fields,
     customer_get_for_user,
     customer_repair_orders,
     customer_vehicles,
@@ -29,7 +30,7 @@ from customers.selectors import (
     segment_get_for_user,
     segment_queryset_for_user,
 )
-from customers.services import customer_editable_fields, customer_note_add, customer_update
+from customers.services import customer_note_add, customer_update
 from customers.timeline import customer_changes
 
 PAGE_SIZE = 25

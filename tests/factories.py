@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group
 
 from crm.models import Store, User
 from customers.models import Customer, RepairOrder, Vehicle
-from customers.services import name_search_keys
+from customers.pinyin import name_search_keys
 
 
 class StoreFactory(factory.django.DjangoModelFactory):

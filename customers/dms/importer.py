@@ -46,16 +46,37 @@ from decimal import Decimal
 
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
 
 from crm.bulk import bulk_load
 from crm.exceptions import ApplicationError
 from crm.exports import FORMULA_ESCAPE, spreadsheet_safe
-from crm.models import Store
 from customers.choices import REPAIR_TYPE_FROM_DMS, ImportKind, ImportStatus, IssueSeverity
 from customers.dms import parsing
+from customers.dms.reference import (
+    FILE_EMPTY,
+    IMPORT_FIELDS,
+    KEY_FIELDS,
+    NO_DATA_ROWS,
+    REASON_CONFLICTING_REPEAT,
+    REASON_ERASED,
+    REASON_FOREIGN_STORE,
+    REASON_MISSING_CUSTOMER_NO,
+    REASON_MISSING_KEY_COLUMN,
+    REASON_MISSING_RO_NO,
+    REASON_NO_STORE,
+    REASON_TOO_LARGE,
+    REASON_TOO_LONG,
+    REASON_UNKNOWN_CUSTOMER,
+    REASON_UNKNOWN_REPAIR_TYPE,
+    REASON_UNKNOWN_STORE,
+    REASON_UNKNOWN_VIN,
+    REFERENCE_HEADERS,
+    REQUIRED_FIELDS,
+    WRONG_KIND,
+    msgid,
+)
 from customers.dms.sources import RowSource, cell_too_long, first_overlong_cell_row
 from customers.models import (
     DMS_SYNC_FIELDS,
@@ -66,74 +87,15 @@ from customers.models import (
     RepairOrder,
     Vehicle,
 )
+from customers.pinyin import name_search_keys
 from customers.privacy import tombstone_reject_sql, tombstone_sql_params
-from customers.services import name_search_keys
 
 STAGE_CHUNK_ROWS = 10000
 IMPORT_WORK_MEM = "128MB"
 # Bump when a parser's result for the same raw cell changes: every stored fingerprint then misses once.
 FINGERPRINT_VERSION = "1"
 
-# ---------------------------------------------------------------------------------------------
-# The reference format: header → field, per report (docs/dms-import.md)
-# ---------------------------------------------------------------------------------------------
-
-REFERENCE_HEADERS: dict[str, dict[str, str]] = {
-    ImportKind.CUSTOMERS: {
-        "客户编号": "customer_no", "客户姓名": "name", "性别": "gender", "手机号码": "mobile", "固定电话": "landline",
-        "出生日期": "birthday", "工作单位": "employer", "职务": "job_title", "省份": "province", "城市": "city",
-        "区县": "district", "详细地址": "address", "客户来源": "source", "会员卡号": "member_card_no",
-        "会员等级": "member_tier", "积分余额": "points_balance", "建档日期": "created_date", "所属门店": "store_code",
-    },
-    ImportKind.VEHICLES: {
-        "VIN码": "vin", "车牌号": "plate_no", "品牌": "brand", "车系": "series", "车型": "model", "颜色": "color",
-        "客户编号": "customer_no", "交车日期": "delivery_date", "销售顾问": "sales_consultant",
-        "发票价格": "invoice_price", "保修到期日": "warranty_end", "保险公司": "insurer",
-        "保险到期日": "insurance_expiry", "年检到期日": "inspection_due", "所属门店": "store_code",
-    },
-    ImportKind.REPAIR_ORDERS: {
-        "工单号": "ro_no", "VIN码": "vin", "进厂日期": "open_date", "结算日期": "settle_date",
-        "维修类型": "repair_type", "进厂里程": "mileage", "服务顾问": "service_advisor", "工时费": "labor_amount",
-        "材料费": "parts_amount", "结算金额": "total_amount", "所属门店": "store_code",
-    },
-}  # fmt: skip
-IMPORT_FIELDS: dict[str, tuple[str, ...]] = {
-    kind: tuple(headers.values()) for kind, headers in REFERENCE_HEADERS.items()
-}
-KEY_FIELDS = {ImportKind.CUSTOMERS: "customer_no", ImportKind.VEHICLES: "vin", ImportKind.REPAIR_ORDERS: "ro_no"}
-REQUIRED_FIELDS = {
-    ImportKind.CUSTOMERS: ("customer_no",),
-    ImportKind.VEHICLES: ("vin", "customer_no"),
-    ImportKind.REPAIR_ORDERS: ("ro_no", "vin"),
-}
 MODELS = {ImportKind.CUSTOMERS: Customer, ImportKind.VEHICLES: Vehicle, ImportKind.REPAIR_ORDERS: RepairOrder}
-
-# Rejection reasons decided in SQL (the parsers' own reasons come with their exceptions).
-REASON_MISSING_CUSTOMER_NO = _("Missing customer number")
-REASON_MISSING_RO_NO = _("Missing repair order number")
-REASON_CONFLICTING_REPEAT = _("The key appears more than once in this file with different data")
-REASON_UNKNOWN_CUSTOMER = _("Unknown customer number (neither in this import nor in the CRM)")
-REASON_UNKNOWN_VIN = _("Unknown VIN (neither in this import nor in the CRM)")
-REASON_UNKNOWN_STORE = _("Unknown store code")
-REASON_NO_STORE = _("No store code, and no default store was chosen")
-REASON_FOREIGN_STORE = _("The store is not one of yours")
-REASON_ERASED = _("The customer was erased at their request: the row is not imported")
-REASON_TOO_LONG = _("Too long (at most %(limit)s characters)")
-REASON_TOO_LARGE = _("Too large a number")
-REASON_UNKNOWN_REPAIR_TYPE = _("Unknown repair type")
-REASON_MISSING_KEY_COLUMN = _("The file has no column for %(fields)s. Check the header row or the header mapping.")
-FILE_EMPTY = _("The file is empty: it has no header row and no data rows.")
-NO_DATA_ROWS = _("The file has no data rows: only a header row. Nothing was imported.")
-WRONG_KIND = _(
-    "This looks like a %(other)s file, not %(kind)s: it has a “%(column)s” column. "
-    "Choose %(other)s and import it again."
-)
-
-
-def msgid(message) -> str:
-    """The English msgid of a (lazy) message, as stored in ImportIssue.reason."""
-    with translation.override(None):
-        return str(message)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1308,15 +1270,6 @@ def errors_csv_bytes(*, source: RowSource, rejected_rows: dict[int, list[tuple[s
             if row_number >= last:
                 break
     return buffer.getvalue().encode("utf-8-sig")
-
-
-def store_for_code(code: str | None) -> Store | None:
-    if not code:
-        return None
-    try:
-        return Store.objects.get(code=code)
-    except Store.DoesNotExist:
-        raise ApplicationError(gettext("Unknown store code: %(code)s") % {"code": code}) from None
 
 
 def batch_record_outcome(*, batch: ImportBatch, outcome: ImportOutcome, source: RowSource, dry_run: bool) -> None:

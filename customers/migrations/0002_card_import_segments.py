@@ -12,7 +12,7 @@ from crm.migration_operations import AddTrigramIndex, OptionalTrigramExtension
 
 def create_reference_profiles(apps, schema_editor):
     """The reference format of docs/dms-import.md as each report's default, editable header mapping."""
-    from customers.dms.importer import REFERENCE_HEADERS
+    from customers.dms.reference import REFERENCE_HEADERS
 
     profile_model = apps.get_model("customers", "HeaderMappingProfile")
     for kind, headers in REFERENCE_HEADERS.items():

@@ -5,8 +5,8 @@ import io
 
 from django.core.management import call_command
 
-from customers.dms.importer import REFERENCE_HEADERS
 from customers.dms.parsing import vin_check_digit
+from customers.dms.reference import REFERENCE_HEADERS
 
 CUSTOMER_HEADER = list(REFERENCE_HEADERS["customers"])
 VEHICLE_HEADER = list(REFERENCE_HEADERS["vehicles"])

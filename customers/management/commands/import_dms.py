@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from crm.exceptions import ApplicationError
+from crm.selectors import store_for_code
 from customers.choices import ImportKind
-from customers.dms.importer import store_for_code
 from customers.dms.parsing import DecodeError
 from customers.dms.sources import source_from_path
 from customers.selectors import import_issues_for_batch
