@@ -109,7 +109,7 @@ def main() -> None:
     if args.load_only:
         return
     if not (args.reuse and args.skip_refresh):
-        from customers.services import customer_stats_refresh
+        from customers.facts import customer_stats_refresh
 
         started = time.monotonic()
         written = customer_stats_refresh(today=TODAY)

@@ -6,9 +6,9 @@ from decimal import Decimal
 from crm.calendar import add_months
 from crm.demo import DemoContext
 from customers.choices import Confidentiality, RepairType
+from customers.facts import customer_stats_refresh
 from customers.models import Customer, RepairOrder, Vehicle
 from customers.pinyin import name_search_keys
-from customers.services import customer_stats_refresh
 
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶"

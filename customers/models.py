@@ -463,7 +463,7 @@ class CustomerStats(models.Model):
     newest delivery and its warranty end (DMS value, else delivery + 2 years). Dates are stored and
     compared with today when a segment is counted; 12-month figures are as of the last refresh.
 
-    Kept set-based by ``customers.services.customer_stats_refresh`` (nightly, and after an import that
+    Kept set-based by ``customers.facts.customer_stats_refresh`` (nightly, and after an import that
     touched more than a third of all customers), ``customer_stats_refresh_after_import`` (the customers
     an import touched, then their stores' value thirds) and ``customer_stats_refresh_for_customers``
     (after a card edit through the service or the admin)."""

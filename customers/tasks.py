@@ -3,13 +3,9 @@
 from celery import shared_task
 
 from customers.choices import ImportStatus
+from customers.facts import customer_stats_refresh, customer_stats_refresh_after_import, customer_stats_vacuum
 from customers.models import ImportBatch
-from customers.services import (
-    customer_stats_refresh,
-    customer_stats_refresh_after_import,
-    customer_stats_vacuum,
-    dms_import_batch_start_from_upload,
-)
+from customers.services import dms_import_batch_start_from_upload
 
 
 @shared_task(acks_late=True)

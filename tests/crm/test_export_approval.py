@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from crm.choices import AuditAction, Role
 from crm.models import AuditLog, ExportRequest
+from customers.facts import customer_stats_refresh
 from customers.models import Segment
-from customers.services import customer_stats_refresh
 from tests.factories import CustomerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,10 +10,10 @@ from django.urls import reverse
 
 from crm.choices import AuditAction, Role
 from crm.models import AuditLog
+from customers.facts import customer_stats_refresh
 from customers.models import Segment
 from customers.segments import segment_count_for_user, segment_customers_for_user
 from customers.selectors import customer_queryset_for_user
-from customers.services import customer_stats_refresh
 from followups.selectors import queue_for_user
 from followups.services import task_claim_next
 from tests.factories import CustomerFactory, UserFactory

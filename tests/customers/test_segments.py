@@ -11,10 +11,11 @@ from django.urls import reverse
 
 from crm.choices import AuditAction
 from crm.models import AuditLog
+from customers.facts import customer_stats_refresh
 from customers.models import CustomerStats, Segment
 from customers.segments import segment_count_for_user, segment_customers_for_user, segment_filter
 from customers.selectors import customer_queryset_for_user
-from customers.services import customer_stats_refresh, customer_update
+from customers.services import customer_update
 from customers.tasks import refresh_customer_stats
 from tests.factories import CustomerFactory, RepairOrderFactory, VehicleFactory
 
