@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from celery import current_app
+from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from crm.audit import audit_log_record
@@ -12,10 +13,11 @@ from crm.choices import AuditAction
 from crm.scoping import visible_store_ids
 from crm.tasks import enqueue_on_commit
 from customers.choices import ImportStatus
-from customers.dms.importer import DmsImport, batch_record_outcome
-from customers.dms.sources import source_from_path
+from customers.dms.importer import DmsImport
+from customers.dms.outcome import ImportOutcome, errors_csv_bytes, outcome_rejected_rows
+from customers.dms.sources import RowSource, source_from_path
 from customers.facts import customer_stats_refresh_for_customers
-from customers.models import ImportBatch
+from customers.models import ImportBatch, ImportIssue
 from customers.pinyin import name_search_keys
 from customers.selectors import customer_editable_fields
 
@@ -66,7 +68,7 @@ def dms_import_run(*, batch: ImportBatch, source, allowed_store_ids: list[int] |
         batch.refresh_from_db()
         raise
     batch.processed_rows = batch.total_rows = max(batch.total_rows, 0)
-    batch_record_outcome(batch=batch, outcome=outcome, source=source, dry_run=batch.is_dry_run)
+    import_batch_record_outcome(batch=batch, outcome=outcome, source=source, dry_run=batch.is_dry_run)
     if not batch.is_dry_run:
         audit_log_record(
             actor=batch.user,
@@ -79,6 +81,46 @@ def dms_import_run(*, batch: ImportBatch, source, allowed_store_ids: list[int] |
             # Broker down: the nightly customers-refresh-customer-stats catches these up.
             enqueue_on_commit(current_app.tasks[REFRESH_STATS_AFTER_IMPORT_TASK], outcome.touched_customer_ids)
     return outcome
+
+
+def import_batch_record_outcome(
+    *, batch: ImportBatch, outcome: ImportOutcome, source: RowSource, dry_run: bool
+) -> None:
+    """Save counts, issues and the rejected-rows file of a finished run."""
+    batch.created_count = outcome.created
+    batch.updated_count = outcome.updated
+    batch.unchanged_count = outcome.unchanged
+    batch.rejected_count = outcome.rejected
+    batch.warning_count = outcome.warnings
+    batch.status = ImportStatus.PREVIEWED if dry_run else ImportStatus.DONE
+    batch.finished_at = timezone.now()
+    batch.encoding = source.encoding
+    ImportIssue.objects.filter(batch=batch).delete()
+    ImportIssue.objects.bulk_create(
+        (
+            ImportIssue(
+                batch=batch,
+                row_number=issue.row_number,
+                column=issue.column[:100],
+                value=issue.value,
+                reason=issue.reason[:300],
+                reason_params=issue.params,
+                severity=issue.severity,
+            )
+            for issue in outcome.issues
+        ),
+        batch_size=5000,
+    )
+    if outcome.rejected:
+        content = dms_import_errors_csv(source=source, outcome=outcome)
+        batch.errors_file.save(f"rejected-{batch.pk}.csv", ContentFile(content), save=False)
+    batch.save()
+
+
+def dms_import_errors_csv(*, source: RowSource, outcome: ImportOutcome) -> bytes:
+    """The rejected rows of a finished run as they were in the file, plus "row" and "reason" columns
+    (UTF-8 with BOM): the batch's errors file in the admin, ``--errors-file`` of the command."""
+    return errors_csv_bytes(source=source, rejected_rows=dict(outcome_rejected_rows(outcome)))
 
 
 def dms_import_batch_start_from_upload(*, batch: ImportBatch):

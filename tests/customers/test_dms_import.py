@@ -12,6 +12,7 @@ from django.utils import translation
 
 from crm import bulk
 from customers.choices import Confidentiality, ImportStatus, IssueSeverity
+from customers.dms import columns as columns_module
 from customers.dms import importer as importer_module
 from customers.dms import sources
 from customers.management.commands import import_dms as import_dms_command
@@ -311,7 +312,7 @@ def test_a_bad_cell_seen_before_is_still_reported_when_its_column_stops_caching(
     # Chunks of 4 rows: after the second chunk 7 of the 8 birthdays seen needed parsing, so the column
     # gives up caching in the very chunk that holds the impossible date it cached in the first.
     monkeypatch.setattr(importer_module, "STAGE_CHUNK_ROWS", 4)
-    monkeypatch.setattr(importer_module, "CACHE_TRIAL_CELLS", 5)
+    monkeypatch.setattr(columns_module, "CACHE_TRIAL_CELLS", 5)
     births = ["2023-02-30", "1990-01-01", "1990-01-02", "1990-01-03",
               "2023-02-30", "1990-01-04", "1990-01-05", "1990-01-06"]  # fmt: skip
     rows = [customer_row(f"C{number}", 出生日期=birth) for number, birth in enumerate(births, start=1)]

@@ -15,7 +15,7 @@ from customers.choices import ImportKind
 from customers.dms.parsing import DecodeError
 from customers.dms.sources import source_from_path
 from customers.selectors import import_issues_for_batch
-from customers.services import dms_import_run, import_batch_create
+from customers.services import dms_import_errors_csv, dms_import_run, import_batch_create
 
 BAR_WIDTH = 30
 ISSUES_SHOWN = 50
@@ -62,10 +62,8 @@ class Command(BaseCommand):
                 sys.stderr.write("\n")
         batch.refresh_from_db()
         if options["errors_file"]:
-            from customers.dms.importer import errors_csv_bytes, outcome_rejected_rows
-
             with open(options["errors_file"], "wb") as handle:
-                handle.write(errors_csv_bytes(source=source, rejected_rows=outcome_rejected_rows(outcome)))
+                handle.write(dms_import_errors_csv(source=source, outcome=outcome))
         if options["verbosity"] >= 1:
             self._report_issues(batch)
         if options["verbosity"] >= 2:

@@ -1,0 +1,206 @@
+"""The column parser of the DMS import and the COPY encoding of its stage rows: each distinct cell
+of a column goes once through its parser, and the parsed texts become ``COPY FROM STDIN`` lines."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import re
+from collections.abc import Callable, Sequence
+
+from crm.exports import FORMULA_ESCAPE
+from customers.choices import IssueSeverity
+from customers.dms import parsing
+from customers.dms.cells import CLEAN_CELLS, KeptWithWarnings
+from customers.dms.reference import msgid
+
+COPY_NULL = "\\N"  # COPY's NULL
+
+
+def copy_text(value) -> str:
+    if value is None:
+        return COPY_NULL
+    if "\\" in value or (not value.isprintable() and ("\t" in value or "\n" in value or "\r" in value)):
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
+
+
+def value_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)[:300]
+
+
+_OK = ""  # severity of a clean cell (IssueSeverity values are never empty)
+# A column's parsed distinct cells are remembered across chunks up to this many (dates, amounts and
+# genders repeat endlessly; keys and names do not, and are simply parsed once per chunk).
+COLUMN_CACHE_LIMIT = 50000
+# ... and once this many cells have been seen, only while fewer than 80 % of them needed parsing.
+CACHE_TRIAL_CELLS = 50000
+
+
+def _cell_keys(cells) -> list:
+    """Dictionary keys for a column's cells: the cells themselves when all are text (every CSV), else
+    (type, cell) for the typed ones of an XLSX sheet, so that 1, 1.0 and True stay apart."""
+    types = set(map(type, cells))
+    if types <= {str, type(None)}:
+        return cells
+    return [cell if cell is None or type(cell) is str else (type(cell), cell) for cell in cells]
+
+
+# Every spelling of the blank markers "NULL" and "None" that parse_text folds to an empty field.
+_BLANK_SPELLINGS = frozenset(
+    "".join(spelling)
+    for word in ("null", "none")
+    for spelling in itertools.product(*((letter, letter.upper()) for letter in word))
+)
+
+
+class ColumnParser:
+    """One column's parser, applied to each distinct cell once: cell → (COPY text, value, severity,
+    reasons). A parsing error gives NULL with WARNING (a bad field) or REJECTED (an unusable key).
+
+    Three shortcuts keep a dealer group's export quick: a plain text column of text cells is
+    stripped and checked as a whole (``text_column``); text cells matching the parser's clean
+    pattern (CLEAN_CELLS: an 11-digit mobile, a plain whole number) are their own value; and the
+    results for repeating cells (dates, amounts, genders) are remembered across chunks, until a
+    column turns out to hold mostly distinct values (keys, names, addresses)."""
+
+    def __init__(self, parse: Callable[[object], object]):
+        self.parse = parse
+        self.text_limit = getattr(parse, "text_limit", None)
+        self.blank_text = getattr(parse, "blank_text", None)
+        pattern = CLEAN_CELLS.get(parse)
+        self.clean = pattern.fullmatch if pattern is not None else None
+        self.all_clean = (
+            re.compile(rf"(?:{pattern.pattern})(?:\n(?:{pattern.pattern}))*", pattern.flags).fullmatch
+            if pattern is not None else None
+        )  # fmt: skip
+        self.cache: dict = {}  # key → parse result
+        self.text_cache: dict = {}  # key → COPY text, for the same keys
+        self.problem_keys: set = set()  # the cached keys with a warning or a rejection
+        self.caching = True
+        self.cells_seen = 0
+        self.cells_parsed = 0
+
+    def parse_cell(self, cell: object) -> tuple[str, object, str, tuple[str, ...]]:
+        if self.clean is not None and type(cell) is str and self.clean(cell):
+            return cell, cell, _OK, ()
+        try:
+            value = self.parse(cell)
+        except parsing.RowRejected as error:
+            return COPY_NULL, None, IssueSeverity.REJECTED, ((msgid(error.reason), error.params or None),)
+        except parsing.FieldError as error:
+            return COPY_NULL, None, IssueSeverity.WARNING, ((msgid(error.reason), error.params or None),)
+        severity, reasons = _OK, ()
+        if type(value) is KeptWithWarnings:
+            value, warnings = value
+            severity, reasons = IssueSeverity.WARNING, tuple((msgid(reason), None) for reason in warnings)
+        if value is None:
+            return COPY_NULL, None, severity, reasons
+        return copy_text(value if type(value) is str else str(value)), value, severity, reasons
+
+    def column(self, cells, *, text_cells: bool) -> tuple[list, list, dict]:
+        """(COPY text of each cell, the cells' dictionary keys, distinct key → parse result for the
+        keys with a warning or a rejection)."""
+        if text_cells and self.text_limit is not None:
+            texts = self.text_column(cells)
+            if texts is not None:
+                return texts, cells, {}
+        if text_cells and self.all_clean is not None:
+            try:
+                joined = "\n".join(cells)
+            except TypeError:  # a missing cell (a short row)
+                joined = None
+            if joined is not None and joined.count("\n") == len(cells) - 1 and self.all_clean(joined):
+                return list(cells), cells, {}
+        keys = cells if text_cells else _cell_keys(cells)
+        self.cells_seen += len(keys)
+        if self.text_cache:
+            texts = list(map(self.text_cache.get, keys))
+            # Taken before parsing the new cells, which may decide to stop caching and empty the cache.
+            problems = {key: self.cache[key] for key in self.problem_keys.intersection(keys)}
+            if None in texts:  # a few cells not seen before: parse just those
+                new_keys, new_cells = [], []
+                for key, cell, text in zip(keys, cells, texts, strict=True):
+                    if text is None:
+                        new_keys.append(key)
+                        new_cells.append(cell)
+                new_texts, new_problems = self.results(new_keys, new_cells)
+                texts = [new_texts[key] if text is None else text for key, text in zip(keys, texts, strict=True)]
+                problems.update(new_problems)
+            # (else dates, amounts: every cell seen before, no parsing at all)
+            return texts, keys, problems
+        texts, problems = self.results(keys, cells)
+        return list(map(texts.__getitem__, keys)), keys, problems
+
+    def text_column(self, cells) -> list[str] | None:
+        """A plain text column whose every cell is text: each stripped at C speed, when no cell is
+        blank where that matters, a NULL marker, too long, or in need of COPY escaping (else None:
+        the cell-by-cell path decides)."""
+        try:
+            stripped = list(map(str.strip, cells))
+        except TypeError:  # a missing cell (a short row)
+            return None
+        distinct = set(stripped)
+        if not distinct.isdisjoint(_BLANK_SPELLINGS) or (self.blank_text is None and "" in distinct):
+            return None
+        if max(map(len, distinct), default=0) > self.text_limit:
+            return None
+        joined = "".join(distinct)
+        if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined or FORMULA_ESCAPE in joined:
+            return None
+        return stripped
+
+    def results(self, keys, cells) -> tuple[dict, dict]:
+        """For one chunk's cells: distinct key → COPY text, and distinct key → parse result for the
+        keys with a warning or a rejection."""
+        cache = self.cache
+        get = cache.get
+        parse_cell = self.parse_cell
+        room = COLUMN_CACHE_LIMIT - len(cache) if self.caching else 0
+        texts = {}
+        problems = {}
+        distinct = dict(zip(keys, cells, strict=True))
+        for key, cell in distinct.items():
+            result = get(key)
+            if result is None:
+                self.cells_parsed += 1
+                result = parse_cell(cell)
+                if room > 0:
+                    cache[key] = result
+                    self.text_cache[key] = result[0]
+                    if result[2]:
+                        self.problem_keys.add(key)
+                    room -= 1
+            texts[key] = result[0]
+            if result[2]:
+                problems[key] = result
+        if self.caching and self.cells_seen >= CACHE_TRIAL_CELLS and self.cells_parsed > 0.8 * self.cells_seen:
+            # Mostly new values: a key, a name, an address; remembering costs memory and saves nothing.
+            self.caching = False
+            cache.clear()
+            self.text_cache.clear()
+            self.problem_keys.clear()
+        return texts, problems
+
+    def values(self, keys, cells) -> list:
+        """The parsed value of each cell."""
+        parsed = {key: self.parse_cell(cell)[1] for key, cell in dict(zip(keys, cells, strict=True)).items()}
+        return list(map(parsed.__getitem__, keys))
+
+
+def transpose(rows: list[Sequence[object]], indexes: list[int | None]) -> list:
+    """The chunk's cells column by column, one entry per index (None for an unmapped column; None
+    cells where a short row has none)."""
+    widths = set(map(len, rows))
+    if len(widths) == 1:
+        width = widths.pop()
+        columns = list(zip(*rows, strict=True))
+        missing = [None] * len(rows)
+        return [None if index is None else columns[index] if index < width else missing for index in indexes]
+    return [None if index is None else [row[index] if index < len(row) else None for row in rows] for index in indexes]

@@ -1,0 +1,77 @@
+"""The outcome of a DMS import (counts, issues, timings) and its rejected-rows report."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext
+
+from crm.exports import spreadsheet_safe
+from customers.choices import IssueSeverity
+from customers.dms.columns import value_text
+from customers.dms.sources import RowSource
+from customers.models import ImportBatch, ImportIssue
+
+
+@dataclass
+class Issue:
+    row_number: int
+    column: str
+    value: str
+    reason: str  # msgid
+    severity: str
+    params: dict | None = None  # fill the msgid's placeholders once translated
+
+
+@dataclass
+class ImportOutcome:
+    batch: ImportBatch
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    warnings: int = 0
+    issues: list[Issue] = field(default_factory=list)
+    changed_keys: list[str] = field(default_factory=list)
+    created_keys: list[str] = field(default_factory=list)
+    unchanged_keys: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    skipped_rows: int = 0  # rows not parsed because their fingerprint was unchanged
+    parsed_rows: int = 0
+    touched_customer_ids: list[int] = field(default_factory=list)  # whose segment facts may have changed
+    bulk_loaded: list[str] = field(default_factory=list)  # tables whose indexes were built after the write
+
+    def summary(self) -> str:
+        return (
+            f"created={self.created} updated={self.updated} unchanged={self.unchanged} "
+            f"rejected={self.rejected} warnings={self.warnings}"
+        )
+
+
+def errors_csv_bytes(*, source: RowSource, rejected_rows: dict[int, list[tuple[str, dict | None]]]) -> bytes:
+    """The rejected rows as they were in the file plus "row" and "reason" columns, UTF-8 with BOM."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([spreadsheet_safe(cell) for cell in (*source.header, gettext("Row"), gettext("Reason"))])
+    if rejected_rows:
+        last = max(rejected_rows)
+        for row_number, row in enumerate(source.rows(), start=2):
+            if row_number in rejected_rows:
+                rendered = (ImportIssue.render_reason(reason, params) for reason, params in rejected_rows[row_number])
+                reasons = "; ".join(dict.fromkeys(rendered))
+                cells = [spreadsheet_safe(value_text(cell)) for cell in row]
+                writer.writerow([*cells, row_number, spreadsheet_safe(reasons)])
+            if row_number >= last:
+                break
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def outcome_rejected_rows(outcome: ImportOutcome) -> dict[int, list[tuple[str, dict | None]]]:
+    rows: dict[int, list[tuple[str, dict | None]]] = defaultdict(list)
+    for issue in outcome.issues:
+        if issue.severity == IssueSeverity.REJECTED:
+            rows[issue.row_number].append((issue.reason, issue.params))
+    return rows
