@@ -22,6 +22,7 @@ from customers.dms.parsing import DecodeError, decode_csv_bytes
 from customers.dms.sources import source_from_dataset
 from customers.models import Customer, RepairOrder, Vehicle
 from customers.services import dms_import_run, import_batch_create
+from customers.tasks import run_dms_import
 
 # Confirmed files with more rows than this run in a Celery task.
 ASYNC_ROW_THRESHOLD = 5000
@@ -104,8 +105,6 @@ class DmsImportResource(resources.Resource):
         return result
 
     def _run_in_background(self, batch, dataset) -> None:
-        from customers.tasks import run_dms_import
-
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(dataset.headers or [])

@@ -20,8 +20,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.calendar import add_months
+from crm.scoping import scope_to_user_stores
 from customers.choices import Gender, IncomeBand
 from customers.models import Customer, CustomerStats, Vehicle
+from customers.selectors import customer_queryset_for_user, restricted_customers_visible_to, sees_every_level
 
 AGE_BANDS = {
     "under_30": (_("Under 30"), 0, 29),
@@ -204,8 +206,6 @@ def segment_filter(queryset: QuerySet, definition: dict, *, today: datetime.date
 
 
 def _facts_in_scope(*, user, segment) -> QuerySet[CustomerStats]:
-    from crm.scoping import scope_to_user_stores
-
     facts = scope_to_user_stores(CustomerStats.objects.all(), user)
     if segment.store_id:
         facts = facts.filter(store_id=segment.store_id)
@@ -214,8 +214,6 @@ def _facts_in_scope(*, user, segment) -> QuerySet[CustomerStats]:
 
 def _restricted_visible_ids(user):
     """The 绝密 / 机密 cards this user may see (customers.selectors, the one visibility rule)."""
-    from customers.selectors import restricted_customers_visible_to
-
     return restricted_customers_visible_to(user).values("pk")
 
 
@@ -223,8 +221,6 @@ def segment_facts_for_user(*, user, segment, today: datetime.date | None = None)
     """The segment facts of a segment's customers the user may see: the user's stores (and the
     segment's store), never a 绝密 or 机密 card the user may not see. One table (the facts carry
     the store and the restricted flag), plus the few restricted cards the user may see."""
-    from customers.selectors import sees_every_level
-
     facts = _facts_in_scope(user=user, segment=segment)
     if user.is_authenticated and not sees_every_level(user):
         facts = facts.filter(Q(is_restricted=False) | Q(customer_id__in=_restricted_visible_ids(user)))
@@ -235,8 +231,6 @@ def segment_count_for_user(*, user, segment, today: datetime.date | None = None)
     """The live count of a segment, equal to the length of its list: the cards that are not
     restricted (an index-only scan of one of CustomerStats' partial indexes), plus the 绝密 / 机密
     cards the user may see (a look-up of the few through the restricted index)."""
-    from customers.selectors import sees_every_level
-
     if not user.is_authenticated:
         return 0
     facts = _facts_in_scope(user=user, segment=segment).filter(segment_condition(segment.definition or {}, today=today))
@@ -250,7 +244,5 @@ def segment_count_for_user(*, user, segment, today: datetime.date | None = None)
 def segment_customers_for_user(*, user, segment, today: datetime.date | None = None) -> QuerySet[Customer]:
     """The customers of a segment the user may see (list and export): the cards whose facts match,
     within the user's scope read from the cards themselves as well."""
-    from customers.selectors import customer_queryset_for_user
-
     facts = segment_facts_for_user(user=user, segment=segment, today=today)
     return customer_queryset_for_user(user).filter(pk__in=facts.values("customer_id"))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 
 from celery import current_app
+from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
+from django.db import transaction
 from django.utils import timezone
 
 from crm.audit import audit_log_record
@@ -17,7 +19,7 @@ from customers.dms.importer import DmsImport
 from customers.dms.outcome import ImportOutcome, errors_csv_bytes, outcome_rejected_rows
 from customers.dms.sources import RowSource, source_from_path
 from customers.facts import customer_stats_refresh_for_customers
-from customers.models import ImportBatch, ImportIssue
+from customers.models import CustomerConsent, CustomerNote, ImportBatch, ImportIssue
 from customers.pinyin import name_search_keys
 from customers.selectors import customer_editable_fields
 
@@ -139,8 +141,6 @@ def customer_update(*, customer, user, data: dict):
     """Change the fields of a card the user may edit; the change is kept in the card's history with
     who and when. Raises PermissionDenied for a field the user may not change, ValidationError for a
     bad value (nothing saved)."""
-    from django.core.exceptions import PermissionDenied
-
     allowed = set(customer_editable_fields(user=user))
     refused = sorted(set(data) - allowed)
     if refused:
@@ -157,8 +157,6 @@ def customer_update(*, customer, user, data: dict):
 def customer_save(*, customer, user):
     """Save a validated card (from ``customer_update`` or the admin's form): the name's search keys,
     the history user and the segment facts follow it in one transaction."""
-    from django.db import transaction
-
     with transaction.atomic():
         customer.name_pinyin, customer.name_initials = name_search_keys(customer.name)
         customer._history_user = user
@@ -171,8 +169,6 @@ def customer_save(*, customer, user):
 def vehicle_save(*, vehicle, user, previous_owner_id: int | None = None):
     """Save a validated vehicle (the admin's form); the segment facts of its owner, and of the
     previous owner when it changed hands, follow in one transaction."""
-    from django.db import transaction
-
     with transaction.atomic():
         vehicle._history_user = user
         vehicle.save()
@@ -184,8 +180,6 @@ def vehicle_save(*, vehicle, user, previous_owner_id: int | None = None):
 
 def customer_note_add(*, customer, user, text: str, kind: str = "note"):
     """A note on the card's timeline."""
-    from customers.models import CustomerNote
-
     note = CustomerNote(customer=customer, author=user, text=text.strip(), kind=kind)
     note.full_clean()
     note.save()
@@ -223,13 +217,6 @@ def customer_consent_record(
     card; each change is also in the audit log. Recording the state the customer is already in is a
     no-op (nothing written, returns the record). Raises ValidationError for an unknown purpose or
     source (nothing saved)."""
-    from django.db import transaction
-    from django.utils import timezone
-
-    from crm.audit import audit_log_record
-    from crm.choices import AuditAction
-    from customers.models import CustomerConsent
-
     at = at or timezone.now()
     note = (note or "").strip()
     with transaction.atomic():
