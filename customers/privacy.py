@@ -97,10 +97,30 @@ def customer_personal_data(*, customer) -> dict:
 # --- tombstones ------------------------------------------------------------------------------
 
 
-def tombstone_pepper() -> str:
-    """The secret mixed into the hashes of erased mobiles and VINs (derived from SECRET_KEY): a hash
-    of an 11-digit mobile alone could be reversed by trying every number."""
+def derived_erasure_key() -> str:
+    """The key derived from SECRET_KEY (the pepper of the tombstones before ERASURE_HASH_KEY): stored
+    once in the database by the migration that adds ErasureHashKey, so tombstones made before keep
+    matching."""
     return salted_hmac("customers.privacy.tombstone", "pepper").hexdigest()
+
+
+def tombstone_pepper() -> str:
+    """The secret mixed into the hashes of erased mobiles and VINs (a hash of an 11-digit mobile
+    alone could be reversed by trying every number): settings.ERASURE_HASH_KEY, or else the key kept
+    in the database (derived from SECRET_KEY once, never again), so rotating SECRET_KEY does not
+    bring erased customers back with the next DMS import."""
+    from django.conf import settings
+
+    from customers.models import ErasureHashKey
+
+    if settings.ERASURE_HASH_KEY:
+        return settings.ERASURE_HASH_KEY
+    stored = ErasureHashKey.objects.filter(pk=1).values_list("key", flat=True).first()
+    if stored is None:
+        # A concurrent first use inserts the same row at most once (ON CONFLICT DO NOTHING).
+        ErasureHashKey.objects.bulk_create([ErasureHashKey(pk=1, key=derived_erasure_key())], ignore_conflicts=True)
+        stored = ErasureHashKey.objects.values_list("key", flat=True).get(pk=1)
+    return stored
 
 
 def tombstone_hash(value: str) -> str:

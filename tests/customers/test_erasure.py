@@ -10,8 +10,17 @@ from django.urls import reverse
 from complaints.models import Complaint, ComplaintAction, ComplaintAttachment
 from crm.exceptions import ApplicationError
 from crm.models import AuditLog
-from customers.models import Customer, CustomerConsent, CustomerNote, ErasedCustomer, ImportIssue, RepairOrder, Vehicle
-from customers.privacy import erasure_handlers, tombstone_hash
+from customers.models import (
+    Customer,
+    CustomerConsent,
+    CustomerNote,
+    ErasedCustomer,
+    ErasureHashKey,
+    ImportIssue,
+    RepairOrder,
+    Vehicle,
+)
+from customers.privacy import derived_erasure_key, erasure_handlers, tombstone_hash, tombstone_pepper
 from customers.services import customer_erase, customer_personal_data_export
 from followups.models import CallAttempt, FollowupTask, InboundSms, SmsMessage
 from tests.customers.dms_helpers import (
@@ -220,3 +229,54 @@ def test_a_new_customer_number_with_the_erased_mobile_in_the_same_store_is_rejec
     assert summary == "created=1 updated=0 unchanged=0 rejected=1 warnings=0"
     assert list(Customer.objects.filter(mobile="13955550417").values_list("customer_no", flat=True)) == ["C9418"]
     assert json.dumps(list(ImportIssue.objects.values_list("row_number", flat=True))) == "[2]"
+
+
+# --- the tombstones' key ------------------------------------------------------------------------
+
+
+def test_rotating_secret_key_does_not_bring_an_erased_customer_back(store_a, manager_a, tmp_path, settings):
+    vin = make_vin(417)
+    customers = write_csv(tmp_path / "c.csv", [customer_row("C0417", 手机号码="13955550417")])
+    orders = write_csv(tmp_path / "r.csv", [repair_row("RO0417", vin)])
+    run_import("customers", customers)
+    run_import("vehicles", write_csv(tmp_path / "v.csv", [vehicle_row(vin, "C0417")]))
+    run_import("repair_orders", orders)
+    customer_erase(customer=Customer.objects.get(customer_no="C0417"), user=manager_a, reason="客户申请")
+    before = ErasedCustomer.objects.get()
+    ImportIssue.objects.all().delete()
+
+    settings.SECRET_KEY = "a-rotated-secret-key-" + "y" * 50
+    # A new customer number with the erased mobile, and the erased car's repair order, are matched
+    # by their hashes only.
+    summaries = [
+        run_import("customers", write_csv(tmp_path / "again.csv", [customer_row("C9417", 手机号码="13955550417")])),
+        run_import("repair_orders", orders),
+    ]
+
+    assert summaries == ["created=0 updated=0 unchanged=0 rejected=1 warnings=0"] * 2
+    reason = "The customer was erased at their request: the row is not imported"
+    assert list(ImportIssue.objects.order_by("batch_id").values_list("row_number", "reason")) == [(2, reason)] * 2
+    assert not Customer.objects.filter(mobile="13955550417").exists()
+    assert (tombstone_hash("13955550417"), [tombstone_hash(vin)]) == (before.mobile_hash, before.vin_hashes)
+
+
+def test_the_tombstones_key_is_kept_in_the_database_unless_a_setting_names_one(settings):
+    stored = ErasureHashKey.objects.get()
+    assert stored.key == derived_erasure_key()
+
+    settings.SECRET_KEY = "a-rotated-secret-key-" + "y" * 50
+    assert derived_erasure_key() != stored.key
+    assert tombstone_pepper() == stored.key
+
+    hashed_with_the_stored_key = tombstone_hash("13955550417")
+    settings.ERASURE_HASH_KEY = "k" * 40
+    assert tombstone_pepper() == "k" * 40
+    assert tombstone_hash("13955550417") != hashed_with_the_stored_key
+
+
+def test_the_tombstones_key_is_derived_once_on_first_use_when_missing(settings):
+    ErasureHashKey.objects.all().delete()
+    first = tombstone_pepper()
+    settings.SECRET_KEY = "a-rotated-secret-key-" + "y" * 50
+
+    assert (first, tombstone_pepper(), ErasureHashKey.objects.count()) == (first, first, 1)
