@@ -220,3 +220,27 @@ def segment_export_download(*, export_request, user) -> ExportFile:
         )
 
     return approved_export_file(user=user, export_request=export_request, kind=SEGMENT_EXPORT_KIND, build=build)
+
+
+# --- a DMS import's rejected rows ------------------------------------------------------------------
+
+
+def import_errors_export(*, batch, user) -> ExportFile:
+    """The rejected rows of an import (the file admins fix and import again), with one audit row. It
+    needs no approval: its rows are the DMS file's own, as the importing staff uploaded them, not
+    yet cards of the CRM. Raises ApplicationError when the import has no such file (any more)."""
+    if not batch.errors_file:
+        raise ApplicationError(_("This import has no rejected rows file."))
+    try:
+        with batch.errors_file.open("rb") as handle:
+            content = handle.read()
+    except FileNotFoundError:
+        raise ApplicationError(_("This import has no rejected rows file.")) from None
+    audit_log_record(
+        actor=user,
+        action=AuditAction.EXPORT,
+        object_type="customers.importbatch",
+        object_ids=[batch.pk],
+        detail={"kind": "rejected_rows", "rows": batch.rejected_count, "format": "csv"},
+    )
+    return ExportFile(content=content, file_format="csv", filename=f"rejected-{batch.pk}.csv")

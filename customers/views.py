@@ -350,14 +350,13 @@ def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def import_errors_download(request: HttpRequest, pk: int) -> HttpResponse:
     """The rejected rows of an import, UTF-8 with BOM, fixable and re-importable."""
+    from customers.exports import import_errors_export
+
     batch = import_batch_get_for_user(user=request.user, pk=pk)
-    if not batch.errors_file:
-        raise Http404
-    with batch.errors_file.open("rb") as handle:
-        content = handle.read()
-    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="rejected-{batch.pk}.csv"'
-    return response
+    try:
+        return import_errors_export(batch=batch, user=request.user).response()
+    except ApplicationError:
+        raise Http404 from None
 
 
 # --- personal data (PIPL): consent, the customer's data on request, erasure --------------------
