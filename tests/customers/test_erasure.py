@@ -430,3 +430,14 @@ def test_the_history_of_a_car_the_customer_once_owned_loses_its_vin_and_plate(st
     placeholder = f"ERASED-{car.pk:010d}"
     assert history == [(customer.pk, placeholder, ""), (buyer.pk, VIN, "苏A0500B")]
     assert Vehicle.objects.values_list("vin", "plate_no").get(pk=car.pk) == (VIN, "苏A0500B")
+
+
+def test_a_short_erasure_hash_key_stops_start_up_with_one_line():
+    from tests.crm.test_settings import PRODUCTION_ENV, run_manage
+
+    result = run_manage("check", env={**PRODUCTION_ENV, "ERASURE_HASH_KEY": "short"})
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Configuration error: ERASURE_HASH_KEY is too short: use at least 32 random characters."
+    ]
