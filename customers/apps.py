@@ -85,3 +85,4 @@ class CustomersConfig(AppConfig):
     ]
     private_file_readers = ["customers.files.import_file_for_user"]
     customer_card_panels = ["customers.privacy.consent_panel"]
+    customer_erasure_handlers = ["customers.privacy.erase_import_artefacts"]

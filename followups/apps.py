@@ -31,3 +31,4 @@ class FollowupsConfig(AppConfig):
     customer_timeline_sources = ["followups.card.calls_and_sms"]
     customer_personal_data_providers = ["followups.privacy.personal_data"]
     customer_erasure_handlers = ["followups.privacy.erase"]
+    export_request_downloads = {"followups.smslist": "followups:export_request_download"}
