@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from crm.landing import LandingAction
+
 _READ = ["view_customer", "view_vehicle", "view_repairorder", "view_customernote", "view_segment"]
 _SEGMENTS = ["add_segment", "change_segment"]
 _CONSENT = ["view_customerconsent", "record_consent"]
@@ -74,6 +76,11 @@ class CustomersConfig(AppConfig):
     navigation = [
         ("customers:list", _("Customers"), ["service_advisor", "sales_consultant", "call_agent", "manager", "admin"]),
         ("customers:segment_list", _("Segments"), ["service_advisor", "sales_consultant", "manager", "admin"]),
+    ]
+    # The landing pages (crm/landing.py): the key figures, and the desks' customer search.
+    landing_figures = ["customers.landing.landing_figures"]
+    landing_actions = [
+        LandingAction("customers:list", _("Find a customer"), roles=("service_advisor", "sales_consultant")),
     ]
     # The download view of each kind of export needing approval (crm.views.export_requests).
     export_request_downloads = {"customers.segment": "customers:export_request_download"}
