@@ -2,6 +2,7 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 from crm.landing import LandingAction
+from crm.navigation import GlobalSearch
 
 _READ = ["view_customer", "view_vehicle", "view_repairorder", "view_customernote", "view_segment"]
 _SEGMENTS = ["add_segment", "change_segment"]
@@ -77,6 +78,14 @@ class CustomersConfig(AppConfig):
         ("customers:list", _("Customers"), ["service_advisor", "sales_consultant", "call_agent", "manager", "admin"]),
         ("customers:segment_list", _("Segments"), ["service_advisor", "sales_consultant", "manager", "admin"]),
     ]
+    # The top bar's search box finds customers (crm/navigation.py).
+    global_search = GlobalSearch(
+        url_name="customers:list",
+        label=_("Search customers"),
+        placeholder=_("Name, pinyin, plate, VIN, customer no."),
+        phone_lookup_url_name="customers:phone_lookup",
+        phone_lookup_permission="customers.search_by_phone",
+    )
     # The landing pages (crm/landing.py): the key figures, and the desks' customer search.
     landing_figures = ["customers.landing.landing_figures"]
     landing_actions = [
