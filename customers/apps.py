@@ -2,6 +2,7 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 from crm.landing import LandingAction
+from crm.masking import PhoneNumbers
 from crm.navigation import GlobalSearch
 
 _READ = ["view_customer", "view_vehicle", "view_repairorder", "view_customernote", "view_segment"]
@@ -78,6 +79,9 @@ class CustomersConfig(AppConfig):
         ("customers:list", _("Customers"), ["service_advisor", "sales_consultant", "call_agent", "manager", "admin"]),
         ("customers:segment_list", _("Segments"), ["service_advisor", "sales_consultant", "manager", "admin"]),
     ]
+    # Customers' phone numbers are masked but for staff holding this permission; the audit row of a
+    # page that showed them whole names the customers (crm/masking.py).
+    phone_numbers = PhoneNumbers(unmask_permission="customers.view_unmasked_phone", object_type="customers.customer")
     # The top bar's search box finds customers (crm/navigation.py).
     global_search = GlobalSearch(
         url_name="customers:list",
