@@ -90,3 +90,18 @@ def test_a_wrong_arrow_breaks_its_contract(pristine_tree, tmp_path, modules, bro
     assert {name for name, verdict in verdicts.items() if verdict == "BROKEN"} == broken, report
     assert set(verdicts) == {LAYERS, CORE, ACYCLIC}, report
     assert returncode == 1, report
+
+
+def test_make_test_and_make_lint_check_the_contracts():
+    """`make test` runs lint-imports before the tests (and so does `make lint`): a wrong arrow fails CI."""
+    makefile = (ROOT / "Makefile").read_text()
+
+    def recipe(target: str) -> list[str]:
+        body = makefile.split(f"\n{target}: ", 1)[1].split("\n\n", 1)[0]
+        return [line.strip() for line in body.splitlines()[1:]]
+
+    test_steps, lint_steps = recipe("test"), recipe("lint")
+    assert "$(VENV)/bin/lint-imports --no-logo" in lint_steps
+    lint_imports = test_steps.index("$(VENV)/bin/lint-imports --no-logo")
+    pytest_step = next(index for index, step in enumerate(test_steps) if " -m pytest " in step)
+    assert lint_imports < pytest_step
