@@ -53,3 +53,4 @@ class ComplaintsConfig(AppConfig):
     private_file_readers = ["complaints.files.attachment_file_for_user"]
     customer_personal_data_providers = ["complaints.privacy.personal_data"]
     customer_erasure_handlers = ["complaints.privacy.erase"]
+    export_request_downloads = {"complaints.complaint": "complaints:export_request_download"}

@@ -413,3 +413,10 @@ def complaint_export_rows(*, user, store_ids: list[int], period: DashboardPeriod
         .select_related(*LIST_RELATED)
         .order_by("received_at", "id")
     )
+
+
+def complaints_by_id_for_user(*, user, ids: list[int]) -> QuerySet[Complaint]:
+    """The complaints of ``ids`` the user may still see (an approved export), oldest first."""
+    return (
+        complaint_queryset_for_user(user).filter(pk__in=ids).select_related(*LIST_RELATED).order_by("received_at", "id")
+    )

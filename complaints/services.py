@@ -194,11 +194,10 @@ def complaint_create(
     for uploaded_file in attachments:
         complaint_attachment_add(actor=actor, complaint=complaint, uploaded_file=uploaded_file)
 
-    from complaints.tasks import complaint_notify_manager
-
     # Broker down: the complaint is saved all the same, ``notification.queued`` says so after the
-    # commit and the minutely sweep sends the notice once the broker is back.
-    complaint.notification = enqueue_on_commit(complaint_notify_manager, complaint.pk)
+    # commit and the minutely sweep sends the notice once the broker is back. (Tasks are queued by
+    # name: complaints.tasks imports this module.)
+    complaint.notification = enqueue_on_commit("complaints.tasks.complaint_notify_manager", complaint.pk)
     return complaint
 
 
@@ -404,10 +403,8 @@ def complaints_flag_breaches(*, now: datetime.datetime | None = None) -> list[in
             )
             for escalation in escalations
         )
-        from complaints.tasks import escalation_send
-
         for escalation_id in created_ids:
-            enqueue_on_commit(escalation_send, escalation_id)
+            enqueue_on_commit("complaints.tasks.escalation_send", escalation_id)
     return created_ids
 
 

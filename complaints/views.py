@@ -6,20 +6,22 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from complaints import selectors, services
+from complaints import exports, selectors, services
 from complaints.choices import Channel, Status
 from complaints.forms import ActionForm, AttachmentForm, CloseForm, ComplaintForm, DashboardFilterForm, ReopenForm
 from complaints.selectors import DashboardPeriod
-from crm.audit import audit_log_record
-from crm.choices import AuditAction
 from crm.exceptions import ApplicationError
-from crm.exports import csv_response
 from crm.scoping import stores_for_user
+from crm.selectors import export_request_get_for_user
+from customers.exports import ExportNeedsApproval
+from customers.forms import ExportRequestForm
 from customers.selectors import customer_queryset_for_user
+from customers.views import export_approval_page, export_request_form_errors
 
 PAGE_SIZE = 25
 
@@ -296,92 +298,55 @@ def complaint_dashboard(request: HttpRequest) -> HttpResponse:
 @permission_required("complaints.export_complaints", raise_exception=True)
 @require_GET
 def complaint_export(request: HttpRequest) -> HttpResponse:
-    """The complaints of the dashboard's stores and period, or its monthly figures (?what=months)."""
+    """The complaints of the dashboard's stores and period, or its monthly figures (?what=months);
+    the page asking a manager's approval when a complaint is about a 秘密-or-above or key customer."""
     _form, period, store_ids = _dashboard_scope(request)
-    stamp = f"{period.first_month:%Y%m}-{period.last_month:%Y%m}"
     if request.GET.get("what") == "months":
-        months = selectors.dashboard_months(store_ids=store_ids, period=period)
-        audit_log_record(
-            actor=request.user,
-            action=AuditAction.EXPORT,
-            object_type="complaints.monthly",
-            detail={"stores": store_ids, "period": stamp},
+        return exports.complaint_rates_export(user=request.user, store_ids=store_ids, period=period).response()
+    result = exports.complaint_export(user=request.user, store_ids=store_ids, period=period)
+    if isinstance(result, ExportNeedsApproval):
+        query = request.GET.urlencode()
+        return export_approval_page(
+            request,
+            result,
+            action=f"{reverse('complaints:export_request')}?{query}",
+            cancel_url=f"{reverse('complaints:dashboard')}?{query}",
         )
-        header = [
-            _("Month"),
-            _("Sales complaints"),
-            _("Deliveries"),
-            _("Sales complaint rate %"),
-            _("Service complaints"),
-            _("Repair orders"),
-            _("Service complaint rate %"),
-        ]
-        rows = [
-            [
-                month.month.strftime("%Y-%m"),
-                month.sales_complaints,
-                month.deliveries,
-                month.sales_rate,
-                month.service_complaints,
-                month.repair_orders,
-                month.service_rate,
-            ]
-            for month in months
-        ]
-        return csv_response(f"complaint-rates-{stamp}.csv", header, rows)
-    complaints = list(selectors.complaint_export_rows(user=request.user, store_ids=store_ids, period=period))
-    audit_log_record(
-        actor=request.user,
-        action=AuditAction.EXPORT,
-        object_type="complaints.complaint",
-        object_ids=[complaint.pk for complaint in complaints],
-        detail={"stores": store_ids, "period": stamp},
-    )
-    header = [
-        _("Number"),
-        _("Store"),
-        _("Received"),
-        _("Customer number"),
-        _("Customer"),
-        _("Plate"),
-        _("Channel"),
-        _("Department"),
-        _("Type"),
-        _("Severity"),
-        _("Staff member concerned"),
-        _("Responsible manager"),
-        _("Status"),
-        _("First response"),
-        _("Closed"),
-        _("Customer's confirmation"),
-        _("Description"),
-        _("Resolution"),
-    ]
+    return result.response()
 
-    def when(value):
-        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
-    rows = [
-        [
-            complaint.pk,
-            complaint.store.code,
-            when(complaint.received_at),
-            complaint.customer.customer_no,
-            complaint.customer.name,
-            complaint.vehicle.plate_no if complaint.vehicle else "",
-            complaint.get_channel_display(),
-            complaint.get_department_display(),
-            complaint.complaint_type.name,
-            complaint.get_severity_display(),
-            complaint.staff_concerned_display,
-            complaint.assigned_manager.get_full_name() if complaint.assigned_manager else "",
-            complaint.get_status_display(),
-            when(complaint.first_response_at),
-            when(complaint.closed_at),
-            complaint.get_customer_confirmation_display(),
-            complaint.description,
-            complaint.resolution,
-        ]
-        for complaint in complaints
-    ]
-    return csv_response(f"complaints-{stamp}.csv", header, rows)
+@login_required
+@permission_required("complaints.export_complaints", raise_exception=True)
+@require_POST
+def complaint_export_request(request: HttpRequest) -> HttpResponse:
+    """Ask a manager to approve the export of the dashboard's complaints (its filters in the query)."""
+    _form, period, store_ids = _dashboard_scope(request)
+    query = request.GET.urlencode()
+    form = ExportRequestForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, export_request_form_errors(form))
+        return redirect(f"{reverse('complaints:export')}?{query}")
+    try:
+        exports.complaint_export_request(
+            user=request.user, store_ids=store_ids, period=period, reason=form.cleaned_data["reason"]
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect(f"{reverse('complaints:dashboard')}?{query}")
+    messages.success(request, _("Your export request was sent to the store's managers for approval."))
+    return redirect("crm:export_requests")
+
+
+@login_required
+@permission_required("complaints.export_complaints", raise_exception=True)
+@require_GET
+def export_request_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """The requester's one download of an approved complaints export; a second one is refused."""
+    export_request = export_request_get_for_user(user=request.user, pk=pk)
+    if export_request.kind != exports.COMPLAINT_EXPORT_KIND:
+        raise Http404
+    try:
+        return exports.complaint_export_download(user=request.user, export_request=export_request).response()
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("crm:export_requests")

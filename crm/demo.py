@@ -2,6 +2,8 @@
 
 Each domain app may add its own demo data in a ``demo.py`` with ``seed(*, context: DemoContext)``;
 the ``seed_demo`` command calls them in INSTALLED_APPS order after this module's stores and users.
+A ``demo.py`` may also tell ``is_seeded(*, context) -> bool``: when one says its data is there, the
+command only refreshes the demo users (unless ``--force``).
 """
 
 import random
@@ -35,6 +37,7 @@ class DemoContext:
     rng: random.Random
     stores: dict[str, Store]
     users: dict[str, User]
+    owners: int = 0  # how many car owners the demo should hold (seed_demo --customers)
     counts: dict[str, int] = field(default_factory=dict)
 
 

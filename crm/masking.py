@@ -1,7 +1,30 @@
 """Phone numbers are masked on the server for staff without the unmask permission, so the full
-number never reaches their browser."""
+number never reaches their browser.
 
-UNMASK_PERMISSION = "customers.view_unmasked_phone"
+The core knows no domain: the app that keeps people's phone numbers names, on its AppConfig,
+``phone_numbers = PhoneNumbers(...)``: the permission that shows them whole, and what the audit row
+of a page that showed them names (the first app in INSTALLED_APPS order that registers one; with
+none, everybody sees numbers masked). This module is imported by the apps' ``apps.py``: it must not
+import models.
+"""
+
+from dataclasses import dataclass
+
+from django.apps import apps
+
+
+@dataclass(frozen=True)
+class PhoneNumbers:
+    unmask_permission: str  # "app_label.codename": staff holding it see numbers whole
+    object_type: str  # what a reveal's audit row names by default ("app_label.model")
+
+
+def registered_phone_numbers() -> PhoneNumbers | None:
+    for app_config in apps.get_app_configs():
+        phone_numbers = getattr(app_config, "phone_numbers", None)
+        if phone_numbers is not None:
+            return phone_numbers
+    return None
 
 
 def mask_phone(value: str | None) -> str:
@@ -19,21 +42,25 @@ def mask_phone(value: str | None) -> str:
 
 
 def can_see_full_phone(user) -> bool:
-    return bool(user and user.is_authenticated and user.has_perm(UNMASK_PERMISSION))
+    phone_numbers = registered_phone_numbers()
+    return bool(phone_numbers and user and user.is_authenticated and user.has_perm(phone_numbers.unmask_permission))
 
 
 def phone_for_user(user, value: str | None) -> str:
     return (value or "") if can_see_full_phone(user) else mask_phone(value)
 
 
-def phone_reveal_record(*, user, object_ids, path: str, object_type: str = "customers.customer", **detail) -> None:
+def phone_reveal_record(*, user, object_ids, path: str, object_type: str = "", **detail) -> None:
     """The audit row of one page (or API answer) that showed whole numbers: one row listing every
-    card it revealed, none for staff who only see them masked or when no number was shown."""
+    card it revealed, none for staff who only see them masked or when no number was shown.
+    ``object_type`` defaults to the registered one (``PhoneNumbers.object_type``)."""
     from crm.audit import audit_log_record
     from crm.choices import AuditAction
 
     ids = list(dict.fromkeys(object_ids))
     if ids and can_see_full_phone(user):
+        # Whole numbers are shown only with a registered PhoneNumbers: there is one.
+        object_type = object_type or registered_phone_numbers().object_type
         audit_log_record(
             actor=user,
             action=AuditAction.VIEW_UNMASKED_PHONE,

@@ -1,40 +1,19 @@
-"""Reads of the shared core: the figures each role sees on landing."""
+"""Reads of the shared core: the landing figures, the calendar, export requests, the audit page."""
 
 import datetime
 
-from django.apps import apps
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
+from crm.landing import LandingFigure, landing_figures_collect
 from crm.scoping import visible_store_ids
 
 
-def month_start(today: datetime.date) -> datetime.date:
-    return today.replace(day=1)
-
-
-def landing_figures(*, user, today: datetime.date | None = None) -> dict[str, int]:
-    """Customers, vehicles, deliveries and repair orders this month, over the user's stores."""
+def landing_figures(*, user, today: datetime.date | None = None) -> list[LandingFigure]:
+    """The key figures the apps register for the landing pages (crm.landing: customers, vehicles…),
+    counted over the user's stores as of ``today``."""
     today = today or timezone.localdate()
-    first_of_month = month_start(today)
-    store_ids = visible_store_ids(user)
-    store_filter = Q() if store_ids is None else Q(store_id__in=store_ids)
-    Customer = apps.get_model("customers", "Customer")
-    Vehicle = apps.get_model("customers", "Vehicle")
-    RepairOrder = apps.get_model("customers", "RepairOrder")
-    vehicles = Vehicle.objects.filter(store_filter).aggregate(
-        vehicles=Count("id"),
-        deliveries_this_month=Count("id", filter=Q(delivery_date__gte=first_of_month, delivery_date__lte=today)),
-    )
-    repair_orders = RepairOrder.objects.filter(
-        store_filter, settle_date__gte=first_of_month, settle_date__lte=today
-    ).count()
-    return {
-        "customers": Customer.objects.filter(store_filter).count(),
-        "vehicles": vehicles["vehicles"],
-        "deliveries_this_month": vehicles["deliveries_this_month"],
-        "repair_orders_this_month": repair_orders,
-    }
+    return landing_figures_collect(user=user, store_ids=visible_store_ids(user), today=today)
 
 
 def working_calendar(*, first_day: datetime.date | None = None, last_day: datetime.date | None = None):

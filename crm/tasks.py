@@ -2,8 +2,9 @@
 
 import logging
 from dataclasses import dataclass
+from importlib import import_module
 
-from celery import shared_task
+from celery import current_app, shared_task
 from django.core.management import call_command
 from django.db import transaction
 from kombu.exceptions import OperationalError
@@ -26,6 +27,15 @@ class Enqueued:
     queued: bool | None = None
 
 
+def registered_task(name: str):
+    """The task registered as ``name``. Every task is named after its module and function
+    (``complaints.tasks.escalation_send``), so a service may queue a task of its own app by name
+    without importing ``tasks.py``, which imports ``services.py`` (no import cycle). An unknown
+    name raises ``celery.exceptions.NotRegistered`` at once, not after the commit."""
+    import_module(name.rpartition(".")[0])
+    return current_app.tasks[name]
+
+
 def enqueue(task, args: tuple = (), kwargs: dict | None = None, **options) -> bool:
     """Publish ``task(*args, **kwargs)`` now (``options`` as for ``apply_async``: expires…); on a
     broker error log it and return False instead of raising, so a write that is already saved never
@@ -44,7 +54,10 @@ def enqueue(task, args: tuple = (), kwargs: dict | None = None, **options) -> bo
 def enqueue_on_commit(task, *args, **kwargs) -> Enqueued:
     """Queue ``task(*args, **kwargs)`` once the current transaction commits (immediately outside
     one). Never raises for a broker that is down: the returned ``Enqueued`` says whether it went out,
-    and the task's sweep (every task queued this way needs one) picks the work up later."""
+    and the task's sweep (every task queued this way needs one) picks the work up later. ``task`` is
+    a task or its registered name (see ``registered_task``)."""
+    if isinstance(task, str):
+        task = registered_task(task)
     outcome = Enqueued(task_name=task.name)
 
     def publish() -> None:

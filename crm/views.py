@@ -22,6 +22,7 @@ from crm.exceptions import ApplicationError
 from crm.files import private_file_get_for_user
 from crm.forms import AuditFilterForm, ExportDecisionForm
 from crm.health import services_down
+from crm.landing import landing_actions_for
 from crm.mfa import (
     totp_device_confirm,
     totp_device_for_user,
@@ -55,8 +56,11 @@ ROLE_LANDING_TEMPLATES = {
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     template = ROLE_LANDING_TEMPLATES.get(request.user.role, "crm/home_no_role.html")
+    figures = landing_figures(user=request.user)
     context = {
-        "figures": landing_figures(user=request.user),
+        "figures": {figure.key: figure.value for figure in figures},
+        "figure_list": figures,
+        "actions": landing_actions_for(request.user),
         "stores": list(stores_for_user(request.user)),
         "today": timezone.localdate(),
     }

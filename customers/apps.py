@@ -1,6 +1,10 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from crm.landing import LandingAction
+from crm.masking import PhoneNumbers
+from crm.navigation import GlobalSearch
+
 _READ = ["view_customer", "view_vehicle", "view_repairorder", "view_customernote", "view_segment"]
 _SEGMENTS = ["add_segment", "change_segment"]
 _CONSENT = ["view_customerconsent", "record_consent"]
@@ -75,6 +79,22 @@ class CustomersConfig(AppConfig):
         ("customers:list", _("Customers"), ["service_advisor", "sales_consultant", "call_agent", "manager", "admin"]),
         ("customers:segment_list", _("Segments"), ["service_advisor", "sales_consultant", "manager", "admin"]),
     ]
+    # Customers' phone numbers are masked but for staff holding this permission; the audit row of a
+    # page that showed them whole names the customers (crm/masking.py).
+    phone_numbers = PhoneNumbers(unmask_permission="customers.view_unmasked_phone", object_type="customers.customer")
+    # The top bar's search box finds customers (crm/navigation.py).
+    global_search = GlobalSearch(
+        url_name="customers:list",
+        label=_("Search customers"),
+        placeholder=_("Name, pinyin, plate, VIN, customer no."),
+        phone_lookup_url_name="customers:phone_lookup",
+        phone_lookup_permission="customers.search_by_phone",
+    )
+    # The landing pages (crm/landing.py): the key figures, and the desks' customer search.
+    landing_figures = ["customers.landing.landing_figures"]
+    landing_actions = [
+        LandingAction("customers:list", _("Find a customer"), roles=("service_advisor", "sales_consultant")),
+    ]
     # The download view of each kind of export needing approval (crm.views.export_requests).
     export_request_downloads = {"customers.segment": "customers:export_request_download"}
     customer_timeline_sources = [
@@ -85,8 +105,4 @@ class CustomersConfig(AppConfig):
     ]
     private_file_readers = ["customers.files.import_file_for_user"]
     customer_card_panels = ["customers.privacy.consent_panel"]
-
-    def ready(self) -> None:
-        # The services queue the stats refresh after an import by its name; registered here in every
-        # process (web, commands), not only in the worker that autodiscovers tasks.
-        from customers import tasks  # noqa: F401
+    customer_erasure_handlers = ["customers.privacy.erase_import_artefacts"]

@@ -36,11 +36,16 @@ VIN_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
 PLATE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
+def is_seeded(*, context: DemoContext) -> bool:
+    """Whether the demo owners are there already: `seed_demo` then only refreshes the demo users."""
+    return Customer.objects.filter(store=context.stores["NJ01"]).exists()
+
+
 def seed(*, context: DemoContext) -> None:
     rng, today = context.rng, context.today
     store_list = list(context.stores.values())
     customers, vehicles_by_customer = [], {}
-    for number in range(1, context.counts["customers_wanted"] + 1):
+    for number in range(1, context.owners + 1):
         store = rng.choices(store_list, weights=[45, 30, 25][: len(store_list)])[0]
         name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN_NAMES) for _ in range(rng.choice([1, 2])))
         pinyin, initials = name_search_keys(name)

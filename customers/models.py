@@ -614,3 +614,26 @@ class ErasedCustomer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_no} ({self.erased_at:%Y-%m-%d})"
+
+
+class ErasureHashKey(models.Model):
+    """The key of the tombstones' hashes when ERASURE_HASH_KEY is not set: one row, derived from
+    SECRET_KEY once (when the database is migrated, or on first use) and never changed, so that
+    rotating SECRET_KEY does not let erased customers come back (customers.privacy.tombstone_pepper)."""
+
+    key = models.CharField(_("key"), max_length=128)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("erasure hash key")
+        verbose_name_plural = _("erasure hash keys")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(id=1),
+                name="erasurehashkey_single_row",
+                violation_error_message=_("There is one erasure hash key."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return str(_("erasure hash key"))

@@ -12,7 +12,12 @@ functions in its AppConfig, so that customers never imports them.
   that customer (its own rows and their change history) and returns how many rows it changed.
 """
 
+import csv
 import hashlib
+import io
+import logging
+import re
+from dataclasses import dataclass
 
 from django.apps import apps
 from django.db.models import Model
@@ -23,6 +28,8 @@ from django.utils.module_loading import import_string
 
 from customers.card import CardPanel
 from customers.choices import ImportKind
+
+logger = logging.getLogger(__name__)
 
 # What an erased card and its texts become (stored data, in the language of the data, like the
 # default SMS templates; not an interface string).
@@ -97,10 +104,30 @@ def customer_personal_data(*, customer) -> dict:
 # --- tombstones ------------------------------------------------------------------------------
 
 
-def tombstone_pepper() -> str:
-    """The secret mixed into the hashes of erased mobiles and VINs (derived from SECRET_KEY): a hash
-    of an 11-digit mobile alone could be reversed by trying every number."""
+def derived_erasure_key() -> str:
+    """The key derived from SECRET_KEY (the pepper of the tombstones before ERASURE_HASH_KEY): stored
+    once in the database by the migration that adds ErasureHashKey, so tombstones made before keep
+    matching."""
     return salted_hmac("customers.privacy.tombstone", "pepper").hexdigest()
+
+
+def tombstone_pepper() -> str:
+    """The secret mixed into the hashes of erased mobiles and VINs (a hash of an 11-digit mobile
+    alone could be reversed by trying every number): settings.ERASURE_HASH_KEY, or else the key kept
+    in the database (derived from SECRET_KEY once, never again), so rotating SECRET_KEY does not
+    bring erased customers back with the next DMS import."""
+    from django.conf import settings
+
+    from customers.models import ErasureHashKey
+
+    if settings.ERASURE_HASH_KEY:
+        return settings.ERASURE_HASH_KEY
+    stored = ErasureHashKey.objects.filter(pk=1).values_list("key", flat=True).first()
+    if stored is None:
+        # A concurrent first use inserts the same row at most once (ON CONFLICT DO NOTHING).
+        ErasureHashKey.objects.bulk_create([ErasureHashKey(pk=1, key=derived_erasure_key())], ignore_conflicts=True)
+        stored = ErasureHashKey.objects.values_list("key", flat=True).get(pk=1)
+    return stored
 
 
 def tombstone_hash(value: str) -> str:
@@ -136,6 +163,182 @@ def tombstone_reject_sql(*, kind: str, stage: str = "s", store: str = "st", vehi
         f"({vehicle}.id IS NULL AND EXISTS (SELECT 1 FROM {table} e"
         f" WHERE e.vin_hashes @> ARRAY[{tombstone_hash_sql(stage + '.vin')}]::varchar(64)[]))"
     )
+
+
+# --- import artefacts -------------------------------------------------------------------------
+#
+# An erased customer's rows stay in what earlier DMS imports kept: the uploaded files
+# (ImportBatch.source_file), the rejected-rows files (ImportBatch.errors_file) and the values of
+# the import's issues (ImportIssue.value). Erasure clears them all, whatever their age:
+# - an uploaded file keeps its other rows, the person's rows become empty rows (so the row numbers
+#   of the import's issues still point at the right rows), in the file's own format and encoding;
+# - a rejected-rows file loses the person's rows (it is the file admins fix and import again);
+#   with none left it is removed;
+# - the issues of those rows, and any issue whose value is the person's customer number, mobile or
+#   VIN, lose their value (row, column and reason stay: the import's statistics).
+# A row is the person's when a cell is their DMS customer number, their mobile (also with +86 and
+# separators) or the VIN of a car they own. Rewritten files are stored under a new name in the
+# erasure's transaction; the old file is deleted once it commits (a rolled-back erasure leaves the
+# old file in place). An import still running is left alone: its rows meet the tombstone.
+
+
+@dataclass(frozen=True)
+class PersonKeys:
+    """What identifies a customer's rows in a DMS file."""
+
+    customer_no: str
+    mobile: str
+    vins: frozenset[str]
+
+    def values(self) -> list[str]:
+        return [value for value in (self.customer_no, self.mobile, *sorted(self.vins)) if value]
+
+    def found_in_bytes(self, data: bytes) -> bool:
+        return any(value.encode(encoding) in data for value in self.values() for encoding in ("utf-8", "gb18030"))
+
+    def matches(self, cells) -> bool:
+        for cell in cells:
+            text = "" if cell is None else str(cell).strip().lstrip("'").strip()
+            if not text:
+                continue
+            if text == self.customer_no or text.upper() in self.vins:
+                return True
+            if self.mobile and any(character.isdigit() for character in text):
+                digits = re.sub(r"\D", "", text)
+                if digits in (self.mobile, "86" + self.mobile):
+                    return True
+        return False
+
+
+def _blank_csv_rows(data: bytes, keys: PersonKeys) -> tuple[bytes, list[int]]:
+    from customers.dms.parsing import decode_csv_bytes
+
+    text, encoding = decode_csv_bytes(data)
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    matched = [number for number, row in enumerate(rows[1:], start=2) if keys.matches(row)]
+    if not matched:
+        return data, []
+    for number in matched:
+        rows[number - 1] = [""] * len(rows[number - 1])
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue().encode(encoding), matched
+
+
+def _blank_xlsx_rows(data: bytes, keys: PersonKeys) -> tuple[bytes, list[int]]:
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(io.BytesIO(data))
+    sheet = workbook.worksheets[0]  # the sheet the import reads
+    matched = []
+    for number, row in enumerate(sheet.iter_rows(min_row=2), start=2):
+        if keys.matches(cell.value for cell in row):
+            matched.append(number)
+            for cell in row:
+                cell.value = None
+    if not matched:
+        return data, []
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue(), matched
+
+
+def _drop_rejected_rows(data: bytes, keys: PersonKeys) -> tuple[bytes | None, list[int]]:
+    """The rejected-rows file (UTF-8 CSV, its source row number in the last-but-one column) without
+    the person's rows; None when no row is left."""
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    header, body = rows[:1], rows[1:]
+    kept = [row for row in body if not keys.matches(row[:-2])]
+    if len(kept) == len(body):
+        return data, []
+    matched = [int(row[-2]) for row in body if keys.matches(row[:-2]) and row[-2].isdigit()]
+    if not kept:
+        return None, matched
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(header + kept)
+    return buffer.getvalue().encode("utf-8-sig"), matched
+
+
+def _replace_file(batch, field_name: str, content: bytes | None) -> None:
+    """Point the batch at a rewritten file (or at none) in this transaction; delete the old file
+    when the transaction commits."""
+    from django.core.files.base import ContentFile
+    from django.db import transaction
+
+    from customers.models import ImportBatch
+
+    field_file = getattr(batch, field_name)
+    old_name, storage = field_file.name, field_file.storage
+    new_name = storage.save(old_name, ContentFile(content)) if content is not None else ""
+    ImportBatch.objects.filter(pk=batch.pk).update(**{field_name: new_name})
+    transaction.on_commit(lambda: storage.delete(old_name))
+
+
+def _read(field_file) -> bytes | None:
+    try:
+        with field_file.open("rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def erase_import_artefacts(*, customer) -> dict[str, int]:
+    """Erasure handler (customers' own, see the module's docstring): the customer's rows leave the
+    stored DMS files of every import, and their issues lose their values; the history rows of cars
+    the customer once owned lose their VIN and plate like those of the cars they own."""
+    from customers.choices import ImportStatus
+    from customers.models import ImportBatch, ImportIssue, Vehicle
+
+    vehicles = list(customer.vehicles.values_list("pk", "vin"))
+    keys = PersonKeys(
+        customer_no=customer.customer_no,
+        mobile=customer.mobile,
+        vins=frozenset(vin.upper() for _pk, vin in vehicles if not vin.startswith(ERASED_KEY_PREFIX)),
+    )
+    files = issues = 0
+    batches = (
+        ImportBatch.objects.exclude(status=ImportStatus.RUNNING)
+        .exclude(source_file="", errors_file="")
+        .order_by("pk")
+        .only("pk", "source_file", "errors_file")
+    )
+    for batch in batches.iterator(chunk_size=100):
+        rows: set[int] = set()
+        if batch.source_file and (data := _read(batch.source_file)) is not None:
+            is_xlsx = batch.source_file.name.lower().endswith((".xlsx", ".xlsm"))
+            try:
+                content, matched = (_blank_xlsx_rows if is_xlsx else _blank_csv_rows)(data, keys)
+            except Exception as error:
+                # A file the import could not read either: removed when its bytes hold the person.
+                content, matched = None, ([0] if keys.found_in_bytes(data) else [])
+                logger.warning("Import %s: unreadable source file searched as bytes: %s", batch.pk, error)
+            if matched:
+                _replace_file(batch, "source_file", content)
+                rows.update(number for number in matched if number)
+                files += 1
+        if batch.errors_file and (data := _read(batch.errors_file)) is not None:
+            content, matched = _drop_rejected_rows(data, keys)
+            if content is not data:
+                _replace_file(batch, "errors_file", content)
+                rows.update(matched)
+                files += 1
+        if rows:
+            issues += ImportIssue.objects.filter(batch=batch, row_number__in=rows).exclude(value="").update(value="")
+    issues += ImportIssue.objects.filter(value__in=keys.values()).update(value="")
+
+    former = (
+        Vehicle.history.filter(customer_id=customer.pk)
+        .exclude(id__in=[pk for pk, _vin in vehicles])
+        .values_list("id", flat=True)
+        .distinct()
+    )
+    former_rows = 0
+    for vehicle_id in sorted(set(former)):
+        placeholder = f"{ERASED_KEY_PREFIX}{vehicle_id:010d}"[:17]
+        former_rows += Vehicle.history.filter(id=vehicle_id, customer_id=customer.pk).update(
+            vin=placeholder, plate_no=""
+        )
+    return {"import_files": files, "import_issues": issues, "former_vehicles_history": former_rows}
 
 
 # --- the card --------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 
-from celery import current_app
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -22,10 +21,6 @@ from customers.facts import customer_stats_refresh_for_customers
 from customers.models import CustomerConsent, CustomerNote, ImportBatch, ImportIssue
 from customers.pinyin import name_search_keys
 from customers.selectors import customer_editable_fields
-
-# Queued after an import, by name: customers.tasks calls these services, so it is not imported here
-# (CustomersConfig.ready() loads it, so the name is registered in every process).
-REFRESH_STATS_AFTER_IMPORT_TASK = "customers.tasks.refresh_customer_stats_after_import"
 
 # ---------------------------------------------------------------------------------------------
 # DMS import
@@ -80,8 +75,9 @@ def dms_import_run(*, batch: ImportBatch, source, allowed_store_ids: list[int] |
             detail={"kind": batch.kind, "file": batch.file_name, "summary": batch.summary()},
         )
         if outcome.touched_customer_ids:
-            # Broker down: the nightly customers-refresh-customer-stats catches these up.
-            enqueue_on_commit(current_app.tasks[REFRESH_STATS_AFTER_IMPORT_TASK], outcome.touched_customer_ids)
+            # Broker down: the nightly customers-refresh-customer-stats catches these up. (Queued by
+            # name: customers.tasks imports this module.)
+            enqueue_on_commit("customers.tasks.refresh_customer_stats_after_import", outcome.touched_customer_ids)
     return outcome
 
 

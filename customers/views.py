@@ -4,9 +4,11 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from crm.exceptions import ApplicationError
 from crm.masking import phone_reveal_record
 from crm.scoping import sees_all_stores
 from customers import phone_search
@@ -254,39 +256,63 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def segment_export(request: HttpRequest, pk: int, file_format: str) -> HttpResponse:
     """The segment's file at once, or, when it holds cards needing a manager's approval (秘密 and
     above, key customers), the page asking for that approval."""
-    from customers.exports import export_cards_needing_approval, segment_export_customers, segment_export_response
+    from customers.exports import FILE_FORMATS, ExportNeedsApproval
+    from customers.exports import segment_export as export
 
-    if file_format not in ("csv", "xlsx"):
+    if file_format not in FILE_FORMATS:
         raise Http404
     segment = segment_get_for_user(user=request.user, pk=pk)
-    customers = segment_export_customers(segment=segment, user=request.user)
-    needing = export_cards_needing_approval(customers)
-    if not needing:
-        return segment_export_response(segment=segment, user=request.user, file_format=file_format)
+    result = export(segment=segment, user=request.user, file_format=file_format)
+    if isinstance(result, ExportNeedsApproval):
+        return export_approval_page(
+            request,
+            result,
+            action=reverse("customers:segment_export_request", args=[segment.pk, file_format]),
+            cancel_url=reverse("customers:segment_detail", args=[segment.pk]),
+            segment=segment,
+            file_format=file_format,
+        )
+    return result.response()
+
+
+def export_approval_page(request: HttpRequest, needed, *, action: str, cancel_url: str, **context) -> HttpResponse:
+    """The page of an export needing a manager's approval (customers.exports.ExportNeedsApproval):
+    how many rows need it and the form asking for it, posted to ``action``."""
     context = {
-        "segment": segment,
-        "file_format": file_format,
-        "row_count": customers.count(),
-        "approval_row_count": len(needing),
+        **context,
+        "label": needed.label,
+        "row_count": needed.row_count,
+        "approval_row_count": needed.approval_row_count,
+        "action": action,
+        "cancel_url": cancel_url,
         "form": ExportRequestForm(),
     }
     return render(request, "customers/export_request.html", context)
+
+
+def export_request_form_errors(form: ExportRequestForm) -> str:
+    return " ".join(error for errors in form.errors.values() for error in errors)
 
 
 @login_required
 @permission_required("customers.export_customers", raise_exception=True)
 @require_POST
 def segment_export_request(request: HttpRequest, pk: int, file_format: str) -> HttpResponse:
+    from customers.exports import FILE_FORMATS
     from customers.exports import segment_export_request as request_export
 
-    if file_format not in ("csv", "xlsx"):
+    if file_format not in FILE_FORMATS:
         raise Http404
     segment = segment_get_for_user(user=request.user, pk=pk)
     form = ExportRequestForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
+        messages.error(request, export_request_form_errors(form))
         return redirect("customers:segment_export", segment.pk, file_format)
-    request_export(segment=segment, user=request.user, file_format=file_format, reason=form.cleaned_data["reason"])
+    try:
+        request_export(segment=segment, user=request.user, file_format=file_format, reason=form.cleaned_data["reason"])
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("customers:segment_detail", segment.pk)
     messages.success(request, _("Your export request was sent to the store's managers for approval."))
     return redirect("crm:export_requests")
 
@@ -296,15 +322,14 @@ def segment_export_request(request: HttpRequest, pk: int, file_format: str) -> H
 @require_GET
 def export_request_download(request: HttpRequest, pk: int) -> HttpResponse:
     """The requester's one download of an approved export; a second one is refused with a message."""
-    from crm.exceptions import ApplicationError
     from crm.selectors import export_request_get_for_user
-    from customers.exports import SEGMENT_EXPORT_KIND, export_request_download_response
+    from customers.exports import SEGMENT_EXPORT_KIND, segment_export_download
 
     export_request = export_request_get_for_user(user=request.user, pk=pk)
     if export_request.kind != SEGMENT_EXPORT_KIND:
         raise Http404
     try:
-        return export_request_download_response(export_request=export_request, user=request.user)
+        return segment_export_download(export_request=export_request, user=request.user).response()
     except ApplicationError as error:
         messages.error(request, error.message)
         return redirect("crm:export_requests")
@@ -326,14 +351,13 @@ def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def import_errors_download(request: HttpRequest, pk: int) -> HttpResponse:
     """The rejected rows of an import, UTF-8 with BOM, fixable and re-importable."""
+    from customers.exports import import_errors_export
+
     batch = import_batch_get_for_user(user=request.user, pk=pk)
-    if not batch.errors_file:
-        raise Http404
-    with batch.errors_file.open("rb") as handle:
-        content = handle.read()
-    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="rejected-{batch.pk}.csv"'
-    return response
+    try:
+        return import_errors_export(batch=batch, user=request.user).response()
+    except ApplicationError:
+        raise Http404 from None
 
 
 # --- personal data (PIPL): consent, the customer's data on request, erasure --------------------

@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from crm.landing import LandingAction
+
 _AGENT = ["view_followuptask", "work_call_queue", "view_callattempt", "add_callattempt", "view_followuprule"]
 _MANAGER = [
     *_AGENT,
@@ -27,7 +29,14 @@ class FollowupsConfig(AppConfig):
         ("followups:reports", _("Follow-up reports"), ["manager", "admin"]),
         ("followups:sms", _("SMS"), ["manager", "admin"]),
     ]
+    # The call agents' landing page opens on the queue (crm/landing.py).
+    landing_actions = [
+        LandingAction(
+            "followups:queue", _("Open the call queue"), roles=("call_agent",), page_name="call-queue", accesskey="q"
+        ),
+    ]
     customer_card_panels = ["followups.card.due_followups_panel"]
     customer_timeline_sources = ["followups.card.calls_and_sms"]
     customer_personal_data_providers = ["followups.privacy.personal_data"]
     customer_erasure_handlers = ["followups.privacy.erase"]
+    export_request_downloads = {"followups.smslist": "followups:export_request_download"}

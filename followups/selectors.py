@@ -283,3 +283,12 @@ def customer_sms(*, customer_id: int, limit: int = 50) -> list[SmsMessage]:
 
 def stores_of(user) -> list[Store]:
     return list(stores_for_user(user))
+
+
+def sms_tasks_by_id(*, user, ids: list[int]) -> QuerySet[FollowupTask]:
+    """The SMS tasks of ``ids`` the user may still see (an approved export of the day's SMS list), in
+    the list's order."""
+    tasks = _visible_tasks(user).filter(pk__in=ids, channel=Channel.SMS)
+    return tasks.select_related("customer", "vehicle", "store", "rule", "sms").order_by(
+        "store__code", "code", "customer__customer_no", "id"
+    )

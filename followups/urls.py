@@ -15,6 +15,8 @@ urlpatterns = [
     path("preview/", views.preview, name="preview"),
     path("reports/", views.reports, name="reports"),
     path("sms/", views.sms_list, name="sms"),
+    path("sms/export-request/", views.sms_export_request, name="sms_export_request"),
+    path("exports/<int:pk>/download/", views.export_request_download, name="export_request_download"),
     path("sms/inbound/", views.sms_inbound, name="sms_inbound"),
     path("sms/delivery/", views.sms_delivery, name="sms_delivery"),
 ]

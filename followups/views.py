@@ -1,6 +1,7 @@
 import datetime
 import hmac
 import json
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -19,11 +20,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from crm.audit import audit_log_record
 from crm.choices import AuditAction
 from crm.exceptions import ApplicationError
-from crm.exports import csv_response
 from crm.masking import phone_for_user, phone_reveal_record
 from crm.scoping import stores_for_user
+from crm.selectors import export_request_get_for_user
+from customers.exports import ExportNeedsApproval
+from customers.forms import ExportRequestForm
 from customers.selectors import customer_get_for_user, customer_vehicles
-from followups import selectors, services
+from customers.views import export_approval_page, export_request_form_errors
+from followups import exports, selectors, services
 from followups.defaults import SMS_OPT_OUT_TEXT
 from followups.forms import OutcomeForm, RuleForm
 
@@ -324,30 +328,16 @@ def sms_list(request: HttpRequest) -> HttpResponse:
     if request.GET.get("format") == "csv":
         if not request.user.has_perm("followups.export_sms_list"):
             raise PermissionDenied
-        rows = list(tasks)
-        audit_log_record(
-            actor=request.user,
-            action=AuditAction.EXPORT,
-            object_type="followups.smslist",
-            object_ids=[task.customer_id for task in rows],
-            detail={"date": day.isoformat()},
-        )
-        return csv_response(
-            f"sms-{day.isoformat()}.csv",
-            ["store", "rule", "customer_no", "name", "mobile", "plate", "text"],
-            (
-                [
-                    task.store.code,
-                    task.code,
-                    task.customer.customer_no,
-                    task.customer.name,
-                    phone_for_user(request.user, task.customer.mobile),
-                    task.vehicle.plate_no if task.vehicle else "",
-                    getattr(getattr(task, "sms", None), "body", ""),
-                ]
-                for task in rows
-            ),
-        )
+        result = exports.sms_list_export(user=request.user, day=day, search=search)
+        if isinstance(result, ExportNeedsApproval):
+            query = urlencode({"date": day.isoformat(), "q": search})
+            return export_approval_page(
+                request,
+                result,
+                action=f"{reverse('followups:sms_export_request')}?{query}",
+                cancel_url=f"{reverse('followups:sms')}?{query}",
+            )
+        return result.response()
     page = Paginator(tasks, 50).get_page(request.GET.get("page"))
     # The page shows each customer's mobile, whole for managers: one audit row for the page.
     phone_reveal_record(
@@ -357,6 +347,42 @@ def sms_list(request: HttpRequest) -> HttpResponse:
     )
     context = {"page": page, "day": day, "error": error, "search": search}
     return render(request, "followups/sms_list.html", context)
+
+
+@login_required
+@permission_required("followups.export_sms_list", raise_exception=True)
+@require_POST
+def sms_export_request(request: HttpRequest) -> HttpResponse:
+    """Ask a manager to approve the day's SMS list (?date=&q= as the list) holding cards needing it."""
+    day, _error = _parse_date(request.GET.get("date"), timezone.localdate())
+    search = request.GET.get("q", "").strip()[:100]
+    query = urlencode({"date": day.isoformat(), "q": search})
+    form = ExportRequestForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, export_request_form_errors(form))
+        return redirect(f"{reverse('followups:sms')}?{query}&format=csv")
+    try:
+        exports.sms_list_export_request(user=request.user, day=day, search=search, reason=form.cleaned_data["reason"])
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect(f"{reverse('followups:sms')}?{query}")
+    messages.success(request, _("Your export request was sent to the store's managers for approval."))
+    return redirect("crm:export_requests")
+
+
+@login_required
+@permission_required("followups.export_sms_list", raise_exception=True)
+@require_GET
+def export_request_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """The requester's one download of an approved SMS list; a second one is refused with a message."""
+    export_request = export_request_get_for_user(user=request.user, pk=pk)
+    if export_request.kind != exports.SMS_LIST_EXPORT_KIND:
+        raise Http404
+    try:
+        return exports.sms_list_export_download(user=request.user, export_request=export_request).response()
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("crm:export_requests")
 
 
 def _token_ok(request: HttpRequest) -> bool:

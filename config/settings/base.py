@@ -199,6 +199,16 @@ OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Dealership CRM")
 # deactivating the account deletes them at once.
 API_TOKEN_TTL_HOURS = env_int("API_TOKEN_TTL_HOURS", 24 * 30, minimum=1)
 
+# --- Erasure (customers/privacy.py) ------------------------------------------------------------
+# The key of the hashes of erased customers' mobiles and VINs kept in their tombstones, which stop
+# the next DMS import from bringing them back. Empty (the default): a key derived from SECRET_KEY
+# once, when the database was migrated, and kept in the database (customers.ErasureHashKey), so
+# rotating SECRET_KEY changes nothing. Set it only before the first erasure and never change it:
+# tombstones hashed with another key no longer match.
+ERASURE_HASH_KEY = env_str("ERASURE_HASH_KEY", "")
+if ERASURE_HASH_KEY and len(ERASURE_HASH_KEY) < 32:
+    raise EnvironmentVariableError("ERASURE_HASH_KEY is too short: use at least 32 random characters.")
+
 # --- Rate limits (crm/middleware.py RateLimitMiddleware; counters in the cache, i.e. Redis) ----
 # "N/s", "N/m" or "N/h". Log-in attempts per client address (login page, admin, API token);
 # searches per user (customer list, phone look-up, API list "search"); SMS webhooks per address.

@@ -205,7 +205,7 @@ def test_a_failure_while_building_the_file_leaves_the_export_approved(
 
     monkeypatch.setattr(customers.exports, "export_rows", broken)
     with pytest.raises(OSError, match="disk full"):
-        customers.exports.export_request_download_response(export_request=export_request, user=manager_a)
+        customers.exports.segment_export_download(export_request=export_request, user=manager_a)
 
     assert ExportRequest.objects.get().status == "approved"
     assert audit(AuditAction.EXPORT) == []

@@ -94,3 +94,17 @@ def test_enqueue_on_commit_with_the_broker_up_queues_once_committed(store_a):
         assert outcome.queued is True
     finally:
         app.conf.task_always_eager = True
+
+
+def test_a_service_names_a_task_of_its_own_app_and_gets_the_registered_task():
+    from celery.exceptions import NotRegistered
+
+    from complaints.tasks import escalation_send
+    from crm.tasks import registered_task
+
+    # (shared_task hands out a proxy of the registered task: equal, not identical)
+    assert registered_task("complaints.tasks.escalation_send") == escalation_send
+    with pytest.raises(NotRegistered):
+        registered_task("complaints.tasks.no_such_task")
+    with pytest.raises(ModuleNotFoundError):
+        registered_task("complaints.no_such_module.task")

@@ -2,16 +2,30 @@
 history purged, statistics kept, a tombstone left so that the next DMS import does not bring the
 person back; permission, typed confirmation and reason; audited; a second erasure changes nothing."""
 
+import csv
+import io
 import json
+from pathlib import Path
 
 import pytest
+from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from complaints.models import Complaint, ComplaintAction, ComplaintAttachment
 from crm.exceptions import ApplicationError
 from crm.models import AuditLog
-from customers.models import Customer, CustomerConsent, CustomerNote, ErasedCustomer, ImportIssue, RepairOrder, Vehicle
-from customers.privacy import erasure_handlers, tombstone_hash
+from customers.models import (
+    Customer,
+    CustomerConsent,
+    CustomerNote,
+    ErasedCustomer,
+    ErasureHashKey,
+    ImportBatch,
+    ImportIssue,
+    RepairOrder,
+    Vehicle,
+)
+from customers.privacy import derived_erasure_key, erasure_handlers, tombstone_hash, tombstone_pepper
 from customers.services import customer_erase, customer_personal_data_export
 from followups.models import CallAttempt, FollowupTask, InboundSms, SmsMessage
 from tests.customers.dms_helpers import (
@@ -23,6 +37,7 @@ from tests.customers.dms_helpers import (
     write_csv,
 )
 from tests.customers.privacy_helpers import VIN, customer_with_everything
+from tests.factories import CustomerFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db
 PERSONAL = [
@@ -45,6 +60,7 @@ def erase_through_the_page(client, user, customer, **data):
 
 def test_followups_and_complaints_register_their_erasure_handlers():
     assert [f"{function.__module__}.{function.__name__}" for function in erasure_handlers()] == [
+        "customers.privacy.erase_import_artefacts",
         "followups.privacy.erase",
         "complaints.privacy.erase",
     ]
@@ -220,3 +236,208 @@ def test_a_new_customer_number_with_the_erased_mobile_in_the_same_store_is_rejec
     assert summary == "created=1 updated=0 unchanged=0 rejected=1 warnings=0"
     assert list(Customer.objects.filter(mobile="13955550417").values_list("customer_no", flat=True)) == ["C9418"]
     assert json.dumps(list(ImportIssue.objects.values_list("row_number", flat=True))) == "[2]"
+
+
+# --- the tombstones' key ------------------------------------------------------------------------
+
+
+def test_rotating_secret_key_does_not_bring_an_erased_customer_back(store_a, manager_a, tmp_path, settings):
+    vin = make_vin(417)
+    customers = write_csv(tmp_path / "c.csv", [customer_row("C0417", 手机号码="13955550417")])
+    orders = write_csv(tmp_path / "r.csv", [repair_row("RO0417", vin)])
+    run_import("customers", customers)
+    run_import("vehicles", write_csv(tmp_path / "v.csv", [vehicle_row(vin, "C0417")]))
+    run_import("repair_orders", orders)
+    customer_erase(customer=Customer.objects.get(customer_no="C0417"), user=manager_a, reason="客户申请")
+    before = ErasedCustomer.objects.get()
+    ImportIssue.objects.all().delete()
+
+    settings.SECRET_KEY = "a-rotated-secret-key-" + "y" * 50
+    # A new customer number with the erased mobile, and the erased car's repair order, are matched
+    # by their hashes only.
+    summaries = [
+        run_import("customers", write_csv(tmp_path / "again.csv", [customer_row("C9417", 手机号码="13955550417")])),
+        run_import("repair_orders", orders),
+    ]
+
+    assert summaries == ["created=0 updated=0 unchanged=0 rejected=1 warnings=0"] * 2
+    reason = "The customer was erased at their request: the row is not imported"
+    assert list(ImportIssue.objects.order_by("batch_id").values_list("row_number", "reason")) == [(2, reason)] * 2
+    assert not Customer.objects.filter(mobile="13955550417").exists()
+    assert (tombstone_hash("13955550417"), [tombstone_hash(vin)]) == (before.mobile_hash, before.vin_hashes)
+
+
+def test_the_tombstones_key_is_kept_in_the_database_unless_a_setting_names_one(settings):
+    import importlib
+
+    from django.apps import apps
+
+    ErasureHashKey.objects.all().delete()  # a flushing test elsewhere may have removed it already
+    importlib.import_module("customers.migrations.0013_erasure_hash_key").keep_the_current_key(apps, None)
+    stored = ErasureHashKey.objects.get()
+    assert stored.key == derived_erasure_key()
+
+    settings.SECRET_KEY = "a-rotated-secret-key-" + "y" * 50
+    assert derived_erasure_key() != stored.key
+    assert tombstone_pepper() == stored.key
+
+    hashed_with_the_stored_key = tombstone_hash("13955550417")
+    settings.ERASURE_HASH_KEY = "k" * 40
+    assert tombstone_pepper() == "k" * 40
+    assert tombstone_hash("13955550417") != hashed_with_the_stored_key
+
+
+def test_the_tombstones_key_is_derived_once_on_first_use_when_missing(settings):
+    ErasureHashKey.objects.all().delete()
+    first = tombstone_pepper()
+    settings.SECRET_KEY = "a-rotated-secret-key-" + "y" * 50
+
+    assert (first, tombstone_pepper(), ErasureHashKey.objects.count()) == (first, first, 1)
+
+
+# --- import artefacts ---------------------------------------------------------------------------
+
+
+def _csv_rows(data: bytes, encoding: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode(encoding))))
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+def test_erasure_clears_the_uploaded_file_the_rejected_rows_and_the_issues(
+    store_a, manager_a, tmp_path, media, django_capture_on_commit_callbacks
+):
+    rows = [
+        customer_row("C0417", 客户姓名="王芳", 手机号码="13955550417"),
+        customer_row("C0418", 客户姓名="李雷", 手机号码="13955550418"),
+        customer_row("", 客户姓名="王芳", 手机号码="+86 139-5555-0417"),  # rejected: no customer number
+        customer_row("", 客户姓名="韩梅梅", 手机号码="13955550419"),  # rejected too
+    ]
+    source = write_csv(tmp_path / "c.csv", rows, encoding="gbk")
+    run_import("customers", source)
+    batch = ImportBatch.objects.get()
+    batch.source_file.save("c.csv", ContentFile(source.read_bytes()))
+    old_source, old_errors = Path(batch.source_file.path), Path(batch.errors_file.path)
+    ImportIssue.objects.create(
+        batch=batch, row_number=2, column="生日", value="1985-04-17", reason="r", severity="warning"
+    )
+    ImportIssue.objects.create(
+        batch=batch, row_number=3, column="生日", value="1986-05-18", reason="r", severity="warning"
+    )
+    ImportIssue.objects.create(batch=batch, row_number=4, column="性别", value="女士", reason="r", severity="warning")
+    ImportIssue.objects.create(batch=batch, row_number=5, column="性别", value="先生", reason="r", severity="warning")
+    other = ImportBatch.objects.create(kind="vehicles", file_name="v.csv")
+    ImportIssue.objects.create(
+        batch=other, row_number=9, column="VIN码", value="13955550417", reason="r", severity="error"
+    )
+    issues_before = ImportIssue.objects.count()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_erase(customer=Customer.objects.get(customer_no="C0417"), user=manager_a, reason="客户申请")
+
+    batch.refresh_from_db()
+    header, *kept = _csv_rows(batch.source_file.read(), "gbk")
+    assert [row[:3] for row in kept] == [["", "", ""], ["C0418", "李雷", "男"], ["", "", ""], ["", "韩梅梅", "男"]]
+    assert len(kept[0]) == len(header)
+    assert (old_source.exists(), old_errors.exists()) == (False, False)
+    _header, *rejected = _csv_rows(batch.errors_file.read(), "utf-8-sig")
+    assert [(row[1], row[-2]) for row in rejected] == [("韩梅梅", "5")]
+    issues = ImportIssue.objects.order_by("batch_id", "row_number", "column", "id")
+    assert list(issues.values_list("row_number", "column", "value")) == [
+        (2, "生日", ""),
+        (3, "生日", "1986-05-18"),
+        (4, "客户编号", ""),
+        (4, "性别", ""),
+        (5, "客户编号", ""),
+        (5, "性别", "先生"),
+        (9, "VIN码", ""),
+    ]
+    assert ImportIssue.objects.count() == issues_before
+    erasure = AuditLog.objects.get(action="erase")
+    assert erasure.detail["changed"]["import_files"] == 2
+
+
+def test_a_rejected_rows_file_holding_only_the_person_is_removed(store_a, manager_a, tmp_path, media,
+                                                                 django_capture_on_commit_callbacks):  # fmt: skip
+    rows = [customer_row("C0417", 手机号码="13955550417"), customer_row("", 手机号码="13955550417")]
+    run_import("customers", write_csv(tmp_path / "c.csv", rows))
+    batch = ImportBatch.objects.get()
+    old_errors = Path(batch.errors_file.path)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_erase(customer=Customer.objects.get(customer_no="C0417"), user=manager_a, reason="客户申请")
+
+    batch.refresh_from_db()
+    assert (batch.errors_file.name, batch.rejected_count, old_errors.exists()) == ("", 1, False)
+
+
+def test_an_uploaded_xlsx_file_keeps_its_rows_but_the_persons(store_a, manager_a, media,
+                                                             django_capture_on_commit_callbacks):  # fmt: skip
+    import openpyxl
+
+    customer = CustomerFactory(store=store_a, customer_no="C0417", mobile="13955550417")
+    VehicleFactory(customer=customer, vin=VIN)
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["工单号", "VIN码", "结算金额"])
+    workbook.active.append(["RO1", VIN.lower(), 500])
+    workbook.active.append(["RO2", "LGBH52E0000000002", 300])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    batch = ImportBatch.objects.create(kind="repair_orders", file_name="r.xlsx", status="done")
+    batch.source_file.save("r.xlsx", ContentFile(buffer.getvalue()))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_erase(customer=customer, user=manager_a, reason="客户申请")
+
+    batch.refresh_from_db()
+    sheet = openpyxl.load_workbook(batch.source_file.path).worksheets[0]
+    assert [list(row) for row in sheet.iter_rows(values_only=True)] == [
+        ["工单号", "VIN码", "结算金额"],
+        [None, None, None],
+        ["RO2", "LGBH52E0000000002", 300],
+    ]
+
+
+def test_a_running_import_and_other_customers_files_are_left_alone(store_a, manager_a, media):
+    customer = CustomerFactory(store=store_a, customer_no="C0417", mobile="13955550417")
+    running = ImportBatch.objects.create(kind="customers", file_name="a.csv", status="running")
+    running.source_file.save("a.csv", ContentFile("客户编号,手机号码\nC0417,13955550417\n".encode()))
+    unrelated = ImportBatch.objects.create(kind="customers", file_name="b.csv", status="done")
+    unrelated.source_file.save("b.csv", ContentFile("客户编号,手机号码\nC0418,13955550418\n".encode()))
+    names = (running.source_file.name, unrelated.source_file.name)
+
+    customer_erase(customer=customer, user=manager_a, reason="客户申请")
+
+    assert tuple(ImportBatch.objects.order_by("pk").values_list("source_file", flat=True)) == names
+
+
+def test_the_history_of_a_car_the_customer_once_owned_loses_its_vin_and_plate(store_a, manager_a):
+    customer = CustomerFactory(store=store_a, customer_no="C0417")
+    buyer = CustomerFactory(store=store_a, customer_no="C0500")
+    car = VehicleFactory(customer=customer, vin=VIN, plate_no="苏A0417X")
+    car.customer, car.plate_no = buyer, "苏A0500B"
+    car.save()
+
+    customer_erase(customer=customer, user=manager_a, reason="客户申请")
+
+    history = list(
+        Vehicle.history.filter(id=car.pk).order_by("history_id").values_list("customer_id", "vin", "plate_no")
+    )
+    placeholder = f"ERASED-{car.pk:010d}"
+    assert history == [(customer.pk, placeholder, ""), (buyer.pk, VIN, "苏A0500B")]
+    assert Vehicle.objects.values_list("vin", "plate_no").get(pk=car.pk) == (VIN, "苏A0500B")
+
+
+def test_a_short_erasure_hash_key_stops_start_up_with_one_line():
+    from tests.crm.test_settings import PRODUCTION_ENV, run_manage
+
+    result = run_manage("check", env={**PRODUCTION_ENV, "ERASURE_HASH_KEY": "short"})
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Configuration error: ERASURE_HASH_KEY is too short: use at least 32 random characters."
+    ]

@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from crm.demo import DemoContext, demo_password, seed_stores_and_users
 from crm.mfa import totp_device_ensure_confirmed, totp_secret_base32, user_needs_second_factor
-from crm.models import Store
 
 
 class Command(BaseCommand):
@@ -28,7 +27,6 @@ class Command(BaseCommand):
         if customers < 1:
             raise CommandError("--customers must be at least 1.")
         password = password or demo_password()
-        already_loaded = Store.objects.filter(code="NJ01", customers__isnull=False).exists()
         with transaction.atomic():
             stores, users = seed_stores_and_users(password=password)
             secrets = {
@@ -36,18 +34,19 @@ class Command(BaseCommand):
                 for username, user in users.items()
                 if user_needs_second_factor(user)
             }
+            context = DemoContext(
+                today=timezone.localdate(), rng=random.Random(seed), stores=stores, users=users, owners=customers
+            )
+            modules = _demo_modules()
+            already_loaded = any(
+                module.is_seeded(context=context) for module in modules if hasattr(module, "is_seeded")
+            )
             if already_loaded and not force:
                 self.stdout.write("Demo data is already loaded; demo users refreshed.")
                 self._write_credentials(users, password, secrets)
                 return
-            context = DemoContext(today=timezone.localdate(), rng=random.Random(seed), stores=stores, users=users)
-            context.counts["customers_wanted"] = customers
-            for app_config in apps.get_app_configs():
-                module_name = f"{app_config.name}.demo"
-                if app_config.name == "crm" or find_spec(module_name) is None:
-                    continue
-                import_module(module_name).seed(context=context)
-        context.counts.pop("customers_wanted")
+            for module in modules:
+                module.seed(context=context)
         figures = " ".join(f"{name}={count}" for name, count in context.counts.items())
         self.stdout.write(self.style.SUCCESS(f"Demo data loaded: {figures}"))
         self._write_credentials(users, password, secrets)
@@ -59,3 +58,13 @@ class Command(BaseCommand):
                 f"{username} also enters a 6-digit code: TOTP secret {secret} (any authenticator app), "
                 f"or `manage.py totp_code {username}` prints the current one."
             )
+
+
+def _demo_modules() -> list:
+    """The ``demo`` module of every app that has one (crm/demo.py), in INSTALLED_APPS order."""
+    modules = []
+    for app_config in apps.get_app_configs():
+        module_name = f"{app_config.name}.demo"
+        if app_config.name != "crm" and find_spec(module_name) is not None:
+            modules.append(import_module(module_name))
+    return modules
