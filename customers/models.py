@@ -38,7 +38,7 @@ class DmsSynced(models.Model):
     A re-import skips parsing a row whose hash is unchanged while ``updated_at`` is still
     ``dms_synced_at`` (nothing has changed the row since: a card edit moves ``updated_at`` and so
     forces the row through the full parse and comparison again). Written only by
-    ``customers.dms.importer``, in the import's own transaction; a row imported with a warning gets no
+    ``customers.dms_import.importer``, in the import's own transaction; a row imported with a warning gets no
     hash (it is parsed every time). Never part of the change history."""
 
     dms_fingerprint = models.BigIntegerField(_("DMS row fingerprint"), null=True, blank=True, editable=False)

@@ -14,9 +14,9 @@ from crm.choices import AuditAction
 from crm.scoping import visible_store_ids
 from crm.tasks import enqueue_on_commit
 from customers.choices import ImportStatus
-from customers.dms.importer import DmsImport
-from customers.dms.outcome import ImportOutcome, errors_csv_bytes, outcome_rejected_rows
 from customers.dms.sources import RowSource, source_from_path
+from customers.dms_import.importer import DmsImport
+from customers.dms_import.outcome import ImportOutcome, errors_csv_bytes, outcome_rejected_rows
 from customers.facts import customer_stats_refresh_for_customers
 from customers.models import CustomerConsent, CustomerNote, ImportBatch, ImportIssue
 from customers.pinyin import name_search_keys

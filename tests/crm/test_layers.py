@@ -78,6 +78,11 @@ def test_the_code_keeps_every_contract():
             {ACYCLIC},
             id="cycle-inside-followups",
         ),
+        pytest.param(
+            {"customers/dms/wrong_arrow.py": "from customers import services\n"},
+            {ACYCLIC},
+            id="cycle-inside-customers-file-format-imports-the-import",
+        ),
     ],
 )
 def test_a_wrong_arrow_breaks_its_contract(pristine_tree, tmp_path, modules, broken):

@@ -12,9 +12,9 @@ from django.utils import translation
 
 from crm import bulk
 from customers.choices import Confidentiality, ImportStatus, IssueSeverity
-from customers.dms import columns as columns_module
-from customers.dms import importer as importer_module
 from customers.dms import sources
+from customers.dms_import import columns as columns_module
+from customers.dms_import import importer as importer_module
 from customers.management.commands import import_dms as import_dms_command
 from customers.models import Customer, HeaderMappingProfile, ImportBatch, ImportIssue, RepairOrder, Vehicle
 from tests.customers.dms_helpers import (

@@ -148,8 +148,8 @@ def test_only_staff_with_the_export_permission_ask_or_download(client, agent_a, 
 
 
 def test_a_segment_export_request_is_not_downloaded_as_an_sms_list(client, manager_a, store_a):
-    from customers.models import Segment
     from customers.facts import customer_stats_refresh
+    from customers.models import Segment
 
     CustomerFactory(store=store_a, customer_no="S1", confidentiality="secret")
     customer_stats_refresh()

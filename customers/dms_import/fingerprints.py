@@ -1,5 +1,5 @@
 """Fingerprints of the DMS import: a raw row's 64-bit hash, and the first read of a re-imported
-file that leaves the rows unchanged since the last import unparsed (see customers.dms.importer)."""
+file that leaves the rows unchanged since the last import unparsed (see customers.dms_import.importer)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from django.db import connection, transaction
 
 from customers.choices import ImportKind, IssueSeverity
-from customers.dms.cells import Column, optional_text
-from customers.dms.columns import COPY_NULL, ColumnParser, transpose
 from customers.dms.reference import KEY_FIELDS
-from customers.dms.targets import MODELS
+from customers.dms_import.cells import Column, optional_text
+from customers.dms_import.columns import COPY_NULL, ColumnParser, transpose
+from customers.dms_import.targets import MODELS
 
 # Bump when a parser's result for the same raw cell changes: every stored fingerprint then misses once.
 FINGERPRINT_VERSION = "1"

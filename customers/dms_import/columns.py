@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from crm.exports import FORMULA_ESCAPE
 from customers.choices import IssueSeverity
 from customers.dms import parsing
-from customers.dms.cells import CLEAN_CELLS, KeptWithWarnings
 from customers.dms.reference import msgid
+from customers.dms_import.cells import CLEAN_CELLS, KeptWithWarnings
 
 COPY_NULL = "\\N"  # COPY's NULL
 

@@ -11,8 +11,8 @@ from django.utils.translation import gettext
 
 from crm.exports import spreadsheet_safe
 from customers.choices import IssueSeverity
-from customers.dms.columns import value_text
 from customers.dms.sources import RowSource
+from customers.dms_import.columns import value_text
 from customers.models import ImportBatch, ImportIssue
 
 

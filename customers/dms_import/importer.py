@@ -42,11 +42,6 @@ from django.utils import timezone
 from crm.bulk import bulk_load
 from crm.exceptions import ApplicationError
 from customers.choices import ImportKind, IssueSeverity
-from customers.dms.cells import Column, import_columns
-from customers.dms.columns import COLUMN_CACHE_LIMIT, COPY_NULL, ColumnParser, copy_text, transpose, value_text
-from customers.dms.fingerprints import Fingerprinter, FingerprintPass, fingerprint_texts
-from customers.dms.headers import header_mapping
-from customers.dms.outcome import ImportOutcome, Issue
 from customers.dms.reference import (
     FILE_EMPTY,
     KEY_FIELDS,
@@ -61,7 +56,12 @@ from customers.dms.reference import (
     msgid,
 )
 from customers.dms.sources import RowSource, cell_too_long, first_overlong_cell_row
-from customers.dms.targets import MODELS, TARGET_COLUMNS
+from customers.dms_import.cells import Column, import_columns
+from customers.dms_import.columns import COLUMN_CACHE_LIMIT, COPY_NULL, ColumnParser, copy_text, transpose, value_text
+from customers.dms_import.fingerprints import Fingerprinter, FingerprintPass, fingerprint_texts
+from customers.dms_import.headers import header_mapping
+from customers.dms_import.outcome import ImportOutcome, Issue
+from customers.dms_import.targets import MODELS, TARGET_COLUMNS
 from customers.models import DMS_SYNC_FIELDS, ImportBatch
 from customers.pinyin import name_search_keys
 from customers.privacy import tombstone_reject_sql, tombstone_sql_params
