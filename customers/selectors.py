@@ -389,3 +389,12 @@ def customer_consent_history(*, customer: Customer, limit: int = 50):
 def customer_is_erased(*, customer: Customer) -> bool:
     """Whether the card was erased at the customer's request (it has a tombstone)."""
     return ErasedCustomer.objects.filter(customer=customer).exists()
+
+
+# --- seams for other apps ----------------------------------------------------------------------
+
+
+def customers_with_mobile(*, mobile: str) -> QuerySet[Customer]:
+    """Every card with this mobile, in any store (an inbound SMS reply is matched by mobile), newest
+    first. Not scoped to a user: for the system's own work (the SMS gateway's callbacks)."""
+    return Customer.objects.filter(mobile=mobile).order_by("-id")

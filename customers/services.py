@@ -545,3 +545,35 @@ def customer_erase(*, customer, user, reason: str):
             detail={"reason": reason[:300], "changed": changed},
         )
     return tombstone
+
+
+# ---------------------------------------------------------------------------------------------
+# Seams for other apps: writes to a card go through here, with the card's history
+# ---------------------------------------------------------------------------------------------
+
+
+def customer_sms_opt_out(*, customer, source: str, at: datetime.datetime | None = None, user=None) -> bool:
+    """Opt the customer out of every SMS, noting when, from where (``MarkSource``: ``sms_reply`` for
+    a 退订 reply, ``staff``…) and by whom (None for the customer's own reply). Saved with the card's
+    change history, so the card shows the opt-out with its source. Returns False (nothing written)
+    when the card was already opted out. Raises ``ValueError`` for an unknown source."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from customers.choices import MarkSource
+    from customers.models import Customer
+
+    if source not in MarkSource.values:
+        raise ValueError(f"unknown opt-out source {source!r}")
+    with transaction.atomic():
+        card = Customer.objects.select_for_update().get(pk=customer.pk)
+        if card.sms_opt_out:
+            return False
+        card.sms_opt_out, card.sms_opt_out_at = True, at or timezone.now()
+        card.sms_opt_out_source, card.sms_opt_out_by = source, user
+        card._history_user = user
+        card.save(update_fields=["sms_opt_out", "sms_opt_out_at", "sms_opt_out_source", "sms_opt_out_by",
+                                 "updated_at"])  # fmt: skip
+    customer.sms_opt_out, customer.sms_opt_out_at = card.sms_opt_out, card.sms_opt_out_at
+    customer.sms_opt_out_source, customer.sms_opt_out_by = card.sms_opt_out_source, card.sms_opt_out_by
+    return True

@@ -31,3 +31,8 @@ class FollowupsConfig(AppConfig):
     customer_timeline_sources = ["followups.card.calls_and_sms"]
     customer_personal_data_providers = ["followups.privacy.personal_data"]
     customer_erasure_handlers = ["followups.privacy.erase"]
+
+    def ready(self) -> None:
+        from followups.replies import register_followups_reply_handlers
+
+        register_followups_reply_handlers()

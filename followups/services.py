@@ -20,14 +20,12 @@ from crm.exceptions import ApplicationError
 from crm.models import Store
 from crm.scoping import sees_all_stores
 from crm.selectors import working_calendar
-from customers.choices import MarkSource
-from customers.models import Customer, Vehicle
-from customers.selectors import customer_visibility_sql
+from customers.models import Vehicle
+from customers.selectors import customer_visibility_sql, customers_with_mobile
 from followups.choices import (
     CallOutcome,
     Channel,
     DeliveryStatus,
-    ReplyAction,
     RuleCode,
     SmsStatus,
     TaskStatus,
@@ -36,6 +34,7 @@ from followups.defaults import DEFAULT_RULES, SMS_OPT_OUT_TEXT
 from followups.gateways import GatewayError, get_gateway
 from followups.generation import MOBILE_PATTERN, insert_statement
 from followups.models import CallAttempt, FollowupRule, FollowupTask, GenerationRun, InboundSms, SmsMessage
+from followups.replies import REPLY_WINDOW, Reply, normalise_reply, reply_resolve
 from followups.selectors import MARKETING_CODES, call_windows_open, sms_allowed_sql
 
 logger = logging.getLogger(__name__)
@@ -595,46 +594,30 @@ def sms_delivery_report(*, key: str, delivered: bool) -> int:
     return SmsMessage.objects.filter(idempotency_key=key).update(delivery_status=status)
 
 
-OPT_OUT_WORDS = {"T", "TD", "退订"}
-SATISFACTION_WORDS = {"很好": 5, "良好": 4, "一般": 3, "较差": 2, "很差": 1}
-REPLY_WINDOW = datetime.timedelta(days=7)
-
-
-def normalise_reply(text: str) -> str:
-    """Full-width to half-width, upper case, without spaces and trailing punctuation."""
-    normalised = unicodedata.normalize("NFKC", text or "").upper()
-    return re.sub(r"[\s.。!！,，]+", "", normalised)
-
-
 @transaction.atomic
 def sms_inbound_receive(*, mobile: str, text: str, received_at: datetime.datetime | None = None) -> InboundSms:
-    """Apply a reply: T/TD/退订 opts out; 1–5 after a repair SMS is satisfaction; Y after an event
-    invitation is an RSVP. Matched to the customer by mobile."""
+    """Store and apply a reply: matched to the customer by mobile and to the latest message sent to
+    that mobile, then given to the registered reply handlers in order (``followups.replies``): the
+    first that claims it decides what it means (T/TD/退订 opts out; 1–5 after a repair SMS is
+    satisfaction; Y after an event invitation is an RSVP…)."""
     received_at = received_at or timezone.now()
     mobile = re.sub(r"\D", "", unicodedata.normalize("NFKC", mobile or ""), flags=re.ASCII)[-11:]
     if not mobile:
         raise ApplicationError(_("The mobile number has no digits."))
-    word = normalise_reply(text)
     last_message = (
         SmsMessage.objects.filter(mobile=mobile, status=SmsStatus.SENT, sent_at__gte=received_at - REPLY_WINDOW)
+        .select_related("customer")
         .order_by("-sent_at", "-id")
         .first()
     )
-    customers = Customer.objects.filter(mobile=mobile)
-    reply = InboundSms(mobile=mobile, text=(text or "")[:500], received_at=received_at, in_reply_to=last_message)
-    reply.customer = last_message.customer if last_message else customers.order_by("-id").first()
-    if word in OPT_OUT_WORDS:
-        customers.filter(sms_opt_out=False).update(
-            sms_opt_out=True, sms_opt_out_at=received_at, sms_opt_out_source=MarkSource.SMS_REPLY, sms_opt_out_by=None
-        )
-        reply.action = ReplyAction.OPT_OUT
-    elif last_message and last_message.code == RuleCode.POST_REPAIR_CALLBACK:
-        score = int(word) if word in {"1", "2", "3", "4", "5"} else SATISFACTION_WORDS.get(word)
-        if score is not None:
-            reply.action = ReplyAction.SATISFACTION
-            reply.satisfaction = score
-    elif last_message and last_message.code == RuleCode.EVENT_NOTICE and word in {"Y", "YES", "是"}:
-        reply.action = ReplyAction.RSVP
-    reply.full_clean()
-    reply.save()
-    return reply
+    customer = last_message.customer if last_message else customers_with_mobile(mobile=mobile).first()
+    reply = Reply(mobile=mobile, text=text or "", word=normalise_reply(text), received_at=received_at,
+                  last_message=last_message, customer=customer)  # fmt: skip
+    claim = reply_resolve(reply)
+    inbound = InboundSms(
+        mobile=mobile, text=(text or "")[:500], received_at=received_at, in_reply_to=last_message, customer=customer,
+        action=claim.action, satisfaction=claim.satisfaction,
+    )  # fmt: skip
+    inbound.full_clean()
+    inbound.save()
+    return inbound
