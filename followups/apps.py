@@ -33,6 +33,8 @@ class FollowupsConfig(AppConfig):
     customer_erasure_handlers = ["followups.privacy.erase"]
 
     def ready(self) -> None:
+        from followups.generation import register_followups_rule_builders
         from followups.replies import register_followups_reply_handlers
 
+        register_followups_rule_builders()
         register_followups_reply_handlers()

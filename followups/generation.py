@@ -10,11 +10,13 @@ preview of a day's queue.
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
 
 from crm.calendar import WorkingCalendar, add_months, days_in_month, greeting_holidays, is_leap_year
 from customers.choices import RepairType, VehicleStatus
 from customers.selectors import customer_sms_allowed_sql
 from followups.choices import VEHICLE_RULES, Channel, RuleCode, rule_consent_purpose
+from followups.rule_builders import rule_builder_for, rule_builder_register
 
 MOBILE_PATTERN = r"^1[3-9][0-9]{9}$"
 LANDLINE_PATTERN = r"^0[1-9][0-9]{1,2}-?[1-9][0-9]{6,7}$"
@@ -312,27 +314,28 @@ def _dissatisfied(rule, rule_dates: list[date]) -> Candidates | None:
 
 
 def candidates_for(rule, rule_dates: list[date]) -> Candidates | None:
-    """The candidate SELECT of ``rule`` for ``rule_dates``, or None when the rule has nothing to do."""
+    """The candidate SELECT of ``rule`` for ``rule_dates`` from the builder registered for its code
+    (``followups.rule_builders``), or None when the rule has nothing to do or no builder."""
     if not rule_dates:
         return None
-    code = rule.code
-    if code in (RuleCode.DELIVERY_THANKS, RuleCode.FIRST_SERVICE_INVITE):
-        return _vehicle_date_rule("delivery_date", rule, rule_dates)
-    if code == RuleCode.INSURANCE_RENEWAL:
-        return _vehicle_date_rule("insurance_expiry", rule, rule_dates)
-    builders = {
-        RuleCode.POST_REPAIR_CALLBACK: _post_repair,
-        RuleCode.WARRANTY_EXPIRY: _warranty,
-        RuleCode.MAINTENANCE_DUE: _maintenance,
-        RuleCode.BIRTHDAY: _birthday,
-        RuleCode.HOLIDAY_GREETING: _holiday,
-        RuleCode.LOST_CUSTOMER: _lost_customer,
-        RuleCode.POINTS_EXPIRY: _points_expiry,
-        RuleCode.DISSATISFIED_FOLLOWUP: _dissatisfied,
-    }
-    builder = builders.get(code)
-    # event_notice: no events exist yet (the owners' club builds them); it generates nothing.
+    builder = rule_builder_for(rule.code)
     return builder(rule, rule_dates) if builder else None
+
+
+def register_followups_rule_builders() -> None:
+    """The builders of the rules follow-ups owns (called from ``FollowupsConfig.ready``).
+    ``event_notice`` is left to the owners' club, which has the events."""
+    rule_builder_register(RuleCode.DELIVERY_THANKS, partial(_vehicle_date_rule, "delivery_date"))
+    rule_builder_register(RuleCode.FIRST_SERVICE_INVITE, partial(_vehicle_date_rule, "delivery_date"))
+    rule_builder_register(RuleCode.INSURANCE_RENEWAL, partial(_vehicle_date_rule, "insurance_expiry"))
+    rule_builder_register(RuleCode.POST_REPAIR_CALLBACK, _post_repair)
+    rule_builder_register(RuleCode.WARRANTY_EXPIRY, _warranty)
+    rule_builder_register(RuleCode.MAINTENANCE_DUE, _maintenance)
+    rule_builder_register(RuleCode.BIRTHDAY, _birthday)
+    rule_builder_register(RuleCode.HOLIDAY_GREETING, _holiday)
+    rule_builder_register(RuleCode.LOST_CUSTOMER, _lost_customer)
+    rule_builder_register(RuleCode.POINTS_EXPIRY, _points_expiry)
+    rule_builder_register(RuleCode.DISSATISFIED_FOLLOWUP, _dissatisfied)
 
 
 def eligible_sql(rule, candidates: Candidates) -> tuple[str, dict]:
