@@ -83,12 +83,9 @@ def dms_import_run(*, batch: ImportBatch, source, allowed_store_ids: list[int] |
             object_ids=[batch.pk],
             detail={"kind": batch.kind, "file": batch.file_name, "summary": batch.summary()},
         )
-        if outcome.touched_customer_ids:
-            from crm.tasks import enqueue_on_commit
-            from customers.tasks import refresh_customer_stats_after_import
+        from customers.import_listeners import import_listeners_notify
 
-            # Broker down: the nightly customers-refresh-customer-stats catches these up.
-            enqueue_on_commit(refresh_customer_stats_after_import, outcome.touched_customer_ids)
+        import_listeners_notify(kind=batch.kind, batch_id=batch.pk, customer_ids=outcome.touched_customer_ids)
     return outcome
 
 
