@@ -8,6 +8,7 @@ import unicodedata
 import uuid
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -409,6 +410,44 @@ def call_record_outcome(
     )  # fmt: skip
     CallAttempt.objects.bulk_create(attempts)
     return tasks
+
+
+@dataclass(frozen=True)
+class CallOutcomeRecorded:
+    """What ``call_outcome_record`` did: the tasks the call closed or rolled over, whether the result
+    was dissatisfied (the page then offers to open a complaint), and the agent's next call (empty
+    when nothing is callable now)."""
+
+    tasks: list[FollowupTask]
+    is_dissatisfied: bool
+    next_tasks: list[FollowupTask]
+
+
+def call_outcome_record(
+    *,
+    user,
+    customer_id: int,
+    outcome: str,
+    answers: dict | None = None,
+    satisfaction: int | None = None,
+    is_dissatisfied: bool = False,
+    notes: str = "",
+    callback_at: datetime.datetime | None = None,
+    now: datetime.datetime | None = None,
+) -> CallOutcomeRecorded:
+    """The call page's "save": record the call's outcome for the agent's claimed tasks of the
+    customer (``call_record_outcome``, one transaction), then claim the agent's next call. Raises
+    ``ApplicationError`` (nothing recorded, nothing claimed) for a bad outcome or a call no longer
+    the agent's."""
+    tasks = call_record_outcome(
+        user=user, customer_id=customer_id, outcome=outcome, answers=answers, satisfaction=satisfaction,
+        is_dissatisfied=is_dissatisfied, notes=notes, callback_at=callback_at, now=now,
+    )  # fmt: skip
+    return CallOutcomeRecorded(
+        tasks=tasks,
+        is_dissatisfied=is_dissatisfied_result(is_dissatisfied=is_dissatisfied, satisfaction=satisfaction),
+        next_tasks=task_claim_next(user=user, now=now),
+    )
 
 
 # --- SMS --------------------------------------------------------------------------------------
