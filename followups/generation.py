@@ -1,7 +1,7 @@
 """Set-based SQL of the follow-up rules (docs/followups.md).
 
 For a generation date D and a rule, the rule dates R whose queue date is D are known in Python
-(``WorkingCalendar.rule_dates_queued_on(D)`` for phone rules, ``[D]`` for SMS rules). Each rule turns
+(``followups.dates.rule_dates_queued_on(calendar, D)`` for phone rules, ``[D]`` for SMS rules). Each rule turns
 them into the *base dates* its data must have (a delivery date, a settle date, a birthday…) and runs
 one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` over the whole store: the number of queries never
 depends on the number of customers. The same SELECT, counted instead of inserted, is the managers'
@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import partial
 
-from crm.calendar import WorkingCalendar, add_months, days_in_month, greeting_holidays, is_leap_year
+from crm.calendar import WorkingCalendar, add_months, is_leap_year
 from customers.choices import RepairType, VehicleStatus
 from customers.selectors import customer_sms_allowed_sql
 from followups.choices import VEHICLE_RULES, Channel, RuleCode, rule_consent_purpose
+from followups.dates import greeting_holidays, inverse_add_months, rule_dates_queued_on
 from followups.rule_builders import rule_builder_for, rule_builder_register
 
 MOBILE_PATTERN = r"^1[3-9][0-9]{9}$"
@@ -37,24 +38,11 @@ class Candidates:
     inline_eligibility: bool = False
 
 
-def inverse_add_months(day: date, months: int) -> list[date]:
-    """Every date X with ``add_months(X, months) == day`` (several when ``day`` is a month's last
-    day: 28 Feb 2027 is 10 months after 28, 29, 30 and 30 April… of the year before)."""
-    first = add_months(day, -months)
-    found = [first]
-    if day.day == days_in_month(day.year, day.month):
-        candidate = first + timedelta(days=1)
-        while candidate.month == first.month:
-            found.append(candidate)
-            candidate += timedelta(days=1)
-    return [candidate for candidate in found if add_months(candidate, months) == day]
-
-
 def rule_dates_for(*, channel: str, day: date, calendar: WorkingCalendar) -> list[date]:
     """The rule dates R whose queue date Q is ``day``."""
     if channel == Channel.SMS:
         return [day]
-    return calendar.rule_dates_queued_on(day)
+    return rule_dates_queued_on(calendar, day)
 
 
 def _vehicle_date_rule(column: str, rule, rule_dates: list[date]) -> Candidates:
