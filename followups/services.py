@@ -22,7 +22,7 @@ from crm.models import Store
 from crm.scoping import sees_all_stores
 from crm.selectors import working_calendar
 from customers.models import Vehicle
-from customers.selectors import customer_visibility_sql, customers_with_mobile
+from customers.selectors import CUSTOMER_TABLE, VEHICLE_TABLE, customer_visibility_sql, customers_with_mobile
 from followups.choices import (
     CallOutcome,
     Channel,
@@ -35,6 +35,7 @@ from followups.defaults import DEFAULT_RULES, SMS_OPT_OUT_TEXT
 from followups.gateways import GatewayError, get_gateway
 from followups.generation import MOBILE_PATTERN, insert_statement
 from followups.models import CallAttempt, FollowupRule, FollowupTask, GenerationRun, InboundSms, SmsMessage
+from followups.placeholders import render_placeholders_sql
 from followups.replies import REPLY_WINDOW, Reply, normalise_reply, reply_resolve
 from followups.selectors import MARKETING_CODES, call_windows_open, sms_allowed_sql
 
@@ -206,7 +207,7 @@ _CLAIM_FILTERS = """
 
 _PICK_SQL = f"""
     SELECT t.id, t.customer_id FROM followups_followuptask t
-    JOIN customers_customer cu ON cu.id = t.customer_id
+    JOIN {CUSTOMER_TABLE} cu ON cu.id = t.customer_id
     WHERE {_CLAIM_FILTERS}
       AND NOT (t.customer_id = ANY(%(skip)s))
       AND cu.do_not_call = false
@@ -471,23 +472,14 @@ _SMS_PREPARE_TEMPLATE = r"""
         (task_id, idempotency_key, store_id, customer_id, code, mobile, body, send_date, status, send_attempts,
          gateway_message_id, delivery_status, error, created_at)
     SELECT t.id, 'task-' || t.id, t.store_id, t.customer_id, t.code, cu.mobile,
-           '【' || COALESCE(NULLIF(s.sms_signature, ''), s.name) || '】' ||
-           replace(replace(replace(replace(replace(replace(replace(replace(r.sms_template,
-               '{name}', cu.name),
-               '{plate}', COALESCE(v.plate_no, '')),
-               '{model}', COALESCE(v.series, '')),
-               '{date}', COALESCE(to_char(t.subject_date, 'YYYY"年"FMMM"月"FMDD"日"'), '')),
-               '{store_phone}', s.phone),
-               '{store}', s.name),
-               '{holiday}', COALESCE(t.detail->>'holiday', '')),
-               '{points}', COALESCE(cu.points_balance::text, ''))
+           '【' || COALESCE(NULLIF(s.sms_signature, ''), s.name) || '】' || {rendered}
            || %(opt_out)s,
            %(day)s, 'queued', 0, '', 'unknown', '', now()
     FROM followups_followuptask t
     JOIN followups_followuprule r ON r.id = t.rule_id
     JOIN crm_store s ON s.id = t.store_id
-    JOIN customers_customer cu ON cu.id = t.customer_id
-    LEFT JOIN customers_vehicle v ON v.id = t.vehicle_id
+    JOIN {customer_table} cu ON cu.id = t.customer_id
+    LEFT JOIN {vehicle_table} v ON v.id = t.vehicle_id
     WHERE t.store_id = %(store_id)s AND t.channel = 'sms' AND t.status = 'open'
       AND t.queue_date BETWEEN %(earliest)s AND %(day)s AND r.sms_template <> ''
       AND {allowed} AND cu.mobile ~ %(mobile_pattern)s
@@ -495,7 +487,12 @@ _SMS_PREPARE_TEMPLATE = r"""
 """
 
 
-_SMS_PREPARE_SQL = _SMS_PREPARE_TEMPLATE.replace("{allowed}", sms_allowed_sql("t.code"))
+_SMS_PREPARE_SQL = _SMS_PREPARE_TEMPLATE.format(
+    allowed=sms_allowed_sql("t.code"),
+    rendered=render_placeholders_sql("r.sms_template", task="t", store="s", customer="cu", vehicle="v"),
+    customer_table=CUSTOMER_TABLE,
+    vehicle_table=VEHICLE_TABLE,
+)
 
 _SMS_CLAIM_SQL = """
     UPDATE followups_smsmessage SET status = 'sending', lease_until = %(lease_until)s,
@@ -518,7 +515,7 @@ def sms_messages_prepare(*, store_id: int, day: datetime.date) -> int:
         cursor.execute(
             f"""
             UPDATE followups_followuptask t SET status = 'closed', completed_at = now()
-            FROM customers_customer cu
+            FROM {CUSTOMER_TABLE} cu
             WHERE cu.id = t.customer_id AND t.store_id = %(store_id)s AND t.channel = 'sms' AND t.status = 'open'
               AND t.queue_date <= %(day)s AND NOT {sms_allowed_sql("t.code")}
             """,
@@ -527,7 +524,7 @@ def sms_messages_prepare(*, store_id: int, day: datetime.date) -> int:
         cursor.execute(
             f"""
             UPDATE followups_smsmessage m SET status = 'cancelled', lease_until = NULL
-            FROM customers_customer cu
+            FROM {CUSTOMER_TABLE} cu
             WHERE cu.id = m.customer_id AND m.store_id = %(store_id)s AND m.status = 'queued'
               AND NOT {sms_allowed_sql("m.code")}
             """,
