@@ -552,11 +552,14 @@ def customer_erase(*, customer, user, reason: str):
 def customer_sms_opt_out(*, customer, source: str, at: datetime.datetime | None = None, user=None) -> bool:
     """Opt the customer out of every SMS, noting when, from where (``MarkSource``: ``sms_reply`` for
     a 退订 reply, ``staff``…) and by whom (None for the customer's own reply). Saved with the card's
-    change history, so the card shows the opt-out with its source. Returns False (nothing written)
-    when the card was already opted out. Raises ``ValueError`` for an unknown source."""
+    change history, so the card shows the opt-out with its source, and written to the audit log as a
+    consent change. Returns False (nothing written) when the card was already opted out. Raises
+    ``ValueError`` for an unknown source."""
     from django.db import transaction
     from django.utils import timezone
 
+    from crm.audit import audit_log_record
+    from crm.choices import AuditAction
     from customers.choices import MarkSource
     from customers.models import Customer
 
@@ -571,6 +574,13 @@ def customer_sms_opt_out(*, customer, source: str, at: datetime.datetime | None 
         card._history_user = user
         card.save(update_fields=["sms_opt_out", "sms_opt_out_at", "sms_opt_out_source", "sms_opt_out_by",
                                  "updated_at"])  # fmt: skip
+        audit_log_record(
+            actor=user,
+            action=AuditAction.CHANGE_CONSENT,
+            object_type="customers.customer",
+            object_ids=[card.pk],
+            detail={"sms_opt_out": True, "source": source},
+        )
     customer.sms_opt_out, customer.sms_opt_out_at = card.sms_opt_out, card.sms_opt_out_at
     customer.sms_opt_out_source, customer.sms_opt_out_by = card.sms_opt_out_source, card.sms_opt_out_by
     return True

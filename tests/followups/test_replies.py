@@ -6,6 +6,7 @@ import zoneinfo
 import pytest
 from django.urls import reverse
 
+from crm.models import AuditLog
 from customers.models import Customer
 from followups.choices import ReplyAction
 from followups.models import SmsMessage
@@ -62,6 +63,10 @@ def test_an_opt_out_by_reply_shows_in_the_cards_history_with_its_source(client, 
         "sms_opt_out_source": ("—", "sms_reply"),
     }
     assert change["user"] == ""
+    consent_rows = AuditLog.objects.filter(action="change_consent")
+    assert list(consent_rows.values_list("actor", "action", "object_type", "object_ids", "detail")) == [
+        (None, "change_consent", "customers.customer", [str(customer.pk)], {"sms_opt_out": True, "source": "sms_reply"})
+    ]
 
 
 def test_a_second_opt_out_reply_writes_no_history(store_a):
@@ -72,10 +77,11 @@ def test_a_second_opt_out_reply_writes_no_history(store_a):
     reply = sms_inbound_receive(mobile="13900005556", text="T", received_at=AT_TEN + datetime.timedelta(hours=1))
 
     customer.refresh_from_db()
-    assert (reply.action, customer.history.count(), customer.sms_opt_out_at) == (
+    assert (reply.action, customer.history.count(), customer.sms_opt_out_at, AuditLog.objects.count()) == (
         "opt_out",
         history_after_first,
         AT_TEN,
+        1,
     )
 
 
