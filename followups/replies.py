@@ -15,9 +15,13 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from followups.choices import ReplyAction, RuleCode
+
+if TYPE_CHECKING:
+    from customers.models import Customer
+    from followups.models import SmsMessage
 
 OPT_OUT_WORDS = {"T", "TD", "退订"}
 SATISFACTION_WORDS = {"很好": 5, "良好": 4, "一般": 3, "较差": 2, "很差": 1}
@@ -44,8 +48,8 @@ class Reply:
     text: str
     word: str
     received_at: datetime.datetime
-    last_message: Any  # followups.models.SmsMessage | None
-    customer: Any  # customers.models.Customer | None
+    last_message: "SmsMessage | None"
+    customer: "Customer | None"
 
     @property
     def last_code(self) -> str | None:
