@@ -83,12 +83,9 @@ def dms_import_run(*, batch: ImportBatch, source, allowed_store_ids: list[int] |
             object_ids=[batch.pk],
             detail={"kind": batch.kind, "file": batch.file_name, "summary": batch.summary()},
         )
-        if outcome.touched_customer_ids:
-            from crm.tasks import enqueue_on_commit
-            from customers.tasks import refresh_customer_stats_after_import
+        from customers.import_listeners import import_listeners_notify
 
-            # Broker down: the nightly customers-refresh-customer-stats catches these up.
-            enqueue_on_commit(refresh_customer_stats_after_import, outcome.touched_customer_ids)
+        import_listeners_notify(kind=batch.kind, batch_id=batch.pk, customer_ids=outcome.touched_customer_ids)
     return outcome
 
 
@@ -545,3 +542,45 @@ def customer_erase(*, customer, user, reason: str):
             detail={"reason": reason[:300], "changed": changed},
         )
     return tombstone
+
+
+# ---------------------------------------------------------------------------------------------
+# Seams for other apps: writes to a card go through here, with the card's history
+# ---------------------------------------------------------------------------------------------
+
+
+def customer_sms_opt_out(*, customer, source: str, at: datetime.datetime | None = None, user=None) -> bool:
+    """Opt the customer out of every SMS, noting when, from where (``MarkSource``: ``sms_reply`` for
+    a 退订 reply, ``staff``…) and by whom (None for the customer's own reply). Saved with the card's
+    change history, so the card shows the opt-out with its source, and written to the audit log as a
+    consent change. Returns False (nothing written) when the card was already opted out. Raises
+    ``ValueError`` for an unknown source."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from crm.audit import audit_log_record
+    from crm.choices import AuditAction
+    from customers.choices import MarkSource
+    from customers.models import Customer
+
+    if source not in MarkSource.values:
+        raise ValueError(f"unknown opt-out source {source!r}")
+    with transaction.atomic():
+        card = Customer.objects.select_for_update().get(pk=customer.pk)
+        if card.sms_opt_out:
+            return False
+        card.sms_opt_out, card.sms_opt_out_at = True, at or timezone.now()
+        card.sms_opt_out_source, card.sms_opt_out_by = source, user
+        card._history_user = user
+        card.save(update_fields=["sms_opt_out", "sms_opt_out_at", "sms_opt_out_source", "sms_opt_out_by",
+                                 "updated_at"])  # fmt: skip
+        audit_log_record(
+            actor=user,
+            action=AuditAction.CHANGE_CONSENT,
+            object_type="customers.customer",
+            object_ids=[card.pk],
+            detail={"sms_opt_out": True, "source": source},
+        )
+    customer.sms_opt_out, customer.sms_opt_out_at = card.sms_opt_out, card.sms_opt_out_at
+    customer.sms_opt_out_source, customer.sms_opt_out_by = card.sms_opt_out_source, card.sms_opt_out_by
+    return True
