@@ -15,7 +15,7 @@ from complaints.models import Complaint, ComplaintAction, ComplaintType
 from crm.calendar import add_months
 from crm.models import Store, User
 from crm.scoping import scope_to_user_stores, visible_store_ids
-from customers.selectors import customer_queryset_for_user
+from customers.selectors import REPAIR_ORDER_TABLE, VEHICLE_TABLE, customer_queryset_for_user
 
 LIST_RELATED = ["store", "customer", "vehicle", "complaint_type", "assigned_manager", "staff_concerned"]
 STAFF_SCORE_START = 100
@@ -214,7 +214,7 @@ def dashboard_now(*, store_ids: list[int], now: datetime.datetime) -> dict:
     )
 
 
-MONTHLY_SQL = """
+MONTHLY_SQL = f"""
 WITH months AS (
     SELECT generate_series(%(first_month)s::date, %(last_month)s::date, interval '1 month')::date AS month
 ), complaints AS (
@@ -228,7 +228,7 @@ WITH months AS (
     SELECT date_trunc('month', day)::date AS month, sum(n) AS deliveries
     FROM (
         SELECT delivery_date AS day, count(*) AS n
-        FROM customers_vehicle
+        FROM {VEHICLE_TABLE}
         WHERE store_id = ANY(%(stores)s) AND delivery_date >= %(first_month)s AND delivery_date < %(after_last)s
         GROUP BY 1
     ) AS per_day
@@ -239,7 +239,7 @@ WITH months AS (
     SELECT date_trunc('month', day)::date AS month, sum(n) AS repair_orders
     FROM (
         SELECT settle_date AS day, count(*) AS n
-        FROM customers_repairorder
+        FROM {REPAIR_ORDER_TABLE}
         WHERE store_id = ANY(%(stores)s) AND settle_date >= %(first_month)s AND settle_date < %(after_last)s
         GROUP BY 1
     ) AS per_day

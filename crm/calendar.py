@@ -1,8 +1,10 @@
-"""Dates for the follow-up rules: month arithmetic, birthdays, Chinese holidays and working days.
+"""The core's calendar: working days and days off (Chinese public holidays), and month arithmetic.
 
-Pure functions and one small class; nothing here touches the database. The admin-editable official
-calendar (``crm.models.CalendarDay``) is read by the caller and handed to ``WorkingCalendar`` as a
-mapping of date → is-working-day.
+It knows no domain: what a follow-up rule makes of a date (birthdays, the greetings' holidays, the
+queue date of a rule date by channel) lives with the rules in ``followups.dates``. Pure functions
+and one small class; nothing here touches the database. The admin-editable official calendar
+(``crm.models.CalendarDay``) is read by the caller and handed to ``WorkingCalendar`` as a mapping of
+date → is-working-day.
 
 Working days (``docs/followups.md``, "The working-day calendar"), in order of precedence:
 
@@ -16,7 +18,6 @@ from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from types import MappingProxyType
-from typing import NamedTuple
 
 import chinese_calendar
 from lunardate import LunarDate
@@ -39,22 +40,7 @@ DRAGON_BOAT_FESTIVAL = "端午"
 MID_AUTUMN_FESTIVAL = "中秋"
 NATIONAL_DAY = "国庆"
 
-PHONE_CHANNEL = "phone"
-SMS_CHANNEL = "sms"
-
-#: Codes of the ``holiday_greeting`` rule's holidays → the Chinese name used in the rules table.
-GREETING_HOLIDAY_NAMES: Mapping[str, str] = MappingProxyType(
-    {
-        "labour_day": "五一",
-        "dragon_boat": "端午",
-        "mid_autumn": "中秋",
-        "national_day": "国庆",
-        "spring_festival": "春节",
-    }
-)
-
-
-# --- month arithmetic and birthdays -----------------------------------------------------------
+# --- month arithmetic (the segments, complaints and follow-up rules all count in months) ------
 
 
 def is_leap_year(year: int) -> bool:
@@ -83,27 +69,6 @@ def add_months(day: date, months: int) -> date:
     if not 1 <= year <= 9999:
         raise ValueError(f"{day.isoformat()} + {months} months is out of the supported date range")
     return date(year, month, min(day.day, days_in_month(year, month)))
-
-
-def birthday_in_year(birthday: date, year: int) -> date:
-    """The anniversary of ``birthday`` in ``year``; a 29 February birthday is 28 February in a
-    non-leap year."""
-    if birthday.month == 2 and birthday.day == 29 and not is_leap_year(year):
-        return date(year, 2, 28)
-    return date(year, birthday.month, birthday.day)
-
-
-def next_birthday(birthday: date, on_or_after: date) -> date:
-    """The first anniversary of ``birthday`` on or after ``on_or_after`` (``on_or_after`` itself
-    when it is the birthday).
-
-    Only month and day of ``birthday`` count: the birth year is not compared with
-    ``on_or_after``. A 29 February birthday falls on 28 February in non-leap years.
-    """
-    anniversary = birthday_in_year(birthday, on_or_after.year)
-    if anniversary < on_or_after:
-        anniversary = birthday_in_year(birthday, on_or_after.year + 1)
-    return anniversary
 
 
 # --- lunar calendar and holidays --------------------------------------------------------------
@@ -162,40 +127,6 @@ def statutory_holidays(year: int) -> dict[date, str]:
     Returns a new dict, ordered by date.
     """
     return dict(_statutory_holiday_names(year))
-
-
-class GreetingHoliday(NamedTuple):
-    """A holiday of the ``holiday_greeting`` rule: ``(code, day)``; ``name`` is its Chinese name."""
-
-    code: str
-    day: date
-
-    @property
-    def name(self) -> str:
-        return GREETING_HOLIDAY_NAMES[self.code]
-
-
-@lru_cache(maxsize=256)
-def _greeting_holiday_items(year: int) -> tuple[GreetingHoliday, ...]:
-    holidays = [
-        GreetingHoliday("labour_day", date(year, 5, 1)),
-        GreetingHoliday("dragon_boat", lunar_to_solar(year, 5, 5)),
-        GreetingHoliday("mid_autumn", lunar_to_solar(year, 8, 15)),
-        GreetingHoliday("national_day", date(year, 10, 1)),
-        GreetingHoliday("spring_festival", lunar_to_solar(year, 1, 1)),
-    ]
-    return tuple(sorted(holidays, key=lambda holiday: holiday.day))
-
-
-def greeting_holidays(year: int) -> list[GreetingHoliday]:
-    """The five greeting days of the ``holiday_greeting`` rule in Gregorian ``year``, ordered by
-    date: 春节 (lunar 1/1, ``spring_festival``), 五一 (1 May, ``labour_day``), 端午 (lunar 5/5,
-    ``dragon_boat``), 中秋 (lunar 8/15, ``mid_autumn``), 国庆 (1 October, ``national_day``).
-
-    Each item is a ``(code, day)`` tuple with a ``name`` property. Raises ``ValueError`` for a
-    year outside 1900..2099 (no lunar data).
-    """
-    return list(_greeting_holiday_items(year))
 
 
 # --- working days -----------------------------------------------------------------------------
@@ -264,71 +195,23 @@ class WorkingCalendar:
             day += ONE_DAY
         return day
 
-    def phone_queue_date(self, rule_date: date) -> date:
-        """The queue date Q of a phone task with rule date R: R when R is a working day, else the
-        next working day."""
-        return self.next_working_day(rule_date)
-
-    def queue_date(self, rule_date: date, channel: str) -> date:
-        """The queue date Q of a task: R for ``"sms"``, ``phone_queue_date(R)`` for ``"phone"``.
-
-        Raises ``ValueError`` for any other channel.
-        """
-        if channel == SMS_CHANNEL:
-            return rule_date
-        if channel == PHONE_CHANNEL:
-            return self.phone_queue_date(rule_date)
-        raise ValueError(f"unknown channel {channel!r}; expected {PHONE_CHANNEL!r} or {SMS_CHANNEL!r}")
-
     def working_days_between(self, start: date, end: date) -> list[date]:
         """The working days in ``[start, end]`` (both included), ascending; empty when start > end."""
         return [day for day in _days_from(start, end) if self.is_working_day(day)]
 
     def working_day_table(self, start: date, end: date) -> list[tuple[date, date]]:
-        """``(day, phone queue date of day)`` for every calendar day in ``[start, end]``, ascending.
+        """``(day, next working day from day)`` for every calendar day in ``[start, end]``, ascending.
 
-        A queue date may lie after ``end`` when ``end`` is not a working day. Empty when
-        start > end. Meant to be loaded into SQL as a VALUES list / temporary table.
+        A working day maps to itself; the next working day may lie after ``end`` when ``end`` is not
+        a working day. Empty when start > end. Meant to be loaded into SQL as a VALUES list.
         """
         if start > end:
             return []
         table: list[tuple[date, date]] = []
-        queue_date = self.next_working_day(end)
+        next_working = self.next_working_day(end)
         for day in reversed(list(_days_from(start, end))):
             if self.is_working_day(day):
-                queue_date = day
-            table.append((day, queue_date))
+                next_working = day
+            table.append((day, next_working))
         table.reverse()
         return table
-
-    def rule_dates_queued_on(self, queue_day: date) -> list[date]:
-        """All rule dates R whose phone queue date is ``queue_day``, ascending.
-
-        That is the run of non-working days immediately before ``queue_day`` followed by
-        ``queue_day`` itself (a Monday after an ordinary weekend gives [Saturday, Sunday, Monday]);
-        empty when ``queue_day`` is not a working day, since no phone task is queued on a day off.
-        """
-        if not self.is_working_day(queue_day):
-            return []
-        first_rule_date = queue_day
-        while not self.is_working_day(first_rule_date - ONE_DAY):
-            first_rule_date -= ONE_DAY
-        return list(_days_from(first_rule_date, queue_day))
-
-    def rule_dates_queued_between(self, start: date, end: date) -> list[tuple[date, date]]:
-        """``(rule date R, phone queue date Q)`` for every R whose Q lies in ``[start, end]``,
-        ascending by R — what a backfill of the queue days ``start..end`` has to generate.
-
-        The first R may precede ``start`` (the non-working days right before it); non-working
-        days at the end of the range are left out, as their Q is after ``end``.
-        """
-        if start > end:
-            return []
-        first_rule_date = start
-        while not self.is_working_day(first_rule_date - ONE_DAY):
-            first_rule_date -= ONE_DAY
-        return [
-            (rule_date, queue_date)
-            for rule_date, queue_date in self.working_day_table(first_rule_date, end)
-            if queue_date <= end
-        ]

@@ -11,7 +11,7 @@ from django.http import Http404
 from crm.choices import Role
 from crm.models import User
 from crm.scoping import scope_to_user_stores, sees_all_stores, visible_store_ids
-from customers.choices import Confidentiality, ConsentPurpose
+from customers.choices import Confidentiality, ConsentPurpose, VehicleStatus
 from customers.models import (
     Customer,
     CustomerConsent,
@@ -408,3 +408,83 @@ def customer_consent_history(*, customer: Customer, limit: int = 50):
 def customer_is_erased(*, customer: Customer) -> bool:
     """Whether the card was erased at the customer's request (it has a tombstone)."""
     return ErasedCustomer.objects.filter(customer=customer).exists()
+
+
+# --- seams for other apps ----------------------------------------------------------------------
+
+
+def customers_with_mobile(*, mobile: str) -> QuerySet[Customer]:
+    """Every card with this mobile, in any store (an inbound SMS reply is matched by mobile), newest
+    first. Not scoped to a user: for the system's own work (the SMS gateway's callbacks)."""
+    return Customer.objects.filter(mobile=mobile).order_by("-id")
+
+
+# --- SQL seams for set-based code in other apps -------------------------------------------------
+#
+# Follow-ups and complaints read cards, vehicles and repair orders in set-based SQL. They name the
+# tables and the conditions below, written here once, never ``customers_*`` by hand.
+
+CUSTOMER_TABLE = Customer._meta.db_table
+VEHICLE_TABLE = Vehicle._meta.db_table
+REPAIR_ORDER_TABLE = RepairOrder._meta.db_table
+
+
+def _require_alias(alias: str) -> str:
+    if not alias.isidentifier():
+        raise ValueError(f"not an SQL alias: {alias!r}")
+    return alias
+
+
+def vehicle_is_active_sql(*, alias: str) -> str:
+    """The condition that the vehicle row ``alias`` is active (not sold on, not scrapped); no
+    parameters."""
+    return f"{_require_alias(alias)}.status = '{VehicleStatus.ACTIVE.value}'"
+
+
+def customer_has_active_vehicle_or_none_sql(*, alias: str) -> str:
+    """The condition that the customer row ``alias`` has no vehicle at all or at least one active
+    vehicle: an owner whose every vehicle was sold on or scrapped is no longer the dealer's owner."""
+    alias = _require_alias(alias)
+    return (
+        f"(NOT EXISTS (SELECT 1 FROM {VEHICLE_TABLE} ev WHERE ev.customer_id = {alias}.id)"
+        f" OR EXISTS (SELECT 1 FROM {VEHICLE_TABLE} ev WHERE ev.customer_id = {alias}.id"
+        f" AND {vehicle_is_active_sql(alias='ev')}))"
+    )
+
+
+def customer_last_visit_sql(*, alias: str) -> str:
+    """The last visit of the customer row ``alias``, as an SQL date expression: the latest of its
+    vehicles' delivery dates and its repair orders' settle dates (NULL when it has neither). Two
+    index look-ups per customer; no parameters."""
+    alias = _require_alias(alias)
+    return f"""GREATEST(
+    (SELECT max(lv.delivery_date) FROM {VEHICLE_TABLE} lv WHERE lv.customer_id = {alias}.id),
+    (SELECT max(lro.settle_date) FROM {REPAIR_ORDER_TABLE} lro
+     JOIN {VEHICLE_TABLE} lrv ON lrv.id = lro.vehicle_id WHERE lrv.customer_id = {alias}.id))"""
+
+
+#: The fields of a card and its vehicle a message or a call script may name, as ``{placeholder}``.
+CARD_PLACEHOLDERS = ("name", "plate", "model", "points")
+
+
+def card_placeholder_values(*, customer: Customer, vehicle: Vehicle | None) -> dict[str, str]:
+    """The text of each of ``CARD_PLACEHOLDERS`` for a card and (optionally) one of its vehicles;
+    the same text as ``card_placeholder_sql`` gives in SQL."""
+    return {
+        "name": customer.name,
+        "plate": vehicle.plate_no if vehicle else "",
+        "model": vehicle.series if vehicle else "",
+        "points": "" if customer.points_balance is None else str(customer.points_balance),
+    }
+
+
+def card_placeholder_sql(*, customer_alias: str, vehicle_alias: str) -> dict[str, str]:
+    """An SQL text expression per ``CARD_PLACEHOLDERS`` over the customer row ``customer_alias`` and
+    the (left-joined, possibly NULL) vehicle row ``vehicle_alias``."""
+    customer, vehicle = _require_alias(customer_alias), _require_alias(vehicle_alias)
+    return {
+        "name": f"{customer}.name",
+        "plate": f"COALESCE({vehicle}.plate_no, '')",
+        "model": f"COALESCE({vehicle}.series, '')",
+        "points": f"COALESCE({customer}.points_balance::text, '')",
+    }

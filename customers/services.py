@@ -12,12 +12,12 @@ from django.utils import timezone
 from crm.audit import audit_log_record
 from crm.choices import AuditAction
 from crm.scoping import visible_store_ids
-from crm.tasks import enqueue_on_commit
 from customers.choices import ImportStatus
 from customers.dms.sources import RowSource, source_from_path
 from customers.dms_import.importer import DmsImport
 from customers.dms_import.outcome import ImportOutcome, errors_csv_bytes, outcome_rejected_rows
 from customers.facts import customer_stats_refresh_for_customers
+from customers.import_listeners import import_listeners_notify
 from customers.models import CustomerConsent, CustomerNote, ImportBatch, ImportIssue
 from customers.pinyin import name_search_keys
 from customers.selectors import customer_editable_fields
@@ -74,10 +74,7 @@ def dms_import_run(*, batch: ImportBatch, source, allowed_store_ids: list[int] |
             object_ids=[batch.pk],
             detail={"kind": batch.kind, "file": batch.file_name, "summary": batch.summary()},
         )
-        if outcome.touched_customer_ids:
-            # Broker down: the nightly customers-refresh-customer-stats catches these up. (Queued by
-            # name: customers.tasks imports this module.)
-            enqueue_on_commit("customers.tasks.refresh_customer_stats_after_import", outcome.touched_customer_ids)
+        import_listeners_notify(kind=batch.kind, batch_id=batch.pk, customer_ids=outcome.touched_customer_ids)
     return outcome
 
 
@@ -376,3 +373,45 @@ def customer_erase(*, customer, user, reason: str):
             detail={"reason": reason[:300], "changed": changed},
         )
     return tombstone
+
+
+# ---------------------------------------------------------------------------------------------
+# Seams for other apps: writes to a card go through here, with the card's history
+# ---------------------------------------------------------------------------------------------
+
+
+def customer_sms_opt_out(*, customer, source: str, at: datetime.datetime | None = None, user=None) -> bool:
+    """Opt the customer out of every SMS, noting when, from where (``MarkSource``: ``sms_reply`` for
+    a 退订 reply, ``staff``…) and by whom (None for the customer's own reply). Saved with the card's
+    change history, so the card shows the opt-out with its source, and written to the audit log as a
+    consent change. Returns False (nothing written) when the card was already opted out. Raises
+    ``ValueError`` for an unknown source."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from crm.audit import audit_log_record
+    from crm.choices import AuditAction
+    from customers.choices import MarkSource
+    from customers.models import Customer
+
+    if source not in MarkSource.values:
+        raise ValueError(f"unknown opt-out source {source!r}")
+    with transaction.atomic():
+        card = Customer.objects.select_for_update().get(pk=customer.pk)
+        if card.sms_opt_out:
+            return False
+        card.sms_opt_out, card.sms_opt_out_at = True, at or timezone.now()
+        card.sms_opt_out_source, card.sms_opt_out_by = source, user
+        card._history_user = user
+        card.save(update_fields=["sms_opt_out", "sms_opt_out_at", "sms_opt_out_source", "sms_opt_out_by",
+                                 "updated_at"])  # fmt: skip
+        audit_log_record(
+            actor=user,
+            action=AuditAction.CHANGE_CONSENT,
+            object_type="customers.customer",
+            object_ids=[card.pk],
+            detail={"sms_opt_out": True, "source": source},
+        )
+    customer.sms_opt_out, customer.sms_opt_out_at = card.sms_opt_out, card.sms_opt_out_at
+    customer.sms_opt_out_source, customer.sms_opt_out_by = card.sms_opt_out_source, card.sms_opt_out_by
+    return True

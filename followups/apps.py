@@ -40,3 +40,10 @@ class FollowupsConfig(AppConfig):
     customer_personal_data_providers = ["followups.privacy.personal_data"]
     customer_erasure_handlers = ["followups.privacy.erase"]
     export_request_downloads = {"followups.smslist": "followups:export_request_download"}
+
+    def ready(self) -> None:
+        from followups.generation import register_followups_rule_builders
+        from followups.replies import register_followups_reply_handlers
+
+        register_followups_rule_builders()
+        register_followups_reply_handlers()

@@ -1,7 +1,7 @@
 """Set-based SQL of the follow-up rules (docs/followups.md).
 
 For a generation date D and a rule, the rule dates R whose queue date is D are known in Python
-(``WorkingCalendar.rule_dates_queued_on(D)`` for phone rules, ``[D]`` for SMS rules). Each rule turns
+(``followups.dates.rule_dates_queued_on(calendar, D)`` for phone rules, ``[D]`` for SMS rules). Each rule turns
 them into the *base dates* its data must have (a delivery date, a settle date, a birthday…) and runs
 one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` over the whole store: the number of queries never
 depends on the number of customers. The same SELECT, counted instead of inserted, is the managers'
@@ -10,11 +10,22 @@ preview of a day's queue.
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
 
-from crm.calendar import WorkingCalendar, add_months, days_in_month, greeting_holidays, is_leap_year
+from crm.calendar import WorkingCalendar, add_months, is_leap_year
 from customers.choices import RepairType, VehicleStatus
-from customers.selectors import customer_sms_allowed_sql
+from customers.selectors import (
+    CUSTOMER_TABLE,
+    REPAIR_ORDER_TABLE,
+    VEHICLE_TABLE,
+    customer_has_active_vehicle_or_none_sql,
+    customer_last_visit_sql,
+    customer_sms_allowed_sql,
+    vehicle_is_active_sql,
+)
 from followups.choices import VEHICLE_RULES, Channel, RuleCode, rule_consent_purpose
+from followups.dates import greeting_holidays, inverse_add_months, rule_dates_queued_on
+from followups.rule_builders import rule_builder_for, rule_builder_register
 
 MOBILE_PATTERN = r"^1[3-9][0-9]{9}$"
 LANDLINE_PATTERN = r"^0[1-9][0-9]{1,2}-?[1-9][0-9]{6,7}$"
@@ -22,6 +33,7 @@ LOST_CUSTOMER_MONTHS = (1, 3, 5, 7, 9, 11)
 LOST_WINDOW_MONTHS = (12, 6)  # R − 12 months ≤ L ≤ R − 6 months
 DEFAULT_WARRANTY_MONTHS = 24
 TIME_ZONE = "Asia/Shanghai"
+_ACTIVE_VEHICLE = vehicle_is_active_sql(alias="v")  # the candidate vehicle ``v`` is active
 
 
 @dataclass
@@ -30,29 +42,16 @@ class Candidates:
 
     sql: str
     params: dict = field(default_factory=dict)
-    # One row per owner (holiday greetings): the SELECT reads customers_customer as ``cu`` and has an
+    # One row per owner (holiday greetings): the SELECT reads the customer table as ``cu`` and has an
     # ``{eligibility}`` slot, which saves re-joining every customer.
     inline_eligibility: bool = False
-
-
-def inverse_add_months(day: date, months: int) -> list[date]:
-    """Every date X with ``add_months(X, months) == day`` (several when ``day`` is a month's last
-    day: 28 Feb 2027 is 10 months after 28, 29, 30 and 30 April… of the year before)."""
-    first = add_months(day, -months)
-    found = [first]
-    if day.day == days_in_month(day.year, day.month):
-        candidate = first + timedelta(days=1)
-        while candidate.month == first.month:
-            found.append(candidate)
-            candidate += timedelta(days=1)
-    return [candidate for candidate in found if add_months(candidate, months) == day]
 
 
 def rule_dates_for(*, channel: str, day: date, calendar: WorkingCalendar) -> list[date]:
     """The rule dates R whose queue date Q is ``day``."""
     if channel == Channel.SMS:
         return [day]
-    return calendar.rule_dates_queued_on(day)
+    return rule_dates_queued_on(calendar, day)
 
 
 def _vehicle_date_rule(column: str, rule, rule_dates: list[date]) -> Candidates:
@@ -61,8 +60,8 @@ def _vehicle_date_rule(column: str, rule, rule_dates: list[date]) -> Candidates:
         f"""
         SELECT v.customer_id, v.id AS vehicle_id, v.id AS unit_id, v.{column} + %(offset)s AS rule_date,
                v.{column} AS subject_date, '{{}}'::jsonb AS detail
-        FROM customers_vehicle v
-        WHERE v.store_id = %(store_id)s AND v.status = %(active)s AND v.{column} = ANY(%(bases)s::date[])
+        FROM {VEHICLE_TABLE} v
+        WHERE v.store_id = %(store_id)s AND {_ACTIVE_VEHICLE} AND v.{column} = ANY(%(bases)s::date[])
         """,
         {"offset": rule.offset_days, "bases": bases},
     )
@@ -72,13 +71,13 @@ def _post_repair(rule, rule_dates: list[date]) -> Candidates:
     bases = [rule_date - timedelta(days=rule.offset_days) for rule_date in rule_dates]
     # One task per vehicle per R, however many orders the vehicle settled that day.
     return Candidates(
-        """
+        f"""
         SELECT DISTINCT ON (v.id, ro.settle_date)
                v.customer_id, v.id AS vehicle_id, v.id AS unit_id, ro.settle_date + %(offset)s AS rule_date,
                ro.settle_date AS subject_date, jsonb_build_object('ro_no', ro.ro_no) AS detail
-        FROM customers_repairorder ro
-        JOIN customers_vehicle v ON v.id = ro.vehicle_id
-        WHERE ro.store_id = %(store_id)s AND ro.settle_date = ANY(%(bases)s::date[]) AND v.status = %(active)s
+        FROM {REPAIR_ORDER_TABLE} ro
+        JOIN {VEHICLE_TABLE} v ON v.id = ro.vehicle_id
+        WHERE ro.store_id = %(store_id)s AND ro.settle_date = ANY(%(bases)s::date[]) AND {_ACTIVE_VEHICLE}
         ORDER BY v.id, ro.settle_date, ro.ro_no
         """,
         {"offset": rule.offset_days, "bases": bases},
@@ -89,15 +88,15 @@ def _warranty(rule, rule_dates: list[date]) -> Candidates:
     ends = [rule_date - timedelta(days=rule.offset_days) for rule_date in rule_dates]
     deliveries = sorted({day for end in ends for day in inverse_add_months(end, DEFAULT_WARRANTY_MONTHS)})
     return Candidates(
-        """
+        f"""
         SELECT customer_id, vehicle_id, unit_id, warranty_end + %(offset)s AS rule_date,
-               warranty_end AS subject_date, '{}'::jsonb AS detail
+               warranty_end AS subject_date, '{{}}'::jsonb AS detail
         FROM (
             SELECT v.customer_id, v.id AS vehicle_id, v.id AS unit_id,
                    COALESCE(v.warranty_end,
                             (v.delivery_date + make_interval(months => %(months)s))::date) AS warranty_end
-            FROM customers_vehicle v
-            WHERE v.store_id = %(store_id)s AND v.status = %(active)s
+            FROM {VEHICLE_TABLE} v
+            WHERE v.store_id = %(store_id)s AND {_ACTIVE_VEHICLE}
               AND (v.warranty_end = ANY(%(ends)s::date[])
                    OR (v.warranty_end IS NULL AND v.delivery_date = ANY(%(deliveries)s::date[])))
         ) w
@@ -112,16 +111,16 @@ def _maintenance(rule, rule_dates: list[date]) -> Candidates:
     # The store that did the latest maintenance reminds the owner (a vehicle is reminded by one store).
     # next_due = M + k with 1 ≤ k ≤ interval, so the latest maintenance M lies in this window.
     return Candidates(
-        """
+        f"""
         WITH latest AS (
             SELECT DISTINCT ON (ro.vehicle_id) ro.vehicle_id, ro.settle_date AS serviced, ro.mileage
-            FROM customers_repairorder ro
+            FROM {REPAIR_ORDER_TABLE} ro
             WHERE ro.store_id = %(store_id)s AND ro.repair_type = ANY(%(types)s)
               AND ro.settle_date BETWEEN %(window_start)s AND %(window_end)s
             ORDER BY ro.vehicle_id, ro.settle_date DESC, ro.mileage DESC NULLS LAST
         ), timed AS MATERIALIZED (
             -- A correlated look-up keeps the planner from scanning every vehicle for a few thousand.
-            SELECT latest.*, (SELECT dv.delivery_date FROM customers_vehicle dv WHERE dv.id = latest.vehicle_id)
+            SELECT latest.*, (SELECT dv.delivery_date FROM {VEHICLE_TABLE} dv WHERE dv.id = latest.vehicle_id)
                    AS delivered
             FROM latest
         ), due AS (
@@ -135,10 +134,10 @@ def _maintenance(rule, rule_dates: list[date]) -> Candidates:
         SELECT v.customer_id, v.id AS vehicle_id, v.id AS unit_id, due.next_due + %(offset)s AS rule_date,
                due.next_due AS subject_date, jsonb_build_object('serviced', due.serviced) AS detail
         FROM due
-        JOIN customers_vehicle v ON v.id = due.vehicle_id
-        WHERE due.next_due = ANY(%(dues)s::date[]) AND v.status = %(active)s
+        JOIN {VEHICLE_TABLE} v ON v.id = due.vehicle_id
+        WHERE due.next_due = ANY(%(dues)s::date[]) AND {_ACTIVE_VEHICLE}
           AND NOT EXISTS (
-              SELECT 1 FROM customers_repairorder later
+              SELECT 1 FROM {REPAIR_ORDER_TABLE} later
               WHERE later.vehicle_id = due.vehicle_id AND later.repair_type = ANY(%(types)s)
                 AND later.settle_date > due.serviced)
         """,
@@ -167,10 +166,10 @@ def _birthday(rule, rule_dates: list[date]) -> Candidates:
             targets.append(rule_date)
             birthdays.append(anniversary)
     return Candidates(
-        """
+        f"""
         SELECT cu.id AS customer_id, NULL::bigint AS vehicle_id, cu.id AS unit_id, wanted.rule_date,
-               wanted.anniversary AS subject_date, '{}'::jsonb AS detail
-        FROM customers_customer cu
+               wanted.anniversary AS subject_date, '{{}}'::jsonb AS detail
+        FROM {CUSTOMER_TABLE} cu
         JOIN unnest(%(month_days)s::int[], %(targets)s::date[], %(birthdays)s::date[])
              AS wanted(month_day, rule_date, anniversary)
           ON wanted.month_day = (EXTRACT(MONTH FROM cu.birthday) * 100 + EXTRACT(DAY FROM cu.birthday))::int
@@ -195,23 +194,17 @@ def _holiday(rule, rule_dates: list[date]) -> Candidates | None:
     if not targets:
         return None
     return Candidates(
-        """
+        f"""
         SELECT cu.id AS customer_id, NULL::bigint AS vehicle_id, cu.id AS unit_id, wanted.rule_date,
                wanted.holiday AS subject_date, jsonb_build_object('holiday', wanted.name) AS detail
-        FROM customers_customer cu
+        FROM {CUSTOMER_TABLE} cu
         CROSS JOIN unnest(%(targets)s::date[], %(holidays)s::date[], %(names)s::text[])
                    AS wanted(rule_date, holiday, name)
-        WHERE cu.store_id = %(store_id)s AND {eligibility}
+        WHERE cu.store_id = %(store_id)s AND {{eligibility}}
         """,
         {"targets": targets, "holidays": holidays, "names": names},
         inline_eligibility=True,
     )
-
-
-_LAST_VISIT_SQL = """GREATEST(
-    (SELECT max(lv.delivery_date) FROM customers_vehicle lv WHERE lv.customer_id = cu.id),
-    (SELECT max(lro.settle_date) FROM customers_repairorder lro
-     JOIN customers_vehicle lrv ON lrv.id = lro.vehicle_id WHERE lrv.customer_id = cu.id))"""
 
 
 def _lost_customer(rule, rule_dates: list[date]) -> Candidates | None:
@@ -224,23 +217,16 @@ def _lost_customer(rule, rule_dates: list[date]) -> Candidates | None:
             highs.append(add_months(base, -LOST_WINDOW_MONTHS[1]))
     if not targets:
         return None
+    # The store's customers with their last visit (customers' one definition of it).
     return Candidates(
-        """
-        WITH visits AS (
-            SELECT v.customer_id, max(v.delivery_date) AS visited
-            FROM customers_vehicle v JOIN customers_customer c ON c.id = v.customer_id
-            WHERE c.store_id = %(store_id)s GROUP BY v.customer_id
-            UNION ALL
-            SELECT v.customer_id, max(ro.settle_date)
-            FROM customers_repairorder ro
-            JOIN customers_vehicle v ON v.id = ro.vehicle_id
-            JOIN customers_customer c ON c.id = v.customer_id
-            WHERE c.store_id = %(store_id)s GROUP BY v.customer_id
-        ), last_visit AS (
-            SELECT customer_id, max(visited) AS visited FROM visits GROUP BY customer_id
+        f"""
+        WITH last_visit AS (
+            SELECT c.id AS customer_id, {customer_last_visit_sql(alias="c")} AS visited
+            FROM {CUSTOMER_TABLE} c
+            WHERE c.store_id = %(store_id)s
         )
         SELECT last_visit.customer_id, NULL::bigint AS vehicle_id, last_visit.customer_id AS unit_id,
-               wanted.rule_date, last_visit.visited AS subject_date, '{}'::jsonb AS detail
+               wanted.rule_date, last_visit.visited AS subject_date, '{{}}'::jsonb AS detail
         FROM last_visit
         JOIN unnest(%(targets)s::date[], %(lows)s::date[], %(highs)s::date[]) AS wanted(rule_date, low, high)
           ON last_visit.visited BETWEEN wanted.low AND wanted.high
@@ -260,13 +246,13 @@ def _points_expiry(rule, rule_dates: list[date]) -> Candidates | None:
     return Candidates(
         f"""
         WITH hits AS (
-            SELECT v.customer_id FROM customers_vehicle v WHERE v.delivery_date = ANY(%(visits)s::date[])
+            SELECT v.customer_id FROM {VEHICLE_TABLE} v WHERE v.delivery_date = ANY(%(visits)s::date[])
             UNION
-            SELECT v.customer_id FROM customers_repairorder ro JOIN customers_vehicle v ON v.id = ro.vehicle_id
+            SELECT v.customer_id FROM {REPAIR_ORDER_TABLE} ro JOIN {VEHICLE_TABLE} v ON v.id = ro.vehicle_id
             WHERE ro.settle_date = ANY(%(visits)s::date[])
         ), members AS (
-            SELECT cu.id, cu.points_balance, {_LAST_VISIT_SQL} AS visited
-            FROM hits JOIN customers_customer cu ON cu.id = hits.customer_id
+            SELECT cu.id, cu.points_balance, {customer_last_visit_sql(alias="cu")} AS visited
+            FROM hits JOIN {CUSTOMER_TABLE} cu ON cu.id = hits.customer_id
             WHERE cu.store_id = %(store_id)s AND cu.points_balance > 0 AND cu.member_card_no <> ''
         )
         SELECT members.id AS customer_id, NULL::bigint AS vehicle_id, members.id AS unit_id, wanted.rule_date,
@@ -302,7 +288,7 @@ def _dissatisfied(rule, rule_dates: list[date]) -> Candidates | None:
             FROM followups_inboundsms ib
             WHERE ib.action = 'satisfaction' AND ib.satisfaction <= 2 AND ib.customer_id IS NOT NULL
         ) results
-        JOIN customers_customer cu ON cu.id = results.customer_id AND cu.store_id = %(store_id)s
+        JOIN {CUSTOMER_TABLE} cu ON cu.id = results.customer_id AND cu.store_id = %(store_id)s
         JOIN unnest(%(targets)s::date[], %(lows)s::date[], %(highs)s::date[]) AS wanted(rule_date, low, high)
           ON results.day >= wanted.low AND results.day < wanted.high
         ORDER BY results.customer_id, wanted.rule_date, results.day DESC
@@ -312,27 +298,28 @@ def _dissatisfied(rule, rule_dates: list[date]) -> Candidates | None:
 
 
 def candidates_for(rule, rule_dates: list[date]) -> Candidates | None:
-    """The candidate SELECT of ``rule`` for ``rule_dates``, or None when the rule has nothing to do."""
+    """The candidate SELECT of ``rule`` for ``rule_dates`` from the builder registered for its code
+    (``followups.rule_builders``), or None when the rule has nothing to do or no builder."""
     if not rule_dates:
         return None
-    code = rule.code
-    if code in (RuleCode.DELIVERY_THANKS, RuleCode.FIRST_SERVICE_INVITE):
-        return _vehicle_date_rule("delivery_date", rule, rule_dates)
-    if code == RuleCode.INSURANCE_RENEWAL:
-        return _vehicle_date_rule("insurance_expiry", rule, rule_dates)
-    builders = {
-        RuleCode.POST_REPAIR_CALLBACK: _post_repair,
-        RuleCode.WARRANTY_EXPIRY: _warranty,
-        RuleCode.MAINTENANCE_DUE: _maintenance,
-        RuleCode.BIRTHDAY: _birthday,
-        RuleCode.HOLIDAY_GREETING: _holiday,
-        RuleCode.LOST_CUSTOMER: _lost_customer,
-        RuleCode.POINTS_EXPIRY: _points_expiry,
-        RuleCode.DISSATISFIED_FOLLOWUP: _dissatisfied,
-    }
-    builder = builders.get(code)
-    # event_notice: no events exist yet (the owners' club builds them); it generates nothing.
+    builder = rule_builder_for(rule.code)
     return builder(rule, rule_dates) if builder else None
+
+
+def register_followups_rule_builders() -> None:
+    """The builders of the rules follow-ups owns (called from ``FollowupsConfig.ready``).
+    ``event_notice`` is left to the owners' club, which has the events."""
+    rule_builder_register(RuleCode.DELIVERY_THANKS, partial(_vehicle_date_rule, "delivery_date"))
+    rule_builder_register(RuleCode.FIRST_SERVICE_INVITE, partial(_vehicle_date_rule, "delivery_date"))
+    rule_builder_register(RuleCode.INSURANCE_RENEWAL, partial(_vehicle_date_rule, "insurance_expiry"))
+    rule_builder_register(RuleCode.POST_REPAIR_CALLBACK, _post_repair)
+    rule_builder_register(RuleCode.WARRANTY_EXPIRY, _warranty)
+    rule_builder_register(RuleCode.MAINTENANCE_DUE, _maintenance)
+    rule_builder_register(RuleCode.BIRTHDAY, _birthday)
+    rule_builder_register(RuleCode.HOLIDAY_GREETING, _holiday)
+    rule_builder_register(RuleCode.LOST_CUSTOMER, _lost_customer)
+    rule_builder_register(RuleCode.POINTS_EXPIRY, _points_expiry)
+    rule_builder_register(RuleCode.DISSATISFIED_FOLLOWUP, _dissatisfied)
 
 
 def eligible_sql(rule, candidates: Candidates) -> tuple[str, dict]:
@@ -343,20 +330,15 @@ def eligible_sql(rule, candidates: Candidates) -> tuple[str, dict]:
         contact = f"{allowed} AND cu.mobile ~ %(mobile_pattern)s"
     else:
         contact = "cu.do_not_call = false AND (cu.mobile ~ %(mobile_pattern)s OR cu.landline ~ %(landline_pattern)s)"
-    if rule.code in VEHICLE_RULES:
-        vehicles = "TRUE"  # the candidate SELECTs keep active vehicles only
-    else:
-        vehicles = (
-            "(NOT EXISTS (SELECT 1 FROM customers_vehicle ev WHERE ev.customer_id = cu.id)"
-            " OR EXISTS (SELECT 1 FROM customers_vehicle ev WHERE ev.customer_id = cu.id AND ev.status = %(active)s))"
-        )
+    # The candidate SELECTs of the vehicle rules keep active vehicles only.
+    vehicles = "TRUE" if rule.code in VEHICLE_RULES else customer_has_active_vehicle_or_none_sql(alias="cu")
     if candidates.inline_eligibility:
         sql = candidates.sql.replace("{eligibility}", f"{contact} AND {vehicles}")
     else:
         sql = f"""
             SELECT c.customer_id, c.vehicle_id, c.unit_id, c.rule_date, c.subject_date, c.detail
             FROM ({candidates.sql}) c
-            JOIN customers_customer cu ON cu.id = c.customer_id
+            JOIN {CUSTOMER_TABLE} cu ON cu.id = c.customer_id
             WHERE {contact} AND {vehicles}
         """
     params = {

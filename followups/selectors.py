@@ -1,7 +1,6 @@
 """Reads of the follow-up engine: the calendar, the queue, the preview and the reports."""
 
 import datetime
-import re
 
 from django.db import connection
 from django.db.models import BooleanField, Count, Min, Q, QuerySet
@@ -13,10 +12,11 @@ from crm.models import Store
 from crm.scoping import scope_to_user_stores, stores_for_user
 from crm.selectors import working_calendar
 from customers.choices import ConsentPurpose
-from customers.selectors import customer_sms_allowed_sql, customer_visibility_condition
+from customers.selectors import CUSTOMER_TABLE, VEHICLE_TABLE, customer_sms_allowed_sql, customer_visibility_condition
 from followups.choices import MARKETING_RULES, CallOutcome, Channel, RuleCode, TaskStatus
 from followups.generation import preview_statement
 from followups.models import CallAttempt, FollowupRule, FollowupTask, SmsMessage
+from followups.placeholders import render_placeholders, task_placeholder_values
 
 SATISFIED_SCORE = 4
 
@@ -97,24 +97,11 @@ def current_claim(*, user, since: datetime.datetime) -> FollowupTask | None:
     ).first()
 
 
-SCRIPT_FIELD_PATTERN = re.compile(r"\{(name|store|store_phone|plate|model|date|holiday|points)\}")
-
-
 def call_script(task: FollowupTask) -> str:
-    """The rule's call script with the task's fields filled in. A manager writes the script, so any
-    other brace (a typo, ``{0}``) is left as it is rather than breaking the call page."""
-    vehicle = task.vehicle
-    fields = {
-        "name": task.customer.name,
-        "store": task.store.name,
-        "store_phone": task.store.phone,
-        "plate": vehicle.plate_no if vehicle else "",
-        "model": vehicle.series if vehicle else "",
-        "date": task.subject_date.isoformat() if task.subject_date else "",
-        "holiday": str((task.detail or {}).get("holiday", "")),
-        "points": str(task.customer.points_balance if task.customer.points_balance is not None else ""),
-    }
-    return SCRIPT_FIELD_PATTERN.sub(lambda match: fields[match.group(1)], task.rule.script or "")
+    """The rule's call script with the task's fields filled in (``followups.placeholders``, as in
+    the SMS). A manager writes the script, so any other brace (a typo, ``{0}``) is left as it is
+    rather than breaking the call page."""
+    return render_placeholders(task.rule.script, task_placeholder_values(task))
 
 
 def call_history(*, customer_id: int, limit: int = 10) -> list[CallAttempt]:
@@ -235,7 +222,7 @@ def sms_list_for_day(*, user, day: datetime.date, search: str = "") -> QuerySet[
     table = FollowupTask._meta.db_table
     may_send = sms_allowed_sql(f'"{table}"."code"').replace("%(marketing_codes)s", "%s")
     sendable = RawSQL(
-        f'"{table}"."status" <> %s OR EXISTS (SELECT 1 FROM customers_customer cu'
+        f'"{table}"."status" <> %s OR EXISTS (SELECT 1 FROM {CUSTOMER_TABLE} cu'
         f' WHERE cu.id = "{table}"."customer_id" AND {may_send})',
         [TaskStatus.OPEN.value, MARKETING_CODES],
         output_field=BooleanField(),
@@ -256,11 +243,11 @@ def export_rows(*, day: datetime.date) -> list[tuple]:
     sorted by rule, customer_no, vin."""
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT t.code, cu.customer_no, COALESCE(v.vin, ''), t.channel, t.queue_date
             FROM followups_followuptask t
-            JOIN customers_customer cu ON cu.id = t.customer_id
-            LEFT JOIN customers_vehicle v ON v.id = t.vehicle_id
+            JOIN {CUSTOMER_TABLE} cu ON cu.id = t.customer_id
+            LEFT JOIN {VEHICLE_TABLE} v ON v.id = t.vehicle_id
             WHERE t.queue_date = %s
             ORDER BY t.code, cu.customer_no, COALESCE(v.vin, '')
             """,

@@ -8,6 +8,7 @@ import unicodedata
 import uuid
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -20,14 +21,12 @@ from crm.exceptions import ApplicationError
 from crm.models import Store
 from crm.scoping import sees_all_stores
 from crm.selectors import working_calendar
-from customers.choices import MarkSource
-from customers.models import Customer, Vehicle
-from customers.selectors import customer_visibility_sql
+from customers.models import Vehicle
+from customers.selectors import CUSTOMER_TABLE, VEHICLE_TABLE, customer_visibility_sql, customers_with_mobile
 from followups.choices import (
     CallOutcome,
     Channel,
     DeliveryStatus,
-    ReplyAction,
     RuleCode,
     SmsStatus,
     TaskStatus,
@@ -36,6 +35,8 @@ from followups.defaults import DEFAULT_RULES, SMS_OPT_OUT_TEXT
 from followups.gateways import GatewayError, get_gateway
 from followups.generation import MOBILE_PATTERN, insert_statement
 from followups.models import CallAttempt, FollowupRule, FollowupTask, GenerationRun, InboundSms, SmsMessage
+from followups.placeholders import render_placeholders_sql
+from followups.replies import REPLY_WINDOW, Reply, normalise_reply, reply_resolve
 from followups.selectors import MARKETING_CODES, call_windows_open, sms_allowed_sql
 
 logger = logging.getLogger(__name__)
@@ -206,7 +207,7 @@ _CLAIM_FILTERS = """
 
 _PICK_SQL = f"""
     SELECT t.id, t.customer_id FROM followups_followuptask t
-    JOIN customers_customer cu ON cu.id = t.customer_id
+    JOIN {CUSTOMER_TABLE} cu ON cu.id = t.customer_id
     WHERE {_CLAIM_FILTERS}
       AND NOT (t.customer_id = ANY(%(skip)s))
       AND cu.do_not_call = false
@@ -412,6 +413,44 @@ def call_record_outcome(
     return tasks
 
 
+@dataclass(frozen=True)
+class CallOutcomeRecorded:
+    """What ``call_outcome_record`` did: the tasks the call closed or rolled over, whether the result
+    was dissatisfied (the page then offers to open a complaint), and the agent's next call (empty
+    when nothing is callable now)."""
+
+    tasks: list[FollowupTask]
+    is_dissatisfied: bool
+    next_tasks: list[FollowupTask]
+
+
+def call_outcome_record(
+    *,
+    user,
+    customer_id: int,
+    outcome: str,
+    answers: dict | None = None,
+    satisfaction: int | None = None,
+    is_dissatisfied: bool = False,
+    notes: str = "",
+    callback_at: datetime.datetime | None = None,
+    now: datetime.datetime | None = None,
+) -> CallOutcomeRecorded:
+    """The call page's "save": record the call's outcome for the agent's claimed tasks of the
+    customer (``call_record_outcome``, one transaction), then claim the agent's next call. Raises
+    ``ApplicationError`` (nothing recorded, nothing claimed) for a bad outcome or a call no longer
+    the agent's."""
+    tasks = call_record_outcome(
+        user=user, customer_id=customer_id, outcome=outcome, answers=answers, satisfaction=satisfaction,
+        is_dissatisfied=is_dissatisfied, notes=notes, callback_at=callback_at, now=now,
+    )  # fmt: skip
+    return CallOutcomeRecorded(
+        tasks=tasks,
+        is_dissatisfied=is_dissatisfied_result(is_dissatisfied=is_dissatisfied, satisfaction=satisfaction),
+        next_tasks=task_claim_next(user=user, now=now),
+    )
+
+
 # --- SMS --------------------------------------------------------------------------------------
 
 
@@ -433,23 +472,14 @@ _SMS_PREPARE_TEMPLATE = r"""
         (task_id, idempotency_key, store_id, customer_id, code, mobile, body, send_date, status, send_attempts,
          gateway_message_id, delivery_status, error, created_at)
     SELECT t.id, 'task-' || t.id, t.store_id, t.customer_id, t.code, cu.mobile,
-           '【' || COALESCE(NULLIF(s.sms_signature, ''), s.name) || '】' ||
-           replace(replace(replace(replace(replace(replace(replace(replace(r.sms_template,
-               '{name}', cu.name),
-               '{plate}', COALESCE(v.plate_no, '')),
-               '{model}', COALESCE(v.series, '')),
-               '{date}', COALESCE(to_char(t.subject_date, 'YYYY"年"FMMM"月"FMDD"日"'), '')),
-               '{store_phone}', s.phone),
-               '{store}', s.name),
-               '{holiday}', COALESCE(t.detail->>'holiday', '')),
-               '{points}', COALESCE(cu.points_balance::text, ''))
+           '【' || COALESCE(NULLIF(s.sms_signature, ''), s.name) || '】' || {rendered}
            || %(opt_out)s,
            %(day)s, 'queued', 0, '', 'unknown', '', now()
     FROM followups_followuptask t
     JOIN followups_followuprule r ON r.id = t.rule_id
     JOIN crm_store s ON s.id = t.store_id
-    JOIN customers_customer cu ON cu.id = t.customer_id
-    LEFT JOIN customers_vehicle v ON v.id = t.vehicle_id
+    JOIN {customer_table} cu ON cu.id = t.customer_id
+    LEFT JOIN {vehicle_table} v ON v.id = t.vehicle_id
     WHERE t.store_id = %(store_id)s AND t.channel = 'sms' AND t.status = 'open'
       AND t.queue_date BETWEEN %(earliest)s AND %(day)s AND r.sms_template <> ''
       AND {allowed} AND cu.mobile ~ %(mobile_pattern)s
@@ -457,7 +487,12 @@ _SMS_PREPARE_TEMPLATE = r"""
 """
 
 
-_SMS_PREPARE_SQL = _SMS_PREPARE_TEMPLATE.replace("{allowed}", sms_allowed_sql("t.code"))
+_SMS_PREPARE_SQL = _SMS_PREPARE_TEMPLATE.format(
+    allowed=sms_allowed_sql("t.code"),
+    rendered=render_placeholders_sql("r.sms_template", task="t", store="s", customer="cu", vehicle="v"),
+    customer_table=CUSTOMER_TABLE,
+    vehicle_table=VEHICLE_TABLE,
+)
 
 _SMS_CLAIM_SQL = """
     UPDATE followups_smsmessage SET status = 'sending', lease_until = %(lease_until)s,
@@ -480,7 +515,7 @@ def sms_messages_prepare(*, store_id: int, day: datetime.date) -> int:
         cursor.execute(
             f"""
             UPDATE followups_followuptask t SET status = 'closed', completed_at = now()
-            FROM customers_customer cu
+            FROM {CUSTOMER_TABLE} cu
             WHERE cu.id = t.customer_id AND t.store_id = %(store_id)s AND t.channel = 'sms' AND t.status = 'open'
               AND t.queue_date <= %(day)s AND NOT {sms_allowed_sql("t.code")}
             """,
@@ -489,7 +524,7 @@ def sms_messages_prepare(*, store_id: int, day: datetime.date) -> int:
         cursor.execute(
             f"""
             UPDATE followups_smsmessage m SET status = 'cancelled', lease_until = NULL
-            FROM customers_customer cu
+            FROM {CUSTOMER_TABLE} cu
             WHERE cu.id = m.customer_id AND m.store_id = %(store_id)s AND m.status = 'queued'
               AND NOT {sms_allowed_sql("m.code")}
             """,
@@ -595,46 +630,30 @@ def sms_delivery_report(*, key: str, delivered: bool) -> int:
     return SmsMessage.objects.filter(idempotency_key=key).update(delivery_status=status)
 
 
-OPT_OUT_WORDS = {"T", "TD", "退订"}
-SATISFACTION_WORDS = {"很好": 5, "良好": 4, "一般": 3, "较差": 2, "很差": 1}
-REPLY_WINDOW = datetime.timedelta(days=7)
-
-
-def normalise_reply(text: str) -> str:
-    """Full-width to half-width, upper case, without spaces and trailing punctuation."""
-    normalised = unicodedata.normalize("NFKC", text or "").upper()
-    return re.sub(r"[\s.。!！,，]+", "", normalised)
-
-
 @transaction.atomic
 def sms_inbound_receive(*, mobile: str, text: str, received_at: datetime.datetime | None = None) -> InboundSms:
-    """Apply a reply: T/TD/退订 opts out; 1–5 after a repair SMS is satisfaction; Y after an event
-    invitation is an RSVP. Matched to the customer by mobile."""
+    """Store and apply a reply: matched to the customer by mobile and to the latest message sent to
+    that mobile, then given to the registered reply handlers in order (``followups.replies``): the
+    first that claims it decides what it means (T/TD/退订 opts out; 1–5 after a repair SMS is
+    satisfaction; Y after an event invitation is an RSVP…)."""
     received_at = received_at or timezone.now()
     mobile = re.sub(r"\D", "", unicodedata.normalize("NFKC", mobile or ""), flags=re.ASCII)[-11:]
     if not mobile:
         raise ApplicationError(_("The mobile number has no digits."))
-    word = normalise_reply(text)
     last_message = (
         SmsMessage.objects.filter(mobile=mobile, status=SmsStatus.SENT, sent_at__gte=received_at - REPLY_WINDOW)
+        .select_related("customer")
         .order_by("-sent_at", "-id")
         .first()
     )
-    customers = Customer.objects.filter(mobile=mobile)
-    reply = InboundSms(mobile=mobile, text=(text or "")[:500], received_at=received_at, in_reply_to=last_message)
-    reply.customer = last_message.customer if last_message else customers.order_by("-id").first()
-    if word in OPT_OUT_WORDS:
-        customers.filter(sms_opt_out=False).update(
-            sms_opt_out=True, sms_opt_out_at=received_at, sms_opt_out_source=MarkSource.SMS_REPLY, sms_opt_out_by=None
-        )
-        reply.action = ReplyAction.OPT_OUT
-    elif last_message and last_message.code == RuleCode.POST_REPAIR_CALLBACK:
-        score = int(word) if word in {"1", "2", "3", "4", "5"} else SATISFACTION_WORDS.get(word)
-        if score is not None:
-            reply.action = ReplyAction.SATISFACTION
-            reply.satisfaction = score
-    elif last_message and last_message.code == RuleCode.EVENT_NOTICE and word in {"Y", "YES", "是"}:
-        reply.action = ReplyAction.RSVP
-    reply.full_clean()
-    reply.save()
-    return reply
+    customer = last_message.customer if last_message else customers_with_mobile(mobile=mobile).first()
+    reply = Reply(mobile=mobile, text=text or "", word=normalise_reply(text), received_at=received_at,
+                  last_message=last_message, customer=customer)  # fmt: skip
+    claim = reply_resolve(reply)
+    inbound = InboundSms(
+        mobile=mobile, text=(text or "")[:500], received_at=received_at, in_reply_to=last_message, customer=customer,
+        action=claim.action, satisfaction=claim.satisfaction,
+    )  # fmt: skip
+    inbound.full_clean()
+    inbound.save()
+    return inbound

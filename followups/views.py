@@ -152,13 +152,12 @@ def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
     if not form.is_valid():
         tasks = services.task_current_call(user=request.user, customer_id=customer_id)
         return _call_panel(request, tasks, form=form)
-    answers = _questionnaire_answers(request.POST)
     try:
-        recorded = services.call_record_outcome(
+        recorded = services.call_outcome_record(
             user=request.user,
             customer_id=customer_id,
             outcome=form.cleaned_data["outcome"],
-            answers=answers,
+            answers=_questionnaire_answers(request.POST),
             satisfaction=form.cleaned_data["satisfaction"],
             is_dissatisfied=form.cleaned_data["is_dissatisfied"],
             notes=form.cleaned_data["notes"],
@@ -168,16 +167,14 @@ def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
         form.add_error(None, error.message)
         tasks = services.task_current_call(user=request.user, customer_id=customer_id)
         return _call_panel(request, tasks, form=form)
-    dissatisfied = services.is_dissatisfied_result(
-        is_dissatisfied=form.cleaned_data["is_dissatisfied"], satisfaction=form.cleaned_data["satisfaction"]
-    )
+    called = recorded.tasks[0]
     saved = {
-        "customer": recorded[0].customer,
-        "outcome": recorded[0].get_outcome_display(),
-        "complaint_url": _complaint_url(recorded[0]) if dissatisfied else "",
-        "dissatisfied": dissatisfied,
+        "customer": called.customer,
+        "outcome": called.get_outcome_display(),
+        "complaint_url": _complaint_url(called) if recorded.is_dissatisfied else "",
+        "dissatisfied": recorded.is_dissatisfied,
     }
-    next_tasks = services.task_claim_next(user=request.user)
+    next_tasks = recorded.next_tasks
     if request.htmx:
         return _call_panel(request, next_tasks, saved=saved)
     messages.success(request, _("Outcome saved."))

@@ -2,16 +2,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from crm.calendar import (
-    OFFICIAL_CALENDAR_YEARS,
-    GreetingHoliday,
-    WorkingCalendar,
-    add_months,
-    greeting_holidays,
-    lunar_to_solar,
-    next_birthday,
-    statutory_holidays,
-)
+from crm.calendar import OFFICIAL_CALENDAR_YEARS, WorkingCalendar, add_months, lunar_to_solar, statutory_holidays
 
 
 def days(*iso_dates: str) -> list[date]:
@@ -46,33 +37,6 @@ def test_add_months_keeps_the_day_and_clamps_to_the_month_end(day, months, expec
 def test_add_months_outside_the_date_range_raises():
     with pytest.raises(ValueError, match="out of the supported date range"):
         add_months(date(9999, 12, 1), 1)
-
-
-# --- next_birthday ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("birthday", "on_or_after", "expected"),
-    [
-        (date(1985, 7, 14), date(2026, 3, 1), date(2026, 7, 14)),
-        (
-            date(1985, 7, 14),
-            date(2026, 7, 14),
-            date(2026, 7, 14),
-        ),  # today is the birthday
-        (date(1985, 7, 14), date(2026, 7, 15), date(2027, 7, 14)),
-        (date(1985, 1, 1), date(2026, 12, 31), date(2027, 1, 1)),
-        (date(1988, 2, 29), date(2027, 1, 10), date(2027, 2, 28)),  # non-leap year
-        (date(1988, 2, 29), date(2027, 2, 28), date(2027, 2, 28)),
-        (date(1988, 2, 29), date(2027, 3, 1), date(2028, 2, 29)),  # next year is leap
-        (date(1988, 2, 29), date(2028, 2, 28), date(2028, 2, 29)),  # leap year
-        (date(1988, 2, 29), date(2028, 2, 29), date(2028, 2, 29)),
-        (date(1988, 2, 29), date(2028, 3, 1), date(2029, 2, 28)),
-        (date(1990, 2, 28), date(2028, 2, 29), date(2029, 2, 28)),
-    ],
-)
-def test_next_birthday(birthday, on_or_after, expected):
-    assert next_birthday(birthday, on_or_after) == expected
 
 
 # --- lunar calendar and holidays ----------------------------------------------------------------
@@ -126,26 +90,6 @@ def test_statutory_holidays_returns_a_copy():
     assert len(statutory_holidays(2027)) == 8
 
 
-def test_greeting_holidays_2027():
-    holidays = greeting_holidays(2027)
-
-    assert holidays == [
-        ("spring_festival", date(2027, 2, 6)),
-        ("labour_day", date(2027, 5, 1)),
-        ("dragon_boat", date(2027, 6, 9)),
-        ("mid_autumn", date(2027, 9, 15)),
-        ("national_day", date(2027, 10, 1)),
-    ]
-    assert [holiday.name for holiday in holidays] == [
-        "春节",
-        "五一",
-        "端午",
-        "中秋",
-        "国庆",
-    ]
-    assert holidays[0] == GreetingHoliday(code="spring_festival", day=date(2027, 2, 6))
-
-
 # --- working days: the official calendar (chinese_calendar ships 2026) ---------------------------
 
 
@@ -176,16 +120,7 @@ def test_next_working_day_over_national_day_2026():
     assert calendar.next_working_day(date(2026, 10, 7)) == date(2026, 10, 8)
     assert calendar.next_working_day(date(2026, 10, 10)) == date(2026, 10, 10)  # adjusted Saturday
     assert calendar.next_working_day(date(2026, 10, 11)) == date(2026, 10, 12)
-    assert calendar.phone_queue_date(date(2026, 10, 3)) == date(2026, 10, 8)
-
-
-def test_queue_date_by_channel():
-    calendar = WorkingCalendar()
-
-    assert calendar.queue_date(date(2026, 10, 3), "phone") == date(2026, 10, 8)
-    assert calendar.queue_date(date(2026, 10, 3), "sms") == date(2026, 10, 3)
-    with pytest.raises(ValueError, match="unknown channel"):
-        calendar.queue_date(date(2026, 10, 3), "fax")
+    assert calendar.next_working_day(date(2026, 10, 3)) == date(2026, 10, 8)
 
 
 def test_working_days_between_over_national_day_2026():
@@ -202,7 +137,7 @@ def test_working_days_between_over_national_day_2026():
     assert calendar.working_days_between(date(2026, 10, 2), date(2026, 10, 1)) == []
 
 
-def test_working_day_table_maps_each_day_to_its_queue_date():
+def test_working_day_table_maps_each_day_to_its_next_working_day():
     calendar = WorkingCalendar()
 
     assert calendar.working_day_table(date(2026, 9, 30), date(2026, 10, 4)) == [
@@ -213,59 +148,9 @@ def test_working_day_table_maps_each_day_to_its_queue_date():
         (
             date(2026, 10, 4),
             date(2026, 10, 8),
-        ),  # the queue date lies after the end of the range
+        ),  # the next working day lies after the end of the range
     ]
     assert calendar.working_day_table(date(2026, 10, 2), date(2026, 10, 1)) == []
-
-
-def test_rule_dates_queued_on_after_a_long_holiday():
-    calendar = WorkingCalendar()
-
-    assert calendar.rule_dates_queued_on(date(2026, 10, 8)) == days(
-        "2026-10-01",
-        "2026-10-02",
-        "2026-10-03",
-        "2026-10-04",
-        "2026-10-05",
-        "2026-10-06",
-        "2026-10-07",
-        "2026-10-08",
-    )
-    assert calendar.rule_dates_queued_on(date(2026, 10, 9)) == [date(2026, 10, 9)]
-    assert calendar.rule_dates_queued_on(date(2026, 10, 5)) == []
-
-
-def test_rule_dates_queued_on_runs_back_into_the_previous_year():
-    # 2026-01-01..03 are the 元旦 break, Sunday 2026-01-04 an adjusted working day.
-    calendar = WorkingCalendar()
-
-    assert calendar.rule_dates_queued_on(date(2026, 1, 4)) == days(
-        "2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"
-    )
-    assert calendar.rule_dates_queued_on(date(2025, 12, 31)) == [date(2025, 12, 31)]
-
-
-def test_rule_dates_queued_between_covers_a_backfill_range():
-    calendar = WorkingCalendar()
-
-    # Queue days Sat 3 Oct .. Fri 9 Oct 2026: only 8 and 9 Oct are working days; the rule dates
-    # queued on 8 Oct start with 1 Oct, before the range.
-    assert calendar.rule_dates_queued_between(date(2026, 10, 3), date(2026, 10, 9)) == [
-        (date(2026, 10, 1), date(2026, 10, 8)),
-        (date(2026, 10, 2), date(2026, 10, 8)),
-        (date(2026, 10, 3), date(2026, 10, 8)),
-        (date(2026, 10, 4), date(2026, 10, 8)),
-        (date(2026, 10, 5), date(2026, 10, 8)),
-        (date(2026, 10, 6), date(2026, 10, 8)),
-        (date(2026, 10, 7), date(2026, 10, 8)),
-        (date(2026, 10, 8), date(2026, 10, 8)),
-        (date(2026, 10, 9), date(2026, 10, 9)),
-    ]
-    # Sun 11 Oct is queued on Mon 12 Oct, after the range.
-    assert calendar.rule_dates_queued_between(date(2026, 10, 10), date(2026, 10, 11)) == [
-        (date(2026, 10, 10), date(2026, 10, 10)),
-    ]
-    assert calendar.rule_dates_queued_between(date(2026, 10, 4), date(2026, 10, 5)) == []
 
 
 # --- working days: the computed fallback (2027) -------------------------------------------------
@@ -292,23 +177,13 @@ def test_fallback_spring_festival_2027():
     assert calendar.working_days_between(date(2027, 2, 4), date(2027, 2, 9)) == days(
         "2027-02-04", "2027-02-05", "2027-02-08", "2027-02-09"
     )
-    assert calendar.rule_dates_queued_on(date(2027, 2, 8)) == days("2027-02-06", "2027-02-07", "2027-02-08")
-
-
-def test_rule_dates_queued_on_after_a_weekend():
-    calendar = WorkingCalendar()
-
-    assert calendar.rule_dates_queued_on(date(2027, 3, 8)) == days("2027-03-06", "2027-03-07", "2027-03-08")
-    assert calendar.rule_dates_queued_on(date(2027, 3, 7)) == []
-    assert calendar.rule_dates_queued_on(date(2027, 3, 9)) == [date(2027, 3, 9)]
+    assert calendar.next_working_day(date(2027, 2, 6)) == date(2027, 2, 8)
 
 
 def test_fallback_starts_right_after_the_official_calendar_ends():
     calendar = WorkingCalendar()
 
-    assert calendar.rule_dates_queued_on(date(2027, 1, 4)) == days(
-        "2027-01-01", "2027-01-02", "2027-01-03", "2027-01-04"
-    )
+    assert calendar.working_days_between(date(2026, 12, 31), date(2027, 1, 4)) == days("2026-12-31", "2027-01-04")
     assert calendar.next_working_day(date(2026, 12, 31)) == date(2026, 12, 31)  # Thursday
 
 
@@ -332,17 +207,8 @@ def test_overrides_beat_the_fallback_and_the_official_calendar():
     assert calendar.is_working_day(date(2026, 10, 2)) is False  # not overridden
     assert calendar.next_working_day(date(2027, 10, 1)) == date(2027, 10, 5)
     assert calendar.next_working_day(date(2026, 3, 10)) == date(2026, 3, 11)
-    assert calendar.rule_dates_queued_on(date(2027, 3, 7)) == days("2027-03-06", "2027-03-07")
-    assert calendar.rule_dates_queued_on(date(2027, 3, 8)) == [date(2027, 3, 8)]
-    assert calendar.rule_dates_queued_on(date(2026, 10, 8)) == days(
-        "2026-10-02",
-        "2026-10-03",
-        "2026-10-04",
-        "2026-10-05",
-        "2026-10-06",
-        "2026-10-07",
-        "2026-10-08",
-    )
+    assert calendar.working_days_between(date(2027, 3, 6), date(2027, 3, 8)) == days("2027-03-07", "2027-03-08")
+    assert calendar.working_days_between(date(2026, 10, 1), date(2026, 10, 8)) == days("2026-10-01", "2026-10-08")
 
 
 def test_overrides_are_copied_at_construction():

@@ -10,7 +10,7 @@ from django.db import connection
 from crm.choices import Role
 from crm.exceptions import ApplicationError
 from followups.models import CallAttempt, FollowupTask
-from followups.services import call_record_outcome, task_claim_next
+from followups.services import call_outcome_record, call_record_outcome, task_claim_next
 from tests.factories import CustomerFactory, StoreFactory, UserFactory
 from tests.followups.factories import ALL_DAY, FollowupTaskFactory
 
@@ -135,6 +135,35 @@ def test_an_outcome_for_a_call_that_is_not_yours_changes_nothing(store_a, agent_
 
     item.refresh_from_db()
     assert (item.status, item.claimed_by_id) == ("open", agent_a.pk)
+    assert CallAttempt.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_saving_an_outcome_records_the_call_and_claims_the_next_one(store_a, agent_a):
+    first = task(store_a, priority=1)
+    second = task(store_a, priority=2)
+    task_claim_next(user=agent_a, now=MONDAY_10AM)
+
+    recorded = call_outcome_record(user=agent_a, customer_id=first.customer_id, outcome="reached", satisfaction=2,
+                                   now=MONDAY_10AM)  # fmt: skip
+
+    assert ([item.pk for item in recorded.tasks], recorded.is_dissatisfied) == ([first.pk], True)
+    assert [item.pk for item in recorded.next_tasks] == [second.pk]
+    assert dict(FollowupTask.objects.values_list("pk", "claimed_by_id")) == {first.pk: None, second.pk: agent_a.pk}
+    assert list(CallAttempt.objects.values_list("task_id", "outcome", "satisfaction")) == [(first.pk, "reached", 2)]
+
+
+@pytest.mark.django_db
+def test_a_refused_outcome_claims_no_next_call(store_a, agent_a):
+    other = UserFactory(username="agent_x", role=Role.CALL_AGENT, stores=[store_a])
+    item = task(store_a, priority=1)
+    waiting = task(store_a, priority=2)
+    task_claim_next(user=agent_a, now=MONDAY_10AM)
+
+    with pytest.raises(ApplicationError):
+        call_outcome_record(user=other, customer_id=item.customer_id, outcome="reached", now=MONDAY_10AM)
+
+    assert dict(FollowupTask.objects.values_list("pk", "claimed_by_id")) == {item.pk: agent_a.pk, waiting.pk: None}
     assert CallAttempt.objects.count() == 0
 
 

@@ -1,0 +1,57 @@
+"""The ``{placeholders}`` of SMS templates and call scripts (docs/followups.md, "SMS"), defined once
+for both ways they are filled: in Python for the call page's script, in SQL for the set-based
+rendering of a day's messages. Both write a date the same way: 2026年11月23日.
+
+The card's and vehicle's fields come from the customers app (``card_placeholder_values`` /
+``card_placeholder_sql``); the task's date and holiday and the store's name and phone are added here.
+"""
+
+import datetime
+import re
+
+from customers.selectors import card_placeholder_sql, card_placeholder_values
+
+#: Every placeholder, in the order the SQL rendering replaces them.
+PLACEHOLDERS = ("name", "plate", "model", "date", "store_phone", "store", "holiday", "points")
+PLACEHOLDER_PATTERN = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
+#: ``to_char`` pattern of ``format_date``: 2026年11月23日 (no leading zeros).
+DATE_SQL_FORMAT = 'YYYY"年"FMMM"月"FMDD"日"'
+
+
+def format_date(day: datetime.date | None) -> str:
+    """A date as messages and scripts write it: 2026年11月23日; empty for None."""
+    return f"{day.year}年{day.month}月{day.day}日" if day else ""
+
+
+def task_placeholder_values(task) -> dict[str, str]:
+    """The text of every placeholder for a ``FollowupTask`` (its customer, vehicle and store loaded)."""
+    return {
+        **card_placeholder_values(customer=task.customer, vehicle=task.vehicle),
+        "date": format_date(task.subject_date),
+        "store": task.store.name,
+        "store_phone": task.store.phone,
+        "holiday": str((task.detail or {}).get("holiday", "")),
+    }
+
+
+def render_placeholders(template: str, values: dict[str, str]) -> str:
+    """``template`` with each known placeholder replaced; any other brace (a typo, ``{0}``) is left
+    as it is, since a manager writes the templates."""
+    return PLACEHOLDER_PATTERN.sub(lambda match: values[match.group(1)], template or "")
+
+
+def render_placeholders_sql(template_sql: str, *, task: str, store: str, customer: str, vehicle: str) -> str:
+    """An SQL text expression: the template expression ``template_sql`` with every placeholder
+    replaced from the task row ``task``, the store row ``store``, the customer row ``customer`` and
+    the (left-joined) vehicle row ``vehicle``. No parameters."""
+    expressions = {
+        **card_placeholder_sql(customer_alias=customer, vehicle_alias=vehicle),
+        "date": f"COALESCE(to_char({task}.subject_date, '{DATE_SQL_FORMAT}'), '')",
+        "store_phone": f"{store}.phone",
+        "store": f"{store}.name",
+        "holiday": f"COALESCE({task}.detail->>'holiday', '')",
+    }
+    rendered = template_sql
+    for name in PLACEHOLDERS:
+        rendered = f"replace({rendered}, '{{{name}}}', {expressions[name]})"
+    return rendered
