@@ -3,23 +3,44 @@
 from __future__ import annotations
 
 import datetime
+import json
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm.audit import audit_log_record
 from crm.choices import AuditAction
+from crm.exceptions import ApplicationError
 from crm.scoping import visible_store_ids
-from customers.choices import ImportStatus
+from customers.choices import ImportStatus, MarkSource
 from customers.dms.sources import RowSource, source_from_path
 from customers.dms_import.importer import DmsImport
 from customers.dms_import.outcome import ImportOutcome, errors_csv_bytes, outcome_rejected_rows
 from customers.facts import customer_stats_refresh_for_customers
 from customers.import_listeners import import_listeners_notify
-from customers.models import CustomerConsent, CustomerNote, ImportBatch, ImportIssue
+from customers.models import (
+    Customer,
+    CustomerConsent,
+    CustomerNote,
+    ErasedCustomer,
+    ImportBatch,
+    ImportIssue,
+    RepairOrder,
+    Vehicle,
+)
 from customers.pinyin import name_search_keys
+from customers.privacy import (
+    ERASED_KEY_PREFIX,
+    ERASED_NAME,
+    ERASED_TEXT,
+    customer_personal_data,
+    erasure_handlers,
+    tombstone_hash,
+)
 from customers.selectors import customer_editable_fields
 
 # ---------------------------------------------------------------------------------------------
@@ -254,14 +275,6 @@ ERASED_CARD_FIELDS = {
 def customer_personal_data_export(*, customer, user) -> bytes:
     """Everything the CRM holds about the customer (customers.privacy.customer_personal_data) as
     one UTF-8 JSON document; the download is audited (who, when, which customer)."""
-    import json
-
-    from django.core.serializers.json import DjangoJSONEncoder
-
-    from crm.audit import audit_log_record
-    from crm.choices import AuditAction
-    from customers.privacy import customer_personal_data
-
     content = json.dumps(customer_personal_data(customer=customer), cls=DjangoJSONEncoder, ensure_ascii=False,
                          indent=2)  # fmt: skip
     audit_log_record(
@@ -286,24 +299,6 @@ def customer_erase(*, customer, user, reason: str):
     Statistics stay: repair orders (amounts, dates), vehicles' models and dates, the card's traits.
     Raises ApplicationError when the customer was already erased (nothing changed) and
     ValidationError without a reason. Returns the tombstone."""
-    from django.core.exceptions import ValidationError
-    from django.db import transaction
-    from django.utils import timezone
-    from django.utils.translation import gettext as _
-
-    from crm.audit import audit_log_record
-    from crm.choices import AuditAction
-    from crm.exceptions import ApplicationError
-    from customers.choices import MarkSource
-    from customers.models import Customer, CustomerConsent, ErasedCustomer, RepairOrder, Vehicle
-    from customers.privacy import (
-        ERASED_KEY_PREFIX,
-        ERASED_NAME,
-        ERASED_TEXT,
-        erasure_handlers,
-        tombstone_hash,
-    )
-
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("Give the reason for the erasure.")})
@@ -386,14 +381,6 @@ def customer_sms_opt_out(*, customer, source: str, at: datetime.datetime | None 
     change history, so the card shows the opt-out with its source, and written to the audit log as a
     consent change. Returns False (nothing written) when the card was already opted out. Raises
     ``ValueError`` for an unknown source."""
-    from django.db import transaction
-    from django.utils import timezone
-
-    from crm.audit import audit_log_record
-    from crm.choices import AuditAction
-    from customers.choices import MarkSource
-    from customers.models import Customer
-
     if source not in MarkSource.values:
         raise ValueError(f"unknown opt-out source {source!r}")
     with transaction.atomic():
