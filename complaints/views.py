@@ -17,11 +17,10 @@ from complaints.forms import ActionForm, AttachmentForm, CloseForm, ComplaintFor
 from complaints.selectors import DashboardPeriod
 from crm.exceptions import ApplicationError
 from crm.scoping import stores_for_user
-from crm.selectors import export_request_get_for_user
 from customers.exports import ExportNeedsApproval
 from customers.forms import ExportRequestForm
 from customers.selectors import customer_queryset_for_user
-from customers.views import export_approval_page, export_request_form_errors
+from customers.views import approved_export_download, export_approval_page, export_request_form_errors
 
 PAGE_SIZE = 25
 
@@ -341,12 +340,7 @@ def complaint_export_request(request: HttpRequest) -> HttpResponse:
 @permission_required("complaints.export_complaints", raise_exception=True)
 @require_GET
 def export_request_download(request: HttpRequest, pk: int) -> HttpResponse:
-    """The requester's one download of an approved complaints export; a second one is refused."""
-    export_request = export_request_get_for_user(user=request.user, pk=pk)
-    if export_request.kind != exports.COMPLAINT_EXPORT_KIND:
-        raise Http404
-    try:
-        return exports.complaint_export_download(user=request.user, export_request=export_request).response()
-    except ApplicationError as error:
-        messages.error(request, error.message)
-        return redirect("crm:export_requests")
+    """The requester's one download of an approved complaints export; a second one is refused with a message."""
+    return approved_export_download(
+        request, pk, kind=exports.COMPLAINT_EXPORT_KIND, download=exports.complaint_export_download
+    )

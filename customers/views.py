@@ -317,22 +317,30 @@ def segment_export_request(request: HttpRequest, pk: int, file_format: str) -> H
     return redirect("crm:export_requests")
 
 
+def approved_export_download(request: HttpRequest, pk: int, *, kind: str, download) -> HttpResponse:
+    """The requester's one download of an approved export of ``kind``: ``download(user=,
+    export_request=)`` is the owning app's service; a second download is refused with a message.
+    The export views of every app answer through this one helper."""
+    from crm.selectors import export_request_get_for_user
+
+    export_request = export_request_get_for_user(user=request.user, pk=pk)
+    if export_request.kind != kind:
+        raise Http404
+    try:
+        return download(user=request.user, export_request=export_request).response()
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("crm:export_requests")
+
+
 @login_required
 @permission_required("customers.export_customers", raise_exception=True)
 @require_GET
 def export_request_download(request: HttpRequest, pk: int) -> HttpResponse:
-    """The requester's one download of an approved export; a second one is refused with a message."""
-    from crm.selectors import export_request_get_for_user
+    """The requester's one download of an approved segment export."""
     from customers.exports import SEGMENT_EXPORT_KIND, segment_export_download
 
-    export_request = export_request_get_for_user(user=request.user, pk=pk)
-    if export_request.kind != SEGMENT_EXPORT_KIND:
-        raise Http404
-    try:
-        return segment_export_download(export_request=export_request, user=request.user).response()
-    except ApplicationError as error:
-        messages.error(request, error.message)
-        return redirect("crm:export_requests")
+    return approved_export_download(request, pk, kind=SEGMENT_EXPORT_KIND, download=segment_export_download)
 
 
 # --- DMS import (admin pages' helpers) -------------------------------------------------------

@@ -22,11 +22,10 @@ from crm.choices import AuditAction
 from crm.exceptions import ApplicationError
 from crm.masking import phone_for_user, phone_reveal_record
 from crm.scoping import stores_for_user
-from crm.selectors import export_request_get_for_user
 from customers.exports import ExportNeedsApproval
 from customers.forms import ExportRequestForm
 from customers.selectors import customer_get_for_user, customer_vehicles
-from customers.views import export_approval_page, export_request_form_errors
+from customers.views import approved_export_download, export_approval_page, export_request_form_errors
 from followups import exports, selectors, services
 from followups.defaults import SMS_OPT_OUT_TEXT
 from followups.forms import OutcomeForm, RuleForm
@@ -372,14 +371,9 @@ def sms_export_request(request: HttpRequest) -> HttpResponse:
 @require_GET
 def export_request_download(request: HttpRequest, pk: int) -> HttpResponse:
     """The requester's one download of an approved SMS list; a second one is refused with a message."""
-    export_request = export_request_get_for_user(user=request.user, pk=pk)
-    if export_request.kind != exports.SMS_LIST_EXPORT_KIND:
-        raise Http404
-    try:
-        return exports.sms_list_export_download(user=request.user, export_request=export_request).response()
-    except ApplicationError as error:
-        messages.error(request, error.message)
-        return redirect("crm:export_requests")
+    return approved_export_download(
+        request, pk, kind=exports.SMS_LIST_EXPORT_KIND, download=exports.sms_list_export_download
+    )
 
 
 def _token_ok(request: HttpRequest) -> bool:
