@@ -48,16 +48,16 @@ def rule_get_for_user(*, user, pk: int) -> FollowupRule:
 # --- the queue --------------------------------------------------------------------------------
 
 
-MARKETING_CODES = sorted(str(code) for code in MARKETING_RULES)
+# The marketing rules' codes as an SQL list (fixed identifiers of RuleCode: no parameter needed).
+_MARKETING_CODES_SQL = ", ".join(f"'{code}'" for code in sorted(str(code) for code in MARKETING_RULES))
 
 
 def sms_allowed_sql(code_column: str) -> str:
     """Whether the customer ``cu`` may get the SMS of the rule in ``code_column`` now: not opted out,
-    and the consent of the rule's purpose (marketing rules need it granted, the others not withdrawn).
-    Needs the ``%(marketing_codes)s`` parameter (MARKETING_CODES)."""
+    and the consent of the rule's purpose (``rule_consent_purpose``) not withdrawn. No parameters."""
     marketing = customer_sms_allowed_sql(purpose=ConsentPurpose.MARKETING, alias="cu")
     service = customer_sms_allowed_sql(purpose=ConsentPurpose.SERVICE, alias="cu")
-    return f"(CASE WHEN {code_column} = ANY(%(marketing_codes)s) THEN {marketing} ELSE {service} END)"
+    return f"(CASE WHEN {code_column} IN ({_MARKETING_CODES_SQL}) THEN {marketing} ELSE {service} END)"
 
 
 def _visible_tasks(user) -> QuerySet[FollowupTask]:
@@ -220,11 +220,11 @@ def sms_list_for_day(*, user, day: datetime.date, search: str = "") -> QuerySet[
     # An open task is listed (and uploaded) only while the customer may still get it: not after an
     # opt-out or a withdrawn consent since it was generated.
     table = FollowupTask._meta.db_table
-    may_send = sms_allowed_sql(f'"{table}"."code"').replace("%(marketing_codes)s", "%s")
+    may_send = sms_allowed_sql(f'"{table}"."code"')
     sendable = RawSQL(
         f'"{table}"."status" <> %s OR EXISTS (SELECT 1 FROM {CUSTOMER_TABLE} cu'
         f' WHERE cu.id = "{table}"."customer_id" AND {may_send})',
-        [TaskStatus.OPEN.value, MARKETING_CODES],
+        [TaskStatus.OPEN.value],
         output_field=BooleanField(),
     )
     tasks = tasks.filter(sendable)

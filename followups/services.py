@@ -37,7 +37,7 @@ from followups.generation import MOBILE_PATTERN, insert_statement
 from followups.models import CallAttempt, FollowupRule, FollowupTask, GenerationRun, InboundSms, SmsMessage
 from followups.placeholders import render_placeholders_sql
 from followups.replies import REPLY_WINDOW, Reply, normalise_reply, reply_resolve
-from followups.selectors import MARKETING_CODES, call_windows_open, sms_allowed_sql
+from followups.selectors import call_windows_open, sms_allowed_sql
 
 logger = logging.getLogger(__name__)
 
@@ -519,7 +519,7 @@ def sms_messages_prepare(*, store_id: int, day: datetime.date) -> int:
             WHERE cu.id = t.customer_id AND t.store_id = %(store_id)s AND t.channel = 'sms' AND t.status = 'open'
               AND t.queue_date <= %(day)s AND NOT {sms_allowed_sql("t.code")}
             """,
-            {"store_id": store_id, "day": day, "marketing_codes": MARKETING_CODES},
+            {"store_id": store_id, "day": day},
         )
         cursor.execute(
             f"""
@@ -528,7 +528,7 @@ def sms_messages_prepare(*, store_id: int, day: datetime.date) -> int:
             WHERE cu.id = m.customer_id AND m.store_id = %(store_id)s AND m.status = 'queued'
               AND NOT {sms_allowed_sql("m.code")}
             """,
-            {"store_id": store_id, "marketing_codes": MARKETING_CODES},
+            {"store_id": store_id},
         )
         cursor.execute(
             _SMS_PREPARE_SQL,
@@ -538,7 +538,6 @@ def sms_messages_prepare(*, store_id: int, day: datetime.date) -> int:
                 "earliest": day - datetime.timedelta(days=SMS_LATE_DAYS),
                 "opt_out": SMS_OPT_OUT_TEXT,
                 "mobile_pattern": MOBILE_PATTERN,
-                "marketing_codes": MARKETING_CODES,
             },
         )
         return cursor.rowcount
