@@ -17,6 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from customers.choices import MarkSource
+from customers.selectors import customers_with_mobile
+from customers.services import customer_sms_opt_out
 from followups.choices import ReplyAction, RuleCode
 
 if TYPE_CHECKING:
@@ -116,10 +119,6 @@ def opt_out_handler(reply: Reply) -> ReplyClaim | None:
     (so each card's change history shows the opt-out with its source, ``sms_reply``)."""
     if reply.word not in OPT_OUT_WORDS:
         return None
-    from customers.choices import MarkSource
-    from customers.selectors import customers_with_mobile
-    from customers.services import customer_sms_opt_out
-
     for customer in customers_with_mobile(mobile=reply.mobile):
         customer_sms_opt_out(customer=customer, source=MarkSource.SMS_REPLY, at=reply.received_at)
     return ReplyClaim(action=ReplyAction.OPT_OUT)
