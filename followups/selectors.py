@@ -233,6 +233,11 @@ def sms_list_for_day(*, user, day: datetime.date, search: str = "") -> QuerySet[
         tasks = tasks.filter(
             Q(customer__customer_no__iexact=search) | Q(customer__name__startswith=search) | Q(code=search)
         )
+    return _sms_list_rows(tasks)
+
+
+def _sms_list_rows(tasks: QuerySet[FollowupTask]) -> QuerySet[FollowupTask]:
+    """The SMS list's related rows and order (the page, its CSV and an approved export's download)."""
     return tasks.select_related("customer", "vehicle", "store", "rule", "sms").order_by(
         "store__code", "code", "customer__customer_no", "id"
     )
@@ -275,7 +280,4 @@ def stores_of(user) -> list[Store]:
 def sms_tasks_by_id(*, user, ids: list[int]) -> QuerySet[FollowupTask]:
     """The SMS tasks of ``ids`` the user may still see (an approved export of the day's SMS list), in
     the list's order."""
-    tasks = _visible_tasks(user).filter(pk__in=ids, channel=Channel.SMS)
-    return tasks.select_related("customer", "vehicle", "store", "rule", "sms").order_by(
-        "store__code", "code", "customer__customer_no", "id"
-    )
+    return _sms_list_rows(_visible_tasks(user).filter(pk__in=ids, channel=Channel.SMS))
