@@ -8,6 +8,10 @@ from django.utils import timezone
 from crm.models import Store
 from followups import services
 
+# A resumed batch the worker could not start within the minute is dropped: the next resume sweep
+# queues it again, so a busy worker does not pile up copies.
+RESUME_EXPIRES_SECONDS = 55
+
 
 @shared_task(name="followups.tasks.generate_followups", ignore_result=True)
 def generate_followups(today: str | None = None) -> int:
@@ -56,7 +60,7 @@ def resume_sms() -> int:
     store_ids = services.sms_stores_with_lapsed_leases(now=now)
     today = timezone.localdate(now).isoformat()
     for store_id in store_ids:
-        send_store_sms.apply_async(kwargs={"store_id": store_id, "day": today}, expires=55)
+        send_store_sms.apply_async(kwargs={"store_id": store_id, "day": today}, expires=RESUME_EXPIRES_SECONDS)
     return len(store_ids)
 
 
