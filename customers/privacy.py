@@ -19,14 +19,12 @@ import logging
 import re
 from dataclasses import dataclass
 
-from django.apps import apps
 from django.db.models import Model
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
-from django.utils.module_loading import import_string
 
-from customers.card import CardPanel
+from customers.card import CardPanel, registered_functions
 from customers.choices import ImportKind
 
 logger = logging.getLogger(__name__)
@@ -42,19 +40,12 @@ ERASED_KEY_PREFIX = "ERASED-"  # a hyphen never occurs in a VIN or a DMS custome
 _INTERNAL_FIELDS = {"dms_fingerprint", "dms_synced_at", "name_pinyin", "name_initials"}
 
 
-def _functions(attribute: str) -> list:
-    found = []
-    for app_config in apps.get_app_configs():
-        found.extend(import_string(path) for path in getattr(app_config, attribute, []))
-    return found
-
-
 def personal_data_providers() -> list:
-    return _functions("customer_personal_data_providers")
+    return registered_functions("customer_personal_data_providers")
 
 
 def erasure_handlers() -> list:
-    return _functions("customer_erasure_handlers")
+    return registered_functions("customer_erasure_handlers")
 
 
 def model_row(instance: Model, *, exclude=()) -> dict:
