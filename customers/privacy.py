@@ -35,6 +35,12 @@ ERASED_NAME = "已删除客户 #{id}"
 ERASED_TEXT = "（已删除）"
 ERASED_KEY_PREFIX = "ERASED-"  # a hyphen never occurs in a VIN or a DMS customer number we import
 
+
+def erased_vin(vehicle_id: int) -> str:
+    """What an erased car's VIN becomes (on the car and in its change history): 17 characters, unique."""
+    return f"{ERASED_KEY_PREFIX}{vehicle_id:010d}"[:17]
+
+
 # Fields of a card, a vehicle and a customer's history rows that are never part of a data export
 # (internal bookkeeping, no information about the person).
 _INTERNAL_FIELDS = {"dms_fingerprint", "dms_synced_at", "name_pinyin", "name_initials"}
@@ -325,9 +331,8 @@ def erase_import_artefacts(*, customer) -> dict[str, int]:
     )
     former_rows = 0
     for vehicle_id in sorted(set(former)):
-        placeholder = f"{ERASED_KEY_PREFIX}{vehicle_id:010d}"[:17]
         former_rows += Vehicle.history.filter(id=vehicle_id, customer_id=customer.pk).update(
-            vin=placeholder, plate_no=""
+            vin=erased_vin(vehicle_id), plate_no=""
         )
     return {"import_files": files, "import_issues": issues, "former_vehicles_history": former_rows}
 
