@@ -39,7 +39,8 @@ class TimelineEvent:
     actor: str = ""
 
 
-def _functions(attribute: str) -> list:
+def registered_functions(attribute: str) -> list:
+    """The functions every app lists (dotted paths) under ``attribute`` in its AppConfig, in app order."""
     found = []
     for app_config in apps.get_app_configs():
         found.extend(import_string(path) for path in getattr(app_config, attribute, []))
@@ -48,14 +49,16 @@ def _functions(attribute: str) -> list:
 
 def card_panels(*, user, customer) -> list[CardPanel]:
     panels = [
-        panel for function in _functions("customer_card_panels") if (panel := function(user=user, customer=customer))
+        panel
+        for function in registered_functions("customer_card_panels")
+        if (panel := function(user=user, customer=customer))
     ]
     return sorted(panels, key=lambda panel: panel.order)
 
 
 def timeline_events(*, user, customer, limit: int = 200) -> list[TimelineEvent]:
     events: list[TimelineEvent] = []
-    for function in _functions("customer_timeline_sources"):
+    for function in registered_functions("customer_timeline_sources"):
         events.extend(function(user=user, customer=customer))
     return sorted(events, key=lambda event: event.at, reverse=True)[:limit]
 

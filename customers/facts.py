@@ -10,11 +10,14 @@ from django.utils import timezone
 
 from crm.bulk import bulk_load
 from crm.calendar import add_months
+from customers.selectors import RESTRICTED_LEVELS
 
 _STATS_TRAITS = (
     "store_id", "gender", "birthday", "source", "district", "income_band", "member_tier", "is_restricted",
     "vehicle_brands", "vehicle_series", "vehicle_models",
 )  # fmt: skip
+# is_restricted: the card's level is one of the visibility rule's restricted levels (customers.selectors).
+_RESTRICTED_SQL = ", ".join(f"'{level}'" for level in RESTRICTED_LEVELS)
 _STATS_FIGURES = ("last_visit", "spend_12m", "visits_12m", "latest_delivery", "warranty_end")
 
 
@@ -48,7 +51,7 @@ def _stats_write_sql(*, some_customers: bool, upsert: bool = True) -> str:
         INSERT INTO {target} (customer_id, {", ".join(_STATS_TRAITS)}, {", ".join(_STATS_FIGURES)},
                               value_tier, as_of)
         SELECT c.id, c.store_id, c.gender, c.birthday, c.source, c.district, c.income_band, c.member_tier,
-               c.confidentiality IN ('top_secret', 'confidential'),
+               c.confidentiality IN ({_RESTRICTED_SQL}),
                coalesce(d.brands, '{{}}'), coalesce(d.series, '{{}}'), coalesce(d.models, '{{}}'),
                greatest(vi.last_settle, d.latest_delivery), coalesce(vi.spend, 0), coalesce(vi.visits, 0),
                d.latest_delivery, d.warranty_end, {value_tier}, %(today)s

@@ -146,7 +146,9 @@ class ErasureForm(forms.Form):
     """Erase a customer: the customer number typed again as a confirmation, and the reason."""
 
     confirmation = forms.CharField(label=_("Type the customer number to confirm"), max_length=40)
-    reason = forms.CharField(label=_("Reason"), max_length=300)
+    reason = forms.CharField(
+        label=_("Reason"), max_length=300, error_messages={"required": _("Give the reason for the erasure.")}
+    )
 
     def __init__(self, *args, customer, **kwargs):
         super().__init__(*args, **kwargs)
@@ -157,9 +159,3 @@ class ErasureForm(forms.Form):
         if typed != self.customer.customer_no:
             raise forms.ValidationError(_("Type the customer number exactly as shown to confirm the erasure."))
         return typed
-
-    def clean_reason(self):
-        reason = self.cleaned_data["reason"].strip()
-        if not reason:
-            raise forms.ValidationError(_("Give the reason for the erasure."))
-        return reason

@@ -19,14 +19,12 @@ import logging
 import re
 from dataclasses import dataclass
 
-from django.apps import apps
 from django.db.models import Model
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
-from django.utils.module_loading import import_string
 
-from customers.card import CardPanel
+from customers.card import CardPanel, registered_functions
 from customers.choices import ImportKind
 
 logger = logging.getLogger(__name__)
@@ -37,24 +35,23 @@ ERASED_NAME = "已删除客户 #{id}"
 ERASED_TEXT = "（已删除）"
 ERASED_KEY_PREFIX = "ERASED-"  # a hyphen never occurs in a VIN or a DMS customer number we import
 
+
+def erased_vin(vehicle_id: int) -> str:
+    """What an erased car's VIN becomes (on the car and in its change history): 17 characters, unique."""
+    return f"{ERASED_KEY_PREFIX}{vehicle_id:010d}"[:17]
+
+
 # Fields of a card, a vehicle and a customer's history rows that are never part of a data export
 # (internal bookkeeping, no information about the person).
 _INTERNAL_FIELDS = {"dms_fingerprint", "dms_synced_at", "name_pinyin", "name_initials"}
 
 
-def _functions(attribute: str) -> list:
-    found = []
-    for app_config in apps.get_app_configs():
-        found.extend(import_string(path) for path in getattr(app_config, attribute, []))
-    return found
-
-
 def personal_data_providers() -> list:
-    return _functions("customer_personal_data_providers")
+    return registered_functions("customer_personal_data_providers")
 
 
 def erasure_handlers() -> list:
-    return _functions("customer_erasure_handlers")
+    return registered_functions("customer_erasure_handlers")
 
 
 def model_row(instance: Model, *, exclude=()) -> dict:
@@ -334,9 +331,8 @@ def erase_import_artefacts(*, customer) -> dict[str, int]:
     )
     former_rows = 0
     for vehicle_id in sorted(set(former)):
-        placeholder = f"{ERASED_KEY_PREFIX}{vehicle_id:010d}"[:17]
         former_rows += Vehicle.history.filter(id=vehicle_id, customer_id=customer.pk).update(
-            vin=placeholder, plate_no=""
+            vin=erased_vin(vehicle_id), plate_no=""
         )
     return {"import_files": files, "import_issues": issues, "former_vehicles_history": former_rows}
 

@@ -38,6 +38,7 @@ from customers.privacy import (
     ERASED_NAME,
     ERASED_TEXT,
     customer_personal_data,
+    erased_vin,
     erasure_handlers,
     tombstone_hash,
 )
@@ -330,7 +331,7 @@ def customer_erase(*, customer, user, reason: str):
         customer.consents.update(note="")
         CustomerConsent.history.filter(customer_id=customer.pk).update(note="")
         for vehicle in vehicles:
-            placeholder = f"{ERASED_KEY_PREFIX}{vehicle.pk:010d}"[:17]
+            placeholder = erased_vin(vehicle.pk)
             Vehicle.objects.filter(pk=vehicle.pk).update(
                 vin=placeholder, plate_no="", dms_fingerprint=None, dms_synced_at=None
             )

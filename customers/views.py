@@ -11,11 +11,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from crm.exceptions import ApplicationError
 from crm.masking import phone_reveal_record
 from crm.scoping import sees_all_stores
-from customers import phone_search
+from crm.selectors import export_request_get_for_user
+from customers import exports, phone_search
 from customers.card import card_panels, timeline_events
 from customers.forms import (
+    ConsentForm,
     CustomerEditForm,
     CustomerNoteForm,
+    ErasureForm,
     ExportRequestForm,
     PhoneLookupForm,
     SearchForm,
@@ -26,13 +29,14 @@ from customers.segments import segment_count_for_user, segment_customers_for_use
 from customers.selectors import (
     customer_editable_fields,
     customer_get_for_user,
+    customer_is_erased,
     customer_repair_orders,
     customer_vehicles,
     import_batch_get_for_user,
     segment_get_for_user,
     segment_queryset_for_user,
 )
-from customers.services import customer_note_add, customer_update
+from customers.services import customer_note_add, customer_personal_data_export, customer_update, segment_save
 from customers.timeline import customer_changes
 
 PAGE_SIZE = 25
@@ -200,8 +204,6 @@ def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _segment_form(request: HttpRequest, segment: Segment) -> HttpResponse:
-    from customers.services import segment_save
-
     form = SegmentForm(request.POST or None, instance=segment, user=request.user)
     if not sees_all_stores(request.user):
         # A segment without a store is the group's: only staff who see every store may make one.
@@ -256,14 +258,11 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def segment_export(request: HttpRequest, pk: int, file_format: str) -> HttpResponse:
     """The segment's file at once, or, when it holds cards needing a manager's approval (秘密 and
     above, key customers), the page asking for that approval."""
-    from customers.exports import FILE_FORMATS, ExportNeedsApproval
-    from customers.exports import segment_export as export
-
-    if file_format not in FILE_FORMATS:
+    if file_format not in exports.FILE_FORMATS:
         raise Http404
     segment = segment_get_for_user(user=request.user, pk=pk)
-    result = export(segment=segment, user=request.user, file_format=file_format)
-    if isinstance(result, ExportNeedsApproval):
+    result = exports.segment_export(segment=segment, user=request.user, file_format=file_format)
+    if isinstance(result, exports.ExportNeedsApproval):
         return export_approval_page(
             request,
             result,
@@ -298,10 +297,7 @@ def export_request_form_errors(form: ExportRequestForm) -> str:
 @permission_required("customers.export_customers", raise_exception=True)
 @require_POST
 def segment_export_request(request: HttpRequest, pk: int, file_format: str) -> HttpResponse:
-    from customers.exports import FILE_FORMATS
-    from customers.exports import segment_export_request as request_export
-
-    if file_format not in FILE_FORMATS:
+    if file_format not in exports.FILE_FORMATS:
         raise Http404
     segment = segment_get_for_user(user=request.user, pk=pk)
     form = ExportRequestForm(request.POST)
@@ -309,7 +305,9 @@ def segment_export_request(request: HttpRequest, pk: int, file_format: str) -> H
         messages.error(request, export_request_form_errors(form))
         return redirect("customers:segment_export", segment.pk, file_format)
     try:
-        request_export(segment=segment, user=request.user, file_format=file_format, reason=form.cleaned_data["reason"])
+        exports.segment_export_request(
+            segment=segment, user=request.user, file_format=file_format, reason=form.cleaned_data["reason"]
+        )
     except ApplicationError as error:
         messages.error(request, error.message)
         return redirect("customers:segment_detail", segment.pk)
@@ -321,8 +319,6 @@ def approved_export_download(request: HttpRequest, pk: int, *, kind: str, downlo
     """The requester's one download of an approved export of ``kind``: ``download(user=,
     export_request=)`` is the owning app's service; a second download is refused with a message.
     The export views of every app answer through this one helper."""
-    from crm.selectors import export_request_get_for_user
-
     export_request = export_request_get_for_user(user=request.user, pk=pk)
     if export_request.kind != kind:
         raise Http404
@@ -338,9 +334,9 @@ def approved_export_download(request: HttpRequest, pk: int, *, kind: str, downlo
 @require_GET
 def export_request_download(request: HttpRequest, pk: int) -> HttpResponse:
     """The requester's one download of an approved segment export."""
-    from customers.exports import SEGMENT_EXPORT_KIND, segment_export_download
-
-    return approved_export_download(request, pk, kind=SEGMENT_EXPORT_KIND, download=segment_export_download)
+    return approved_export_download(
+        request, pk, kind=exports.SEGMENT_EXPORT_KIND, download=exports.segment_export_download
+    )
 
 
 # --- DMS import (admin pages' helpers) -------------------------------------------------------
@@ -359,11 +355,9 @@ def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def import_errors_download(request: HttpRequest, pk: int) -> HttpResponse:
     """The rejected rows of an import, UTF-8 with BOM, fixable and re-importable."""
-    from customers.exports import import_errors_export
-
     batch = import_batch_get_for_user(user=request.user, pk=pk)
     try:
-        return import_errors_export(batch=batch, user=request.user).response()
+        return exports.import_errors_export(batch=batch, user=request.user).response()
     except ApplicationError:
         raise Http404 from None
 
@@ -375,7 +369,6 @@ def import_errors_download(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("customers.record_consent", raise_exception=True)
 @require_POST
 def customer_consent_record(request: HttpRequest, pk: int) -> HttpResponse:
-    from customers.forms import ConsentForm
     from customers.services import customer_consent_record as record
 
     customer = customer_get_for_user(user=request.user, pk=pk)
@@ -400,8 +393,6 @@ def customer_consent_record(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def customer_personal_data_download(request: HttpRequest, pk: int) -> HttpResponse:
     """Everything the CRM holds about one customer, as one JSON file (audited)."""
-    from customers.services import customer_personal_data_export
-
     customer = customer_get_for_user(user=request.user, pk=pk)
     content = customer_personal_data_export(customer=customer, user=request.user)
     response = HttpResponse(content, content_type="application/json; charset=utf-8")
@@ -415,9 +406,6 @@ def customer_personal_data_download(request: HttpRequest, pk: int) -> HttpRespon
 @require_http_methods(["GET", "POST"])
 def customer_erase(request: HttpRequest, pk: int) -> HttpResponse:
     """Erase a customer at their request: the customer number typed again and a reason."""
-    from crm.exceptions import ApplicationError
-    from customers.forms import ErasureForm
-    from customers.selectors import customer_is_erased
     from customers.services import customer_erase as erase
 
     customer = customer_get_for_user(user=request.user, pk=pk)

@@ -165,7 +165,7 @@ def test_a_second_erasure_changes_nothing_and_says_so(client, manager_a, everyth
     ("data", "field", "message"),
     [
         ({"confirmation": "CA0418"}, "confirmation", "请准确输入所显示的客户编号以确认删除。"),
-        ({"reason": "   "}, "reason", "该字段是必填项。"),
+        ({"reason": "   "}, "reason", "请填写删除原因。"),
     ],
 )
 def test_a_wrong_confirmation_or_no_reason_erases_nothing(client, manager_a, everything, data, field, message):
