@@ -12,6 +12,7 @@ from crm.audit import audit_log_record
 from crm.choices import AuditAction, Role
 from crm.exceptions import ApplicationError
 from crm.models import ExportRequest
+from crm.scoping import member_store_ids
 
 
 def _request_detail(export_request: ExportRequest) -> dict:
@@ -72,7 +73,7 @@ def export_request_may_decide(*, user, export_request: ExportRequest) -> bool:
     if export_request.requested_by_id == user.pk:
         return False
     wanted = {store.pk for store in export_request.stores.all()}
-    return wanted <= set(user.stores.values_list("id", flat=True))
+    return wanted <= set(member_store_ids(user))
 
 
 @transaction.atomic
