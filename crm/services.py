@@ -42,6 +42,7 @@ def export_request_create(
     """Ask for an export needing approval: the rows are fixed now (``object_ids``); the managers of
     ``store_ids`` (the stores of the rows needing approval) decide."""
     ids = [int(object_id) for object_id in object_ids]
+    stores = sorted(set(store_ids))  # read once: ``store_ids`` may be a generator
     export_request = ExportRequest(
         requested_by=user,
         kind=kind,
@@ -55,13 +56,13 @@ def export_request_create(
     )
     export_request.full_clean(exclude=["stores"])
     export_request.save()
-    export_request.stores.set(sorted(set(store_ids)))
+    export_request.stores.set(stores)
     audit_log_record(
         actor=user,
         action=AuditAction.EXPORT_REQUEST,
         object_type=kind,
         object_ids=[subject_id] if subject_id else [],
-        detail={**_request_detail(export_request), "stores": sorted(set(store_ids))},
+        detail={**_request_detail(export_request), "stores": stores},
     )
     return export_request
 

@@ -245,3 +245,20 @@ def test_the_requests_page_costs_the_same_queries_however_many_requests_wait(cli
 
     assert (one[0], three[0]) == (1, 3)
     assert three[1] == one[1]
+
+
+def test_a_request_names_its_stores_even_when_they_come_as_a_generator(manager_a, store_a):
+    export_request = export_request_create(
+        user=manager_a,
+        kind="customers.segment",
+        subject_id=None,
+        label="导出",
+        file_format="csv",
+        object_ids=iter([1, 2]),
+        approval_row_count=1,
+        store_ids=(store_id for store_id in [store_a.pk, store_a.pk]),
+        reason="年检提醒活动",
+    )
+
+    assert list(export_request.stores.values_list("id", flat=True)) == [store_a.pk]
+    assert [detail["stores"] for _user, detail in audit(AuditAction.EXPORT_REQUEST)] == [[store_a.pk]]
