@@ -28,6 +28,11 @@ def contains_nul(value) -> bool:
     return False
 
 
+def _query_holds_nul(query) -> bool:
+    """Whether any key or value of a QueryDict (GET or POST) holds a NUL."""
+    return any(contains_nul(key) or contains_nul(values) for key, values in query.lists())
+
+
 def _json_body(request: HttpRequest):
     try:
         return json.loads(request.body or b"null")
@@ -53,16 +58,14 @@ def _without_nul_parameters(request: HttpRequest) -> list[str]:
 def request_holds_nul(request: HttpRequest) -> bool:
     """A NUL in the query string of an API call, or in the body of any write."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
-        return request.path.startswith("/api/") and any(
-            contains_nul(key) or contains_nul(values) for key, values in request.GET.lists()
-        )
-    if any(contains_nul(key) or contains_nul(values) for key, values in request.GET.lists()):
+        return request.path.startswith("/api/") and _query_holds_nul(request.GET)
+    if _query_holds_nul(request.GET):
         return True
     if request.content_type == "application/json":
         return contains_nul(_json_body(request))
     if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         # The form fields only: an uploaded file's bytes are the importer's to judge.
-        return any(contains_nul(key) or contains_nul(values) for key, values in request.POST.lists())
+        return _query_holds_nul(request.POST)
     return False
 
 

@@ -9,15 +9,22 @@ def sees_all_stores(user) -> bool:
     return bool(user.is_superuser or getattr(user, "sees_all_stores", False))
 
 
+def member_store_ids(user) -> list[int]:
+    """The IDs of the stores the user works in (read once per user object, i.e. per request)."""
+    if not user.is_authenticated:
+        return []
+    if not hasattr(user, "_member_store_ids"):
+        user._member_store_ids = list(user.stores.values_list("id", flat=True))
+    return user._member_store_ids
+
+
 def visible_store_ids(user) -> list[int] | None:
     """The IDs of the stores whose data the user may see; None means every store."""
     if not user.is_authenticated:
         return []
     if sees_all_stores(user):
         return None
-    if not hasattr(user, "_visible_store_ids"):
-        user._visible_store_ids = list(user.stores.values_list("id", flat=True))
-    return user._visible_store_ids
+    return member_store_ids(user)
 
 
 def scope_to_user_stores(queryset: QuerySet, user, *, store_field: str = "store") -> QuerySet:

@@ -3,9 +3,16 @@
 import datetime
 
 from django.db.models import Q
+from django.db.models.functions import Concat
+from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext
 
+from crm.calendar import WorkingCalendar
+from crm.choices import Role
+from crm.exceptions import ApplicationError
 from crm.landing import LandingFigure, landing_figures_collect
+from crm.models import AuditLog, CalendarDay, ExportRequest, Store, User
 from crm.scoping import visible_store_ids
 
 
@@ -19,9 +26,6 @@ def landing_figures(*, user, today: datetime.date | None = None) -> list[Landing
 def working_calendar(*, first_day: datetime.date | None = None, last_day: datetime.date | None = None):
     """The working-day calendar with the admin-entered official days (crm.CalendarDay) on top of
     chinesecalendar and the computed fallback; ``first_day``/``last_day`` limit which entries load."""
-    from crm.calendar import WorkingCalendar
-    from crm.models import CalendarDay
-
     entries = CalendarDay.objects.all()
     if first_day is not None:
         entries = entries.filter(date__gte=first_day)
@@ -35,9 +39,6 @@ def working_calendar(*, first_day: datetime.date | None = None, last_day: dateti
 
 def export_requests_to_decide(user):
     """Pending export requests of the stores the user manages (the manager role), oldest first."""
-    from crm.choices import Role
-    from crm.models import ExportRequest
-
     if not (user and user.is_authenticated and user.role == Role.MANAGER):
         return ExportRequest.objects.none()
     store_ids = user.stores.values("id")
@@ -47,8 +48,6 @@ def export_requests_to_decide(user):
 
 def export_requests_of(user, *, limit: int = 50):
     """The user's own export requests, newest first."""
-    from crm.models import ExportRequest
-
     if not (user and user.is_authenticated):
         return ExportRequest.objects.none()
     requests = ExportRequest.objects.filter(requested_by=user).select_related("decided_by")
@@ -57,12 +56,6 @@ def export_requests_of(user, *, limit: int = 50):
 
 def export_request_get_for_user(*, user, pk: int):
     """An export request the user asked for or may decide on, else 404."""
-    from django.db.models import Q
-    from django.http import Http404
-
-    from crm.choices import Role
-    from crm.models import ExportRequest
-
     if not (user and user.is_authenticated):
         raise Http404
     visible = Q(requested_by=user)
@@ -88,11 +81,6 @@ def audit_log_for_user(
     """Audit rows of the user's stores (the rows of staff working there; every row for staff
     granted the whole group), newest first, narrowed by actor (username or name), action and
     local dates (both included)."""
-    from django.db.models.functions import Concat
-
-    from crm.models import AuditLog, User
-    from crm.scoping import visible_store_ids
-
     rows = AuditLog.objects.select_related("actor")
     store_ids = visible_store_ids(user)
     if store_ids is not None:
@@ -120,11 +108,6 @@ def _local_midnight(day: datetime.date) -> datetime.datetime:
 
 def store_for_code(code: str | None):
     """The store of that code (None for no code); ApplicationError for a code no store has."""
-    from django.utils.translation import gettext
-
-    from crm.exceptions import ApplicationError
-    from crm.models import Store
-
     if not code:
         return None
     try:

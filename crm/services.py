@@ -12,6 +12,7 @@ from crm.audit import audit_log_record
 from crm.choices import AuditAction, Role
 from crm.exceptions import ApplicationError
 from crm.models import ExportRequest
+from crm.scoping import member_store_ids
 
 
 def _request_detail(export_request: ExportRequest) -> dict:
@@ -41,6 +42,7 @@ def export_request_create(
     """Ask for an export needing approval: the rows are fixed now (``object_ids``); the managers of
     ``store_ids`` (the stores of the rows needing approval) decide."""
     ids = [int(object_id) for object_id in object_ids]
+    stores = sorted(set(store_ids))  # read once: ``store_ids`` may be a generator
     export_request = ExportRequest(
         requested_by=user,
         kind=kind,
@@ -54,13 +56,13 @@ def export_request_create(
     )
     export_request.full_clean(exclude=["stores"])
     export_request.save()
-    export_request.stores.set(sorted(set(store_ids)))
+    export_request.stores.set(stores)
     audit_log_record(
         actor=user,
         action=AuditAction.EXPORT_REQUEST,
         object_type=kind,
         object_ids=[subject_id] if subject_id else [],
-        detail={**_request_detail(export_request), "stores": sorted(set(store_ids))},
+        detail={**_request_detail(export_request), "stores": stores},
     )
     return export_request
 
@@ -72,7 +74,7 @@ def export_request_may_decide(*, user, export_request: ExportRequest) -> bool:
     if export_request.requested_by_id == user.pk:
         return False
     wanted = {store.pk for store in export_request.stores.all()}
-    return wanted <= set(user.stores.values_list("id", flat=True))
+    return wanted <= set(member_store_ids(user))
 
 
 @transaction.atomic

@@ -185,17 +185,18 @@ def _next_url(request: HttpRequest) -> str:
 @require_http_methods(["GET", "POST"])
 def mfa_verify(request: HttpRequest) -> HttpResponse:
     """After the password: managers and administrators enter the 6-digit code of their app."""
+    next_url = _next_url(request)
     if not user_needs_second_factor(request.user) or request.user.is_verified():
-        return redirect(_next_url(request))
+        return redirect(next_url)
     device = totp_device_for_user(user=request.user)
     if device is None:
-        return redirect(f"{reverse('mfa_enrol')}?{urlencode({'next': _next_url(request)})}")
+        return redirect(f"{reverse('mfa_enrol')}?{urlencode({'next': next_url})}")
     error = ""
     if request.method == "POST":
         if totp_device_confirm(request=request, device=device, code=request.POST.get("code", "")):
-            return redirect(_next_url(request))
+            return redirect(next_url)
         error = _("That code is not right or has already been used. Enter the current 6-digit code.")
-    context = {"error": error, "next": _next_url(request), "awaiting_second_factor": True}
+    context = {"error": error, "next": next_url, "awaiting_second_factor": True}
     return render(request, "registration/mfa_verify.html", context, status=400 if error else 200)
 
 
@@ -204,10 +205,11 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
 def mfa_enrol(request: HttpRequest) -> HttpResponse:
     """First log-in of a manager or administrator: add the secret to an authenticator app (QR code
     or typed), then confirm one code."""
+    next_url = _next_url(request)
     if not user_needs_second_factor(request.user) or request.user.is_verified():
-        return redirect(_next_url(request))
+        return redirect(next_url)
     if totp_device_for_user(user=request.user) is not None:
-        return redirect(f"{reverse('mfa_verify')}?{urlencode({'next': _next_url(request)})}")
+        return redirect(f"{reverse('mfa_verify')}?{urlencode({'next': next_url})}")
     device = totp_device_start_enrolment(user=request.user)
     error = ""
     if request.method == "POST":
@@ -215,11 +217,11 @@ def mfa_enrol(request: HttpRequest) -> HttpResponse:
             messages.success(
                 request, _("Your authenticator app is set up. You will be asked for a code at each log-in.")
             )
-            return redirect(_next_url(request))
+            return redirect(next_url)
         error = _("That code is not right. Enter the 6-digit code your app shows now.")
     context = {
         "error": error,
-        "next": _next_url(request),
+        "next": next_url,
         "secret": totp_secret_base32(device),
         "qr_svg": mark_safe(totp_qr_svg(device)),
         "issuer": settings.OTP_TOTP_ISSUER,

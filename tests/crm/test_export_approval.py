@@ -3,10 +3,13 @@ request → a manager of the store approves or refuses → the requester downloa
 audited. Exports without such cards stay immediate."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from crm.choices import AuditAction, Role
 from crm.models import AuditLog, ExportRequest
+from crm.services import export_request_create
 from customers.facts import customer_stats_refresh
 from customers.models import Segment
 from tests.factories import CustomerFactory, UserFactory
@@ -209,3 +212,53 @@ def test_a_failure_while_building_the_file_leaves_the_export_approved(
 
     assert ExportRequest.objects.get().status == "approved"
     assert audit(AuditAction.EXPORT) == []
+
+
+def test_the_requests_page_costs_the_same_queries_however_many_requests_wait(client, second_manager_a, store_a):
+    requester = UserFactory(username="desk_a", role=Role.MANAGER, stores=[store_a])
+
+    def ask_once(number):
+        export_request_create(
+            user=requester,
+            kind="customers.segment",
+            subject_id=None,
+            label=f"导出 {number}",
+            file_format="csv",
+            object_ids=[1],
+            approval_row_count=1,
+            store_ids=[store_a.pk],
+            reason="年检提醒活动",
+        )
+
+    def page_queries():
+        client.force_login(second_manager_a)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("crm:export_requests"))
+        assert response.status_code == 200
+        return len(response.context["to_decide"]), len(queries)
+
+    ask_once(1)
+    one = page_queries()
+    ask_once(2)
+    ask_once(3)
+    three = page_queries()
+
+    assert (one[0], three[0]) == (1, 3)
+    assert three[1] == one[1]
+
+
+def test_a_request_names_its_stores_even_when_they_come_as_a_generator(manager_a, store_a):
+    export_request = export_request_create(
+        user=manager_a,
+        kind="customers.segment",
+        subject_id=None,
+        label="导出",
+        file_format="csv",
+        object_ids=iter([1, 2]),
+        approval_row_count=1,
+        store_ids=(store_id for store_id in [store_a.pk, store_a.pk]),
+        reason="年检提醒活动",
+    )
+
+    assert list(export_request.stores.values_list("id", flat=True)) == [store_a.pk]
+    assert [detail["stores"] for _user, detail in audit(AuditAction.EXPORT_REQUEST)] == [[store_a.pk]]
