@@ -24,6 +24,10 @@ class AuditAction(models.TextChoices):
     EXPORT_REFUSE = "export_refuse", _("Refused an export")
     CHANGE_CONSENT = "change_consent", _("Recorded a customer's consent")
     ERASE = "erase", _("Erased a customer's personal data")
+    CLUB_POINTS = "club_points", _("Changed a member's points")
+    CLUB_WALLET = "club_wallet", _("Recorded a stored-value entry")
+    CLUB_TIER = "club_tier", _("Changed a member's tier")
+    CLUB_START = "club_start", _("Started a store's club")
 
 
 class CalendarDayKind(models.TextChoices):

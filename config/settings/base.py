@@ -357,6 +357,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/5"),
         "options": {"expires": 4 * 60},
     },
+    # Every night at 00:10 Asia/Shanghai, before the follow-ups read the club: join the new club
+    # members, earn the repair orders imported since, raise tiers and expire points through today.
+    "clubs-run": {
+        "task": "clubs.tasks.run_clubs",
+        "schedule": crontab(hour=0, minute=10),
+        "options": {"expires": 6 * 3600},
+    },
     # Every night at 00:30 Asia/Shanghai: generate the day's follow-up tasks of every store, catching
     # up every day missed since the last run (one task per store, per rule for big stores).
     "followups-generate": {
