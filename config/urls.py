@@ -17,6 +17,7 @@ urlpatterns = [
     path("customers/", include("customers.urls")),
     path("followups/", include("followups.urls")),
     path("complaints/", include("complaints.urls")),
+    path("club/", include("clubs.urls")),
     path("crm/", include("crm.urls")),
     path("healthz", crm_views.healthz, name="healthz"),
     # Uploads, with DEBUG on or off: only to users the owning app lets read them (crm/files.py).
