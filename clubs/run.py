@@ -50,6 +50,11 @@ RISE_KINDS_SQL = f"'{TierChangeKind.TOPUP.value}', '{TierChangeKind.LIFETIME.val
 # an import that began before a run and committed after it is still counted the next night.
 LOOK_BACK = datetime.timedelta(days=2)
 
+# A run that wrote at least this many rows (and every start) brings the planner's statistics of the
+# club's tables up to date at once (a first start or a catch-up writes millions of rows, and the
+# export's plan read from day-old statistics would loop over every member).
+ANALYZE_AFTER_ROWS = 10_000
+
 #: Each tier's defaults (clubs.md): points per ¥50, the share of the labour price paid, benefits.
 _BASIC = "生日当月工时5折；24小时救援热线"
 _VIP = "生日当月工时5折；优先预约（VIP绿色通道）；VIP休息室；24小时救援热线"
@@ -104,6 +109,11 @@ def _months(column: str, months: str) -> str:
     return f"({column} + make_interval(months => {months}))::date"
 
 
+def _analyze(cursor) -> None:
+    for table in (MEMBERSHIP, POINTS, TIER_CHANGE, ALLOCATION):
+        cursor.execute(f"ANALYZE {table}")
+
+
 def _prepare(cursor) -> None:
     cursor.execute("SET LOCAL jit = off")
     cursor.execute("SET LOCAL work_mem = '128MB'")
@@ -149,6 +159,7 @@ def club_start(*, store: Store, started_on: datetime.date, user=None) -> ClubSta
             result.tiers[str(Tier(tier).label)] = count
             result.members += count
             result.opening_points += points
+        _analyze(cursor)  # once per store's start: the tables may have grown from nothing
     club.refresh_from_db()
     return result
 
@@ -446,6 +457,24 @@ def tier_on_sql(*, member: str, day: str) -> str:
               ORDER BY t.effective_on DESC, t.id DESC LIMIT 1) base)"""
 
 
+def tiers_on_sql(*, day: str) -> str:
+    """A relation (membership_id, tier) of every member's tier at the end of the SQL date ``day``,
+    set-based (one pass over the tier changes): the same answer as ``tier_on_sql`` per member."""
+    return f"""(
+        WITH base AS (
+            SELECT DISTINCT ON (t.membership_id) t.membership_id, t.id, t.tier, t.effective_on
+            FROM {TIER_CHANGE} t
+            WHERE t.kind IN ({SETTING_KINDS_SQL}) AND t.effective_on <= {day}
+            ORDER BY t.membership_id, t.effective_on DESC, t.id DESC
+        )
+        SELECT b.membership_id, greatest(b.tier, max(r.tier)) AS tier
+        FROM base b
+        LEFT JOIN {TIER_CHANGE} r ON r.membership_id = b.membership_id AND r.kind NOT IN ({SETTING_KINDS_SQL})
+             AND r.effective_on <= {day}
+             AND (r.effective_on > b.effective_on OR (r.effective_on = b.effective_on AND r.id > b.id))
+        GROUP BY b.membership_id, b.tier)"""
+
+
 def members_refresh_sql(*, where: str) -> str:
     """The statement that writes the cached points balance (the sum of the ledger) and tier (as of
     the store's last run, else today) of the members ``where`` selects (alias ``m``)."""
@@ -505,5 +534,7 @@ def club_run(*, through: datetime.date, store_ids: list[int] | None = None) -> C
             {"first_member": first_member, "first_entry": first_entry, "first_change": first_change},
         )
         result.members_updated = cursor.rowcount
+        if result.joined + result.orders_earned + result.lots_expired + result.tier_rises >= ANALYZE_AFTER_ROWS:
+            _analyze(cursor)
     logger.info("club run through %s: %s", through.isoformat(), result)
     return result

@@ -87,7 +87,7 @@ def test_start_joins_members_with_dms_tier_and_opening_lot(store):
 
 def test_start_twice_is_refused(store):
     start(store)
-    with pytest.raises(CommandError, match="already"):
+    with pytest.raises(CommandError, match="NJ01 的俱乐部已于 2025-01-01 启用"):
         start(store, D(2025, 6, 1))
     assert StoreClub.objects.get().started_on == S
 
