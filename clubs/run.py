@@ -199,7 +199,7 @@ def _join_members(cursor, *, through: datetime.date, stores: list[int], opening:
             SELECT j.*, {opening_tier} AS tier,
                    CASE WHEN j.joined_on = j.started_on THEN {opening_points} ELSE 0 END AS points,
                    CASE WHEN j.card IS NULL THEN row_number() OVER (
-                       PARTITION BY j.store_id, j.card IS NULL ORDER BY j.joined_on, j.customer_no) END AS n
+                       PARTITION BY j.store_id, j.card IS NULL ORDER BY j.joined_on, j.customer_no COLLATE "C") END AS n
             FROM joining j WHERE j.joined_on <= %(through)s
         ), issued AS (
             SELECT n.*, coalesce(n.card, 'M' || n.code || lpad((sc.next_card_no + n.n - 1)::text, 6, '0')) AS card_no,
@@ -303,7 +303,7 @@ def _earn_orders(cursor, *, through: datetime.date, stores: list[int], first_mem
             SELECT o.*, (
                 SELECT sum(w.amount) FROM club_orders w
                 WHERE w.member_id = o.member_id AND w.d > (o.d - interval '12 months')::date
-                  AND (w.d < o.d OR (w.d = o.d AND w.ro_no <= o.ro_no))) AS window_spend
+                  AND (w.d < o.d OR (w.d = o.d AND w.ro_no COLLATE "C" <= o.ro_no COLLATE "C"))) AS window_spend
             FROM club_orders o
         ), based AS (
             SELECT s.*, sc.points_per_amount, sc.points_valid_months,
@@ -328,7 +328,7 @@ def _earn_orders(cursor, *, through: datetime.date, stores: list[int], first_mem
             FROM based b
         )
         SELECT r.*, greatest(r.base_tier, r.rise_tier, coalesce(max(r.spend_tier) OVER (
-                   PARTITION BY r.member_id, r.base_id ORDER BY r.d, r.ro_no
+                   PARTITION BY r.member_id, r.base_id ORDER BY r.d, r.ro_no COLLATE "C"
                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)) AS tier_before
         FROM risen r
         """

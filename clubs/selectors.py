@@ -60,7 +60,7 @@ def points_export_rows(*, day: datetime.date) -> Iterator[tuple]:
             LEFT JOIN balances b ON b.membership_id = m.id
             LEFT JOIN expiring x ON x.membership_id = m.id
             WHERE m.joined_on <= %(day)s
-            ORDER BY c.customer_no
+            ORDER BY c.customer_no COLLATE "C"
             """,
             {"day": day},
         )

@@ -237,3 +237,30 @@ def test_the_nightly_task_is_on_the_beat_and_catches_up_missed_days(store, setti
     assert run_clubs.delay("2025-01-10").get() == 2  # the beat stopped from S to the 10th: both days caught up
     assert run_clubs.delay("2025-01-10").get() == 0
     assert StoreClub.objects.get().run_through == D(2025, 1, 10)
+
+
+def test_lifetime_fee_earns_at_three_and_unknown_dms_tiers_are_named(store):
+    from clubs.services import lifetime_fee_record
+
+    owner = CustomerFactory(store=store, customer_no="L1", member_tier="白金卡")
+    car = VehicleFactory(customer=owner, delivery_date=D(2024, 1, 10))
+    out, err = io.StringIO(), io.StringIO()
+    call_command("club_start", "--store", store.code, "--date", S.isoformat(), stdout=out, stderr=err)
+    assert out.getvalue() == "NJ01: club started on 2025-01-01: 1 members, 0 opening points 普通=1\n"
+    assert err.getvalue() == "warning: 1 customers have the unknown DMS tier '白金卡': read as 普通\n"
+    member = Membership.objects.get(customer=owner)
+    with time_machine.travel(datetime.datetime(2025, 2, 1, 10, tzinfo=datetime.UTC), tick=False):
+        lifetime_fee_record(membership=member, reference="FEE-9", user=UserFactory())
+        lifetime_fee_record(membership=member, reference="FEE-9", user=UserFactory())
+    order(car, D(2025, 2, 1), "1000", ro_no="LF1")
+    run(D(2025, 2, 1))
+    assert row_of(export(D(2025, 2, 1)), "L1")["tier"] == "终身VIP"
+    assert row_of(export(D(2025, 2, 1)), "L1")["balance"] == "60"
+    assert TierChange.objects.filter(kind=TierChangeKind.LIFETIME).count() == 1
+
+
+def test_customer_numbers_sort_by_code_point(store):
+    for number in ("a-2", "B10", "B9", "a10"):
+        CustomerFactory(store=store, customer_no=number, member_card_no=f"K{number}")
+    start(store)
+    assert [row["customer_no"] for row in export(S)] == ["B10", "B9", "a-2", "a10"]
