@@ -147,7 +147,7 @@ def club_start(*, store: Store, started_on: datetime.date, user=None) -> ClubSta
             {"store": store.pk},
         )
         result.unknown_tiers = dict(cursor.fetchall())
-        _join_members(cursor, through=started_on, stores=[store.pk], opening=True)
+        _join_members(cursor, through=started_on, stores=[store.pk], since=_Since.of([club]), opening=True)
         cursor.execute(
             f"""
             SELECT m.tier, count(*), coalesce(sum(m.opening_points), 0) FROM {MEMBERSHIP} m
@@ -164,7 +164,31 @@ def club_start(*, store: Store, started_on: datetime.date, user=None) -> ClubSta
     return result
 
 
-def _join_members(cursor, *, through: datetime.date, stores: list[int], opening: bool = False) -> int:
+@dataclass(frozen=True)
+class _Since:
+    """What changed since the stores' last run: a run reads the orders settled after
+    ``settled_after`` and the rows changed from ``changed_since`` on; ``fresh`` stores never ran
+    and are read whole."""
+
+    settled_after: datetime.date
+    changed_since: datetime.datetime
+    fresh: list[int]
+
+    @classmethod
+    def of(cls, clubs) -> "_Since":
+        fresh = [club.store_id for club in clubs if club.run_through is None or club.last_run_at is None]
+        ran = [club for club in clubs if club.store_id not in fresh]
+        # A store that never ran is read whole (every order settled, every lot to expire).
+        settled_after = datetime.date.min if fresh else min(club.run_through for club in ran)
+        if not ran:
+            return cls(settled_after, datetime.datetime.max.replace(tzinfo=datetime.UTC), fresh)
+        return cls(settled_after, min(club.last_run_at for club in ran) - LOOK_BACK, fresh)
+
+    def params(self) -> dict:
+        return {"settled_after": self.settled_after, "changed_since": self.changed_since, "fresh": self.fresh}
+
+
+def _join_members(cursor, *, through: datetime.date, stores: list[int], since: "_Since", opening: bool = False) -> int:
     """Every customer of a started store who is a member by ``through`` and has no membership yet
     joins: on the first delivery date, or on S for those who were members before it (a delivery on
     or before S, or a DMS card without a delivery). The card is the DMS's card number, else one the
@@ -176,15 +200,24 @@ def _join_members(cursor, *, through: datetime.date, stores: list[int], opening:
     opening_points = "greatest(coalesce(j.dms_points, 0), 0)" if opening else "0"
     cursor.execute(
         f"""
-        WITH candidates AS (
+        WITH pool AS (
+            -- The customers who may have become members since the last run: every customer of a
+            -- store never run, those changed since, and those with a car delivered or changed since.
+            SELECT c.id FROM {CUSTOMER_TABLE} c WHERE c.store_id = ANY(%(fresh)s)
+            UNION SELECT c.id FROM {CUSTOMER_TABLE} c WHERE c.updated_at >= %(changed_since)s
+            UNION SELECT v.customer_id FROM {VEHICLE_TABLE} v
+                  WHERE v.delivery_date > %(settled_after)s AND v.delivery_date <= %(through)s
+            UNION SELECT v.customer_id FROM {VEHICLE_TABLE} v WHERE v.updated_at >= %(changed_since)s
+        ), candidates AS (
             SELECT c.id AS customer_id, c.customer_no, c.store_id, sc.started_on, st.code,
                    nullif(btrim(c.member_card_no), '') AS card, c.member_tier AS dms_tier,
                    c.points_balance AS dms_points,
                    (SELECT min(v.delivery_date) FROM {VEHICLE_TABLE} v
                     WHERE v.customer_id = c.id AND v.delivery_date IS NOT NULL) AS first_delivery
-            FROM {STORE_CLUB} sc
+            FROM pool p
+            JOIN {CUSTOMER_TABLE} c ON c.id = p.id
+            JOIN {STORE_CLUB} sc ON sc.store_id = c.store_id
             JOIN {STORE} st ON st.id = sc.store_id
-            JOIN {CUSTOMER_TABLE} c ON c.store_id = sc.store_id
             WHERE sc.started_on <= %(through)s AND sc.store_id = ANY(%(stores)s)
               AND NOT EXISTS (SELECT 1 FROM {MEMBERSHIP} m WHERE m.customer_id = c.id)
               AND (btrim(c.member_card_no) <> ''
@@ -228,7 +261,7 @@ def _join_members(cursor, *, through: datetime.date, stores: list[int], opening:
         )
         SELECT count(*) FROM inserted
         """,
-        {"through": through, "stores": stores, "opening": opening},
+        {"through": through, "stores": stores, "opening": opening, **since.params()},
     )
     joined = cursor.fetchone()[0]
     cursor.execute(
@@ -242,38 +275,43 @@ def _join_members(cursor, *, through: datetime.date, stores: list[int], opening:
     return joined
 
 
-def _earn_orders(cursor, *, through: datetime.date, stores: list[int], first_member_id: int):
+def _earn_orders(cursor, *, through: datetime.date, stores: list[int], since: "_Since", first_member_id: int):
     """Earn every settled repair order (not 索赔, settled on or after S and by ``through``) of every
     member that has one not earned yet, at the rate of the tier held before it; record the tier
     rises the orders cause. Returns (orders earned, points earned, tier rises)."""
     # Temporary tables go with the transaction; a caller's outer transaction (a test) may hold them still.
     cursor.execute("DROP TABLE IF EXISTS club_touched, club_orders, club_earn")
-    # The members to look at: those with an order settled since the last run, changed (or whose
-    # car changed hands) since just before the last run, or who joined in this run.
+    # The members to look at: those with an order not earned yet among the orders settled since the
+    # last run, changed (or whose car changed) since just before it, of members who joined in this
+    # run, or of stores never run. Each part reads an index or one table, never all members.
     cursor.execute(
         f"""
         CREATE TEMP TABLE club_touched ON COMMIT DROP AS
+        WITH recent AS (
+            SELECT ro.id FROM {REPAIR_ORDER_TABLE} ro
+            WHERE ro.settle_date > %(settled_after)s AND ro.settle_date <= %(through)s
+            UNION SELECT ro.id FROM {REPAIR_ORDER_TABLE} ro WHERE ro.updated_at >= %(changed_since)s
+            UNION SELECT ro.id FROM {VEHICLE_TABLE} v JOIN {REPAIR_ORDER_TABLE} ro ON ro.vehicle_id = v.id
+                  WHERE v.updated_at >= %(changed_since)s
+            UNION SELECT ro.id FROM {MEMBERSHIP} m
+                  JOIN {VEHICLE_TABLE} v ON v.customer_id = m.customer_id
+                  JOIN {REPAIR_ORDER_TABLE} ro ON ro.vehicle_id = v.id
+                  WHERE m.id >= %(first_member)s OR m.store_id = ANY(%(fresh)s)
+        )
         SELECT DISTINCT m.id AS member_id
-        FROM {STORE_CLUB} sc
-        JOIN {MEMBERSHIP} m ON m.store_id = sc.store_id AND m.joined_on <= %(through)s
-        JOIN {VEHICLE_TABLE} v ON v.customer_id = m.customer_id
-        JOIN {REPAIR_ORDER_TABLE} ro ON ro.vehicle_id = v.id
+        FROM recent r
+        JOIN {REPAIR_ORDER_TABLE} ro ON ro.id = r.id
+        JOIN {VEHICLE_TABLE} v ON v.id = ro.vehicle_id
+        JOIN {MEMBERSHIP} m ON m.customer_id = v.customer_id AND m.joined_on <= %(through)s
+        JOIN {STORE_CLUB} sc ON sc.store_id = m.store_id
         WHERE sc.started_on <= %(through)s AND sc.store_id = ANY(%(stores)s)
           AND ro.settle_date >= sc.started_on AND ro.settle_date <= %(through)s
           AND ro.repair_type <> %(claim)s
-          AND (sc.run_through IS NULL OR ro.settle_date > sc.run_through
-               OR ro.updated_at >= sc.last_run_at - %(look_back)s OR v.updated_at >= sc.last_run_at - %(look_back)s
-               OR m.id >= %(first_member)s)
           AND NOT EXISTS (SELECT 1 FROM {POINTS} e WHERE e.repair_order_id = ro.id)
         """,
-        {
-            "through": through,
-            "stores": stores,
-            "claim": WARRANTY_CLAIM,
-            "look_back": LOOK_BACK,
-            "first_member": first_member_id,
-        },
-    )
+        {"through": through, "stores": stores, "claim": WARRANTY_CLAIM, "first_member": first_member_id,
+         **since.params()},
+    )  # fmt: skip
     # Every qualifying order of those members (earned or not: they make the 12-month windows).
     cursor.execute(
         f"""
@@ -417,20 +455,24 @@ def _win_referrals(cursor, *, through: datetime.date, stores: list[int]) -> tupl
     return cursor.fetchone()
 
 
-def _expire_lots(cursor, *, through: datetime.date, stores: list[int], first_entry_id: int) -> tuple[int, int]:
+def _expire_lots(
+    cursor, *, through: datetime.date, stores: list[int], since: "_Since", first_entry_id: int
+) -> tuple[int, int]:
     """Take out, on its expiry day, what is left of every lot expiring by ``through``: the lots
     expiring since the last run and those credited in this run. Returns (lots, points)."""
     cursor.execute(
         f"""
-        WITH due AS (
+        WITH lots AS (
+            SELECT l.id FROM {POINTS} l WHERE l.expires_on > %(settled_after)s AND l.expires_on <= %(through)s
+            UNION SELECT l.id FROM {POINTS} l WHERE l.id >= %(first_entry)s AND l.expires_on <= %(through)s
+        ), due AS (
             SELECT l.id, l.membership_id, l.expires_on,
                    l.points - coalesce((SELECT sum(a.points) FROM {ALLOCATION} a WHERE a.lot_id = l.id), 0) AS left_over
-            FROM {POINTS} l
+            FROM lots
+            JOIN {POINTS} l ON l.id = lots.id
             JOIN {MEMBERSHIP} m ON m.id = l.membership_id
             JOIN {STORE_CLUB} sc ON sc.store_id = m.store_id AND sc.store_id = ANY(%(stores)s)
-            WHERE l.expires_on IS NOT NULL AND l.expires_on <= %(through)s
-              AND (sc.run_through IS NULL OR l.expires_on > sc.run_through OR l.id >= %(first_entry)s)
-              AND NOT EXISTS (SELECT 1 FROM {POINTS} x WHERE x.lot_id = l.id)
+            WHERE NOT EXISTS (SELECT 1 FROM {POINTS} x WHERE x.lot_id = l.id)
         ), expired AS (
             INSERT INTO {POINTS} (membership_id, kind, "on", points, lot_id, reference, note, created_at)
             SELECT d.membership_id, '{EntryKind.EXPIRY.value}', d.expires_on, -d.left_over, d.id, '', '', now()
@@ -440,7 +482,7 @@ def _expire_lots(cursor, *, through: datetime.date, stores: list[int], first_ent
         )
         SELECT count(*), coalesce(-sum(points), 0) FROM expired
         """,
-        {"through": through, "stores": stores, "first_entry": first_entry_id},
+        {"through": through, "stores": stores, "first_entry": first_entry_id, **since.params()},
     )
     return cursor.fetchone()
 
@@ -510,13 +552,14 @@ def club_run(*, through: datetime.date, store_ids: list[int] | None = None) -> C
         first_entry = cursor.fetchone()[0]
         cursor.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {TIER_CHANGE}")
         first_change = cursor.fetchone()[0]
-        result.joined = _join_members(cursor, through=through, stores=stores)
+        since = _Since.of(clubs)
+        result.joined = _join_members(cursor, through=through, stores=stores, since=since)
         result.referrals_won, result.referral_points = _win_referrals(cursor, through=through, stores=stores)
         result.orders_earned, result.points_earned, result.tier_rises = _earn_orders(
-            cursor, through=through, stores=stores, first_member_id=first_member
+            cursor, through=through, stores=stores, since=since, first_member_id=first_member
         )
         result.lots_expired, result.points_expired = _expire_lots(
-            cursor, through=through, stores=stores, first_entry_id=first_entry
+            cursor, through=through, stores=stores, since=since, first_entry_id=first_entry
         )
         cursor.execute(
             f"""
@@ -527,9 +570,10 @@ def club_run(*, through: datetime.date, store_ids: list[int] | None = None) -> C
         )
         cursor.execute(
             members_refresh_sql(
-                where=f"""m.id >= %(first_member)s
-                   OR m.id IN (SELECT membership_id FROM {POINTS} WHERE id >= %(first_entry)s)
-                   OR m.id IN (SELECT membership_id FROM {TIER_CHANGE} WHERE id >= %(first_change)s)"""
+                where=f"""m.id IN (
+                    SELECT id FROM {MEMBERSHIP} WHERE id >= %(first_member)s
+                    UNION SELECT membership_id FROM {POINTS} WHERE id >= %(first_entry)s
+                    UNION SELECT membership_id FROM {TIER_CHANGE} WHERE id >= %(first_change)s)"""
             ),
             {"first_member": first_member, "first_entry": first_entry, "first_change": first_change},
         )

@@ -264,3 +264,21 @@ def test_customer_numbers_sort_by_code_point(store):
         CustomerFactory(store=store, customer_no=number, member_card_no=f"K{number}")
     start(store)
     assert [row["customer_no"] for row in export(S)] == ["B10", "B9", "a-2", "a10"]
+
+
+def test_a_run_reads_what_was_settled_or_changed_since_the_last_one(store):
+    from customers.models import RepairOrder
+
+    owner = CustomerFactory(store=store, customer_no="W1")
+    car = VehicleFactory(customer=owner, delivery_date=D(2024, 1, 10))
+    start(store)
+    order(car, D(2025, 1, 10), "100", ro_no="W-1")
+    run(D(2025, 1, 31))
+    long_ago = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
+    settled_later = order(car, D(2025, 2, 2), "200", ro_no="W-2")
+    RepairOrder.objects.filter(pk=settled_later.pk).update(updated_at=long_ago)  # settled after the last run
+    changed = order(car, D(2025, 1, 20), "300", ro_no="W-3")  # imported since the last run, settled before it
+    run(D(2025, 2, 2))
+    earned = dict(PointsEntry.objects.filter(kind=EntryKind.ORDER).values_list("repair_order__ro_no", "points"))
+    assert earned == {"W-1": 2, "W-2": 4, "W-3": 6}
+    assert changed.settle_date < D(2025, 1, 31)
