@@ -184,6 +184,10 @@ class _Since:
             return cls(settled_after, datetime.datetime.max.replace(tzinfo=datetime.UTC), fresh)
         return cls(settled_after, min(club.last_run_at for club in ran) - LOOK_BACK, fresh)
 
+    @property
+    def only_fresh(self) -> bool:
+        return self.changed_since.year == datetime.MAXYEAR
+
     def params(self) -> dict:
         return {"settled_after": self.settled_after, "changed_since": self.changed_since, "fresh": self.fresh}
 
@@ -196,6 +200,16 @@ def _join_members(cursor, *, through: datetime.date, stores: list[int], since: "
 
     With ``opening`` (club_start) the members joining on S take the DMS's tier and points balance
     as their opening tier and opening lot; later members start at 普通 with no points."""
+    # Stores that never ran are read whole; the windows matter only when a store did run.
+    changed = (
+        ""
+        if since.only_fresh
+        else f"""
+            UNION SELECT c.id FROM {CUSTOMER_TABLE} c WHERE c.updated_at >= %(changed_since)s
+            UNION SELECT v.customer_id FROM {VEHICLE_TABLE} v
+                  WHERE v.delivery_date > %(settled_after)s AND v.delivery_date <= %(through)s
+            UNION SELECT v.customer_id FROM {VEHICLE_TABLE} v WHERE v.updated_at >= %(changed_since)s"""
+    )
     opening_tier = dms_tier_rank_sql("j.dms_tier") if opening else "0"
     opening_points = "greatest(coalesce(j.dms_points, 0), 0)" if opening else "0"
     cursor.execute(
@@ -203,11 +217,7 @@ def _join_members(cursor, *, through: datetime.date, stores: list[int], since: "
         WITH pool AS (
             -- The customers who may have become members since the last run: every customer of a
             -- store never run, those changed since, and those with a car delivered or changed since.
-            SELECT c.id FROM {CUSTOMER_TABLE} c WHERE c.store_id = ANY(%(fresh)s)
-            UNION SELECT c.id FROM {CUSTOMER_TABLE} c WHERE c.updated_at >= %(changed_since)s
-            UNION SELECT v.customer_id FROM {VEHICLE_TABLE} v
-                  WHERE v.delivery_date > %(settled_after)s AND v.delivery_date <= %(through)s
-            UNION SELECT v.customer_id FROM {VEHICLE_TABLE} v WHERE v.updated_at >= %(changed_since)s
+            SELECT c.id FROM {CUSTOMER_TABLE} c WHERE c.store_id = ANY(%(fresh)s){changed}
         ), candidates AS (
             SELECT c.id AS customer_id, c.customer_no, c.store_id, sc.started_on, st.code,
                    nullif(btrim(c.member_card_no), '') AS card, c.member_tier AS dms_tier,
