@@ -1,7 +1,28 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+# --- the members' screens and the desk (clubs/views.py) --------------------------------------
+# Everyone who meets members sees them; the desk (advisors, managers) redeems points and takes
+# stored value; only managers change points and tiers by hand or record a lifetime fee; managers
+# and administrators run the club's settings (rules, tier rules, starting a store's club).
+_SEE_MEMBERS = ["view_membership"]
+_DESK = ["redeem_points", "top_up_wallet"]
+_MANAGER_ONLY = ["adjust_points", "record_lifetime_fee"]
+_CLUB_SETTINGS = ["view_storeclub", "change_storeclub", "view_tierrule", "change_tierrule", "start_club"]
+
 
 class ClubsConfig(AppConfig):
     name = "clubs"
     verbose_name = _("Owners' club")
+    role_permissions = {
+        # members' screens and desk (keep together; referral permissions are added below them)
+        "service_advisor": [*_SEE_MEMBERS, *_DESK],
+        "sales_consultant": [*_SEE_MEMBERS],
+        "call_agent": [*_SEE_MEMBERS],
+        "manager": [*_SEE_MEMBERS, *_DESK, *_MANAGER_ONLY, *_CLUB_SETTINGS],
+        "admin": [*_SEE_MEMBERS, *_CLUB_SETTINGS],
+    }
+    navigation = [
+        ("clubs:members", _("Members"), ["service_advisor", "sales_consultant", "call_agent", "manager", "admin"]),
+        ("clubs:settings", _("Club settings"), ["manager", "admin"]),
+    ]
