@@ -20,7 +20,9 @@ class ClubsConfig(AppConfig):
         "sales_consultant": [*_SEE_MEMBERS],
         "call_agent": [*_SEE_MEMBERS],
         "manager": [*_SEE_MEMBERS, *_DESK, *_MANAGER_ONLY, *_CLUB_SETTINGS],
-        "admin": [*_SEE_MEMBERS, *_CLUB_SETTINGS],
+        # Administrators hold the desk's and managers' permissions too: nobody grants a role whose
+        # permissions they do not hold (crm.admin.UserAdmin), and they give these roles.
+        "admin": [*_SEE_MEMBERS, *_DESK, *_MANAGER_ONLY, *_CLUB_SETTINGS],
     }
     navigation = [
         ("clubs:members", _("Members"), ["service_advisor", "sales_consultant", "call_agent", "manager", "admin"]),

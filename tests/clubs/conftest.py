@@ -3,20 +3,11 @@ import io
 
 import pytest
 from django.core.management import call_command
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from clubs.models import Membership
 from crm.calendar import add_months
 from tests.factories import CustomerFactory, VehicleFactory
-
-
-@pytest.fixture(autouse=True)
-def english_messages(settings):
-    """These tests read messages by their English msgids (tests/crm/test_translations.py checks that
-    the Chinese catalogue translates every one of them); a test that wants Chinese switches back."""
-    settings.LANGUAGE_CODE = "en"
-    with translation.override("en"):
-        yield
 
 
 def club_start_day() -> datetime.date:
