@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.utils import timezone
@@ -194,7 +194,13 @@ def member_list_for_user(
     if balance_max is not None:
         queryset = queryset.filter(points_balance__lte=balance_max)
     if expiring_only:
-        queryset = queryset.filter(points_expiring__gt=0)
+        # The lots expiring in the window first (an index look-up), then what is left of them.
+        lots_expiring = PointsEntry.objects.filter(
+            membership_id=OuterRef("pk"),
+            expires_on__gt=today,
+            expires_on__lte=today + datetime.timedelta(days=EXPIRING_DAYS),
+        )
+        queryset = queryset.filter(Exists(lots_expiring), points_expiring__gt=0)
     return queryset.order_by(*MEMBER_SORTS.get(sort, MEMBER_SORTS["card"]))
 
 

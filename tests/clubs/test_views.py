@@ -13,6 +13,7 @@ from django.utils import timezone, translation
 
 from clubs.choices import EntryKind, Tier, TierChangeKind, WalletEntryKind
 from clubs.models import Membership, PointsEntry, StoreClub, TierChange, TierRule, WalletEntry
+from clubs.services import points_redeem
 from crm.choices import AuditAction
 from crm.models import AuditLog
 from tests.clubs.conftest import club_start_day, start_club
@@ -148,7 +149,6 @@ def listed(client, **query) -> list[str]:
 
 def test_the_list_searches_and_filters(client, advisor_a, three_members):
     client.force_login(advisor_a)
-    three_members["CA0003"].points_entries.update()  # unchanged: the opening lots are the balances
 
     assert listed(client) == ["CA0003", "CA0001", "CA0002"]  # by card number: MNJ01000001, VIP0001, VIP0002
     assert listed(client, q="王芳") == ["CA0002"]
@@ -159,7 +159,10 @@ def test_the_list_searches_and_filters(client, advisor_a, three_members):
     assert listed(client, balance_min="100", balance_max="1000") == ["CA0002"]
     assert listed(client, sort="-balance") == ["CA0001", "CA0002", "CA0003"]
     assert listed(client, sort="balance") == ["CA0003", "CA0002", "CA0001"]
-    assert listed(client, expiring="on", balance_min="60") == ["CA0001", "CA0002"]
+    assert listed(client, expiring="on") == ["CA0003", "CA0001", "CA0002"]
+    # Redeeming CA0003's 50 points consumes the lot: nothing of it is left to expire.
+    points_redeem(membership=three_members["CA0003"], points=50, reference="V1", user=advisor_a)
+    assert listed(client, expiring="on") == ["CA0001", "CA0002"]
 
 
 def test_the_list_shows_discount_points_expiring_and_stored_value(client, advisor_a, three_members):
@@ -608,12 +611,15 @@ def test_the_admin_lists_only_the_users_members_and_changes_rules_through_the_se
     members = client.get("/admin/clubs/membership/")
     other = client.get(f"/admin/clubs/membership/{member_b.pk}/change/")
     entries = client.get("/admin/clubs/pointsentry/")
+    club_history = client.get(f"/admin/clubs/storeclub/{store_a.pk}/history/")
+    other_club = client.get(f"/admin/clubs/storeclub/{member_b.store_id}/change/")
     change = client.post(
         f"/admin/clubs/tierrule/{TierRule.objects.get(store=store_a, tier=Tier.REGULAR).pk}/change/",
         {"points_rate": "2", "labour_discount": "0.90", "benefits": "工时费9折"},
     )
 
-    assert (members.status_code, other.status_code, entries.status_code, change.status_code) == (200, 404, 200, 302)
+    assert (members.status_code, other.status_code, entries.status_code) == (200, 404, 200)
+    assert (club_history.status_code, other_club.status_code, change.status_code) == (200, 404, 302)
     assert [row.pk for row in members.context["cl"].result_list] == [member_a.pk]
     assert [row.membership_id for row in entries.context["cl"].result_list] == [member_a.pk]
     assert TierRule.objects.get(store=store_a, tier=Tier.REGULAR).labour_discount == Decimal("0.90")
