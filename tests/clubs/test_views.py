@@ -32,6 +32,7 @@ def english_messages(settings):
 
 
 TOKEN = "0123456789abcdef0123456789abcdef"
+NOT_A_CHOICE = "Select a valid choice. %s is not one of the available choices."
 
 
 def member_url(member, name="member"):
@@ -624,3 +625,80 @@ def test_the_admin_lists_only_the_users_members_and_changes_rules_through_the_se
     assert [row.membership_id for row in entries.context["cl"].result_list] == [member_a.pk]
     assert TierRule.objects.get(store=store_a, tier=Tier.REGULAR).labour_discount == Decimal("0.90")
     assert AuditLog.objects.filter(action=AuditAction.CHANGE_SETTINGS, actor=staff).count() == 1
+
+
+# --- odd input and races --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ({"balance_max": "1" + "0" * 20}, "Ensure this value is less than or equal to 1000000000."),
+        ({"page": "abc", "sort": "nonsense"}, "Select a valid choice. nonsense is not one of the available choices."),
+        ({"q": "x" * 101}, "Ensure this value has at most 100 characters (it has 101)."),
+    ],
+)
+def test_odd_list_input_is_a_message_not_an_error(client, advisor_a, member_a, query, error):
+    client.force_login(advisor_a)
+
+    response = client.get(reverse("clubs:members"), query)
+
+    assert response.status_code == 200
+    assert form_errors(response, "form") == [error]
+    assert [member.pk for member in response.context["page"].object_list] == [member_a.pk]
+
+
+@pytest.mark.parametrize(
+    ("view", "form", "form_name", "error"),
+    [
+        (
+            "redeem",
+            {"points": "1" + "0" * 15, "token": TOKEN},
+            "redeem_form",
+            "Ensure this value is less than or equal to 10000000.",
+        ),
+        ("top_up", {"amount": "NaN", "reference": "P"}, "topup_form", "Enter a number."),
+        (
+            "top_up",
+            {"amount": "1e12", "reference": "P"},
+            "topup_form",
+            "Ensure that there are no more than 12 digits in total.",
+        ),
+        ("tier", {"tier": "9", "reason": "x"}, "tier_form", NOT_A_CHOICE % 9),
+    ],
+)
+def test_odd_desk_input_is_a_message_not_an_error(client, manager_a, member_a, view, form, form_name, error):
+    client.force_login(manager_a)
+
+    response = client.post(member_url(member_a, view), form)
+
+    assert response.status_code == 400
+    assert form_errors(response, form_name) == [error]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_posts_of_one_redemption_racing_make_one_entry(advisor_a, member_a):
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    barrier = threading.Barrier(2)
+    statuses = []
+
+    def post():
+        client = Client()
+        client.force_login(advisor_a)
+        barrier.wait()
+        statuses.append(client.post(member_url(member_a, "redeem"), {"points": "700", "token": TOKEN}).status_code)
+        connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert statuses == [302, 302]
+    assert ledger(member_a) == [("opening", 1200, "", ""), ("redemption", -700, f"D{TOKEN}", "")]
+    assert Membership.objects.get(pk=member_a.pk).points_balance == 500
