@@ -34,7 +34,11 @@ class ReferralForm(forms.Form):
     )
     intended_model = forms.CharField(label=_("Intended model"), max_length=100, required=False)
     consultant = forms.ModelChoiceField(
-        label=_("Sales consultant"), queryset=None, required=False, empty_label=_("Not assigned yet")
+        label=_("Sales consultant"),
+        queryset=None,
+        required=False,
+        empty_label=_("Not assigned yet"),
+        error_messages={"invalid_choice": _("Choose one of the store's sales consultants.")},
     )
 
     def __init__(self, *args, user, store_ids: list[int] | None, staff: bool = False, **kwargs):
@@ -45,7 +49,10 @@ class ReferralForm(forms.Form):
             self.fields["referrer_staff"] = forms.ModelChoiceField(
                 label=_("Referred by (member of staff)"),
                 queryset=referral_staff_choices(user),
-                error_messages={"required": _("Choose the member of staff who referred the prospect.")},
+                error_messages={
+                    "required": _("Choose the member of staff who referred the prospect."),
+                    "invalid_choice": _("Choose the member of staff who referred the prospect."),
+                },
             )
             self.fields["referrer_staff"].label_from_instance = _staff_label
             stores = stores_for_user(user).order_by("code")
@@ -57,7 +64,9 @@ class ReferralForm(forms.Form):
 
 class ReferralStageForm(forms.Form):
     stage = forms.ChoiceField(
-        label=_("Stage"), choices=[(value, label) for value, label in ReferralStage.choices if value != "won"]
+        label=_("Stage"),
+        choices=[(value, label) for value, label in ReferralStage.choices if value != ReferralStage.WON],
+        error_messages={"invalid_choice": _("Choose one of the stages.")},
     )
     lost_reason = forms.CharField(label=_("Why lost"), max_length=200, required=False)
 

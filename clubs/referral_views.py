@@ -92,7 +92,7 @@ def _list_context(request: HttpRequest, *, stage_form=None, stage_referral=None)
         )
     query = request.GET.copy()
     query.pop("page", None)
-    stages = [("open", _("Open")), *ReferralStage.choices, ("all", _("All"))]
+    stages = [("open", _("Open prospects")), *ReferralStage.choices, ("all", _("All"))]
     return {
         "page": page,
         "rows": rows,

@@ -6,8 +6,10 @@ import csv
 import datetime
 import io
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.utils import translation
 
@@ -21,6 +23,13 @@ from crm.models import AuditLog
 from tests.factories import CustomerFactory, StoreFactory, UserFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def today():
+    """Today is 2 December 2026 (Beijing time), whenever the tests run."""
+    with time_machine.travel(datetime.datetime(2026, 12, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")), tick=True):
+        yield
 
 
 @pytest.fixture(autouse=True)
