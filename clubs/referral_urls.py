@@ -8,4 +8,5 @@ urlpatterns = [
     path("new/", referral_views.referral_create, name="referral_create"),
     path("report/", referral_views.referral_report, name="referral_report"),
     path("<int:pk>/stage/", referral_views.referral_stage, name="referral_stage"),
+    path("<int:pk>/dial/", referral_views.referral_dial, name="referral_dial"),
 ]

@@ -4,7 +4,7 @@ referral), the prospects' list where sales consultants move them along, the refe
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,11 +17,16 @@ from clubs.referral_forms import ReferralForm, ReferralReportForm, ReferralStage
 from crm.audit import audit_log_record
 from crm.choices import AuditAction, Role
 from crm.exceptions import ApplicationError
-from crm.masking import can_see_full_phone, mask_phone
+from crm.masking import phone_for_user, phone_reveal_record
 from crm.scoping import stores_for_user, visible_store_ids
 from customers.selectors import customer_get_for_user
 
 PAGE_SIZE = 25
+REFERRAL_TYPE = "clubs.referral"
+
+
+class TelRedirect(HttpResponseRedirect):
+    allowed_schemes = ["tel"]
 
 
 def _staff_name(member) -> str:
@@ -60,13 +65,8 @@ def _list_context(request: HttpRequest, *, stage_form=None, stage_referral=None)
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     referrals = list(page.object_list)
     visible_referrers = selectors.referrers_visible_to(user=user, referrals=referrals)
-    whole_numbers = can_see_full_phone(user)
-    rows, revealed = [], []
+    rows = []
     for referral in referrals:
-        # The consultant working a prospect calls them: the number is theirs to see whole.
-        whole = whole_numbers or referral.consultant_id == user.pk
-        if whole:
-            revealed.append(referral.pk)
         if referral.referrer_id:
             referrer = referral.referrer.name if referral.referrer_id in visible_referrers else _("A customer")
         else:
@@ -74,7 +74,7 @@ def _list_context(request: HttpRequest, *, stage_form=None, stage_referral=None)
         rows.append(
             {
                 "referral": referral,
-                "mobile": referral.prospect_mobile if whole else mask_phone(referral.prospect_mobile),
+                "mobile": phone_for_user(user, referral.prospect_mobile),
                 "referrer": referrer,
                 "referrer_url": reverse("customers:detail", args=[referral.referrer_id])
                 if referral.referrer_id in visible_referrers
@@ -82,14 +82,10 @@ def _list_context(request: HttpRequest, *, stage_form=None, stage_referral=None)
                 "consultant": _staff_name(referral.consultant),
             }
         )
-    if revealed:
-        audit_log_record(
-            actor=user,
-            action=AuditAction.VIEW_UNMASKED_PHONE,
-            object_type="clubs.referral",
-            object_ids=revealed,
-            detail={"path": request.path},
-        )
+    # Staff who see whole numbers saw these: one audit row for the page, as for customers' cards.
+    phone_reveal_record(
+        user=user, object_ids=[referral.pk for referral in referrals], path=request.path, object_type=REFERRAL_TYPE
+    )
     query = request.GET.copy()
     query.pop("page", None)
     stages = [("open", _("Open prospects")), *ReferralStage.choices, ("all", _("All"))]
@@ -144,6 +140,23 @@ def referral_stage(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect(reverse("clubs:referral_list") + (f"?{query}" if query else ""))
     context = _list_context(request, stage_form=form, stage_referral=referral)
     return render(request, "clubs/referrals/referral_list.html", context, status=400)
+
+
+@login_required
+@permission_required("clubs.change_referral", raise_exception=True)
+@require_POST
+def referral_dial(request: HttpRequest, pk: int) -> HttpResponse:
+    """Call the prospect: the whole number leaves the server only here (a tel: link), and every
+    dial is audited, as the call queue dials customers."""
+    referral = selectors.referral_get_for_user(user=request.user, pk=pk)
+    audit_log_record(
+        actor=request.user,
+        action=AuditAction.VIEW_UNMASKED_PHONE,
+        object_type=REFERRAL_TYPE,
+        object_ids=[referral.pk],
+        detail={"path": request.path, "purpose": "dial"},
+    )
+    return TelRedirect(f"tel:{referral.prospect_mobile}")
 
 
 @login_required

@@ -17,17 +17,25 @@ from tests.factories import CustomerFactory, VehicleFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 WIDTHS = (390, 768, 1366)
+COLLECT_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", function (event) {
+  window.__cspViolations.push(event.violatedDirective + " " + event.blockedURI);
+});
+"""
 
 
 def assert_fits(page, selector: str = "") -> None:
-    """No horizontal scrolling at any of the widths: of the page, or (``selector``) of that part of
-    it. A chart follows its box on the next frames, so each width is given a moment to settle."""
+    """No CSP violation on the page, and no horizontal scrolling at any of the widths: of the page,
+    or (``selector``) of that part of it. A chart follows its box on the next frames, so each width
+    is given a moment to settle."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     check = (
         "(s) => s ? document.querySelector(s).getBoundingClientRect().right <= window.innerWidth"
         " : document.documentElement.scrollWidth <= window.innerWidth"
     )
+    assert page.evaluate("window.__cspViolations") == [], page.url  # and nothing broke the CSP
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
         try:
@@ -45,6 +53,7 @@ def test_a_referral_from_the_card_to_the_report(
     manager_a,
 ):
     page = browser_page
+    page.add_init_script(COLLECT_VIOLATIONS)
     today = timezone.localdate()
     call_command("club_start", "--store", store_a.code, "--date", "2025-01-01", stdout=io.StringIO())
     referrer = CustomerFactory(store=store_a, customer_no="R1", name="王芳")
@@ -77,9 +86,10 @@ def test_a_referral_from_the_card_to_the_report(
     log_in(page, live_server, "sales_a", "pw-for-tests-1")
     page.goto(live_server.url + reverse("clubs:referral_list"))
     row = page.locator(f'tr[data-referral="{referral.pk}"]')
-    assert row.locator("[data-mobile]").inner_text() == "13900000001"  # the consultant calls the prospect
+    assert row.locator("[data-mobile]").inner_text() == "139****0001"  # dialled through the app: [data-action=dial]
+    assert row.locator('[data-action="dial"]').is_visible()
     row.locator("select[name=stage]").select_option("test_drive")
-    row.locator("button[type=submit]").click()
+    row.locator('[data-form="stage"] button').click()
     page.wait_for_load_state("domcontentloaded")
     assert page.locator(".message.success").inner_text() == "李娜：已试驾。"
     assert_fits(page)

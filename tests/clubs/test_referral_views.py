@@ -258,22 +258,40 @@ def test_the_list_is_scoped_filtered_and_searched(client, manager_a, manager_b, 
     assert listed(client.get(LIST, {"stage": "nonsense"})) == ["周杰", "吴磊"]
 
 
-def test_numbers_are_whole_for_the_consultant_working_the_prospect_and_audited(client, advisor_a, sales_a, prospects):
-    client.force_login(advisor_a)
-    page = texts(client.get(LIST))
-    assert "139****0001" in page
-    assert "13900000001" not in page
+def test_numbers_are_masked_but_for_managers_and_every_reveal_is_audited(
+    client, advisor_a, sales_a, manager_a, prospects
+):
+    for persona in (advisor_a, sales_a):
+        client.force_login(persona)
+        page = texts(client.get(LIST, {"consultant": ""}))
+        assert '<span class="phone" data-mobile>139****0001</span>' in page
+        assert "13900000001" not in page
     assert not AuditLog.objects.filter(action=AuditAction.VIEW_UNMASKED_PHONE).exists()
-    client.force_login(sales_a)
-    page = texts(client.get(LIST, {"consultant": ""}))
+    client.force_login(manager_a)
+    page = texts(client.get(LIST))
     assert '<span class="phone" data-mobile>13900000001</span>' in page
-    assert '<span class="phone" data-mobile>139****0002</span>' in page
     audit = AuditLog.objects.get(action=AuditAction.VIEW_UNMASKED_PHONE)
-    assert (audit.actor, audit.object_type, audit.object_ids) == (
-        sales_a,
-        "clubs.referral",
-        [str(prospects["mine"].pk)],
-    )
+    shown = sorted(str(prospects[key].pk) for key in ("mine", "unassigned", "other"))
+    assert (audit.actor, audit.object_type, sorted(audit.object_ids)) == (manager_a, "clubs.referral", shown)
+
+
+def test_the_consultant_dials_the_prospect_through_the_app(client, advisor_a, sales_a, manager_b, prospects):
+    referral = prospects["mine"]
+    url = reverse("clubs:referral_dial", args=[referral.pk])
+    client.force_login(sales_a)
+    assert f'action="{url}"' in texts(client.get(LIST))
+    response = client.post(url)
+    assert (response.status_code, response["Location"]) == (302, "tel:13900000001")
+    audit = AuditLog.objects.get(action=AuditAction.VIEW_UNMASKED_PHONE)
+    assert (audit.actor, audit.object_ids, audit.detail) == (
+        sales_a, [str(referral.pk)], {"path": url, "purpose": "dial"},
+    )  # fmt: skip
+    assert client.get(url).status_code == 405
+    client.force_login(advisor_a)
+    assert client.post(url).status_code == 403
+    client.force_login(manager_b)
+    assert client.post(url).status_code == 404
+    assert AuditLog.objects.filter(action=AuditAction.VIEW_UNMASKED_PHONE).count() == 1
 
 
 def test_a_confidential_referrers_name_is_not_shown_to_the_store(client, sales_a, store_a, manager_a):
@@ -306,12 +324,12 @@ def test_the_list_runs_a_fixed_number_of_queries(client, sales_a, manager_a, ref
     for number in range(3):
         refer(manager_a, f"1390000000{number}", referrer=referrer, consultant=sales_a, name=f"客户{number}")
     client.force_login(sales_a)
-    # session, user, role, permissions, stores, count, page, referrers visible, audit, consultants, stores
-    with django_assert_num_queries(12):
+    # session, user, role, permissions, stores, count, page, referrers visible, consultants, stores…
+    with django_assert_num_queries(11):
         assert client.get(LIST).status_code == 200
     for number in range(3, 9):
         refer(manager_a, f"1390000000{number}", referrer=referrer, consultant=sales_a, name=f"客户{number}")
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(11):
         response = client.get(LIST)
     assert len(response.context["rows"]) == 9
 
