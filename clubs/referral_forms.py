@@ -71,6 +71,20 @@ class ReferralStageForm(forms.Form):
     lost_reason = forms.CharField(label=_("Why lost"), max_length=200, required=False)
 
 
+class ReferralAssignForm(forms.Form):
+    consultant = forms.ModelChoiceField(
+        label=_("Sales consultant"),
+        queryset=None,
+        required=False,
+        empty_label=_("Not assigned yet"),
+        error_messages={"invalid_choice": _("Choose one of the store's sales consultants.")},
+    )
+
+    def __init__(self, *args, store_ids: list[int] | None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["consultant"].queryset = referral_consultants(store_ids=store_ids)
+
+
 def _parse_month(value: str) -> datetime.date:
     try:
         month = datetime.datetime.strptime(value, "%Y-%m").date()  # noqa: DTZ007 - a month, not an instant

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clubs import selectors, services
 from clubs.choices import ReferralStage
-from clubs.referral_forms import ReferralForm, ReferralReportForm, ReferralStageForm
+from clubs.referral_forms import ReferralAssignForm, ReferralForm, ReferralReportForm, ReferralStageForm
 from crm.audit import audit_log_record
 from crm.choices import AuditAction, Role
 from crm.exceptions import ApplicationError
@@ -136,6 +136,32 @@ def referral_stage(request: HttpRequest, pk: int) -> HttpResponse:
                 request,
                 _("%(name)s: %(stage)s.") % {"name": referral.prospect_name, "stage": referral.get_stage_display()},
             )
+            query = request.GET.urlencode()
+            return redirect(reverse("clubs:referral_list") + (f"?{query}" if query else ""))
+    context = _list_context(request, stage_form=form, stage_referral=referral)
+    return render(request, "clubs/referrals/referral_list.html", context, status=400)
+
+
+@login_required
+@permission_required("clubs.change_referral", raise_exception=True)
+@require_POST
+def referral_assign(request: HttpRequest, pk: int) -> HttpResponse:
+    """Give the prospect to a sales consultant of the store; the list's filters come back."""
+    referral = selectors.referral_get_for_user(user=request.user, pk=pk)
+    form = ReferralAssignForm(request.POST, store_ids=[referral.store_id])
+    if form.is_valid():
+        try:
+            referral = services.referral_assign(
+                user=request.user, referral=referral, consultant=form.cleaned_data["consultant"]
+            )
+        except ApplicationError as error:
+            form.add_error(None, error.message)
+        else:
+            if referral.consultant_id:
+                names = {"name": referral.prospect_name, "consultant": _staff_name(referral.consultant)}
+                messages.success(request, _("%(name)s: assigned to %(consultant)s.") % names)
+            else:
+                messages.success(request, _("%(name)s: not assigned.") % {"name": referral.prospect_name})
             query = request.GET.urlencode()
             return redirect(reverse("clubs:referral_list") + (f"?{query}" if query else ""))
     context = _list_context(request, stage_form=form, stage_referral=referral)

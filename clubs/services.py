@@ -381,6 +381,14 @@ def _referral_store_of_staff(*, user, referrer_staff, store):
     return stores[0]
 
 
+def _check_consultant(consultant, store) -> None:
+    if consultant is not None and not referral_consultants(store_ids=[store.pk]).filter(pk=consultant.pk).exists():
+        raise ApplicationError(
+            _("%(name)s is not a sales consultant of %(store)s.")
+            % {"name": consultant.get_full_name() or consultant.username, "store": store.name}
+        )
+
+
 @transaction.atomic
 def referral_record(
     *,
@@ -425,11 +433,7 @@ def referral_record(
         if not referrer_staff.is_active:
             raise ApplicationError(_("This member of staff no longer works here."))
         store = _referral_store_of_staff(user=user, referrer_staff=referrer_staff, store=store)
-    if consultant is not None and not referral_consultants(store_ids=[store.pk]).filter(pk=consultant.pk).exists():
-        raise ApplicationError(
-            _("%(name)s is not a sales consultant of %(store)s.")
-            % {"name": consultant.get_full_name() or consultant.username, "store": store.name}
-        )
+    _check_consultant(consultant, store)
     if customers_with_mobile(mobile=mobile).filter(vehicles__delivery_date__lte=today).exists():
         raise ApplicationError(
             _(
@@ -502,4 +506,20 @@ def referral_stage_set(*, user, referral: Referral, stage: str, lost_reason: str
     referral.lost_reason = reason
     referral._history_user = user
     referral.save(update_fields=["stage", "lost_reason", "updated_at"])
+    return referral
+
+
+@transaction.atomic
+def referral_assign(*, user, referral: Referral, consultant) -> Referral:
+    """Give a prospect to a sales consultant of the referral's store (None: not assigned). A won
+    referral keeps the consultant who sold the car. Kept in the referral's history."""
+    referral = Referral.objects.select_for_update().select_related("store").get(pk=referral.pk)
+    if referral.stage == ReferralStage.WON:
+        raise ApplicationError(_("This referral is won: its sales consultant no longer changes."))
+    _check_consultant(consultant, referral.store)
+    if referral.consultant_id == (consultant.pk if consultant else None):
+        return referral
+    referral.consultant = consultant
+    referral._history_user = user
+    referral.save(update_fields=["consultant", "updated_at"])
     return referral

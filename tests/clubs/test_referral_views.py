@@ -387,3 +387,27 @@ def test_another_stores_manager_sees_only_their_store_in_the_report(client, mana
     assert [(row.store_code, row.won) for row in response.context["report"].rows] == [("NJ02", 0)]
     response = client.get(REPORT, {"store": store_a.pk, "first_month": "2025-06", "last_month": "2025-06"})
     assert response.status_code == 400
+
+
+def test_a_prospect_is_assigned_to_a_consultant_of_its_store(client, store_b, advisor_a, sales_a, manager_a, prospects):
+    referral = prospects["unassigned"]
+    url = reverse("clubs:referral_assign", args=[referral.pk])
+    client.force_login(advisor_a)
+    assert client.post(url, {"consultant": sales_a.pk}).status_code == 403
+    client.force_login(manager_a)
+    response = client.post(f"{url}?consultant=none", {"consultant": sales_a.pk})
+    assert (response.status_code, response["Location"]) == (302, f"{LIST}?consultant=none")
+    assert [str(message) for message in response.wsgi_request._messages] == ["周杰：已分配给 王明。"]
+    referral.refresh_from_db()
+    assert referral.consultant == sales_a
+    assert referral.history.order_by("-history_id").values_list("consultant", "history_user").first() == (
+        sales_a.pk, manager_a.pk,
+    )  # fmt: skip
+    sales_b = UserFactory(username="sales_b", role=Role.SALES_CONSULTANT, stores=[store_b])
+    response = client.post(url, {"consultant": sales_b.pk})
+    assert response.status_code == 400
+    assert "周杰: 销售顾问: 请从本店销售顾问中选择。" in texts(response)
+    response = client.post(url, {"consultant": ""})
+    assert [str(message) for message in response.wsgi_request._messages] == ["周杰：已取消分配。"]
+    referral.refresh_from_db()
+    assert referral.consultant is None

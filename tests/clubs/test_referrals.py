@@ -16,7 +16,7 @@ from django.utils import translation
 from clubs.choices import EntryKind, ReferralStage
 from clubs.models import PointsEntry, Referral
 from clubs.selectors import ReferralMonth, referral_report
-from clubs.services import referral_record, referral_stage_set
+from clubs.services import referral_assign, referral_record, referral_stage_set
 from crm.choices import AuditAction, Role
 from crm.exceptions import ApplicationError
 from crm.models import AuditLog
@@ -387,3 +387,19 @@ def test_stage_changes_keep_history_lost_needs_a_reason_won_is_the_runs(club, ma
         lambda: referral_stage_set(user=sales_a, referral=referral, stage=ReferralStage.LOST, lost_reason="改主意")
     ) == ("This referral is won (the car was delivered on 2025-04-01): its stage no longer changes.")
     assert state(referral)[0] == ReferralStage.WON
+
+
+def test_a_won_referral_keeps_its_consultant_and_a_consultant_is_of_the_store(club, store_b, manager_a, sales_a):
+    referral = refer(manager_a, referrer=owner(club, "R1"), mobile="13900000001", on=D(2025, 3, 1))
+    sales_b = UserFactory(username="sales_b", role=Role.SALES_CONSULTANT, stores=[store_b])
+    assert refusal(lambda: referral_assign(user=manager_a, referral=referral, consultant=sales_b)) == (
+        f"王明 is not a sales consultant of {club.name}."
+    )
+    assert referral_assign(user=manager_a, referral=referral, consultant=sales_a).consultant == sales_a
+    buyer(club, "13900000001", D(2025, 4, 1))
+    run(S, D(2025, 4, 1))
+    assert refusal(lambda: referral_assign(user=manager_a, referral=referral, consultant=None)) == (
+        "This referral is won: its sales consultant no longer changes."
+    )
+    referral.refresh_from_db()
+    assert referral.consultant == sales_a
