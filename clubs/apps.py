@@ -10,21 +10,34 @@ _DESK = ["redeem_points", "top_up_wallet"]
 _MANAGER_ONLY = ["adjust_points", "record_lifetime_fee"]
 _CLUB_SETTINGS = ["view_storeclub", "change_storeclub", "view_tierrule", "change_tierrule", "start_club"]
 
+# Referrals (保客转介绍): every desk records them (on the referrer's card); sales consultants and
+# managers work the prospects (change_referral: the stage); managers and admins read the report.
+_REFERRAL_RECORD = ["add_referral", "view_referral"]
+_REFERRAL_ROLES = ["service_advisor", "sales_consultant", "call_agent", "manager"]
+
 
 class ClubsConfig(AppConfig):
     name = "clubs"
     verbose_name = _("Owners' club")
     role_permissions = {
-        # members' screens and desk (keep together; referral permissions are added below them)
-        "service_advisor": [*_SEE_MEMBERS, *_DESK],
-        "sales_consultant": [*_SEE_MEMBERS],
-        "call_agent": [*_SEE_MEMBERS],
-        "manager": [*_SEE_MEMBERS, *_DESK, *_MANAGER_ONLY, *_CLUB_SETTINGS],
+        "service_advisor": [*_SEE_MEMBERS, *_DESK, *_REFERRAL_RECORD],
+        "sales_consultant": [*_SEE_MEMBERS, *_REFERRAL_RECORD, "change_referral"],
+        "call_agent": [*_SEE_MEMBERS, *_REFERRAL_RECORD],
+        "manager": [
+            *_SEE_MEMBERS, *_DESK, *_MANAGER_ONLY, *_CLUB_SETTINGS, *_REFERRAL_RECORD, "change_referral",
+            "view_referral_report",
+        ],
         # Administrators hold the desk's and managers' permissions too: nobody grants a role whose
         # permissions they do not hold (crm.admin.UserAdmin), and they give these roles.
-        "admin": [*_SEE_MEMBERS, *_DESK, *_MANAGER_ONLY, *_CLUB_SETTINGS],
-    }
+        "admin": [
+            *_SEE_MEMBERS, *_DESK, *_MANAGER_ONLY, *_CLUB_SETTINGS, *_REFERRAL_RECORD, "change_referral",
+            "view_referral_report",
+        ],
+    }  # fmt: skip
     navigation = [
         ("clubs:members", _("Members"), ["service_advisor", "sales_consultant", "call_agent", "manager", "admin"]),
+        ("clubs:referral_list", _("Referrals"), _REFERRAL_ROLES),
+        ("clubs:referral_report", _("Referral sales"), ["manager", "admin"]),
         ("clubs:settings", _("Club settings"), ["manager", "admin"]),
     ]
+    customer_card_panels = ["clubs.card.referrals_panel"]

@@ -28,6 +28,7 @@ class AuditAction(models.TextChoices):
     CLUB_WALLET = "club_wallet", _("Recorded a stored-value entry")
     CLUB_TIER = "club_tier", _("Changed a member's tier")
     CLUB_START = "club_start", _("Started a store's club")
+    CLUB_REFERRAL = "club_referral", _("Recorded a referral")
 
 
 class CalendarDayKind(models.TextChoices):
