@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from clubs import difference_views
 
 urlpatterns = []
+
+# The DMS-differences report (clubs/difference_views.py).
+urlpatterns += [path("differences/", difference_views.dms_differences, name="differences")]

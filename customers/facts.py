@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from crm.bulk import bulk_load
 from crm.calendar import add_months
+from customers.membership import member_tier_sql
 from customers.selectors import RESTRICTED_LEVELS
 
 _STATS_TRAITS = (
@@ -50,7 +51,8 @@ def _stats_write_sql(*, some_customers: bool, upsert: bool = True) -> str:
     return f"""
         INSERT INTO {target} (customer_id, {", ".join(_STATS_TRAITS)}, {", ".join(_STATS_FIGURES)},
                               value_tier, as_of)
-        SELECT c.id, c.store_id, c.gender, c.birthday, c.source, c.district, c.income_band, c.member_tier,
+        SELECT c.id, c.store_id, c.gender, c.birthday, c.source, c.district, c.income_band,
+               {member_tier_sql(customer="c", day="%(today)s::date")},
                c.confidentiality IN ({_RESTRICTED_SQL}),
                coalesce(d.brands, '{{}}'), coalesce(d.series, '{{}}'), coalesce(d.models, '{{}}'),
                greatest(vi.last_settle, d.latest_delivery), coalesce(vi.spend, 0), coalesce(vi.visits, 0),
@@ -152,6 +154,27 @@ def customer_stats_refresh_after_import(*, customer_ids, today: datetime.date | 
             [sorted(stores)],
         )
         return written + cursor.rowcount
+
+
+def customer_stats_refresh_member_tier(
+    *, customer_ids_sql: str, params: dict | None = None, today: datetime.date | None = None
+) -> int:
+    """Rewrite the membership tier of the segment facts of the customers ``customer_ids_sql`` (an SQL
+    SELECT of customer ids, with its ``params``) from the club (customers.membership), else the DMS's
+    tier on the card: the club's nightly run calls it for the members whose tier it changed. Only
+    rows whose tier differs are written. Returns their number."""
+    today = today or timezone.localdate()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE customers_customerstats s SET member_tier = t.tier
+            FROM (SELECT c.id, {member_tier_sql(customer="c", day="%(today)s::date")} AS tier
+                  FROM customers_customer c WHERE c.id IN ({customer_ids_sql})) t
+            WHERE s.customer_id = t.id AND s.member_tier IS DISTINCT FROM t.tier
+            """,
+            {**(params or {}), "today": today},
+        )
+        return cursor.rowcount
 
 
 def customer_stats_vacuum() -> None:
