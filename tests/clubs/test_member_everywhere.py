@@ -305,7 +305,7 @@ def test_the_report_lists_the_members_whose_dms_disagrees(client, manager_a, dif
     rows = [
         (row["member"].card_no, row["member"].tier_differs, row["member"].points_differ)
         for row in response.context["rows"]
-    ]  # noqa: E501
+    ]
     assert rows == [("C1", True, False), ("C2", False, True), ("C3", True, False)]
     page = response.content.decode()
     assert 'data-count="3"' in page
