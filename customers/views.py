@@ -257,6 +257,7 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # The count the segment form showed (one scan of the segment facts), not a count of the join.
     paginator.count = segment_count_for_user(user=request.user, segment=segment)
     page = paginator.get_page(request.GET.get("page"))
+    page.object_list = _with_member_badges(page.object_list)
     _log_unmasked_view(request, page.object_list)
     context = {
         "segment": segment,

@@ -349,3 +349,23 @@ def test_the_report_is_for_managers_of_their_own_stores(client, manager_b, advis
         assert client.get(reverse("clubs:differences")).status_code == 403
     client.logout()
     assert client.get(reverse("clubs:differences")).status_code == 302
+
+
+def test_a_segments_list_shows_the_tier_it_filtered_on(client, manager_a, store_a, gold_member):
+    segment = Segment.objects.create(name="金卡", store=store_a, definition={"member_tiers": ["金卡"]})
+    client.force_login(manager_a)
+
+    response = client.get(reverse("customers:segment_detail", args=[segment.pk]))
+
+    assert [customer.customer_no for customer in response.context["page"].object_list] == ["A1"]
+    assert '<td data-field="membership">金卡</td>' in response.content.decode()
+
+
+def test_a_segments_export_writes_the_clubs_tier(manager_a, store_a, gold_member):
+    from customers.exports import segment_export_rows
+
+    segment = Segment(name="金卡", store=store_a, definition={"member_tiers": ["金卡"]})
+
+    rows = list(segment_export_rows(segment=segment, user=manager_a))
+
+    assert [(row[0], row[5]) for row in rows] == [("A1", "金卡")]
