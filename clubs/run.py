@@ -506,22 +506,18 @@ def club_run(*, through: datetime.date, store_ids: list[int] | None = None) -> C
             {"first_member": first_member, "first_entry": first_entry, "first_change": first_change},
         )
         result.members_updated = cursor.rowcount
-    # The segment facts' tier of the members whose tier this run, or a desk since the last run, set
-    # (every member of a club running for the first time: their opening tier).
-    previous_runs = [club.last_run_at for club in clubs if club.last_run_at is not None]
+    # The segment facts' tier of the members whose tier this run set (all of a club's on its first
+    # run: their opening tier). A desk's change between runs reaches them by the nightly full refresh.
     customer_stats_refresh_member_tier(
         customer_ids_sql=f"""
-            SELECT m.customer_id FROM {MEMBERSHIP} m
-            WHERE m.store_id = ANY(%(stores)s)
-              AND (m.store_id = ANY(%(never_run)s) OR m.id >= %(first_member)s
-                   OR m.id IN (SELECT t.membership_id FROM {TIER_CHANGE} t
-                               WHERE t.id >= %(first_change)s OR t.created_at >= %(since)s))""",
+            SELECT customer_id FROM {MEMBERSHIP} WHERE store_id = ANY(%(never_run)s)
+            UNION SELECT customer_id FROM {MEMBERSHIP} WHERE id >= %(first_member)s
+            UNION SELECT m.customer_id FROM {TIER_CHANGE} t JOIN {MEMBERSHIP} m ON m.id = t.membership_id
+                  WHERE t.id >= %(first_change)s""",
         params={
-            "stores": stores,
             "never_run": [club.store_id for club in clubs if club.last_run_at is None],
             "first_member": first_member,
             "first_change": first_change,
-            "since": min(previous_runs) if previous_runs else None,
         },
         today=through,
     )

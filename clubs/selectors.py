@@ -123,13 +123,12 @@ def membership_queryset_for_user(user) -> QuerySet[Membership]:
 _TIER_NAME_CASES = " ".join(f"WHEN {int(tier)} THEN '{name}'" for tier, name in TIER_NAMES.items())
 
 
-def customer_member_tier_sql(*, customer: str, day: str) -> str:
-    """The Chinese name of the club tier of the customer row ``customer`` (alias) when they are a
-    member of their store's club started by the SQL date ``day``, else NULL (the segment facts then
-    keep the DMS's tier). The tier is the member's as of the club's last run or change."""
-    return f"""(SELECT CASE m.tier {_TIER_NAME_CASES} END
-        FROM {MEMBERSHIP} m JOIN {STORE_CLUB} sc ON sc.store_id = m.store_id AND sc.started_on <= {day}
-        WHERE m.customer_id = {customer}.id)"""
+def customer_member_tier_sql(*, day: str) -> str:
+    """The Chinese name of the club tier of every member of a club started by the SQL date ``day``,
+    as (customer_id, tier) (the segment facts keep it instead of the DMS's tier). The tier is the
+    member's as of the club's last run or change."""
+    return f"""SELECT m.customer_id, CASE m.tier {_TIER_NAME_CASES} END AS tier
+        FROM {MEMBERSHIP} m JOIN {STORE_CLUB} sc ON sc.store_id = m.store_id AND sc.started_on <= {day}"""
 
 
 def _points_on_sql(*, member: str, day: str) -> str:

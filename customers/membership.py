@@ -6,9 +6,10 @@ An app lists dotted paths to functions in its AppConfig (the owners' club does, 
 
 - ``customer_membership_badges``: ``f(*, customers: list[Customer]) -> dict[customer_id, MemberBadge]``,
   the badges of the members among ``customers`` in one query for the whole list (no query per row).
-- ``customer_member_tier_sql``: ``f(*, customer: str, day: str) -> str``, an SQL expression of the
-  tier's Chinese name (普通, 银卡 …) of the customer row ``customer`` (an alias) when their store's club
-  had started by the SQL date ``day`` and they are a member of it, else NULL.
+- ``customer_member_tier_sql``: ``f(*, day: str) -> str``, an SQL SELECT of (customer_id, tier): the
+  tier's Chinese name (普通, 银卡 …) of every member of a club started by the SQL date ``day`` (a
+  relation, so that the full refresh of the segment facts joins it once instead of looking up each
+  customer).
 - ``customer_points_on_sql``: ``f(*, customer: str, day: str) -> str``, an SQL expression of the points
   balance at the end of ``day`` of the customer row ``customer`` when their store's club had started
   by then (0 for a customer who is not a member of it), else NULL.
@@ -70,12 +71,31 @@ def membership_badge(customer) -> MemberBadge:
     return membership_badges(customers=[customer])[customer.pk]
 
 
+def _member_tier_relations(day: str) -> list[str]:
+    return [provider(day=day) for provider in registered_functions("customer_member_tier_sql")]
+
+
+def member_tier_joins(*, customer: str, day: str) -> tuple[str, str]:
+    """(LEFT JOINs, expression): the joins to add after the customer table ``customer`` (an alias) and
+    the SQL expression of the tier name the segment facts keep: the club's for its members (a
+    provider's), else the DMS's ``member_tier`` on the card."""
+    relations = _member_tier_relations(day)
+    joins = " ".join(
+        f"LEFT JOIN ({relation}) member_tier_{index} ON member_tier_{index}.customer_id = {customer}.id"
+        for index, relation in enumerate(relations)
+    )
+    tiers = [f"member_tier_{index}.tier" for index in range(len(relations))]
+    return joins, f"coalesce({', '.join([*tiers, f'{customer}.member_tier'])})"
+
+
 def member_tier_sql(*, customer: str, day: str) -> str:
-    """The SQL expression of the tier name the segment facts keep for the customer row ``customer``:
-    the club's for its members (a provider's), else the DMS's ``member_tier`` on the card."""
-    providers = registered_functions("customer_member_tier_sql")
-    expressions = [provider(customer=customer, day=day) for provider in providers]
-    return f"coalesce({', '.join([*expressions, f'{customer}.member_tier'])})"
+    """The same tier as an SQL expression of the customer row ``customer`` alone (a look-up per row:
+    for a few rows, an export's)."""
+    tiers = [
+        f"(SELECT t.tier FROM ({relation}) t WHERE t.customer_id = {customer}.id)"
+        for relation in _member_tier_relations(day)
+    ]
+    return f"coalesce({', '.join([*tiers, f'{customer}.member_tier'])})"
 
 
 def points_on_sql(*, customer: str, day: str) -> str:

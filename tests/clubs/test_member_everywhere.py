@@ -211,17 +211,17 @@ def test_the_segment_tier_filter_reads_the_club_after_a_rise(manager_a, store_a,
     assert (tier_count(manager_a, "银卡"), tier_count(manager_a, "金卡")) == (0, 2)
 
 
-def test_a_desk_tier_change_reaches_the_segments_at_the_next_run(manager_a, store_a, at_today):
+def test_a_desk_tier_change_reaches_the_segments_by_the_nightly_refresh(manager_a, store_a, at_today):
     from clubs.services import tier_set
 
     customer = CustomerFactory(store=store_a, member_card_no="VIP1", member_tier="")
     customer_stats_refresh(today=S)
     start(store_a)
     run(S, D(2026, 11, 1))
-    assert CustomerStats.objects.get(customer=customer).member_tier == "普通"
+    assert CustomerStats.objects.get(customer=customer).member_tier == "普通"  # the club's opening tier
 
     tier_set(membership=Membership.objects.get(customer=customer), tier=3, reason="店总批准", user=manager_a)
-    run(D(2026, 11, 2), TODAY)
+    customer_stats_refresh(today=TODAY)  # the nightly refresh of the facts (customers.tasks)
 
     assert CustomerStats.objects.get(customer=customer).member_tier == "钻石"
     assert tier_count(manager_a, "钻石") == 1
