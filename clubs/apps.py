@@ -39,5 +39,11 @@ class ClubsConfig(AppConfig):
         ("clubs:referral_list", _("Referrals"), _REFERRAL_ROLES),
         ("clubs:referral_report", _("Referral sales"), ["manager", "admin"]),
         ("clubs:settings", _("Club settings"), ["manager", "admin"]),
+        # The managers reconcile the DMS with the club (the DMS-differences report needs adjust_points).
+        ("clubs:differences", _("DMS differences"), ["manager"]),
     ]
     customer_card_panels = ["clubs.card.referrals_panel"]
+    # The club wherever staff meet a member, the segments' tier and points_expiry (customers/membership.py).
+    customer_membership_badges = ["clubs.badges.membership_badges"]
+    customer_member_tier_sql = ["clubs.selectors.customer_member_tier_sql"]
+    customer_points_on_sql = ["clubs.selectors.customer_points_on_sql"]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from clubs import views
+from clubs import difference_views, views
 
 urlpatterns = [
     path("", views.member_list, name="members"),
@@ -16,4 +16,6 @@ urlpatterns = [
     path("settings/<int:store_pk>/start/", views.club_start, name="start"),
     path("settings/<int:store_pk>/rules/", views.club_rules_update, name="rules"),
     path("settings/<int:store_pk>/tiers/<int:tier>/", views.tier_rule_update, name="tier_rule"),
+    # The DMS-differences report (clubs/difference_views.py).
+    path("differences/", difference_views.dms_differences, name="differences"),
 ]

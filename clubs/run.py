@@ -29,6 +29,7 @@ from clubs.models import (
 from crm.exceptions import ApplicationError
 from crm.models import Store
 from customers.choices import RepairType
+from customers.facts import customer_stats_refresh_member_tier
 from customers.selectors import CUSTOMER_TABLE, REPAIR_ORDER_TABLE, VEHICLE_TABLE
 
 logger = logging.getLogger(__name__)
@@ -590,5 +591,20 @@ def club_run(*, through: datetime.date, store_ids: list[int] | None = None) -> C
         result.members_updated = cursor.rowcount
         if result.joined + result.orders_earned + result.lots_expired + result.tier_rises >= ANALYZE_AFTER_ROWS:
             _analyze(cursor)
+    # The segment facts' tier of the members whose tier this run set (all of a club's on its first
+    # run: their opening tier). A desk's change between runs reaches them by the nightly full refresh.
+    customer_stats_refresh_member_tier(
+        customer_ids_sql=f"""
+            SELECT customer_id FROM {MEMBERSHIP} WHERE store_id = ANY(%(never_run)s)
+            UNION SELECT customer_id FROM {MEMBERSHIP} WHERE id >= %(first_member)s
+            UNION SELECT m.customer_id FROM {TIER_CHANGE} t JOIN {MEMBERSHIP} m ON m.id = t.membership_id
+                  WHERE t.id >= %(first_change)s""",
+        params={
+            "never_run": [club.store_id for club in clubs if club.last_run_at is None],
+            "first_member": first_member,
+            "first_change": first_change,
+        },
+        today=through,
+    )
     logger.info("club run through %s: %s", through.isoformat(), result)
     return result

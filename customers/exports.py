@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,6 +30,7 @@ from crm.choices import AuditAction
 from crm.exceptions import ApplicationError
 from crm.exports import csv_bytes, spreadsheet_safe
 from crm.masking import phone_for_user
+from customers.membership import member_tier_sql
 from customers.models import Customer
 from customers.segments import segment_customers_for_user
 from customers.selectors import APPROVAL_LEVELS, customer_queryset_for_user
@@ -147,7 +149,11 @@ def segment_export_customers(*, segment, user) -> QuerySet[Customer]:
 
 
 def export_rows(*, customers: QuerySet[Customer], user):
-    for row in customers.values_list(*EXPORT_COLUMNS).iterator(chunk_size=5000):
+    # The tier is the club's for its members (as the segments filter it), else the DMS's on the card.
+    tier = member_tier_sql(customer=f'"{Customer._meta.db_table}"', day="%s::date")
+    customers = customers.annotate(club_tier=RawSQL(tier, [timezone.localdate()] * tier.count("%s")))
+    columns = ["club_tier" if column == "member_tier" else column for column in EXPORT_COLUMNS]
+    for row in customers.values_list(*columns).iterator(chunk_size=5000):
         customer_no, name, gender, mobile, district, tier, store = row
         yield [customer_no, name, gender, phone_for_user(user, mobile), district, tier, store]
 

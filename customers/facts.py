@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from crm.bulk import bulk_load
 from crm.calendar import add_months
+from customers.membership import member_tier_joins
 from customers.selectors import RESTRICTED_LEVELS
 
 _STATS_TRAITS = (
@@ -47,15 +48,18 @@ def _stats_write_sql(*, some_customers: bool, upsert: bool = True) -> str:
         if upsert
         else ""
     )
+    # The club's tier for its members (customers.membership), else the DMS's on the card.
+    member_tier_join, member_tier = member_tier_joins(customer="c", day="%(today)s::date")
     return f"""
         INSERT INTO {target} (customer_id, {", ".join(_STATS_TRAITS)}, {", ".join(_STATS_FIGURES)},
                               value_tier, as_of)
-        SELECT c.id, c.store_id, c.gender, c.birthday, c.source, c.district, c.income_band, c.member_tier,
+        SELECT c.id, c.store_id, c.gender, c.birthday, c.source, c.district, c.income_band, {member_tier},
                c.confidentiality IN ({_RESTRICTED_SQL}),
                coalesce(d.brands, '{{}}'), coalesce(d.series, '{{}}'), coalesce(d.models, '{{}}'),
                greatest(vi.last_settle, d.latest_delivery), coalesce(vi.spend, 0), coalesce(vi.visits, 0),
                d.latest_delivery, d.warranty_end, {value_tier}, %(today)s
         FROM customers_customer c
+        {member_tier_join}
         LEFT JOIN (
             SELECT v.customer_id, max(ro.settle_date) AS last_settle,
                    sum(ro.total_amount) FILTER (WHERE ro.settle_date > %(since)s AND ro.settle_date <= %(today)s)
@@ -152,6 +156,28 @@ def customer_stats_refresh_after_import(*, customer_ids, today: datetime.date | 
             [sorted(stores)],
         )
         return written + cursor.rowcount
+
+
+def customer_stats_refresh_member_tier(
+    *, customer_ids_sql: str, params: dict | None = None, today: datetime.date | None = None
+) -> int:
+    """Rewrite the membership tier of the segment facts of the customers ``customer_ids_sql`` (an SQL
+    SELECT of customer ids, with its ``params``) from the club (customers.membership), else the DMS's
+    tier on the card: the club's nightly run calls it for the members whose tier it changed. Only
+    rows whose tier differs are written. Returns their number."""
+    today = today or timezone.localdate()
+    joins, tier = member_tier_joins(customer="c", day="%(today)s::date")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE customers_customerstats s SET member_tier = t.tier
+            FROM (SELECT c.id, {tier} AS tier FROM customers_customer c {joins}
+                  WHERE c.id IN ({customer_ids_sql})) t
+            WHERE s.customer_id = t.id AND s.member_tier IS DISTINCT FROM t.tier
+            """,
+            {**(params or {}), "today": today},
+        )
+        return cursor.rowcount
 
 
 def customer_stats_vacuum() -> None:

@@ -24,6 +24,7 @@ from customers.forms import (
     SearchForm,
     SegmentForm,
 )
+from customers.membership import membership_badge, membership_badges
 from customers.models import Segment
 from customers.segments import segment_count_for_user, segment_customers_for_user
 from customers.selectors import (
@@ -46,6 +47,16 @@ def _log_unmasked_view(request: HttpRequest, customers) -> None:
     """Every view of unmasked numbers is logged (who, when, which customers): one row per page."""
     ids = [customer.pk for customer in customers if customer.mobile or customer.landline]
     phone_reveal_record(user=request.user, object_ids=ids, path=request.path)
+
+
+def _with_member_badges(customers) -> list:
+    """The customers of a page, each with its ``member_badge`` (the club's, else the DMS's strings):
+    one query for the whole page."""
+    customers = list(customers)
+    badges = membership_badges(customers=customers)
+    for customer in customers:
+        customer.member_badge = badges[customer.pk]
+    return customers
 
 
 def _search_text(request: HttpRequest) -> tuple[str, int]:
@@ -72,6 +83,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     if found.count is not None:
         paginator.count = found.count  # counted once, for the search's audit row
     page = paginator.get_page(request.GET.get("page"))
+    page.object_list = _with_member_badges(page.object_list)
     _log_unmasked_view(request, page.object_list)
     context = {
         "page": page,
@@ -101,6 +113,7 @@ def customer_phone_lookup(request: HttpRequest) -> HttpResponse:
         return redirect("customers:detail", found[0].pk)
     _log_unmasked_view(request, found)
     page = Paginator(found, PAGE_SIZE).get_page(1)
+    page.object_list = _with_member_badges(page.object_list)
     if not found:
         messages.info(request, _("No customer has this number."))
     context = {"page": page, "search": "", "lookup_form": form, "can_search_phone": True}
@@ -110,6 +123,7 @@ def customer_phone_lookup(request: HttpRequest) -> HttpResponse:
 def _card_context(request: HttpRequest, customer, *, note_form=None) -> dict:
     return {
         "customer": customer,
+        "badge": membership_badge(customer),
         "vehicles": customer_vehicles(customer=customer),
         "repair_orders": customer_repair_orders(customer=customer)[:50],
         "panels": card_panels(user=request.user, customer=customer),
@@ -243,6 +257,7 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # The count the segment form showed (one scan of the segment facts), not a count of the join.
     paginator.count = segment_count_for_user(user=request.user, segment=segment)
     page = paginator.get_page(request.GET.get("page"))
+    page.object_list = _with_member_badges(page.object_list)
     _log_unmasked_view(request, page.object_list)
     context = {
         "segment": segment,

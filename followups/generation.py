@@ -14,6 +14,7 @@ from functools import partial
 
 from crm.calendar import WorkingCalendar, add_months, is_leap_year
 from customers.choices import RepairType, VehicleStatus
+from customers.membership import points_on_sql
 from customers.selectors import (
     CUSTOMER_TABLE,
     REPAIR_ORDER_TABLE,
@@ -242,7 +243,10 @@ def _points_expiry(rule, rule_dates: list[date]) -> Candidates | None:
         for visited in inverse_add_months(base, rule.offset_months):
             visits.append(visited)
             targets.append(rule_date)
-    # Customers with a visit on a wanted day (index look-ups), then keep those whose last visit it is.
+    # Customers with a visit on a wanted day (index look-ups), then keep those whose last visit it is
+    # and who hold points on the rule date: the club's ledger where the store's club had started by
+    # then (customers.membership), the DMS's balance on a member's card elsewhere.
+    ledger_points = points_on_sql(customer="visits", day="wanted.rule_date")
     return Candidates(
         f"""
         WITH hits AS (
@@ -250,16 +254,23 @@ def _points_expiry(rule, rule_dates: list[date]) -> Candidates | None:
             UNION
             SELECT v.customer_id FROM {REPAIR_ORDER_TABLE} ro JOIN {VEHICLE_TABLE} v ON v.id = ro.vehicle_id
             WHERE ro.settle_date = ANY(%(visits)s::date[])
-        ), members AS (
-            SELECT cu.id, cu.points_balance, {customer_last_visit_sql(alias="cu")} AS visited
+        ), visits AS (
+            SELECT cu.id, cu.store_id, cu.member_card_no, cu.points_balance,
+                   {customer_last_visit_sql(alias="cu")} AS visited
             FROM hits JOIN {CUSTOMER_TABLE} cu ON cu.id = hits.customer_id
-            WHERE cu.store_id = %(store_id)s AND cu.points_balance > 0 AND cu.member_card_no <> ''
+            WHERE cu.store_id = %(store_id)s
+        ), members AS (
+            SELECT visits.id, visits.visited, wanted.rule_date,
+                   coalesce({ledger_points},
+                            CASE WHEN visits.member_card_no <> '' THEN visits.points_balance END) AS points
+            FROM visits
+            JOIN unnest(%(visits)s::date[], %(targets)s::date[]) AS wanted(visited, rule_date)
+              ON wanted.visited = visits.visited
         )
-        SELECT members.id AS customer_id, NULL::bigint AS vehicle_id, members.id AS unit_id, wanted.rule_date,
-               members.visited AS subject_date, jsonb_build_object('points', members.points_balance) AS detail
+        SELECT members.id AS customer_id, NULL::bigint AS vehicle_id, members.id AS unit_id, members.rule_date,
+               members.visited AS subject_date, jsonb_build_object('points', members.points) AS detail
         FROM members
-        JOIN unnest(%(visits)s::date[], %(targets)s::date[]) AS wanted(visited, rule_date)
-          ON wanted.visited = members.visited
+        WHERE members.points > 0
         """,
         {"visits": visits, "targets": targets},
     )

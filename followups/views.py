@@ -24,6 +24,7 @@ from crm.masking import phone_for_user, phone_reveal_record
 from crm.scoping import stores_for_user
 from customers.exports import ExportNeedsApproval
 from customers.forms import ExportRequestForm
+from customers.membership import membership_badge
 from customers.selectors import customer_get_for_user, customer_vehicles
 from customers.views import approved_export_download, export_approval_page, export_request_form_errors
 from followups import exports, selectors, services
@@ -52,6 +53,7 @@ def _call_context(request: HttpRequest, tasks: list, *, form: OutcomeForm | None
         customer = tasks[0].customer
         context.update(
             customer=customer,
+            badge=membership_badge(customer),
             masked_phone=phone_for_user(request.user, customer.mobile or customer.landline),
             vehicles=list(customer_vehicles(customer=customer)[:5]),
             history=selectors.call_history(customer_id=customer.pk, limit=5),

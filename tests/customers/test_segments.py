@@ -395,7 +395,8 @@ def test_the_list_page_count_equals_the_live_count(client, manager_a, store_a, f
     segment = Segment.objects.create(name="男", store=store_a, definition={"genders": ["M"]})
     client.force_login(manager_a)
 
-    with django_assert_num_queries(12):  # 11 + the manager's verified TOTP device
+    # 11 + the manager's verified TOTP device + the page's membership badges (customers.membership)
+    with django_assert_num_queries(13):
         detail = client.get(reverse("customers:segment_detail", args=[segment.pk]))
 
     assert detail.context["page"].paginator.count == 2

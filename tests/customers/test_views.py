@@ -87,8 +87,9 @@ def test_customer_list_query_count_does_not_grow_with_rows(client, advisor_a, st
     CustomerFactory.create_batch(30, store=store_a)
     client.force_login(advisor_a)
 
-    # session, user, user's stores, groups (role, for navigation), permissions(2), count, page
-    with django_assert_num_queries(8):
+    # session, user, user's stores, groups (role, for navigation), permissions(2), count, page,
+    # the page's membership badges (one query for the page, customers.membership)
+    with django_assert_num_queries(9):
         response = client.get(reverse("customers:list"))
 
     assert len(response.context["page"].object_list) == 25
