@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.http import Http404
@@ -44,7 +44,8 @@ def points_export_rows(*, day: datetime.date) -> Iterator[tuple]:
     expiring in the 30 days after; by customer number. One set-based query (aggregates per member,
     no per-member look-ups), read in chunks."""
     names = " ".join(f"WHEN {int(tier)} THEN '{name}'" for tier, name in TIER_NAMES.items())
-    with connection.cursor() as cursor:
+    # A server-side cursor: a million rows stream through in chunks instead of arriving at once.
+    with transaction.atomic(), connection.chunked_cursor() as cursor:
         cursor.execute(
             f"""
             WITH balances AS (
