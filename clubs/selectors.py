@@ -131,3 +131,58 @@ def membership_for_customer(*, customer) -> Membership | None:
 def membership_queryset_for_user(user) -> QuerySet[Membership]:
     """The members whose cards ``user`` may see (their stores, their confidentiality)."""
     return Membership.objects.filter(customer__in=customer_queryset_for_user(user)).select_related("customer", "store")
+
+
+# --- The API's reads --------------------------------------------------------------------------
+
+
+def membership_list_for_user(user, *, today: datetime.date | None = None) -> QuerySet[Membership]:
+    """The members ``user`` may see, each with its tier's labour discount and ``points_expiring``
+    (points of lots expiring in the 30 days after ``today``), computed in the list's one query."""
+    from django.db.models import OuterRef, Subquery
+    from django.db.models.expressions import RawSQL
+
+    today = today or timezone.localdate()
+    expiring = _expiring_sql(member=MEMBERSHIP, day="%s::date")
+    discount = TierRule.objects.filter(store_id=OuterRef("store_id"), tier=OuterRef("tier")).values("labour_discount")
+    return membership_queryset_for_user(user).annotate(
+        points_expiring=RawSQL(expiring, [today] * expiring.count("%s")),
+        labour_discount=Subquery(discount[:1]),
+    )
+
+
+def membership_ledger(*, membership: Membership) -> QuerySet:
+    """The member's points ledger, newest first."""
+    from clubs.models import PointsEntry
+
+    return PointsEntry.objects.filter(membership=membership).select_related("created_by").order_by("-on", "-id")
+
+
+def membership_wallet(*, membership: Membership) -> QuerySet:
+    """The member's stored-value entries, newest first."""
+    from clubs.models import WalletEntry
+
+    return WalletEntry.objects.filter(membership=membership).select_related("created_by").order_by("-id")
+
+
+def referral_queryset_for_user(user) -> QuerySet:
+    """The referrals of ``user``'s stores whose referring customer (if any) ``user`` may see."""
+    from django.db.models import Q
+
+    from clubs.models import Referral
+    from crm.scoping import scope_to_user_stores
+
+    referrals = scope_to_user_stores(Referral.objects.all(), user)
+    return referrals.filter(Q(referrer__isnull=True) | Q(referrer__in=customer_queryset_for_user(user)))
+
+
+def club_staff_for_user(user) -> QuerySet:
+    """Active staff of ``user``'s stores (a staff referrer, a sales consultant)."""
+    from crm.models import User
+    from crm.scoping import visible_store_ids
+
+    staff = User.objects.filter(is_active=True)
+    store_ids = visible_store_ids(user)
+    if store_ids is not None:
+        staff = staff.filter(stores__in=store_ids).distinct()
+    return staff

@@ -317,3 +317,119 @@ def membership_join(*, customer, on: datetime.date, user=None) -> Membership:
         membership=member, effective_on=on, tier=Tier.REGULAR, kind=TierChangeKind.JOINED, created_by=user
     )
     return member
+
+
+# --- Retried requests (the API): tell a replay from a first call ---------------------------------
+
+
+class ReferenceReused(ApplicationError):
+    """The reference was used before for another number of points or another amount (the API's 409)."""
+
+
+def _replayed_points(member: Membership, kind: str, reference: str, points: int) -> PointsEntry | None:
+    try:
+        return _existing(member, kind, reference, points)
+    except ApplicationError as error:
+        raise ReferenceReused(error.message) from None
+
+
+def _replayed_wallet(member: Membership, kind: str, reference: str, amount: Decimal) -> WalletEntry | None:
+    try:
+        return _wallet_existing(member, kind, reference, amount)
+    except ApplicationError as error:
+        raise ReferenceReused(error.message) from None
+
+
+@transaction.atomic
+def points_redeem_by_reference(
+    *, membership: Membership, points: int, reference: str, user, note: str = ""
+) -> tuple[PointsEntry, bool]:
+    """``points_redeem`` for a request that may be a retry: ``(entry, True)`` when this call redeemed;
+    ``(the first entry, False)`` when the reference was redeemed before for the same points (nothing
+    changes, nothing is audited again); ``ReferenceReused`` when it was for other points. The member
+    is locked before the reference is looked up, so of two racing calls the second sees the first."""
+    points = _check_points(points)
+    reference = (reference or "").strip()
+    if reference:
+        member = _locked(membership)
+        if existing := _replayed_points(member, EntryKind.REDEMPTION, reference, -points):
+            return existing, False
+    return points_redeem(membership=membership, points=points, reference=reference, user=user, note=note), True
+
+
+@transaction.atomic
+def wallet_top_up_by_reference(
+    *, membership: Membership, amount, reference: str, user, note: str = ""
+) -> tuple[WalletEntry, bool]:
+    """``wallet_top_up`` for a request that may be a retry (see ``points_redeem_by_reference``)."""
+    amount = _check_amount(amount)
+    reference = (reference or "").strip()
+    if reference:
+        member = _locked(membership)
+        if existing := _replayed_wallet(member, WalletEntryKind.TOPUP, reference, amount):
+            return existing, False
+    return wallet_top_up(membership=membership, amount=amount, reference=reference, user=user, note=note), True
+
+
+@transaction.atomic
+def wallet_spend_by_reference(
+    *, membership: Membership, amount, reference: str, user, note: str = ""
+) -> tuple[WalletEntry, bool]:
+    """``wallet_spend`` for a request that may be a retry (see ``points_redeem_by_reference``)."""
+    amount = _check_amount(amount)
+    reference = (reference or "").strip()
+    if reference:
+        member = _locked(membership)
+        if existing := _replayed_wallet(member, WalletEntryKind.SPEND, reference, amount):
+            return existing, False
+    return wallet_spend(membership=membership, amount=amount, reference=reference, user=user, note=note), True
+
+
+# referral_record: replaced at merge by the referrals helper's version
+@transaction.atomic
+def referral_record(
+    *,
+    user,
+    referrer=None,
+    referrer_staff=None,
+    prospect_name: str,
+    prospect_mobile: str,
+    intended_model: str = "",
+    consultant=None,
+    referred_on: datetime.date | None = None,
+):
+    """Record a referral on the referrer's card (a customer, with points when won) or by a member of
+    staff (no points). A minimal version for the API; the referrals helper's version replaces it."""
+    from clubs.models import Referral
+    from crm.scoping import member_store_ids
+    from customers.dms.parsing import FieldError, parse_mobile
+
+    if (referrer is None) == (referrer_staff is None):
+        raise ApplicationError(_("A referral has either a referring customer or a referring staff member."))
+    prospect_name = (prospect_name or "").strip()
+    if not prospect_name:
+        raise ApplicationError(_("Enter the prospect's name."))
+    try:
+        mobile = parse_mobile(prospect_mobile)
+    except FieldError:
+        mobile = None
+    if not mobile:
+        raise ApplicationError(_("Enter the prospect's mobile number (11 digits)."))
+    if referrer is not None:
+        store_id = referrer.store_id
+    else:
+        store_ids = sorted(member_store_ids(user))
+        if not store_ids:
+            raise ApplicationError(_("You work in no store: a staff referral cannot be recorded."))
+        store_id = store_ids[0]
+    return Referral.objects.create(
+        store_id=store_id,
+        referrer=referrer,
+        referrer_staff=referrer_staff,
+        prospect_name=prospect_name,
+        prospect_mobile=mobile,
+        intended_model=(intended_model or "").strip(),
+        referred_on=referred_on or _today(),
+        consultant=consultant,
+        recorded_by=user,
+    )
