@@ -27,5 +27,15 @@ class ClubsConfig(AppConfig):
             "view_referral",
             "add_referral",
         ],
-        "admin": ["view_membership"],
+        # An administrator holds what every role holds, so that they may give the roles (nobody
+        # grants what they do not hold: crm.admin.UserAdmin).
+        "admin": [
+            "view_membership",
+            "redeem_points",
+            "top_up_wallet",
+            "adjust_points",
+            "record_lifetime_fee",
+            "view_referral",
+            "add_referral",
+        ],
     }

@@ -280,7 +280,7 @@ def test_top_ups_and_spends_at_the_desk(api_client, advisor_a, member_a):
         ("sales_a", (200, 200, 403, 403, 403)),
         ("advisor_a", (200, 200, 201, 201, 201)),
         ("manager_a", (200, 200, 201, 201, 201)),
-        ("admin_user", (200, 200, 403, 403, 403)),
+        ("admin_user", (200, 200, 201, 201, 201)),
     ],
 )
 def test_who_may_read_and_who_may_work_the_desk(api_client, member_a, persona, expected, request):
