@@ -331,3 +331,20 @@ def test_an_administrator_of_the_group_sees_both_stores(api_client, admin_user, 
     by_store = [row["customer_no"] for row in api_client.get(URL, {"store": member_b.store_id}).json()["results"]]
 
     assert (listed, by_store) == (["A0001", "B0001"], ["B0001"])
+
+
+def test_a_top_secret_card_is_a_404_for_staff_not_named_on_it(api_client, advisor_a, store_a):
+    secret = owner(store_a, "A0009", name="秦岚", confidentiality="top_secret", points_balance=800)
+    club_start(store_a)
+    member = Membership.objects.get(customer=secret)
+    api_client.force_authenticate(advisor_a)
+
+    answers = (
+        api_client.get(url(member)).status_code,
+        redeem(api_client, member, 100).status_code,
+        api_client.get(URL).json()["count"],
+    )
+
+    assert answers == (404, 404, 0)
+    member.refresh_from_db()
+    assert member.points_balance == 800
