@@ -139,19 +139,19 @@ def membership_queryset_for_user(user) -> QuerySet[Membership]:
 def membership_list_for_user(user, *, today: datetime.date | None = None) -> QuerySet[Membership]:
     """The members ``user`` may see, each with its tier's labour discount and ``points_expiring``
     (points of lots expiring in the 30 days after ``today``), computed in the list's one query."""
-    from django.db.models import OuterRef, Subquery
+    from django.db.models import IntegerField, OuterRef, Subquery
     from django.db.models.expressions import RawSQL
 
     today = today or timezone.localdate()
     expiring = _expiring_sql(member=MEMBERSHIP, day="%s::date")
     discount = TierRule.objects.filter(store_id=OuterRef("store_id"), tier=OuterRef("tier")).values("labour_discount")
     return membership_queryset_for_user(user).annotate(
-        points_expiring=RawSQL(expiring, [today] * expiring.count("%s")),
+        points_expiring=RawSQL(expiring, [today] * expiring.count("%s"), output_field=IntegerField()),
         labour_discount=Subquery(discount[:1]),
     )
 
 
-def membership_ledger(*, membership: Membership) -> QuerySet:
+def member_ledger(*, membership: Membership) -> QuerySet:
     """The member's points ledger, newest first."""
     from clubs.models import PointsEntry
 
@@ -166,23 +166,29 @@ def membership_wallet(*, membership: Membership) -> QuerySet:
 
 
 def referral_queryset_for_user(user) -> QuerySet:
-    """The referrals of ``user``'s stores whose referring customer (if any) ``user`` may see."""
-    from django.db.models import Q
-
+    """The referrals of the user's stores (whoever referred: the prospect is the store's)."""
     from clubs.models import Referral
     from crm.scoping import scope_to_user_stores
 
-    referrals = scope_to_user_stores(Referral.objects.all(), user)
-    return referrals.filter(Q(referrer__isnull=True) | Q(referrer__in=customer_queryset_for_user(user)))
+    return scope_to_user_stores(Referral.objects.all(), user)
 
 
-def club_staff_for_user(user) -> QuerySet:
-    """Active staff of ``user``'s stores (a staff referrer, a sales consultant)."""
+def referrers_visible_to(*, user, referrals) -> set[int]:
+    """Of the customers who made ``referrals``, those whose card the user may see (a 绝密 or 机密
+    referrer's name is not shown to the rest of the store). One query."""
+    ids = {referral.referrer_id for referral in referrals if referral.referrer_id}
+    if not ids:
+        return set()
+    return set(customer_queryset_for_user(user).filter(pk__in=ids).values_list("pk", flat=True))
+
+
+def referral_staff_choices(user) -> QuerySet:
+    """The active staff of the user's stores: who may be the referrer of a staff referral."""
     from crm.models import User
     from crm.scoping import visible_store_ids
 
     staff = User.objects.filter(is_active=True)
     store_ids = visible_store_ids(user)
     if store_ids is not None:
-        staff = staff.filter(stores__in=store_ids).distinct()
-    return staff
+        staff = staff.filter(stores__in=store_ids)
+    return staff.distinct().order_by("last_name", "first_name", "username")

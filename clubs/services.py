@@ -397,6 +397,7 @@ def referral_record(
     intended_model: str = "",
     consultant=None,
     referred_on: datetime.date | None = None,
+    store=None,
 ):
     """Record a referral on the referrer's card (a customer, with points when won) or by a member of
     staff (no points). A minimal version for the API; the referrals helper's version replaces it."""
@@ -417,6 +418,8 @@ def referral_record(
         raise ApplicationError(_("Enter the prospect's mobile number (11 digits)."))
     if referrer is not None:
         store_id = referrer.store_id
+    elif store is not None:
+        store_id = store.pk
     else:
         store_ids = sorted(member_store_ids(user))
         if not store_ids:

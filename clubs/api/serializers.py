@@ -5,10 +5,11 @@ from rest_framework import serializers
 
 from clubs.choices import TIER_NAMES, Tier
 from clubs.models import Membership, PointsEntry, Referral, WalletEntry
-from clubs.selectors import club_staff_for_user
+from clubs.selectors import referral_staff_choices
 from clubs.services import MAX_POINTS_PER_ENTRY
 from crm.api.serializers import CrmModelSerializer
-from crm.models import User
+from crm.models import Store, User
+from crm.scoping import stores_for_user
 from customers.api.serializers import MaskedPhoneField
 from customers.models import Customer
 from customers.selectors import customer_queryset_for_user
@@ -136,6 +137,13 @@ class ReferralSerializer(CrmModelSerializer):
     referrer_name = serializers.CharField(source="referrer.name", read_only=True, allow_null=True, default=None)
     prospect_mobile = MaskedPhoneField()
 
+    def to_representation(self, referral: Referral) -> dict:
+        data = super().to_representation(referral)
+        # A 绝密 or 机密 referrer's name and number are not shown to the rest of the store.
+        if referral.referrer_id and referral.referrer_id not in self.context.get("visible_referrers", ()):
+            data["referrer_customer_no"] = data["referrer_name"] = None
+        return data
+
     class Meta:
         model = Referral
         fields = [
@@ -164,7 +172,8 @@ class ReferralSerializer(CrmModelSerializer):
 
 class ReferralCreateSerializer(serializers.Serializer):
     """A referral by a customer (``referrer``, earns points when the prospect buys) or by a member of
-    staff (``referrer_staff``, no points): exactly one of the two."""
+    staff (``referrer_staff``, no points): exactly one of the two. A staff referral goes to ``store``,
+    or to the one store of the caller's where the referring member of staff works."""
 
     referrer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.none(), required=False, allow_null=True)
     referrer_staff = serializers.PrimaryKeyRelatedField(queryset=User.objects.none(), required=False, allow_null=True)
@@ -172,11 +181,13 @@ class ReferralCreateSerializer(serializers.Serializer):
     prospect_mobile = serializers.CharField(max_length=30, help_text=("A mainland mobile number."))
     intended_model = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     consultant = serializers.PrimaryKeyRelatedField(queryset=User.objects.none(), required=False, allow_null=True)
+    store = serializers.PrimaryKeyRelatedField(queryset=Store.objects.none(), required=False, allow_null=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         request = self.context.get("request")  # absent when the OpenAPI schema is generated
         if request is not None:
             self.fields["referrer"].queryset = customer_queryset_for_user(request.user)
-            self.fields["referrer_staff"].queryset = club_staff_for_user(request.user)
-            self.fields["consultant"].queryset = club_staff_for_user(request.user)
+            self.fields["referrer_staff"].queryset = referral_staff_choices(request.user)
+            self.fields["consultant"].queryset = referral_staff_choices(request.user)
+            self.fields["store"].queryset = stores_for_user(request.user)

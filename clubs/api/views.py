@@ -25,11 +25,12 @@ from clubs.api.serializers import (
     WalletEntrySerializer,
 )
 from clubs.selectors import (
+    member_ledger,
     member_standing,
-    membership_ledger,
     membership_list_for_user,
     membership_wallet,
     referral_queryset_for_user,
+    referrers_visible_to,
 )
 from crm.api.schema import ErrorSerializer
 from crm.masking import phone_reveal_record
@@ -104,7 +105,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @action(detail=True, methods=["get"])
     def ledger(self, request, pk=None):
         """The member's points ledger, newest first."""
-        return self._page(membership_ledger(membership=self.get_object()), PointsEntrySerializer)
+        return self._page(member_ledger(membership=self.get_object()), PointsEntrySerializer)
 
     @extend_schema(responses=WalletEntrySerializer(many=True), filters=False)
     @action(detail=True, methods=["get"])
@@ -198,11 +199,20 @@ class ReferralViewSet(
     def get_queryset(self):
         return referral_queryset_for_user(self.request.user).select_related("store", "referrer")
 
+    def get_serializer(self, *args, **kwargs):
+        # Which referrers' cards the caller may see, for the referrals answered (one query).
+        answered = args[0] if args else kwargs.get("instance")
+        referrals = [row for row in (answered if kwargs.get("many") else [answered]) if row is not None]
+        visible = referrers_visible_to(user=self.request.user, referrals=referrals) if referrals else set()
+        kwargs["context"] = {**self.get_serializer_context(), "visible_referrers": visible}
+        return self.get_serializer_class()(*args, **kwargs)
+
     @extend_schema(request=ReferralCreateSerializer, responses={201: ReferralSerializer})
     def create(self, request, *args, **kwargs):
         serializer = ReferralCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
-        referral = services.referral_record(user=request.user, **serializer.validated_data)
+        data = {name: value for name, value in serializer.validated_data.items() if name != "store" or value}
+        referral = services.referral_record(user=request.user, **data)
         referral = self.get_queryset().get(pk=referral.pk)
         return Response(self.get_serializer(referral).data, status=status.HTTP_201_CREATED)
 

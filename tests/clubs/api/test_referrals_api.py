@@ -147,7 +147,29 @@ def test_the_referral_list_runs_a_fixed_number_of_queries(api_client, advisor_a,
     api_client.force_authenticate(advisor_a)
     api_client.get(URL)
 
-    with django_assert_num_queries(2):
+    # count, page, the referrers the caller may see
+    with django_assert_num_queries(3):
         response = api_client.get(URL)
 
     assert response.json()["count"] == 8
+
+
+def test_a_top_secret_referrers_name_is_not_shown_to_the_store(api_client, advisor_a, store_a):
+    secret = owner(store_a, "A0009", name="秦岚", confidentiality="top_secret")
+    Referral.objects.create(store=store_a, referrer=secret, prospect_name="陈明", prospect_mobile="13900001234")
+    api_client.force_authenticate(advisor_a)
+
+    row = api_client.get(URL).json()["results"][0]
+
+    assert (row["referrer"], row["referrer_customer_no"], row["referrer_name"]) == (secret.pk, None, None)
+
+
+def test_a_staff_referral_goes_to_the_store_named(api_client, manager_a, store_a, store_b):
+    manager_a.stores.add(store_b)
+    api_client.force_authenticate(manager_a)
+
+    payload = {"referrer_staff": manager_a.pk, "prospect_name": "陈明", "prospect_mobile": "13900001234"}
+
+    response = api_client.post(URL, {**payload, "store": store_b.pk}, format="json")
+
+    assert (response.status_code, response.json()["store_code"]) == (201, "NJ02")
