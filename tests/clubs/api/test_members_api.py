@@ -348,3 +348,18 @@ def test_a_top_secret_card_is_a_404_for_staff_not_named_on_it(api_client, adviso
     assert answers == (404, 404, 0)
     member.refresh_from_db()
     assert member.points_balance == 800
+
+
+def test_the_schema_documents_the_desks_answers(client, manager_a):
+    client.force_login(manager_a)
+
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+
+    for path in ("/api/members/{id}/redemptions/", "/api/members/{id}/top-ups/", "/api/members/{id}/spends/"):
+        assert {"200", "201", "400", "403", "404", "409"} <= set(schema["paths"][path]["post"]["responses"]), path
+    assert {parameter["name"] for parameter in schema["paths"]["/api/members/"]["get"]["parameters"]} == {
+        "tier", "store", "balance_min", "balance_max", "expiring_soon", "search", "ordering", "page", "page_size",
+    }  # fmt: skip
+    assert {parameter["name"] for parameter in schema["paths"]["/api/members/{id}/ledger/"]["get"]["parameters"]} == {
+        "id", "page", "page_size",
+    }  # fmt: skip
