@@ -410,6 +410,31 @@ def referral_list_for_user(
     return queryset.order_by("-referred_on", "-id")
 
 
+# --- The API's reads --------------------------------------------------------------------------
+
+
+def membership_list_for_user(user, *, today: datetime.date | None = None) -> QuerySet[Membership]:
+    """The members ``user`` may see, each with its tier's labour discount and ``points_expiring``
+    (points of lots expiring in the 30 days after ``today``), computed in the list's one query."""
+    from django.db.models import IntegerField, OuterRef, Subquery
+    from django.db.models.expressions import RawSQL
+
+    today = today or timezone.localdate()
+    expiring = _expiring_sql(member=MEMBERSHIP, day="%s::date")
+    discount = TierRule.objects.filter(store_id=OuterRef("store_id"), tier=OuterRef("tier")).values("labour_discount")
+    return membership_queryset_for_user(user).annotate(
+        points_expiring=RawSQL(expiring, [today] * expiring.count("%s"), output_field=IntegerField()),
+        labour_discount=Subquery(discount[:1]),
+    )
+
+
+def membership_wallet(*, membership: Membership) -> QuerySet:
+    """The member's stored-value entries, newest first."""
+    from clubs.models import WalletEntry
+
+    return WalletEntry.objects.filter(membership=membership).select_related("created_by").order_by("-id")
+
+
 def referrers_visible_to(*, user, referrals) -> set[int]:
     """Of the customers who made ``referrals``, those whose card the user may see (a 绝密 or 机密
     referrer's name is not shown to the rest of the store). One query."""

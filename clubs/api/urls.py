@@ -1,1 +1,9 @@
-urlpatterns = []
+from rest_framework.routers import DefaultRouter
+
+from clubs.api.views import MemberViewSet, ReferralViewSet
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("members", MemberViewSet, basename="member")
+router.register("referrals", ReferralViewSet, basename="referral")
+urlpatterns = router.urls

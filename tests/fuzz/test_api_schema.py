@@ -6,13 +6,17 @@ complaints. Every answer must be no server error, a documented status code, a do
 type and a body that matches the documented schema. Deterministic (derandomized, a fixed number of
 examples per operation), so a failure is the same on every run."""
 
+import datetime
+import io
 import json
 
 import pytest
 import schemathesis
+from django.core.management import call_command
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
@@ -24,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from clubs.models import Referral
 from crm.choices import Role
 from tests.complaints.factories import ComplaintFactory, ComplaintTypeFactory
 from tests.factories import CustomerFactory, RepairOrderFactory, StoreFactory, UserFactory, VehicleFactory
@@ -56,16 +61,21 @@ def _in_process_wsgi(settings):
 
 @pytest.fixture
 def seeded(db):
-    """Two stores with a few customers, vehicles, repair orders and complaints each."""
+    """Two stores with a few customers, vehicles, repair orders and complaints each; their clubs
+    started (every customer a member with opening points) and a referral each."""
     stores = [StoreFactory(code="NJ01", name="江宁店"), StoreFactory(code="NJ02", name="鼓楼店")]
     complaint_type = ComplaintTypeFactory()
     for store in stores:
         for number in range(2):
-            customer = CustomerFactory(store=store)
+            customer = CustomerFactory(store=store, points_balance=10_000_000)
             vehicle = VehicleFactory(customer=customer, store=store)
             RepairOrderFactory(vehicle=vehicle, store=store)
             ComplaintFactory(store=store, customer=customer, complaint_type=complaint_type)
             del number
+        # Started ten days ago: the opening lots still count today.
+        started = (timezone.localdate() - datetime.timedelta(days=10)).isoformat()
+        call_command("club_start", "--store", store.code, "--date", started, stdout=io.StringIO())
+        Referral.objects.create(store=store, referrer=customer, prospect_name="陈明", prospect_mobile="13900001234")
     return stores
 
 
@@ -96,6 +106,28 @@ def tokens(seeded) -> dict[str, str]:
 )
 def test_api_conforms_to_its_schema(case, tokens):
     # Every generated call as every persona: the data is generated once, the answers differ by role.
+    for role, token in tokens.items():
+        try:
+            case.call_and_validate(headers={"Authorization": f"Token {token}"}, checks=CHECKS)
+        except Exception as error:
+            error.add_note(f"Called as the {role} persona.")
+            raise
+
+
+@schema.include(path_regex=r"^/api/members/\{id\}/").parametrize()
+@settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_club_member_operations_on_a_real_member(case, tokens):
+    # A generated id is almost never a member: here every call names a member of the personas' store
+    # (10,000,000 points, no stored value), so the generated bodies reach the desk's services.
+    from clubs.models import Membership
+
+    case.path_parameters = {**(case.path_parameters or {}), "id": Membership.objects.order_by("pk").first().pk}
     for role, token in tokens.items():
         try:
             case.call_and_validate(headers={"Authorization": f"Token {token}"}, checks=CHECKS)
