@@ -282,3 +282,18 @@ def test_a_run_reads_what_was_settled_or_changed_since_the_last_one(store):
     earned = dict(PointsEntry.objects.filter(kind=EntryKind.ORDER).values_list("repair_order__ro_no", "points"))
     assert earned == {"W-1": 2, "W-2": 4, "W-3": 6}
     assert changed.settle_date < D(2025, 1, 31)
+
+
+def test_the_demo_starts_every_store_club_and_runs_it(settings):
+    settings.DEMO_MODE = True
+    out = io.StringIO()
+    call_command("seed_demo", "--customers", "30", "--password", "demo-pw-123", stdout=out)
+    assert StoreClub.objects.count() == 3
+    assert all(club.run_through == club.started_on + datetime.timedelta(days=350) for club in StoreClub.objects.all())
+    members = Membership.objects.count()
+    assert f"club_members={members}" in out.getvalue()
+    assert members > 0
+    assert all(
+        member.points_balance == sum(member.points_entries.values_list("points", flat=True))
+        for member in Membership.objects.all()
+    )
