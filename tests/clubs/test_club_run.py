@@ -297,3 +297,12 @@ def test_the_demo_starts_every_store_club_and_runs_it(settings):
         member.points_balance == sum(member.points_entries.values_list("points", flat=True))
         for member in Membership.objects.all()
     )
+
+
+def test_commands_answer_bad_input_with_a_message(store):
+    with pytest.raises(CommandError, match="XX"):
+        call_command("club_start", "--store", "XX", "--date", "2025-01-01")
+    with pytest.raises(CommandError, match="'2025-13-01' is not a date: use YYYY-MM-DD."):
+        call_command("club_run", "--date", "2025-13-01")
+    with pytest.raises(CommandError, match="--until is before --date."):
+        call_command("club_run", "--date", "2025-02-01", "--until", "2025-01-01")

@@ -26,10 +26,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, store, date, **options):
         day = parse_date(date)
-        found = store_for_code(store)
-        if found is None:
-            raise CommandError(f"Unknown store code {store!r}.")
         try:
+            found = store_for_code(store)
+            if found is None:
+                raise CommandError(f"Unknown store code {store!r}.")
             result = club_start(store=found, started_on=day)
         except ApplicationError as error:
             raise CommandError(error.message) from None
