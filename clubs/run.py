@@ -421,11 +421,23 @@ def _earn_orders(cursor, *, through: datetime.date, stores: list[int], since: "_
     return orders, points, rises
 
 
+REFERRAL_HISTORY = Referral.history.model._meta.db_table
+
+
+def _referral_history_columns(prefix: str = "") -> str:
+    """The referral's columns its history table copies (the history's own columns aside)."""
+    own = {"history_id", "history_date", "history_change_reason", "history_type", "history_user_id"}
+    return ", ".join(
+        f"{prefix}{field.column}" for field in Referral.history.model._meta.concrete_fields if field.column not in own
+    )
+
+
 def _win_referrals(cursor, *, through: datetime.date, stores: list[int]) -> tuple[int, int]:
     """Win the open referrals whose prospect's mobile took delivery of a car within the store's
     window after the referral (by ``through``): each car once, to the earliest referral; each
-    referral once, with its earliest car. A customer referrer who is a member earns the store's
-    referral points (a lot earned on the delivery day); a staff referral earns none."""
+    referral once, with its earliest car; each win a line of the referral's history. A customer
+    referrer who is a member earns the store's referral points (a lot earned on the delivery day);
+    a staff referral earns none."""
     cursor.execute(
         f"""
         WITH pairs AS (
@@ -447,7 +459,11 @@ def _win_referrals(cursor, *, through: datetime.date, stores: list[int]) -> tupl
             UPDATE {REFERRAL} r SET won_vehicle_id = p.vehicle_id, won_customer_id = p.customer_id,
                    won_on = p.delivery_date, stage = 'won', updated_at = now()
             FROM per_referral p WHERE r.id = p.referral_id
-            RETURNING r.id, r.referrer_id, r.won_on
+            RETURNING r.*
+        ), logged AS (
+            INSERT INTO {REFERRAL_HISTORY} ({_referral_history_columns()}, history_date, history_change_reason,
+                                            history_type)
+            SELECT {_referral_history_columns("w.")}, now(), 'won by a delivery', '~' FROM won w
         ), credited AS (
             INSERT INTO {POINTS} (membership_id, kind, "on", points, expires_on, reference, note, created_at)
             SELECT m.id, '{EntryKind.REFERRAL.value}', w.won_on, sc.referral_points,

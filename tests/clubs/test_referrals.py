@@ -123,6 +123,10 @@ def test_a_won_referral_pays_500_on_the_delivery_day_once_and_shows_in_export_po
     assert state(referral) == (ReferralStage.NEW, None, None, None)
     run(D(2025, 5, 10))
     assert state(referral) == (ReferralStage.WON, car.pk, car.customer_id, D(2025, 5, 10))
+    won = referral.history.order_by("history_id").last()
+    assert (won.stage, won.won_vehicle_id, won.history_type, won.history_change_reason) == (
+        ReferralStage.WON, car.pk, "~", "won by a delivery",
+    )  # fmt: skip
     assert ledger(referrer) == [(D(2025, 5, 10), 500, D(2026, 5, 10), f"referral:{referral.pk}")]
     assert export(D(2025, 5, 9))["R1"]["balance"] == "0"
     assert export(D(2025, 5, 10))["R1"] == {
