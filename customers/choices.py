@@ -119,3 +119,14 @@ class ConsentSource(models.TextChoices):
     SMS_REPLY = "sms_reply", _("SMS reply")
     DESK = "desk", _("At the desk")
     WEB = "web", _("Web")
+
+
+class ReplyAction(models.TextChoices):
+    """What an inbound SMS reply did (``followups.InboundSms.action``): the claim of a reply handler
+    (customers/sms_replies.py). Here, below the domain apps, so that any of them can claim a reply;
+    a new meaning is a new value here (and a migration of the field's choices in followups)."""
+
+    OPT_OUT = "opt_out", _("Opted out")
+    SATISFACTION = "satisfaction", _("Satisfaction score")
+    RSVP = "rsvp", _("Event RSVP")
+    NONE = "none", _("No action")

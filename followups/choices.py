@@ -81,10 +81,3 @@ class DeliveryStatus(models.TextChoices):
     UNKNOWN = "unknown", _("Unknown")
     DELIVERED = "delivered", _("Delivered")
     UNDELIVERED = "undelivered", _("Not delivered")
-
-
-class ReplyAction(models.TextChoices):
-    OPT_OUT = "opt_out", _("Opted out")
-    SATISFACTION = "satisfaction", _("Satisfaction score")
-    RSVP = "rsvp", _("Event RSVP")
-    NONE = "none", _("No action")

@@ -6,15 +6,19 @@ them into the *base dates* its data must have (a delivery date, a settle date, a
 one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` over the whole store: the number of queries never
 depends on the number of customers. The same SELECT, counted instead of inserted, is the managers'
 preview of a day's queue.
+
+Which code builds a rule's SELECT is the registry of rule builders (``customers.rule_builders``, with
+the ``Candidates`` a builder returns): follow-ups registers the builders of the rules it owns
+(``register_followups_rule_builders``), another app those of its own rules (the club ``event_notice``).
 """
 
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import partial
 
 from crm.calendar import WorkingCalendar, add_months, is_leap_year
 from customers.choices import RepairType, VehicleStatus
 from customers.membership import points_on_sql
+from customers.rule_builders import Candidates, rule_builder_for, rule_builder_register
 from customers.selectors import (
     CUSTOMER_TABLE,
     REPAIR_ORDER_TABLE,
@@ -26,7 +30,6 @@ from customers.selectors import (
 )
 from followups.choices import VEHICLE_RULES, Channel, RuleCode, rule_consent_purpose
 from followups.dates import greeting_holidays, inverse_add_months, rule_dates_queued_on
-from followups.rule_builders import rule_builder_for, rule_builder_register
 
 MOBILE_PATTERN = r"^1[3-9][0-9]{9}$"
 LANDLINE_PATTERN = r"^0[1-9][0-9]{1,2}-?[1-9][0-9]{6,7}$"
@@ -35,17 +38,6 @@ LOST_WINDOW_MONTHS = (12, 6)  # R − 12 months ≤ L ≤ R − 6 months
 DEFAULT_WARRANTY_MONTHS = 24
 TIME_ZONE = "Asia/Shanghai"
 _ACTIVE_VEHICLE = vehicle_is_active_sql(alias="v")  # the candidate vehicle ``v`` is active
-
-
-@dataclass
-class Candidates:
-    """A SELECT of (customer_id, vehicle_id, unit_id, rule_date, subject_date, detail) and its params."""
-
-    sql: str
-    params: dict = field(default_factory=dict)
-    # One row per owner (holiday greetings): the SELECT reads the customer table as ``cu`` and has an
-    # ``{eligibility}`` slot, which saves re-joining every customer.
-    inline_eligibility: bool = False
 
 
 def rule_dates_for(*, channel: str, day: date, calendar: WorkingCalendar) -> list[date]:
@@ -310,7 +302,7 @@ def _dissatisfied(rule, rule_dates: list[date]) -> Candidates | None:
 
 def candidates_for(rule, rule_dates: list[date]) -> Candidates | None:
     """The candidate SELECT of ``rule`` for ``rule_dates`` from the builder registered for its code
-    (``followups.rule_builders``), or None when the rule has nothing to do or no builder."""
+    (``customers.rule_builders``), or None when the rule has nothing to do or no builder."""
     if not rule_dates:
         return None
     builder = rule_builder_for(rule.code)

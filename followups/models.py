@@ -8,11 +8,11 @@ from simple_history.models import HistoricalRecords
 
 from crm.masking import mask_phone
 from crm.models import Store, TimeStampedModel
+from customers.choices import ReplyAction
 from followups.choices import (
     CallOutcome,
     Channel,
     DeliveryStatus,
-    ReplyAction,
     RuleCode,
     SmsStatus,
     TaskStatus,

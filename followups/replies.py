@@ -1,30 +1,23 @@
-"""What an inbound SMS reply means: a registry of reply handlers (docs/followups.md, "SMS").
+"""Follow-ups' SMS reply handlers and how a reply is read (docs/followups.md, "SMS").
 
-A reply is matched to the customer by mobile and to the latest message sent to that mobile (within
-``REPLY_WINDOW``). The handlers are then asked in order; the first that claims the reply decides
-its meaning and does its work in the same transaction as the stored ``InboundSms``. Follow-ups
-registers opt-out (退订, always first), the satisfaction digit after a repair SMS and the RSVP after
-an event invitation in ``FollowupsConfig.ready``; other apps (the club's events, appointment
-confirmations) register theirs in their own ``ready()`` with ``reply_handler_register``.
-
-A handler is ``handler(reply: Reply) -> ReplyClaim | None``: None lets the next handler try.
+The registry of reply handlers, with the ``Reply`` they are given and the ``ReplyClaim`` they answer,
+lives in customers (``customers.sms_replies``) so that apps which may not import follow-ups (the
+club's events, appointment confirmations) register theirs too. Follow-ups matches a reply to the
+customer by mobile and to the latest message sent to that mobile within ``REPLY_WINDOW``
+(``followups.services.sms_inbound_receive``), and registers its own handlers in
+``FollowupsConfig.ready``: opt-out (退订, always first), the satisfaction digit after a repair SMS
+and the RSVP after an event invitation.
 """
 
 import datetime
 import re
 import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from customers.choices import MarkSource
+from customers.choices import MarkSource, ReplyAction
 from customers.selectors import customers_with_mobile
 from customers.services import customer_sms_opt_out
-from followups.choices import ReplyAction, RuleCode
-
-if TYPE_CHECKING:
-    from customers.models import Customer
-    from followups.models import SmsMessage
+from customers.sms_replies import Reply, ReplyClaim, reply_handler_register
+from followups.choices import RuleCode
 
 OPT_OUT_WORDS = {"T", "TD", "退订"}
 SATISFACTION_WORDS = {"很好": 5, "良好": 4, "一般": 3, "较差": 2, "很差": 1}
@@ -36,79 +29,6 @@ def normalise_reply(text: str) -> str:
     """Full-width to half-width, upper case, without spaces and trailing punctuation."""
     normalised = unicodedata.normalize("NFKC", text or "").upper()
     return re.sub(r"[\s.。!！,，]+", "", normalised)
-
-
-@dataclass(frozen=True)
-class Reply:
-    """An inbound reply as the handlers see it.
-
-    ``word`` is the normalised text; ``last_message`` the latest SMS sent to ``mobile`` within the
-    reply window (None when there is none); ``customer`` the customer it is attributed to (the
-    latest message's, else the newest card with that mobile).
-    """
-
-    mobile: str
-    text: str
-    word: str
-    received_at: datetime.datetime
-    last_message: "SmsMessage | None"
-    customer: "Customer | None"
-
-    @property
-    def last_code(self) -> str | None:
-        """The rule code of the latest message sent to the mobile, if any."""
-        return self.last_message.code if self.last_message is not None else None
-
-
-@dataclass(frozen=True)
-class ReplyClaim:
-    """A handler's answer: the reply's ``action`` (a ``ReplyAction`` value) and, for a
-    satisfaction reply, the score."""
-
-    action: str
-    satisfaction: int | None = None
-
-
-ReplyHandler = Callable[[Reply], ReplyClaim | None]
-
-
-@dataclass(frozen=True)
-class _Registered:
-    name: str
-    order: int
-    handler: ReplyHandler
-
-
-_handlers: dict[str, _Registered] = {}
-
-
-def reply_handler_register(name: str, handler: ReplyHandler, *, order: int = 100) -> None:
-    """Register ``handler`` under ``name`` (registering a name again replaces its handler).
-
-    Handlers are asked by ascending ``order``, then by name; opt-out is registered with order 0 so
-    that 退订 always wins.
-    """
-    _handlers[name] = _Registered(name=name, order=order, handler=handler)
-
-
-def reply_handler_unregister(name: str) -> None:
-    """Remove the handler registered under ``name`` (nothing happens for an unknown name)."""
-    _handlers.pop(name, None)
-
-
-def reply_handlers() -> list[tuple[str, ReplyHandler]]:
-    """The registered handlers in the order they are asked."""
-    ordered = sorted(_handlers.values(), key=lambda registered: (registered.order, registered.name))
-    return [(registered.name, registered.handler) for registered in ordered]
-
-
-def reply_resolve(reply: Reply) -> ReplyClaim:
-    """Ask the handlers in order; the first claim wins. Nobody claims: ``ReplyAction.NONE``."""
-    for _name, handler in reply_handlers():
-        claim = handler(reply)
-        if claim is not None:
-            return claim
-    return ReplyClaim(action=ReplyAction.NONE)
 
 
 # --- follow-ups' own handlers -----------------------------------------------------------------

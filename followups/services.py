@@ -23,6 +23,7 @@ from crm.scoping import sees_all_stores
 from crm.selectors import working_calendar
 from customers.models import Vehicle
 from customers.selectors import CUSTOMER_TABLE, VEHICLE_TABLE, customer_visibility_sql, customers_with_mobile
+from customers.sms_replies import Reply, reply_resolve
 from followups.choices import (
     CallOutcome,
     Channel,
@@ -36,7 +37,7 @@ from followups.gateways import GatewayError, get_gateway
 from followups.generation import MOBILE_PATTERN, insert_statement
 from followups.models import CallAttempt, FollowupRule, FollowupTask, GenerationRun, InboundSms, SmsMessage
 from followups.placeholders import render_placeholders_sql
-from followups.replies import REPLY_WINDOW, Reply, normalise_reply, reply_resolve
+from followups.replies import REPLY_WINDOW, normalise_reply
 from followups.selectors import call_windows_open, sms_allowed_sql
 
 logger = logging.getLogger(__name__)
@@ -632,7 +633,7 @@ def sms_delivery_report(*, key: str, delivered: bool) -> int:
 @transaction.atomic
 def sms_inbound_receive(*, mobile: str, text: str, received_at: datetime.datetime | None = None) -> InboundSms:
     """Store and apply a reply: matched to the customer by mobile and to the latest message sent to
-    that mobile, then given to the registered reply handlers in order (``followups.replies``): the
+    that mobile, then given to the registered reply handlers in order (``customers.sms_replies``): the
     first that claims it decides what it means (T/TD/退订 opts out; 1–5 after a repair SMS is
     satisfaction; Y after an event invitation is an RSVP…)."""
     received_at = received_at or timezone.now()

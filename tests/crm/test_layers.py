@@ -98,6 +98,41 @@ def test_a_wrong_arrow_breaks_its_contract(pristine_tree, tmp_path, modules, bro
     assert returncode == 1, report
 
 
+STANDIN = ROOT / "tests" / "followups" / "club_standin.py"
+CANDIDATES_FROM_CUSTOMERS = "from customers.rule_builders import Candidates, "
+
+
+@pytest.mark.parametrize(
+    ("candidates_from", "broken"),
+    [
+        pytest.param(CANDIDATES_FROM_CUSTOMERS, set(), id="through-customers-keeps-the-layers"),
+        pytest.param(
+            "from followups.generation import Candidates\nfrom customers.rule_builders import ",
+            {LAYERS},
+            id="through-followups-breaks-them",
+        ),
+    ],
+)
+def test_a_domain_app_registers_followup_extensions_through_customers(pristine_tree, tmp_path, candidates_from, broken):
+    """The club registers the ``event_notice`` rule builder and the sign-up by SMS reply without
+    importing follow-ups: the stand-in that the follow-ups tests use end to end, placed in clubs/,
+    keeps every contract (the registries and their types live in customers); the same module taking
+    ``Candidates`` from follow-ups would break the layers."""
+    tree = tmp_path / "tree"
+    shutil.copytree(pristine_tree, tree)
+    source = STANDIN.read_text(encoding="utf-8")
+    assert source.count(CANDIDATES_FROM_CUSTOMERS) == 1
+    (tree / "clubs" / "followup_extensions.py").write_text(
+        source.replace(CANDIDATES_FROM_CUSTOMERS, candidates_from), encoding="utf-8"
+    )
+
+    returncode, verdicts, report = lint_imports(tree)
+
+    assert {name for name, verdict in verdicts.items() if verdict == "BROKEN"} == broken, report
+    assert set(verdicts) == {LAYERS, CORE, ACYCLIC}, report
+    assert returncode == (1 if broken else 0), report
+
+
 # What import-linter cannot see: a domain app named in a string (a model, a permission, a URL name,
 # a lookup across a relation).
 DOMAIN_BY_NAME = re.compile(

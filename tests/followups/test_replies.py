@@ -7,10 +7,10 @@ import pytest
 from django.urls import reverse
 
 from crm.models import AuditLog
+from customers.choices import ReplyAction
 from customers.models import Customer
-from followups.choices import ReplyAction
+from customers.sms_replies import ReplyClaim, reply_handler_register, reply_handler_unregister, reply_handlers
 from followups.models import SmsMessage
-from followups.replies import ReplyClaim, reply_handler_register, reply_handler_unregister, reply_handlers
 from followups.services import sms_inbound_receive
 from tests.factories import CustomerFactory
 

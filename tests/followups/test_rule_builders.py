@@ -5,10 +5,15 @@ from datetime import timedelta
 
 import pytest
 
+from customers.rule_builders import (
+    Candidates,
+    rule_builder_for,
+    rule_builder_register,
+    rule_builder_unregister,
+    rule_builders,
+)
 from followups.choices import RuleCode
-from followups.generation import Candidates
 from followups.models import FollowupTask, GenerationRun
-from followups.rule_builders import rule_builder_for, rule_builder_register, rule_builder_unregister, rule_builders
 from followups.services import followups_generate_day
 from tests.factories import CustomerFactory, StoreFactory
 from tests.followups.factories import rules_for
