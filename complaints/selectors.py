@@ -356,12 +356,15 @@ SELECT date_trunc('month', c.received_at AT TIME ZONE %(zone)s)::date AS month,
        count(*) AS complaints,
        sum(CASE c.severity {deductions} ELSE 0 END) AS points
 FROM complaints_complaint c
-LEFT JOIN crm_user u ON u.id = c.staff_concerned_id
+LEFT JOIN {user_table} u ON u.id = c.staff_concerned_id
 WHERE c.store_id = ANY(%(stores)s) AND c.received_at >= %(start)s AND c.received_at < %(end)s
   AND (c.staff_concerned_id IS NOT NULL OR c.staff_concerned_name <> '')
 GROUP BY 1, 2
 ORDER BY 1 DESC, 4 DESC, 2
-""".format(deductions=" ".join(f"WHEN '{severity}' THEN {points}" for severity, points in SEVERITY_DEDUCTION.items()))
+""".format(
+    deductions=" ".join(f"WHEN '{severity}' THEN {points}" for severity, points in SEVERITY_DEDUCTION.items()),
+    user_table=User._meta.db_table,
+)
 
 
 def dashboard_staff(*, store_ids: list[int], period: DashboardPeriod) -> tuple[list[tuple[str, int]], list[dict]]:

@@ -478,7 +478,7 @@ _SMS_PREPARE_TEMPLATE = r"""
            %(day)s, 'queued', 0, '', 'unknown', '', now()
     FROM followups_followuptask t
     JOIN followups_followuprule r ON r.id = t.rule_id
-    JOIN crm_store s ON s.id = t.store_id
+    JOIN {store_table} s ON s.id = t.store_id
     JOIN {customer_table} cu ON cu.id = t.customer_id
     LEFT JOIN {vehicle_table} v ON v.id = t.vehicle_id
     WHERE t.store_id = %(store_id)s AND t.channel = 'sms' AND t.status = 'open'
@@ -492,6 +492,7 @@ _SMS_PREPARE_SQL = _SMS_PREPARE_TEMPLATE.format(
     allowed=sms_allowed_sql("t.code"),
     rendered=render_placeholders_sql("r.sms_template", task="t", store="s", customer="cu", vehicle="v"),
     customer_table=CUSTOMER_TABLE,
+    store_table=Store._meta.db_table,
     vehicle_table=VEHICLE_TABLE,
 )
 
