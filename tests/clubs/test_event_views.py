@@ -236,3 +236,24 @@ def test_the_pages_run_a_fixed_number_of_queries(
         with django_assert_num_queries(expected):
             assert client.get(page, query).status_code == 200
     assert len(client.get(pages["report"][0]).context["attendees"]) == 3
+
+
+def test_the_admin_shows_events_and_lists_only_within_the_users_stores(client, manager_a, manager_b, advisor_a, event,
+                                                                       owners):  # fmt: skip
+    from tests.crm.test_admin_security import staff
+
+    registration = event_register(user=advisor_a, event=event, customer=owners[0])
+    pages = [
+        reverse("admin:clubs_clubevent_change", args=[event.pk]),
+        reverse("admin:clubs_clubevent_history", args=[event.pk]),
+        reverse("admin:clubs_eventregistration_change", args=[registration.pk]),
+    ]
+    client.force_login(staff(manager_b))
+    assert [client.get(page).status_code for page in pages] == [404, 404, 404]
+    assert client.get(reverse("admin:clubs_clubevent_changelist")).context["cl"].result_count == 0
+    client.force_login(staff(manager_a))
+    assert [client.get(page).status_code for page in pages] == [200, 200, 200]
+    # Read-only: nothing is changed past the services.
+    response = client.post(pages[0], {"title": "改名", "capacity": "1"})
+    assert response.status_code == 403
+    assert ClubEvent.objects.get().title == "保养讲座"
