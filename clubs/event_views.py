@@ -193,7 +193,8 @@ def _door_context(request: HttpRequest, event) -> dict:
     search = " ".join(request.GET.get("q", "").split())[:100]
     message = ""
     if search.isdigit() and len(search) == 4:
-        # The last four digits are what the masked number shows anyway: no reveal, no quota.
+        # The last four digits, among the people on the event's list only: what the masked number
+        # shows anyway, so no reveal and no quota; walk-ins are found by plate, name or "name 1234".
         rows = selectors.door_find(user=request.user, event=event, search=search)
     else:
         rows, message = _search_results(request, event, search)

@@ -596,6 +596,8 @@ def dms_differences_for_user(user, *, search: str = "", today: datetime.date | N
 # --- club events ---------------------------------------------------------------------------------
 
 EVENT_REPORT_DAYS = 30
+# The event page's list: who holds a place, the waiting list in its order, the invited, who came, who cancelled.
+LIST_ORDER = ("registered", "waiting", "invited", "attended", "cancelled")
 DOOR_RESULT_LIMIT = 20
 
 
@@ -680,10 +682,13 @@ class DoorRow:
 
 
 def door_find(*, user, event, search: str, customer_ids: list[int] | None = None) -> list[DoorRow]:
-    """The door's search: the last four digits of a mobile (the digits the mask shows anyway), or
-    the customers ``customer_ids`` found by the customers' search (name, plate, whole number), of
-    the event's store. The event's list first (registered, waiting, invited, …), then walk-ins;
-    at most DOOR_RESULT_LIMIT. Three queries."""
+    """The door's search: the last four digits of a mobile (the digits the mask shows anyway) among
+    the people on the event's list, or the customers ``customer_ids`` of the event's store found by
+    the customers' search (name, plate, whole number, name with the last four digits), which finds
+    walk-ins too. The event's list first, then walk-ins; at most DOOR_RESULT_LIMIT. Three queries.
+
+    Four digits alone never search the whole store: they would list every customer whose number
+    ends so, a way to collect names and plates that the customers' search refuses."""
     from django.db.models import Case, Value, When
 
     from clubs.models import EventRegistration
@@ -691,7 +696,8 @@ def door_find(*, user, event, search: str, customer_ids: list[int] | None = None
     text = unicodedata.normalize("NFKC", search).strip()
     customers = customer_queryset_for_user(user).filter(store_id=event.store_id)
     if len(text) == 4 and text.isdigit():
-        customers = customers.filter(mobile__endswith=text)
+        listed = EventRegistration.objects.filter(event=event).values("customer_id")
+        customers = customers.filter(pk__in=listed, mobile__endswith=text)
     elif customer_ids is not None:
         customers = customers.filter(pk__in=customer_ids)
     else:
