@@ -259,3 +259,30 @@ def test_the_admin_shows_events_and_lists_only_within_the_users_stores(client, m
     response = client.post(pages[0], {"title": "改名", "capacity": "1"})
     assert response.status_code == 403
     assert ClubEvent.objects.get().title == "保养讲座"
+
+
+def test_junk_in_the_query_string_shows_the_page_not_an_error(client, manager_a, event):
+    client.force_login(manager_a)
+    response = client.get(LIST, {"when": "tomorrow", "store": "abc", "page": "last!", "q": "x" * 300})
+    assert response.status_code == 200
+    assert response.context["when"] == "upcoming"
+    response = client.get(url("event_detail", event), {"status": "dancing", "page": "-1", "q": "  "})
+    assert (response.status_code, response.context["status"], response.context["results"]) == (200, "", [])
+    assert client.get(url("event_door", event), {"q": "\u200b"}).status_code == 200
+
+
+def test_a_capacity_below_the_places_taken_is_refused_on_the_edit_page(client, manager_a, advisor_a, event, owners):
+    for customer in owners[:2]:
+        event_register(user=advisor_a, event=event, customer=customer)
+    client.force_login(manager_a)
+    data = {
+        "title": "保养讲座", "kind": "maintenance_lecture", "starts_at": "2026-12-10T14:00",
+        "ends_at": "2026-12-10T17:00", "place": "江宁店二楼", "capacity": "1", "points_for_attending": "100",
+    }  # fmt: skip
+    response = client.post(url("event_edit", event), data)
+    assert response.status_code == 400
+    assert "已有 2 人占了名额：活动至少需要 2 个名额。" in response.content.decode()
+    assert ClubEvent.objects.get().capacity == 2
+    response = client.post(url("event_edit", event), {**data, "capacity": "3"})
+    assert response.status_code == 302
+    assert ClubEvent.objects.get().capacity == 3
