@@ -10,6 +10,8 @@ from crm.scoping import stores_for_user
 from customers.selectors import segment_queryset_for_user
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+# An event's dates stay within these years (year 1 or 9999 would leave what PostgreSQL holds in UTC).
+FIRST_YEAR, LAST_YEAR = 2000, 2099
 
 
 def _moment(label):
@@ -83,6 +85,20 @@ class EventForm(forms.Form):
         self.fields["segment"].queryset = segment_queryset_for_user(user).order_by("name")
         if event is not None:
             del self.fields["store"]
+
+    def _reasonable(self, name):
+        value = self.cleaned_data.get(name)
+        if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise forms.ValidationError(
+                _("Enter a date between %(first)s and %(last)s.") % {"first": FIRST_YEAR, "last": LAST_YEAR}
+            )
+        return value
+
+    def clean_starts_at(self):
+        return self._reasonable("starts_at")
+
+    def clean_ends_at(self):
+        return self._reasonable("ends_at")
 
     def clean_points_for_attending(self):
         return self.cleaned_data.get("points_for_attending") or 0

@@ -105,6 +105,9 @@ def test_a_manager_plans_an_event(client, manager_a, store_a):
     [
         ({"ends_at": "2026-12-12T08:00"}, "活动的结束时间必须晚于开始时间。"),
         ({"starts_at": "明天"}, "请输入日期和时间，例如 2026-12-10 14:00。"),
+        ({"starts_at": "0001-01-01T00:00"}, "请输入 2000 至 2099 年之间的日期。"),
+        ({"ends_at": "9999-12-31T23:59"}, "请输入 2000 至 2099 年之间的日期。"),
+        ({"title": "活\x00动"}, "NUL"),  # crm's input guard answers before the form
         ({"capacity": "0"}, "活动至少要有 1 个名额。"),
         ({"capacity": "三十"}, "请输入整数名额，例如 30。"),
         ({"points_for_attending": "-5"}, "请输入整数积分，例如 100（不送积分填 0）。"),
