@@ -289,3 +289,16 @@ def test_a_capacity_below_the_places_taken_is_refused_on_the_edit_page(client, m
     response = client.post(url("event_edit", event), {**data, "capacity": "3"})
     assert response.status_code == 302
     assert ClubEvent.objects.get().capacity == 3
+
+
+def test_who_may_register_and_who_may_check_in_at_the_door(client, sales_a, agent_a, event, owners, frozen):
+    client.force_login(sales_a)
+    response = client.post(url("event_registration_add", event), {"customer": owners[0].pk, "action": "register",
+                                                                   "source": "phone"})  # fmt: skip
+    assert response.status_code == 302
+    frozen.move_to(EVENT_DAY)
+    for persona in (sales_a, agent_a):
+        client.force_login(persona)
+        assert client.post(url("event_check_in", event), {"customer": owners[0].pk}).status_code == 403
+    assert list(EventRegistration.objects.values_list("status", "checked_in_at")) == [("registered", None)]
+    assert PointsEntry.objects.filter(kind="attendance").count() == 0

@@ -286,3 +286,15 @@ def test_two_registrations_racing_for_the_last_place_leave_exactly_one_registere
     assert sorted(outcomes) == ["registered", "waiting"]
     assert event_status_counts(event=event)["registered"] == 1
     assert EventRegistration.objects.filter(event=event, status=RegistrationStatus.WAITING).count() == 1
+
+
+def test_an_event_is_for_a_segment_of_its_own_store_or_of_the_group(store_a, store_b, manager_a, admin_user):
+    from customers.models import Segment
+
+    group = Segment.objects.create(name="全集团车主", definition={})
+    other = Segment.objects.create(name="鼓楼店车主", store=store_b, definition={})
+    assert new_event(store_a, manager_a, segment=group).segment == group
+    with pytest.raises(ApplicationError) as refused:
+        new_event(store_a, admin_user, segment=other)
+    assert refused.value.message == "该客户细分属于其他门店。"
+    assert ClubEvent.objects.count() == 1
