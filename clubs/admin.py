@@ -4,10 +4,21 @@ members, ledgers, tier changes, stored value and referrals are read-only (their 
 from django.contrib import admin
 
 from clubs import services
-from clubs.models import Membership, PointsEntry, Referral, StoreClub, TierChange, TierRule, WalletEntry
+from clubs.models import (
+    ClubEvent,
+    EventRegistration,
+    Membership,
+    PointsEntry,
+    Referral,
+    StoreClub,
+    TierChange,
+    TierRule,
+    WalletEntry,
+)
 from clubs.selectors import membership_queryset_for_user
 from crm.admin_base import ReadOnlyModelAdmin, ScopedSimpleHistoryAdmin, StoreFixedOnChangeMixin
 from crm.exceptions import ApplicationError
+from customers.selectors import customer_queryset_for_user
 
 
 class _ServiceSavedAdmin(StoreFixedOnChangeMixin, ScopedSimpleHistoryAdmin):
@@ -129,3 +140,40 @@ class ReferralAdmin(ScopedSimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ClubEvent)
+class ClubEventAdmin(ScopedSimpleHistoryAdmin):
+    """Read-only here, with its history: events are planned and edited on /club/events/ (the service
+    keeps the waiting list moving when the capacity changes)."""
+
+    list_display = ["title", "store", "kind", "starts_at", "capacity", "points_for_attending"]
+    list_filter = ["store", "kind"]
+    list_select_related = ["store"]
+    search_fields = ["title"]
+    raw_id_fields = ["segment", "created_by"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EventRegistration)
+class EventRegistrationAdmin(ReadOnlyModelAdmin):
+    """An event's list, scoped like the customers' cards; written by the event services only."""
+
+    store_field = "event__store"
+    list_display = ["event", "customer", "status", "source", "registered_at", "checked_in_at"]
+    list_filter = ["status", "source"]
+    list_select_related = ["event", "customer"]
+    raw_id_fields = ["event", "customer", "points_entry", "updated_by"]
+    show_full_result_count = False
+
+    def scoped_queryset(self, request, queryset):
+        visible = customer_queryset_for_user(request.user).values("pk")
+        return super().scoped_queryset(request, queryset).filter(customer__in=visible)

@@ -15,29 +15,39 @@ _CLUB_SETTINGS = ["view_storeclub", "change_storeclub", "view_tierrule", "change
 _REFERRAL_RECORD = ["add_referral", "view_referral"]
 _REFERRAL_ROLES = ["service_advisor", "sales_consultant", "call_agent", "manager"]
 
+# --- club events (clubs/event_views.py) ------------------------------------------------------
+# Everyone who talks to customers sees the events and invites or registers them (by phone, at the
+# desk); advisors and managers check people in at the door; managers plan and edit events and read
+# their reports. Administrators hold what managers hold.
+_EVENT_REGISTER = ["view_clubevent", "view_eventregistration", "add_eventregistration"]
+_EVENT_DOOR = ["check_in_event"]
+_EVENT_MANAGE = ["add_clubevent", "change_clubevent", "view_event_report"]
+_EVENT_ROLES = ["service_advisor", "sales_consultant", "call_agent", "manager", "admin"]
+
 
 class ClubsConfig(AppConfig):
     name = "clubs"
     verbose_name = _("Owners' club")
     role_permissions = {
-        "service_advisor": [*_SEE_MEMBERS, *_DESK, *_REFERRAL_RECORD],
-        "sales_consultant": [*_SEE_MEMBERS, *_REFERRAL_RECORD, "change_referral"],
-        "call_agent": [*_SEE_MEMBERS, *_REFERRAL_RECORD],
+        "service_advisor": [*_SEE_MEMBERS, *_DESK, *_REFERRAL_RECORD, *_EVENT_REGISTER, *_EVENT_DOOR],
+        "sales_consultant": [*_SEE_MEMBERS, *_REFERRAL_RECORD, "change_referral", *_EVENT_REGISTER],
+        "call_agent": [*_SEE_MEMBERS, *_REFERRAL_RECORD, *_EVENT_REGISTER],
         "manager": [
             *_SEE_MEMBERS, *_DESK, *_MANAGER_ONLY, *_CLUB_SETTINGS, *_REFERRAL_RECORD, "change_referral",
-            "view_referral_report",
+            "view_referral_report", *_EVENT_REGISTER, *_EVENT_DOOR, *_EVENT_MANAGE,
         ],
         # Administrators hold the desk's and managers' permissions too: nobody grants a role whose
         # permissions they do not hold (crm.admin.UserAdmin), and they give these roles.
         "admin": [
             *_SEE_MEMBERS, *_DESK, *_MANAGER_ONLY, *_CLUB_SETTINGS, *_REFERRAL_RECORD, "change_referral",
-            "view_referral_report",
+            "view_referral_report", *_EVENT_REGISTER, *_EVENT_DOOR, *_EVENT_MANAGE,
         ],
     }  # fmt: skip
     navigation = [
         ("clubs:members", _("Members"), ["service_advisor", "sales_consultant", "call_agent", "manager", "admin"]),
         ("clubs:referral_list", _("Referrals"), _REFERRAL_ROLES),
         ("clubs:referral_report", _("Referral sales"), ["manager", "admin"]),
+        ("clubs:event_list", _("Events"), _EVENT_ROLES),
         ("clubs:settings", _("Club settings"), ["manager", "admin"]),
         # The managers reconcile the DMS with the club (the DMS-differences report needs adjust_points).
         ("clubs:differences", _("DMS differences"), ["manager"]),

@@ -79,3 +79,34 @@ class ReferralStage(models.TextChoices):
     TEST_DRIVE = "test_drive", _("Test drive")
     WON = "won", _("Won")
     LOST = "lost", _("Lost")
+
+
+class EventKind(models.TextChoices):
+    """What a club event (车友会活动) is."""
+
+    NEW_OWNER_CLASS = "new_owner_class", _("New-owner class")
+    SELF_DRIVE_TOUR = "self_drive_tour", _("Self-drive tour")
+    CHARITY = "charity", _("Charity")
+    WELLNESS_SALON = "wellness_salon", _("Wellness salon")
+    MAINTENANCE_LECTURE = "maintenance_lecture", _("Maintenance lecture")
+    OTHER = "other", _("Other")
+
+
+class RegistrationStatus(models.TextChoices):
+    """Where a customer stands with an event: invited, holding a place, on the waiting list,
+    cancelled, or came (checked in at the door)."""
+
+    INVITED = "invited", _("Invited")
+    REGISTERED = "registered", _("Registered")
+    WAITING = "waiting", _("Waiting list")
+    CANCELLED = "cancelled", _("Cancelled")
+    ATTENDED = "attended", _("Attended")
+
+
+class RegistrationSource(models.TextChoices):
+    """How the customer came to the event's list (SMS replies come with the campaigns slice)."""
+
+    PHONE = "phone", _("By phone")
+    DESK = "desk", _("At the desk")
+    SMS = "sms", _("SMS reply")
+    DOOR = "door", _("Walk-in at the door")

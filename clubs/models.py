@@ -17,9 +17,18 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from clubs.choices import EntryKind, ReferralStage, Tier, TierChangeKind, WalletEntryKind
+from clubs.choices import (
+    EntryKind,
+    EventKind,
+    ReferralStage,
+    RegistrationSource,
+    RegistrationStatus,
+    Tier,
+    TierChangeKind,
+    WalletEntryKind,
+)
 from crm.models import Store, TimeStampedModel
-from customers.models import Customer, RepairOrder, Vehicle
+from customers.models import Customer, RepairOrder, Segment, Vehicle
 
 
 class StoreClub(TimeStampedModel):
@@ -377,3 +386,108 @@ class Referral(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.prospect_name} ({self.referred_on})"
+
+
+# --- club events (车友会活动) ------------------------------------------------------------------
+
+
+class ClubEvent(TimeStampedModel):
+    """A club event of a store (new-owner class, self-drive tour, …): when and where, how many places,
+    the segment it is for, the points attending earns. Registrations are in EventRegistration;
+    writes go through clubs.services (event_create, event_register, event_check_in, …)."""
+
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(_("title"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=20, choices=EventKind.choices, default=EventKind.OTHER)
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    place = models.CharField(_("place"), max_length=200)
+    capacity = models.PositiveIntegerField(
+        _("places"), validators=[MinValueValidator(1), MaxValueValidator(100_000)],
+        help_text=_("Registrations beyond this go to the waiting list."),
+    )  # fmt: skip
+    segment = models.ForeignKey(
+        Segment, verbose_name=_("for the segment"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    points_for_attending = models.PositiveIntegerField(
+        _("points for attending"), default=0, validators=[MaxValueValidator(100_000)],
+        help_text=_("Credited once to a member who checks in at the door; 0 for none."),
+    )  # fmt: skip
+    invitation_template = models.TextField(_("invitation text"), blank=True, max_length=500)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        verbose_name = _("club event")
+        verbose_name_plural = _("club events")
+        permissions = [("view_event_report", _("Can see an event's report"))]
+        indexes = [models.Index(fields=["store", "starts_at"], name="clubevent_store_start_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")),
+                name="clubevent_ends_after_start",
+                violation_error_message=_("An event ends after it starts."),
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity__gte=1),
+                name="clubevent_capacity_positive",
+                violation_error_message=_("An event has at least one place."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({timezone.localtime(self.starts_at):%Y-%m-%d})"
+
+
+class EventRegistration(TimeStampedModel):
+    """One customer on one event's list: invited, registered (holding a place), on the waiting list
+    (in the order of ``registered_at``), cancelled, or attended (checked in at the door, once)."""
+
+    event = models.ForeignKey(
+        ClubEvent, verbose_name=_("event"), on_delete=models.PROTECT, related_name="registrations"
+    )
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="event_registrations"
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=RegistrationStatus.choices, default=RegistrationStatus.INVITED
+    )
+    source = models.CharField(_("source"), max_length=8, choices=RegistrationSource.choices)
+    invited_at = models.DateTimeField(_("invited at"), null=True, blank=True)
+    registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    points_entry = models.ForeignKey(
+        PointsEntry, verbose_name=_("points credited"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )  # fmt: skip
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+
+    class Meta:
+        ordering = ["event", "registered_at", "id"]
+        verbose_name = _("event registration")
+        verbose_name_plural = _("event registrations")
+        permissions = [("check_in_event", _("Can check customers in at an event's door"))]
+        indexes = [models.Index(fields=["event", "status", "registered_at"], name="eventreg_event_status_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "customer"],
+                name="eventregistration_once",
+                violation_error_message=_("This customer is already on the event's list."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="attended") | Q(checked_in_at__isnull=False),
+                name="eventregistration_attended_checked_in",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.customer_id} {self.status}"

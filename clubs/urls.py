@@ -5,4 +5,5 @@ app_name = "clubs"
 urlpatterns = [
     path("", include("clubs.member_urls")),
     path("referrals/", include("clubs.referral_urls")),
+    path("events/", include("clubs.event_urls")),
 ]
