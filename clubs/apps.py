@@ -57,3 +57,13 @@ class ClubsConfig(AppConfig):
     customer_membership_badges = ["clubs.badges.membership_badges"]
     customer_member_tier_sql = ["clubs.selectors.customer_member_tier_sql"]
     customer_points_on_sql = ["clubs.selectors.customer_points_on_sql"]
+
+    def ready(self) -> None:
+        # The event invitations and the Y that answers them, through the registries customers keeps
+        # for the domain apps (asked before follow-ups' own RSVP, which only records the intent).
+        from clubs.invitations import event_invitations, event_sign_up
+        from customers.rule_builders import rule_builder_register
+        from customers.sms_replies import reply_handler_register
+
+        rule_builder_register("event_notice", event_invitations)
+        reply_handler_register("clubs.event_sign_up", event_sign_up, order=40)

@@ -34,6 +34,7 @@ from crm.choices import AuditAction
 from crm.exceptions import ApplicationError
 from crm.scoping import visible_store_ids
 from customers.dms.parsing import FieldError, parse_mobile
+from customers.models import Customer
 from customers.selectors import customer_queryset_for_user, customers_with_mobile
 
 MAX_POINTS_PER_ENTRY = 10_000_000
@@ -807,8 +808,9 @@ def event_update(*, user, event, **fields):
 
 
 def _event_customer(*, user, event, customer):
-    """The customer, if the user may see them and they are a customer of the event's store."""
-    found = customer_queryset_for_user(user).filter(pk=customer.pk).first()
+    """The customer, if the user may see them and they are a customer of the event's store. Without
+    a user (a reply to the invitation SMS) the customer the reply was matched to."""
+    found = (customer_queryset_for_user(user) if user is not None else Customer.objects).filter(pk=customer.pk).first()
     if found is None:
         raise ApplicationError(_("This customer is not one of your stores' customers."))
     if found.store_id != event.store_id:

@@ -12,6 +12,7 @@ else delivery + 2 years), replacement window (delivered 3–5 years ago).
 from __future__ import annotations
 
 import datetime
+import re
 from decimal import Decimal, InvalidOperation
 
 from django import forms
@@ -246,3 +247,19 @@ def segment_customers_for_user(*, user, segment, today: datetime.date | None = N
     within the user's scope read from the cards themselves as well."""
     facts = segment_facts_for_user(user=user, segment=segment, today=today)
     return customer_queryset_for_user(user).filter(pk__in=facts.values("customer_id"))
+
+
+def segment_customer_ids_sql(*, segment, store_id: int, prefix: str, today: datetime.date | None = None):
+    """The segment's customers of one store as SQL for set-based work of another app (an event's
+    invitations): ``(sql, params)``, a SELECT of ``customer_id`` whose parameters are named
+    ``%(<prefix>_<n>)s`` so that it can be spliced into a statement with named parameters. Every
+    customer of the store whose facts match, whoever reads it (the caller scopes)."""
+    if not prefix.isidentifier():
+        raise ValueError(f"not a parameter prefix: {prefix!r}")
+    facts = CustomerStats.objects.filter(store_id=store_id).filter(
+        segment_condition(segment.definition or {}, today=today)
+    )
+    sql, params = facts.values("customer_id").query.sql_with_params()
+    names = iter(range(len(params)))
+    named = re.sub(r"(?<!%)%s", lambda _match: f"%({prefix}_{next(names)})s", sql)
+    return named, {f"{prefix}_{index}": value for index, value in enumerate(params)}

@@ -30,12 +30,13 @@ if TYPE_CHECKING:
 class SentMessage(Protocol):
     """The latest SMS sent to a mobile, as a handler reads it (follow-ups' ``SmsMessage``): its
     ``pk``, the rule ``code`` it was sent for (``event_notice``, ``post_repair_callback``…), when it
-    was sent and to which customer."""
+    was sent, to which customer, and the ``detail`` its task carries (an invitation's ``event_id``)."""
 
     pk: int
     code: str
     sent_at: datetime.datetime
     customer_id: int | None
+    detail: dict
 
 
 @dataclass(frozen=True)

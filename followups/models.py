@@ -248,6 +248,12 @@ class SmsMessage(models.Model):
         # Shown in the admin's titles and pickers: never the whole number.
         return f"{mask_phone(self.mobile)} {self.send_date} {self.get_status_display()}"
 
+    @property
+    def detail(self) -> dict:
+        """The detail of the task the message was sent for (an invitation's event, …): what a reply
+        handler reads of it (customers.sms_replies.SentMessage)."""
+        return (self.task.detail or {}) if self.task_id else {}
+
 
 class InboundSms(models.Model):
     """A reply received from the gateway, and what it did (opt-out, satisfaction, RSVP)."""

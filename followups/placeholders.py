@@ -12,7 +12,7 @@ import re
 from customers.selectors import card_placeholder_sql, card_placeholder_values
 
 #: Every placeholder, in the order the SQL rendering replaces them.
-PLACEHOLDERS = ("name", "plate", "model", "date", "store_phone", "store", "holiday", "points")
+PLACEHOLDERS = ("name", "plate", "model", "date", "store_phone", "store", "holiday", "event", "points")
 PLACEHOLDER_PATTERN = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 #: ``to_char`` pattern of ``format_date``: 2026年11月23日 (no leading zeros).
 DATE_SQL_FORMAT = 'YYYY"年"FMMM"月"FMDD"日"'
@@ -31,6 +31,7 @@ def task_placeholder_values(task) -> dict[str, str]:
         "store": task.store.name,
         "store_phone": task.store.phone,
         "holiday": str((task.detail or {}).get("holiday", "")),
+        "event": str((task.detail or {}).get("event", "")),
     }
 
 
@@ -50,6 +51,7 @@ def render_placeholders_sql(template_sql: str, *, task: str, store: str, custome
         "store_phone": f"{store}.phone",
         "store": f"{store}.name",
         "holiday": f"COALESCE({task}.detail->>'holiday', '')",
+        "event": f"COALESCE({task}.detail->>'event', '')",
     }
     rendered = template_sql
     for name in PLACEHOLDERS:

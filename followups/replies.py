@@ -22,7 +22,10 @@ from followups.choices import RuleCode
 OPT_OUT_WORDS = {"T", "TD", "退订"}
 SATISFACTION_WORDS = {"很好": 5, "良好": 4, "一般": 3, "较差": 2, "很差": 1}
 RSVP_WORDS = {"Y", "YES", "是"}
-REPLY_WINDOW = datetime.timedelta(days=7)
+# A reply is read against the latest message sent to its mobile in the last 14 days (an event
+# invitation is answered up to two weeks later); a satisfaction digit only within 7 days of its SMS.
+REPLY_WINDOW = datetime.timedelta(days=14)
+SATISFACTION_WINDOW = datetime.timedelta(days=7)
 
 
 def normalise_reply(text: str) -> str:
@@ -47,6 +50,8 @@ def opt_out_handler(reply: Reply) -> ReplyClaim | None:
 def satisfaction_handler(reply: Reply) -> ReplyClaim | None:
     """A 1–5 digit (or 很好…很差) after a repair-quality SMS is the satisfaction score."""
     if reply.last_code != RuleCode.POST_REPAIR_CALLBACK:
+        return None
+    if reply.received_at - reply.last_message.sent_at > SATISFACTION_WINDOW:
         return None
     score = int(reply.word) if reply.word in {"1", "2", "3", "4", "5"} else SATISFACTION_WORDS.get(reply.word)
     if score is None:

@@ -643,7 +643,7 @@ def sms_inbound_receive(*, mobile: str, text: str, received_at: datetime.datetim
         raise ApplicationError(_("The mobile number has no digits."))
     last_message = (
         SmsMessage.objects.filter(mobile=mobile, status=SmsStatus.SENT, sent_at__gte=received_at - REPLY_WINDOW)
-        .select_related("customer")
+        .select_related("customer", "task")
         .order_by("-sent_at", "-id")
         .first()
     )

@@ -15,7 +15,7 @@ from customers.sms_replies import Reply, ReplyClaim, reply_handler_register, rep
 
 EVENT_NOTICE = "event_notice"  # the follow-up rule code the club owns
 SIGN_UP_WORDS = {"Y", "YES", "是"}
-HANDLER_NAME = "clubs.event_sign_up"
+HANDLER_NAME = "standin.event_sign_up"
 #: (customer id, id of the invitation replied to) of every sign-up: the club would write its own rows.
 signed_up: list[tuple[int, int]] = []
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from customers.rule_builders import rule_builder_for
+from customers.rule_builders import rule_builder_for, rule_builder_register
 from customers.sms_replies import reply_handlers
 from followups.gateways import FileGateway
 from followups.models import FollowupTask, GenerationRun, InboundSms, SmsMessage
@@ -27,9 +27,14 @@ AT_TEN = datetime.datetime(2026, 11, 22, 10, 0, tzinfo=SHANGHAI)
 
 @pytest.fixture
 def club():
+    # The real club registers event_notice at start-up: the stand-in takes its place for the test
+    # and gives it back afterwards.
+    real = rule_builder_for(club_standin.EVENT_NOTICE)
     club_standin.register()
     yield club_standin
     club_standin.unregister()
+    if real is not None:
+        rule_builder_register(club_standin.EVENT_NOTICE, real)
 
 
 @pytest.fixture
@@ -58,7 +63,8 @@ def test_the_registrations_take_their_place_beside_follow_ups_own(club):
     assert rule_builder_for("event_notice") is club_standin.event_invitations
     assert [name for name, _handler in reply_handlers()] == [
         "followups.opt_out",
-        "clubs.event_sign_up",
+        "clubs.event_sign_up",  # the real club's
+        "standin.event_sign_up",
         "followups.satisfaction",
         "followups.event_rsvp",
     ]
@@ -122,7 +128,21 @@ def test_the_app_s_handler_leaves_other_replies_to_the_others(club, store_a):
     assert (InboundSms.objects.count(), club.signed_up) == (2, [])
 
 
-def test_without_the_app_event_notice_generates_nothing_again(store_a):
+@pytest.fixture
+def without_the_club():
+    """The real club's registrations taken away for a test, and given back."""
+    from clubs.invitations import event_invitations, event_sign_up
+    from customers.rule_builders import rule_builder_unregister
+    from customers.sms_replies import reply_handler_register, reply_handler_unregister
+
+    rule_builder_unregister("event_notice")
+    reply_handler_unregister("clubs.event_sign_up")
+    yield
+    rule_builder_register("event_notice", event_invitations)
+    reply_handler_register("clubs.event_sign_up", event_sign_up, order=40)
+
+
+def test_without_the_app_event_notice_generates_nothing_again(store_a, without_the_club):
     rules_for(store_a)
     CustomerFactory(store=store_a, mobile="13900003333", interests="自驾游")
 

@@ -29,6 +29,7 @@ def _sent_message(store, customer, code, *, key="test", at=AT_TEN):
 def test_followups_registers_its_handlers_in_order():
     assert [name for name, _handler in reply_handlers()] == [
         "followups.opt_out",
+        "clubs.event_sign_up",  # the club's sign-up to an event, asked before the plain RSVP
         "followups.satisfaction",
         "followups.event_rsvp",
     ]
@@ -145,3 +146,14 @@ def test_a_reply_nobody_claims_does_nothing(store_a, confirmation_handler):
     reply = sms_inbound_receive(mobile="13900008888", text="谢谢", received_at=AT_TEN + datetime.timedelta(hours=1))
 
     assert (reply.action, reply.satisfaction, confirmation_handler) == ("none", None, [])
+
+
+def test_a_satisfaction_digit_counts_within_seven_days_of_its_sms(store_a):
+    customer = CustomerFactory(store=store_a, mobile="13900007777")
+    _sent_message(store_a, customer, "post_repair_callback", key="repair", at=AT_TEN)
+
+    in_time = sms_inbound_receive(mobile="13900007777", text="4", received_at=AT_TEN + datetime.timedelta(days=7))
+    late = sms_inbound_receive(mobile="13900007777", text="2", received_at=AT_TEN + datetime.timedelta(days=8))
+
+    assert (in_time.action, in_time.satisfaction) == ("satisfaction", 4)
+    assert (late.action, late.satisfaction) == ("none", None)
