@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from clubs.choices import DMS_TIER_SPELLINGS, Tier
 from clubs.models import Membership, TierRule
-from clubs.selectors import _expiring_sql
+from clubs.selectors import expiring_points_sql
 from customers.membership import MemberBadge
 
 
@@ -52,7 +52,7 @@ def membership_badges(*, customers, today: datetime.date | None = None) -> dict[
     if not by_id:
         return {}
     today = today or timezone.localdate()
-    expiring_sql = _expiring_sql(member=Membership._meta.db_table, day="%s::date")
+    expiring_sql = expiring_points_sql(member=Membership._meta.db_table, day="%s::date")
     discount = TierRule.objects.filter(store_id=OuterRef("store_id"), tier=OuterRef("tier")).values("labour_discount")
     rows = (
         Membership.objects.filter(customer_id__in=list(by_id), store__club__started_on__lte=today)

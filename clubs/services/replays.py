@@ -1,0 +1,80 @@
+"""Retried requests (the API): tell a replay of a reference from a first call."""
+
+from decimal import Decimal
+
+from django.db import transaction
+
+from clubs.choices import EntryKind, WalletEntryKind
+from clubs.models import (
+    Membership,
+    PointsEntry,
+    WalletEntry,
+)
+from clubs.services.ledger import _check_points, _existing, _locked, points_redeem
+from clubs.services.wallet import _check_amount, _wallet_existing, wallet_spend, wallet_top_up
+from crm.exceptions import ApplicationError
+
+# --- Retried requests (the API): tell a replay from a first call ---------------------------------
+
+
+class ReferenceReused(ApplicationError):
+    """The reference was used before for another number of points or another amount (the API's 409)."""
+
+
+def _replayed_points(member: Membership, kind: str, reference: str, points: int) -> PointsEntry | None:
+    try:
+        return _existing(member, kind, reference, points)
+    except ApplicationError as error:
+        raise ReferenceReused(error.message) from None
+
+
+def _replayed_wallet(member: Membership, kind: str, reference: str, amount: Decimal) -> WalletEntry | None:
+    try:
+        return _wallet_existing(member, kind, reference, amount)
+    except ApplicationError as error:
+        raise ReferenceReused(error.message) from None
+
+
+@transaction.atomic
+def points_redeem_by_reference(
+    *, membership: Membership, points: int, reference: str, user, note: str = ""
+) -> tuple[PointsEntry, bool]:
+    """``points_redeem`` for a request that may be a retry: ``(entry, True)`` when this call redeemed;
+    ``(the first entry, False)`` when the reference was redeemed before for the same points (nothing
+    changes, nothing is audited again); ``ReferenceReused`` when it was for other points. The member
+    is locked before the reference is looked up, so of two racing calls the second sees the first."""
+    points = _check_points(points)
+    reference = (reference or "").strip()
+    if reference:
+        member = _locked(membership)
+        if existing := _replayed_points(member, EntryKind.REDEMPTION, reference, -points):
+            return existing, False
+    return points_redeem(membership=membership, points=points, reference=reference, user=user, note=note), True
+
+
+@transaction.atomic
+def wallet_top_up_by_reference(
+    *, membership: Membership, amount, reference: str, user, note: str = ""
+) -> tuple[WalletEntry, bool]:
+    """``wallet_top_up`` for a request that may be a retry (see ``points_redeem_by_reference``)."""
+    amount = _check_amount(amount)
+    reference = (reference or "").strip()
+    if reference:
+        member = _locked(membership)
+        if existing := _replayed_wallet(member, WalletEntryKind.TOPUP, reference, amount):
+            return existing, False
+    return wallet_top_up(membership=membership, amount=amount, reference=reference, user=user, note=note), True
+
+
+@transaction.atomic
+def wallet_spend_by_reference(
+    *, membership: Membership, amount, reference: str, user, note: str = ""
+) -> tuple[WalletEntry, bool]:
+    """``wallet_spend`` for a request that may be a retry (see ``points_redeem_by_reference``)."""
+    amount = _check_amount(amount)
+    reference = (reference or "").strip()
+    if reference:
+        member = _locked(membership)
+        if existing := _replayed_wallet(member, WalletEntryKind.SPEND, reference, amount):
+            return existing, False
+    return wallet_spend(membership=membership, amount=amount, reference=reference, user=user, note=note), True
