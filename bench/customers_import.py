@@ -7,10 +7,11 @@ the same rows, already clean, written into the CRM's tables the fastest way Post
 plain INSERT into the tables without their secondary indexes and foreign keys, which are then built
 and checked once), so that the import's own cost can be told from the cost of the schema.
 
-    .venv/bin/python bench/customers_import.py [--customers 100000] [--runs 1] [--keep]
+    .venv/bin/python bench/customers_import.py [--customers 100000] [--runs 1] [--keep] [--database NAME]
 
-Uses the database crm_bench_customers (dropped and re-created; never a test database) and
-bench/data/ (git-ignored; removed at the end unless --keep).
+Uses the database crm_bench_customers or ``--database`` (dropped and re-created; never a test
+database; a second checkout measured at the same time needs its own) and bench/data/ (git-ignored;
+removed at the end unless --keep).
 """
 
 import argparse
@@ -22,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data" / "dms_import"
-DATABASE = "crm_bench_customers"
+DATABASE = "crm_bench_customers"  # --database replaces it
 KINDS = ("customers", "vehicles", "repair_orders")
 
 FLOOR = """
@@ -42,6 +43,11 @@ with transaction.atomic(), connection.cursor() as cursor:
     print(f"{time.monotonic() - started:.2f}")
     transaction.set_rollback(True)
 """
+
+
+def set_database(name: str) -> None:
+    global DATABASE  # one setting of a one-shot script, read by every step
+    DATABASE = name
 
 
 def psql(sql: str, database: str = "postgres") -> str:
@@ -113,7 +119,11 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100000)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--database", default=DATABASE)
     args = parser.parse_args()
+    if "bench" not in args.database:
+        sys.exit("Refusing to run: --database must name a benchmark database (…bench…).")
+    set_database(args.database)
 
     env = dict(os.environ, DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
                REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/11"),
