@@ -55,8 +55,9 @@ def psql(sql: str, database: str = "postgres") -> str:
                           check=True, capture_output=True, text=True).stdout  # fmt: skip
 
 
-def run_measured(command: list[str], env: dict) -> tuple[float, int, str, str]:
-    """Run a command; its wall time, its own peak memory (MB) and its output."""
+def run_measured(command: list[str], env: dict) -> tuple[float, int, str, str, float]:
+    """Run a command; its wall time, its own peak memory (MB), its output and its own CPU time (user
+    + system: on a shared machine less disturbed by the other work than the wall time)."""
     out_path, err_path = DATA.parent / "stdout.txt", DATA.parent / "stderr.txt"
     with open(out_path, "w") as out, open(err_path, "w") as err:
         started = time.monotonic()
@@ -67,7 +68,7 @@ def run_measured(command: list[str], env: dict) -> tuple[float, int, str, str]:
     stdout, stderr = out_path.read_text(), err_path.read_text()
     if process.returncode:
         sys.exit(f"{' '.join(command)} failed:\n{stderr}")
-    return seconds, usage.ru_maxrss // 1024, stdout, stderr
+    return seconds, usage.ru_maxrss // 1024, stdout, stderr, usage.ru_utime + usage.ru_stime
 
 
 def one_run(env: dict) -> dict:
@@ -93,18 +94,20 @@ def one_run(env: dict) -> dict:
 
     result = {"copy": copy_seconds, "peak": 0}
     for run in ("first", "again"):
-        total = 0.0
+        total = cpu_total = 0.0
         for kind in KINDS:
-            seconds, peak, stdout, stderr = run_measured(
+            seconds, peak, stdout, stderr, cpu = run_measured(
                 [sys.executable, "manage.py", "import_dms", kind, str(DATA / f"{kind}.csv"), "--no-progress", "-v2"],
                 env,
             )
             total += seconds
+            cpu_total += cpu
             result["peak"] = max(result["peak"], peak)
             summary = stdout.strip().splitlines()[-1]
             detail = next((line for line in stderr.splitlines() if line.startswith("batch #")), "")
-            print(f"{run:5} {kind:13} {seconds:6.2f}s peak {peak:3d} MB  {summary}  [{detail}]")
+            print(f"{run:5} {kind:13} {seconds:6.2f}s cpu {cpu:5.2f}s peak {peak:3d} MB  {summary}  [{detail}]")
         result[run] = total
+        result[f"{run} cpu"] = cpu_total
     counts = psql("SELECT (SELECT count(*) FROM customers_customer), (SELECT count(*) FROM customers_vehicle), "
                   "(SELECT count(*) FROM customers_repairorder)", DATABASE).strip()  # fmt: skip
     print(f"rows in the CRM (customers|vehicles|repair orders): {counts}")
@@ -142,10 +145,10 @@ def main() -> None:
         result = one_run(env)
         copy = result["copy"]
         print(f"plain COPY of the three files: {copy:.2f}s")
-        print(f"import_dms, first import: {result['first']:.2f}s ({result['first'] / copy:.1f}x COPY)")
-        print(
-            f"import_dms, re-import:    {result['again']:.2f}s ({result['again'] / result['first']:.2f} of the first)"
-        )
+        print(f"import_dms, first import: {result['first']:.2f}s ({result['first'] / copy:.1f}x COPY), "
+              f"CPU of the import processes {result['first cpu']:.2f}s")  # fmt: skip
+        print(f"import_dms, re-import:    {result['again']:.2f}s ({result['again'] / result['first']:.2f} of the first), "
+              f"CPU of the import processes {result['again cpu']:.2f}s")  # fmt: skip
         print(f"peak memory of one import_dms process: {result['peak']} MB")
         print(f"floor (the clean rows written into the CRM's tables, indexes built after): {result['floor']:.2f}s "
               f"({result['floor'] / copy:.1f}x COPY)")  # fmt: skip
