@@ -189,7 +189,7 @@ def truncate_tasks() -> None:
         )
 
 
-def bench_generation() -> None:
+def bench_generation(*, fan_out: bool = True) -> None:
     from followups.models import FollowupTask
 
     with connection.cursor() as cursor:
@@ -200,6 +200,8 @@ def bench_generation() -> None:
     timed_generation(ORDINARY_DAY, "ordinary day, generated again")
     timed_generation(GREETING_DAY, "holiday-greeting day        ")
     timed_generation(GREETING_DAY, "holiday-greeting day, again ")
+    if not fan_out:
+        return
     truncate_tasks()
     timed_fan_out(ORDINARY_DAY, "ordinary day, fanned out per store ", 2)
     timed_fan_out(GREETING_DAY, "holiday-greeting day, fanned out   ", 2)
@@ -211,10 +213,14 @@ def bench_claims(open_tasks: int, agents: int, claims_each: int, think: float) -
 
     from crm.models import Store, User
     from followups.models import FollowupRule
+    from followups.services import followup_rules_ensure_defaults
 
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE followups_callattempt, followups_followuptask CASCADE")
     stores = list(Store.objects.all())
+    # The stores are loaded by SQL, and only a generation gives them their rules: after --load
+    # --skip-generation there were none, and the open tasks below (rule_id NOT NULL) could not be made.
+    followup_rules_ensure_defaults(stores=stores)
     group = Group.objects.get(name="call_agent")
     users = []
     for index in range(agents):
@@ -293,14 +299,17 @@ def main() -> None:
     parser.add_argument("--claims-each", type=int, default=50)
     parser.add_argument("--think", type=float, default=0.0, help="mean seconds an agent talks between claims")
     parser.add_argument("--skip-generation", action="store_true")
+    parser.add_argument("--skip-fan-out", action="store_true", help="generation in one process only")
+    parser.add_argument("--skip-claims", action="store_true")
     args = parser.parse_args()
     if "bench" not in connection.settings_dict["NAME"]:
         sys.exit("Refusing to run: DATABASE_URL must name a benchmark database (…bench…).")
     if args.load:
         load(args.customers)
     if not args.skip_generation:
-        bench_generation()
-    bench_claims(args.open_tasks, args.agents, args.claims_each, args.think)
+        bench_generation(fan_out=not args.skip_fan_out)
+    if not args.skip_claims:
+        bench_claims(args.open_tasks, args.agents, args.claims_each, args.think)
 
 
 if __name__ == "__main__":

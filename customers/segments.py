@@ -244,8 +244,11 @@ def segment_count_for_user(*, user, segment, today: datetime.date | None = None)
 
 def segment_customers_for_user(*, user, segment, today: datetime.date | None = None) -> QuerySet[Customer]:
     """The customers of a segment the user may see (list and export): the cards whose facts match,
-    within the user's scope read from the cards themselves as well."""
-    facts = segment_facts_for_user(user=user, segment=segment, today=today)
+    within the user's scope read from the cards themselves as well. The level rule is applied once,
+    on the cards: repeated on the facts, its subquery of visible restricted cards sat in every facts
+    look-up and its estimated cost sent a list's first page to parallel workers (5 ms became 33 ms
+    for a 100,000-card segment)."""
+    facts = _facts_in_scope(user=user, segment=segment).filter(segment_condition(segment.definition or {}, today=today))
     return customer_queryset_for_user(user).filter(pk__in=facts.values("customer_id"))
 
 
