@@ -3,16 +3,16 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from clubs.choices import TIER_NAMES, Tier
-from clubs.models import Membership, PointsEntry, Referral, WalletEntry
+from clubs.choices import TIER_NAMES, EventKind, Tier
+from clubs.models import ClubEvent, EventRegistration, Membership, PointsEntry, Referral, WalletEntry
 from clubs.selectors import referral_staff_choices
 from clubs.services import MAX_POINTS_PER_ENTRY
 from crm.api.serializers import CrmModelSerializer
 from crm.models import Store, User
 from crm.scoping import stores_for_user
 from customers.api.serializers import MaskedPhoneField
-from customers.models import Customer
-from customers.selectors import customer_queryset_for_user
+from customers.models import Customer, Segment
+from customers.selectors import customer_queryset_for_user, segment_queryset_for_user
 
 
 class MemberSerializer(CrmModelSerializer):
@@ -191,3 +191,69 @@ class ReferralCreateSerializer(serializers.Serializer):
             self.fields["referrer_staff"].queryset = referral_staff_choices(request.user)
             self.fields["consultant"].queryset = referral_staff_choices(request.user)
             self.fields["store"].queryset = stores_for_user(request.user)
+
+
+# --- club events ---------------------------------------------------------------------------------
+
+
+class ClubEventSerializer(CrmModelSerializer):
+    """A club event with how full it is (places taken, waiting)."""
+
+    store_code = serializers.CharField(source="store.code", read_only=True)
+    places_taken = serializers.IntegerField(read_only=True, default=None)
+    waiting = serializers.IntegerField(read_only=True, default=None)
+
+    class Meta:
+        model = ClubEvent
+        fields = [
+            "id", "store", "store_code", "title", "kind", "starts_at", "ends_at", "place", "capacity", "segment",
+            "points_for_attending", "invitation_template", "places_taken", "waiting", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class ClubEventCreateSerializer(serializers.Serializer):
+    """A new event of one of the caller's stores (``segment`` is invited by SMS 7 days before)."""
+
+    store = serializers.PrimaryKeyRelatedField(queryset=Store.objects.none())
+    title = serializers.CharField(max_length=100)
+    kind = serializers.ChoiceField(choices=EventKind.choices)
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    place = serializers.CharField(max_length=200)
+    capacity = serializers.IntegerField(min_value=1, max_value=100_000)
+    segment = serializers.PrimaryKeyRelatedField(queryset=Segment.objects.none(), required=False, allow_null=True)
+    points_for_attending = serializers.IntegerField(min_value=0, max_value=MAX_POINTS_PER_ENTRY, default=0)
+    invitation_template = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")  # absent when the OpenAPI schema is generated
+        if request is not None:
+            self.fields["store"].queryset = stores_for_user(request.user)
+            self.fields["segment"].queryset = segment_queryset_for_user(request.user)
+
+
+class EventRegistrationSerializer(CrmModelSerializer):
+    customer_no = serializers.CharField(source="customer.customer_no", read_only=True)
+
+    class Meta:
+        model = EventRegistration
+        fields = [
+            "id", "event", "customer", "customer_no", "status", "source", "invited_at", "registered_at",
+            "cancelled_at", "checked_in_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class EventRegistrationCreateSerializer(serializers.Serializer):
+    """Register a customer of the event's store (a place while there is one, else the waiting list)."""
+
+    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.none())
+    source = serializers.ChoiceField(choices=[("phone", "phone"), ("desk", "desk")], default="phone")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["customer"].queryset = customer_queryset_for_user(request.user)

@@ -15,6 +15,10 @@ from rest_framework.response import Response
 from clubs import services
 from clubs.api.filters import MemberFilter
 from clubs.api.serializers import (
+    ClubEventCreateSerializer,
+    ClubEventSerializer,
+    EventRegistrationCreateSerializer,
+    EventRegistrationSerializer,
     MemberDetailSerializer,
     MemberSerializer,
     PointsEntrySerializer,
@@ -25,6 +29,8 @@ from clubs.api.serializers import (
     WalletEntrySerializer,
 )
 from clubs.selectors import (
+    event_list_for_user,
+    event_registrations,
     member_ledger,
     member_standing,
     membership_list_for_user,
@@ -229,3 +235,51 @@ class ReferralViewSet(
                 via="api",
             )
         return response
+
+
+class ClubEventViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    """Club events (车友会活动) of the caller's stores, how full they are, and their registrations."""
+
+    permission_classes = [ActionPermission]
+    required_permissions = {
+        "default": ["clubs.view_clubevent"],
+        "create": ["clubs.view_clubevent", "clubs.add_clubevent"],
+        "registrations": ["clubs.view_clubevent", "clubs.view_eventregistration"],
+        "register": ["clubs.view_clubevent", "clubs.add_eventregistration"],
+    }
+    serializer_class = ClubEventSerializer
+    filterset_fields = {"store": ["exact"], "kind": ["exact"], "starts_at": ["gte", "lte"]}
+    search_fields = ["title", "place"]
+    ordering_fields = ["starts_at", "title"]
+    ordering = ["-starts_at", "-id"]
+
+    def get_queryset(self):
+        return event_list_for_user(user=self.request.user, when="all")
+
+    @extend_schema(request=ClubEventCreateSerializer, responses={201: ClubEventSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = ClubEventCreateSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        event = services.event_create(user=request.user, **serializer.validated_data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=event.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=EventRegistrationSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"])
+    def registrations(self, request, pk=None):
+        """The event's list (invited, registered, waiting, cancelled, attended), in the order people asked."""
+        event = self.get_object()
+        page = self.paginate_queryset(event_registrations(user=request.user, event=event))
+        return self.get_paginated_response(EventRegistrationSerializer(page, many=True).data)
+
+    @extend_schema(request=EventRegistrationCreateSerializer, responses={201: EventRegistrationSerializer},
+                   filters=False)  # fmt: skip
+    @registrations.mapping.post
+    def register(self, request, pk=None):
+        """Register a customer: a place while there is one, else the waiting list."""
+        event = self.get_object()
+        serializer = EventRegistrationCreateSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        registration = services.event_register(user=request.user, event=event, **serializer.validated_data)
+        return Response(EventRegistrationSerializer(registration).data, status=status.HTTP_201_CREATED)
