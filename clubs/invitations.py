@@ -7,8 +7,9 @@ follow-ups:
 - ``event_invitations`` (the ``event_notice`` rule builder): for every event of the rule's store
   with a target segment and a start day at R − the rule's offset (7 days before it by default), the
   segment's customers of that store, one SELECT per event joined by UNION ALL. The task's detail
-  names the event (``event_id``, ``event``: the ``{event}`` placeholder), its subject date is the
-  event's day (``{date}``).
+  names the event (``event_id``, ``event``: the ``{event}`` placeholder) and carries the event's own
+  invitation text when it has one (``sms_template``, sent instead of the rule's); its subject date is
+  the event's day (``{date}``).
 - ``event_sign_up`` (a reply handler asked before follow-ups' own RSVP): ``Y``/``YES``/``是`` whose
   latest message sent to the mobile, in the last 14 days, is an event invitation registers the
   reply's customer for that event (a place, else the waiting list), and the reply is an RSVP.
@@ -55,14 +56,16 @@ def event_invitations(rule, rule_dates: list[datetime.date]) -> Candidates | Non
             segment=event.segment, store_id=rule.store_id, prefix=f"e{number}", today=rule_date
         )
         params.update(members_params)
-        params.update(
-            {f"r{number}": rule_date, f"d{number}": start_day, f"t{number}": event.title, f"id{number}": event.pk}
-        )
+        params.update({
+            f"r{number}": rule_date, f"d{number}": start_day, f"t{number}": event.title, f"id{number}": event.pk,
+            f"s{number}": event.invitation_template,
+        })  # fmt: skip
         selects.append(
             f"""
             SELECT cu.id AS customer_id, NULL::bigint AS vehicle_id, cu.id AS unit_id,
                    %(r{number})s::date AS rule_date, %(d{number})s::date AS subject_date,
-                   jsonb_build_object('event_id', %(id{number})s::bigint, 'event', %(t{number})s::text) AS detail
+                   jsonb_build_object('event_id', %(id{number})s::bigint, 'event', %(t{number})s::text,
+                                      'sms_template', %(s{number})s::text) AS detail
             FROM {CUSTOMER_TABLE} cu
             WHERE cu.store_id = %(store_id)s AND cu.id IN ({members_sql})
             """

@@ -465,6 +465,17 @@ def customer_last_visit_sql(*, alias: str) -> str:
 
 #: The fields of a card and its vehicle a message or a call script may name, as ``{placeholder}``.
 CARD_PLACEHOLDERS = ("name", "plate", "model", "points")
+#: Every ``{placeholder}`` an SMS or a call script may hold: the card's and vehicle's fields, and what
+#: the follow-ups add (the date the message is about, the store, a holiday, an event). Follow-ups
+#: fill them (followups/placeholders.py); every app that lets staff write a message checks against it.
+MESSAGE_PLACEHOLDERS = ("name", "plate", "model", "date", "store_phone", "store", "holiday", "event", "points")
+_BRACED = re.compile(r"\{([^{}]*)\}")
+
+
+def message_unknown_placeholders(text: str) -> list[str]:
+    """The ``{…}`` of ``text`` that are not placeholders (``{unknown}``, ``{Name}``, ``{姓名}``), in order:
+    a message holding one would reach customers with the braces in it."""
+    return [f"{{{name}}}" for name in _BRACED.findall(text or "") if name not in MESSAGE_PLACEHOLDERS]
 
 
 def card_placeholder_values(*, customer: Customer, vehicle: Vehicle | None) -> dict[str, str]:

@@ -9,10 +9,10 @@ The card's and vehicle's fields come from the customers app (``card_placeholder_
 import datetime
 import re
 
-from customers.selectors import card_placeholder_sql, card_placeholder_values
+from customers.selectors import MESSAGE_PLACEHOLDERS, card_placeholder_sql, card_placeholder_values
 
-#: Every placeholder, in the order the SQL rendering replaces them.
-PLACEHOLDERS = ("name", "plate", "model", "date", "store_phone", "store", "holiday", "event", "points")
+#: Every placeholder (customers' one list), in the order the SQL rendering replaces them.
+PLACEHOLDERS = MESSAGE_PLACEHOLDERS
 PLACEHOLDER_PATTERN = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 #: ``to_char`` pattern of ``format_date``: 2026年11月23日 (no leading zeros).
 DATE_SQL_FORMAT = 'YYYY"年"FMMM"月"FMDD"日"'

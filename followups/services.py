@@ -482,7 +482,8 @@ _SMS_PREPARE_TEMPLATE = r"""
     JOIN {customer_table} cu ON cu.id = t.customer_id
     LEFT JOIN {vehicle_table} v ON v.id = t.vehicle_id
     WHERE t.store_id = %(store_id)s AND t.channel = 'sms' AND t.status = 'open'
-      AND t.queue_date BETWEEN %(earliest)s AND %(day)s AND r.sms_template <> ''
+      AND t.queue_date BETWEEN %(earliest)s AND %(day)s
+      AND COALESCE(NULLIF(t.detail->>'sms_template', ''), r.sms_template) <> ''
       AND {allowed} AND cu.mobile ~ %(mobile_pattern)s
     ON CONFLICT (idempotency_key) DO NOTHING
 """
@@ -490,7 +491,14 @@ _SMS_PREPARE_TEMPLATE = r"""
 
 _SMS_PREPARE_SQL = _SMS_PREPARE_TEMPLATE.format(
     allowed=sms_allowed_sql("t.code"),
-    rendered=render_placeholders_sql("r.sms_template", task="t", store="s", customer="cu", vehicle="v"),
+    # A task may carry its own text (an event's invitation): it takes the rule's template's place.
+    rendered=render_placeholders_sql(
+        "COALESCE(NULLIF(t.detail->>'sms_template', ''), r.sms_template)",
+        task="t",
+        store="s",
+        customer="cu",
+        vehicle="v",
+    ),
     customer_table=CUSTOMER_TABLE,
     store_table=Store._meta.db_table,
     vehicle_table=VEHICLE_TABLE,

@@ -14,7 +14,7 @@ from clubs.services.referrals import _one_line
 from crm.exceptions import ApplicationError
 from crm.scoping import visible_store_ids
 from customers.models import Customer
-from customers.selectors import customer_queryset_for_user
+from customers.selectors import MESSAGE_PLACEHOLDERS, customer_queryset_for_user, message_unknown_placeholders
 
 # --- club events ---------------------------------------------------------------------------------
 #
@@ -48,6 +48,11 @@ def _event_check(event) -> None:
         raise ApplicationError(_("The event must end after it starts."))
     if not isinstance(event.capacity, int) or event.capacity < 1:
         raise ApplicationError(_("An event has at least one place."))
+    if unknown := message_unknown_placeholders(event.invitation_template):
+        raise ApplicationError(
+            _("The invitation text names %(unknown)s, which no message can fill in. Use %(known)s.")
+            % {"unknown": "、".join(unknown), "known": " ".join(f"{{{name}}}" for name in MESSAGE_PLACEHOLDERS)}
+        )
     if event.segment is not None and event.segment.store_id not in (None, event.store_id):
         raise ApplicationError(_("The segment belongs to another store."))
     try:

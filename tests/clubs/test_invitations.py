@@ -69,7 +69,7 @@ def test_the_segment_is_invited_seven_days_before_with_the_usual_exclusions(stor
 
     task = FollowupTask.objects.get()
     assert (task.customer_id, task.rule_date, task.subject_date, task.detail) == (
-        invited.pk, INVITED_ON, D(2026, 11, 29), {"event_id": event.pk, "event": "秋季自驾游"},
+        invited.pk, INVITED_ON, D(2026, 11, 29), {"event_id": event.pk, "event": "秋季自驾游", "sms_template": ""},
     )  # fmt: skip
     assert SmsMessage.objects.get().body == "【江宁日产】尊敬的韩梅梅：2026年11月29日秋季自驾游，回复Y报名。回T退订"
     # Generating the day again invites nobody twice.
@@ -118,3 +118,19 @@ def test_a_y_more_than_fourteen_days_after_the_invitation_registers_nobody(store
     # In time, but this message names no event (it was not sent for one): read as a plain RSVP.
     assert in_time.action == "rsvp"
     assert EventRegistration.objects.count() == 0
+
+
+def test_the_events_own_invitation_text_is_sent_and_unknown_placeholders_are_refused(
+    store_a, event, gateway, manager_a
+):
+    from clubs.services import event_update
+    from crm.exceptions import ApplicationError
+
+    CustomerFactory(store=store_a, name="韩梅梅", mobile="13900004441", district="江宁区")
+    for text in ("{unknown}", "尊敬的{Name}", "{姓名}您好"):
+        with pytest.raises(ApplicationError, match="无法填写，可用的占位符"):
+            event_update(user=manager_a, event=event, invitation_template=text)
+    event_update(user=manager_a, event=event, invitation_template="{name}您好：{event}于{date}开始，回复Y报名。")
+
+    assert invite_and_send(store_a, gateway) == 1
+    assert SmsMessage.objects.get().body == "【江宁日产】韩梅梅您好：秋季自驾游于2026年11月29日开始，回复Y报名。回T退订"
