@@ -47,9 +47,7 @@ def test_no_page_scrolls_sideways(browser_page, live_server, busy_store, width):
     assert widths == {path: [width, width] for path in widths}
 
 
-def test_on_a_phone_the_cards_vehicle_and_repair_order_rows_stack_as_labelled_cards(
-    browser_page, live_server, busy_store
-):  # noqa: F811, E501
+def test_on_a_phone_the_cards_vehicle_and_repair_rows_stack(browser_page, live_server, busy_store):  # noqa: F811
     page = browser_page
     page.set_viewport_size({"width": 390, "height": 900})
     log_in(page, live_server, "manager_a", "pw-for-tests-1")
@@ -67,9 +65,7 @@ def test_on_a_phone_the_cards_vehicle_and_repair_order_rows_stack_as_labelled_ca
 
 
 @pytest.mark.parametrize("username", ["manager_a", "admin_user"])
-def test_the_top_bar_is_one_row_at_a_desk_with_the_rest_under_more(
-    browser_page, live_server, manager_a, admin_user, username
-):  # noqa: F811, E501
+def test_the_top_bar_is_one_row_at_a_desk(browser_page, live_server, manager_a, admin_user, username):  # noqa: F811
     page = browser_page
     page.set_viewport_size({"width": 1366, "height": 900})
     log_in(page, live_server, username, "pw-for-tests-1")
