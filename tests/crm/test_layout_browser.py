@@ -77,6 +77,13 @@ def test_the_top_bar_is_one_row_at_a_desk(browser_page, live_server, manager_a, 
 
     page.click("[data-nav-more] summary")  # opens by click (and by keyboard: it is a <details>)
     assert page.locator("[data-nav-more] a", has_text="审计日志").is_visible()
+    page.keyboard.press("Escape")
+    assert not page.locator("[data-nav-more] a", has_text="审计日志").is_visible()
+    assert page.evaluate("document.activeElement.matches('[data-nav-more] summary')")
+    page.keyboard.press("Enter")
+    assert page.locator("[data-nav-more] a", has_text="审计日志").is_visible()
+    page.click("h1")
+    assert not page.locator("[data-nav-more] a", has_text="审计日志").is_visible()
 
 
 def test_the_segments_page_marks_one_menu_item_and_the_preview_is_in_the_menu(browser_page, live_server, manager_a):  # noqa: F811
