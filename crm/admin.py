@@ -14,6 +14,11 @@ from crm.admin_base import (
 from crm.models import AuditLog, CalendarDay, Store, User
 from crm.scoping import scope_to_user_stores, sees_all_stores
 
+# The admin's own words, once for the whole site (Django's defaults say "Django administration").
+admin.site.site_header = _("Dealership CRM administration")
+admin.site.site_title = _("Dealership CRM")
+admin.site.index_title = _("Data maintenance")
+
 # A store's identity is the group's to change; its manager keeps its contact details, SMS signature
 # and call windows up to date.
 STORE_IDENTITY_FIELDS = ("code", "name", "brand", "is_active")

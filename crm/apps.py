@@ -40,8 +40,8 @@ class CrmConfig(AppConfig):
 
     navigation = [
         ("home", _("Dashboard"), ["service_advisor", "sales_consultant", "call_agent", "manager", "admin"]),
-        ("crm:export_requests", _("Export approvals"), ["manager", "admin"]),
-        ("crm:audit_log", _("Audit log"), ["manager", "admin"]),
+        ("crm:export_requests", _("Export approvals"), ["manager", "admin"], "more"),
+        ("crm:audit_log", _("Audit log"), ["manager", "admin"], "more"),
     ]
 
     def ready(self) -> None:

@@ -1,8 +1,13 @@
 """The top bar per role: the navigation entries and the global search, both filled by the apps.
 
 Each app adds its entries in its AppConfig (``navigation``): a list of (url name, label, roles that
-see it). One app names the target of the search box (``global_search``, a ``GlobalSearch``): the
-first one in INSTALLED_APPS order; with none the bar shows no search box.
+see it), optionally with a fourth element ``"more"`` for pages used now and then, which go under the
+bar's "More" menu. The bar shows at most ``TOP_BAR_ITEMS`` entries in one row; the rest go under
+"More" as well, in registry order. The current page is the entry whose URL is the longest prefix of
+the path (``/customers/segments/`` is Segments, not Customers).
+
+One app names the target of the search box (``global_search``, a ``GlobalSearch``): the first one
+in INSTALLED_APPS order; with none the bar shows no search box.
 
 This module is imported by the apps' ``apps.py``: it must not import models.
 """
@@ -13,28 +18,44 @@ from functools import cached_property
 from django.apps import apps
 from django.urls import NoReverseMatch, reverse
 
+# Entries in the bar itself; with the brand, the search box and the user menu they fit one row at a
+# desk (1,366 px).
+TOP_BAR_ITEMS = 6
+MORE = "more"
+
 
 @dataclass(frozen=True)
 class NavigationItem:
     url: str
     label: str
     is_active: bool
+    in_more_menu: bool = False
 
 
 def navigation_for(user, current_path: str) -> list[NavigationItem]:
     role = user.role
-    items = []
+    entries = []
     for app_config in apps.get_app_configs():
-        for url_name, label, roles in getattr(app_config, "navigation", []):
+        for url_name, label, roles, *placement in getattr(app_config, "navigation", []):
             if role not in roles:
                 continue
             try:
                 url = reverse(url_name)
             except NoReverseMatch:
                 continue
-            is_active = current_path == url if url == "/" else current_path.startswith(url)
-            items.append(NavigationItem(url=url, label=str(label), is_active=is_active))
-    return items
+            entries.append((url, str(label), placement == [MORE]))
+    active_url = current_entry_url(current_path, [url for url, _label, _more in entries])
+    in_bar = [url for url, _label, more in entries if not more][:TOP_BAR_ITEMS]
+    return [
+        NavigationItem(url=url, label=label, is_active=url == active_url, in_more_menu=url not in in_bar)
+        for url, label, _more in entries
+    ]
+
+
+def current_entry_url(current_path: str, urls: list[str]) -> str | None:
+    """The most specific entry for the path: the longest URL that prefixes it ("/" only for itself)."""
+    matches = [url for url in urls if (current_path == url if url == "/" else current_path.startswith(url))]
+    return max(matches, key=len, default=None)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,13 @@ class TimelineEvent:
     detail: str = ""
     url: str = ""
     actor: str = ""
+    # A day without a time (a delivery, a settled repair order): ``at`` is the start of that day for
+    # the order of the timeline, and the card shows the date only (not a made-up 00:00).
+    date_only: bool = False
+
+    @classmethod
+    def on_day(cls, day: datetime.date, **fields) -> "TimelineEvent":
+        return cls(at=as_datetime(day), date_only=True, **fields)
 
 
 def registered_functions(attribute: str) -> list:

@@ -193,11 +193,34 @@ def vehicle_save(*, vehicle, user, previous_owner_id: int | None = None):
     return vehicle
 
 
+# The same note again on the same card within this many seconds is a second click, not a new note.
+NOTE_REPEAT_SECONDS = 10
+
+
 def customer_note_add(*, customer, user, text: str, kind: str = "note"):
-    """A note on the card's timeline."""
-    note = CustomerNote(customer=customer, author=user, text=text.strip(), kind=kind)
-    note.full_clean()
-    note.save()
+    """A note on the card's timeline. The same note (author, kind, text) on the same card within
+    NOTE_REPEAT_SECONDS is a double submission: the earlier note is returned and nothing is written.
+    Concurrent submissions of one card are serialised on the customer's row, so two clicks that
+    arrive together also leave one note."""
+    text = text.strip()
+    with transaction.atomic():
+        Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk", flat=True).first()
+        repeated = (
+            CustomerNote.objects.filter(
+                customer=customer,
+                author=user,
+                kind=kind,
+                text=text,
+                created_at__gte=timezone.now() - datetime.timedelta(seconds=NOTE_REPEAT_SECONDS),
+            )
+            .order_by("-created_at")
+            .first()
+        )
+        if repeated is not None:
+            return repeated
+        note = CustomerNote(customer=customer, author=user, text=text, kind=kind)
+        note.full_clean()
+        note.save()
     return note
 
 

@@ -3,7 +3,7 @@ repair-order visits, deliveries, notes, card changes and DMS imports that change
 
 from django.utils.translation import gettext as _
 
-from customers.card import TimelineEvent, as_datetime
+from customers.card import TimelineEvent
 from customers.models import CustomerNote, RepairOrder, Vehicle
 
 HISTORY_LIMIT = 50
@@ -16,8 +16,8 @@ def visits(*, user, customer):
         .order_by("-settle_date")[:100]
     )
     for order in orders:
-        yield TimelineEvent(
-            at=as_datetime(order.settle_date),
+        yield TimelineEvent.on_day(
+            order.settle_date,
             kind="visit",
             title=_("Service visit: %(type)s") % {"type": order.get_repair_type_display() or "—"},
             detail=f"{order.ro_no} · {order.vehicle.plate_no or order.vehicle.vin} · ¥{order.total_amount or 0}",
@@ -27,8 +27,8 @@ def visits(*, user, customer):
 
 def deliveries(*, user, customer):
     for vehicle in Vehicle.objects.filter(customer=customer, delivery_date__isnull=False):
-        yield TimelineEvent(
-            at=as_datetime(vehicle.delivery_date),
+        yield TimelineEvent.on_day(
+            vehicle.delivery_date,
             kind="delivery",
             title=_("Delivery: %(car)s") % {"car": f"{vehicle.brand} {vehicle.series}".strip()},
             detail=vehicle.plate_no or vehicle.vin,

@@ -181,7 +181,7 @@ def customer_note_create(request: HttpRequest, pk: int) -> HttpResponse:
             form = CustomerNoteForm()
     context = _card_context(request, customer, note_form=form)
     if request.htmx:
-        return render(request, "customers/partials/timeline.html", context)
+        return render(request, "customers/partials/note_added.html", context)
     if form.is_bound and form.errors:
         _log_unmasked_view(request, [customer])  # the card is shown again, with its numbers
         return render(request, "customers/customer_detail.html", context, status=400)

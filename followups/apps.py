@@ -25,9 +25,10 @@ class FollowupsConfig(AppConfig):
     }
     navigation = [
         ("followups:queue", _("Call queue"), ["call_agent", "manager"]),
-        ("followups:rules", _("Follow-up rules"), ["manager", "admin"]),
         ("followups:reports", _("Follow-up reports"), ["manager", "admin"]),
-        ("followups:sms", _("SMS"), ["manager", "admin"]),
+        ("followups:preview", _("Tomorrow's queue preview"), ["manager"], "more"),
+        ("followups:rules", _("Follow-up rules"), ["manager", "admin"], "more"),
+        ("followups:sms", _("SMS"), ["manager", "admin"], "more"),
     ]
     # The call agents' landing page opens on the queue (crm/landing.py).
     landing_actions = [

@@ -54,3 +54,24 @@ document.addEventListener("change", function (event) {
     event.target.form.submit();
   }
 });
+
+// The top bar's "More" menu (a <details>): closes on Escape (focus back on its summary) and when
+// the user clicks elsewhere, like any menu.
+(function () {
+  "use strict";
+  function openMenus() {
+    return document.querySelectorAll("details[data-nav-more][open]");
+  }
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    openMenus().forEach(function (menu) {
+      menu.removeAttribute("open");
+      menu.querySelector("summary").focus();
+    });
+  });
+  document.addEventListener("click", function (event) {
+    openMenus().forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.removeAttribute("open");
+    });
+  });
+})();

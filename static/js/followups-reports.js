@@ -3,6 +3,8 @@ document.addEventListener("DOMContentLoaded", function () {
   "use strict";
   if (!window.Chart) return;
   var data = JSON.parse(document.getElementById("report-data").textContent);
+  // Each chart fills its .chart-box (which sets the height); its width follows the box, not the canvas.
+  Chart.defaults.maintainAspectRatio = false;
   new Chart(document.getElementById("chart-rules"), {type: "bar", data: {labels: data.rules, datasets: [
     {label: data.labels.made, data: data.made}, {label: data.labels.reached, data: data.reached},
     {label: data.labels.satisfied, data: data.satisfied}]}});

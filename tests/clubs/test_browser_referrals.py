@@ -101,6 +101,7 @@ def test_a_referral_from_the_card_to_the_report(
     page.goto(live_server.url + reverse("clubs:referral_list") + "?stage=won")
     assert page.locator(f'tr[data-referral="{referral.pk}"] [data-stage="won"]').inner_text() == "已成交"
     assert_fits(page)
+    page.click("[data-nav-more] summary")  # the manager's pages used now and then are under 更多
     page.click('nav a:has-text("转介绍销售")')
     page.wait_for_selector("#referral-chart")
     month = today.strftime("%Y-%m")

@@ -50,3 +50,26 @@ def test_without_a_registered_search_the_bar_has_no_search_box(client, monkeypat
 
     assert 'class="global-search"' not in html
     assert '<nav aria-label="' in html
+
+
+def test_the_most_specific_entry_is_the_current_page(manager_a):
+    from crm.navigation import navigation_for
+
+    items = navigation_for(manager_a, "/customers/segments/3/")
+
+    assert [item.label for item in items if item.is_active] == ["客户细分"]
+    assert [item.label for item in navigation_for(manager_a, "/customers/12/") if item.is_active] == ["客户"]
+    assert [item.label for item in navigation_for(manager_a, "/") if item.is_active] == ["工作台"]
+
+
+def test_pages_used_now_and_then_and_the_overflow_go_under_more_with_tomorrows_preview(manager_a):
+    from crm.navigation import TOP_BAR_ITEMS, navigation_for
+
+    items = navigation_for(manager_a, "/")
+    in_bar = [item.label for item in items if not item.in_more_menu]
+    in_more = [item.label for item in items if item.in_more_menu]
+
+    assert len(in_bar) == TOP_BAR_ITEMS == 6
+    assert in_bar == ["工作台", "客户", "客户细分", "回访队列", "回访报表", "会员"]
+    assert {"导出审批", "审计日志", "明日队列预览", "回访规则", "短信"} <= set(in_more)
+    assert len(items) == len(in_bar) + len(in_more)

@@ -119,7 +119,7 @@ def test_note_by_htmx_returns_the_timeline(client, advisor_a, owners):
     )
 
     assert response.status_code == 200
-    assert response.templates[0].name == "customers/partials/timeline.html"
+    assert response.templates[0].name == "customers/partials/note_added.html"
     assert "来店咨询" in response.content.decode()
 
 
