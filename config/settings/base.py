@@ -308,6 +308,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "kind": each choice set gets a name of its own in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "ClubEventKindEnum": "clubs.choices.EventKind",
+        "PointsEntryKindEnum": "clubs.choices.EntryKind",
+        "WalletEntryKindEnum": "clubs.choices.WalletEntryKind",
+    },
 }
 
 # --- Celery ----------------------------------------------------------------------------------
