@@ -17,6 +17,7 @@ from customers.choices import (
     ConsentPurpose,
     ConsentSource,
     ContactChannel,
+    CustomerState,
     Gender,
     ImportKind,
     ImportStatus,
@@ -637,3 +638,38 @@ class ErasureHashKey(models.Model):
 
     def __str__(self) -> str:
         return str(_("erasure hash key"))
+
+
+class CustomerMonthState(models.Model):
+    """A customer's state at the end of one month (流失分析 snapshot): one row per customer with a
+    visit on or before that month's end, written set-based by ``customers.states`` (never by hand).
+    ``month`` is the first day of the month; ``last_visit`` is L on or before the month's end.
+    Rebuilding a month replaces its rows. The retention dashboard reads these."""
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    month = models.DateField(_("month"))
+    state = models.CharField(_("state"), max_length=10, choices=CustomerState.choices)
+    last_visit = models.DateField(_("last visit"))
+
+    class Meta:
+        verbose_name = _("customer state of a month")
+        verbose_name_plural = _("customer states of months")
+        permissions = [("view_retention", _("Can see the retention dashboard"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "month"],
+                name="customer_month_state_unique",
+                violation_error_message=_("A customer has one state per month."),
+            ),
+        ]
+        # The dashboard counts a month's states per store; the unique index serves the drill-down's
+        # look-ups by customer.
+        indexes = [models.Index(fields=["month", "store", "state"], name="month_state_store_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.month:%Y-%m}: {self.state}"

@@ -1,0 +1,40 @@
+"""python manage.py export_states --month YYYY-MM --format csv
+
+Writes ``customer_no,state`` for the end of that month to stdout: one row per customer of every
+store with a visit on or before the month's end (transferred/scrapped-only owners apart), sorted by
+customer_no in code point order, the state one of new, active, dormant, lost. Computed from the
+data as it stands, not from the dashboard's snapshots (docs/retention.md)."""
+
+import csv
+import datetime
+import re
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+
+from customers.states import month_states_rows
+
+MONTH_PATTERN = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
+
+
+def parse_month(value: str) -> datetime.date:
+    match = MONTH_PATTERN.fullmatch(value.strip())
+    if not match or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1:
+        raise CommandError(_("--month must be a month like 2025-08, not “%(value)s”.") % {"value": value})
+    return datetime.date(int(match[1]), int(match[2]), 1)
+
+
+class Command(BaseCommand):
+    help = "Write each customer's state (new, active, dormant, lost) at the end of a month as CSV."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--month", required=True, help="The month, YYYY-MM.")
+        parser.add_argument("--format", default="csv", help="Output format: csv (the only one).")
+
+    def handle(self, *args, month: str, format: str, **options):
+        if format != "csv":
+            raise CommandError(_("--format must be csv, not “%(value)s”.") % {"value": format})
+        rows = month_states_rows(month=parse_month(month))
+        writer = csv.writer(self.stdout, lineterminator="\n")
+        writer.writerow(["customer_no", "state"])
+        writer.writerows(rows)

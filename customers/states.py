@@ -1,0 +1,172 @@
+"""Customer states over time (流失分析): each customer's state at the end of each month, set-based.
+
+At the end E of a month, a customer with at least one visit (a vehicle delivered or a repair order
+settled) on or before E is in one state, from the last visit L on or before E: **new** when their
+first delivery falls within that month; else **active** when L >= E - 6 months, **dormant** when
+E - 12 months <= L < E - 6 months, **lost** when L < E - 12 months. Month arithmetic keeps the day
+and clamps to the month's end (PostgreSQL's ``date - interval 'n months'`` does exactly that).
+Customers all of whose vehicles are transferred or scrapped *today* are left out of every month
+(the DMS keeps no history of a vehicle's status).
+
+One SQL statement computes the states of a run of months for every customer: it is read as it
+stands by ``export_states`` and written into ``CustomerMonthState`` snapshots for the dashboard.
+"""
+
+import datetime
+
+from django.db import connection, transaction
+from django.db.models import Min
+
+from crm.calendar import add_months
+from customers.choices import CustomerState
+from customers.models import CustomerMonthState
+from customers.selectors import CUSTOMER_TABLE, REPAIR_ORDER_TABLE, VEHICLE_TABLE, vehicle_is_active_sql
+
+SNAPSHOT_TABLE = CustomerMonthState._meta.db_table
+
+
+def month_start(day: datetime.date) -> datetime.date:
+    return day.replace(day=1)
+
+
+def month_end(month: datetime.date) -> datetime.date:
+    return add_months(month_start(month), 1) - datetime.timedelta(days=1)
+
+
+def months_between(first: datetime.date, last: datetime.date) -> list[datetime.date]:
+    """The first days of the months from ``first``'s to ``last``'s, both included."""
+    months, month = [], month_start(first)
+    while month <= month_start(last):
+        months.append(month)
+        month = add_months(month, 1)
+    return months
+
+
+# The states of the months %(first)s .. %(last)s (first days of their months), one row per customer
+# and month: (customer_id, store_id, month, state, last_visit).
+#  - visit: every delivery and settled repair order up to the last month's end;
+#  - per_month: each customer's latest visit per month, visits before the first month folded into it;
+#  - grid: each customer's months from their first month with a visit to the last month;
+#  - carried: L of each (customer, month) = the latest visit up to that month (a running max).
+_STATES_SQL = f"""
+WITH visit AS (
+    SELECT v.customer_id, v.delivery_date AS visit_date
+    FROM {VEHICLE_TABLE} v
+    WHERE v.delivery_date <= %(last_end)s
+    UNION ALL
+    SELECT v.customer_id, ro.settle_date
+    FROM {REPAIR_ORDER_TABLE} ro JOIN {VEHICLE_TABLE} v ON v.id = ro.vehicle_id
+    WHERE ro.settle_date <= %(last_end)s
+),
+per_month AS (
+    SELECT customer_id, GREATEST(date_trunc('month', visit_date::timestamp)::date, %(first)s::date) AS month,
+           max(visit_date) AS latest
+    FROM visit GROUP BY 1, 2
+),
+grid AS (
+    SELECT s.customer_id, m.month::date AS month
+    FROM (SELECT customer_id, min(month) AS first_month FROM per_month GROUP BY 1) s
+    CROSS JOIN LATERAL generate_series(s.first_month::timestamp, %(last)s::timestamp, interval '1 month') AS m(month)
+),
+carried AS (
+    SELECT g.customer_id, g.month,
+           max(pm.latest) OVER (PARTITION BY g.customer_id ORDER BY g.month) AS last_visit
+    FROM grid g LEFT JOIN per_month pm ON pm.customer_id = g.customer_id AND pm.month = g.month
+),
+owner AS (
+    SELECT c.id, c.store_id,
+           (SELECT min(fv.delivery_date) FROM {VEHICLE_TABLE} fv WHERE fv.customer_id = c.id) AS first_delivery
+    FROM {CUSTOMER_TABLE} c
+    WHERE EXISTS (SELECT 1 FROM {VEHICLE_TABLE} av WHERE av.customer_id = c.id
+                  AND {vehicle_is_active_sql(alias="av")})
+),
+dated AS (
+    SELECT k.customer_id, o.store_id, k.month, k.last_visit, o.first_delivery,
+           (k.month + interval '1 month' - interval '1 day')::date AS month_end
+    FROM carried k JOIN owner o ON o.id = k.customer_id
+)
+SELECT customer_id, store_id, month,
+       CASE
+           WHEN first_delivery BETWEEN month AND month_end THEN '{CustomerState.NEW.value}'
+           WHEN last_visit >= (month_end - interval '6 months')::date THEN '{CustomerState.ACTIVE.value}'
+           WHEN last_visit >= (month_end - interval '12 months')::date THEN '{CustomerState.DORMANT.value}'
+           ELSE '{CustomerState.LOST.value}'
+       END AS state,
+       last_visit
+FROM dated
+"""
+
+
+def _params(first: datetime.date, last: datetime.date) -> dict:
+    return {"first": month_start(first), "last": month_start(last), "last_end": month_end(last)}
+
+
+def month_states_rows(*, month: datetime.date) -> list[tuple[str, str]]:
+    """(customer_no, state) of every customer of every store at the end of ``month``, computed from
+    the data as it stands, sorted by customer_no in code point order (``export_states``)."""
+    sql = f"""SELECT c.customer_no, st.state FROM ({_STATES_SQL}) st
+              JOIN {CUSTOMER_TABLE} c ON c.id = st.customer_id
+              ORDER BY c.customer_no COLLATE "C" """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _params(month, month))
+        return cursor.fetchall()
+
+
+def customer_states_build(*, first: datetime.date, last: datetime.date) -> int:
+    """Write the snapshots of the months ``first`` .. ``last`` (any day of each), replacing the rows
+    those months had: one DELETE and one INSERT … SELECT, in one transaction. Returns the rows
+    written. Safe twice and concurrently (the second run replaces the first's rows)."""
+    first, last = month_start(first), month_start(last)
+    if first > last:
+        return 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Two builds of the same months wait for each other rather than collide on the unique key.
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [SNAPSHOT_TABLE])
+        cursor.execute(f"DELETE FROM {SNAPSHOT_TABLE} WHERE month BETWEEN %s AND %s", [first, last])
+        cursor.execute(
+            f"INSERT INTO {SNAPSHOT_TABLE} (customer_id, store_id, month, state, last_visit) {_STATES_SQL}",
+            _params(first, last),
+        )
+        return cursor.rowcount
+
+
+def first_visit_month() -> datetime.date | None:
+    """The month of the earliest delivery or settled repair order, or None when there is none."""
+    from customers.models import RepairOrder, Vehicle
+
+    dates = [
+        Vehicle.objects.aggregate(first=Min("delivery_date"))["first"],
+        RepairOrder.objects.aggregate(first=Min("settle_date"))["first"],
+    ]
+    dates = [day for day in dates if day]
+    return month_start(min(dates)) if dates else None
+
+
+def customer_states_refresh(*, today: datetime.date) -> int:
+    """The nightly run: rebuild the current and the previous month (the previous month's last day
+    was not yet in it), and build every earlier month the data covers that has no snapshot yet
+    (the backfill). Returns the rows written."""
+    first = first_visit_month()
+    if first is None:
+        return 0
+    current = month_start(today)
+    refresh_from = max(first, add_months(current, -1))
+    written = 0
+    built = set(CustomerMonthState.objects.filter(month__lt=refresh_from).values_list("month", flat=True).distinct())
+    missing = [month for month in months_between(first, refresh_from) if month < refresh_from and month not in built]
+    # Consecutive missing months are built by one statement each run of them.
+    for run_first, run_last in _runs(missing):
+        written += customer_states_build(first=run_first, last=run_last)
+    if refresh_from <= current:
+        written += customer_states_build(first=refresh_from, last=current)
+    return written
+
+
+def _runs(months: list[datetime.date]) -> list[tuple[datetime.date, datetime.date]]:
+    runs: list[list[datetime.date]] = []
+    for month in months:
+        if runs and add_months(runs[-1][1], 1) == month:
+            runs[-1][1] = month
+        else:
+            runs.append([month, month])
+    return [(first, last) for first, last in runs]
