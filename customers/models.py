@@ -673,3 +673,32 @@ class CustomerMonthState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.month:%Y-%m}: {self.state}"
+
+
+class CustomerStateMovement(models.Model):
+    """How many customers of a store went from one month-end state to another (the previous month's
+    state, blank when they were not in its snapshot) — the dashboard's figures, summed from the
+    snapshots whenever a month is built, so that a group's 24 months are read from a few hundred
+    rows rather than millions."""
+
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    month = models.DateField(_("month"))
+    previous_state = models.CharField(_("previous month's state"), max_length=10, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=CustomerState.choices)
+    customers = models.PositiveIntegerField(_("customers"))
+
+    class Meta:
+        verbose_name = _("movement between customer states")
+        verbose_name_plural = _("movements between customer states")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "month", "previous_state", "state"],
+                name="customer_state_movement_unique",
+                violation_error_message=_("There is one count per store, month and movement."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.month:%Y-%m}: {self.previous_state or '-'} -> {self.state}"

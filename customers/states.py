@@ -13,16 +13,29 @@ stands by ``export_states`` and written into ``CustomerMonthState`` snapshots fo
 """
 
 import datetime
+import re
 
 from django.db import connection, transaction
 from django.db.models import Min
 
 from crm.calendar import add_months
 from customers.choices import CustomerState
-from customers.models import CustomerMonthState
+from customers.models import CustomerMonthState, CustomerStateMovement
 from customers.selectors import CUSTOMER_TABLE, REPAIR_ORDER_TABLE, VEHICLE_TABLE, vehicle_is_active_sql
 
 SNAPSHOT_TABLE = CustomerMonthState._meta.db_table
+MOVEMENT_TABLE = CustomerStateMovement._meta.db_table
+
+
+MONTH_PATTERN = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
+
+
+def parse_month(value: str) -> datetime.date | None:
+    """The first day of the month written ``YYYY-MM``, or None when it is not one."""
+    match = MONTH_PATTERN.fullmatch(value.strip())
+    if not match or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1:
+        return None
+    return datetime.date(int(match[1]), int(match[2]), 1)
 
 
 def month_start(day: datetime.date) -> datetime.date:
@@ -112,10 +125,23 @@ def month_states_rows(*, month: datetime.date) -> list[tuple[str, str]]:
         return cursor.fetchall()
 
 
+# The movement counts of the months %(first)s .. %(last)s from their snapshots and the month before's.
+_MOVEMENTS_SQL = f"""
+INSERT INTO {MOVEMENT_TABLE} (store_id, month, previous_state, state, customers)
+SELECT cur.store_id, cur.month, COALESCE(prev.state, ''), cur.state, count(*)
+FROM {SNAPSHOT_TABLE} cur
+LEFT JOIN {SNAPSHOT_TABLE} prev
+    ON prev.customer_id = cur.customer_id AND prev.month = (cur.month - interval '1 month')::date
+WHERE cur.month BETWEEN %(first)s AND %(last)s
+GROUP BY 1, 2, 3, 4
+"""
+
+
 def customer_states_build(*, first: datetime.date, last: datetime.date) -> int:
     """Write the snapshots of the months ``first`` .. ``last`` (any day of each), replacing the rows
-    those months had: one DELETE and one INSERT … SELECT, in one transaction. Returns the rows
-    written. Safe twice and concurrently (the second run replaces the first's rows)."""
+    those months had: one DELETE and one INSERT … SELECT, in one transaction. Then sum the movements
+    of those months and of the month after (whose "previous state" may have changed). Returns the
+    snapshot rows written. Safe twice and concurrently (the second run replaces the first's rows)."""
     first, last = month_start(first), month_start(last)
     if first > last:
         return 0
@@ -127,7 +153,11 @@ def customer_states_build(*, first: datetime.date, last: datetime.date) -> int:
             f"INSERT INTO {SNAPSHOT_TABLE} (customer_id, store_id, month, state, last_visit) {_STATES_SQL}",
             _params(first, last),
         )
-        return cursor.rowcount
+        written = cursor.rowcount
+        movements = {"first": first, "last": add_months(last, 1)}
+        cursor.execute(f"DELETE FROM {MOVEMENT_TABLE} WHERE month BETWEEN %(first)s AND %(last)s", movements)
+        cursor.execute(_MOVEMENTS_SQL, movements)
+        return written
 
 
 def first_visit_month() -> datetime.date | None:

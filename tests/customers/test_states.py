@@ -128,10 +128,10 @@ def test_export_states_reads_the_data_as_it_stands_not_the_snapshots(store):
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--month", "2025-13"], "--month must be a month like 2025-08, not “2025-13”."),
-        (["--month", "2025-8"], "--month must be a month like 2025-08, not “2025-8”."),
-        (["--month", "八月"], "--month must be a month like 2025-08, not “八月”."),
-        (["--month", "2025-08", "--format", "xlsx"], "--format must be csv, not “xlsx”."),
+        (["--month", "2025-13"], "--month 必须是形如 2025-08 的月份，而不是“2025-13”。"),
+        (["--month", "2025-8"], "--month 必须是形如 2025-08 的月份，而不是“2025-8”。"),
+        (["--month", "八月"], "--month 必须是形如 2025-08 的月份，而不是“八月”。"),
+        (["--month", "2025-08", "--format", "xlsx"], "--format 必须是 csv，而不是“xlsx”。"),
     ],
 )
 def test_export_states_refuses_a_bad_month_or_format_with_a_message(arguments, message):

@@ -6,22 +6,11 @@ customer_no in code point order, the state one of new, active, dormant, lost. Co
 data as it stands, not from the dashboard's snapshots (docs/retention.md)."""
 
 import csv
-import datetime
-import re
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from customers.states import month_states_rows
-
-MONTH_PATTERN = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
-
-
-def parse_month(value: str) -> datetime.date:
-    match = MONTH_PATTERN.fullmatch(value.strip())
-    if not match or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1:
-        raise CommandError(_("--month must be a month like 2025-08, not “%(value)s”.") % {"value": value})
-    return datetime.date(int(match[1]), int(match[2]), 1)
+from customers.states import month_states_rows, parse_month
 
 
 class Command(BaseCommand):
@@ -34,7 +23,10 @@ class Command(BaseCommand):
     def handle(self, *args, month: str, format: str, **options):
         if format != "csv":
             raise CommandError(_("--format must be csv, not “%(value)s”.") % {"value": format})
-        rows = month_states_rows(month=parse_month(month))
+        first_day = parse_month(month)
+        if first_day is None:
+            raise CommandError(_("--month must be a month like 2025-08, not “%(value)s”.") % {"value": month})
+        rows = month_states_rows(month=first_day)
         writer = csv.writer(self.stdout, lineterminator="\n")
         writer.writerow(["customer_no", "state"])
         writer.writerows(rows)
