@@ -14,6 +14,7 @@ stands by ``export_states`` and written into ``CustomerMonthState`` snapshots fo
 
 import datetime
 import re
+from collections.abc import Iterator
 
 from django.db import connection, transaction
 from django.db.models import Min
@@ -24,6 +25,9 @@ from customers.models import CustomerMonthState, CustomerStateMovement
 from customers.selectors import CUSTOMER_TABLE, REPAIR_ORDER_TABLE, VEHICLE_TABLE, vehicle_is_active_sql
 
 SNAPSHOT_TABLE = CustomerMonthState._meta.db_table
+EXPORT_BATCH = 5000
+#: The most months one build statement writes: a backfill of years runs as several transactions.
+BUILD_RUN_MONTHS = 12
 MOVEMENT_TABLE = CustomerStateMovement._meta.db_table
 
 
@@ -114,15 +118,17 @@ def _params(first: datetime.date, last: datetime.date) -> dict:
     return {"first": month_start(first), "last": month_start(last), "last_end": month_end(last)}
 
 
-def month_states_rows(*, month: datetime.date) -> list[tuple[str, str]]:
+def month_states_rows(*, month: datetime.date) -> Iterator[tuple[str, str]]:
     """(customer_no, state) of every customer of every store at the end of ``month``, computed from
-    the data as it stands, sorted by customer_no in code point order (``export_states``)."""
+    the data as it stands, sorted by customer_no in code point order (``export_states``). Read
+    through a server-side cursor, a few thousand rows at a time."""
     sql = f"""SELECT c.customer_no, st.state FROM ({_STATES_SQL}) st
               JOIN {CUSTOMER_TABLE} c ON c.id = st.customer_id
               ORDER BY c.customer_no COLLATE "C" """
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.chunked_cursor() as cursor:
         cursor.execute(sql, _params(month, month))
-        return cursor.fetchall()
+        while rows := cursor.fetchmany(EXPORT_BATCH):
+            yield from rows
 
 
 # The movement counts of the months %(first)s .. %(last)s from their snapshots and the month before's.
@@ -184,7 +190,7 @@ def customer_states_refresh(*, today: datetime.date) -> int:
     written = 0
     built = set(CustomerMonthState.objects.filter(month__lt=refresh_from).values_list("month", flat=True).distinct())
     missing = [month for month in months_between(first, refresh_from) if month < refresh_from and month not in built]
-    # Consecutive missing months are built by one statement each run of them.
+    # Consecutive missing months are built together, up to BUILD_RUN_MONTHS in one statement.
     for run_first, run_last in _runs(missing):
         written += customer_states_build(first=run_first, last=run_last)
     if refresh_from <= current:
@@ -195,7 +201,7 @@ def customer_states_refresh(*, today: datetime.date) -> int:
 def _runs(months: list[datetime.date]) -> list[tuple[datetime.date, datetime.date]]:
     runs: list[list[datetime.date]] = []
     for month in months:
-        if runs and add_months(runs[-1][1], 1) == month:
+        if runs and add_months(runs[-1][1], 1) == month and len(months_between(*runs[-1])) < BUILD_RUN_MONTHS:
             runs[-1][1] = month
         else:
             runs.append([month, month])

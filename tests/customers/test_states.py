@@ -8,10 +8,13 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from crm.calendar import add_months
 from customers.choices import VehicleStatus
-from customers.models import CustomerMonthState
+from customers.dms.sample import dms_sample_write
+from customers.models import Customer, CustomerMonthState, Vehicle
 from customers.states import customer_states_build, customer_states_refresh, month_states_rows
 from customers.tasks import refresh_customer_states
+from tests.customers.dms_helpers import run_import
 from tests.factories import CustomerFactory, RepairOrderFactory, StoreFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db
@@ -204,3 +207,51 @@ def test_the_nightly_refresh_is_scheduled_at_a_quarter_to_three():
     entry = settings.CELERY_BEAT_SCHEDULE["customers-refresh-customer-states"]
     assert entry["task"] == "customers.tasks.refresh_customer_states"
     assert (entry["schedule"].hour, entry["schedule"].minute) == ({2}, {45})
+
+
+def _reference_states(month: datetime.date) -> str:
+    """The spec read plainly, customer by customer in Python: the check on export_states."""
+    end = add_months(month, 1) - datetime.timedelta(days=1)
+    rows = []
+    customers = Customer.objects.prefetch_related("vehicles__repair_orders")
+    for customer in customers:
+        vehicles = list(customer.vehicles.all())
+        if all(vehicle.status != VehicleStatus.ACTIVE for vehicle in vehicles):
+            continue
+        deliveries = [vehicle.delivery_date for vehicle in vehicles if vehicle.delivery_date]
+        settled = [
+            order.settle_date for vehicle in vehicles for order in vehicle.repair_orders.all() if order.settle_date
+        ]
+        visits = [day for day in deliveries + settled if day <= end]
+        if not visits:
+            continue
+        last = max(visits)
+        if deliveries and month <= min(deliveries) <= end:
+            state = "new"
+        elif last >= add_months(end, -6):
+            state = "active"
+        elif last >= add_months(end, -12):
+            state = "dormant"
+        else:
+            state = "lost"
+        rows.append((customer.customer_no, state))
+    return "customer_no,state\n" + "".join(f"{number},{state}\n" for number, state in sorted(rows))
+
+
+def test_export_states_agrees_with_a_plain_reading_of_the_spec_on_a_sample_import(tmp_path):
+    StoreFactory(code="NJ01")
+    StoreFactory(code="NJ02")
+    dms_sample_write(out_dir=tmp_path, customers=400, seed=5, today=D(2026, 11, 22), stores=["NJ01", "NJ02"])
+    for name in ("customers", "vehicles", "repair_orders"):
+        run_import(name, tmp_path / f"{name}.csv")
+    sold = Vehicle.objects.order_by("vin")[::7]
+    Vehicle.objects.filter(pk__in=[vehicle.pk for vehicle in sold]).update(status=VehicleStatus.TRANSFERRED)
+    months = [D(2024, 2, 1), D(2024, 8, 1), D(2025, 2, 1), D(2025, 8, 1), D(2025, 12, 1), D(2026, 11, 1)]
+
+    for month in months:
+        out = io.StringIO()
+        call_command("export_states", "--month", f"{month:%Y-%m}", stdout=out)
+        expected = _reference_states(month)
+        assert out.getvalue() == expected
+        assert expected.count("\n") > 50
+    assert {state for _number, state in month_states_rows(month=D(2025, 8, 1))} == {"new", "active", "dormant", "lost"}
