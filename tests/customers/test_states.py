@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from crm.calendar import add_months
 from customers.choices import VehicleStatus
 from customers.dms.sample import dms_sample_write
-from customers.models import Customer, CustomerMonthState, Vehicle
+from customers.models import Customer, CustomerMonthState, CustomerStateMovement, Vehicle
 from customers.states import customer_states_build, customer_states_refresh, month_states_rows
 from customers.tasks import refresh_customer_states
 from tests.customers.dms_helpers import run_import
@@ -255,3 +255,27 @@ def test_export_states_agrees_with_a_plain_reading_of_the_spec_on_a_sample_impor
         assert out.getvalue() == expected
         assert expected.count("\n") > 50
     assert {state for _number, state in month_states_rows(month=D(2025, 8, 1))} == {"new", "active", "dormant", "lost"}
+
+
+def _movements(month):
+    rows = CustomerStateMovement.objects.filter(month=month).values_list("previous_state", "state", "customers")
+    return sorted(rows)
+
+
+def test_movements_sum_each_month_against_the_month_before_and_follow_a_rebuild(store):
+    back = owner("M1", store=store, delivered=D(2023, 1, 5), settled=[D(2025, 2, 10)])
+    owner("M2", store=store, delivered=D(2024, 8, 20))
+    owner("M3", store=store, delivered=D(2025, 2, 3))
+    customer_states_build(first=D(2025, 1, 1), last=D(2025, 3, 1))
+
+    # January has no month before it built: everyone is "none".
+    assert _movements(D(2025, 1, 1)) == [("", "active", 1), ("", "lost", 1)]
+    assert _movements(D(2025, 2, 1)) == [("", "new", 1), ("active", "dormant", 1), ("lost", "active", 1)]
+    assert _movements(D(2025, 3, 1)) == [("active", "active", 1), ("dormant", "dormant", 1), ("new", "active", 1)]
+
+    # A repair order of January imported late: rebuilding January alone re-sums February too.
+    RepairOrderFactory(vehicle=back.vehicles.get(), settle_date=D(2025, 1, 20))
+    customer_states_build(first=D(2025, 1, 1), last=D(2025, 1, 1))
+    assert _movements(D(2025, 1, 1)) == [("", "active", 2)]
+    assert _movements(D(2025, 2, 1)) == [("", "new", 1), ("active", "active", 1), ("active", "dormant", 1)]
+    assert _movements(D(2025, 3, 1)) == [("active", "active", 1), ("dormant", "dormant", 1), ("new", "active", 1)]
