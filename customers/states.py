@@ -192,7 +192,8 @@ def customer_states_refresh(*, today: datetime.date) -> int:
     current = month_start(today)
     refresh_from = max(first, add_months(current, -1))
     written = 0
-    built = set(CustomerMonthState.objects.filter(month__lt=refresh_from).values_list("month", flat=True).distinct())
+    # Read from the movement sums (a few rows a month), not the snapshots (a row a customer).
+    built = set(CustomerStateMovement.objects.filter(month__lt=refresh_from).values_list("month", flat=True).distinct())
     missing = [month for month in months_between(first, refresh_from) if month < refresh_from and month not in built]
     # Consecutive missing months are built together, up to BUILD_RUN_MONTHS in one statement.
     for run_first, run_last in _runs(missing):

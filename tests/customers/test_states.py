@@ -196,6 +196,7 @@ def test_the_nightly_task_backfills_every_month_then_rebuilds_the_last_two_and_i
 
     # A month lost in between is built again; a repair order imported late lands in the months rebuilt.
     CustomerMonthState.objects.filter(month=D(2024, 9, 1)).delete()
+    CustomerStateMovement.objects.filter(month=D(2024, 9, 1)).delete()
     RepairOrderFactory(vehicle=CustomerFactory._meta.model.objects.get(customer_no="H2").vehicles.get(),
                        settle_date=D(2025, 6, 2))  # fmt: skip
     assert customer_states_refresh(today=D(2025, 6, 18)) == 3 + 6
