@@ -187,6 +187,7 @@ def test_the_nightly_task_backfills_every_month_then_rebuilds_the_last_two_and_i
     assert customer_states_build(first=D(2023, 12, 1), last=D(2025, 6, 1)) == 49
     expected = _snapshot()
     CustomerMonthState.objects.all().delete()
+    CustomerStateMovement.objects.all().delete()
 
     assert refresh_customer_states("2025-06-18") == len(expected)
     assert _snapshot() == expected
