@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from crm.calendar import add_months
 from customers.choices import CustomerState
 from customers.forms import RetentionCustomersForm, RetentionFilterForm
 from customers.state_selectors import (
@@ -39,7 +40,10 @@ def _figure_url(*, store, month, previous: list[str], state: str) -> str:
 @require_GET
 def retention_dashboard_view(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
-    form = RetentionFilterForm(request.GET, user=request.user, today=today)
+    query = request.GET.copy()
+    if not query.get("month"):  # the month picker shows the month whose movement is on the page
+        query["month"] = f"{add_months(today.replace(day=1), -1):%Y-%m}"
+    form = RetentionFilterForm(query, user=request.user, today=today)
     valid = form.is_valid()
     store = form.cleaned_data.get("store") if valid else None
     month = form.cleaned_data["month"] if valid else form.default_month

@@ -56,6 +56,7 @@ def test_a_manager_sees_the_movement_of_the_last_whole_month_and_its_rates(
 
     assert response.status_code == 200
     assert 'data-movement-month="2025-05"' in page
+    assert 'name="month" value="2025-05"' in page
     assert 'data-figure="won_back">3<' in page
     assert 'data-figure="churn_rate">50.0%<' in page
     assert 'data-figure="win_back_rate">75.0%<' in page
