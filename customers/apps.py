@@ -54,6 +54,7 @@ class CustomersConfig(AppConfig):
             "search_by_phone",
             "export_customers",
             "add_customernote",
+            "view_retention",
         ],
         "admin": [
             *_READ,
@@ -73,11 +74,13 @@ class CustomersConfig(AppConfig):
             "export_customers",
             "add_customernote",
             "delete_segment",
+            "view_retention",
         ],
     }
     navigation = [
         ("customers:list", _("Customers"), ["service_advisor", "sales_consultant", "call_agent", "manager", "admin"]),
         ("customers:segment_list", _("Segments"), ["service_advisor", "sales_consultant", "manager", "admin"]),
+        ("customers:retention", _("Retention"), ["manager", "admin"]),
     ]
     # Customers' phone numbers are masked but for staff holding this permission; the audit row of a
     # page that showed them whole names the customers (crm/masking.py).

@@ -130,3 +130,12 @@ class ReplyAction(models.TextChoices):
     SATISFACTION = "satisfaction", _("Satisfaction score")
     RSVP = "rsvp", _("Event RSVP")
     NONE = "none", _("No action")
+
+
+class CustomerState(models.TextChoices):
+    """A customer's state at the end of a month (docs/retention.md)."""
+
+    NEW = "new", _("New (新客户)")
+    ACTIVE = "active", _("Active (活跃)")
+    DORMANT = "dormant", _("Dormant (休眠)")
+    LOST = "lost", _("Lost (流失)")

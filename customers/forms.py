@@ -3,9 +3,12 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from customers.choices import ConsentPurpose, ConsentSource, NoteKind
+from crm.calendar import add_months
+from crm.scoping import stores_for_user
+from customers.choices import ConsentPurpose, ConsentSource, CustomerState, NoteKind
 from customers.models import Customer, CustomerNote, Segment
 from customers.selectors import CONTACT_FIELDS, FLAG_FIELDS, customer_editable_fields
+from customers.states import parse_month
 
 PHONE_FIELDS = ("mobile", "landline")
 
@@ -159,3 +162,47 @@ class ErasureForm(forms.Form):
         if typed != self.customer.customer_no:
             raise forms.ValidationError(_("Type the customer number exactly as shown to confirm the erasure."))
         return typed
+
+
+def _month_field(label, *, required: bool) -> forms.CharField:
+    return forms.CharField(label=label, required=required, widget=forms.TextInput(attrs={"type": "month"}))
+
+
+class RetentionFilterForm(forms.Form):
+    """The retention dashboard's store (none: all the user's stores) and the month whose movement
+    is shown (default: the last whole month). Months up to the current one."""
+
+    store = forms.ModelChoiceField(label=_("Store"), queryset=None, required=False, empty_label=_("All my stores"))
+    month = _month_field(_("Month"), required=False)
+
+    def __init__(self, *args, user, today, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+        self.default_month = add_months(today.replace(day=1), -1)
+        self.fields["store"].queryset = stores_for_user(user).order_by("code")
+
+    def clean_month(self):
+        value = (self.cleaned_data.get("month") or "").strip()
+        if not value:
+            return self.default_month
+        month = parse_month(value)
+        if month is None or month.year < 2000:
+            raise forms.ValidationError(_("Enter a month as YYYY-MM, e.g. 2026-03."))
+        if month > self.today.replace(day=1):
+            raise forms.ValidationError(_("Choose this month or an earlier one."))
+        return month
+
+
+class RetentionCustomersForm(RetentionFilterForm):
+    """The figure whose customers are listed: the month, the state at its end and the states at the
+    end of the month before (``from`` repeated; ``none``: not in that month's snapshot)."""
+
+    to = forms.ChoiceField(label=_("State at the month's end"), choices=CustomerState.choices)
+    previous = forms.MultipleChoiceField(
+        label=_("State a month before"),
+        choices=[("none", _("None (new to the snapshot)")), *CustomerState.choices],
+    )
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+
+    def clean_previous(self):
+        return ["" if value == "none" else value for value in self.cleaned_data["previous"]]

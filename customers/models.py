@@ -17,6 +17,7 @@ from customers.choices import (
     ConsentPurpose,
     ConsentSource,
     ContactChannel,
+    CustomerState,
     Gender,
     ImportKind,
     ImportStatus,
@@ -637,3 +638,67 @@ class ErasureHashKey(models.Model):
 
     def __str__(self) -> str:
         return str(_("erasure hash key"))
+
+
+class CustomerMonthState(models.Model):
+    """A customer's state at the end of one month (流失分析 snapshot): one row per customer with a
+    visit on or before that month's end, written set-based by ``customers.states`` (never by hand).
+    ``month`` is the first day of the month; ``last_visit`` is L on or before the month's end.
+    Rebuilding a month replaces its rows. The retention dashboard reads these."""
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    month = models.DateField(_("month"))
+    state = models.CharField(_("state"), max_length=10, choices=CustomerState.choices)
+    last_visit = models.DateField(_("last visit"))
+
+    class Meta:
+        verbose_name = _("customer state of a month")
+        verbose_name_plural = _("customer states of months")
+        permissions = [("view_retention", _("Can see the retention dashboard"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "month"],
+                name="customer_month_state_unique",
+                violation_error_message=_("A customer has one state per month."),
+            ),
+        ]
+        # The dashboard counts a month's states per store; the unique index serves the drill-down's
+        # look-ups by customer.
+        indexes = [models.Index(fields=["month", "store", "state"], name="month_state_store_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.month:%Y-%m}: {self.state}"
+
+
+class CustomerStateMovement(models.Model):
+    """How many customers of a store went from one month-end state to another (the previous month's
+    state, blank when they were not in its snapshot) — the dashboard's figures, summed from the
+    snapshots whenever a month is built, so that a group's 24 months are read from a few hundred
+    rows rather than millions."""
+
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    month = models.DateField(_("month"))
+    previous_state = models.CharField(_("previous month's state"), max_length=10, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=CustomerState.choices)
+    customers = models.PositiveIntegerField(_("customers"))
+
+    class Meta:
+        verbose_name = _("movement between customer states")
+        verbose_name_plural = _("movements between customer states")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "month", "previous_state", "state"],
+                name="customer_state_movement_unique",
+                violation_error_message=_("There is one count per store, month and movement."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.month:%Y-%m}: {self.previous_state or '-'} -> {self.state}"

@@ -1,11 +1,15 @@
 """Background work of the customers app: large DMS imports and the per-customer figures."""
 
+import datetime
+
 from celery import shared_task
+from django.utils import timezone
 
 from customers.choices import ImportStatus
 from customers.facts import customer_stats_refresh, customer_stats_refresh_after_import, customer_stats_vacuum
 from customers.models import ImportBatch
 from customers.services import dms_import_batch_start_from_upload
+from customers.states import customer_states_refresh
 
 
 @shared_task(acks_late=True)
@@ -35,3 +39,12 @@ def refresh_customer_stats_after_import(customer_ids: list[int]) -> int:
     """Recompute the segment facts of the customers a DMS import touched (and re-rank the value
     thirds of their stores). Safe twice: the second run writes nothing."""
     return customer_stats_refresh_after_import(customer_ids=customer_ids)
+
+
+@shared_task
+def refresh_customer_states(today: str | None = None) -> int:
+    """Rebuild the month-end state snapshots of the current and the previous month and build every
+    earlier month not built yet (customers.states). ``today`` (YYYY-MM-DD) defaults to today in the
+    CRM's time zone. Safe twice: a month rebuilt replaces its rows."""
+    day = datetime.date.fromisoformat(today) if today else timezone.localdate()
+    return customer_states_refresh(today=day)

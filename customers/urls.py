@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers import views
+from customers import retention_views, views
 
 app_name = "customers"
 urlpatterns = [
@@ -28,4 +28,8 @@ urlpatterns = [
 urlpatterns += [
     path("imports/<int:pk>/progress/", views.import_progress, name="import_progress"),
     path("imports/<int:pk>/rejected.csv", views.import_errors_download, name="import_errors"),
+]
+urlpatterns += [
+    path("retention/", retention_views.retention_dashboard_view, name="retention"),
+    path("retention/customers/", retention_views.retention_customers_view, name="retention_customers"),
 ]

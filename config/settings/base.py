@@ -350,6 +350,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=30),
         "options": {"expires": 3600},
     },
+    # Every night at 02:45 Asia/Shanghai, after the customer figures: rebuild the month-end states of
+    # the current and the previous month, and backfill any earlier month not built yet (流失分析).
+    "customers-refresh-customer-states": {
+        "task": "customers.tasks.refresh_customer_states",
+        "schedule": crontab(hour=2, minute=45),
+        "options": {"expires": 3600},
+    },
     # Every night at 03:10 Asia/Shanghai: remove expired login sessions.
     "crm-clear-expired-sessions": {
         "task": "crm.tasks.clear_expired_sessions",

@@ -1,0 +1,113 @@
+"""The retention dashboard (流失分析) for managers: the month-end states over 24 months, a month's
+movement between states with churn and win-back rates, and the customers behind each figure."""
+
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from crm.calendar import add_months
+from customers.choices import CustomerState
+from customers.forms import RetentionCustomersForm, RetentionFilterForm
+from customers.state_selectors import (
+    STATES,
+    WON_BACK_FROM,
+    previous_state_label,
+    retention_customers_for_user,
+    retention_dashboard,
+    retention_store_ids,
+)
+
+PAGE_SIZE = 25
+
+
+def _figure_url(*, store, month, previous: list[str], state: str) -> str:
+    query = [("month", month.strftime("%Y-%m")), ("to", state)]
+    query += [("previous", value or "none") for value in previous]
+    if store:
+        query.insert(0, ("store", store.pk))
+    return f"{reverse('customers:retention_customers')}?{urlencode(query)}"
+
+
+@login_required
+@permission_required("customers.view_retention", raise_exception=True)
+@require_GET
+def retention_dashboard_view(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    query = request.GET.copy()
+    if not query.get("month"):  # the month picker shows the month whose movement is on the page
+        query["month"] = f"{add_months(today.replace(day=1), -1):%Y-%m}"
+    form = RetentionFilterForm(query, user=request.user, today=today)
+    valid = form.is_valid()
+    store = form.cleaned_data.get("store") if valid else None
+    month = form.cleaned_data["month"] if valid else form.default_month
+    store_ids = retention_store_ids(user=request.user, store_id=store.pk if store else None)
+    dashboard = retention_dashboard(store_ids=store_ids, month=month, today=today)
+    movement = dashboard.movement
+    rows = [
+        {
+            "row": row,
+            "cells": [
+                (state, count, _figure_url(store=store, month=month, previous=[row.previous_state], state=state))
+                for state, count in row.cells
+            ],
+        }
+        for row in movement.rows
+    ]
+    chart = {
+        "months": [entry.month.strftime("%Y-%m") for entry in dashboard.months],
+        "partial": [entry.partial for entry in dashboard.months],
+        "active": [entry.active for entry in dashboard.months],
+        "labels": {"active": _("Active owners"), "partial": _("month in progress")},
+    }
+    context = {
+        "form": form,
+        "dashboard": dashboard,
+        "movement": movement,
+        "rows": rows,
+        "states": [CustomerState(state) for state in STATES],
+        "won_back_url": _figure_url(store=store, month=month, previous=WON_BACK_FROM, state=CustomerState.ACTIVE),
+        "chart": chart,
+    }
+    return render(request, "customers/retention.html", context, status=200 if valid else 400)
+
+
+@login_required
+@permission_required("customers.view_retention", raise_exception=True)
+@require_GET
+def retention_customers_view(request: HttpRequest) -> HttpResponse:
+    """The customers behind one figure of the movement of a month, a page at a time."""
+    today = timezone.localdate()
+    form = RetentionCustomersForm(request.GET, user=request.user, today=today)
+    if not form.is_valid():
+        context = {"form": form, "page": None}
+        return render(request, "customers/retention_customers.html", context, status=400)
+    data = form.cleaned_data
+    store = data.get("store")
+    back = [("store", store.pk)] if store else []
+    customers = retention_customers_for_user(
+        user=request.user,
+        store_ids=retention_store_ids(user=request.user, store_id=store.pk if store else None),
+        month=data["month"],
+        previous_states=data["previous"],
+        state=data["to"],
+        search=data["q"].strip(),
+    )
+    page = Paginator(customers, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "page": page,
+        "month": data["month"],
+        "store": store,
+        "state_label": CustomerState(data["to"]).label,
+        "previous_labels": [previous_state_label(value) for value in data["previous"]],
+        "won_back": sorted(data["previous"]) == sorted(WON_BACK_FROM) and data["to"] == CustomerState.ACTIVE,
+        "dashboard_query": urlencode([*back, ("month", data["month"].strftime("%Y-%m"))]),
+    }
+    return render(request, "customers/retention_customers.html", context)
