@@ -70,6 +70,6 @@ def test_pages_used_now_and_then_and_the_overflow_go_under_more_with_tomorrows_p
     in_more = [item.label for item in items if item.in_more_menu]
 
     assert len(in_bar) == TOP_BAR_ITEMS == 6
-    assert in_bar == ["工作台", "客户", "客户细分", "回访队列", "回访报表", "会员"]
+    assert in_bar == ["工作台", "客户", "客户细分", "流失分析", "回访队列", "回访报表"]
     assert {"导出审批", "审计日志", "明日队列预览", "回访规则", "短信"} <= set(in_more)
     assert len(items) == len(in_bar) + len(in_more)
