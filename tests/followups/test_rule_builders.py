@@ -22,8 +22,11 @@ pytestmark = pytest.mark.django_db
 D = datetime.date
 
 
-def test_followups_registers_a_builder_for_each_rule_it_owns():
-    assert set(rule_builders()) == set(RuleCode.values) - {RuleCode.EVENT_NOTICE}
+def test_every_rule_has_a_builder_event_notice_the_clubs():
+    from clubs.invitations import event_invitations
+
+    assert set(rule_builders()) == set(RuleCode.values)
+    assert rule_builder_for(RuleCode.EVENT_NOTICE) is event_invitations
 
 
 def _club_event_invitations(rule, rule_dates):
@@ -43,13 +46,22 @@ def _club_event_invitations(rule, rule_dates):
 
 
 @pytest.fixture
-def event_builder():
+def without_a_builder():
+    """event_notice without the club's builder for a test, given back afterwards."""
+    real = rule_builder_for(RuleCode.EVENT_NOTICE)
+    rule_builder_unregister(RuleCode.EVENT_NOTICE)
+    yield
+    rule_builder_register(RuleCode.EVENT_NOTICE, real)
+
+
+@pytest.fixture
+def event_builder(without_a_builder):
     rule_builder_register(RuleCode.EVENT_NOTICE, _club_event_invitations)
     yield
     rule_builder_unregister(RuleCode.EVENT_NOTICE)
 
 
-def test_event_notice_generates_nothing_without_a_builder():
+def test_event_notice_generates_nothing_without_a_builder(without_a_builder):
     store = StoreFactory()
     CustomerFactory(store=store, mobile="13900001111", interests="自驾游")
 
