@@ -12,6 +12,11 @@ _MANAGER = [
     "view_smsmessage",
     "view_inboundsms",
     "view_generationrun",
+    # SMS campaigns (营销短信): managers create, test and approve (another manager's: four eyes).
+    "view_campaign",
+    "add_campaign",
+    "change_campaign",
+    "approve_campaign",
 ]
 
 
@@ -28,6 +33,7 @@ class FollowupsConfig(AppConfig):
         ("followups:rules", _("Follow-up rules"), ["manager", "admin"]),
         ("followups:reports", _("Follow-up reports"), ["manager", "admin"]),
         ("followups:sms", _("SMS"), ["manager", "admin"]),
+        ("followups:campaign_list", _("SMS campaigns"), ["manager", "admin"]),
     ]
     # The call agents' landing page opens on the queue (crm/landing.py).
     landing_actions = [
