@@ -394,6 +394,10 @@ class GroupFigures:
     def share(self) -> float | None:
         return self.came_back / self.size if self.size else None
 
+    @property
+    def share_percent(self) -> float | None:
+        return self.came_back * 100 / self.size if self.size else None
+
 
 @dataclass(frozen=True)
 class CampaignReport:
@@ -469,3 +473,34 @@ def campaign_report(*, campaign: Campaign) -> CampaignReport:
         opt_outs=opt_outs, rsvps=rsvps, lift=lift[0] if lift else None, lift_low=lift[1] if lift else None,
         lift_high=lift[2] if lift else None,
     )  # fmt: skip
+
+
+# --- the pages' reads -------------------------------------------------------------------------
+
+
+def campaign_recipients(*, campaign: Campaign):
+    """The campaign's recipients with their message's status and delivery and their latest reply to
+    it (opt-out, Y, …), holdout last; one query per page."""
+    from django.db.models import OuterRef, Subquery
+
+    from followups.models import CampaignRecipient
+
+    latest_reply = InboundSms.objects.filter(in_reply_to=OuterRef("message_id")).order_by("-received_at", "-id")
+    return (
+        CampaignRecipient.objects.filter(campaign=campaign)
+        .select_related("customer", "message")
+        .annotate(
+            reply_action=Subquery(latest_reply.values("action")[:1]),
+            reply_text=Subquery(latest_reply.values("text")[:1]),
+        )
+        .order_by("is_holdout", "customer__customer_no", "id")
+    )
+
+
+def districts_for_user(*, user) -> list[str]:
+    """The districts of the customers of the user's stores (the quick care page's choices), read
+    from the segment facts' (store, district) index."""
+    from customers.models import CustomerStats
+
+    facts = scope_to_user_stores(CustomerStats.objects.all(), user)
+    return list(facts.exclude(district="").values_list("district", flat=True).distinct().order_by("district"))

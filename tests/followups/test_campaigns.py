@@ -90,8 +90,8 @@ def test_unknown_placeholders_are_refused_when_saved(manager_a, store_a, segment
         draft(manager_a, store_a, segment, template=template)
     name = template[3:]
     assert refused.value.message == (
-        f"Unknown fields: {name}. The fields are: {{name}} {{plate}} {{model}} {{date}} {{store_phone}} {{store}}"
-        " {holiday} {event} {points}."
+        f"未知字段：{name}。可用字段为：{{name}} {{plate}} {{model}} {{date}} {{store_phone}} {{store}}"
+        " {holiday} {event} {points}。"
     )
     assert Campaign.objects.count() == 0
     with pytest.raises(ApplicationError):
@@ -130,16 +130,16 @@ def test_nothing_is_sent_before_approval_and_the_author_may_not_approve(manager_
 
     assert sms_send_batch(store_id=store_a.pk, day=DAY, now=AT_TEN, gateway=gateway)["sent"] == 0
     assert sent_lines(gateway) == []
-    with pytest.raises(ApplicationError, match="four eyes"):
+    with pytest.raises(ApplicationError, match="双人复核"):
         campaign_approve(user=manager_a, campaign=campaign)
-    with pytest.raises(ApplicationError, match="Only a manager"):
+    with pytest.raises(ApplicationError, match="只有经理"):
         campaign_approve(user=advisor_a, campaign=campaign)
     assert SmsMessage.objects.count() == 0
 
     assert campaign_approve(user=manager_two, campaign=campaign) == (1, 1)
     with pytest.raises(ApplicationError):
         campaign_approve(user=manager_two, campaign=campaign)
-    with pytest.raises(ApplicationError, match="Only a draft"):
+    with pytest.raises(ApplicationError, match="只有草稿可以修改"):
         campaign_update(user=manager_a, campaign=Campaign.objects.get(), name="x")
     assert sms_send_batch(store_id=store_a.pk, day=DAY, now=AT_TEN, gateway=gateway)["sent"] == 1
     assert [line["text"] for line in sent_lines(gateway)] == ["【江宁日产】尊敬的张伟：保养八折。回T退订"]
@@ -196,7 +196,7 @@ def test_an_opt_out_after_approval_cancels_the_message(manager_a, manager_two, s
 
 def test_the_test_send_goes_to_the_author_only(manager_a, store_a, segment, gateway):
     campaign = draft(manager_a, store_a, segment, template="{name}您好，{store}电话{store_phone}")
-    with pytest.raises(ApplicationError, match="no mobile"):
+    with pytest.raises(ApplicationError, match="没有手机号"):
         campaign_test_send(user=manager_a, campaign=campaign, gateway=gateway)
     manager_a.phone = "139 0000 9999"
     assert campaign_test_send(user=manager_a, campaign=campaign, gateway=gateway) == "13900009999"
@@ -211,9 +211,9 @@ def test_quick_care_reaches_the_districts_without_holdout(manager_a, store_a, ga
     CustomerFactory(store=store_a, mobile="13900000002", district="浦口区")
     CustomerFactory(store=store_a, mobile="13900000003", district="江宁区", sms_opt_out=True)
     template = "{name}您好：今夜暴雨，出行请注意安全。24小时救援电话{store_phone}。"
-    with pytest.raises(ApplicationError, match="Only a manager"):
+    with pytest.raises(ApplicationError, match="只有经理"):
         quick_care_send(user=advisor_a, store=store_a, districts=["江宁区"], template=template)
-    with pytest.raises(ApplicationError, match="district"):
+    with pytest.raises(ApplicationError, match="请至少选择一个区域"):
         quick_care_send(user=manager_a, store=store_a, districts=[" "], template=template)
 
     campaign, messages = quick_care_send(user=manager_a, store=store_a, districts=["江宁区"], template=template)
@@ -263,3 +263,149 @@ def test_the_report_shows_both_groups_and_the_lift(manager_a, manager_two, store
         D(2026, 11, 23), D(2026, 12, 22), 2, 1)  # fmt: skip
     # 0.6 − 0.2 ± 1.96·sqrt(0.24/10 + 0.16/10) = 0.4 ± 1.96 × 0.2 = 0.4 ± 0.392
     assert (round(report.lift, 6), round(report.lift_low, 6), round(report.lift_high, 6)) == (0.4, 0.008, 0.792)
+
+
+# --- the pages --------------------------------------------------------------------------------
+
+LIST = "/followups/campaigns/"
+
+
+def page(name, campaign=None):
+    from django.urls import reverse
+
+    return reverse(f"followups:{name}", args=[campaign.pk] if campaign else [])
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [
+        # list, new, care, detail, edit, report
+        ("agent_a", [403, 403, 403, 403, 403, 403]),
+        ("sales_a", [403, 403, 403, 403, 403, 403]),
+        ("advisor_a", [403, 403, 403, 403, 403, 403]),
+        ("manager_a", [200, 200, 200, 200, 200, 200]),
+        ("admin_user", [200, 200, 200, 200, 200, 200]),
+    ],
+)
+def test_each_role_reaches_the_pages_it_should(client, request, manager_a, store_a, segment, persona, expected):
+    campaign = draft(manager_a, store_a, segment)
+    client.force_login(request.getfixturevalue(persona))
+    pages = [page("campaign_list"), page("campaign_create"), page("quick_care"), page("campaign_detail", campaign),
+             page("campaign_edit", campaign), page("campaign_report", campaign)]  # fmt: skip
+    assert [client.get(url).status_code for url in pages] == expected
+
+
+def test_the_navigation_names_the_campaigns_for_managers(client, manager_a):
+    client.force_login(manager_a)
+    response = client.get(page("campaign_list"))
+    assert "营销短信" in [item.label for item in response.context["navigation"]]
+
+
+def test_another_stores_manager_sees_nothing_of_the_campaign(client, manager_a, manager_b, store_a, segment):
+    owner(store_a, mobile="13900000001")
+    campaign = draft(manager_a, store_a, segment)
+    client.force_login(manager_b)
+    for name in ("campaign_detail", "campaign_edit", "campaign_report"):
+        assert client.get(page(name, campaign)).status_code == 404
+    for name in ("campaign_approve", "campaign_test", "campaign_cancel"):
+        assert client.post(page(name, campaign)).status_code == 404
+    assert client.get(page("campaign_list")).context["page"].paginator.count == 0
+    assert (Campaign.objects.get().status, SmsMessage.objects.count()) == ("draft", 0)
+
+
+def test_a_manager_drafts_and_another_approves_through_the_pages(client, manager_a, manager_two, store_a, segment):
+    owner(store_a, mobile="13900000001", name="韩梅梅")
+    customer_stats_refresh(today=DAY)
+    client.force_login(manager_a)
+    data = {"store": store_a.pk, "name": " 双十一保养 ", "kind": "promotion", "segment": segment.pk,
+            "template": "尊敬的{name}：保养八折。", "send_at": "2026-11-22T10:00", "holdout_percent": "0"}  # fmt: skip
+    count = client.post(page("campaign_count"), data)
+    assert 'data-recipients="1"' in count.content.decode()
+    response = client.post(page("campaign_create"), data)
+    campaign = Campaign.objects.get()
+    assert response["Location"] == page("campaign_detail", campaign)
+    detail = client.get(page("campaign_detail", campaign)).content.decode()
+    assert 'data-preview-count="1"' in detail
+    assert "您创建的营销短信须由另一位经理审批（双人复核）。" in detail
+    assert client.post(page("campaign_approve", campaign)).status_code == 302
+    assert Campaign.objects.get().status == "draft"
+
+    client.force_login(manager_two)
+    client.post(page("campaign_approve", campaign))
+    assert Campaign.objects.get().status == "approved"
+    assert SmsMessage.objects.get().body == "【江宁日产】尊敬的韩梅梅：保养八折。回T退订"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"template": "尊敬的{姓名}"}, "未知字段：{姓名}。"),
+        ({"template": "您好{name"}, "花括号 { 或 } 没有配对"),
+        ({"template": ""}, "请填写短信内容。"),
+        ({"name": ""}, "请填写营销短信名称。"),
+        ({"segment": ""}, "请选择客户分群。"),
+        ({"kind": "spam"}, "请选择营销短信类型。"),
+        ({"send_at": "明天"}, "请输入日期和时间，例如 2026-12-10 14:00。"),
+        ({"send_at": "9999-12-31T23:59"}, "请输入 2000 至 2099 年之间的日期。"),
+        ({"holdout_percent": "80"}, "对照组比例须在 0 至 50% 之间。"),
+        ({"holdout_percent": "十"}, "请输入对照组比例，例如 10（不设对照组填 0）。"),
+    ],
+)
+def test_bad_campaign_input_is_answered_in_words(client, manager_a, store_a, segment, changes, message):
+    client.force_login(manager_a)
+    data = {"store": store_a.pk, "name": "双十一", "kind": "promotion", "segment": segment.pk,
+            "template": "尊敬的{name}", "send_at": "2026-11-22T10:00", "holdout_percent": "10"}  # fmt: skip
+    data.update(changes)
+    response = client.post(page("campaign_create"), data)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert Campaign.objects.count() == 0
+
+
+def test_the_test_send_without_a_mobile_is_refused_in_words(client, manager_a, store_a, segment, gateway):
+    campaign = draft(manager_a, store_a, segment)
+    client.force_login(manager_a)
+    response = client.post(page("campaign_test", campaign), follow=True)
+    assert "您的账号没有手机号，无法发送测试短信：请联系管理员添加。" in response.content.decode()
+    assert sent_lines(gateway) == []
+
+
+def test_quick_care_in_two_clicks(client, manager_a, store_a):
+    CustomerFactory(store=store_a, mobile="13900000001", district="江宁区")
+    CustomerFactory(store=store_a, mobile="13900000002", district="浦口区")
+    customer_stats_refresh(today=DAY)
+    client.force_login(manager_a)
+    form = client.get(page("quick_care"))
+    assert list(form.context["form"].fields["districts"].choices) == [("江宁区", "江宁区"), ("浦口区", "浦口区")]
+    template = form.context["form"].fields["template"].initial
+    bad = client.post(page("quick_care"), {"store": store_a.pk, "template": template})
+    assert bad.status_code == 400
+    assert "请至少选择一个区域。" in bad.content.decode()
+    response = client.post(page("quick_care"), {"store": store_a.pk, "districts": ["江宁区"], "template": template})
+    campaign = Campaign.objects.get()
+    assert response["Location"] == page("campaign_detail", campaign)
+    assert (campaign.kind, campaign.status, campaign.districts, SmsMessage.objects.count()) == (
+        "special_weather", "approved", ["江宁区"], 1)  # fmt: skip
+
+
+def test_the_pages_run_a_fixed_number_of_queries(client, manager_a, manager_two, store_a, segment,
+                                                 django_assert_num_queries):  # fmt: skip
+    """Session, user, TOTP device, groups, permissions (x2), stores, then the page's own: the list 3
+    (stores count, count, page), a draft 3 (campaign, preview count, segment's SQL), an approved
+    campaign's page 4 (campaign, recipients count and page with replies, …) and the report 3 (campaign,
+    the groups, the replies) — however many recipients."""
+    for n in range(3):
+        owner(store_a, mobile=f"1390000010{n}")
+    campaign = draft(manager_a, store_a, segment, holdout_percent=50)
+    client.force_login(manager_a)
+    with django_assert_num_queries(10):
+        assert client.get(page("campaign_list")).status_code == 200
+    with django_assert_num_queries(10):
+        assert client.get(page("campaign_detail", campaign)).status_code == 200
+    campaign_approve(user=manager_two, campaign=campaign)
+    for n in range(2):
+        CampaignRecipient.objects.create(campaign=campaign, customer=owner(store_a, mobile=f"1390000020{n}"))
+        with django_assert_num_queries(11):
+            assert client.get(page("campaign_detail", campaign)).status_code == 200
+        with django_assert_num_queries(10):
+            assert client.get(page("campaign_report", campaign)).status_code == 200
