@@ -252,6 +252,7 @@ def test_the_report_shows_both_groups_and_the_lift(manager_a, manager_two, store
     SmsMessage.objects.filter(customer=sent[0]).update(delivery_status="delivered")
     sms_inbound_receive(mobile=sent[1].mobile, text="TD", received_at=AT_TEN + datetime.timedelta(hours=1))
     sms_inbound_receive(mobile=sent[2].mobile, text="好的", received_at=AT_TEN + datetime.timedelta(hours=1))
+    sms_inbound_receive(mobile=sent[3].mobile, text=" y ", received_at=AT_TEN + datetime.timedelta(hours=1))
 
     report = campaign_report(campaign=campaign)
 
@@ -259,8 +260,8 @@ def test_the_report_shows_both_groups_and_the_lift(manager_a, manager_two, store
                                           "delivered": 1}  # fmt: skip
     assert report.holdout.__dict__ == {"size": 10, "came_back": 2, "spend": Decimal("600.00"), "sent": 0,
                                        "delivered": 0}  # fmt: skip
-    assert (report.first_day, report.last_day, report.replies, report.opt_outs) == (
-        D(2026, 11, 23), D(2026, 12, 22), 2, 1)  # fmt: skip
+    assert (report.first_day, report.last_day, report.replies, report.opt_outs, report.rsvps) == (
+        D(2026, 11, 23), D(2026, 12, 22), 3, 1, 1)  # fmt: skip
     # 0.6 − 0.2 ± 1.96·sqrt(0.24/10 + 0.16/10) = 0.4 ± 1.96 × 0.2 = 0.4 ± 0.392
     assert (round(report.lift, 6), round(report.lift_low, 6), round(report.lift_high, 6)) == (0.4, 0.008, 0.792)
 
