@@ -457,7 +457,8 @@ def campaign_report(*, campaign: Campaign) -> CampaignReport:
             groups[is_holdout] = GroupFigures(size, came_back, Decimal(spend), sent, delivered)
         cursor.execute(
             f"""
-            SELECT count(*), count(*) FILTER (WHERE i.action = 'opt_out'), count(*) FILTER (WHERE i.action = 'rsvp' OR upper(btrim(i.text)) IN ('Y', 'YES', '是'))
+            SELECT count(*), count(*) FILTER (WHERE i.action = 'opt_out'),
+                   count(*) FILTER (WHERE i.action = 'rsvp' OR upper(btrim(i.text)) IN ('Y', 'YES', '是'))
             FROM {InboundSms._meta.db_table} i JOIN followups_smsmessage m ON m.id = i.in_reply_to_id
             WHERE m.campaign_id = %(campaign_id)s
             """,
