@@ -410,3 +410,34 @@ def test_the_pages_run_a_fixed_number_of_queries(client, manager_a, manager_two,
             assert client.get(page("campaign_detail", campaign)).status_code == 200
         with django_assert_num_queries(10):
             assert client.get(page("campaign_report", campaign)).status_code == 200
+
+
+def test_the_list_searches_filters_and_pages(client, manager_a, manager_two, store_a, segment):
+    for number in range(27):
+        draft(manager_a, store_a, segment, name=f"活动{number:02d}")
+    approved = draft(manager_a, store_a, segment, name="双十一保养")
+    campaign_approve(user=manager_two, campaign=approved)
+    client.force_login(manager_a)
+    assert client.get(page("campaign_list")).context["page"].paginator.count == 28
+    assert len(client.get(page("campaign_list"), {"page": "2"}).context["page"].object_list) == 3
+    assert [c.name for c in client.get(page("campaign_list"), {"q": " 双十一 "}).context["page"]] == ["双十一保养"]
+    assert client.get(page("campaign_list"), {"status": "approved"}).context["page"].paginator.count == 1
+    bad = client.get(page("campaign_list"), {"status": "nonsense", "page": "x"})
+    assert (bad.status_code, bad.context["page"].paginator.count) == (200, 28)
+
+
+def test_a_draft_is_edited_and_cancelled_through_the_pages(client, manager_a, store_a, segment):
+    campaign = draft(manager_a, store_a, segment)
+    client.force_login(manager_a)
+    data = {"name": "双十二", "kind": "new_model", "segment": segment.pk, "template": "新车上市，{store_phone}",
+            "send_at": "2026-12-12T10:00", "holdout_percent": "20"}  # fmt: skip
+    assert client.post(page("campaign_edit", campaign), data).status_code == 302
+    campaign.refresh_from_db()
+    assert (campaign.name, campaign.kind, campaign.holdout_percent) == ("双十二", "new_model", 20)
+    assert client.post(page("campaign_count"), {"segment": "abc"}).status_code == 200
+    client.post(page("campaign_cancel", campaign))
+    campaign.refresh_from_db()
+    assert campaign.status == "cancelled"
+    assert client.get(page("campaign_edit", campaign)).status_code == 302
+    response = client.post(page("campaign_cancel", campaign), follow=True)
+    assert "该营销短信已无法取消。" in response.content.decode()
