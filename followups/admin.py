@@ -2,7 +2,15 @@ from django.contrib import admin
 
 from crm.admin_base import ReadOnlyModelAdmin, ScopedSimpleHistoryAdmin, StoreFixedOnChangeMixin
 from customers.selectors import customer_queryset_for_user
-from followups.models import CallAttempt, FollowupRule, FollowupTask, GenerationRun, InboundSms, SmsMessage
+from followups.models import (
+    CallAttempt,
+    Campaign,
+    FollowupRule,
+    FollowupTask,
+    GenerationRun,
+    InboundSms,
+    SmsMessage,
+)
 
 
 @admin.register(FollowupRule)
@@ -53,7 +61,7 @@ class SmsMessageAdmin(CustomerRecordAdmin):
     list_display = ["send_date", "store", "mobile", "code", "status", "delivery_status", "sent_at"]
     list_filter = ["store", "status", "delivery_status", "code"]
     search_fields = ["mobile", "idempotency_key"]
-    raw_id_fields = ["task", "customer"]
+    raw_id_fields = ["task", "customer", "campaign"]
     show_full_result_count = False
 
 
@@ -73,3 +81,15 @@ class InboundSmsAdmin(CustomerRecordAdmin):
 class GenerationRunAdmin(ReadOnlyModelAdmin):
     list_display = ["date", "store", "code", "created_count", "finished_at"]
     list_filter = ["store", "code"]
+
+
+@admin.register(Campaign)
+class CampaignAdmin(ReadOnlyModelAdmin):
+    """SMS campaigns are written by their pages (followups.campaigns: placeholders, four-eyes
+    approval, the recipients fixed set-based): read-only here."""
+
+    list_display = ["send_at", "store", "name", "kind", "status", "holdout_percent", "created_by", "approved_by"]
+    list_filter = ["store", "kind", "status"]
+    search_fields = ["name"]
+    raw_id_fields = ["segment", "created_by", "approved_by"]
+    list_select_related = ["store", "created_by", "approved_by"]

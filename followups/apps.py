@@ -12,6 +12,11 @@ _MANAGER = [
     "view_smsmessage",
     "view_inboundsms",
     "view_generationrun",
+    # SMS campaigns (营销短信): managers create, test and approve (another manager's: four eyes).
+    "view_campaign",
+    "add_campaign",
+    "change_campaign",
+    "approve_campaign",
 ]
 
 
@@ -29,6 +34,7 @@ class FollowupsConfig(AppConfig):
         ("followups:preview", _("Tomorrow's queue preview"), ["manager"], "more"),
         ("followups:rules", _("Follow-up rules"), ["manager", "admin"], "more"),
         ("followups:sms", _("SMS"), ["manager", "admin"], "more"),
+        ("followups:campaign_list", _("SMS campaigns"), ["manager", "admin"]),
     ]
     # The call agents' landing page opens on the queue (crm/landing.py).
     landing_actions = [

@@ -3,7 +3,7 @@
 from django.utils.translation import gettext as _
 
 from customers.card import CardPanel, TimelineEvent
-from followups.selectors import call_history, customer_open_tasks, customer_sms
+from followups.selectors import call_history, customer_open_tasks, customer_sms, customer_sms_replies
 
 
 def due_followups_panel(*, user, customer) -> CardPanel | None:
@@ -39,9 +39,26 @@ def calls_and_sms(*, user, customer) -> list[TimelineEvent]:
         TimelineEvent(
             at=message.sent_at or message.created_at,
             kind="sms",
-            title=f"{_('SMS')} · {message.get_status_display()}",
+            title=" · ".join(
+                part
+                for part in [
+                    _("SMS"),
+                    message.campaign.name if message.campaign_id else "",
+                    message.get_status_display(),
+                ]
+                if part
+            ),
             detail=message.body,
         )
         for message in customer_sms(customer_id=customer.pk)
+    )
+    events.extend(
+        TimelineEvent(
+            at=reply.received_at,
+            kind="sms",
+            title=f"{_('SMS reply')} · {reply.get_action_display()}",
+            detail=reply.text,
+        )
+        for reply in customer_sms_replies(customer_id=customer.pk)
     )
     return events

@@ -81,3 +81,22 @@ class DeliveryStatus(models.TextChoices):
     UNKNOWN = "unknown", _("Unknown")
     DELIVERED = "delivered", _("Delivered")
     UNDELIVERED = "undelivered", _("Not delivered")
+
+
+class CampaignKind(models.TextChoices):
+    """What an SMS campaign (营销短信) is for: a special-weather care message is a care notice sent
+    under the service consent; every other kind is marketing and needs marketing consent granted."""
+
+    PROMOTION = "promotion", _("Promotion")
+    NEW_MODEL = "new_model", _("New-model launch")
+    SPECIAL_WEATHER = "special_weather", _("Special-weather care (特殊天气关怀)")
+    INVITATION = "invitation", _("Invitation")
+    OTHER = "other", _("Other")
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    APPROVED = "approved", _("Approved")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    CANCELLED = "cancelled", _("Cancelled")

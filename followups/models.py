@@ -1,6 +1,7 @@
 """Follow-up rules per store, the tasks generated from them, call attempts and SMS."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -11,12 +12,15 @@ from crm.models import Store, TimeStampedModel
 from customers.choices import ReplyAction
 from followups.choices import (
     CallOutcome,
+    CampaignKind,
+    CampaignStatus,
     Channel,
     DeliveryStatus,
     RuleCode,
     SmsStatus,
     TaskStatus,
 )
+from followups.placeholders import template_errors
 
 
 class FollowupRule(TimeStampedModel):
@@ -232,6 +236,17 @@ class SmsMessage(models.Model):
     error = models.CharField(_("error"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    campaign = models.ForeignKey(
+        "followups.Campaign",
+        verbose_name=_("campaign"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+    )
+    not_before = models.DateTimeField(
+        _("not before"), null=True, blank=True, help_text=_("A campaign's send time: not handed over earlier.")
+    )
 
     class Meta:
         ordering = ["-send_date", "id"]
@@ -307,3 +322,101 @@ class GenerationRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.store_id} {self.code} {self.date}"
+
+
+class Campaign(TimeStampedModel):
+    """An SMS campaign (营销短信): one template sent to a segment of a store's customers (or, for a
+    special-weather care message, to the owners of chosen districts) once a manager approved it.
+    Approval fixes the recipients and the holdout (``CampaignRecipient``) and queues the messages
+    (``SmsMessage`` with this campaign) that the store's SMS batches send in the window."""
+
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=20, choices=CampaignKind.choices, default=CampaignKind.PROMOTION)
+    segment = models.ForeignKey(
+        "customers.Segment",
+        verbose_name=_("segment"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    districts = models.JSONField(_("districts"), default=list, blank=True)
+    template = models.TextField(
+        _("text"),
+        help_text=_("Fields: {name} {plate} {model} {date} {store} {store_phone} {points}"),
+    )
+    send_at = models.DateTimeField(_("send at"))
+    holdout_percent = models.PositiveSmallIntegerField(
+        _("holdout (%)"), default=10, help_text=_("Share of the recipients not sent, to measure the effect.")
+    )
+    status = models.CharField(_("status"), max_length=20, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approved by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["-send_at", "-id"]
+        verbose_name = _("SMS campaign")
+        verbose_name_plural = _("SMS campaigns")
+        permissions = [("approve_campaign", _("Can approve an SMS campaign"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(holdout_percent__lte=50),
+                name="campaign_holdout_percent_range",
+                violation_error_message=_("The holdout is between 0 and 50 %."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = template_errors(self.template)
+        if errors:
+            raise ValidationError({"template": errors})
+
+    def save(self, *args, **kwargs) -> None:
+        # Placeholders are checked whenever a campaign is saved, whichever way (form, API, admin, shell).
+        self.clean()
+        super().save(*args, **kwargs)
+
+
+class CampaignRecipient(models.Model):
+    """A customer a campaign reached when it was approved: sent a message, or kept in the holdout."""
+
+    # The unique (campaign, customer) key indexes the campaign.
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE, related_name="+"
+    )
+    is_holdout = models.BooleanField(_("holdout"), default=False)
+    message = models.ForeignKey(
+        SmsMessage, verbose_name=_("message"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("campaign recipient")
+        verbose_name_plural = _("campaign recipients")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "customer"],
+                name="campaignrecipient_unique",
+                violation_error_message=_("The customer is already a recipient of this campaign."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.customer_id}"

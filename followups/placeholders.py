@@ -9,6 +9,8 @@ The card's and vehicle's fields come from the customers app (``card_placeholder_
 import datetime
 import re
 
+from django.utils.translation import gettext as _
+
 from customers.selectors import MESSAGE_PLACEHOLDERS, card_placeholder_sql, card_placeholder_values
 
 #: Every placeholder (customers' one list), in the order the SQL rendering replaces them.
@@ -57,3 +59,30 @@ def render_placeholders_sql(template_sql: str, *, task: str, store: str, custome
     for name in PLACEHOLDERS:
         rendered = f"replace({rendered}, '{{{name}}}', {expressions[name]})"
     return rendered
+
+
+_BRACED = re.compile(r"\{([^{}]*)\}")
+MAX_TEMPLATE_LENGTH = 500
+
+
+def template_errors(template: str) -> list[str]:
+    """Why ``template`` cannot be saved: empty, too long, or naming a ``{placeholder}`` that does not
+    exist (a typo, a capital, a Chinese name) or leaving a brace unpaired. Empty when it is fine."""
+    template = template or ""
+    if not template.strip():
+        return [_("Write the text of the message.")]
+    if len(template) > MAX_TEMPLATE_LENGTH:
+        return [_("The text is at most %(limit)d characters long.") % {"limit": MAX_TEMPLATE_LENGTH}]
+    unknown = [name for name in _BRACED.findall(template) if name not in PLACEHOLDERS]
+    errors = []
+    if unknown:
+        errors.append(
+            _("Unknown fields: %(fields)s. The fields are: %(known)s.")
+            % {
+                "fields": ", ".join("{" + name + "}" for name in dict.fromkeys(unknown)),
+                "known": " ".join("{" + name + "}" for name in PLACEHOLDERS),
+            }
+        )
+    elif "{" in _BRACED.sub("", template) or "}" in _BRACED.sub("", template):
+        errors.append(_("A brace { or } has no pair: write fields as {name}."))
+    return errors

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from customers.privacy import queryset_rows
 from followups.choices import RuleCode, SmsStatus, TaskStatus
-from followups.models import CallAttempt, FollowupTask, InboundSms, SmsMessage
+from followups.models import CallAttempt, CampaignRecipient, FollowupTask, InboundSms, SmsMessage
 
 
 def personal_data(*, customer) -> dict[str, list[dict]]:
@@ -15,6 +15,8 @@ def personal_data(*, customer) -> dict[str, list[dict]]:
         "calls": queryset_rows(CallAttempt.objects.filter(customer=customer).order_by("id")),
         "sms": queryset_rows(SmsMessage.objects.filter(customer=customer).order_by("id")),
         "sms_replies": queryset_rows(InboundSms.objects.filter(customer=customer).order_by("id")),
+        # The SMS campaigns the customer was a recipient of (sent, or kept in the holdout).
+        "campaigns": queryset_rows(CampaignRecipient.objects.filter(customer=customer).order_by("id")),
     }
 
 

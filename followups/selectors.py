@@ -15,7 +15,7 @@ from customers.choices import ConsentPurpose
 from customers.selectors import CUSTOMER_TABLE, VEHICLE_TABLE, customer_sms_allowed_sql, customer_visibility_condition
 from followups.choices import MARKETING_RULES, CallOutcome, Channel, RuleCode, TaskStatus
 from followups.generation import preview_statement
-from followups.models import CallAttempt, FollowupRule, FollowupTask, SmsMessage
+from followups.models import CallAttempt, FollowupRule, FollowupTask, InboundSms, SmsMessage
 from followups.placeholders import render_placeholders, task_placeholder_values
 
 SATISFIED_SCORE = 4
@@ -270,7 +270,14 @@ def customer_open_tasks(*, customer_id: int) -> list[FollowupTask]:
 
 
 def customer_sms(*, customer_id: int, limit: int = 50) -> list[SmsMessage]:
-    return list(SmsMessage.objects.filter(customer_id=customer_id).order_by("-created_at")[:limit])
+    return list(
+        SmsMessage.objects.filter(customer_id=customer_id).select_related("campaign").order_by("-created_at")[:limit]
+    )
+
+
+def customer_sms_replies(*, customer_id: int, limit: int = 50) -> list[InboundSms]:
+    """The customer's SMS replies (T/TD, Y, a score…) with what they did, newest first."""
+    return list(InboundSms.objects.filter(customer_id=customer_id).order_by("-received_at", "-id")[:limit])
 
 
 def stores_of(user) -> list[Store]:

@@ -24,6 +24,7 @@ from crm.selectors import working_calendar
 from customers.models import Vehicle
 from customers.selectors import CUSTOMER_TABLE, VEHICLE_TABLE, customer_visibility_sql, customers_with_mobile
 from customers.sms_replies import Reply, reply_resolve
+from followups.campaigns import campaign_statuses_refresh, queued_campaign_message_allowed_sql
 from followups.choices import (
     CallOutcome,
     Channel,
@@ -511,6 +512,7 @@ _SMS_CLAIM_SQL = """
         SELECT id FROM followups_smsmessage
         WHERE store_id = %(store_id)s AND send_date <= %(day)s
           AND (status = 'queued' OR (status = 'sending' AND lease_until < %(now)s))
+          AND (not_before IS NULL OR not_before <= %(now)s)
         ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
     RETURNING id, idempotency_key, mobile, body, task_id, send_attempts
 """
@@ -536,7 +538,8 @@ def sms_messages_prepare(*, store_id: int, day: datetime.date) -> int:
             UPDATE followups_smsmessage m SET status = 'cancelled', lease_until = NULL
             FROM {CUSTOMER_TABLE} cu
             WHERE cu.id = m.customer_id AND m.store_id = %(store_id)s AND m.status = 'queued'
-              AND NOT {sms_allowed_sql("m.code")}
+              AND NOT (CASE WHEN m.campaign_id IS NULL THEN {sms_allowed_sql("m.code")}
+                       ELSE {queued_campaign_message_allowed_sql(message="m", alias="cu")} END)
             """,
             {"store_id": store_id},
         )
@@ -614,6 +617,8 @@ def sms_send_batch(*, store_id: int, day: datetime.date | None = None, now=None,
                         status=TaskStatus.DONE, completed_at=timezone.now()
                     )
             result["duplicate" if sent.duplicate else "sent"] += updated
+    if result["sent"] or result["duplicate"] or result["failed"]:
+        campaign_statuses_refresh(store_id=store_id)
     return result
 
 

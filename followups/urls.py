@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from followups import views
 
@@ -19,4 +19,5 @@ urlpatterns = [
     path("exports/<int:pk>/download/", views.export_request_download, name="export_request_download"),
     path("sms/inbound/", views.sms_inbound, name="sms_inbound"),
     path("sms/delivery/", views.sms_delivery, name="sms_delivery"),
+    path("campaigns/", include("followups.campaign_urls")),
 ]

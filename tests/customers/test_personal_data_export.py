@@ -41,7 +41,7 @@ def test_a_manager_downloads_everything_held_about_the_customer(client, manager_
     data = json.loads(response.content.decode("utf-8"))
     assert sorted(data) == sorted([
         "exported_at", "customer", "named_staff", "vehicles", "repair_orders", "notes", "consents", "consent_history",
-        "card_history", "vehicle_history", "followup_tasks", "calls", "sms", "sms_replies", "complaints",
+        "card_history", "vehicle_history", "followup_tasks", "calls", "sms", "sms_replies", "campaigns", "complaints",
         "complaint_actions", "complaint_attachments",
     ])  # fmt: skip
     card = data["customer"]

@@ -1,0 +1,73 @@
+"""A campaign sent through a real Celery worker and Redis, the worker killed (SIGKILL) mid-send and
+restarted: every recipient outside the holdout gets the message once, the holdout none."""
+
+import json
+import signal
+import time
+
+import pytest
+from django.utils import timezone
+
+from config.celery import app
+from customers.facts import customer_stats_refresh
+from customers.models import CustomerConsent, Segment
+from followups import tasks
+from followups.campaigns import campaign_approve, campaign_create
+from followups.models import CampaignRecipient, SmsMessage
+from tests.conftest import start_celery_worker, stop_celery_worker, wait_until
+from tests.factories import CustomerFactory, StoreFactory, UserFactory
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+CUSTOMERS = 200
+SENT = 180  # ceil(200 × 10 %) = 20 kept back
+
+
+def test_a_campaign_survives_a_killed_worker(tmp_path):
+    today = timezone.localdate()
+    store = StoreFactory(code="NJ01", sms_signature="江宁日产")
+    author = UserFactory(username="author", role="manager", stores=[store])
+    approver = UserFactory(username="approver", role="manager", stores=[store])
+    for index in range(CUSTOMERS):
+        customer = CustomerFactory(store=store, mobile=f"1390000{index:04d}", district="江宁区")
+        CustomerConsent.objects.create(customer=customer, purpose="marketing", is_granted=True,
+                                       at=timezone.now(), source="desk")  # fmt: skip
+    customer_stats_refresh(today=today)
+    segment = Segment.objects.create(name="江宁车主", store=store, definition={"districts": ["江宁区"]})
+    campaign = campaign_create(
+        user=author, store=store, name="冬季保养", kind="promotion", segment=segment,
+        template="尊敬的{name}：冬季保养八折。", send_at=timezone.now(), holdout_percent=10,
+    )  # fmt: skip
+    assert campaign_approve(user=approver, campaign=campaign) == (CUSTOMERS, SENT)
+    sent_file = tmp_path / "sent.jsonl"
+    env = {
+        "SMS_GATEWAY": "file",
+        "SMS_FILE_GATEWAY_DIR": str(tmp_path),
+        "SMS_GATEWAY_RATE_PER_SECOND": "40",  # slow enough to kill the worker mid-send
+        "SMS_SEND_WINDOW": "00:00-24:00",  # the test runs at any hour
+        "SMS_SEND_LEASE_SECONDS": "2",
+    }
+    app.conf.task_always_eager = False
+    worker = start_celery_worker(extra_env=env)
+    try:
+        tasks.send_store_sms.delay(store_id=store.pk, day=today.isoformat())
+        assert wait_until(lambda: sent_file.exists() and len(sent_file.read_text().splitlines()) >= 20, timeout=60)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+        assert len(sent_file.read_text().splitlines()) < SENT
+        worker = start_celery_worker(extra_env=env)
+        for _tick in range(4):  # the resume sweep's ticks
+            tasks.resume_sms.delay()
+            time.sleep(1)
+        assert wait_until(lambda: SmsMessage.objects.filter(status="sent").count() == SENT, timeout=90)
+    finally:
+        stop_celery_worker(worker)
+        app.conf.task_always_eager = True
+
+    keys = [json.loads(line)["key"] for line in sent_file.read_text().splitlines()]
+    expected = {f"campaign-{campaign.pk}-{customer_id}" for customer_id in CampaignRecipient.objects.filter(
+        campaign=campaign, is_holdout=False).values_list("customer_id", flat=True)}  # fmt: skip
+    assert len(keys) == SENT
+    assert set(keys) == expected
+    assert SmsMessage.objects.count() == SENT
+    campaign.refresh_from_db()
+    assert campaign.status == "sent"
