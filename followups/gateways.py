@@ -41,32 +41,52 @@ class SmsGateway:
 class FileGateway(SmsGateway):
     """Appends one JSON line per message to ``<dir>/sent.jsonl`` (the default gateway).
 
-    The file is the record of what was sent: a key already in it is not written again.
+    The file is the record of what was sent: a key already in it is not written again. The gateway
+    remembers the keys it has read and, before each send, reads only what was appended since (the
+    file only grows; a file replaced or cut is read again from its start), so a batch of 100,000
+    messages reads the record once, not once per message.
     """
 
     def __init__(self, directory: str | os.PathLike | None = None) -> None:
         self.directory = Path(directory or settings.SMS_FILE_GATEWAY_DIR)
+        self._keys: set[str] = set()
+        self._read_up_to = 0
+        self._file_id: tuple[int, int] | None = None
 
     @property
     def path(self) -> Path:
         return self.directory / "sent.jsonl"
 
-    def sent_keys(self) -> set[str]:
-        if not self.path.exists():
-            return set()
-        keys = set()
-        for line in self.path.read_text(encoding="utf-8").splitlines():
+    def _read_new_lines(self) -> None:
+        try:
+            status = self.path.stat()
+        except FileNotFoundError:
+            self._keys, self._read_up_to, self._file_id = set(), 0, None
+            return
+        file_id = (status.st_dev, status.st_ino)
+        if file_id != self._file_id or status.st_size < self._read_up_to:
+            self._keys, self._read_up_to, self._file_id = set(), 0, file_id
+        with open(self.path, "rb") as record:
+            record.seek(self._read_up_to)
+            appended = record.read()
+        complete = appended.rfind(b"\n") + 1  # a line still being written (or cut by a crash) waits
+        for line in appended[:complete].splitlines():
             try:
-                keys.add(json.loads(line)["key"])
+                self._keys.add(json.loads(line)["key"])
             except (ValueError, KeyError):
                 continue  # a line cut short by a crash is not a sent message
-        return keys
+        self._read_up_to += complete
+
+    def sent_keys(self) -> set[str]:
+        self._read_new_lines()
+        return set(self._keys)
 
     def send(self, *, key: str, mobile: str, text: str) -> SendResult:
         self.directory.mkdir(parents=True, exist_ok=True)
         with open(self.directory / "sent.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if key in self.sent_keys():
+            self._read_new_lines()
+            if key in self._keys:
                 return SendResult(message_id=key, duplicate=True)
             line = json.dumps(
                 {"key": key, "mobile": mobile, "text": text, "at": timezone.now().isoformat()}, ensure_ascii=False
@@ -75,6 +95,7 @@ class FileGateway(SmsGateway):
                 sent.write(line + "\n")
                 sent.flush()
                 os.fsync(sent.fileno())
+            self._keys.add(key)
         _throttle()
         return SendResult(message_id=key)
 

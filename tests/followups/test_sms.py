@@ -270,3 +270,17 @@ def test_the_sms_list_searches_and_its_pages_keep_the_day(client, manager_a, sto
     assert [task.customer.customer_no for task in found.context["page"].object_list] == ["C9"]
     assert everyone.context["page"].paginator.count == 51
     assert 'href="?date=2026-11-22&amp;q=&amp;page=2"' in everyone.content.decode()
+
+
+def test_the_file_gateway_sees_what_another_process_sent_and_reads_only_what_is_new(tmp_path):
+    first, second = FileGateway(tmp_path), FileGateway(tmp_path)  # two workers on one record
+
+    assert first.send(key="k1", mobile="13900000001", text="a").duplicate is False
+    assert second.send(key="k1", mobile="13900000001", text="a").duplicate is True
+    assert second.send(key="k2", mobile="13900000002", text="b").duplicate is False
+    with open(tmp_path / "sent.jsonl", "a", encoding="utf-8") as record:
+        record.write('{"key": "k3", "mob')  # a line a crash cut short is not a sent message
+    assert first.send(key="k2", mobile="13900000002", text="b").duplicate is True
+    assert first.sent_keys() == {"k1", "k2"}
+    (tmp_path / "sent.jsonl").write_text('{"key": "k9"}\n', encoding="utf-8")  # the record replaced
+    assert first.sent_keys() == {"k9"}
