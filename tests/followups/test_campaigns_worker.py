@@ -1,5 +1,6 @@
-"""A campaign sent through a real Celery worker and Redis, the worker killed (SIGKILL) mid-send and
-restarted: every recipient outside the holdout gets the message once, the holdout none."""
+"""A 10,000-message campaign sent through a real Celery worker and Redis, the worker killed (SIGKILL)
+mid-send and restarted: every recipient outside the holdout gets the message once (the file
+gateway's record holds each key once), the holdout none."""
 
 import json
 import signal
@@ -10,16 +11,16 @@ from django.utils import timezone
 
 from config.celery import app
 from customers.facts import customer_stats_refresh
-from customers.models import CustomerConsent, Segment
+from customers.models import Customer, CustomerConsent, Segment
 from followups import tasks
 from followups.campaigns import campaign_approve, campaign_create
 from followups.models import CampaignRecipient, SmsMessage
 from tests.conftest import start_celery_worker, stop_celery_worker, wait_until
-from tests.factories import CustomerFactory, StoreFactory, UserFactory
+from tests.factories import StoreFactory, UserFactory
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-CUSTOMERS = 200
-SENT = 180  # ceil(200 × 10 %) = 20 kept back
+CUSTOMERS = 11_112
+SENT = 10_000  # ceil(11,112 × 10 %) = 1,112 kept back
 
 
 def test_a_campaign_survives_a_killed_worker(tmp_path):
@@ -27,10 +28,14 @@ def test_a_campaign_survives_a_killed_worker(tmp_path):
     store = StoreFactory(code="NJ01", sms_signature="江宁日产")
     author = UserFactory(username="author", role="manager", stores=[store])
     approver = UserFactory(username="approver", role="manager", stores=[store])
-    for index in range(CUSTOMERS):
-        customer = CustomerFactory(store=store, mobile=f"1390000{index:04d}", district="江宁区")
-        CustomerConsent.objects.create(customer=customer, purpose="marketing", is_granted=True,
-                                       at=timezone.now(), source="desk")  # fmt: skip
+    customers = Customer.objects.bulk_create(
+        Customer(customer_no=f"W{index:06d}", store=store, name="张伟", mobile=f"139{index:08d}", district="江宁区")
+        for index in range(CUSTOMERS)
+    )
+    CustomerConsent.objects.bulk_create(
+        CustomerConsent(customer=customer, purpose="marketing", is_granted=True, at=timezone.now(), source="desk")
+        for customer in customers
+    )
     customer_stats_refresh(today=today)
     segment = Segment.objects.create(name="江宁车主", store=store, definition={"districts": ["江宁区"]})
     campaign = campaign_create(
@@ -42,7 +47,7 @@ def test_a_campaign_survives_a_killed_worker(tmp_path):
     env = {
         "SMS_GATEWAY": "file",
         "SMS_FILE_GATEWAY_DIR": str(tmp_path),
-        "SMS_GATEWAY_RATE_PER_SECOND": "40",  # slow enough to kill the worker mid-send
+        "SMS_GATEWAY_RATE_PER_SECOND": "2000",
         "SMS_SEND_WINDOW": "00:00-24:00",  # the test runs at any hour
         "SMS_SEND_LEASE_SECONDS": "2",
     }
@@ -50,7 +55,7 @@ def test_a_campaign_survives_a_killed_worker(tmp_path):
     worker = start_celery_worker(extra_env=env)
     try:
         tasks.send_store_sms.delay(store_id=store.pk, day=today.isoformat())
-        assert wait_until(lambda: sent_file.exists() and len(sent_file.read_text().splitlines()) >= 20, timeout=60)
+        assert wait_until(lambda: sent_file.exists() and len(sent_file.read_text().splitlines()) >= 500, timeout=120)
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
         assert len(sent_file.read_text().splitlines()) < SENT
@@ -58,7 +63,7 @@ def test_a_campaign_survives_a_killed_worker(tmp_path):
         for _tick in range(4):  # the resume sweep's ticks
             tasks.resume_sms.delay()
             time.sleep(1)
-        assert wait_until(lambda: SmsMessage.objects.filter(status="sent").count() == SENT, timeout=90)
+        assert wait_until(lambda: SmsMessage.objects.filter(status="sent").count() == SENT, timeout=300)
     finally:
         stop_celery_worker(worker)
         app.conf.task_always_eager = True
