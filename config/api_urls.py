@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("customers.api.urls")),
     path("", include("complaints.api.urls")),
     path("", include("clubs.api.urls")),
+    path("", include("followups.api.urls")),
     # Last: a path no operation matches (an id that is not a number…) is a JSON 404 like the API's.
     # Only paths ending in a slash, so a missing slash is still redirected by APPEND_SLASH.
     re_path(r"^.*/\Z", ApiNotFoundView.as_view(), name="api-not-found"),

@@ -313,6 +313,7 @@ SPECTACULAR_SETTINGS = {
         "ClubEventKindEnum": "clubs.choices.EventKind",
         "PointsEntryKindEnum": "clubs.choices.EntryKind",
         "WalletEntryKindEnum": "clubs.choices.WalletEntryKind",
+        "CampaignKindEnum": "followups.choices.CampaignKind",
     },
 }
 
