@@ -36,6 +36,8 @@ class FollowupsConfig(AppConfig):
         ("followups:sms", _("SMS"), ["manager", "admin"], "more"),
         ("followups:campaign_list", _("SMS campaigns"), ["manager", "admin"]),
     ]
+    # The club's event report asks what became of its invitations (customers/message_outcomes.py).
+    message_outcome_providers = ["followups.selectors.message_outcomes"]
     # The call agents' landing page opens on the queue (crm/landing.py).
     landing_actions = [
         LandingAction(

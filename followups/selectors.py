@@ -12,6 +12,7 @@ from crm.models import Store
 from crm.scoping import scope_to_user_stores, stores_for_user
 from crm.selectors import working_calendar
 from customers.choices import ConsentPurpose
+from customers.message_outcomes import MessageOutcome
 from customers.selectors import CUSTOMER_TABLE, VEHICLE_TABLE, customer_sms_allowed_sql, customer_visibility_condition
 from followups.choices import MARKETING_RULES, CallOutcome, Channel, RuleCode, TaskStatus
 from followups.generation import preview_statement
@@ -288,3 +289,23 @@ def sms_tasks_by_id(*, user, ids: list[int]) -> QuerySet[FollowupTask]:
     """The SMS tasks of ``ids`` the user may still see (an approved export of the day's SMS list), in
     the list's order."""
     return _sms_list_rows(_visible_tasks(user).filter(pk__in=ids, channel=Channel.SMS))
+
+
+def message_outcomes(*, code: str, detail_key: str, detail_value: str):
+    """How many customers the ``code`` tasks whose detail holds ``detail_key`` = ``detail_value``
+    named, how many an SMS reached the gateway for, and how many the provider reported delivered
+    (customers.message_outcomes; the club's event report asks for its invitations). One query."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT count(DISTINCT t.customer_id),
+                   count(DISTINCT t.customer_id) FILTER (WHERE m.status = 'sent'),
+                   count(DISTINCT t.customer_id) FILTER (WHERE m.status = 'sent' AND m.delivery_status = 'delivered')
+            FROM {FollowupTask._meta.db_table} t
+            LEFT JOIN {SmsMessage._meta.db_table} m ON m.task_id = t.id
+            WHERE t.code = %s AND t.detail ->> %s = %s
+            """,
+            [code, detail_key, detail_value],
+        )
+        tasks, sent, delivered = cursor.fetchone()
+    return MessageOutcome(tasks=tasks, sent=sent, delivered=delivered)

@@ -11,6 +11,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from crm.scoping import scope_to_user_stores
+from customers.message_outcomes import message_outcome
 from customers.selectors import VEHICLE_TABLE, customer_queryset_for_user
 
 # --- club events ---------------------------------------------------------------------------------
@@ -149,6 +150,9 @@ class EventReport:
     """An event's figures: its list by status, and what the attendees did in the 30 days after."""
 
     invited: int
+    invited_by_sms: int | None
+    sms_sent: int | None
+    sms_delivered: int | None
     registered: int
     waiting: int
     cancelled: int
@@ -189,8 +193,9 @@ _ATTENDEE_ORDERS_SQL = f"""
 
 
 def event_report(*, event) -> EventReport:
-    """The event's report, set-based (two queries whatever the number of attendees): invited (every
-    one who had an invitation), registered (holding a place now: registered, or registered and
+    """The event's report, set-based (three queries whatever the number of attendees): invited by
+    staff, the invitation SMS (customers invited, sent, delivered: asked of the follow-ups through
+    customers.message_outcomes), registered (holding a place now: registered, or registered and
     came), waiting, cancelled, attended (walk-ins included), the points credited for attending, and
     the attendees' repair orders opened (else settled) from the day after the event's last day
     through 30 days later with their total spend, and how many of them came back with one."""
@@ -219,8 +224,10 @@ def event_report(*, event) -> EventReport:
             {"event": event.pk, "first": first, "last": last},
         )
         orders, spend, returned = cursor.fetchone()
+    sms = message_outcome(code="event_notice", detail_key="event_id", detail_value=str(event.pk))
     return EventReport(
-        invited=invited, registered=registered, waiting=waiting, cancelled=cancelled, attended=attended,
+        invited=invited, invited_by_sms=sms.tasks, sms_sent=sms.sent, sms_delivered=sms.delivered,
+        registered=registered, waiting=waiting, cancelled=cancelled, attended=attended,
         walk_ins=walk_ins, points=int(points), repair_orders=int(orders), spend=Decimal(spend), returned=returned,
         first_day=first, last_day=last,
     )  # fmt: skip

@@ -90,7 +90,10 @@ def test_segment_event_invitation_y_door_and_report(browser_page, live_server, s
     page.goto(live_server.url + reverse("clubs:event_report", args=[event.pk]))
     figures = {
         name: page.locator(f'[data-figure="{name}"] .figure-value').inner_text()
-        for name in ("registered", "waiting", "attended", "points")
+        for name in ("invited-by-sms", "sent", "delivered", "registered", "waiting", "attended", "points")
     }
-    assert figures == {"registered": "1", "waiting": "0", "attended": "1", "points": "100"}
+    assert figures == {
+        "invited-by-sms": "1", "sent": "1", "delivered": "0", "registered": "1", "waiting": "0", "attended": "1",
+        "points": "100",
+    }  # fmt: skip
     assert page.locator(f'[data-attendee="{guest.pk}"]').count() == 1

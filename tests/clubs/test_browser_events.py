@@ -89,7 +89,7 @@ def test_the_door_check_in_on_a_phone(browser_page, live_server, store_a, adviso
     log_in(page, live_server, "manager_a", "pw-for-tests-1")
     page.goto(live_server.url + reverse("clubs:event_report", args=[event.pk]))
     assert page.locator('[data-figure="attended"] .figure-value').inner_text() == "2"
-    assert page.locator('[data-figure="delivered"] .figure-value').inner_text() == "—"
+    assert page.locator('[data-figure="delivered"] .figure-value').inner_text() == "0"
     assert_fits(page)
     page.goto(live_server.url + reverse("clubs:event_list"))
     assert page.locator(f'tr[data-event="{event.pk}"] [data-field="taken"]').inner_text() == "2 / 20"
