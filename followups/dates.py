@@ -11,6 +11,8 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import NamedTuple
 
+from lunardate import LunarDate
+
 from crm.calendar import ONE_DAY, WorkingCalendar, add_months, days_in_month, is_leap_year, lunar_to_solar
 from followups.choices import Channel
 
@@ -153,3 +155,24 @@ def rule_dates_queued_between(calendar: WorkingCalendar, start: date, end: date)
         for rule_date, queue_date in calendar.working_day_table(first_rule_date, end)
         if queue_date <= end
     ]
+
+
+def lunar_birthday_keys(anniversary: date) -> list[tuple[int, int]]:
+    """The lunar birthdays (month, day) greeted as falling on ``anniversary`` (docs/followups.md,
+    "Lunar birthdays"): the lunar date of that day, and day 30 of its month as well when that month
+    has only 29 days that year (a day 30 is then kept on day 29). A day of a leap month is nobody's
+    lunar birthday: leap months are ignored, the regular month's date is used. Empty outside the
+    years the lunar calendar knows (1900–2099)."""
+    try:
+        lunar = LunarDate.from_solar_date(anniversary.year, anniversary.month, anniversary.day)
+    except ValueError:
+        return []
+    if lunar.is_leap_month:
+        return []
+    keys = [(lunar.month, lunar.day)]
+    if lunar.day == 29:
+        try:
+            LunarDate(lunar.year, lunar.month, 30, False).to_solar_date()
+        except ValueError:  # a small month: its day 30 is greeted on day 29
+            keys.append((lunar.month, 30))
+    return keys

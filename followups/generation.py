@@ -29,7 +29,7 @@ from customers.selectors import (
     vehicle_is_active_sql,
 )
 from followups.choices import VEHICLE_RULES, Channel, RuleCode, rule_consent_purpose
-from followups.dates import greeting_holidays, inverse_add_months, rule_dates_queued_on
+from followups.dates import greeting_holidays, inverse_add_months, lunar_birthday_keys, rule_dates_queued_on
 
 MOBILE_PATTERN = r"^1[3-9][0-9]{9}$"
 LANDLINE_PATTERN = r"^0[1-9][0-9]{1,2}-?[1-9][0-9]{6,7}$"
@@ -147,7 +147,11 @@ def _maintenance(rule, rule_dates: list[date]) -> Candidates:
 
 
 def _birthday(rule, rule_dates: list[date]) -> Candidates:
+    """Solar birthdays on their anniversary (29 February on 28 February in a common year), and
+    lunar birthdays (a card with a lunar month and day) on the solar date of that lunar day instead
+    (followups.dates.lunar_birthday_keys): both ``-offset_days`` days before R."""
     month_days, targets, birthdays = [], [], []
+    lunar_keys, lunar_targets, lunar_birthdays = [], [], []
     for rule_date in rule_dates:
         anniversary = rule_date - timedelta(days=rule.offset_days)
         keys = [anniversary.month * 100 + anniversary.day]
@@ -158,6 +162,10 @@ def _birthday(rule, rule_dates: list[date]) -> Candidates:
             month_days.append(key)
             targets.append(rule_date)
             birthdays.append(anniversary)
+        for month, day in lunar_birthday_keys(anniversary):
+            lunar_keys.append(month * 100 + day)
+            lunar_targets.append(rule_date)
+            lunar_birthdays.append(anniversary)
     return Candidates(
         f"""
         SELECT cu.id AS customer_id, NULL::bigint AS vehicle_id, cu.id AS unit_id, wanted.rule_date,
@@ -166,10 +174,20 @@ def _birthday(rule, rule_dates: list[date]) -> Candidates:
         JOIN unnest(%(month_days)s::int[], %(targets)s::date[], %(birthdays)s::date[])
              AS wanted(month_day, rule_date, anniversary)
           ON wanted.month_day = (EXTRACT(MONTH FROM cu.birthday) * 100 + EXTRACT(DAY FROM cu.birthday))::int
-        WHERE cu.store_id = %(store_id)s AND cu.birthday IS NOT NULL
+        WHERE cu.store_id = %(store_id)s AND cu.birthday IS NOT NULL AND cu.lunar_birthday_month IS NULL
+        UNION ALL
+        SELECT cu.id, NULL::bigint, cu.id, wanted.rule_date, wanted.anniversary, '{{"lunar": true}}'::jsonb
+        FROM {CUSTOMER_TABLE} cu
+        JOIN unnest(%(lunar_keys)s::int[], %(lunar_targets)s::date[], %(lunar_birthdays)s::date[])
+             AS wanted(month_day, rule_date, anniversary)
+          ON wanted.month_day = cu.lunar_birthday_month * 100 + cu.lunar_birthday_day
+        WHERE cu.store_id = %(store_id)s AND cu.lunar_birthday_month IS NOT NULL
         """,
-        {"month_days": month_days, "targets": targets, "birthdays": birthdays},
-    )
+        {
+            "month_days": month_days, "targets": targets, "birthdays": birthdays, "lunar_keys": lunar_keys,
+            "lunar_targets": lunar_targets, "lunar_birthdays": lunar_birthdays,
+        },
+    )  # fmt: skip
 
 
 def _holiday(rule, rule_dates: list[date]) -> Candidates | None:

@@ -215,6 +215,32 @@ def test_a_29_february_birthday_is_28_february_in_a_non_leap_year(store):
     ]
 
 
+def test_a_lunar_birthday_is_greeted_on_its_solar_date_instead_of_the_solar_birthday(store):
+    mid_autumn = CustomerFactory(store=store, birthday=D(1980, 3, 3), lunar_birthday_month=8, lunar_birthday_day=15)
+    solar = CustomerFactory(store=store, birthday=D(1980, 3, 3))
+    # Lunar 2/30 in 2026, whose second month has 29 days: greeted on lunar 2/29 (16 April 2026).
+    thirtieth = CustomerFactory(store=store, lunar_birthday_month=2, lunar_birthday_day=30)
+    twenty_ninth = CustomerFactory(store=store, lunar_birthday_month=2, lunar_birthday_day=29)
+    # 2025 has a leap sixth month: lunar 6/10 is greeted on the regular month's day (4 July 2025),
+    # never on the leap month's (3 August 2025).
+    sixth = CustomerFactory(store=store, lunar_birthday_month=6, lunar_birthday_day=10)
+
+    generate(D(2026, 2, 25), store)  # 3 March − 6: the solar birthday only
+    generate(D(2026, 9, 19), store)  # 25 September 2026 (lunar 8/15) − 6
+    generate(D(2026, 4, 10), store)  # 16 April 2026 (lunar 2/29) − 6
+    generate(D(2025, 6, 28), store)  # 4 July 2025 (lunar 6/10) − 6
+    generate(D(2025, 7, 28), store)  # 3 August 2025 (leap lunar 6/10) − 6
+
+    assert tasks("birthday") == [
+        ("birthday", sixth.pk, D(2025, 6, 28), D(2025, 6, 28)),
+        ("birthday", solar.pk, D(2026, 2, 25), D(2026, 2, 25)),
+        ("birthday", thirtieth.pk, D(2026, 4, 10), D(2026, 4, 10)),
+        ("birthday", twenty_ninth.pk, D(2026, 4, 10), D(2026, 4, 10)),
+        ("birthday", mid_autumn.pk, D(2026, 9, 19), D(2026, 9, 19)),
+    ]
+    assert FollowupTask.objects.get(code="birthday", customer=mid_autumn).subject_date == D(2026, 9, 25)
+
+
 def test_holiday_greeting_goes_to_every_owner_six_days_before(store):
     owners = [CustomerFactory(store=store), CustomerFactory(store=store)]
 
