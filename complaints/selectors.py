@@ -164,6 +164,8 @@ class MonthFigures:
     service_complaints: int
     deliveries: int
     repair_orders: int
+    # The month in progress: its rates divide a few days' complaints by a few days' deliveries.
+    is_partial: bool = False
 
     @property
     def complaints(self) -> int:
@@ -398,6 +400,9 @@ def complaint_dashboard(*, store_ids: list[int], period: DashboardPeriod, now: d
     dashboard = Dashboard(period=period)
     dashboard.now = dashboard_now(store_ids=store_ids, now=now)
     dashboard.months = dashboard_months(store_ids=store_ids, period=trend)
+    this_month = timezone.localtime(now).date().replace(day=1)
+    for month in dashboard.months:
+        month.is_partial = month.month == this_month
     breakdowns = dashboard_breakdowns(store_ids=store_ids, period=period)
     dashboard.by_type = breakdowns["by_type"]
     dashboard.by_channel = breakdowns["by_channel"]

@@ -280,10 +280,16 @@ def _dashboard_scope(request: HttpRequest):
 def complaint_dashboard(request: HttpRequest) -> HttpResponse:
     form, period, store_ids = _dashboard_scope(request)
     dashboard = selectors.complaint_dashboard(store_ids=store_ids, period=period, now=timezone.now())
+    # A month in progress keeps its bar but no point on the rate lines: a few days' complaints over a
+    # few days' deliveries (one over one is 100 %) would set the scale and flatten the year.
+    partial = _("(in progress)")
     chart = {
-        "months": [month.month.strftime("%Y-%m") for month in dashboard.months],
-        "sales_rate": [month.sales_rate for month in dashboard.months],
-        "service_rate": [month.service_rate for month in dashboard.months],
+        "months": [
+            f"{month.month:%Y-%m} {partial}" if month.is_partial else f"{month.month:%Y-%m}"
+            for month in dashboard.months
+        ],
+        "sales_rate": [None if month.is_partial else month.sales_rate for month in dashboard.months],
+        "service_rate": [None if month.is_partial else month.service_rate for month in dashboard.months],
         "complaints": [month.complaints for month in dashboard.months],
         "by_type": dashboard.by_type,
         "by_channel": dashboard.by_channel,

@@ -17,7 +17,21 @@ document.addEventListener("DOMContentLoaded", function () {
       },
       options: {
         animation: false, maintainAspectRatio: false,
-        scales: { rate: { position: "left", beginAtZero: true }, count: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false } } }
+        scales: {
+          // Rates carry their unit; the month in progress has no point on the lines (see the view).
+          rate: { position: "left", beginAtZero: true, ticks: { callback: function (value) { return value + "%"; } } },
+          count: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false } }
+        },
+        plugins: {
+          tooltip: {
+            callbacks: {
+              label: function (item) {
+                var value = item.formattedValue;
+                return item.dataset.label + ": " + (item.dataset.yAxisID === "rate" ? value + "%" : value);
+              }
+            }
+          }
+        }
       }
     });
   }

@@ -3,6 +3,7 @@
 import datetime
 
 import pytest
+import time_machine
 from django.utils import translation
 
 from complaints.choices import Channel, Department, Severity, Status
@@ -158,3 +159,19 @@ def test_a_manager_of_store_b_sees_nothing_of_store_a(fixture, manager_b, store_
 
     assert dashboard.now == {"open": 1, "overdue": 1, "response_overdue": 1, "close_overdue": 1}
     assert dashboard.times["received"] == 1
+
+
+def test_the_month_in_progress_is_marked_and_left_off_the_rate_lines(fixture, client, manager_a):
+    """Today one complaint over one delivery would draw 100 % and flatten the year: the month in
+    progress keeps its bar and its row (marked) but has no point on the rate lines."""
+    in_progress = DashboardPeriod(first_month=datetime.date(2026, 10, 1), last_month=datetime.date(2026, 11, 1))
+    dashboard = complaint_dashboard(store_ids=[fixture.pk], period=in_progress, now=NOW)
+    assert [month.month for month in dashboard.months if month.is_partial] == [datetime.date(2026, 11, 1)]
+
+    with time_machine.travel(NOW, tick=False):
+        client.force_login(manager_a)
+        response = client.get("/complaints/dashboard/", {"first_month": "2026-10", "last_month": "2026-11"})
+    chart = response.context["chart"]
+    assert chart["months"][-2:] == ["2026-10", "2026-11 (in progress)"]  # the complaints tests run in English
+    assert (chart["sales_rate"][-2:], chart["service_rate"][-2:]) == ([25.0, None], [0.0, None])
+    assert '<tr data-month="2026-11" data-partial>' in response.content.decode()
