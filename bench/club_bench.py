@@ -24,7 +24,6 @@ import resource
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
@@ -34,7 +33,7 @@ import django
 
 django.setup()
 
-import psycopg2  # noqa: E402
+from benchdb import filler_columns, recreate_database  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
@@ -53,42 +52,6 @@ def say(message: str) -> None:
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def recreate_database() -> None:
-    url = urlparse(os.environ["DATABASE_URL"])
-    name = url.path.lstrip("/")
-    admin = psycopg2.connect(
-        host=url.hostname, port=url.port or 5432, user=url.username or "postgres", dbname="postgres"
-    )
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-
-
-def filler_columns(table: str, given: dict[str, str]) -> tuple[str, str]:
-    """Column list and SELECT expressions: ``given`` plus a neutral value for every other NOT NULL
-    column without a default."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns "
-            "WHERE table_name = %s ORDER BY ordinal_position",
-            [table],
-        )
-        columns = cursor.fetchall()
-    neutral = {"boolean": "false", "integer": "0", "bigint": "0", "smallint": "0", "date": "current_date",
-               "timestamp with time zone": "now()", "jsonb": "'{}'::jsonb", "numeric": "0"}  # fmt: skip
-    names, expressions = [], []
-    for name, data_type, nullable, default in columns:
-        if name in given:
-            names.append(name)
-            expressions.append(given[name])
-        elif nullable == "NO" and default is None and name != "id":
-            names.append(name)
-            expressions.append(neutral.get(data_type, "''"))
-    return ", ".join(names), ", ".join(expressions)
 
 
 def load(customers: int) -> None:
