@@ -1,6 +1,6 @@
 """The DMS-differences report: the members whose card's DMS tier or points disagree with the club.
 
-After S the club is the record (clubs.md, Terms): a later DMS export changes nothing but this list,
+After S the club is the record (docs/club.md): a later DMS export changes nothing but this list,
 which managers read to put the DMS right (or to find a member's tier set wrongly)."""
 
 from django.contrib import messages

@@ -56,7 +56,7 @@ LOOK_BACK = datetime.timedelta(days=2)
 # export's plan read from day-old statistics would loop over every member).
 ANALYZE_AFTER_ROWS = 10_000
 
-#: Each tier's defaults (clubs.md): points per ¥50, the share of the labour price paid, benefits.
+#: Each tier's defaults (docs/club.md): points per ¥50, the share of the labour price paid, benefits.
 _BASIC = "生日当月工时5折；24小时救援热线"
 _VIP = "生日当月工时5折；优先预约（VIP绿色通道）；VIP休息室；24小时救援热线"
 DEFAULT_TIER_RULES = {

@@ -1,4 +1,4 @@
-"""SMS campaigns (营销短信, docs/clubs.md "Campaigns"): writes, the recipients' SQL and the report.
+"""SMS campaigns (营销短信, docs/followups.md "SMS campaigns"): writes, the recipients' SQL and the report.
 
 A campaign is a draft until a manager approves it. Approval fixes, in one transaction and three
 set-based statements whatever the number of recipients:

@@ -1,4 +1,4 @@
-"""Referrals (保客转介绍, clubs.md "Referrals"): recording them (clubs.services.referral_record,
+"""Referrals (保客转介绍, docs/referrals.md): recording them (clubs.services.referral_record,
 referral_stage_set), matching them to deliveries through the nightly run (call_command club_run),
 the points and the referral-sales report, with exact values."""
 
