@@ -80,6 +80,14 @@ class FollowupRule(TimeStampedModel):
     def __str__(self) -> str:
         return f"{self.store.code} {self.get_code_display()}"
 
+    def clean(self) -> None:
+        # A template naming a field no message fills ({unknown}, {Name}, {姓名}) would reach customers
+        # with the braces in it: refused on every way in (the rule page, the admin, the service).
+        from followups.placeholders import template_errors
+
+        if self.sms_template and (errors := template_errors(self.sms_template)):
+            raise ValidationError({"sms_template": errors})
+
 
 class FollowupTask(models.Model):
     """A call or an SMS due to one unit (a vehicle or a customer) for one rule date R.

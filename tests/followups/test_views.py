@@ -255,3 +255,21 @@ def test_hand_made_answer_fields_are_ignored_not_a_500(client, agent_a, store_a,
     assert response.status_code == 302
     attempt = CallAttempt.objects.get()
     assert (attempt.task_id, attempt.answers) == (task.pk, {"0": "是"})
+
+
+@pytest.mark.parametrize("template", ["{unknown}您好", "尊敬的{Name}", "{姓名}您好", "您好{name"])
+def test_a_rule_template_naming_an_unknown_field_is_refused(client, manager_a, store_a, template):
+    rule = rules_for(store_a)["birthday"]
+    before = rule.sms_template
+    client.force_login(manager_a)
+
+    response = client.post(
+        reverse("followups:rule_edit", args=[rule.pk]),
+        {"is_enabled": "on", "channel": "sms", "offset_days": "-6", "offset_months": "0", "interval_days": "180",
+         "distance_km": "5000", "priority": "8", "script": "", "questionnaire": "", "sms_template": template},
+    )  # fmt: skip
+
+    assert response.status_code == 200  # the form again, with the reason
+    assert response.context["form"].errors["sms_template"]
+    rule.refresh_from_db()
+    assert rule.sms_template == before
