@@ -16,6 +16,7 @@ from clubs.selectors.standing import (  # noqa: I001
     membership_queryset_for_user,
 )
 from clubs.selectors.screens import (
+    membership_wallet,
     MEMBER_SORTS,
     expiring_points_expression,
     member_list_for_user,
@@ -42,7 +43,6 @@ from clubs.selectors.referrals import (
 )
 from clubs.selectors.api import (
     membership_list_for_user,
-    membership_wallet,
     referrers_visible_to,
 )
 from clubs.selectors.referrals import (

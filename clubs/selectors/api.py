@@ -2,13 +2,10 @@
 
 import datetime
 
-from django.db.models import IntegerField, OuterRef, QuerySet, Subquery
-from django.db.models.expressions import RawSQL
-from django.utils import timezone
+from django.db.models import QuerySet
 
-from clubs.models import Membership, TierRule, WalletEntry
-from clubs.run import MEMBERSHIP
-from clubs.selectors.standing import expiring_points_sql, membership_queryset_for_user
+from clubs.models import Membership
+from clubs.selectors.screens import member_list_for_user
 from customers.selectors import customer_queryset_for_user
 
 # --- The API's reads --------------------------------------------------------------------------
@@ -16,21 +13,8 @@ from customers.selectors import customer_queryset_for_user
 
 def membership_list_for_user(user, *, today: datetime.date | None = None) -> QuerySet[Membership]:
     """The members ``user`` may see, each with its tier's labour discount and ``points_expiring``
-    (points of lots expiring in the 30 days after ``today``), computed in the list's one query."""
-
-    today = today or timezone.localdate()
-    expiring = expiring_points_sql(member=MEMBERSHIP, day="%s::date")
-    discount = TierRule.objects.filter(store_id=OuterRef("store_id"), tier=OuterRef("tier")).values("labour_discount")
-    return membership_queryset_for_user(user).annotate(
-        points_expiring=RawSQL(expiring, [today] * expiring.count("%s"), output_field=IntegerField()),
-        labour_discount=Subquery(discount[:1]),
-    )
-
-
-def membership_wallet(*, membership: Membership) -> QuerySet:
-    """The member's stored-value entries, newest first."""
-
-    return WalletEntry.objects.filter(membership=membership).select_related("created_by").order_by("-id")
+    (points of lots expiring in the 30 days after ``today``): the members' list without its filters."""
+    return member_list_for_user(user=user, today=today)
 
 
 def referrers_visible_to(*, user, referrals) -> set[int]:

@@ -103,8 +103,13 @@ def member_tier_history(*, membership: Membership) -> QuerySet[TierChange]:
     )
 
 
+def membership_wallet(*, membership: Membership) -> QuerySet[WalletEntry]:
+    """The member's stored-value entries, newest first."""
+    return WalletEntry.objects.filter(membership=membership).select_related("created_by").order_by("-id")
+
+
 def member_wallet_entries(*, membership: Membership, limit: int = 50) -> list[WalletEntry]:
-    return list(WalletEntry.objects.filter(membership=membership).select_related("created_by").order_by("-id")[:limit])
+    return list(membership_wallet(membership=membership)[:limit])
 
 
 @dataclass(frozen=True)
