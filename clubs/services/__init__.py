@@ -5,6 +5,7 @@ audited; each that takes a reference is idempotent by it. The set-based nightly 
 """
 
 from clubs.services.ledger import (  # noqa: I001
+    ReferenceReused,
     MAX_POINTS_PER_ENTRY,
     points_available,
     points_redeem,
@@ -32,7 +33,6 @@ from clubs.services.referrals import (
     LOST_REASON_LIMIT,
 )
 from clubs.services.replays import (
-    ReferenceReused,
     points_redeem_by_reference,
     wallet_top_up_by_reference,
     wallet_spend_by_reference,

@@ -66,12 +66,16 @@ def points_available(*, membership: Membership, on: datetime.date | None = None)
     return sum(left for _lot, left in _open_lots(membership, on or _today()))
 
 
+class ReferenceReused(ApplicationError):
+    """The reference was used before for another number of points or another amount (the API's 409)."""
+
+
 def _existing(member: Membership, kind: str, reference: str, points: int) -> PointsEntry | None:
     if not reference:
         return None
     entry = PointsEntry.objects.filter(membership=member, kind=kind, reference=reference).first()
     if entry and entry.points != points:
-        raise ApplicationError(
+        raise ReferenceReused(
             _("Reference %(reference)s was already used for %(points)s points.")
             % {"reference": reference, "points": abs(entry.points)}
         )

@@ -1,7 +1,5 @@
 """Retried requests (the API): tell a replay of a reference from a first call."""
 
-from decimal import Decimal
-
 from django.db import transaction
 
 from clubs.choices import EntryKind, WalletEntryKind
@@ -12,27 +10,6 @@ from clubs.models import (
 )
 from clubs.services.ledger import _check_points, _existing, _locked, points_redeem
 from clubs.services.wallet import _check_amount, _wallet_existing, wallet_spend, wallet_top_up
-from crm.exceptions import ApplicationError
-
-# --- Retried requests (the API): tell a replay from a first call ---------------------------------
-
-
-class ReferenceReused(ApplicationError):
-    """The reference was used before for another number of points or another amount (the API's 409)."""
-
-
-def _replayed_points(member: Membership, kind: str, reference: str, points: int) -> PointsEntry | None:
-    try:
-        return _existing(member, kind, reference, points)
-    except ApplicationError as error:
-        raise ReferenceReused(error.message) from None
-
-
-def _replayed_wallet(member: Membership, kind: str, reference: str, amount: Decimal) -> WalletEntry | None:
-    try:
-        return _wallet_existing(member, kind, reference, amount)
-    except ApplicationError as error:
-        raise ReferenceReused(error.message) from None
 
 
 @transaction.atomic
@@ -47,7 +24,7 @@ def points_redeem_by_reference(
     reference = (reference or "").strip()
     if reference:
         member = _locked(membership)
-        if existing := _replayed_points(member, EntryKind.REDEMPTION, reference, -points):
+        if existing := _existing(member, EntryKind.REDEMPTION, reference, -points):
             return existing, False
     return points_redeem(membership=membership, points=points, reference=reference, user=user, note=note), True
 
@@ -61,7 +38,7 @@ def wallet_top_up_by_reference(
     reference = (reference or "").strip()
     if reference:
         member = _locked(membership)
-        if existing := _replayed_wallet(member, WalletEntryKind.TOPUP, reference, amount):
+        if existing := _wallet_existing(member, WalletEntryKind.TOPUP, reference, amount):
             return existing, False
     return wallet_top_up(membership=membership, amount=amount, reference=reference, user=user, note=note), True
 
@@ -75,6 +52,6 @@ def wallet_spend_by_reference(
     reference = (reference or "").strip()
     if reference:
         member = _locked(membership)
-        if existing := _replayed_wallet(member, WalletEntryKind.SPEND, reference, amount):
+        if existing := _wallet_existing(member, WalletEntryKind.SPEND, reference, amount):
             return existing, False
     return wallet_spend(membership=membership, amount=amount, reference=reference, user=user, note=note), True

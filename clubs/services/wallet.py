@@ -11,7 +11,7 @@ from clubs.models import (
     StoreClub,
     WalletEntry,
 )
-from clubs.services.ledger import _audit, _locked, _tier_change
+from clubs.services.ledger import ReferenceReused, _audit, _locked, _tier_change
 from crm.choices import AuditAction
 from crm.exceptions import ApplicationError
 
@@ -19,7 +19,7 @@ from crm.exceptions import ApplicationError
 def _wallet_existing(member: Membership, kind: str, reference: str, amount: Decimal) -> WalletEntry | None:
     entry = WalletEntry.objects.filter(membership=member, kind=kind, reference=reference).first()
     if entry and entry.amount != amount:
-        raise ApplicationError(
+        raise ReferenceReused(
             _("Reference %(reference)s was already used for ¥%(amount)s.")
             % {"reference": reference, "amount": entry.amount}
         )
