@@ -478,6 +478,13 @@ def message_unknown_placeholders(text: str) -> list[str]:
     return [f"{{{name}}}" for name in _BRACED.findall(text or "") if name not in MESSAGE_PLACEHOLDERS]
 
 
+def message_has_unpaired_brace(text: str) -> bool:
+    """Whether ``text`` has a ``{`` or ``}`` outside a ``{…}`` pair (``您好{name``): it would reach
+    customers as it is."""
+    rest = _BRACED.sub("", text or "")
+    return "{" in rest or "}" in rest
+
+
 def card_placeholder_values(*, customer: Customer, vehicle: Vehicle | None) -> dict[str, str]:
     """The text of each of ``CARD_PLACEHOLDERS`` for a card and (optionally) one of its vehicles;
     the same text as ``card_placeholder_sql`` gives in SQL."""

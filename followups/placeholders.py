@@ -11,7 +11,13 @@ import re
 
 from django.utils.translation import gettext as _
 
-from customers.selectors import MESSAGE_PLACEHOLDERS, card_placeholder_sql, card_placeholder_values
+from customers.selectors import (
+    MESSAGE_PLACEHOLDERS,
+    card_placeholder_sql,
+    card_placeholder_values,
+    message_has_unpaired_brace,
+    message_unknown_placeholders,
+)
 
 #: Every placeholder (customers' one list), in the order the SQL rendering replaces them.
 PLACEHOLDERS = MESSAGE_PLACEHOLDERS
@@ -61,7 +67,6 @@ def render_placeholders_sql(template_sql: str, *, task: str, store: str, custome
     return rendered
 
 
-_BRACED = re.compile(r"\{([^{}]*)\}")
 MAX_TEMPLATE_LENGTH = 500
 
 
@@ -73,16 +78,16 @@ def template_errors(template: str) -> list[str]:
         return [_("Write the text of the message.")]
     if len(template) > MAX_TEMPLATE_LENGTH:
         return [_("The text is at most %(limit)d characters long.") % {"limit": MAX_TEMPLATE_LENGTH}]
-    unknown = [name for name in _BRACED.findall(template) if name not in PLACEHOLDERS]
+    unknown = message_unknown_placeholders(template)
     errors = []
     if unknown:
         errors.append(
             _("Unknown fields: %(fields)s. The fields are: %(known)s.")
             % {
-                "fields": ", ".join("{" + name + "}" for name in dict.fromkeys(unknown)),
+                "fields": ", ".join(dict.fromkeys(unknown)),
                 "known": " ".join("{" + name + "}" for name in PLACEHOLDERS),
             }
         )
-    elif "{" in _BRACED.sub("", template) or "}" in _BRACED.sub("", template):
+    elif message_has_unpaired_brace(template):
         errors.append(_("A brace { or } has no pair: write fields as {name}."))
     return errors

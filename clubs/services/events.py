@@ -14,7 +14,12 @@ from clubs.services.referrals import _one_line
 from crm.exceptions import ApplicationError
 from crm.scoping import visible_store_ids
 from customers.models import Customer
-from customers.selectors import MESSAGE_PLACEHOLDERS, customer_queryset_for_user, message_unknown_placeholders
+from customers.selectors import (
+    MESSAGE_PLACEHOLDERS,
+    customer_queryset_for_user,
+    message_has_unpaired_brace,
+    message_unknown_placeholders,
+)
 
 # --- club events ---------------------------------------------------------------------------------
 #
@@ -53,6 +58,8 @@ def _event_check(event) -> None:
             _("The invitation text names %(unknown)s, which no message can fill in. Use %(known)s.")
             % {"unknown": "、".join(unknown), "known": " ".join(f"{{{name}}}" for name in MESSAGE_PLACEHOLDERS)}
         )
+    if message_has_unpaired_brace(event.invitation_template):
+        raise ApplicationError(_("A brace { or } has no pair: write fields as {name}."))
     if event.segment is not None and event.segment.store_id not in (None, event.store_id):
         raise ApplicationError(_("The segment belongs to another store."))
     try:

@@ -130,6 +130,8 @@ def test_the_events_own_invitation_text_is_sent_and_unknown_placeholders_are_ref
     for text in ("{unknown}", "尊敬的{Name}", "{姓名}您好"):
         with pytest.raises(ApplicationError, match="无法填写，可用的占位符"):
             event_update(user=manager_a, event=event, invitation_template=text)
+    with pytest.raises(ApplicationError, match="没有配对"):
+        event_update(user=manager_a, event=event, invitation_template="{name}您好{event")
     event_update(user=manager_a, event=event, invitation_template="{name}您好：{event}于{date}开始，回复Y报名。")
 
     assert invite_and_send(store_a, gateway) == 1
