@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from clubs.management.commands.club_start import parse_date
 from clubs.run import club_run
+from crm.management.arguments import parse_date
 from crm.models import Store
 
 

@@ -2,8 +2,8 @@ import csv
 
 from django.core.management.base import BaseCommand
 
-from clubs.management.commands.club_start import parse_date
 from clubs.selectors import EXPORT_HEADER, clubs_not_run_through, points_export_rows
+from crm.management.arguments import parse_date
 
 
 class Command(BaseCommand):

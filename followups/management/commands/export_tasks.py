@@ -2,7 +2,7 @@ import csv
 
 from django.core.management.base import BaseCommand, CommandError
 
-from followups.management.commands.generate_followups import parse_date
+from crm.management.arguments import parse_date
 from followups.selectors import export_rows
 
 HEADER = ["rule", "customer_no", "vin", "channel", "due_date"]

@@ -1,17 +1,9 @@
-import datetime
-
 from django.core.management.base import BaseCommand, CommandError
 
 from crm.exceptions import ApplicationError
+from crm.management.arguments import parse_date
 from crm.models import Store
 from followups.services import followups_generate_range
-
-
-def parse_date(value: str) -> datetime.date:
-    try:
-        return datetime.date.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"{value!r} is not a date: use YYYY-MM-DD.") from None
 
 
 class Command(BaseCommand):
