@@ -1,6 +1,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from customers.choices import Department  # noqa: F401  (the complaints' department is the customers' one)
+
 
 class Channel(models.TextChoices):
     """Where the complaint came in (seed 004: 店内直接产生, 满意度回访产生, 致电投诉, 800热线, 投诉专线,
@@ -14,11 +16,6 @@ class Channel(models.TextChoices):
     EMAIL = "email", _("E-mail")
     SMS = "sms", _("SMS")
     WECHAT = "wechat", _("WeChat")
-
-
-class Department(models.TextChoices):
-    SALES = "sales", _("Sales")
-    SERVICE = "service", _("Service")
 
 
 class Severity(models.TextChoices):

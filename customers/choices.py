@@ -139,3 +139,29 @@ class CustomerState(models.TextChoices):
     ACTIVE = "active", _("Active (活跃)")
     DORMANT = "dormant", _("Dormant (休眠)")
     LOST = "lost", _("Lost (流失)")
+
+
+class Department(models.TextChoices):
+    """The two departments of a 4S store that answer for a customer's experience (complaints,
+    satisfaction results)."""
+
+    SALES = "sales", _("Sales")
+    SERVICE = "service", _("Service")
+
+
+class SatisfactionVerdict(models.TextChoices):
+    """What a satisfaction result says (docs/closed-loop.md): a score ≤ 2 of 5 (or 不满意) is
+    dissatisfied, ≥ 4 satisfied, 3 neither."""
+
+    DISSATISFIED = "dissatisfied", _("Dissatisfied")
+    NEUTRAL = "neutral", _("Neither")
+    SATISFIED = "satisfied", _("Satisfied")
+
+
+class SatisfactionSource(models.TextChoices):
+    """Where a satisfaction result was recorded."""
+
+    CALL = "call", _("Call")
+    SMS_REPLY = "sms_reply", _("SMS reply")
+    DELIVERY_INTERVIEW = "delivery_interview", _("Delivery interview")
+    COMPLAINT_CLOSE = "complaint_close", _("Complaint closed")

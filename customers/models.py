@@ -18,6 +18,7 @@ from customers.choices import (
     ConsentSource,
     ContactChannel,
     CustomerState,
+    Department,
     Gender,
     ImportKind,
     ImportStatus,
@@ -26,6 +27,8 @@ from customers.choices import (
     MarkSource,
     NoteKind,
     RepairType,
+    SatisfactionSource,
+    SatisfactionVerdict,
     VehicleStatus,
 )
 from customers.dms.reference import IMPORT_FIELDS
@@ -702,3 +705,60 @@ class CustomerStateMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.store_id} {self.month:%Y-%m}: {self.previous_state or '-'} -> {self.state}"
+
+
+class SatisfactionResult(models.Model):
+    """One satisfaction result of a customer, from whichever desk recorded it: a call's score, a
+    reply digit to a repair SMS, a delivery interview, a complaint closed with the customer's
+    confirmation. The closed loop reads them (docs/closed-loop.md): a dissatisfied one opens a
+    complaint for ``department``; the customer is dissatisfied while the latest decisive result
+    (not neutral) is dissatisfied.
+
+    Written only by ``customers.satisfaction.satisfaction_result_record``; ``reference`` names the
+    row it came from (``callattempt:12``), so recording the same result twice keeps one."""
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="satisfaction_results",
+        db_index=False,  # satisfaction_customer_at_idx
+    )
+    at = models.DateTimeField(_("recorded at"))
+    score = models.PositiveSmallIntegerField(_("score (1–5)"), null=True, blank=True)
+    verdict = models.CharField(_("verdict"), max_length=20, choices=SatisfactionVerdict.choices)
+    department = models.CharField(_("department"), max_length=10, choices=Department.choices)
+    source = models.CharField(_("source"), max_length=20, choices=SatisfactionSource.choices)
+    rule_code = models.CharField(_("follow-up rule"), max_length=40, blank=True)
+    statement = models.TextField(_("answers and notes"), max_length=4000, blank=True)
+    reference = models.CharField(_("recorded from"), max_length=60)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+
+    class Meta:
+        ordering = ["customer", "-at", "-id"]
+        verbose_name = _("satisfaction result")
+        verbose_name_plural = _("satisfaction results")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reference"],
+                name="satisfactionresult_reference_unique",
+                violation_error_message=_("This result has already been recorded."),
+            ),
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(score__gte=1, score__lte=5),
+                name="satisfactionresult_score_1_to_5",
+                violation_error_message=_("A score is from 1 to 5."),
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "at"], name="satisfaction_customer_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.get_verdict_display()} {self.at:%Y-%m-%d}"

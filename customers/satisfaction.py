@@ -1,0 +1,137 @@
+"""The closed loop's one entry: every desk records a customer's satisfaction result here.
+
+A call's score (follow-ups), a reply digit to a repair SMS (follow-ups), a delivery interview (the
+sales desk) and a complaint closed with the customer's confirmation (complaints) each call
+``satisfaction_result_record``. The result is stored once (``SatisfactionResult``, unique by its
+``reference``) and, once the transaction commits, the registered listeners are told about it: the
+complaints app opens a complaint for a dissatisfied result (or adds it to the customer's open one).
+A listener is ``listener(result: SatisfactionResult) -> None``, registered in an app's
+``AppConfig.ready()``:
+
+    from customers.satisfaction import satisfaction_listener_register
+    satisfaction_listener_register("complaints.open_for_dissatisfied", open_for_dissatisfied)
+
+The listeners run in registration order, each in its own savepoint: one that raises is logged and
+rolled back and neither undoes the result nor stops the others.
+
+The customer is **dissatisfied** while the latest decisive (not neutral) result is dissatisfied
+(``customer_is_dissatisfied``, ``DISSATISFIED_CUSTOMERS_SQL`` for set-based readers).
+"""
+
+import datetime
+import logging
+from collections.abc import Callable
+
+from django.db import IntegrityError, transaction
+
+from customers.choices import SatisfactionVerdict
+from customers.models import Customer, SatisfactionResult
+
+logger = logging.getLogger(__name__)
+
+DISSATISFIED_SCORE = 2  # a score ≤ 2 of 5 is dissatisfied
+SATISFIED_SCORE = 4  # a score ≥ 4 of 5 is satisfied
+
+SatisfactionListener = Callable[[SatisfactionResult], None]
+_listeners: dict[str, SatisfactionListener] = {}
+
+
+def satisfaction_listener_register(name: str, listener: SatisfactionListener) -> None:
+    """Tell ``listener`` about every new result (registering a name again replaces it in place)."""
+    _listeners[name] = listener
+
+
+def satisfaction_listener_unregister(name: str) -> None:
+    _listeners.pop(name, None)
+
+
+def satisfaction_listeners() -> list[tuple[str, SatisfactionListener]]:
+    return list(_listeners.items())
+
+
+def verdict_for_score(score: int | None) -> str:
+    """The verdict of a 1–5 score: ≤ 2 dissatisfied, ≥ 4 satisfied, 3 (or no score) neither."""
+    if score is None:
+        return SatisfactionVerdict.NEUTRAL
+    if score <= DISSATISFIED_SCORE:
+        return SatisfactionVerdict.DISSATISFIED
+    if score >= SATISFIED_SCORE:
+        return SatisfactionVerdict.SATISFIED
+    return SatisfactionVerdict.NEUTRAL
+
+
+def _notify(result: SatisfactionResult) -> None:
+    for name, listener in satisfaction_listeners():
+        try:
+            with transaction.atomic():
+                listener(result)
+        except Exception:
+            logger.exception("satisfaction listener %s failed for result %s", name, result.pk)
+
+
+def satisfaction_result_record(
+    *,
+    customer: Customer,
+    department: str,
+    source: str,
+    reference: str,
+    at: datetime.datetime,
+    score: int | None = None,
+    verdict: str | None = None,
+    rule_code: str = "",
+    statement: str = "",
+    user=None,
+) -> tuple[SatisfactionResult, bool]:
+    """Record one result and tell the listeners once it commits. ``verdict`` defaults to the
+    score's (``verdict_for_score``); pass it for a result without a score (不满意 ticked, a complaint
+    closed "satisfied"). Recording the same ``reference`` again returns the stored row and
+    ``created`` False, and tells nobody."""
+    existing = SatisfactionResult.objects.filter(reference=reference).first()
+    if existing is not None:
+        return existing, False
+    result = SatisfactionResult(
+        customer=customer,
+        at=at,
+        score=score,
+        verdict=verdict or verdict_for_score(score),
+        department=department,
+        source=source,
+        rule_code=rule_code,
+        statement=statement[:4000],
+        reference=reference,
+        recorded_by=user if getattr(user, "pk", None) else None,
+    )
+    result.full_clean()
+    try:
+        with transaction.atomic():
+            result.save()
+    except IntegrityError:  # recorded at the same moment by another request
+        return SatisfactionResult.objects.get(reference=reference), False
+    transaction.on_commit(lambda: _notify(result))
+    return result, True
+
+
+# Customers whose latest decisive result is dissatisfied; ``%(as_of)s`` is a timestamp (results
+# after it are not yet known). One row per customer: ``customer_id``, ``since`` (that result's time).
+DISSATISFIED_CUSTOMERS_SQL = f"""
+    SELECT latest.customer_id, latest.at AS since
+    FROM (
+        SELECT DISTINCT ON (sr.customer_id) sr.customer_id, sr.at, sr.verdict
+        FROM {SatisfactionResult._meta.db_table} sr
+        WHERE sr.verdict <> '{SatisfactionVerdict.NEUTRAL}' AND sr.at <= %(as_of)s
+        ORDER BY sr.customer_id, sr.at DESC, sr.id DESC
+    ) latest
+    WHERE latest.verdict = '{SatisfactionVerdict.DISSATISFIED}'
+"""
+
+
+def customer_is_dissatisfied(*, customer_id: int) -> bool:
+    """Whether the customer's latest decisive result is dissatisfied."""
+    latest = (
+        SatisfactionResult.objects.filter(customer_id=customer_id)
+        .exclude(verdict=SatisfactionVerdict.NEUTRAL)
+        .order_by("-at", "-id")
+        .values_list("verdict", flat=True)
+        .first()
+    )
+    return latest == SatisfactionVerdict.DISSATISFIED
