@@ -36,6 +36,8 @@ test: setup
 	$(TEST_ENV) $(PY) manage.py check
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+	@# Once more with a read replica (the test database's mirror): the report pages read from it.
+	$(TEST_ENV) DATABASE_REPLICA_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/crm} $(PY) -m pytest tests/crm/test_replica_reads.py
 
 lint: setup
 	$(PY) -m ruff check .

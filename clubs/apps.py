@@ -28,6 +28,8 @@ _EVENT_ROLES = ["service_advisor", "sales_consultant", "call_agent", "manager", 
 class ClubsConfig(AppConfig):
     name = "clubs"
     verbose_name = _("Owners' club")
+    # GET requests to these pages read from the read replica when one is configured (crm/replicas.py).
+    replica_read_views = ["clubs:referral_report", "clubs:event_report", "clubs:differences"]
     role_permissions = {
         "service_advisor": [*_SEE_MEMBERS, *_DESK, *_REFERRAL_RECORD, *_EVENT_REGISTER, *_EVENT_DOOR],
         "sales_consultant": [*_SEE_MEMBERS, *_REFERRAL_RECORD, "change_referral", *_EVENT_REGISTER],

@@ -21,6 +21,8 @@ class ComplaintsConfig(AppConfig):
     verbose_name = _("Complaints")
     # Agents log complaints and follow those of their stores; advisors see the open ones of their
     # store (on the card and in the list); managers work, close and watch the dashboard.
+    # GET requests to these pages read from the read replica when one is configured (crm/replicas.py).
+    replica_read_views = ["complaints:dashboard"]
     role_permissions = {
         "call_agent": [
             "view_complaint",

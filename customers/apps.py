@@ -23,6 +23,8 @@ _IMPORT = [
 class CustomersConfig(AppConfig):
     name = "customers"
     verbose_name = _("Customers")
+    # GET requests to these pages read from the read replica when one is configured (crm/replicas.py).
+    replica_read_views = ["customers:retention", "customers:retention_customers"]
     role_permissions = {
         "service_advisor": [
             *_READ,

@@ -23,6 +23,8 @@ _MANAGER = [
 class FollowupsConfig(AppConfig):
     name = "followups"
     verbose_name = _("Follow-ups")
+    # GET requests to these pages read from the read replica when one is configured (crm/replicas.py).
+    replica_read_views = ["followups:reports", "followups:campaign_report"]
     role_permissions = {
         "call_agent": _AGENT,
         "manager": _MANAGER,

@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "crm.replicas.ReplicaReadsMiddleware",  # reports read from a replica when one is configured
     # Last: turns a lock-out noticed during authentication into the "account locked" page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -98,6 +99,14 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # A database that does not answer fails a request (and /healthz) within seconds instead of hanging.
 DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
+# A read replica for reports and dashboards (README, "Past one machine"): set DATABASE_REPLICA_URL
+# and crm.replicas routes the reads of the pages the apps list as replica_read_views to it.
+DATABASE_REPLICA_URL = env_url("DATABASE_REPLICA_URL", None, schemes=("postgres", "postgresql"))
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
+DATABASE_ROUTERS = ["crm.replicas.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "redis+socket", "unix"))

@@ -26,3 +26,7 @@ LANGUAGE_CODE = "zh-hans"
 STATIC_ROOT = None  # no collectstatic in tests; WhiteNoise serves from the finders
 # Uploaded files of tests (attachments, import files) stay out of the working tree.
 MEDIA_ROOT = Path(tempfile.gettempdir()) / "crm-test-media"
+# `make test` runs tests/crm/test_replica_reads.py once more with DATABASE_REPLICA_URL set: the
+# "replica" then mirrors the test database (Django's test mirror), as a streaming replica would.
+if "replica" in DATABASES:
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
