@@ -69,12 +69,17 @@ class DeliveryInterviewFilterForm(forms.Form):
         self.fields["consultant"].label_from_instance = lambda staff: staff.get_full_name() or staff.username
         self.fields["date_from"].error_messages["invalid"] = _("Enter a date as YYYY-MM-DD.")
         self.fields["date_to"].error_messages["invalid"] = _("Enter a date as YYYY-MM-DD.")
-        self.default_from = timezone.localdate().replace(day=1)
+
+    @staticmethod
+    def with_default_period(query):
+        """The query with the period starting on the 1st of this month unless it names a start."""
+        query = query.copy()
+        if not query.get("date_from"):
+            query["date_from"] = timezone.localdate().replace(day=1).isoformat()
+        return query
 
     def clean(self):
         data = super().clean()
-        if "date_from" in data and not self.data.get("date_from"):
-            data["date_from"] = self.default_from  # this month unless told otherwise
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
             self.add_error("date_to", _("The end of the period is before its start."))
         return data

@@ -106,7 +106,7 @@ def delivery_interview_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def delivery_interview_list_view(request: HttpRequest) -> HttpResponse:
     """The managers' list: filters, the share with a factor ≤ 2, the average per factor (table and
     bar chart) over every interview matching, and the interviews a page at a time."""
-    form = DeliveryInterviewFilterForm(request.GET, user=request.user)
+    form = DeliveryInterviewFilterForm(DeliveryInterviewFilterForm.with_default_period(request.GET), user=request.user)
     if not form.is_valid():
         context = {"form": form, "page": None, "summary": None, "chart": None}
         return render(request, "customers/interviews/list.html", context, status=400)

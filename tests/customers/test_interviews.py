@@ -438,3 +438,52 @@ def test_a_bad_period_is_explained(client, manager_a):
 def test_sales_consultants_do_not_see_the_managers_list(client, sales_a):
     client.force_login(sales_a)
     assert client.get(reverse("customers:delivery-interview-list")).status_code == 403
+
+
+def test_the_list_pages_25_at_a_time_and_its_figures_count_every_page(client, manager_a, sales_a, store_a):
+    customer = CustomerFactory(store=store_a, name="车队客户")
+    for index in range(27):
+        vehicle = VehicleFactory(customer=customer)
+        delivery_interview_record(user=sales_a, vehicle=vehicle, scores=all_fives(premises=1 if index < 9 else 5))
+    client.force_login(manager_a)
+
+    first = client.get(reverse("customers:delivery-interview-list")).content.decode()
+    second = client.get(reverse("customers:delivery-interview-list"), {"page": 2}).content.decode()
+
+    assert first.count('<tr data-interview="') == 25
+    assert second.count('<tr data-interview="') == 2
+    for page in (first, second):
+        assert 'data-figure="total">27<' in page
+        assert 'data-figure="dissatisfied_share">33.3%<' in page
+
+
+def test_the_factor_editor_shows_the_default_list_and_explains_a_bad_row(client, manager_a, store_a):
+    client.force_login(manager_a)
+    page = client.get(reverse("customers:interview-factors")).content.decode()
+    assert page.count('<tr data-code="') == 7
+    assert "data-default-list" in page
+
+    data = {"action": "update"}
+    for index, (_code, label, position) in enumerate(DEFAULT_FACTORS):
+        data |= {f"f{index}-label": label, f"f{index}-position": position, f"f{index}-is_active": "on"}
+    data["f2-label"] = ""
+    data["f3-position"] = "第四"
+    response = client.post(reverse("customers:interview-factors"), data)
+
+    assert response.status_code == 400
+    assert "请填写问题内容。" in response.content.decode()
+    assert "顺序须为整数。" in response.content.decode()
+    assert InterviewFactor.objects.count() == 0
+
+
+def test_the_factor_editor_adds_a_question_and_refuses_a_repeated_one(client, manager_a, store_a):
+    client.force_login(manager_a)
+    url = reverse("customers:interview-factors")
+
+    assert client.post(url, {"action": "add", "label": "试驾体验"}).status_code == 302
+    response = client.post(url, {"action": "add", "label": "试驾体验"})
+
+    assert response.status_code == 400
+    assert "两个问题不能相同。" in response.content.decode()
+    assert InterviewFactor.objects.filter(store=store_a).count() == 8
+    assert InterviewFactor.objects.filter(store=store_a, label="试驾体验").count() == 1
