@@ -9,6 +9,8 @@ _READ = ["view_customer", "view_vehicle", "view_repairorder", "view_customernote
 _SEGMENTS = ["add_segment", "change_segment"]
 _CONSENT = ["view_customerconsent", "record_consent"]
 _PERSONAL_DATA = ["export_personal_data", "erase_customer"]
+_INTERVIEW = ["add_deliveryinterview"]
+_INTERVIEW_REVIEW = ["view_deliveryinterview", "view_interviewfactor", "add_interviewfactor", "change_interviewfactor"]
 _IMPORT = [
     "import_dms",
     "view_importbatch",
@@ -42,6 +44,7 @@ class CustomersConfig(AppConfig):
             "change_vehicle",
             "search_by_phone",
             "add_customernote",
+            *_INTERVIEW,
         ],
         "call_agent": [*_READ, *_CONSENT],
         "manager": [
@@ -49,6 +52,8 @@ class CustomersConfig(AppConfig):
             *_SEGMENTS,
             *_CONSENT,
             *_PERSONAL_DATA,
+            *_INTERVIEW,
+            *_INTERVIEW_REVIEW,
             "change_customer",
             "change_customer_flags",
             "change_vehicle",
@@ -64,6 +69,8 @@ class CustomersConfig(AppConfig):
             *_CONSENT,
             *_PERSONAL_DATA,
             *_IMPORT,
+            *_INTERVIEW,
+            *_INTERVIEW_REVIEW,
             "add_customer",
             "change_customer",
             "change_customer_flags",
@@ -83,6 +90,7 @@ class CustomersConfig(AppConfig):
         ("customers:list", _("Customers"), ["service_advisor", "sales_consultant", "call_agent", "manager", "admin"]),
         ("customers:segment_list", _("Segments"), ["service_advisor", "sales_consultant", "manager", "admin"]),
         ("customers:retention", _("Retention"), ["manager", "admin"]),
+        ("customers:delivery-interview-list", _("Delivery interviews"), ["manager", "admin"], "more"),
     ]
     # Customers' phone numbers are masked but for staff holding this permission; the audit row of a
     # page that showed them whole names the customers (crm/masking.py).
@@ -107,7 +115,8 @@ class CustomersConfig(AppConfig):
         "customers.timeline.deliveries",
         "customers.timeline.notes",
         "customers.timeline.card_changes",
+        "customers.interview_views.interview_timeline",
     ]
     private_file_readers = ["customers.files.import_file_for_user"]
-    customer_card_panels = ["customers.privacy.consent_panel"]
+    customer_card_panels = ["customers.privacy.consent_panel", "customers.interview_views.interview_panel"]
     customer_erasure_handlers = ["customers.privacy.erase_import_artefacts"]

@@ -762,3 +762,101 @@ class SatisfactionResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.get_verdict_display()} {self.at:%Y-%m-%d}"
+
+
+class InterviewFactor(TimeStampedModel):
+    """One question of a store's delivery interview (交车满意度面访), scored 1–5 by the buyer at
+    handover. A store starts with the default list (``customers.services.interviews.DEFAULT_FACTORS``);
+    a manager adds, renames, reorders or switches factors off. An interview keeps each factor's label
+    as it was asked, so editing a factor never changes a past answer."""
+
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )  # interviewfactor_store_code_unique leads with it
+    code = models.SlugField(_("code"), max_length=40)
+    label = models.CharField(_("question"), max_length=100)
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+    is_active = models.BooleanField(_("asked"), default=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"], no_db_index=["store"])
+
+    class Meta:
+        ordering = ["store", "position", "id"]
+        verbose_name = _("delivery interview factor")
+        verbose_name_plural = _("delivery interview factors")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "code"],
+                name="interviewfactor_store_code_unique",
+                violation_error_message=_("The store already has a factor with this code."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.label}"
+
+
+class DeliveryInterview(TimeStampedModel):
+    """The buyer's delivery interview (交车满意度面访): one per vehicle, recorded with the customer at
+    handover. ``answers`` is the list ``[{"code", "label", "score"}]`` in the order asked, each
+    label as it was asked; ``lowest_score`` is the lowest of them (the result's score in the closed
+    loop: ≤ 2 opens a complaint for the sales department).
+
+    Written only by ``customers.services.interviews.delivery_interview_record``."""
+
+    vehicle = models.OneToOneField(
+        Vehicle, verbose_name=_("vehicle"), on_delete=models.PROTECT, related_name="delivery_interview"
+    )
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="delivery_interviews",
+        db_index=False,
+    )  # fmt: skip  # deliveryinterview_customer_idx
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="+", db_index=False
+    )  # deliveryinterview_store_at_idx
+    interviewed_at = models.DateTimeField(_("interviewed at"))
+    consultant = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sales consultant"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    answers = models.JSONField(_("answers"), default=list)
+    lowest_score = models.PositiveSmallIntegerField(_("lowest score"))
+    comment = models.TextField(_("customer's comment"), max_length=1000, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    history = HistoricalRecords(
+        excluded_fields=["updated_at"], no_db_index=["vehicle", "customer", "store", "consultant", "recorded_by"]
+    )
+
+    class Meta:
+        ordering = ["-interviewed_at", "-id"]
+        verbose_name = _("delivery interview")
+        verbose_name_plural = _("delivery interviews")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(lowest_score__gte=1, lowest_score__lte=5),
+                name="deliveryinterview_lowest_score_1_to_5",
+                violation_error_message=_("A score is from 1 to 5."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["store", "interviewed_at"], name="deliveryinterview_store_at_idx"),
+            models.Index(fields=["customer"], name="deliveryinterview_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vehicle_id} {self.interviewed_at:%Y-%m-%d}: {self.lowest_score}"
+
+    @property
+    def is_dissatisfied(self) -> bool:
+        return self.lowest_score <= 2
