@@ -314,3 +314,102 @@ def win_prospects_after_import(event) -> None:
     if event.kind != ImportKind.VEHICLES or not event.customer_ids:
         return
     prospects_win_for_deliveries(store_ids=None, through=timezone.localdate(), customer_ids=event.customer_ids)
+
+
+# --- the club's referrals (保客转介绍): a referral is the attribution of its prospect ------------------
+#
+# The club records who referred a prospect (and credits the points); the prospect is the pipeline.
+# The referral pages keep their own stages (new, contacted, test drive, lost, won by the club's
+# nightly run); these services keep the referral's prospect in step, with its history.
+
+REFERRAL_STAGE_STATUS = {
+    "new": ProspectStatus.NEW,
+    "contacted": ProspectStatus.CONTACTED,
+    "test_drive": ProspectStatus.TEST_DRIVE_DONE,
+    "lost": ProspectStatus.LOST,
+    "won": ProspectStatus.WON,
+}
+
+
+@transaction.atomic
+def prospect_create_for_referral(
+    *, user, store, name: str, mobile: str, intended_model: str, source: str, consultant, recorded_on: datetime.date
+) -> Prospect:
+    """The prospect of a referral the club has just checked and is recording: every referral is a
+    prospect of its own (two owners referring one number are both kept, the earliest wins), so an
+    open prospect of the same mobile does not refuse it. Kept in the history."""
+    prospect = Prospect(
+        store=store,
+        name=name,
+        mobile=prospect_mobile_parse(mobile),
+        intended_model=intended_model,
+        source=source,
+        consultant=consultant,
+        recorded_on=recorded_on,
+        recorded_by=user,
+    )
+    prospect.full_clean()
+    prospect._history_user = user
+    prospect.save()
+    return prospect
+
+
+@transaction.atomic
+def prospect_stage_from_referral(*, user, prospect: Prospect, stage: str, lost_reason: str = "") -> Prospect:
+    """Set the prospect of a referral to the referral's stage (the referral pages' move, which the
+    club's service has allowed): test drive is test drive done, a lost referral's reason is the note.
+    A won prospect does not move. Kept in the history."""
+    prospect = Prospect.objects.select_for_update().get(pk=prospect.pk)
+    status = REFERRAL_STAGE_STATUS[stage]
+    if prospect.status == ProspectStatus.WON or status == ProspectStatus.WON:
+        return prospect
+    reason, note = (ProspectLostReason.OTHER, _one_line(lost_reason)[:NOTE_LIMIT]) if status == "lost" else ("", "")
+    if (prospect.status, prospect.lost_reason, prospect.lost_note) == (status, reason, note):
+        return prospect
+    prospect.status, prospect.lost_reason, prospect.lost_note = status, reason, note
+    prospect.full_clean()
+    prospect._history_user = user
+    prospect.save(update_fields=["status", "lost_reason", "lost_note", "updated_at"])
+    return prospect
+
+
+def prospects_win_referred(*, wins: Iterable[tuple[int, int, int, datetime.date]]) -> list[int]:
+    """Win the prospects of the referrals the club's nightly run has won: ``wins`` are (prospect id,
+    car id, buyer id, delivery date). A prospect already won (by a delivery matched here first) or a
+    car that already won another prospect is left as it is. Set-based; each win a history line.
+    Returns the ids of the prospects won."""
+    wins = [(int(p), int(v), int(c), d) for p, v, c, d in wins]
+    if not wins:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('customers.prospects_win'))")
+        cursor.execute(
+            f"""
+            WITH wins AS (
+                SELECT DISTINCT ON (vehicle_id) * FROM unnest(%(prospects)s::bigint[], %(vehicles)s::bigint[],
+                                                          %(customers)s::bigint[], %(days)s::date[])
+                       AS t(prospect_id, vehicle_id, customer_id, won_on)
+                ORDER BY vehicle_id, prospect_id
+            ), won AS (
+                UPDATE {PROSPECT} p SET won_vehicle_id = w.vehicle_id, won_customer_id = w.customer_id,
+                       won_on = w.won_on, status = '{ProspectStatus.WON.value}', lost_reason = '', lost_note = '',
+                       updated_at = now()
+                FROM wins w
+                WHERE p.id = w.prospect_id AND p.won_vehicle_id IS NULL
+                  AND NOT EXISTS (SELECT 1 FROM {PROSPECT} x WHERE x.won_vehicle_id = w.vehicle_id)
+                RETURNING p.*
+            ), logged AS (
+                INSERT INTO {PROSPECT_HISTORY} ({_history_columns()}, history_date, history_change_reason,
+                                                history_type)
+                SELECT {_history_columns("w.")}, now(), 'won by a referral sale', '~' FROM won w
+            )
+            SELECT id FROM won ORDER BY id
+            """,
+            {
+                "prospects": [win[0] for win in wins],
+                "vehicles": [win[1] for win in wins],
+                "customers": [win[2] for win in wins],
+                "days": [win[3] for win in wins],
+            },
+        )
+        return [row[0] for row in cursor.fetchall()]
