@@ -28,7 +28,7 @@ from clubs.choices import (
     WalletEntryKind,
 )
 from crm.models import Store, TimeStampedModel
-from customers.models import Customer, RepairOrder, Segment, Vehicle
+from customers.models import Customer, Prospect, RepairOrder, Segment, Vehicle
 
 
 class StoreClub(TimeStampedModel):
@@ -360,6 +360,11 @@ class Referral(TimeStampedModel):
         settings.AUTH_USER_MODEL, verbose_name=_("recorded by"), null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+",
     )  # fmt: skip
+    # The prospect this referral attributes (customers.Prospect is the pipeline of every source); its
+    # stage, consultant and win are kept in step by the club's referral services and nightly run.
+    prospect = models.OneToOneField(
+        Prospect, verbose_name=_("prospect"), null=True, blank=True, on_delete=models.PROTECT, related_name="referral"
+    )
     history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:

@@ -31,6 +31,7 @@ from crm.models import Store
 from customers.choices import RepairType
 from customers.facts import customer_stats_refresh_member_tier
 from customers.selectors import CUSTOMER_TABLE, REPAIR_ORDER_TABLE, VEHICLE_TABLE
+from customers.services.prospects import prospects_win_referred
 
 logger = logging.getLogger(__name__)
 
@@ -475,11 +476,23 @@ def _win_referrals(cursor, *, through: datetime.date, stores: list[int]) -> tupl
             ON CONFLICT DO NOTHING
             RETURNING points
         )
-        SELECT (SELECT count(*) FROM won), (SELECT coalesce(sum(points), 0) FROM credited)
+        SELECT (SELECT count(*) FROM won), (SELECT coalesce(sum(points), 0) FROM credited),
+               (SELECT coalesce(array_agg(ARRAY[w.prospect_id, w.won_vehicle_id, w.won_customer_id,
+                                               w.won_on - DATE '2000-01-01'] ORDER BY w.id), '{{}}')
+                FROM won w WHERE w.prospect_id IS NOT NULL)
         """,
         {"through": through, "stores": stores},
     )
-    return cursor.fetchone()
+    won, points, wins = cursor.fetchone()
+    # The referrals' prospects are won with them (customers keeps the prospects and their history).
+    epoch = datetime.date(2000, 1, 1)
+    prospects_win_referred(
+        wins=[
+            (prospect, vehicle, customer, epoch + datetime.timedelta(days=day))
+            for prospect, vehicle, customer, day in wins
+        ]
+    )
+    return won, points
 
 
 def _expire_lots(

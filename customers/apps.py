@@ -5,6 +5,7 @@ from crm.landing import LandingAction
 from crm.masking import PhoneNumbers
 from crm.navigation import GlobalSearch
 
+_PROSPECTS = ["view_prospect", "add_prospect", "change_prospect"]
 _READ = ["view_customer", "view_vehicle", "view_repairorder", "view_customernote", "view_segment"]
 _SEGMENTS = ["add_segment", "change_segment"]
 _CONSENT = ["view_customerconsent", "record_consent"]
@@ -35,6 +36,7 @@ class CustomersConfig(AppConfig):
             "change_vehicle",
             "search_by_phone",
             "add_customernote",
+            "add_prospect",
         ],
         "sales_consultant": [
             *_READ,
@@ -45,8 +47,9 @@ class CustomersConfig(AppConfig):
             "search_by_phone",
             "add_customernote",
             *_INTERVIEW,
+            *_PROSPECTS,
         ],
-        "call_agent": [*_READ, *_CONSENT],
+        "call_agent": [*_READ, *_CONSENT, "add_prospect"],
         "manager": [
             *_READ,
             *_SEGMENTS,
@@ -62,6 +65,7 @@ class CustomersConfig(AppConfig):
             "export_customers",
             "add_customernote",
             "view_retention",
+            *_PROSPECTS,
         ],
         "admin": [
             *_READ,
@@ -84,6 +88,7 @@ class CustomersConfig(AppConfig):
             "add_customernote",
             "delete_segment",
             "view_retention",
+            *_PROSPECTS,
         ],
     }
     navigation = [
@@ -91,6 +96,9 @@ class CustomersConfig(AppConfig):
         ("customers:segment_list", _("Segments"), ["service_advisor", "sales_consultant", "manager", "admin"]),
         ("customers:retention", _("Retention"), ["manager", "admin"]),
         ("customers:delivery-interview-list", _("Delivery interviews"), ["manager", "admin"], "more"),
+        # The sales consultant's own page; the managers' bar is full, theirs is under "More".
+        ("customers:prospect_list", _("Prospects"), ["sales_consultant"]),
+        ("customers:prospect_list", _("Prospects"), ["manager", "admin"], "more"),
     ]
     # Customers' phone numbers are masked but for staff holding this permission; the audit row of a
     # page that showed them whole names the customers (crm/masking.py).
@@ -107,6 +115,12 @@ class CustomersConfig(AppConfig):
     landing_figures = ["customers.landing.landing_figures"]
     landing_actions = [
         LandingAction("customers:list", _("Find a customer"), roles=("service_advisor", "sales_consultant")),
+        LandingAction("customers:prospect_list", _("My prospects"), roles=("sales_consultant",)),
+        LandingAction(
+            "customers:prospect_create",
+            _("Record a prospect"),
+            roles=("service_advisor", "call_agent", "sales_consultant"),
+        ),
     ]
     # The download view of each kind of export needing approval (crm.views.export_requests).
     export_request_downloads = {"customers.segment": "customers:export_request_download"}
@@ -120,3 +134,10 @@ class CustomersConfig(AppConfig):
     private_file_readers = ["customers.files.import_file_for_user"]
     customer_card_panels = ["customers.privacy.consent_panel", "customers.interview_views.interview_panel"]
     customer_erasure_handlers = ["customers.privacy.erase_import_artefacts"]
+
+    def ready(self) -> None:
+        from customers.import_listeners import import_listener_register
+        from customers.services.prospects import win_prospects_after_import
+
+        # A vehicles import's deliveries win the prospects they match (customers/services/prospects.py).
+        import_listener_register("customers.prospects_won", win_prospects_after_import)

@@ -165,3 +165,38 @@ class SatisfactionSource(models.TextChoices):
     SMS_REPLY = "sms_reply", _("SMS reply")
     DELIVERY_INTERVIEW = "delivery_interview", _("Delivery interview")
     COMPLAINT_CLOSE = "complaint_close", _("Complaint closed")
+
+
+class ProspectSource(models.TextChoices):
+    """How a prospect (潜在客户) came to the store."""
+
+    SHOWROOM = "showroom", _("Showroom walk-in")
+    ONLINE = "online", _("Online platform")
+    PHONE = "phone", _("Phone enquiry")
+    AUTO_SHOW = "auto_show", _("Auto show")
+    OWNER_REFERRAL = "owner_referral", _("Referred by an owner")
+    STAFF_REFERRAL = "staff_referral", _("Referred by staff")
+    OTHER = "other", _("Other source")
+
+
+class ProspectStatus(models.TextChoices):
+    """A prospect's way through the sales pipeline: new → contacted → test drive booked → test
+    drive done → won (a delivery matched it) or lost (with a reason; a lost one may be reopened)."""
+
+    NEW = "new", _("New prospect")
+    CONTACTED = "contacted", _("Contacted")
+    TEST_DRIVE_BOOKED = "test_drive_booked", _("Test drive booked")
+    TEST_DRIVE_DONE = "test_drive_done", _("Test drive done")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
+class ProspectLostReason(models.TextChoices):
+    """Why a prospect was lost (the note says more)."""
+
+    BOUGHT_ELSEWHERE = "bought_elsewhere", _("Bought from another dealer")
+    OTHER_BRAND = "other_brand", _("Chose another brand")
+    PRICE = "price", _("Price or finance")
+    POSTPONED = "postponed", _("Postponed the purchase")
+    UNREACHABLE = "unreachable", _("Cannot be reached")
+    OTHER = "other", _("Other reason")

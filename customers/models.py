@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Right, Upper
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -26,6 +27,9 @@ from customers.choices import (
     IssueSeverity,
     MarkSource,
     NoteKind,
+    ProspectLostReason,
+    ProspectSource,
+    ProspectStatus,
     RepairType,
     SatisfactionSource,
     SatisfactionVerdict,
@@ -860,3 +864,77 @@ class DeliveryInterview(TimeStampedModel):
     @property
     def is_dissatisfied(self) -> bool:
         return self.lowest_score <= 2
+
+
+OPEN_PROSPECT_STATUSES = (
+    ProspectStatus.NEW,
+    ProspectStatus.CONTACTED,
+    ProspectStatus.TEST_DRIVE_BOOKED,
+    ProspectStatus.TEST_DRIVE_DONE,
+)
+
+
+class Prospect(TimeStampedModel):
+    """A prospect (潜在客户) of a store: someone who may buy a car, from a walk-in, a call, an online
+    platform, an auto show or a referral, worked by a sales consultant through the pipeline
+    (``ProspectStatus``). Won only when a car is delivered to the prospect's mobile within 180 days
+    of ``recorded_on`` (``customers.services.prospects``). Written only by those services."""
+
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(_("name"), max_length=100)
+    mobile = models.CharField(_("mobile"), max_length=11)
+    intended_model = models.CharField(_("intended model"), max_length=100, blank=True)
+    source = models.CharField(_("source"), max_length=20, choices=ProspectSource.choices)
+    consultant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("sales consultant"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )  # fmt: skip
+    status = models.CharField(_("status"), max_length=20, choices=ProspectStatus.choices, default=ProspectStatus.NEW)
+    lost_reason = models.CharField(_("why lost"), max_length=20, choices=ProspectLostReason.choices, blank=True)
+    lost_note = models.CharField(_("about the loss"), max_length=200, blank=True)
+    won_vehicle = models.OneToOneField(
+        Vehicle, verbose_name=_("car sold"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    won_customer = models.ForeignKey(
+        Customer, verbose_name=_("buyer"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    won_on = models.DateField(_("delivered on"), null=True, blank=True)
+    recorded_on = models.DateField(_("recorded on"), default=timezone.localdate)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("recorded by"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    notes = models.TextField(_("notes"), max_length=2000, blank=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["-recorded_on", "-id"]
+        verbose_name = _("prospect")
+        verbose_name_plural = _("prospects")
+        indexes = [
+            models.Index(
+                fields=["mobile", "recorded_on"],
+                condition=Q(won_vehicle__isnull=True),
+                name="prospect_open_mobile_idx",
+            ),
+            models.Index(fields=["store", "status", "recorded_on"], name="prospect_store_status_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="lost") | ~Q(lost_reason=""),
+                name="prospect_lost_has_reason",
+                violation_error_message=_("Say why the prospect was lost."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="won") | Q(won_vehicle__isnull=False, won_on__isnull=False),
+                name="prospect_won_has_car",
+                violation_error_message=_("A prospect is won only with the car delivered to them."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.recorded_on})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_PROSPECT_STATUSES

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers import interview_urls, retention_views, views
+from customers import interview_urls, prospect_views, retention_views, views
 
 app_name = "customers"
 urlpatterns = [
@@ -34,3 +34,11 @@ urlpatterns += [
     path("retention/customers/", retention_views.retention_customers_view, name="retention_customers"),
 ]
 urlpatterns += interview_urls.urlpatterns
+urlpatterns += [
+    path("prospects/", prospect_views.prospect_list, name="prospect_list"),
+    path("prospects/new/", prospect_views.prospect_create_view, name="prospect_create"),
+    path("prospects/<int:pk>/", prospect_views.prospect_detail, name="prospect_detail"),
+    path("prospects/<int:pk>/status/", prospect_views.prospect_status, name="prospect_status"),
+    path("prospects/<int:pk>/assign/", prospect_views.prospect_assign_view, name="prospect_assign"),
+    path("prospects/<int:pk>/dial/", prospect_views.prospect_dial, name="prospect_dial"),
+]

@@ -1,4 +1,9 @@
-"""Referrals (保客转介绍): recorded on the referrer's card or by staff, moved through the pipeline."""
+"""Referrals (保客转介绍): recorded on the referrer's card or by staff, moved through the pipeline.
+
+A referral is the attribution of a prospect (customers.Prospect, the pipeline of every source): who
+referred it and the points. Recording a referral records its prospect; the stage and the consultant
+set here are kept on the prospect by the customers services these functions call (the referral's own
+columns stay, for the club's nightly run, its report and the points export)."""
 
 import datetime
 
@@ -15,8 +20,10 @@ from crm.audit import audit_log_record
 from crm.choices import AuditAction
 from crm.exceptions import ApplicationError
 from crm.scoping import visible_store_ids
+from customers.choices import ProspectSource
 from customers.dms.parsing import FieldError, parse_mobile
 from customers.selectors import customer_queryset_for_user, customers_with_mobile
+from customers.services.prospects import prospect_assign, prospect_create_for_referral, prospect_stage_from_referral
 
 # --- referrals (保客转介绍) ------------------------------------------------------------------------
 #
@@ -141,7 +148,18 @@ def referral_record(
     )
     if existing := same.exclude(stage=ReferralStage.LOST).order_by("referred_on", "id").first():
         return existing
+    prospect = prospect_create_for_referral(
+        user=user,
+        store=store,
+        name=name,
+        mobile=mobile,
+        intended_model=model,
+        source=ProspectSource.OWNER_REFERRAL if referrer is not None else ProspectSource.STAFF_REFERRAL,
+        consultant=consultant,
+        recorded_on=referred_on,
+    )
     referral = Referral(
+        prospect=prospect,
         store=store,
         referrer=referrer,
         referrer_staff=referrer_staff,
@@ -201,6 +219,8 @@ def referral_stage_set(*, user, referral: Referral, stage: str, lost_reason: str
     referral.lost_reason = reason
     referral._history_user = user
     referral.save(update_fields=["stage", "lost_reason", "updated_at"])
+    if referral.prospect_id:
+        prospect_stage_from_referral(user=user, prospect=referral.prospect, stage=stage, lost_reason=reason)
     return referral
 
 
@@ -217,4 +237,6 @@ def referral_assign(*, user, referral: Referral, consultant) -> Referral:
     referral.consultant = consultant
     referral._history_user = user
     referral.save(update_fields=["consultant", "updated_at"])
+    if referral.prospect_id and referral.prospect.status != "won":
+        prospect_assign(user=user, prospect=referral.prospect, consultant=consultant)
     return referral
