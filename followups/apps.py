@@ -4,8 +4,11 @@ from django.utils.translation import gettext_lazy as _
 from crm.landing import LandingAction
 
 _AGENT = ["view_followuptask", "work_call_queue", "view_callattempt", "add_callattempt", "view_followuprule"]
+# The desks work the calls assigned to them (My tasks: the day-after-delivery call, maintenance_due…).
+_DESK = ["work_own_tasks"]
 _MANAGER = [
     *_AGENT,
+    *_DESK,
     "change_followuprule",
     "view_followup_reports",
     "export_sms_list",
@@ -25,11 +28,14 @@ class FollowupsConfig(AppConfig):
     verbose_name = _("Follow-ups")
     role_permissions = {
         "call_agent": _AGENT,
+        "service_advisor": _DESK,
+        "sales_consultant": _DESK,
         "manager": _MANAGER,
         "admin": [*_MANAGER, "add_followuprule"],
     }
     navigation = [
         ("followups:queue", _("Call queue"), ["call_agent", "manager"]),
+        ("followups:mine", _("My tasks"), ["service_advisor", "sales_consultant", "manager"]),
         ("followups:reports", _("Follow-up reports"), ["manager", "admin"]),
         ("followups:preview", _("Tomorrow's queue preview"), ["manager"], "more"),
         ("followups:rules", _("Follow-up rules"), ["manager", "admin"], "more"),
@@ -43,7 +49,16 @@ class FollowupsConfig(AppConfig):
         LandingAction(
             "followups:queue", _("Open the call queue"), roles=("call_agent",), page_name="call-queue", accesskey="q"
         ),
+        LandingAction(
+            "followups:mine",
+            _("My tasks"),
+            roles=("service_advisor", "sales_consultant"),
+            page_name="my-tasks",
+            accesskey="t",
+        ),
     ]
+    # The count of the user's own calls of the day on the landing page.
+    landing_figures = ["followups.landing.landing_figures"]
     customer_card_panels = ["followups.card.due_followups_panel"]
     customer_timeline_sources = ["followups.card.calls_and_sms"]
     customer_personal_data_providers = ["followups.privacy.personal_data"]
