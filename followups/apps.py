@@ -35,7 +35,8 @@ class FollowupsConfig(AppConfig):
     }
     navigation = [
         ("followups:queue", _("Call queue"), ["call_agent", "manager"]),
-        ("followups:mine", _("My tasks"), ["service_advisor", "sales_consultant", "manager"]),
+        # Managers reach the assigned calls from the follow-up reports (per person).
+        ("followups:mine", _("My tasks"), ["service_advisor", "sales_consultant"]),
         ("followups:reports", _("Follow-up reports"), ["manager", "admin"]),
         ("followups:preview", _("Tomorrow's queue preview"), ["manager"], "more"),
         ("followups:rules", _("Follow-up rules"), ["manager", "admin"], "more"),

@@ -160,7 +160,7 @@ def assigned_open_by_person(*, user, today: datetime.date) -> list[dict]:
 def current_claim(*, user, since: datetime.datetime) -> FollowupTask | None:
     """The agent's call in progress (a claim younger than ``since``), if any."""
     return FollowupTask.objects.filter(
-        claimed_by=user, status=TaskStatus.OPEN, channel=Channel.PHONE, claimed_at__gte=since
+        claimed_by=user, status=TaskStatus.OPEN, channel=Channel.PHONE, claimed_at__gte=since, assignee__isnull=True
     ).first()
 
 

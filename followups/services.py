@@ -260,7 +260,12 @@ def task_claim_next(*, user, now: datetime.datetime | None = None) -> list[Follo
     today = timezone.localdate(now)
     lapse = now - CLAIM_LAPSE
     current = FollowupTask.objects.filter(
-        claimed_by=user, status=TaskStatus.OPEN, channel=Channel.PHONE, claimed_at__gte=lapse, work_date__lte=today
+        claimed_by=user,
+        status=TaskStatus.OPEN,
+        channel=Channel.PHONE,
+        claimed_at__gte=lapse,
+        work_date__lte=today,
+        assignee__isnull=True,  # a call opened from My tasks is not the queue's
     ).first()
     if current is not None:
         return task_current_call(user=user, customer_id=current.customer_id, now=now)

@@ -354,3 +354,13 @@ def test_generation_releases_departed_staffs_tasks_first(store):
     ]
     old.refresh_from_db()
     assert old.detail == {"released_from": consultant.pk}
+
+
+def test_a_call_opened_from_my_tasks_is_not_the_queues_current_call(store_a, manager_a, sales_a):
+    mine = assigned_task(store_a, sales_a)
+    queued = FollowupTaskFactory(store=store_a, rule_date=D(2026, 11, 23))
+
+    opened = task_claim_assigned(user=manager_a, customer_id=mine.customer_id, now=MONDAY_10AM)
+    from_queue = task_claim_next(user=manager_a, now=MONDAY_10AM)
+
+    assert ([task.pk for task in opened], [task.pk for task in from_queue]) == ([mine.pk], [queued.pk])
