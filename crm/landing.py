@@ -36,13 +36,15 @@ class LandingFigure:
 @dataclass(frozen=True)
 class LandingAction:
     """A button on the landing page of ``roles``: ``url_name`` is reversed without arguments;
-    ``page_name`` (``data-link``) and ``accesskey`` are optional."""
+    ``page_name`` (``data-link``) and ``accesskey`` are optional. Buttons show by ``position``
+    (a role's main action first), then in INSTALLED_APPS order."""
 
     url_name: str
     label: str
     roles: tuple[str, ...] = field(default_factory=tuple)
     page_name: str = ""
     accesskey: str = ""
+    position: int = 100
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,9 @@ def landing_figures_collect(*, user, store_ids, today: datetime.date) -> list[La
 
 
 def landing_actions_for(user) -> list[ResolvedAction]:
-    """The buttons of the user's role whose page exists, in INSTALLED_APPS order."""
+    """The buttons of the user's role whose page exists, by position, then in INSTALLED_APPS order."""
     actions = []
-    for action in _registered("landing_actions"):
+    for action in sorted(_registered("landing_actions"), key=lambda action: action.position):
         if user.role not in action.roles:
             continue
         try:

@@ -114,3 +114,33 @@ def store_for_code(code: str | None):
         return Store.objects.get(code=code)
     except Store.DoesNotExist:
         raise ApplicationError(gettext("Unknown store code: %(code)s") % {"code": code}) from None
+
+
+# --- staff of record ----------------------------------------------------------------------------
+
+USER_TABLE = User._meta.db_table
+USER_STORES_TABLE = User.stores.through._meta.db_table
+
+
+def staff_of_record_sql(*, name: str, store: str) -> str:
+    """SQL of the member of staff a DMS name (``Vehicle.sales_consultant``, ``RepairOrder.service_advisor``)
+    stands for in a store: the one active user of the store (``User.stores``) whose full name (family
+    name first, no space: ``get_full_name``) or username equals the trimmed name. NULL when the name is
+    blank, or when nobody or several people answer to it (the task then goes to the store's queue).
+    ``name`` and ``store`` are SQL expressions (a column, a parameter); no parameters of its own."""
+    return f"""(
+        SELECT CASE WHEN count(*) = 1 THEN min(staff.id) END
+        FROM {USER_TABLE} staff
+        JOIN {USER_STORES_TABLE} staff_store ON staff_store.user_id = staff.id AND staff_store.store_id = {store}
+        WHERE staff.is_active AND btrim({name}) <> ''
+          AND (staff.username = btrim({name}) OR btrim(staff.last_name || staff.first_name) = btrim({name}))
+    )"""
+
+
+def staff_still_in_store_sql(*, user: str, store: str) -> str:
+    """SQL: whether user ``user`` is active and still a member of store ``store`` (SQL expressions)."""
+    return f"""EXISTS (
+        SELECT 1 FROM {USER_TABLE} staff
+        JOIN {USER_STORES_TABLE} staff_store ON staff_store.user_id = staff.id AND staff_store.store_id = {store}
+        WHERE staff.id = {user} AND staff.is_active
+    )"""

@@ -114,12 +114,15 @@ class CustomersConfig(AppConfig):
     # The landing pages (crm/landing.py): the key figures, and the desks' customer search.
     landing_figures = ["customers.landing.landing_figures"]
     landing_actions = [
-        LandingAction("customers:list", _("Find a customer"), roles=("service_advisor", "sales_consultant")),
-        LandingAction("customers:prospect_list", _("My prospects"), roles=("sales_consultant",)),
+        LandingAction(
+            "customers:list", _("Find a customer"), roles=("service_advisor", "sales_consultant"), position=20
+        ),
+        LandingAction("customers:prospect_list", _("My prospects"), roles=("sales_consultant",), position=40),
         LandingAction(
             "customers:prospect_create",
             _("Record a prospect"),
             roles=("service_advisor", "call_agent", "sales_consultant"),
+            position=50,
         ),
     ]
     # The download view of each kind of export needing approval (crm.views.export_requests).

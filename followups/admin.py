@@ -15,8 +15,8 @@ from followups.models import (
 
 @admin.register(FollowupRule)
 class FollowupRuleAdmin(StoreFixedOnChangeMixin, ScopedSimpleHistoryAdmin):
-    list_display = ["store", "code", "is_enabled", "channel", "offset_days", "priority"]
-    list_filter = ["store", "code", "channel", "is_enabled"]
+    list_display = ["store", "code", "is_enabled", "channel", "offset_days", "priority", "worked_by"]
+    list_filter = ["store", "code", "channel", "is_enabled", "worked_by"]
     list_select_related = ["store"]
 
 
@@ -38,11 +38,13 @@ class CustomerRecordAdmin(ReadOnlyModelAdmin):
 
 @admin.register(FollowupTask)
 class FollowupTaskAdmin(CustomerRecordAdmin):
-    list_display = ["id", "code", "store", "customer", "rule_date", "queue_date", "work_date", "status", "attempts"]
+    list_display = [
+        "id", "code", "store", "customer", "rule_date", "queue_date", "work_date", "status", "attempts", "assignee",
+    ]  # fmt: skip
     list_filter = ["store", "code", "channel", "status"]
     date_hierarchy = "queue_date"
-    raw_id_fields = ["rule", "customer", "vehicle", "claimed_by"]
-    list_select_related = ["store", "customer"]
+    raw_id_fields = ["rule", "customer", "vehicle", "claimed_by", "assignee"]
+    list_select_related = ["store", "customer", "assignee"]
     show_full_result_count = False
 
 

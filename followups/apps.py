@@ -4,8 +4,11 @@ from django.utils.translation import gettext_lazy as _
 from crm.landing import LandingAction
 
 _AGENT = ["view_followuptask", "work_call_queue", "view_callattempt", "add_callattempt", "view_followuprule"]
+# The desks work the calls assigned to them (My tasks: the day-after-delivery call, maintenance_due…).
+_DESK = ["work_own_tasks"]
 _MANAGER = [
     *_AGENT,
+    *_DESK,
     "change_followuprule",
     "view_followup_reports",
     "export_sms_list",
@@ -27,11 +30,15 @@ class FollowupsConfig(AppConfig):
     replica_read_views = ["followups:reports", "followups:campaign_report"]
     role_permissions = {
         "call_agent": _AGENT,
+        "service_advisor": _DESK,
+        "sales_consultant": _DESK,
         "manager": _MANAGER,
         "admin": [*_MANAGER, "add_followuprule"],
     }
     navigation = [
         ("followups:queue", _("Call queue"), ["call_agent", "manager"]),
+        # Managers reach the assigned calls from the follow-up reports (per person).
+        ("followups:mine", _("My tasks"), ["service_advisor", "sales_consultant"]),
         ("followups:reports", _("Follow-up reports"), ["manager", "admin"]),
         ("followups:preview", _("Tomorrow's queue preview"), ["manager"], "more"),
         ("followups:rules", _("Follow-up rules"), ["manager", "admin"], "more"),
@@ -43,9 +50,24 @@ class FollowupsConfig(AppConfig):
     # The call agents' landing page opens on the queue (crm/landing.py).
     landing_actions = [
         LandingAction(
-            "followups:queue", _("Open the call queue"), roles=("call_agent",), page_name="call-queue", accesskey="q"
+            "followups:queue",
+            _("Open the call queue"),
+            roles=("call_agent",),
+            page_name="call-queue",
+            accesskey="q",
+            position=10,
+        ),
+        LandingAction(
+            "followups:mine",
+            _("My tasks"),
+            roles=("service_advisor", "sales_consultant"),
+            page_name="my-tasks",
+            accesskey="t",
+            position=30,
         ),
     ]
+    # The count of the user's own calls of the day on the landing page.
+    landing_figures = ["followups.landing.landing_figures"]
     customer_card_panels = ["followups.card.due_followups_panel"]
     customer_timeline_sources = ["followups.card.calls_and_sms"]
     customer_personal_data_providers = ["followups.privacy.personal_data"]

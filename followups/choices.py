@@ -19,6 +19,10 @@ class RuleCode(models.TextChoices):
     POINTS_EXPIRY = "points_expiry", _("Points expiry reminder (积分到期提醒)")
     DISSATISFIED_FOLLOWUP = "dissatisfied_followup", _("Dissatisfied customer follow-up (不满意客户回访)")
     EVENT_NOTICE = "event_notice", _("Event notice (活动通知)")
+    INSPECTION_DUE = "inspection_due", _("Annual inspection reminder (年检提醒)")
+    DELIVERY_DAY1_CALL = "delivery_day1_call", _("Day-after-delivery call (交车次日回访)")
+    APPOINTMENT_REMINDER = "appointment_reminder", _("Appointment reminder (预约提醒)")
+    NO_SHOW_FOLLOWUP = "no_show_followup", _("No-show follow-up (爽约回访)")
 
 
 VEHICLE_RULES = frozenset(
@@ -29,8 +33,19 @@ VEHICLE_RULES = frozenset(
         RuleCode.INSURANCE_RENEWAL,
         RuleCode.WARRANTY_EXPIRY,
         RuleCode.MAINTENANCE_DUE,
+        RuleCode.INSPECTION_DUE,
+        RuleCode.DELIVERY_DAY1_CALL,
     }
 )
+
+
+class WorkedBy(models.TextChoices):
+    """Who works a phone rule's tasks: the call centre's queue, or the staff member of record, whose
+    own list ("My tasks") holds them (docs/followups.md, "Tasks owned by a person")."""
+
+    QUEUE = "queue", _("The call centre's queue")
+    SALES_CONSULTANT = "sales_consultant", _("The vehicle's sales consultant")
+    SERVICE_ADVISOR = "service_advisor", _("The service advisor of the latest repair order")
 
 
 # The rules whose messages are marketing rather than a service reminder (PIPL: the customer can

@@ -5,7 +5,7 @@ The texts are Chinese on purpose: they are what an agent reads to a customer and
 receives, not interface strings.
 """
 
-from followups.choices import Channel, RuleCode
+from followups.choices import Channel, RuleCode, WorkedBy
 
 REPAIR_QUESTIONNAIRE = [
     "对于在我们这边检修车辆的经历，总体来说您是否满意？",
@@ -137,6 +137,50 @@ DEFAULT_RULES: dict[str, dict] = {
         "script": "",
         "questionnaire": [],
         "sms_template": "尊敬的{name}：本店将于{date}举办车主活动，特邀您光临，如参加请回复Y，谢谢！",
+    },
+    # Seed 001: reminders of the inspection (年检) among the care reminders that please the owner.
+    RuleCode.INSPECTION_DUE: {
+        "channel": Channel.SMS,
+        "offset_days": -30,
+        "priority": 6,
+        "script": OPENING + "您爱车（{plate}）的年检将于{date}到期，请提前准备行驶证、交强险保单，本店可代办年检。",
+        "questionnaire": ["是否需要本店代办年检？"],
+        "sms_template": "尊敬的{name}：您爱车{plate}的年检将于{date}到期，请提前办理，本店可代办年检，"
+        "电话{store_phone}。",
+    },
+    # Seeds 000/001: the sales consultant calls the buyer the day after the handover.
+    RuleCode.DELIVERY_DAY1_CALL: {
+        "channel": Channel.PHONE,
+        "offset_days": 1,
+        "priority": 2,
+        "worked_by": WorkedBy.SALES_CONSULTANT,
+        "script": "您好，{name}先生/女士，我是{store}为您交车的销售顾问，"
+        "您昨天（{date}）提了爱车（{plate}），用车还顺利吗？车辆的功能操作还有什么不清楚的地方吗？\n"
+        "如有任何问题请随时联系我，首次保养时间和里程我也会提前提醒您。\n" + CLOSING,
+        "questionnaire": [
+            "车辆使用是否正常？有无需要解答的功能操作？",
+            "交车时是否向您介绍了服务顾问和首保时间里程？",
+            "对交车过程总体是否满意？",
+        ],
+        "sms_template": "尊敬的{name}：感谢您选择本店，爱车{plate}使用中如有任何问题请随时联系您的销售顾问，"
+        "服务热线{store_phone}。",
+    },
+    # The appointments' rules (desk.md): their builders come with the appointments.
+    RuleCode.APPOINTMENT_REMINDER: {
+        "channel": Channel.SMS,
+        "offset_days": 0,  # the working day before the appointment date
+        "priority": 3,
+        "script": "",
+        "questionnaire": [],
+        "sms_template": "尊敬的{name}：您已预约{date}到本店服务，请准时到店，如需改期请致电{store_phone}。",
+    },
+    RuleCode.NO_SHOW_FOLLOWUP: {
+        "channel": Channel.PHONE,
+        "offset_days": 1,
+        "priority": 1,
+        "script": OPENING + "您预约了{date}到店服务，但当天没有见到您，想了解一下原因，是否需要为您重新预约？",
+        "questionnaire": ["未能到店的原因？", "是否需要重新预约？希望的日期？"],
+        "sms_template": "",
     },
 }
 

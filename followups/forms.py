@@ -56,6 +56,7 @@ class RuleForm(forms.ModelForm):
             "interval_days",
             "distance_km",
             "priority",
+            "worked_by",
             "script",
             "questionnaire",
             "sms_template",
@@ -64,3 +65,11 @@ class RuleForm(forms.ModelForm):
             "script": forms.Textarea(attrs={"rows": 6}),
             "sms_template": forms.Textarea(attrs={"rows": 3, "data-sms-counter": "true"}),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A form posted without the field (an older page, a script) keeps who works the rule.
+        self.fields["worked_by"].required = False
+
+    def clean_worked_by(self):
+        return self.cleaned_data.get("worked_by") or self.instance.worked_by

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from functools import partial
 
 from crm.calendar import WorkingCalendar, add_months, is_leap_year
+from crm.selectors import staff_of_record_sql
 from customers.choices import RepairType, VehicleStatus
 from customers.membership import points_on_sql
 from customers.rule_builders import Candidates, rule_builder_for, rule_builder_register
@@ -28,7 +29,7 @@ from customers.selectors import (
     customer_sms_allowed_sql,
     vehicle_is_active_sql,
 )
-from followups.choices import VEHICLE_RULES, Channel, RuleCode, rule_consent_purpose
+from followups.choices import VEHICLE_RULES, Channel, RuleCode, WorkedBy, rule_consent_purpose
 from followups.dates import greeting_holidays, inverse_add_months, lunar_birthday_keys, rule_dates_queued_on
 
 MOBILE_PATTERN = r"^1[3-9][0-9]{9}$"
@@ -341,6 +342,9 @@ def register_followups_rule_builders() -> None:
     rule_builder_register(RuleCode.LOST_CUSTOMER, _lost_customer)
     rule_builder_register(RuleCode.POINTS_EXPIRY, _points_expiry)
     rule_builder_register(RuleCode.DISSATISFIED_FOLLOWUP, _dissatisfied)
+    rule_builder_register(RuleCode.INSPECTION_DUE, partial(_vehicle_date_rule, "inspection_due"))
+    rule_builder_register(RuleCode.DELIVERY_DAY1_CALL, partial(_vehicle_date_rule, "delivery_date"))
+    # appointment_reminder and no_show_followup come with the appointments, which register them.
 
 
 def eligible_sql(rule, candidates: Candidates) -> tuple[str, dict]:
@@ -375,12 +379,40 @@ def eligible_sql(rule, candidates: Candidates) -> tuple[str, dict]:
 INSERT_SQL = """
     INSERT INTO followups_followuptask
         (rule_id, code, store_id, customer_id, vehicle_id, unit_id, rule_date, queue_date, work_date, subject_date,
-         channel, priority, status, attempts, outcome, detail, created_at)
+         channel, priority, status, attempts, outcome, detail, created_at, assignee_id)
     SELECT %(rule_id)s, %(code)s, %(store_id)s, e.customer_id, e.vehicle_id, e.unit_id, e.rule_date,
-           %(queue_date)s, %(queue_date)s, e.subject_date, %(channel)s, %(priority)s, 'open', 0, '', e.detail, now()
+           %(queue_date)s, %(queue_date)s, e.subject_date, %(channel)s, %(priority)s, 'open', 0, '', e.detail, now(),
+           {assignee}
     FROM ({eligible}) e
     ON CONFLICT (rule_id, unit_id, rule_date) DO NOTHING
 """
+
+# The name of record of a task's unit ``e``: for a vehicle, its own consultant or the advisor of its
+# latest repair order; for a customer-level rule, those of the customer's newest active vehicle and of
+# the customer's latest repair order.
+_CONSULTANT_NAME_SQL = f"""CASE WHEN e.vehicle_id IS NOT NULL
+    THEN (SELECT rv.sales_consultant FROM {VEHICLE_TABLE} rv WHERE rv.id = e.vehicle_id)
+    ELSE (SELECT rv.sales_consultant FROM {VEHICLE_TABLE} rv
+          WHERE rv.customer_id = e.customer_id AND {vehicle_is_active_sql(alias="rv")}
+          ORDER BY rv.delivery_date DESC NULLS LAST, rv.id DESC LIMIT 1) END"""
+_ADVISOR_NAME_SQL = f"""CASE WHEN e.vehicle_id IS NOT NULL
+    THEN (SELECT ro.service_advisor FROM {REPAIR_ORDER_TABLE} ro WHERE ro.vehicle_id = e.vehicle_id
+          ORDER BY COALESCE(ro.settle_date, ro.open_date) DESC NULLS LAST, ro.id DESC LIMIT 1)
+    ELSE (SELECT ro.service_advisor FROM {REPAIR_ORDER_TABLE} ro JOIN {VEHICLE_TABLE} rv ON rv.id = ro.vehicle_id
+          WHERE rv.customer_id = e.customer_id
+          ORDER BY COALESCE(ro.settle_date, ro.open_date) DESC NULLS LAST, ro.id DESC LIMIT 1) END"""
+ASSIGNEE_SQL = {
+    WorkedBy.SALES_CONSULTANT: staff_of_record_sql(name=f"({_CONSULTANT_NAME_SQL})", store="%(store_id)s"),
+    WorkedBy.SERVICE_ADVISOR: staff_of_record_sql(name=f"({_ADVISOR_NAME_SQL})", store="%(store_id)s"),
+}
+
+
+def assignee_sql(rule) -> str:
+    """The SQL of the person who works a task of ``rule`` (``FollowupRule.worked_by``) from its
+    eligible row ``e``, or NULL: the call centre's queue (every SMS rule, and a person not found)."""
+    if rule.channel != Channel.PHONE:
+        return "NULL::bigint"
+    return ASSIGNEE_SQL.get(rule.worked_by, "NULL::bigint")
 
 
 def insert_statement(rule, *, day: date, calendar: WorkingCalendar) -> tuple[str, dict] | None:
@@ -390,7 +422,7 @@ def insert_statement(rule, *, day: date, calendar: WorkingCalendar) -> tuple[str
         return None
     eligible, params = eligible_sql(rule, candidates)
     params.update(rule_id=rule.pk, code=rule.code, queue_date=day, channel=rule.channel, priority=rule.priority)
-    return INSERT_SQL.format(eligible=eligible), params
+    return INSERT_SQL.format(eligible=eligible, assignee=assignee_sql(rule)), params
 
 
 def preview_statement(rule, *, day: date, calendar: WorkingCalendar) -> tuple[str, dict] | None:

@@ -19,6 +19,7 @@ from followups.choices import (
     RuleCode,
     SmsStatus,
     TaskStatus,
+    WorkedBy,
 )
 from followups.placeholders import template_errors
 
@@ -52,6 +53,16 @@ class FollowupRule(TimeStampedModel):
         _("SMS template"),
         blank=True,
         help_text=_("Fields: {name} {plate} {model} {date} {store} {store_phone} {holiday} {points}"),
+    )
+    worked_by = models.CharField(
+        _("worked by"),
+        max_length=20,
+        choices=WorkedBy.choices,
+        default=WorkedBy.QUEUE,
+        help_text=_(
+            "Phone rules only. A person's tasks appear in their own list (My tasks); with no such member of "
+            "staff in the store, the task goes to the call centre's queue."
+        ),
     )
     history = HistoricalRecords(excluded_fields=["updated_at"])
 
@@ -87,6 +98,10 @@ class FollowupRule(TimeStampedModel):
 
         if self.sms_template and (errors := template_errors(self.sms_template)):
             raise ValidationError({"sms_template": errors})
+        if self.worked_by != WorkedBy.QUEUE and self.channel != Channel.PHONE:
+            raise ValidationError(
+                {"worked_by": _("Only a phone rule can be worked by a person: an SMS is sent by the system.")}
+            )
 
 
 class FollowupTask(models.Model):
@@ -146,6 +161,16 @@ class FollowupTask(models.Model):
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned to"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # followuptask_assignee_idx, open tasks only
+        help_text=_("The member of staff who works the task; empty: the call centre's queue."),
+    )
 
     class Meta:
         ordering = ["work_date", "priority", "id"]
@@ -155,6 +180,7 @@ class FollowupTask(models.Model):
             ("work_call_queue", _("Can work the call queue")),
             ("view_followup_reports", _("Can see follow-up reports and the queue preview")),
             ("export_sms_list", _("Can download the day's SMS list")),
+            ("work_own_tasks", _("Can work the follow-up tasks assigned to them")),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -174,6 +200,12 @@ class FollowupTask(models.Model):
             models.Index(fields=["customer", "status"], name="followuptask_customer_idx"),
             models.Index(fields=["vehicle"], name="followuptask_vehicle_idx", condition=Q(vehicle__isnull=False)),
             models.Index(fields=["claimed_by"], name="followuptask_claimed_idx", condition=Q(claimed_by__isnull=False)),
+            # My tasks, and the nightly release of departed staff's tasks, read the open assigned ones.
+            models.Index(
+                fields=["assignee", "work_date"],
+                name="followuptask_assignee_idx",
+                condition=Q(status="open", assignee__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -2,6 +2,7 @@
 
 import datetime
 
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import connection
 from django.db.models import BooleanField, Count, Min, Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -69,7 +70,9 @@ def _visible_tasks(user) -> QuerySet[FollowupTask]:
 def queue_for_user(*, user, today: datetime.date, search: str = "") -> QuerySet:
     """Today's open phone tasks of the user's stores (overdue ones included), one row per customer,
     most urgent first."""
-    tasks = _visible_tasks(user).filter(status=TaskStatus.OPEN, channel=Channel.PHONE, work_date__lte=today)
+    tasks = _visible_tasks(user).filter(
+        status=TaskStatus.OPEN, channel=Channel.PHONE, work_date__lte=today, assignee__isnull=True
+    )
     search = search.strip()
     if search:
         tasks = tasks.filter(
@@ -83,7 +86,8 @@ def queue_for_user(*, user, today: datetime.date, search: str = "") -> QuerySet:
 
 
 def queue_summary(*, user, today: datetime.date) -> dict:
-    tasks = _visible_tasks(user).filter(channel=Channel.PHONE)
+    """The queue's figures (the queue's tasks only: assigned ones are in their person's list)."""
+    tasks = _visible_tasks(user).filter(channel=Channel.PHONE, assignee__isnull=True)
     return tasks.aggregate(
         open=Count("id", filter=Q(status=TaskStatus.OPEN, work_date__lte=today)),
         done_today=Count("id", filter=Q(completed_at__date=today)),
@@ -91,10 +95,72 @@ def queue_summary(*, user, today: datetime.date) -> dict:
     )
 
 
+def _assigned_tasks(*, user) -> QuerySet[FollowupTask]:
+    """The open assigned phone tasks ``user`` works from "My tasks": their own; a manager (who reads
+    the follow-up reports) also those of every person of the manager's stores."""
+    tasks = _visible_tasks(user).filter(status=TaskStatus.OPEN, channel=Channel.PHONE, assignee__isnull=False)
+    if not user.has_perm("followups.view_followup_reports"):
+        tasks = tasks.filter(assignee=user)
+    return tasks
+
+
+def my_tasks_for_user(*, user, today: datetime.date, search: str = "") -> QuerySet:
+    """ "My tasks": today's open assigned phone tasks (overdue included), one row per customer and
+    person (several tasks of a customer are one call), most urgent first. ``search`` narrows them
+    to a customer number, a name prefix, a plate or a rule code."""
+    tasks = _assigned_tasks(user=user).filter(work_date__lte=today)
+    search = search.strip()
+    if search:
+        tasks = tasks.filter(
+            Q(customer__customer_no__iexact=search)
+            | Q(customer__name__startswith=search)
+            | Q(vehicle__plate_no__iexact=search)
+            | Q(code=search)
+        )
+    return (
+        tasks.values(
+            "customer_id", "customer__name", "customer__customer_no", "store_id", "store__name", "assignee_id",
+            "assignee__username", "assignee__last_name", "assignee__first_name",
+        )
+        .annotate(
+            task_count=Count("id"), priority=Min("priority"), since=Min("work_date"), callback=Min("callback_at"),
+            codes=ArrayAgg("code", distinct=True, order_by="code"),
+        )
+        .order_by("priority", "since", "customer_id", "assignee_id")
+    )  # fmt: skip
+
+
+def my_tasks_count(*, user, today: datetime.date) -> int:
+    """How many of the user's own assigned calls are due today (the landing page's figure)."""
+    return (
+        _visible_tasks(user)
+        .filter(status=TaskStatus.OPEN, channel=Channel.PHONE, assignee=user, work_date__lte=today)
+        .values("customer_id")
+        .distinct()
+        .count()
+    )
+
+
+def assigned_open_by_person(*, user, today: datetime.date) -> list[dict]:
+    """For the managers' report: per person, the open assigned tasks due by today, those overdue
+    (due before today) and those due later."""
+    return list(
+        _visible_tasks(user)
+        .filter(status=TaskStatus.OPEN, channel=Channel.PHONE, assignee__isnull=False)
+        .values("assignee_id", "assignee__username", "assignee__last_name", "assignee__first_name")
+        .annotate(
+            due=Count("id", filter=Q(work_date__lte=today)),
+            overdue=Count("id", filter=Q(work_date__lt=today)),
+            later=Count("id", filter=Q(work_date__gt=today)),
+        )
+        .order_by("assignee__username")
+    )
+
+
 def current_claim(*, user, since: datetime.datetime) -> FollowupTask | None:
     """The agent's call in progress (a claim younger than ``since``), if any."""
     return FollowupTask.objects.filter(
-        claimed_by=user, status=TaskStatus.OPEN, channel=Channel.PHONE, claimed_at__gte=since
+        claimed_by=user, status=TaskStatus.OPEN, channel=Channel.PHONE, claimed_at__gte=since, assignee__isnull=True
     ).first()
 
 

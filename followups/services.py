@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -20,7 +20,7 @@ from crm.calendar import WorkingCalendar
 from crm.exceptions import ApplicationError
 from crm.models import Store
 from crm.scoping import sees_all_stores
-from crm.selectors import working_calendar
+from crm.selectors import staff_still_in_store_sql, working_calendar
 from customers.models import Vehicle
 from customers.selectors import CUSTOMER_TABLE, VEHICLE_TABLE, customer_visibility_sql, customers_with_mobile
 from customers.sms_replies import Reply, reply_resolve
@@ -132,6 +132,9 @@ def followups_generate_day(
             cursor.execute(
                 "SET LOCAL jit = off; SET LOCAL synchronous_commit = off; SET LOCAL max_parallel_workers_per_gather = 0"
             )
+            # Tasks of staff who left (deactivated, or no longer in the store) go to the store's queue
+            # before the day's new tasks are made.
+            tasks_release_from_departed(store_ids=[store_id])
             for rule in store_rules:
                 created = 0
                 statement = insert_statement(rule, day=day, calendar=calendar) if rule.is_enabled else None
@@ -201,8 +204,10 @@ def followups_catch_up_plan(*, today: datetime.date) -> list[dict]:
 
 # --- the call queue ---------------------------------------------------------------------------
 
+# The queue hands out only the queue's tasks: a task assigned to a person stays in that person's list.
 _CLAIM_FILTERS = """
-    t.status = 'open' AND t.channel = 'phone' AND t.work_date <= %(today)s AND t.store_id = ANY(%(stores)s)
+    t.status = 'open' AND t.channel = 'phone' AND t.assignee_id IS NULL
+    AND t.work_date <= %(today)s AND t.store_id = ANY(%(stores)s)
     AND (t.callback_at IS NULL OR t.callback_at <= %(now)s)
     AND (t.claimed_by_id IS NULL OR t.claimed_by_id = %(me)s OR t.claimed_at < %(lapse)s)
 """
@@ -255,7 +260,12 @@ def task_claim_next(*, user, now: datetime.datetime | None = None) -> list[Follo
     today = timezone.localdate(now)
     lapse = now - CLAIM_LAPSE
     current = FollowupTask.objects.filter(
-        claimed_by=user, status=TaskStatus.OPEN, channel=Channel.PHONE, claimed_at__gte=lapse, work_date__lte=today
+        claimed_by=user,
+        status=TaskStatus.OPEN,
+        channel=Channel.PHONE,
+        claimed_at__gte=lapse,
+        work_date__lte=today,
+        assignee__isnull=True,  # a call opened from My tasks is not the queue's
     ).first()
     if current is not None:
         return task_current_call(user=user, customer_id=current.customer_id, now=now)
@@ -299,6 +309,55 @@ def task_claim_next(*, user, now: datetime.datetime | None = None) -> list[Follo
         .select_related("rule", "vehicle", "customer", "store")
         .order_by("priority", "id")
     )
+
+
+def task_claim_assigned(*, user, customer_id: int, now: datetime.datetime | None = None) -> list[FollowupTask]:
+    """Open the call to a customer from "My tasks": claim the customer's open phone tasks of today
+    (overdue included) assigned to ``user`` — or, for a manager of the store (``view_followup_reports``),
+    assigned to anyone of the manager's stores — by one conditional UPDATE, so two people never hold
+    the same task. The call page and its outcome then work on them as on a queue call; they stay
+    assigned whatever the outcome. Empty when there is nothing of the customer's to call (taken by
+    someone else in the last 30 minutes, done, or not the user's)."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    lapse = now - CLAIM_LAPSE
+    tasks = FollowupTask.objects.filter(
+        customer_id=customer_id,
+        status=TaskStatus.OPEN,
+        channel=Channel.PHONE,
+        work_date__lte=today,
+        assignee__isnull=False,
+    ).filter(Q(claimed_by__isnull=True) | Q(claimed_by=user) | Q(claimed_at__lt=lapse))
+    if user.has_perm("followups.view_followup_reports"):
+        stores = Store.objects.all() if sees_all_stores(user) else Store.objects.filter(staff=user)
+        tasks = tasks.filter(Q(assignee=user) | Q(store__in=stores))
+    else:
+        tasks = tasks.filter(assignee=user)
+    with transaction.atomic():
+        ids = list(tasks.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True))
+        claimed = FollowupTask.objects.filter(pk__in=ids).update(claimed_by=user, claimed_at=now)
+    if not claimed:
+        return []
+    return task_current_call(user=user, customer_id=customer_id, now=now)
+
+
+def tasks_release_from_departed(*, store_ids: Iterable[int] | None = None) -> int:
+    """Give the store's queue the open tasks whose person has left: deactivated, or no longer a
+    member of the task's store. The task keeps who it was assigned to in ``detail``
+    (``released_from``); returns how many were released. Set-based, safe to run twice."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE followups_followuptask t
+            SET assignee_id = NULL, claimed_by_id = NULL, claimed_at = NULL,
+                detail = t.detail || jsonb_build_object('released_from', t.assignee_id)
+            WHERE t.status = 'open' AND t.assignee_id IS NOT NULL
+              AND (%(all)s OR t.store_id = ANY(%(stores)s))
+              AND NOT {staff_still_in_store_sql(user="t.assignee_id", store="t.store_id")}
+            """,
+            {"all": store_ids is None, "stores": list(store_ids or [])},
+        )
+        return cursor.rowcount
 
 
 def task_current_call(*, user, customer_id: int, now: datetime.datetime | None = None) -> list[FollowupTask]:
@@ -419,11 +478,12 @@ def call_record_outcome(
 class CallOutcomeRecorded:
     """What ``call_outcome_record`` did: the tasks the call closed or rolled over, whether the result
     was dissatisfied (the page then offers to open a complaint), and the agent's next call (empty
-    when nothing is callable now)."""
+    when nothing is callable now, and after a call of assigned tasks, which goes back to My tasks)."""
 
     tasks: list[FollowupTask]
     is_dissatisfied: bool
     next_tasks: list[FollowupTask]
+    is_assigned: bool = False
 
 
 def call_outcome_record(
@@ -446,10 +506,13 @@ def call_outcome_record(
         user=user, customer_id=customer_id, outcome=outcome, answers=answers, satisfaction=satisfaction,
         is_dissatisfied=is_dissatisfied, notes=notes, callback_at=callback_at, now=now,
     )  # fmt: skip
+    # A call from "My tasks" goes back to that list: the queue's next call is for queue work only.
+    is_assigned = any(task.assignee_id for task in tasks)
     return CallOutcomeRecorded(
         tasks=tasks,
         is_dissatisfied=is_dissatisfied_result(is_dissatisfied=is_dissatisfied, satisfaction=satisfaction),
-        next_tasks=task_claim_next(user=user, now=now),
+        next_tasks=[] if is_assigned else task_claim_next(user=user, now=now),
+        is_assigned=is_assigned,
     )
 
 

@@ -1,4 +1,5 @@
 import datetime
+import functools
 import hmac
 import json
 from urllib.parse import urlencode
@@ -28,10 +29,30 @@ from customers.membership import membership_badge
 from customers.selectors import customer_get_for_user, customer_vehicles
 from customers.views import approved_export_download, export_approval_page, export_request_form_errors
 from followups import exports, selectors, services
+from followups.choices import RuleCode
 from followups.defaults import SMS_OPT_OUT_TEXT
 from followups.forms import OutcomeForm, RuleForm
 
 PAGE_SIZE = 25
+CALL_PERMISSIONS = ("followups.work_call_queue", "followups.work_own_tasks")
+
+
+def works_calls(view):
+    """The call page's views: for the call centre's agents (the queue) and for the staff who work
+    the tasks assigned to them (My tasks); anyone else gets 403."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        if not any(request.user.has_perm(permission) for permission in CALL_PERMISSIONS):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _calls_home(user) -> str:
+    """Where a call page leads back to: the queue for its agents, else My tasks."""
+    return "followups:queue" if user.has_perm("followups.work_call_queue") else "followups:mine"
 
 
 class TelRedirect(HttpResponseRedirect):
@@ -48,7 +69,8 @@ def _complaint_url(task) -> str:
 
 
 def _call_context(request: HttpRequest, tasks: list, *, form: OutcomeForm | None = None, saved=None) -> dict:
-    context = {"tasks": tasks, "form": form or OutcomeForm(), "saved": saved}
+    is_assigned = bool(tasks and tasks[0].assignee_id) or bool(saved and saved.get("is_assigned"))
+    context = {"tasks": tasks, "form": form or OutcomeForm(), "saved": saved, "is_assigned": is_assigned}
     if tasks:
         customer = tasks[0].customer
         context.update(
@@ -122,14 +144,14 @@ def queue_next(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@permission_required("followups.work_call_queue", raise_exception=True)
+@works_calls
 @require_GET
 def call(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer_get_for_user(user=request.user, pk=customer_id)  # 404 outside the agent's stores
     tasks = services.task_current_call(user=request.user, customer_id=customer_id)
     if not tasks:
         messages.info(request, _("This call is no longer assigned to you: take the next one from the queue."))
-        return redirect("followups:queue")
+        return redirect(_calls_home(request.user))
     return _call_panel(request, tasks)
 
 
@@ -145,7 +167,7 @@ def _questionnaire_answers(data) -> dict[str, dict[str, str]]:
 
 
 @login_required
-@permission_required("followups.work_call_queue", raise_exception=True)
+@works_calls
 @require_POST
 def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer_get_for_user(user=request.user, pk=customer_id)
@@ -174,6 +196,7 @@ def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
         "outcome": called.get_outcome_display(),
         "complaint_url": _complaint_url(called) if recorded.is_dissatisfied else "",
         "dissatisfied": recorded.is_dissatisfied,
+        "is_assigned": recorded.is_assigned,
     }
     next_tasks = recorded.next_tasks
     if request.htmx:
@@ -181,21 +204,28 @@ def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
     messages.success(request, _("Outcome saved."))
     if next_tasks:
         return redirect("followups:call", customer_id=next_tasks[0].customer_id)
+    if recorded.is_assigned:
+        if saved["complaint_url"]:
+            messages.warning(request, _("The customer is dissatisfied: log a complaint from the card."))
+        return redirect("followups:mine")
     return redirect("followups:queue")
 
 
 @login_required
-@permission_required("followups.work_call_queue", raise_exception=True)
+@works_calls
 @require_POST
 def call_release(request: HttpRequest, customer_id: int) -> HttpResponse:
+    current = services.task_current_call(user=request.user, customer_id=customer_id)
+    is_assigned = any(task.assignee_id for task in current)
     services.task_release(user=request.user, customer_id=customer_id)
     if request.htmx:
-        return render(request, "followups/_call_panel.html", {"tasks": [], "released": True})
-    return redirect("followups:queue")
+        context = {"tasks": [], "released": True, "is_assigned": is_assigned}
+        return render(request, "followups/_call_panel.html", context)
+    return redirect("followups:mine" if is_assigned else "followups:queue")
 
 
 @login_required
-@permission_required("followups.work_call_queue", raise_exception=True)
+@works_calls
 @require_POST
 def call_dial(request: HttpRequest, customer_id: int) -> HttpResponse:
     """Dial the customer: through the CTI hook when FOLLOWUP_CTI_DIALER is set, else a tel: link.
@@ -217,6 +247,56 @@ def call_dial(request: HttpRequest, customer_id: int) -> HttpResponse:
             return HttpResponse(_("Dialling through the telephone system…"))
         return redirect("followups:call", customer_id=customer_id)
     return TelRedirect(f"tel:{number}")
+
+
+# --- my tasks ---------------------------------------------------------------------------------
+
+
+@login_required
+@permission_required("followups.work_own_tasks", raise_exception=True)
+@require_GET
+def mine(request: HttpRequest) -> HttpResponse:
+    """My tasks: today's calls assigned to the user (a manager: to the staff of the manager's
+    stores), one row per customer, with search and pages."""
+    today = timezone.localdate()
+    search = request.GET.get("q", "").strip()[:100]
+    page = Paginator(selectors.my_tasks_for_user(user=request.user, today=today, search=search), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    now = timezone.now()
+    now_time = timezone.localtime(now).time()
+    stores = {store.pk: store for store in stores_for_user(request.user)}
+    labels = dict(RuleCode.choices)
+    for row in page.object_list:
+        store = stores.get(row["store_id"])
+        row["callable"] = bool(store and selectors.call_windows_open(store, now_time)) and (
+            row["callback"] is None or row["callback"] <= now
+        )
+        row["rules"] = [str(labels.get(code, code)) for code in row["codes"]]
+        row["assignee_name"] = (
+            f"{row['assignee__last_name']}{row['assignee__first_name']}".strip() or row["assignee__username"]
+        )
+    context = {
+        "page": page,
+        "search": search,
+        "today": today,
+        "shows_everyone": request.user.has_perm("followups.view_followup_reports"),
+    }
+    return render(request, "followups/mine.html", context)
+
+
+@login_required
+@permission_required("followups.work_own_tasks", raise_exception=True)
+@require_POST
+def mine_open(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """Open the call to a customer of My tasks: claim the customer's assigned tasks, then the call
+    page (the queue's own page, outcome form and scripts)."""
+    customer_get_for_user(user=request.user, pk=customer_id)  # 404 outside the user's stores
+    tasks = services.task_claim_assigned(user=request.user, customer_id=customer_id)
+    if not tasks:
+        messages.error(request, _("This call is not yours to make now: it was done or someone else has it open."))
+        return redirect("followups:mine")
+    return redirect("followups:call", customer_id=customer_id)
 
 
 # --- rules, preview, reports ------------------------------------------------------------------
@@ -308,8 +388,11 @@ def reports(request: HttpRequest) -> HttpResponse:
         "satisfaction": summary["satisfaction"],
         "labels": {"made": _("Calls made"), "reached": _("Reached"), "satisfied": _("Satisfied (4–5)")},
     }
+    assigned = selectors.assigned_open_by_person(user=request.user, today=today)
+    for row in assigned:
+        row["name"] = f"{row['assignee__last_name']}{row['assignee__first_name']}".strip() or row["assignee__username"]
     context = {"start": start, "end": end, "error": error, "completion": completion, "summary": summary,
-               "chart": chart}  # fmt: skip
+               "chart": chart, "assigned": assigned}  # fmt: skip
     return render(request, "followups/reports.html", context)
 
 

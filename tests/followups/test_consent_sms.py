@@ -52,6 +52,8 @@ def test_the_marketing_rules_chosen():
         "insurance_renewal": "service", "warranty_expiry": "service", "maintenance_due": "service",
         "birthday": "marketing", "holiday_greeting": "marketing", "lost_customer": "marketing",
         "points_expiry": "service", "dissatisfied_followup": "service", "event_notice": "marketing",
+        "inspection_due": "service", "delivery_day1_call": "service", "appointment_reminder": "service",
+        "no_show_followup": "service",
     }  # fmt: skip
 
 

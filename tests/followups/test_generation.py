@@ -425,9 +425,10 @@ def test_generate_followups_command_prints_counts_and_export_tasks_prints_the_co
     call_command("generate_followups", "--date", "2026-11-05", stdout=output)
 
     assert output.getvalue() == (
-        "2026-11-05: 3 tasks birthday=1 delivery_thanks=2 dissatisfied_followup=0 event_notice=0 "
-        "first_service_invite=0 holiday_greeting=0 insurance_renewal=0 lost_customer=0 maintenance_due=0 "
-        "points_expiry=0 post_repair_callback=0 warranty_expiry=0\n"
+        "2026-11-05: 3 tasks appointment_reminder=0 birthday=1 delivery_day1_call=0 delivery_thanks=2 "
+        "dissatisfied_followup=0 event_notice=0 first_service_invite=0 holiday_greeting=0 inspection_due=0 "
+        "insurance_renewal=0 lost_customer=0 maintenance_due=0 no_show_followup=0 points_expiry=0 "
+        "post_repair_callback=0 warranty_expiry=0\n"
     )
     export = io.StringIO()
     call_command("export_tasks", "--date", "2026-11-05", "--format", "csv", stdout=export)

@@ -44,14 +44,14 @@ def test_the_nightly_job_catches_up_every_missed_day_and_is_safe_to_run_twice():
     ]
     with time_machine.travel(datetime.datetime(2026, 11, 16, 0, 30, tzinfo=datetime.UTC), tick=False):
         tasks.generate_followups.delay("2026-11-16")  # the last run before beat went down
-    assert GenerationRun.objects.filter(date=D(2026, 11, 16)).count() == 12
+    assert GenerationRun.objects.filter(date=D(2026, 11, 16)).count() == 16
 
     # Beat was down on 17, 18, 19, 20, 21 and 22 November; it comes back on the 23rd.
     tasks.generate_followups.delay("2026-11-23")
     tasks.generate_followups.delay("2026-11-23")
 
     assert set(GenerationRun.objects.values_list("date", flat=True)) == {D(2026, 11, day) for day in range(16, 24)}
-    assert GenerationRun.objects.count() == 8 * 12
+    assert GenerationRun.objects.count() == 8 * 16
     assert list(FollowupTask.objects.filter(code="delivery_thanks").order_by("rule_date").values_list(
         "vehicle_id", "queue_date")) == [
         (cars[0].pk, D(2026, 11, 17)),
@@ -68,11 +68,12 @@ def test_big_stores_fan_out_per_rule(settings):
 
     plan = followups_catch_up_plan(today=D(2026, 11, 23))
 
-    assert len(plan) == 12
+    assert len(plan) == 16
     assert {tuple(job["codes"]) for job in plan} == {
         (code,) for code in ["delivery_thanks", "first_service_invite", "post_repair_callback", "insurance_renewal",
                              "warranty_expiry", "maintenance_due", "birthday", "holiday_greeting", "lost_customer",
-                             "points_expiry", "dissatisfied_followup", "event_notice"]
+                             "points_expiry", "dissatisfied_followup", "event_notice", "inspection_due",
+                             "delivery_day1_call", "appointment_reminder", "no_show_followup"]
     }  # fmt: skip
 
 
