@@ -165,3 +165,15 @@ class SatisfactionSource(models.TextChoices):
     SMS_REPLY = "sms_reply", _("SMS reply")
     DELIVERY_INTERVIEW = "delivery_interview", _("Delivery interview")
     COMPLAINT_CLOSE = "complaint_close", _("Complaint closed")
+
+
+class DeliverySource(models.TextChoices):
+    """How the buyer of a delivered car came to the store (the sales desk records it)."""
+
+    SHOWROOM = "showroom", _("Showroom walk-in")
+    ONLINE = "online", _("Online")
+    PHONE = "phone", _("Phone")
+    AUTO_SHOW = "auto_show", _("Auto show")
+    CUSTOMER_REFERRAL = "customer_referral", _("Referred by a customer")
+    STAFF_REFERRAL = "staff_referral", _("Referred by staff")
+    OTHER = "other", _("Other")
