@@ -23,14 +23,20 @@ class CustomerCreateForm(forms.ModelForm):
     duplicates_confirmed = forms.BooleanField(
         label=_("This is a different person: create a new card anyway"), required=False
     )
+    # Typed as people say them (138 0013 8000, +86…): checked and normalised below.
+    mobile = forms.CharField(
+        label=_("Mobile"), required=False, max_length=30,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+    )  # fmt: skip
+    landline = forms.CharField(
+        label=_("Landline"), required=False, max_length=40, widget=forms.TextInput(attrs={"inputmode": "tel"})
+    )
 
     class Meta:
         model = Customer
         fields = list(CUSTOMER_CREATE_FIELDS)
         widgets = {
             "birthday": DATE_INPUT,
-            "mobile": forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
-            "landline": forms.TextInput(attrs={"inputmode": "tel"}),
             "email": forms.EmailInput(attrs={"inputmode": "email"}),
         }
 
@@ -41,6 +47,7 @@ class CustomerCreateForm(forms.ModelForm):
         if len(stores) == 1:
             self.fields["store"].initial = stores[0].pk
         self.fields["name"].required = True
+        self.fields["name"].error_messages["required"] = _("Enter the customer's name.")
         self.order_fields(["store", "name", "mobile", "gender", "birthday"])
 
     def clean_name(self):
