@@ -40,7 +40,8 @@ def _add_errors(form, error: ValidationError) -> None:
 
 def _vin_taken_message(request: HttpRequest, error: VinTaken) -> dict:
     """The existing vehicle's card when the user may see it, else only that it exists."""
-    visible = customer_queryset_for_user(request.user).filter(pk=error.vehicle.customer_id).first()
+    owner_id = getattr(error.vehicle, "customer_id", None)
+    visible = customer_queryset_for_user(request.user).filter(pk=owner_id).first() if owner_id else None
     return {"vin_taken": True, "vin_taken_customer": visible}
 
 

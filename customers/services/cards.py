@@ -4,7 +4,7 @@ the DMS import adopts the card, the duplicate warning, the VIN's check digit."""
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
 from crm.exceptions import ApplicationError
@@ -115,7 +115,12 @@ def vehicle_create(*, user, customer: Customer, data: dict) -> Vehicle:
         vehicle = Vehicle(customer=customer, store=customer.store)
         for name, value in values.items():
             setattr(vehicle, name, "" if value is None and name in _VEHICLE_TEXT_FIELDS else value)
-        vehicle.full_clean()
+        vehicle.full_clean(validate_unique=False)
         vehicle._change_reason = "created in the CRM"
-        vehicle_save(vehicle=vehicle, user=user)
+        try:
+            with transaction.atomic():
+                vehicle_save(vehicle=vehicle, user=user)
+        except IntegrityError:
+            # Another desk saved the same VIN a moment ago: the unique key decided.
+            raise VinTaken(vehicle_with_vin(vin=vin)) from None
     return vehicle
