@@ -95,3 +95,13 @@ def test_a_preview_adopts_nothing(tmp_path, provisional):
     provisional.refresh_from_db()
     assert provisional.is_provisional is True
     assert len(reasons(provisional)) == 1
+
+
+def test_the_card_shows_the_adoption(client, tmp_path, provisional, advisor_a):
+    old_no = provisional.customer_no
+    run_import("customers", write_csv(tmp_path / "c.csv", [customer_row("C001")]))
+    client.force_login(advisor_a)
+    body = client.get(f"/customers/{provisional.pk}/").content.decode()
+    assert "档案由 DMS 导入接管" in body
+    assert f"provisional number {old_no}" in body
+    assert 'data-badge="provisional"' not in body
