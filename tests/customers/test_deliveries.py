@@ -302,3 +302,13 @@ def test_the_sales_landing_page_offers_the_delivery(client, sales_a):
 def test_an_agent_has_no_delivery_page(client, agent_a):
     client.force_login(agent_a)
     assert client.get(reverse("customers:delivery_record")).status_code == 403
+
+
+def test_the_buyers_and_the_referrers_data_export_hold_the_delivery(sales_a, store_a):
+    from customers.privacy import customer_personal_data
+
+    referrer = CustomerFactory(store=store_a, name="老周")
+    delivery = record(sales_a, store_a, source=DeliverySource.CUSTOMER_REFERRAL, referrer_customer=referrer)
+    for customer in (delivery.customer, referrer):
+        rows = customer_personal_data(customer=customer)["deliveries"]
+        assert [(row["id"], row["source"]) for row in rows] == [(delivery.pk, "customer_referral")]
