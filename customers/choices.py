@@ -200,3 +200,7 @@ class ProspectLostReason(models.TextChoices):
     POSTPONED = "postponed", _("Postponed the purchase")
     UNREACHABLE = "unreachable", _("Cannot be reached")
     OTHER = "other", _("Other reason")
+
+
+# A buyer reaches the sales desk the same ways a prospect reaches the store: one list for both.
+DeliverySource = ProspectSource

@@ -19,6 +19,7 @@ from customers.choices import (
     ConsentSource,
     ContactChannel,
     CustomerState,
+    DeliverySource,
     Department,
     Gender,
     ImportKind,
@@ -94,6 +95,9 @@ class Customer(DmsSynced, TimeStampedModel):
     member_tier = models.CharField(_("membership tier"), max_length=20, blank=True)
     points_balance = models.IntegerField(_("points balance"), null=True, blank=True)
     dms_created_date = models.DateField(_("created in DMS"), null=True, blank=True)
+    # A card made in the CRM before the DMS knows the customer: its number is provisional
+    # (CRM-<store>-<sequence>) until a DMS import adopts the card (docs/desk.md).
+    is_provisional = models.BooleanField(_("provisional card"), default=False)
     confidentiality = models.CharField(
         _("confidentiality"), max_length=20, choices=Confidentiality.choices, default=Confidentiality.NORMAL
     )
@@ -160,6 +164,8 @@ class Customer(DmsSynced, TimeStampedModel):
             models.Index(fields=["name_pinyin"], opclasses=["varchar_pattern_ops"], name="customer_pinyin_prefix"),
             models.Index(fields=["name_initials"], opclasses=["varchar_pattern_ops"], name="customer_initials_prefix"),
             models.Index(Upper("customer_no"), name="customer_no_upper_idx"),
+            # The DMS import looks for provisional cards to adopt: the few there are, by store.
+            models.Index(fields=["store", "mobile"], condition=Q(is_provisional=True), name="customer_provisional_idx"),
             # Every scoped read sets apart the few 绝密 and 机密 cards: find them without a table scan.
             models.Index(
                 fields=["confidentiality"],
@@ -938,3 +944,53 @@ class Prospect(TimeStampedModel):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_PROSPECT_STATUSES
+
+
+class Delivery(models.Model):
+    """A car handed over at the sales desk (交车): the vehicle, its consultant, how the buyer came and
+    who referred them. Written only by ``customers.services.delivery_record``; the apps react to it
+    through ``customers.deliveries`` (the club's card, the referral, the interview)."""
+
+    vehicle = models.OneToOneField(
+        Vehicle, verbose_name=_("vehicle"), on_delete=models.PROTECT, related_name="delivery"
+    )
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="deliveries"
+    )
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="+")
+    consultant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("sales consultant"), on_delete=models.PROTECT, related_name="+"
+    )
+    source = models.CharField(_("how the buyer came"), max_length=20, choices=DeliverySource.choices)
+    referrer_customer = models.ForeignKey(
+        Customer, verbose_name=_("referring customer"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )  # fmt: skip
+    referrer_staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("referring staff member"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="+",
+    )  # fmt: skip
+    delivered_on = models.DateField(_("delivered on"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("recorded by"), null=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    history = HistoricalRecords(no_db_index=["vehicle", "customer", "store", "consultant", "referrer_customer",
+                                              "referrer_staff", "recorded_by"])  # fmt: skip
+
+    class Meta:
+        ordering = ["-delivered_on", "-id"]
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        indexes = [models.Index(fields=["store", "delivered_on"], name="delivery_store_day_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~(Q(referrer_customer__isnull=False) & Q(referrer_staff__isnull=False)),
+                name="delivery_one_referrer",
+                violation_error_message=_("A delivery names one referrer: a customer or a member of staff."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vehicle_id} {self.delivered_on}"

@@ -77,7 +77,9 @@ def customer_personal_data(*, customer) -> dict:
     """Everything the CRM holds about one customer, as plain values: the card, its vehicles and
     repair orders, notes, consents and their history, the card's change history, and the sections
     of every registered provider (calls, SMS, replies, complaints…)."""
-    from customers.models import CustomerConsent, RepairOrder, Vehicle
+    from django.db.models import Q
+
+    from customers.models import CustomerConsent, Delivery, RepairOrder, Vehicle
 
     data = {
         "exported_at": timezone.now(),
@@ -92,6 +94,10 @@ def customer_personal_data(*, customer) -> dict:
         ),
         "card_history": queryset_rows(customer.history.order_by("history_id")),
         "vehicle_history": queryset_rows(Vehicle.history.filter(customer_id=customer.pk).order_by("history_id")),
+        # Cars handed over to them at the sales desk, and those they referred someone to.
+        "deliveries": queryset_rows(
+            Delivery.objects.filter(Q(customer=customer) | Q(referrer_customer=customer)).order_by("id")
+        ),
     }
     for provider in personal_data_providers():
         data.update(provider(customer=customer))

@@ -56,6 +56,13 @@ def card_changes(*, user, customer):
             continue
         if change["type"] == "+":
             continue
+        detail = "; ".join(f"{item['field']}: {item['old']} → {item['new']}" for item in change["changes"])
+        if change["reason"].startswith("Adopted by DMS import"):
+            # A card made in the CRM taken over by the DMS (docs/desk.md): the reason names the batch
+            # and the provisional number.
+            yield TimelineEvent(at=change["at"], kind="import", title=_("Card adopted by a DMS import"),
+                                detail=f"{change['reason']}; {detail}", actor=change["user"])  # fmt: skip
+            continue
         is_import = change["reason"].startswith("DMS import")
         yield TimelineEvent(
             at=change["at"],

@@ -1,11 +1,14 @@
 from django.urls import path
 
-from customers import interview_urls, prospect_views, retention_views, views
+from customers import desk_views, interview_urls, prospect_views, retention_views, views
 
 app_name = "customers"
 urlpatterns = [
     path("", views.customer_list, name="list"),
     path("lookup/", views.customer_phone_lookup, name="phone_lookup"),
+    path("new/", desk_views.customer_create_view, name="create"),
+    path("<int:pk>/vehicles/new/", desk_views.vehicle_create_view, name="vehicle_create"),
+    path("desk/delivery/", desk_views.delivery_record_view, name="delivery_record"),
     path("<int:pk>/", views.customer_detail, name="detail"),
     path("<int:pk>/edit/", views.customer_edit, name="edit"),
     path("<int:pk>/notes/", views.customer_note_create, name="note_add"),

@@ -39,6 +39,7 @@ from clubs.services.replays import (
 )
 from clubs.services.referrals import (
     referral_record,
+    referral_record_at_delivery,
     referral_stage_set,
     referral_assign,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "points_redeem_by_reference",
     "referral_assign",
     "referral_record",
+    "referral_record_at_delivery",
     "referral_stage_set",
     "store_club_start",
     "store_club_update",

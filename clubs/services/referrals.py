@@ -8,6 +8,7 @@ columns stay, for the club's nightly run, its report and the points export)."""
 import datetime
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from clubs.choices import ReferralStage
@@ -239,4 +240,71 @@ def referral_assign(*, user, referral: Referral, consultant) -> Referral:
     referral.save(update_fields=["consultant", "updated_at"])
     if referral.prospect_id and referral.prospect.status != "won":
         prospect_assign(user=user, prospect=referral.prospect, consultant=consultant)
+    return referral
+
+
+@transaction.atomic
+def referral_record_at_delivery(*, user, buyer, vehicle, referrer=None, referrer_staff=None, delivered_on,
+                                consultant=None) -> Referral | None:  # fmt: skip
+    """The referral a buyer names at the sales desk's delivery (docs/desk.md): the buyer is the
+    prospect, referred on the delivery day, so that the nightly run (clubs.run._win_referrals) wins
+    it with this car and credits the referrer's points. Unlike ``referral_record`` the buyer already
+    owns the car: that is the point. A referral already open for the buyer's mobile and this referrer
+    is returned (a listener run twice records one); a buyer without a mobile gets none (the win is by
+    mobile). Audited, with history."""
+    if (referrer is None) == (referrer_staff is None) or not buyer.mobile:
+        return None
+    same = Referral.objects.select_for_update().filter(
+        store_id=buyer.store_id, prospect_mobile=buyer.mobile, referrer=referrer, referrer_staff=referrer_staff
+    )
+    if (
+        existing := same.exclude(stage=ReferralStage.LOST)
+        .filter(Q(won_vehicle__isnull=True) | Q(won_vehicle=vehicle))
+        .order_by("referred_on", "id")
+        .first()
+    ):
+        return existing
+    name = _one_line(buyer.name)[:REFERRAL_TEXT_LIMIT]
+    model = _one_line(" ".join(part for part in (vehicle.brand, vehicle.series, vehicle.model) if part))[
+        :REFERRAL_TEXT_LIMIT
+    ]
+    # Every referral is a prospect of the pipeline (docs/referrals.md); the nightly run wins both.
+    prospect = prospect_create_for_referral(
+        user=user,
+        store=buyer.store,
+        name=name,
+        mobile=buyer.mobile,
+        intended_model=model,
+        source=ProspectSource.OWNER_REFERRAL if referrer is not None else ProspectSource.STAFF_REFERRAL,
+        consultant=consultant,
+        recorded_on=delivered_on,
+    )
+    referral = Referral(
+        prospect=prospect,
+        store_id=buyer.store_id,
+        referrer=referrer,
+        referrer_staff=referrer_staff,
+        prospect_name=name,
+        prospect_mobile=buyer.mobile,
+        intended_model=model,
+        referred_on=delivered_on,
+        consultant=consultant,
+        recorded_by=user,
+    )
+    referral.full_clean()
+    referral._history_user = user
+    referral.save()
+    audit_log_record(
+        actor=user,
+        action=AuditAction.CLUB_REFERRAL,
+        object_type="clubs.referral",
+        object_ids=[referral.pk],
+        detail={
+            "store": buyer.store_id,
+            "referrer": referrer.pk if referrer else None,
+            "referrer_staff": referrer_staff.pk if referrer_staff else None,
+            "at_delivery": vehicle.pk,
+            "referred_on": delivered_on.isoformat(),
+        },
+    )
     return referral

@@ -62,7 +62,7 @@ from customers.dms_import.fingerprints import Fingerprinter, FingerprintPass, fi
 from customers.dms_import.headers import header_mapping
 from customers.dms_import.outcome import ImportOutcome, Issue
 from customers.dms_import.targets import MODELS, TARGET_COLUMNS
-from customers.models import DMS_SYNC_FIELDS, ImportBatch
+from customers.models import DMS_SYNC_FIELDS, Customer, ImportBatch
 from customers.pinyin import name_search_keys
 from customers.privacy import tombstone_reject_sql, tombstone_sql_params
 
@@ -322,6 +322,9 @@ class DmsImport(FingerprintPass):
         timings = self.outcome.timings
         with connection.cursor() as cursor:
             started = time.monotonic()
+            self._adopt_provisional(cursor, allowed_store_ids=allowed_store_ids)
+            timings["adopt"] = time.monotonic() - started
+            started = time.monotonic()
             # Keys on more than one row: an exact repeat keeps its first row, a key repeated with
             # different data rejects every row of the key.
             cursor.execute(f"""
@@ -414,6 +417,67 @@ class DmsImport(FingerprintPass):
             self._confirm_unchanged(cursor, table=table, key=key)
             timings["confirm"] = time.monotonic() - started
             self.outcome.touched_customer_ids = self._touched_customer_ids(cursor)
+
+    def _adopt_provisional(self, cursor, *, allowed_store_ids: list[int] | None) -> None:
+        """Cards made in the CRM (provisional numbers, docs/desk.md) take the DMS customer number
+        before the rows are classified, so that the import updates them instead of creating a second
+        card: a customer row whose number is new to the CRM adopts the one provisional card of its
+        store with exactly its mobile and name; a vehicle row whose VIN is on a provisional card
+        and whose customer number is new to the CRM adopts that card. Only one-to-one matches are
+        adopted (two candidates either way: nothing is guessed). Each adoption is a line of the
+        card's history naming the batch and the provisional number; the DMS values follow in the
+        ordinary update, and everything the CRM recorded stays on the same row."""
+        if self.kind == ImportKind.CUSTOMERS:
+            pairs = f"""
+                SELECT DISTINCT s.customer_no AS dms_no, p.id AS customer_id, p.customer_no AS old_no
+                FROM {self.stage_table} s
+                JOIN crm_store st ON st.code = coalesce(nullif(s.store_code, ''), %(default_store)s)
+                JOIN customers_customer p ON p.is_provisional AND p.store_id = st.id
+                     AND p.mobile = s.mobile AND p.name = s.name
+                WHERE s.customer_no IS NOT NULL AND coalesce(s.mobile, '') <> '' AND coalesce(s.name, '') <> ''
+                  AND (%(every_store)s OR st.id = ANY(%(allowed)s))"""
+        elif self.kind == ImportKind.VEHICLES:
+            pairs = f"""
+                SELECT DISTINCT s.customer_no AS dms_no, p.id AS customer_id, p.customer_no AS old_no
+                FROM {self.stage_table} s
+                JOIN customers_vehicle v ON v.vin = s.vin
+                JOIN customers_customer p ON p.id = v.customer_id AND p.is_provisional
+                LEFT JOIN crm_store st ON st.code = coalesce(nullif(s.store_code, ''), %(default_store)s)
+                WHERE s.customer_no IS NOT NULL AND coalesce(st.id, p.store_id) = p.store_id
+                  AND (%(every_store)s OR p.store_id = ANY(%(allowed)s))"""
+        else:
+            return
+        history = Customer.history.model
+        tracked = [field.column for field in history._meta.concrete_fields if not field.name.startswith("history_")]
+        cursor.execute(
+            f"""
+            WITH pairs AS ({pairs}), unique_pairs AS (
+                SELECT * FROM pairs
+                WHERE NOT EXISTS (SELECT 1 FROM customers_customer c WHERE c.customer_no = pairs.dms_no)
+                  AND dms_no IN (SELECT dms_no FROM pairs GROUP BY dms_no HAVING count(*) = 1)
+                  AND customer_id IN (SELECT customer_id FROM pairs GROUP BY customer_id HAVING count(*) = 1)
+            ), adopted AS (
+                UPDATE customers_customer c SET customer_no = u.dms_no, is_provisional = false, updated_at = %(now)s
+                FROM unique_pairs u WHERE c.id = u.customer_id
+                RETURNING c.*, u.old_no
+            )
+            INSERT INTO {history._meta.db_table}
+                ({", ".join(tracked)}, history_date, history_change_reason, history_type, history_user_id)
+            SELECT {", ".join("a." + column for column in tracked)}, %(now)s,
+                   %(reason)s || a.old_no || ')', '~', %(user)s
+            FROM adopted a
+            RETURNING id
+            """,
+            {
+                "default_store": self.batch.store.code if self.batch.store_id else None,
+                "every_store": allowed_store_ids is None,
+                "allowed": allowed_store_ids or [],
+                "now": timezone.now(),
+                "reason": f"Adopted by DMS import #{self.batch.pk} (provisional number ",
+                "user": self.batch.user_id,
+            },
+        )
+        self.outcome.adopted_customer_ids = sorted(row[0] for row in cursor.fetchall())
 
     def _confirm_unchanged(self, cursor, *, table: str, key: str) -> None:
         """An unchanged row takes this file's fingerprint when it holds another one (its first import

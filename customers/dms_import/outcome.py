@@ -38,6 +38,8 @@ class ImportOutcome:
     changed_keys: list[str] = field(default_factory=list)
     created_keys: list[str] = field(default_factory=list)
     unchanged_keys: list[str] = field(default_factory=list)
+    # Provisional cards made in the CRM that this import adopted (docs/desk.md).
+    adopted_customer_ids: list[int] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     skipped_rows: int = 0  # rows not parsed because their fingerprint was unchanged
     parsed_rows: int = 0

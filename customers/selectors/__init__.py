@@ -506,3 +506,13 @@ def card_placeholder_sql(*, customer_alias: str, vehicle_alias: str) -> dict[str
         "model": f"COALESCE({vehicle}.series, '')",
         "points": f"COALESCE({customer}.points_balance::text, '')",
     }
+
+
+# The cards staff make by hand (customers.selectors.cards), under the package's name.
+from customers.selectors.cards import (  # noqa: E402, F401
+    customer_likely_duplicates,
+    staff_display_name,
+    store_sales_staff,
+    store_staff,
+    vehicle_with_vin,
+)

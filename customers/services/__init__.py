@@ -426,3 +426,14 @@ def customer_sms_opt_out(*, customer, source: str, at: datetime.datetime | None 
     customer.sms_opt_out, customer.sms_opt_out_at = card.sms_opt_out, card.sms_opt_out_at
     customer.sms_opt_out_source, customer.sms_opt_out_by = card.sms_opt_out_source, card.sms_opt_out_by
     return True
+
+
+# The desks' cards and deliveries (customers.services.cards / .deliveries), under the package's name.
+from customers.services.cards import (  # noqa: E402, F401
+    LikelyDuplicate,
+    VinTaken,
+    customer_create,
+    provisional_customer_no,
+    vehicle_create,
+)
+from customers.services.deliveries import DeliveryConsent, delivery_record  # noqa: E402, F401

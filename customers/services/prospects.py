@@ -303,6 +303,12 @@ def prospects_win_for_deliveries(
 
 
 @transaction.atomic
+def win_prospects_after_delivery(event) -> None:
+    """Delivery listener (customers/deliveries.py): the car delivered at the sales desk wins the
+    earliest open prospect with the buyer's mobile."""
+    prospects_win_for_vehicle(vehicle_id=event.vehicle_id)
+
+
 def prospects_win_for_vehicle(*, vehicle_id: int) -> list[int]:
     """Win the earliest open prospect matching this car's delivery (a delivery made at the sales
     desk): the rules of ``prospects_win_for_deliveries``, for one car. Returns the ids won."""

@@ -74,7 +74,12 @@ def test_a_registered_button_shows_only_to_its_roles(client, advisor_a, agent_a,
     client.force_login(agent_a)
     agent_page = client.get(reverse("home"))
 
-    assert [str(action.label) for action in advisor_page.context["actions"]] == ["查找客户", "我的任务", "登记潜在客户"]
+    assert [str(action.label) for action in advisor_page.context["actions"]] == [
+        "查找客户",
+        "新建客户",
+        "我的任务",
+        "登记潜在客户",
+    ]
     assert [str(action.label) for action in agent_page.context["actions"]] == ["打开回访队列", "登记潜在客户"]
     assert 'data-link="parking"' not in advisor_page.content.decode()
     assert 'data-link="call-queue" accesskey="q"' in agent_page.content.decode()

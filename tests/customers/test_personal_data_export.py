@@ -42,7 +42,7 @@ def test_a_manager_downloads_everything_held_about_the_customer(client, manager_
     assert sorted(data) == sorted([
         "exported_at", "customer", "named_staff", "vehicles", "repair_orders", "notes", "consents", "consent_history",
         "card_history", "vehicle_history", "followup_tasks", "calls", "sms", "sms_replies", "campaigns", "complaints",
-        "complaint_actions", "complaint_attachments",
+        "complaint_actions", "complaint_attachments", "deliveries",
     ])  # fmt: skip
     card = data["customer"]
     assert (card["customer_no"], card["name"], card["mobile"], card["landline"], card["birthday"], card["address"]) == (
