@@ -9,6 +9,9 @@ _READ = ["view_customer", "view_vehicle", "view_repairorder", "view_customernote
 _SEGMENTS = ["add_segment", "change_segment"]
 _CONSENT = ["view_customerconsent", "record_consent"]
 _PERSONAL_DATA = ["export_personal_data", "erase_customer"]
+_BOOK = ["view_appointment", "add_appointment", "change_appointment"]
+_CHECK_IN = ["check_in_appointment"]
+_APPOINTMENT_SETTINGS = ["view_appointmentsettings", "change_appointmentsettings", "view_appointment_report"]
 _IMPORT = [
     "import_dms",
     "view_importbatch",
@@ -31,6 +34,8 @@ class CustomersConfig(AppConfig):
             "change_vehicle",
             "search_by_phone",
             "add_customernote",
+            *_BOOK,
+            *_CHECK_IN,
         ],
         "sales_consultant": [
             *_READ,
@@ -40,8 +45,9 @@ class CustomersConfig(AppConfig):
             "change_vehicle",
             "search_by_phone",
             "add_customernote",
+            *_BOOK,
         ],
-        "call_agent": [*_READ, *_CONSENT],
+        "call_agent": [*_READ, *_CONSENT, *_BOOK],
         "manager": [
             *_READ,
             *_SEGMENTS,
@@ -55,6 +61,9 @@ class CustomersConfig(AppConfig):
             "export_customers",
             "add_customernote",
             "view_retention",
+            *_BOOK,
+            *_CHECK_IN,
+            *_APPOINTMENT_SETTINGS,
         ],
         "admin": [
             *_READ,
@@ -75,12 +84,17 @@ class CustomersConfig(AppConfig):
             "add_customernote",
             "delete_segment",
             "view_retention",
+            *_BOOK,
+            *_CHECK_IN,
+            *_APPOINTMENT_SETTINGS,
         ],
     }
     navigation = [
         ("customers:list", _("Customers"), ["service_advisor", "sales_consultant", "call_agent", "manager", "admin"]),
         ("customers:segment_list", _("Segments"), ["service_advisor", "sales_consultant", "manager", "admin"]),
         ("customers:retention", _("Retention"), ["manager", "admin"]),
+        ("customers:arrivals", _("Arrivals"), ["service_advisor", "manager", "admin"]),
+        ("customers:appointment_report", _("Bookings"), ["manager", "admin"]),
     ]
     # Customers' phone numbers are masked but for staff holding this permission; the audit row of a
     # page that showed them whole names the customers (crm/masking.py).
@@ -107,5 +121,12 @@ class CustomersConfig(AppConfig):
         "customers.timeline.card_changes",
     ]
     private_file_readers = ["customers.files.import_file_for_user"]
-    customer_card_panels = ["customers.privacy.consent_panel"]
+    customer_card_panels = ["customers.privacy.consent_panel", "customers.appointment_views.appointments_panel"]
     customer_erasure_handlers = ["customers.privacy.erase_import_artefacts"]
+
+    def ready(self) -> None:
+        from customers.import_listeners import import_listener_register
+        from customers.services.appointments import appointments_kept_after_import
+
+        # After repair orders arrive, the bookings they kept (a repair order opened within a day).
+        import_listener_register("customers.appointments_kept", appointments_kept_after_import)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers import retention_views, views
+from customers import appointment_urls, retention_views, views
 
 app_name = "customers"
 urlpatterns = [
@@ -33,3 +33,4 @@ urlpatterns += [
     path("retention/", retention_views.retention_dashboard_view, name="retention"),
     path("retention/customers/", retention_views.retention_customers_view, name="retention_customers"),
 ]
+urlpatterns += appointment_urls.urlpatterns
