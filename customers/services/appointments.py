@@ -315,19 +315,21 @@ def appointments_mark_no_shows(*, day: datetime.date) -> int:
 
 
 KEPT_BY_REPAIR_ORDER_SQL = """
+    WITH kept AS (
+        SELECT a.id,
+               (SELECT r.ro_no FROM customers_repairorder r
+                 WHERE r.vehicle_id = a.vehicle_id AND r.open_date BETWEEN a.date - 1 AND a.date + 1
+                 ORDER BY r.open_date, r.ro_no LIMIT 1) AS ro_no
+          FROM customers_appointment a
+         WHERE a.kept_at IS NULL
+           AND a.vehicle_id IS NOT NULL
+           AND a.status IN ('booked', 'confirmed', 'arrived', 'no_show')
+           {customer_filter}
+    )
     UPDATE customers_appointment a
-       SET kept_at = now(), kept_by = 'repair_order:' || ro.ro_no
-      FROM LATERAL (
-            SELECT r.ro_no FROM customers_repairorder r
-             WHERE r.vehicle_id = a.vehicle_id
-               AND r.open_date BETWEEN a.date - 1 AND a.date + 1
-             ORDER BY r.open_date, r.ro_no
-             LIMIT 1
-           ) ro
-     WHERE a.kept_at IS NULL
-       AND a.vehicle_id IS NOT NULL
-       AND a.status IN ('booked', 'confirmed', 'arrived', 'no_show')
-       {customer_filter}
+       SET kept_at = now(), kept_by = 'repair_order:' || kept.ro_no
+      FROM kept
+     WHERE a.id = kept.id AND kept.ro_no IS NOT NULL AND a.kept_at IS NULL
  RETURNING a.id
 """
 
