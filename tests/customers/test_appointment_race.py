@@ -26,8 +26,15 @@ def race(user, owners) -> tuple[list, list]:
     def attempt(customer, vehicle):
         try:
             start.wait()
-            appointment = appointment_book(user=user, customer=customer, vehicle=vehicle, date=TOMORROW, slot=NINE,
-                                           purpose=AppointmentPurpose.MAINTENANCE, source=AppointmentSource.CALL)  # fmt: skip
+            appointment = appointment_book(
+                user=user,
+                customer=customer,
+                vehicle=vehicle,
+                date=TOMORROW,
+                slot=NINE,
+                purpose=AppointmentPurpose.MAINTENANCE,
+                source=AppointmentSource.CALL,
+            )
             with lock:
                 booked.append(appointment.pk)
         except ApplicationError as error:

@@ -15,8 +15,8 @@ from customers.import_listeners import ImportCommitted
 from customers.models import Appointment, AppointmentSettings
 from customers.selectors.appointments import (
     appointment_day_slots,
-    appointment_settings_for,
     appointment_queryset_for_user,
+    appointment_settings_for,
     arrivals_board,
     bookings_per_day,
 )
