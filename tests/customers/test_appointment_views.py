@@ -196,8 +196,8 @@ def test_a_walk_in_is_added_from_the_board_by_plate(client, advisor_a, store_a, 
     client.force_login(advisor_a)
 
     added = client.post(reverse("customers:walk_in"), {"store": store_a.pk, "lookup": "苏a12345", "purpose": "repair"})
-    unknown = client.post(reverse("customers:walk_in"), {"store": store_a.pk, "lookup": "苏B99999", "purpose": "repair"},
-                          follow=True)  # fmt: skip
+    other_store = {"store": store_a.pk, "lookup": "苏B99999", "purpose": "repair"}
+    unknown = client.post(reverse("customers:walk_in"), other_store, follow=True)
 
     assert added.status_code == 302
     walk_in = Appointment.objects.get()
