@@ -240,6 +240,8 @@ def appointment_report_view(request: HttpRequest) -> HttpResponse:
     form = BookingsReportForm(request.GET or None, user=request.user)
     store = form.chosen_store()
     first_day, last_day = form.period()
+    if not form.is_bound:  # the date pickers show the period the page reports on
+        form.initial.update({"first_day": first_day, "last_day": last_day})
     rows = bookings_per_day(store=store, first_day=first_day, last_day=last_day) if store else []
     chart = {
         "days": [row.day.strftime("%m-%d") for row in rows],
