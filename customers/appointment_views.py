@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -190,8 +190,8 @@ def walk_in_view(request: HttpRequest) -> HttpResponse:
     """A walk-in added from the board: arrived now, taking no booking place."""
     filters = BoardFilterForm(request.POST, user=request.user)
     store = filters.store
-    if store is None:
-        raise PermissionDenied
+    if store is None or str(store.pk) != str(request.POST.get("store", store.pk)):
+        raise Http404  # a store outside the user's: never record the walk-in in another one
     form = WalkInForm(request.POST, user=request.user, store=store)
     if form.is_valid():
         try:
@@ -212,6 +212,8 @@ def walk_in_view(request: HttpRequest) -> HttpResponse:
 def appointment_settings_view(request: HttpRequest) -> HttpResponse:
     """A manager sets the store's slots and places per slot."""
     chooser = StoreChoiceForm(request.GET or request.POST or None, user=request.user)
+    if chooser.is_bound and chooser.data.get("store") and not chooser.is_valid():
+        raise Http404  # a store outside the user's: never fall back to another one for a write
     store = chooser.chosen_store()
     if store is None:
         raise PermissionDenied

@@ -249,3 +249,20 @@ def test_the_arrivals_board_is_in_the_navigation_of_advisors_and_managers(client
     assert reverse("customers:arrivals") in client.get(reverse("customers:list")).content.decode()
     client.force_login(agent_a)
     assert reverse("customers:arrivals") not in client.get(reverse("customers:list")).content.decode()
+
+
+def test_manager_b_cannot_change_store_as_slots_nor_add_a_walk_in_there(client, manager_b, store_a, store_b):
+    customer = CustomerFactory(store=store_a, name="路过")
+    VehicleFactory(customer=customer, plate_no="苏A12345")
+    client.force_login(manager_b)
+
+    settings = client.post(reverse("customers:appointment_settings"), {"store": store_a.pk, "slot_minutes": 60,
+                           "opens_at": "08:30", "closes_at": "17:00", "capacity": 9})  # fmt: skip
+    walk_in = client.post(
+        reverse("customers:walk_in"), {"store": store_a.pk, "lookup": "苏A12345", "purpose": "repair"}
+    )
+
+    assert (settings.status_code, walk_in.status_code) == (404, 404)
+    assert AppointmentSettings.objects.count() == 0
+    assert Appointment.objects.count() == 0
+    assert AuditLog.objects.filter(object_type="customers.appointmentsettings").count() == 0
