@@ -105,6 +105,32 @@ def appointment_next_free_slots(
     return found
 
 
+# --- SQL fragments for set-based readers (the follow-up rules' reminders and no-show calls) ----------
+
+
+def _require_alias(alias: str) -> str:
+    if not alias.isidentifier():
+        raise ValueError(f"not an SQL alias: {alias!r}")
+    return alias
+
+
+def appointment_is_open_sql(*, alias: str) -> str:
+    """The condition that the appointment row ``alias`` (customers_appointment) is still to come:
+    booked or confirmed (a reminder is due for it); no parameters."""
+    alias = _require_alias(alias)
+    return f"({alias}.status IN ('booked', 'confirmed'))"
+
+
+def appointment_not_kept_sql(*, alias: str) -> str:
+    """The condition that the appointment row ``alias`` is a booking the customer has not kept: a
+    no-show (or one still open) neither checked in nor kept by a repair order; no parameters."""
+    alias = _require_alias(alias)
+    return (
+        f"({alias}.kept_at IS NULL AND {alias}.status IN ('booked', 'confirmed', 'no_show')"
+        f" AND {alias}.source <> 'walk_in')"
+    )
+
+
 def appointment_queryset_for_user(user) -> QuerySet[Appointment]:
     """Appointments of the stores the user works in, on the cards the user may see."""
     queryset = scope_to_user_stores(Appointment.objects.all(), user)

@@ -34,7 +34,8 @@ from customers.services.appointments import (
 )
 from customers.tasks import mark_appointment_no_shows
 from tests.customers.appointment_helpers import NINE, NOW, SATURDAY, TODAY, TOMORROW, book, owner
-from tests.factories import RepairOrderFactory
+from tests.customers.dms_helpers import make_vin, repair_row, run_import, write_csv
+from tests.factories import CustomerFactory, RepairOrderFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -378,3 +379,51 @@ def test_a_booking_keeps_its_history_with_who_made_it(store_a, advisor_a):
         advisor_a, "call", "4711", advisor_a,
     )  # fmt: skip
     assert appointment.status == AppointmentStatus.BOOKED
+
+
+def test_an_imported_repair_order_keeps_the_booking_through_the_import_listener(
+    store_a, advisor_a, tmp_path, django_capture_on_commit_callbacks
+):
+    next_day = VehicleFactory(customer=CustomerFactory(store=store_a, name="次日"), vin=make_vin(1))
+    two_days = VehicleFactory(customer=CustomerFactory(store=store_a, name="两天后"), vin=make_vin(2))
+    values = {"date": TODAY, "slot": NINE, "purpose": "maintenance", "source": "call"}
+    kept = appointment_book(user=advisor_a, customer=next_day.customer, vehicle=next_day, **values)
+    late = appointment_book(user=advisor_a, customer=two_days.customer, vehicle=two_days, **values)
+    appointments_mark_no_shows(day=TODAY)
+    orders = write_csv(tmp_path / "ro.csv", [
+        repair_row("RO-A", next_day.vin, 进厂日期="2026-12-03", 结算日期="2026-12-03"),
+        repair_row("RO-B", two_days.vin, 进厂日期="2026-12-04", 结算日期="2026-12-04"),
+    ])  # fmt: skip
+
+    with (
+        time_machine.travel("2026-12-04 18:00 +0800", tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        run_import("repair_orders", orders)
+
+    kept.refresh_from_db()
+    late.refresh_from_db()
+    assert (kept.status, kept.kept_by) == ("no_show", "repair_order:RO-A")
+    assert (late.status, late.kept_by, late.kept_at) == ("no_show", "", None)
+
+
+def test_the_sql_fragments_name_the_open_and_the_unkept_bookings(store_a, advisor_a):
+    from django.db import connection
+
+    from customers.selectors.appointments import appointment_is_open_sql, appointment_not_kept_sql
+
+    open_one = book(advisor_a, store_a, day=TODAY, name="未到")
+    came = appointment_check_in(user=advisor_a, appointment=book(advisor_a, store_a, day=TODAY, name="到店"))
+    cancelled = appointment_cancel(user=advisor_a, appointment=book(advisor_a, store_a, name="取消"))
+    appointments_mark_no_shows(day=TODAY)
+
+    def matching(condition):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT a.id FROM customers_appointment a WHERE {condition} ORDER BY a.id")
+            return [row[0] for row in cursor.fetchall()]
+
+    assert matching(appointment_not_kept_sql(alias="a")) == [open_one.pk]
+    assert matching(appointment_is_open_sql(alias="a")) == []
+    assert (came.status, cancelled.status) == ("arrived", "cancelled")
+    with pytest.raises(ValueError, match="not an SQL alias"):
+        appointment_is_open_sql(alias="a; DROP")
