@@ -93,8 +93,10 @@ class CustomersConfig(AppConfig):
         ("customers:list", _("Customers"), ["service_advisor", "sales_consultant", "call_agent", "manager", "admin"]),
         ("customers:segment_list", _("Segments"), ["service_advisor", "sales_consultant", "manager", "admin"]),
         ("customers:retention", _("Retention"), ["manager", "admin"]),
-        ("customers:arrivals", _("Arrivals"), ["service_advisor", "manager", "admin"]),
-        ("customers:appointment_report", _("Bookings"), ["manager", "admin"]),
+        # The advisors' desk page; managers look at it now and then.
+        ("customers:arrivals", _("Arrivals"), ["service_advisor"]),
+        ("customers:arrivals", _("Arrivals"), ["manager", "admin"], "more"),
+        ("customers:appointment_report", _("Bookings against capacity"), ["manager", "admin"], "more"),
     ]
     # Customers' phone numbers are masked but for staff holding this permission; the audit row of a
     # page that showed them whole names the customers (crm/masking.py).
