@@ -15,6 +15,9 @@ _INTERVIEW_REVIEW = ["view_deliveryinterview", "view_interviewfactor", "add_inte
 # The desks make cards and vehicles by hand (provisional until the DMS import adopts them).
 _DESK_CARDS = ["add_customer", "add_vehicle"]
 _DELIVERIES = ["add_delivery", "view_delivery"]
+_BOOK = ["view_appointment", "add_appointment", "change_appointment"]
+_CHECK_IN = ["check_in_appointment"]
+_APPOINTMENT_SETTINGS = ["view_appointmentsettings", "change_appointmentsettings", "view_appointment_report"]
 _IMPORT = [
     "import_dms",
     "view_importbatch",
@@ -41,6 +44,8 @@ class CustomersConfig(AppConfig):
             "search_by_phone",
             "add_customernote",
             "add_prospect",
+            *_BOOK,
+            *_CHECK_IN,
         ],
         "sales_consultant": [
             *_READ,
@@ -53,8 +58,9 @@ class CustomersConfig(AppConfig):
             "add_customernote",
             *_INTERVIEW,
             *_PROSPECTS,
+            *_BOOK,
         ],
-        "call_agent": [*_READ, *_CONSENT, "add_prospect"],
+        "call_agent": [*_READ, *_CONSENT, "add_prospect", *_BOOK],
         "manager": [
             *_READ,
             *_SEGMENTS,
@@ -73,6 +79,9 @@ class CustomersConfig(AppConfig):
             "add_customernote",
             "view_retention",
             *_PROSPECTS,
+            *_BOOK,
+            *_CHECK_IN,
+            *_APPOINTMENT_SETTINGS,
         ],
         "admin": [
             *_READ,
@@ -97,6 +106,9 @@ class CustomersConfig(AppConfig):
             "delete_segment",
             "view_retention",
             *_PROSPECTS,
+            *_BOOK,
+            *_CHECK_IN,
+            *_APPOINTMENT_SETTINGS,
         ],
     }
     navigation = [
@@ -107,6 +119,10 @@ class CustomersConfig(AppConfig):
         # The sales consultant's own page; the managers' bar is full, theirs is under "More".
         ("customers:prospect_list", _("Prospects"), ["sales_consultant"]),
         ("customers:prospect_list", _("Prospects"), ["manager", "admin"], "more"),
+        # The advisors' desk page; managers look at it now and then.
+        ("customers:arrivals", _("Arrivals"), ["service_advisor"]),
+        ("customers:arrivals", _("Arrivals"), ["manager", "admin"], "more"),
+        ("customers:appointment_report", _("Bookings against capacity"), ["manager", "admin"], "more"),
     ]
     # Customers' phone numbers are masked but for staff holding this permission; the audit row of a
     # page that showed them whole names the customers (crm/masking.py).
@@ -153,15 +169,22 @@ class CustomersConfig(AppConfig):
         "customers.interview_views.interview_timeline",
     ]
     private_file_readers = ["customers.files.import_file_for_user"]
-    customer_card_panels = ["customers.privacy.consent_panel", "customers.interview_views.interview_panel"]
+    customer_card_panels = [
+        "customers.privacy.consent_panel",
+        "customers.appointment_views.appointments_panel",
+        "customers.interview_views.interview_panel",
+    ]
     customer_erasure_handlers = ["customers.privacy.erase_import_artefacts"]
 
     def ready(self) -> None:
         from customers.deliveries import delivery_listener_register
         from customers.import_listeners import import_listener_register
+        from customers.services.appointments import appointments_kept_after_import
         from customers.services.prospects import win_prospects_after_delivery, win_prospects_after_import
 
         # A vehicles import's deliveries, and each delivery at the sales desk, win the prospects they
         # match (customers/services/prospects.py).
         import_listener_register("customers.prospects_won", win_prospects_after_import)
         delivery_listener_register("customers.prospects_won", win_prospects_after_delivery)
+        # After repair orders arrive, the bookings they kept (a repair order opened within a day).
+        import_listener_register("customers.appointments_kept", appointments_kept_after_import)

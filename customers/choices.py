@@ -204,3 +204,34 @@ class ProspectLostReason(models.TextChoices):
 
 # A buyer reaches the sales desk the same ways a prospect reaches the store: one list for both.
 DeliverySource = ProspectSource
+
+
+class AppointmentPurpose(models.TextChoices):
+    """Why an owner books a visit to the workshop (预约)."""
+
+    FIRST_SERVICE = "first_service", _("First service (首保)")
+    MAINTENANCE = "maintenance", _("Maintenance (保养)")
+    REPAIR = "repair", _("Repair (维修)")
+    INSURANCE = "insurance", _("Insurance (保险)")
+    INSPECTION = "inspection", _("Annual inspection (年检)")
+
+
+class AppointmentSource(models.TextChoices):
+    """Where a booking was made; ``Appointment.source_reference`` names the task, campaign… it came from."""
+
+    CALL = "call", _("Call")
+    CAMPAIGN = "campaign", _("Campaign")
+    DESK = "desk", _("At the desk")
+    DELIVERY = "delivery", _("At delivery")
+    API = "api", _("API")
+    WALK_IN = "walk_in", _("Walk-in")
+
+
+class AppointmentStatus(models.TextChoices):
+    """booked → confirmed → arrived; or cancelled; or no-show at the end of its day."""
+
+    BOOKED = "booked", _("Booked")
+    CONFIRMED = "confirmed", _("Confirmed")
+    ARRIVED = "arrived", _("Arrived")
+    CANCELLED = "cancelled", _("Cancelled")
+    NO_SHOW = "no_show", _("No-show")

@@ -1,5 +1,7 @@
 """The data spine: customers (owners), their vehicles and the vehicles' repair orders."""
 
+import datetime
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -14,6 +16,9 @@ from simple_history.models import HistoricalRecords
 
 from crm.models import Store, TimeStampedModel
 from customers.choices import (
+    AppointmentPurpose,
+    AppointmentSource,
+    AppointmentStatus,
     Confidentiality,
     ConsentPurpose,
     ConsentSource,
@@ -994,3 +999,154 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vehicle_id} {self.delivered_on}"
+
+
+class AppointmentSettings(models.Model):
+    """A store's booking grid (预约设置): slots of ``slot_minutes`` from ``opens_at`` (the first slot's
+    start) to ``closes_at`` (the end of the last slot), ``capacity`` bookings each, on the working days
+    of the official calendar. A store without a row uses the defaults (08:30–17:00, 30 minutes, 4)."""
+
+    store = models.OneToOneField(
+        Store, verbose_name=_("store"), on_delete=models.CASCADE, related_name="appointment_settings"
+    )
+    slot_minutes = models.PositiveSmallIntegerField(_("slot length (minutes)"), default=30)
+    opens_at = models.TimeField(_("first slot starts"), default=datetime.time(8, 30))
+    closes_at = models.TimeField(_("last slot ends"), default=datetime.time(17, 0))
+    capacity = models.PositiveSmallIntegerField(_("bookings per slot"), default=4)
+    history = HistoricalRecords(no_db_index=["store"])
+
+    class Meta:
+        verbose_name = _("appointment settings")
+        verbose_name_plural = _("appointment settings")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(slot_minutes__gte=10, slot_minutes__lte=240),
+                name="appointmentsettings_slot_minutes_range",
+                violation_error_message=_("A slot lasts from 10 to 240 minutes."),
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity__gte=1, capacity__lte=100),
+                name="appointmentsettings_capacity_range",
+                violation_error_message=_("A slot holds from 1 to 100 bookings."),
+            ),
+            models.CheckConstraint(
+                condition=Q(opens_at__lt=models.F("closes_at")),
+                name="appointmentsettings_opens_before_closing",
+                violation_error_message=_("The first slot must start before the last slot ends."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id}: {self.opens_at:%H:%M}-{self.closes_at:%H:%M} / {self.slot_minutes} × {self.capacity}"
+
+    def clean(self) -> None:
+        super().clean()
+        filled = self.opens_at and self.closes_at and self.slot_minutes
+        if filled and self.opens_at < self.closes_at and not self.slot_starts():
+            raise ValidationError(_("The day holds no whole slot: shorten the slots or widen the hours."))
+
+    def slot_starts(self) -> list[datetime.time]:
+        """The start of every slot of a working day, in order (the last one ends by ``closes_at``)."""
+        starts = []
+        minute = self.opens_at.hour * 60 + self.opens_at.minute
+        end = self.closes_at.hour * 60 + self.closes_at.minute
+        while minute + self.slot_minutes <= end:
+            starts.append(datetime.time(minute // 60, minute % 60))
+            minute += self.slot_minutes
+        return starts
+
+
+class Appointment(models.Model):
+    """A booked visit to the workshop (预约): a customer, their vehicle (none only for a walk-in
+    without a known car), a day and a slot, a purpose and an advisor.
+
+    Written only by ``customers.services.appointments``: it counts each slot's places under a lock, so
+    a slot never holds more than its capacity (plus one place for a VIP, the green channel). Walk-ins
+    (``source`` walk_in) arrive without a booking and take no place. ``kept_at`` is set when the
+    customer came: checked in, or a repair order of the vehicle opened within a day of ``date``."""
+
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="appointments"
+    )
+    vehicle = models.ForeignKey(
+        Vehicle,
+        verbose_name=_("vehicle"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="appointments",
+    )
+    date = models.DateField(_("date"))
+    slot = models.TimeField(_("slot"))
+    purpose = models.CharField(_("purpose"), max_length=20, choices=AppointmentPurpose.choices)
+    advisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("service advisor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    source = models.CharField(_("source"), max_length=20, choices=AppointmentSource.choices)
+    source_reference = models.CharField(_("source reference"), max_length=60, blank=True)
+    notes = models.TextField(_("notes"), max_length=1000, blank=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=AppointmentStatus.choices, default=AppointmentStatus.BOOKED
+    )
+    is_vip = models.BooleanField(_("VIP when booked"), default=False)
+    is_over_capacity = models.BooleanField(_("green channel (over capacity)"), default=False)
+    checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    checked_in_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("checked in by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    kept_at = models.DateTimeField(_("kept at"), null=True, blank=True)
+    kept_by = models.CharField(_("kept by"), max_length=60, blank=True)  # "check_in" or "repair_order:<ro_no>"
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("booked by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("booked at"), auto_now_add=True)
+    history = HistoricalRecords(no_db_index=["store", "customer", "vehicle", "advisor", "checked_in_by", "created_by"])
+
+    class Meta:
+        ordering = ["date", "slot", "-is_vip", "id"]
+        verbose_name = _("appointment")
+        verbose_name_plural = _("appointments")
+        permissions = [
+            ("check_in_appointment", _("Can check customers in on the arrivals board")),
+            ("view_appointment_report", _("Can see bookings against capacity")),
+        ]
+        indexes = [
+            models.Index(fields=["store", "date", "slot"], name="appointment_store_day_idx"),
+            models.Index(fields=["vehicle", "date"], name="appointment_vehicle_day_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(vehicle__isnull=False) | Q(source="walk_in"),
+                name="appointment_vehicle_unless_walk_in",
+                violation_error_message=_("Choose the vehicle (only a walk-in may come without a known car)."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.date:%Y-%m-%d} {self.slot:%H:%M} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        """Booked, confirmed or arrived: it holds its place in the slot."""
+        return self.status in ACTIVE_APPOINTMENT_STATUSES
+
+
+ACTIVE_APPOINTMENT_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED, AppointmentStatus.ARRIVED)

@@ -9,6 +9,7 @@ from customers.choices import ImportStatus
 from customers.facts import customer_stats_refresh, customer_stats_refresh_after_import, customer_stats_vacuum
 from customers.models import ImportBatch
 from customers.services import dms_import_batch_start_from_upload
+from customers.services.appointments import appointments_mark_no_shows
 from customers.states import customer_states_refresh
 
 
@@ -48,3 +49,10 @@ def refresh_customer_states(today: str | None = None) -> int:
     CRM's time zone. Safe twice: a month rebuilt replaces its rows."""
     day = datetime.date.fromisoformat(today) if today else timezone.localdate()
     return customer_states_refresh(today=day)
+
+
+@shared_task
+def mark_appointment_no_shows(day: str | None = None) -> int:
+    """End of the day: bookings of ``day`` (YYYY-MM-DD, default today in the CRM's time zone) or before
+    that nobody checked in become no-shows. Safe twice: the second run marks none."""
+    return appointments_mark_no_shows(day=datetime.date.fromisoformat(day) if day else timezone.localdate())

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers import desk_views, interview_urls, prospect_views, retention_views, views
+from customers import appointment_urls, desk_views, interview_urls, prospect_views, retention_views, views
 
 app_name = "customers"
 urlpatterns = [
@@ -45,3 +45,4 @@ urlpatterns += [
     path("prospects/<int:pk>/assign/", prospect_views.prospect_assign_view, name="prospect_assign"),
     path("prospects/<int:pk>/dial/", prospect_views.prospect_dial, name="prospect_dial"),
 ]
+urlpatterns += appointment_urls.urlpatterns

@@ -367,6 +367,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=45),
         "options": {"expires": 3600},
     },
+    # Every evening at 23:30 Asia/Shanghai, once the workshop has closed: the day's bookings nobody
+    # checked in become no-shows (expires before midnight, so a late run never marks the next day's).
+    "customers-mark-appointment-no-shows": {
+        "task": "customers.tasks.mark_appointment_no_shows",
+        "schedule": crontab(hour=23, minute=30),
+        "options": {"expires": 25 * 60},
+    },
     # Every night at 03:10 Asia/Shanghai: remove expired login sessions.
     "crm-clear-expired-sessions": {
         "task": "crm.tasks.clear_expired_sessions",

@@ -24,19 +24,23 @@ def test_only_managers_and_admins_see_full_numbers_and_export():
 
 
 @pytest.mark.django_db
-def test_call_agent_reads_customers_but_changes_nothing():
+def test_call_agent_reads_customers_and_writes_only_bookings():
     assert permission_names(Role.CALL_AGENT) >= {
         "customers.view_customer",
         "customers.view_vehicle",
         "customers.view_repairorder",
     }
-    # A call may bring a prospect (a friend who wants a car): the agent records it, nothing more.
-    assert "customers.add_prospect" in permission_names(Role.CALL_AGENT)
+    # A call may bring a prospect (a friend who wants a car) and end in a booked visit: the agent
+    # records those, nothing more.
+    agent_writes = {"customers.add_prospect", "customers.add_appointment", "customers.change_appointment"}
+    assert agent_writes <= permission_names(Role.CALL_AGENT)
     assert not any(
         name.split(".")[1].startswith(("change_", "add_", "delete_"))
-        for name in permission_names(Role.CALL_AGENT) - {"customers.add_prospect"}
+        for name in permission_names(Role.CALL_AGENT) - agent_writes
         if name.startswith("customers.")
     )
+    assert {"customers.add_appointment", "customers.change_appointment"} <= permission_names(Role.CALL_AGENT)
+    assert "customers.check_in_appointment" not in permission_names(Role.CALL_AGENT)
 
 
 @pytest.mark.django_db
