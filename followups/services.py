@@ -21,7 +21,9 @@ from crm.exceptions import ApplicationError
 from crm.models import Store
 from crm.scoping import sees_all_stores
 from crm.selectors import working_calendar
+from customers.choices import ReplyAction, SatisfactionSource, SatisfactionVerdict
 from customers.models import Vehicle
+from customers.satisfaction import department_for_rule, satisfaction_result_record
 from customers.selectors import CUSTOMER_TABLE, VEHICLE_TABLE, customer_visibility_sql, customers_with_mobile
 from customers.sms_replies import Reply, reply_resolve
 from followups.campaigns import campaign_statuses_refresh, queued_campaign_message_allowed_sql
@@ -412,7 +414,42 @@ def call_record_outcome(
          "work_date"],
     )  # fmt: skip
     CallAttempt.objects.bulk_create(attempts)
+    _call_results_record(user=user, attempts=attempts, tasks=tasks, answers=answers, notes=notes, at=now)
     return tasks
+
+
+def call_statement(*, questionnaire: list, answers: dict, notes: str) -> str:
+    """A call's answers (question: answer, in the questionnaire's order) and notes, as one text: the
+    statement of its satisfaction result and of the complaint it opens."""
+    lines = []
+    for index, question in enumerate(questionnaire or []):
+        answer = answers.get(str(index), "") if isinstance(answers, dict) else ""
+        if answer:
+            lines.append(f"{question}: {answer}")
+    if notes.strip():
+        lines.append(notes.strip())
+    return "\n".join(lines)
+
+
+def _call_results_record(*, user, attempts: list[CallAttempt], tasks: list[FollowupTask], answers, notes, at) -> None:
+    """Each call attempt with a score or the 不满意 tick is a satisfaction result of its rule's
+    department (customers.satisfaction): a dissatisfied one opens a complaint once this commits."""
+    for attempt, task in zip(attempts, tasks, strict=True):
+        if attempt.satisfaction is None and not attempt.is_dissatisfied:
+            continue
+        task_answers = answers.get(str(task.pk), {}) if isinstance(answers.get(str(task.pk)), dict) else {}
+        satisfaction_result_record(
+            customer=task.customer,
+            department=department_for_rule(task.code),
+            source=SatisfactionSource.CALL,
+            reference=f"callattempt:{attempt.pk}",
+            at=at,
+            score=attempt.satisfaction,
+            verdict=SatisfactionVerdict.DISSATISFIED if attempt.is_dissatisfied else None,
+            rule_code=task.code,
+            statement=call_statement(questionnaire=task.rule.questionnaire, answers=task_answers, notes=notes),
+            user=user,
+        )
 
 
 @dataclass(frozen=True)
@@ -424,6 +461,9 @@ class CallOutcomeRecorded:
     tasks: list[FollowupTask]
     is_dissatisfied: bool
     next_tasks: list[FollowupTask]
+    # The call's first dissatisfied result (``callattempt:<id>``): the complaint it opened, or the
+    # complaint form prefilled with its answers and notes.
+    result_reference: str = ""
 
 
 def call_outcome_record(
@@ -446,10 +486,13 @@ def call_outcome_record(
         user=user, customer_id=customer_id, outcome=outcome, answers=answers, satisfaction=satisfaction,
         is_dissatisfied=is_dissatisfied, notes=notes, callback_at=callback_at, now=now,
     )  # fmt: skip
+    dissatisfied = is_dissatisfied_result(is_dissatisfied=is_dissatisfied, satisfaction=satisfaction)
+    first_attempt = CallAttempt.objects.filter(task=tasks[0]).order_by("-at", "-id").first() if dissatisfied else None
     return CallOutcomeRecorded(
         tasks=tasks,
-        is_dissatisfied=is_dissatisfied_result(is_dissatisfied=is_dissatisfied, satisfaction=satisfaction),
+        is_dissatisfied=dissatisfied,
         next_tasks=task_claim_next(user=user, now=now),
+        result_reference=f"callattempt:{first_attempt.pk}" if first_attempt else "",
     )
 
 
@@ -670,4 +713,16 @@ def sms_inbound_receive(*, mobile: str, text: str, received_at: datetime.datetim
     )  # fmt: skip
     inbound.full_clean()
     inbound.save()
+    if claim.action == ReplyAction.SATISFACTION and customer is not None and claim.satisfaction is not None:
+        rule_code = last_message.task.code if last_message and last_message.task_id else ""
+        satisfaction_result_record(
+            customer=customer,
+            department=department_for_rule(rule_code),
+            source=SatisfactionSource.SMS_REPLY,
+            reference=f"inboundsms:{inbound.pk}",
+            at=received_at,
+            score=claim.satisfaction,
+            rule_code=rule_code,
+            statement=_("SMS reply: %(text)s") % {"text": inbound.text},
+        )
     return inbound
