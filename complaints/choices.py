@@ -66,7 +66,7 @@ class Origin(models.TextChoices):
     DESK = "desk", _("Logged at a desk")
     CALL = "call", _("Follow-up call")
     SMS_REPLY = "sms_reply", _("SMS reply")
-    DELIVERY = "delivery", _("Delivery")
+    DELIVERY = "delivery", _("Vehicle delivery")
     DELIVERY_INTERVIEW = "delivery_interview", _("Delivery interview")
     COMPLAINT_CLOSE = "complaint_close", _("Complaint closed not satisfied")
 

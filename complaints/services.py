@@ -361,15 +361,23 @@ _ORIGIN_FOR_SOURCE = {
 # The type a complaint opened by a result starts with (a manager may change it): the store's list
 # is admin-edited, so the first active type of the department, else the first general one.
 _DEFAULT_TYPE_FOR_DEPARTMENT = {Department.SALES: "交车流程", Department.SERVICE: "维修质量"}
+_FALLBACK_TYPE = "其他"
 
 
-def _type_for_result(department: str) -> ComplaintType | None:
+def _type_for_result(department: str) -> ComplaintType:
     types = ComplaintType.objects.filter(is_active=True)
-    return (
+    found = (
         types.filter(name=_DEFAULT_TYPE_FOR_DEPARTMENT.get(department, "")).first()
         or types.filter(department=department).order_by("sort_order", "name").first()
         or types.filter(department="").order_by("sort_order", "name").first()
     )
+    if found is None:
+        # Every type switched off: the complaint is not lost, it is filed as 其他 (turned back on).
+        logger.warning("no active complaint type for a dissatisfied result: using 其他")
+        found, _created = ComplaintType.objects.update_or_create(
+            name=_FALLBACK_TYPE, defaults={"is_active": True, "department": ""}
+        )
+    return found
 
 
 def result_statement(result: SatisfactionResult) -> str:
@@ -422,9 +430,6 @@ def complaint_open_for_result(*, result: SatisfactionResult) -> Complaint | Comp
         action.save()
         return action
     complaint_type = _type_for_result(result.department)
-    if complaint_type is None:
-        logger.error("no active complaint type: dissatisfied result %s opened no complaint", result.pk)
-        return None
     customer = result.customer
     return complaint_create(
         actor=result.recorded_by,

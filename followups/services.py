@@ -714,7 +714,7 @@ def sms_inbound_receive(*, mobile: str, text: str, received_at: datetime.datetim
     inbound.full_clean()
     inbound.save()
     if claim.action == ReplyAction.SATISFACTION and customer is not None and claim.satisfaction is not None:
-        rule_code = last_message.task.code if last_message and last_message.task_id else ""
+        rule_code = last_message.code if last_message else ""
         satisfaction_result_record(
             customer=customer,
             department=department_for_rule(rule_code),

@@ -43,11 +43,10 @@ INSERT INTO customers_satisfactionresult
     (customer_id, at, score, verdict, department, source, rule_code, statement, reference, recorded_by_id)
 SELECT ib.customer_id, ib.received_at, ib.satisfaction,
        {VERDICT.format(dissatisfied="ib.satisfaction <= 2", score="ib.satisfaction")},
-       {DEPARTMENT.format(code="coalesce(t.code, '')")},
-       'sms_reply', coalesce(t.code, ''), '短信回复：' || ib.text, 'inboundsms:' || ib.id, NULL
+       {DEPARTMENT.format(code="coalesce(m.code, '')")},
+       'sms_reply', coalesce(m.code, ''), '短信回复：' || ib.text, 'inboundsms:' || ib.id, NULL
 FROM followups_inboundsms ib
 LEFT JOIN followups_smsmessage m ON m.id = ib.in_reply_to_id
-LEFT JOIN followups_followuptask t ON t.id = m.task_id
 WHERE ib.action = 'satisfaction' AND ib.satisfaction BETWEEN 1 AND 5 AND ib.customer_id IS NOT NULL
 ON CONFLICT (reference) DO NOTHING
 """
