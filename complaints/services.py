@@ -42,7 +42,7 @@ from crm.models import Store
 from crm.selectors import working_calendar
 from crm.tasks import enqueue_on_commit
 from customers.choices import SatisfactionSource, SatisfactionVerdict
-from customers.models import SatisfactionResult
+from customers.models import Customer, SatisfactionResult
 from customers.satisfaction import department_for_rule, satisfaction_result_record
 
 logger = logging.getLogger(__name__)
@@ -404,6 +404,9 @@ def complaint_open_for_result(*, result: SatisfactionResult) -> Complaint | Comp
     not dissatisfied, do nothing. Safe to call twice for one result: it is handled once."""
     if result.verdict != SatisfactionVerdict.DISSATISFIED or result.source == SatisfactionSource.COMPLAINT_CLOSE:
         return None
+    # One result at a time per customer: two dissatisfied results at the same moment (a call and an
+    # SMS reply) must not open two complaints.
+    Customer.objects.select_for_update().filter(pk=result.customer_id).values_list("pk", flat=True).first()
     if (
         Complaint.objects.filter(origin_reference=result.reference).exists()
         or ComplaintAction.objects.filter(reference=result.reference).exists()

@@ -100,6 +100,8 @@ def _prefill(request: HttpRequest) -> dict:
             initial["vehicle"] = vehicle.plate_no or vehicle.vin
     if request.GET.get("channel") in Channel.values:
         initial["channel"] = request.GET["channel"]
+    elif origin in (Origin.DESK, Origin.DELIVERY, Origin.DELIVERY_INTERVIEW):
+        initial["channel"] = Channel.IN_STORE  # heard face to face at the desk
     if request.GET.get("followup_task", "").isdecimal():
         initial["followup_task"] = int(request.GET["followup_task"])
     if customer is not None and request.GET.get("result"):

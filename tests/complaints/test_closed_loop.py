@@ -5,14 +5,16 @@ result is satisfied."""
 
 import datetime
 import io
+import threading
 import zoneinfo
 
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import connection
 
 from complaints.choices import ActionKind, Channel, Confirmation, Department, Origin, Status
-from complaints.models import Complaint, ComplaintAction
+from complaints.models import Complaint, ComplaintAction, ComplaintType
 from complaints.services import complaint_close, complaint_open_for_result, open_for_dissatisfied
 from customers.choices import SatisfactionSource, SatisfactionVerdict
 from customers.models import SatisfactionResult
@@ -265,3 +267,48 @@ def test_a_reopened_complaint_closed_again_records_its_second_closing(
         (f"complaintclose:{complaint.pk}:0", "dissatisfied"),
         (f"complaintclose:{complaint.pk}:1", "satisfied"),
     ]
+
+
+def test_every_type_switched_off_files_the_result_under_other(
+    customer_a, routing_a, django_capture_on_commit_callbacks
+):
+    ComplaintType.objects.update(is_active=False)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        satisfaction_result_record(customer=customer_a, department="service", source="call", reference="x:1",
+                                   at=MONDAY_10AM, score=1)  # fmt: skip
+
+    assert Complaint.objects.get().complaint_type.name == "其他"
+    assert ComplaintType.objects.get(name="其他").is_active is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_dissatisfied_results_at_the_same_moment_open_one_complaint(customer_a, routing_a, complaint_types):
+    results = [
+        SatisfactionResult.objects.create(customer=customer_a, at=MONDAY_10AM, score=1, verdict="dissatisfied",
+                                          department="service", source=source, reference=reference)
+        for source, reference in (("call", "callattempt:1"), ("sms_reply", "inboundsms:1"))
+    ]  # fmt: skip
+    barrier = threading.Barrier(len(results))
+    errors = []
+
+    def work(result):
+        try:
+            barrier.wait()
+            complaint_open_for_result(result=result)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(result,)) for result in results]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    complaint = Complaint.objects.get()
+    assert sorted(complaint.actions.values_list("kind", flat=True)) == ["logged", "result_added"]
+    assert sorted([complaint.origin_reference, *complaint.actions.exclude(reference="").exclude(
+        kind="logged").values_list("reference", flat=True)]) == ["callattempt:1", "inboundsms:1"]  # fmt: skip

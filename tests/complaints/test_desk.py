@@ -40,7 +40,8 @@ def test_an_advisor_logs_a_complaint_from_the_card_for_service(
 
     assert log_url == f"/complaints/new/?customer={customer_a.pk}"
     assert form.status_code == 200
-    assert (initial["department"], initial["origin"], initial["customer_no"]) == ("service", "desk", "CA0001")
+    assert (initial["department"], initial["origin"], initial["customer_no"], initial["channel"]) == (
+        "service", "desk", "CA0001", "in_store")  # fmt: skip
     complaint = Complaint.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("complaints:detail", args=[complaint.pk])

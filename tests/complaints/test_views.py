@@ -323,7 +323,12 @@ def test_non_ascii_digits_in_the_query_are_ignored_not_a_500(client, agent_a, cu
     assert listing.status_code == 200
     assert list(listing.context["page"].object_list) == []
     assert form.status_code == 200
-    assert form.context["form"].initial == {"department": "service", "origin": "desk", "origin_reference": ""}
+    assert form.context["form"].initial == {
+        "department": "service",
+        "origin": "desk",
+        "origin_reference": "",
+        "channel": "in_store",
+    }
 
 
 def test_the_export_leaves_out_top_secret_cards_the_manager_may_not_see(client, manager_a, store_a, attitude):
