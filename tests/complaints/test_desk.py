@@ -165,3 +165,19 @@ def test_manager_b_and_advisors_cannot_change_the_department(client, manager_b, 
     assert complaint.department == "service"
     assert ComplaintAction.objects.filter(kind=ActionKind.DEPARTMENT_CHANGED).count() == 0
     assert complaint.history.count() == history_before
+
+
+def test_the_advisors_list_runs_a_fixed_number_of_queries(client, advisor_a, customer_a, attitude,
+                                                          django_assert_num_queries):  # fmt: skip
+    closed = {"status": Status.CLOSED, "closed_at": local(2026, 1, 2), "customer_confirmation": "satisfied"}
+    ComplaintFactory.create_batch(2, customer=customer_a, complaint_type=attitude, created_by=advisor_a, **closed)
+    client.force_login(advisor_a)
+    client.get(reverse("complaints:list"), {"status": "all"})  # warm the session and permission caches
+
+    ComplaintFactory.create_batch(4, customer=customer_a, complaint_type=attitude)
+    ComplaintFactory.create_batch(3, customer=customer_a, complaint_type=attitude, created_by=advisor_a, **closed)
+    # session, user, role and permissions, the user's stores, the count and the page: the same
+    # whatever the number of complaints, open or logged by the advisor
+    with django_assert_num_queries(9):
+        response = client.get(reverse("complaints:list"), {"status": "all"})
+    assert response.context["page"].paginator.count == 9
