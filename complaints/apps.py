@@ -15,6 +15,8 @@ _MANAGE = [
     "add_complaintattachment",
 ]
 
+_DESK = ["view_open_complaints", "add_complaint", "view_complainttype", "add_complaintattachment"]
+
 
 class ComplaintsConfig(AppConfig):
     name = "complaints"
@@ -31,8 +33,10 @@ class ComplaintsConfig(AppConfig):
             "view_complaintattachment",
             "add_complaintattachment",
         ],
-        "service_advisor": ["view_open_complaints", "view_complainttype"],
-        "sales_consultant": ["view_open_complaints", "view_complainttype"],
+        # Advisors and sales consultants log complaints at their desk (the card's "Log a complaint")
+        # and follow the ones they logged, besides the store's open ones.
+        "service_advisor": [*_DESK],
+        "sales_consultant": [*_DESK],
         "manager": [*_MANAGE],
         "admin": [
             *_MANAGE,
@@ -48,6 +52,7 @@ class ComplaintsConfig(AppConfig):
     }
     navigation = [
         ("complaints:list", _("Complaints"), ["service_advisor", "sales_consultant", "call_agent", "manager", "admin"]),
+        ("complaints:create", _("Log a complaint"), ["service_advisor", "sales_consultant"]),
         ("complaints:dashboard", _("Complaint dashboard"), ["manager", "admin"]),
     ]
     customer_card_panels = ["complaints.card.open_complaints_panel"]
@@ -56,3 +61,10 @@ class ComplaintsConfig(AppConfig):
     customer_personal_data_providers = ["complaints.privacy.personal_data"]
     customer_erasure_handlers = ["complaints.privacy.erase"]
     export_request_downloads = {"complaints.complaint": "complaints:export_request_download"}
+
+    def ready(self) -> None:
+        from complaints.services import open_for_dissatisfied
+        from customers.satisfaction import satisfaction_listener_register
+
+        # The closed loop: a dissatisfied result from any desk opens a complaint (or joins the open one).
+        satisfaction_listener_register("complaints.open_for_dissatisfied", open_for_dissatisfied)

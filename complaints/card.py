@@ -13,10 +13,17 @@ TIMELINE_KINDS = [ActionKind.LOGGED, ActionKind.CLOSED, ActionKind.REOPENED]
 
 
 def open_complaints_panel(*, user, customer) -> CardPanel | None:
+    """The customer's open complaints, and the "Log a complaint" action for whoever may log one."""
     complaints = customer_open_complaints(user=user, customer=customer)
-    if not complaints:
+    can_log = user.has_perm("complaints.add_complaint")
+    if not complaints and not can_log:
         return None
-    return CardPanel(template="complaints/card_panel.html", context={"open_complaints": complaints}, order=20)
+    log_url = f"{reverse('complaints:create')}?customer={customer.pk}" if can_log else ""
+    return CardPanel(
+        template="complaints/card_panel.html",
+        context={"open_complaints": complaints, "log_url": log_url},
+        order=20,
+    )
 
 
 def complaint_timeline_events(*, user, customer) -> list[TimelineEvent]:

@@ -50,11 +50,25 @@ class ActionKind(models.TextChoices):
     CLOSED = "closed", _("Closed")
     REOPENED = "reopened", _("Reopened")
     ESCALATED = "escalated", _("Escalated")
+    DEPARTMENT_CHANGED = "department_changed", _("Department changed")
+    RESULT_ADDED = "result_added", _("Dissatisfied result added")
 
     @classmethod
     def working_kinds(cls) -> list[str]:
         """The actions a manager records while working a complaint; the first one is the response."""
         return [cls.ACKNOWLEDGED, cls.CONTACTED, cls.SOLUTION_PROPOSED, cls.COMPENSATION, cls.RESOLVED]
+
+
+class Origin(models.TextChoices):
+    """Where in the CRM a complaint was logged from (with ``Complaint.origin_reference`` naming the
+    row: the call task, the satisfaction result, the delivery…)."""
+
+    DESK = "desk", _("Logged at a desk")
+    CALL = "call", _("Follow-up call")
+    SMS_REPLY = "sms_reply", _("SMS reply")
+    DELIVERY = "delivery", _("Vehicle delivery")
+    DELIVERY_INTERVIEW = "delivery_interview", _("Delivery interview")
+    COMPLAINT_CLOSE = "complaint_close", _("Complaint closed not satisfied")
 
 
 class Confirmation(models.TextChoices):

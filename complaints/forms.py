@@ -4,7 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from complaints.choices import ActionKind, Channel, Confirmation, Department, Severity
+from complaints.choices import ActionKind, Channel, Confirmation, Department, Origin, Severity
 from complaints.models import ComplaintType
 from complaints.selectors import staff_concerned_choices
 from complaints.services import attachment_validate
@@ -65,6 +65,8 @@ class ComplaintForm(forms.Form):
         help_text=_("Photos, recordings, PDF or Office files, at most 10 MB each."),
     )
     followup_task = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+    origin = forms.ChoiceField(choices=Origin.choices, widget=forms.HiddenInput, required=False)
+    origin_reference = forms.CharField(max_length=60, widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -97,6 +99,12 @@ class ComplaintForm(forms.Form):
                 )
             cleaned["vehicle_object"] = vehicle
         return cleaned
+
+
+class DepartmentForm(forms.Form):
+    """A manager corrects the department a complaint was logged for."""
+
+    department = forms.ChoiceField(label=_("Department"), choices=Department.choices)
 
 
 class ActionForm(forms.Form):

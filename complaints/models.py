@@ -9,7 +9,17 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from complaints.choices import ActionKind, BreachKind, Channel, ClockMode, Confirmation, Department, Severity, Status
+from complaints.choices import (
+    ActionKind,
+    BreachKind,
+    Channel,
+    ClockMode,
+    Confirmation,
+    Department,
+    Origin,
+    Severity,
+    Status,
+)
 from crm.models import Store, TimeStampedModel
 
 
@@ -181,6 +191,13 @@ class Complaint(TimeStampedModel):
     followup_task_id = models.PositiveBigIntegerField(
         _("follow-up task"), null=True, blank=True, help_text=_("The call this complaint was heard on.")
     )
+    origin = models.CharField(_("logged from"), max_length=20, choices=Origin.choices, default=Origin.DESK)
+    origin_reference = models.CharField(
+        _("origin reference"),
+        max_length=60,
+        blank=True,
+        help_text=_("The row it came from, e.g. followuptask:12 or callattempt:40."),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("logged by"),
@@ -210,6 +227,9 @@ class Complaint(TimeStampedModel):
                 condition=Q(first_response_at__isnull=True) & ~Q(status="closed"),
             ),
             models.Index(fields=["close_due_at"], name="complaint_close_due_idx", condition=~Q(status="closed")),
+            models.Index(
+                fields=["origin_reference"], name="complaint_origin_ref_idx", condition=~Q(origin_reference="")
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -257,6 +277,12 @@ class ComplaintAction(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True, on_delete=models.SET_NULL
     )
     at = models.DateTimeField(_("at"))
+    reference = models.CharField(
+        _("recorded from"),
+        max_length=60,
+        blank=True,
+        help_text=_("For a satisfaction result added to the complaint: the result's reference."),
+    )
 
     class Meta:
         ordering = ["at", "id"]

@@ -15,6 +15,7 @@ from complaints.models import Complaint, ComplaintAction, ComplaintType
 from crm.calendar import add_months
 from crm.models import Store, User
 from crm.scoping import scope_to_user_stores, visible_store_ids
+from customers.models import SatisfactionResult
 from customers.selectors import REPAIR_ORDER_TABLE, VEHICLE_TABLE, customer_queryset_for_user
 
 LIST_RELATED = ["store", "customer", "vehicle", "complaint_type", "assigned_manager", "staff_concerned"]
@@ -25,15 +26,16 @@ STAFF_SCORE_START = 100
 
 
 def complaint_queryset_for_user(user) -> QuerySet[Complaint]:
-    """Complaints of the user's stores: all of them for agents and managers, only the open ones
-    for advisors and sales consultants; never those of a 绝密 or 机密 card the user may not see."""
+    """Complaints of the user's stores: all of them for agents and managers; for advisors and sales
+    consultants the open ones and those they logged themselves (closed too); never those of a 绝密 or
+    机密 card the user may not see."""
     if not (user and user.is_authenticated):
         return Complaint.objects.none()
     queryset = scope_to_user_stores(Complaint.objects.all(), user)
     if user.has_perm("complaints.view_complaint"):
         pass
     elif user.has_perm("complaints.view_open_complaints"):
-        queryset = queryset.exclude(status=Status.CLOSED)
+        queryset = queryset.filter(~Q(status=Status.CLOSED) | Q(created_by=user))
     else:
         return Complaint.objects.none()
     if not user.is_superuser:
@@ -108,6 +110,21 @@ def customer_open_complaints(*, user, customer) -> list[Complaint]:
         .select_related("complaint_type", "assigned_manager")
         .order_by("received_at")
     )
+
+
+def complaint_for_result_reference(*, user, reference: str) -> Complaint | None:
+    """The complaint (as the user may see it) a satisfaction result opened or was added to."""
+    if not reference:
+        return None
+    visible = complaint_queryset_for_user(user)
+    return (
+        visible.filter(origin_reference=reference).first()
+        or visible.filter(actions__reference=reference).order_by("id").first()
+    )
+
+
+def satisfaction_result_for_customer(*, customer, reference: str) -> SatisfactionResult | None:
+    return SatisfactionResult.objects.filter(customer=customer, reference=reference).first()
 
 
 # --- the managers' dashboard ---------------------------------------------------------------------

@@ -16,7 +16,17 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from complaints.choices import ActionKind, BreachKind, ClockMode, Confirmation, Status
+from complaints.choices import (
+    ActionKind,
+    BreachKind,
+    Channel,
+    ClockMode,
+    Confirmation,
+    Department,
+    Origin,
+    Severity,
+    Status,
+)
 from complaints.models import (
     Complaint,
     ComplaintAction,
@@ -26,10 +36,14 @@ from complaints.models import (
     StoreComplaintSettings,
 )
 from complaints.sla import add_business_minutes, add_calendar_minutes
+from crm.choices import Role
 from crm.exceptions import ApplicationError
 from crm.models import Store
 from crm.selectors import working_calendar
 from crm.tasks import enqueue_on_commit
+from customers.choices import SatisfactionSource, SatisfactionVerdict
+from customers.models import Customer, SatisfactionResult
+from customers.satisfaction import department_for_rule, satisfaction_result_record
 
 logger = logging.getLogger(__name__)
 
@@ -148,11 +162,14 @@ def complaint_create(
     staff_concerned=None,
     staff_concerned_name: str = "",
     followup_task_id: int | None = None,
+    origin: str = Origin.DESK,
+    origin_reference: str = "",
     attachments=(),
     received_at: datetime.datetime | None = None,
 ) -> Complaint:
     """Log a complaint: route it to the department's manager, start both clocks and e-mail the
-    manager (copy to the general manager) as soon as the transaction commits."""
+    manager (copy to the general manager) as soon as the transaction commits. ``origin`` and
+    ``origin_reference`` say where in the CRM it was logged from (the call task, the result…)."""
     store = store or customer.store
     if vehicle is not None and vehicle.customer_id != customer.pk:
         raise ApplicationError(_("The vehicle does not belong to this customer."))
@@ -185,12 +202,16 @@ def complaint_create(
             store_settings=store_settings, start=received_at, minutes=_close_minutes(store_settings)
         ),
         followup_task_id=followup_task_id,
+        origin=origin,
+        origin_reference=origin_reference,
         created_by=actor,
     )
     complaint.full_clean()
     complaint._history_user = actor
     complaint.save()
-    ComplaintAction.objects.create(complaint=complaint, kind=ActionKind.LOGGED, actor=actor, at=received_at)
+    ComplaintAction.objects.create(
+        complaint=complaint, kind=ActionKind.LOGGED, actor=actor, at=received_at, reference=origin_reference
+    )
     for uploaded_file in attachments:
         complaint_attachment_add(actor=actor, complaint=complaint, uploaded_file=uploaded_file)
 
@@ -260,7 +281,176 @@ def complaint_close(
     complaint.save()
     note = f"{Confirmation(confirmation).label}. {complaint.confirmation_note}".strip()
     ComplaintAction.objects.create(complaint=complaint, kind=ActionKind.CLOSED, note=note, actor=actor, at=now)
+    # The customer's word on the callback is a satisfaction result of its own (docs/closed-loop.md):
+    # "not satisfied" keeps (or makes) the customer dissatisfied, "satisfied" ends it. One per
+    # closing: a reopened and closed again complaint records its n-th closing.
+    satisfaction_result_record(
+        customer=complaint.customer,
+        department=complaint.department,
+        source=SatisfactionSource.COMPLAINT_CLOSE,
+        reference=f"complaintclose:{complaint.pk}:{complaint.reopened_count}",
+        at=now,
+        verdict=(
+            SatisfactionVerdict.SATISFIED
+            if confirmation == Confirmation.SATISFIED
+            else SatisfactionVerdict.DISSATISFIED
+        ),
+        statement=note,
+        user=actor,
+    )
     return complaint
+
+
+def complaint_default_department(*, user, origin: str = Origin.DESK, rule_code: str = "") -> str:
+    """The department a complaint starts in (a manager may correct it): a call's is its rule's
+    (``department_for_rule``), a delivery's or a delivery interview's is sales; one logged at a desk
+    is the desk's: sales for a sales consultant, service for everyone else (advisors, agents)."""
+    if origin in (Origin.CALL, Origin.SMS_REPLY) and rule_code:
+        return department_for_rule(rule_code)
+    if origin in (Origin.DELIVERY, Origin.DELIVERY_INTERVIEW):
+        return Department.SALES
+    return Department.SALES if getattr(user, "role", None) == Role.SALES_CONSULTANT else Department.SERVICE
+
+
+@transaction.atomic
+def complaint_department_change(*, actor, complaint: Complaint, department: str) -> Complaint:
+    """A manager corrects the department: the complaint goes to the new department's manager (the
+    general manager when it has none), who is told as at intake; the timeline says from what to what,
+    by whom and when, and the complaint's history keeps the change. The clocks do not restart."""
+    if department not in Department.values:
+        raise ApplicationError(_("Choose the department: sales or service."))
+    complaint = _locked(complaint)
+    if complaint.is_closed:
+        raise ApplicationError(_("This complaint is closed: reopen it before changing its department."))
+    if complaint.department == department:
+        raise ApplicationError(_("The complaint is already with this department."))
+    store_settings = store_complaint_settings(store=complaint.store)
+    previous = complaint.department
+    now = timezone.now()
+    complaint.department = department
+    complaint.assigned_manager = store_settings.manager_for(department) or store_settings.general_manager
+    complaint.notified_at = None
+    complaint.notify_lease_until = None
+    complaint.full_clean()
+    complaint._history_user = actor
+    complaint.save()
+    with translation.override(settings.LANGUAGE_CODE):
+        note = _("Department changed from %(old)s to %(new)s.") % {
+            "old": Department(previous).label,
+            "new": Department(department).label,
+        }
+    ComplaintAction.objects.create(
+        complaint=complaint, kind=ActionKind.DEPARTMENT_CHANGED, note=note, actor=actor, at=now
+    )
+    complaint.notification = enqueue_on_commit("complaints.tasks.complaint_notify_manager", complaint.pk)
+    return complaint
+
+
+# --- the closed loop ------------------------------------------------------------------------------
+
+_CHANNEL_FOR_SOURCE = {
+    SatisfactionSource.CALL: Channel.SATISFACTION_CALLBACK,
+    SatisfactionSource.SMS_REPLY: Channel.SMS,
+    SatisfactionSource.DELIVERY_INTERVIEW: Channel.IN_STORE,
+}
+_ORIGIN_FOR_SOURCE = {
+    SatisfactionSource.CALL: Origin.CALL,
+    SatisfactionSource.SMS_REPLY: Origin.SMS_REPLY,
+    SatisfactionSource.DELIVERY_INTERVIEW: Origin.DELIVERY_INTERVIEW,
+}
+# The type a complaint opened by a result starts with (a manager may change it): the store's list
+# is admin-edited, so the first active type of the department, else the first general one.
+_DEFAULT_TYPE_FOR_DEPARTMENT = {Department.SALES: "交车流程", Department.SERVICE: "维修质量"}
+_FALLBACK_TYPE = "其他"
+
+
+def _type_for_result(department: str) -> ComplaintType:
+    types = ComplaintType.objects.filter(is_active=True)
+    found = (
+        types.filter(name=_DEFAULT_TYPE_FOR_DEPARTMENT.get(department, "")).first()
+        or types.filter(department=department).order_by("sort_order", "name").first()
+        or types.filter(department="").order_by("sort_order", "name").first()
+    )
+    if found is None:
+        # Every type switched off: the complaint is not lost, it is filed as 其他 (turned back on).
+        logger.warning("no active complaint type for a dissatisfied result: using 其他")
+        found, _created = ComplaintType.objects.update_or_create(
+            name=_FALLBACK_TYPE, defaults={"is_active": True, "department": ""}
+        )
+    return found
+
+
+def result_statement(result: SatisfactionResult) -> str:
+    """A result as a complaint's statement: where and when it was recorded, the score or verdict,
+    then its answers and notes."""
+    with translation.override(settings.LANGUAGE_CODE):
+        head = _("%(source)s on %(date)s: %(verdict)s") % {
+            "source": SatisfactionSource(result.source).label,
+            "date": timezone.localtime(result.at).strftime("%Y-%m-%d %H:%M"),
+            "verdict": (
+                _("score %(score)s of 5") % {"score": result.score}
+                if result.score is not None
+                else SatisfactionVerdict(result.verdict).label
+            ),
+        }
+    return f"{head}\n{result.statement}".strip()
+
+
+@transaction.atomic
+def complaint_open_for_result(*, result: SatisfactionResult) -> Complaint | ComplaintAction | None:
+    """The closed loop (docs/closed-loop.md): a dissatisfied result opens a complaint at once for its
+    department, its statement as the description; a customer with an open complaint has the result
+    added to it instead (the oldest open one). Results of a complaint's own closing, and results
+    not dissatisfied, do nothing. Safe to call twice for one result: it is handled once."""
+    if result.verdict != SatisfactionVerdict.DISSATISFIED or result.source == SatisfactionSource.COMPLAINT_CLOSE:
+        return None
+    # One result at a time per customer: two dissatisfied results at the same moment (a call and an
+    # SMS reply) must not open two complaints.
+    Customer.objects.select_for_update().filter(pk=result.customer_id).values_list("pk", flat=True).first()
+    if (
+        Complaint.objects.filter(origin_reference=result.reference).exists()
+        or ComplaintAction.objects.filter(reference=result.reference).exists()
+    ):
+        return None
+    open_complaint = (
+        Complaint.objects.select_for_update()
+        .filter(customer_id=result.customer_id)
+        .exclude(status=Status.CLOSED)
+        .order_by("received_at", "id")
+        .first()
+    )
+    statement = result_statement(result)
+    if open_complaint is not None:
+        action = ComplaintAction(
+            complaint=open_complaint,
+            kind=ActionKind.RESULT_ADDED,
+            note=statement[:2000],
+            actor=result.recorded_by,
+            at=result.at,
+            reference=result.reference,
+        )
+        action.full_clean()
+        action.save()
+        return action
+    complaint_type = _type_for_result(result.department)
+    customer = result.customer
+    return complaint_create(
+        actor=result.recorded_by,
+        customer=customer,
+        channel=_CHANNEL_FOR_SOURCE.get(result.source, Channel.IN_STORE),
+        department=result.department,
+        complaint_type=complaint_type,
+        severity=Severity.MEDIUM,
+        description=statement[:5000],
+        origin=_ORIGIN_FOR_SOURCE.get(result.source, Origin.DESK),
+        origin_reference=result.reference,
+        received_at=result.at,
+    )
+
+
+def open_for_dissatisfied(result: SatisfactionResult) -> None:
+    """The listener registered in ``ComplaintsConfig.ready`` (customers.satisfaction)."""
+    complaint_open_for_result(result=result)
 
 
 @transaction.atomic

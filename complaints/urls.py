@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/", views.complaint_detail, name="detail"),
     path("<int:pk>/actions/", views.complaint_action, name="action"),
     path("<int:pk>/close/", views.complaint_close, name="close"),
+    path("<int:pk>/department/", views.complaint_department, name="department"),
     path("<int:pk>/reopen/", views.complaint_reopen, name="reopen"),
     path("<int:pk>/attachments/", views.complaint_attachment_add, name="attachment_add"),
     path("<int:pk>/attachments/<int:attachment_pk>/", views.complaint_attachment_download, name="attachment"),

@@ -12,8 +12,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from complaints import exports, selectors, services
-from complaints.choices import Channel, Status
-from complaints.forms import ActionForm, AttachmentForm, CloseForm, ComplaintForm, DashboardFilterForm, ReopenForm
+from complaints.choices import Channel, Origin, Status
+from complaints.forms import (
+    ActionForm,
+    AttachmentForm,
+    CloseForm,
+    ComplaintForm,
+    DashboardFilterForm,
+    DepartmentForm,
+    ReopenForm,
+)
 from complaints.selectors import DashboardPeriod
 from crm.exceptions import ApplicationError
 from crm.scoping import stores_for_user
@@ -64,9 +72,23 @@ def complaint_list(request: HttpRequest) -> HttpResponse:
 
 
 def _prefill(request: HttpRequest) -> dict:
-    """Initial values from a call outcome: ?customer=<id>&vehicle=<id>&channel=…&followup_task=<id>."""
+    """Initial values from where the form was opened: the card (?customer=<id>), a call outcome
+    (…&vehicle=<id>&channel=…&followup_task=<id>&rule=<code>&result=<reference>), a delivery or a
+    delivery interview (…&origin=delivery&origin_ref=<reference>). The department starts as the
+    desk's or the rule's (``complaint_default_department``); a satisfaction result gives its
+    department and its answers and notes as the statement."""
     initial = {}
     customer = None
+    origin = request.GET.get("origin", "")
+    if origin not in Origin.values:
+        origin = Origin.CALL if request.GET.get("followup_task", "").isdecimal() else Origin.DESK
+    initial["origin"] = origin
+    initial["origin_reference"] = request.GET.get("origin_ref", "")[:60]
+    if request.GET.get("followup_task", "").isdecimal() and not initial["origin_reference"]:
+        initial["origin_reference"] = f"followuptask:{int(request.GET['followup_task'])}"
+    initial["department"] = services.complaint_default_department(
+        user=request.user, origin=origin, rule_code=request.GET.get("rule", "")[:40]
+    )
     if request.GET.get("customer", "").isdecimal():
         customer = customer_queryset_for_user(request.user).filter(pk=int(request.GET["customer"])).first()
         if customer is not None:
@@ -78,8 +100,16 @@ def _prefill(request: HttpRequest) -> dict:
             initial["vehicle"] = vehicle.plate_no or vehicle.vin
     if request.GET.get("channel") in Channel.values:
         initial["channel"] = request.GET["channel"]
+    elif origin in (Origin.DESK, Origin.DELIVERY, Origin.DELIVERY_INTERVIEW):
+        initial["channel"] = Channel.IN_STORE  # heard face to face at the desk
     if request.GET.get("followup_task", "").isdecimal():
         initial["followup_task"] = int(request.GET["followup_task"])
+    if customer is not None and request.GET.get("result"):
+        result = selectors.satisfaction_result_for_customer(customer=customer, reference=request.GET["result"][:60])
+        if result is not None:
+            initial["department"] = result.department
+            initial["description"] = services.result_statement(result)
+            initial["origin_reference"] = result.reference
     return initial
 
 
@@ -105,6 +135,8 @@ def complaint_create(request: HttpRequest) -> HttpResponse:
                     staff_concerned=data["staff_concerned"],
                     staff_concerned_name=data["staff_concerned_name"],
                     followup_task_id=data["followup_task"],
+                    origin=data["origin"] or (Origin.CALL if data["followup_task"] else Origin.DESK),
+                    origin_reference=data["origin_reference"].strip(),
                     attachments=data["attachments"],
                 )
             except ApplicationError as error:
@@ -126,6 +158,11 @@ def complaint_create(request: HttpRequest) -> HttpResponse:
                     messages.success(request, _("Complaint #%(number)s logged and sent to %(manager)s.") % names)
                 return redirect("complaints:detail", pk=complaint.pk)
     else:
+        handled = selectors.complaint_for_result_reference(user=request.user, reference=request.GET.get("result", ""))
+        if handled is not None:
+            # The closed loop already opened (or joined) a complaint for this result.
+            messages.info(request, _("This result is already on complaint #%(number)s.") % {"number": handled.pk})
+            return redirect("complaints:detail", pk=handled.pk)
         form = ComplaintForm(initial=_prefill(request), user=request.user)
     customer = getattr(form, "customer", None)
     if customer is None and form.initial.get("customer_no"):
@@ -143,10 +180,12 @@ def _detail_context(request: HttpRequest, complaint, **forms) -> dict:
         "history": selectors.complaint_history(complaint=complaint),
         "can_work": user.has_perm("complaints.change_complaint") and not complaint.is_closed,
         "can_close": user.has_perm("complaints.close_complaint"),
+        "can_change_department": user.has_perm("complaints.change_complaint") and not complaint.is_closed,
         "can_attach": user.has_perm("complaints.add_complaintattachment"),
         "action_form": forms.get("action_form") or ActionForm(),
         "close_form": forms.get("close_form") or CloseForm(),
         "reopen_form": forms.get("reopen_form") or ReopenForm(),
+        "department_form": forms.get("department_form") or DepartmentForm(initial={"department": complaint.department}),
         "attachment_form": forms.get("attachment_form") or AttachmentForm(),
     }
 
@@ -208,6 +247,22 @@ def complaint_close(request: HttpRequest, pk: int) -> HttpResponse:
             confirmation_note=data["confirmation_note"],
         ),
         success=_("The complaint is closed."),
+    )
+
+
+@login_required
+@require_POST
+def complaint_department(request: HttpRequest, pk: int) -> HttpResponse:
+    return _post_on_complaint(
+        request,
+        pk,
+        permission="complaints.change_complaint",
+        form_class=DepartmentForm,
+        form_name="department_form",
+        call=lambda complaint, data: services.complaint_department_change(
+            actor=request.user, complaint=complaint, department=data["department"]
+        ),
+        success=_("The department is changed and the complaint sent to its manager."),
     )
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
 
-from customers.choices import SatisfactionVerdict
+from customers.choices import Department, SatisfactionVerdict
 from customers.models import Customer, SatisfactionResult
 
 logger = logging.getLogger(__name__)
@@ -111,6 +111,8 @@ def satisfaction_result_record(
     return result, True
 
 
+SATISFACTION_TABLE = SatisfactionResult._meta.db_table
+
 # Customers whose latest decisive result is dissatisfied; ``%(as_of)s`` is a timestamp (results
 # after it are not yet known). One row per customer: ``customer_id``, ``since`` (that result's time).
 DISSATISFIED_CUSTOMERS_SQL = f"""
@@ -135,3 +137,28 @@ def customer_is_dissatisfied(*, customer_id: int) -> bool:
         .first()
     )
     return latest == SatisfactionVerdict.DISSATISFIED
+
+
+# The follow-up rules whose results belong to the sales department (the delivery calls); every
+# other rule's belong to service. A delivery interview is sales too (docs/closed-loop.md).
+SALES_RULE_CODES = frozenset({"delivery_thanks", "delivery_day1_call"})
+
+
+def department_for_rule(rule_code: str) -> str:
+    """The department a result (or a complaint heard on a call) of ``rule_code`` belongs to."""
+    return Department.SALES if rule_code in SALES_RULE_CODES else Department.SERVICE
+
+
+def customer_dissatisfied_since(*, customer_id: int) -> datetime.datetime | None:
+    """When the customer's current dissatisfied state began (the time of the latest decisive result,
+    a dissatisfied one), or None when the customer is not dissatisfied."""
+    latest = (
+        SatisfactionResult.objects.filter(customer_id=customer_id)
+        .exclude(verdict=SatisfactionVerdict.NEUTRAL)
+        .order_by("-at", "-id")
+        .values_list("verdict", "at")
+        .first()
+    )
+    if latest is None or latest[0] != SatisfactionVerdict.DISSATISFIED:
+        return None
+    return latest[1]

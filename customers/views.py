@@ -26,6 +26,7 @@ from customers.forms import (
 )
 from customers.membership import membership_badge, membership_badges
 from customers.models import Segment
+from customers.satisfaction import customer_dissatisfied_since
 from customers.segments import segment_count_for_user, segment_customers_for_user
 from customers.selectors import (
     customer_editable_fields,
@@ -124,6 +125,7 @@ def _card_context(request: HttpRequest, customer, *, note_form=None) -> dict:
     return {
         "customer": customer,
         "badge": membership_badge(customer),
+        "dissatisfied_since": customer_dissatisfied_since(customer_id=customer.pk),
         "vehicles": customer_vehicles(customer=customer),
         "repair_orders": customer_repair_orders(customer=customer)[:50],
         "panels": card_panels(user=request.user, customer=customer),

@@ -17,9 +17,10 @@ from functools import partial
 
 from crm.calendar import WorkingCalendar, add_months, is_leap_year
 from crm.selectors import staff_of_record_sql
-from customers.choices import RepairType, VehicleStatus
+from customers.choices import RepairType, SatisfactionVerdict, VehicleStatus
 from customers.membership import points_on_sql
 from customers.rule_builders import Candidates, rule_builder_for, rule_builder_register
+from customers.satisfaction import DISSATISFIED_CUSTOMERS_SQL, SATISFACTION_TABLE
 from customers.selectors import (
     CUSTOMER_TABLE,
     REPAIR_ORDER_TABLE,
@@ -288,6 +289,11 @@ def _points_expiry(rule, rule_dates: list[date]) -> Candidates | None:
 
 
 def _dissatisfied(rule, rule_dates: list[date]) -> Candidates | None:
+    """The 1st of each month (R): every customer with a dissatisfied result in the calendar month
+    before R, and every customer still dissatisfied at the start of R (the latest decisive result
+    before then is dissatisfied: ``DISSATISFIED_CUSTOMERS_SQL``, one definition for every reader).
+    Results are read from ``SatisfactionResult`` only: calls, SMS replies, delivery interviews and
+    complaint closes all record there (the calls and replies of before were backfilled)."""
     targets, lows, highs = [], [], []
     for rule_date in rule_dates:
         base = rule_date - timedelta(days=rule.offset_days)
@@ -297,23 +303,29 @@ def _dissatisfied(rule, rule_dates: list[date]) -> Candidates | None:
             highs.append(base)
     if not targets:
         return None
+    # Still dissatisfied as of the start of the month R belongs to (local midnight of its 1st).
+    still_dissatisfied = DISSATISFIED_CUSTOMERS_SQL.replace("%(as_of)s", "wanted.starts")
     return Candidates(
         f"""
-        SELECT DISTINCT ON (results.customer_id, wanted.rule_date)
-               results.customer_id, NULL::bigint AS vehicle_id, results.customer_id AS unit_id, wanted.rule_date,
-               results.day AS subject_date, '{{}}'::jsonb AS detail
-        FROM (
-            SELECT ca.customer_id, (ca.at AT TIME ZONE '{TIME_ZONE}')::date AS day
-            FROM followups_callattempt ca WHERE ca.is_dissatisfied
+        WITH wanted AS (
+            SELECT rule_date, low, high, (high::timestamp AT TIME ZONE '{TIME_ZONE}') AS starts
+            FROM unnest(%(targets)s::date[], %(lows)s::date[], %(highs)s::date[]) AS w(rule_date, low, high)
+        ), results AS (
+            SELECT sr.customer_id, wanted.rule_date, (sr.at AT TIME ZONE '{TIME_ZONE}')::date AS day
+            FROM {SATISFACTION_TABLE} sr
+            JOIN wanted ON (sr.at AT TIME ZONE '{TIME_ZONE}')::date >= wanted.low
+                       AND (sr.at AT TIME ZONE '{TIME_ZONE}')::date < wanted.high
+            WHERE sr.verdict = '{SatisfactionVerdict.DISSATISFIED}'
             UNION ALL
-            SELECT ib.customer_id, (ib.received_at AT TIME ZONE '{TIME_ZONE}')::date
-            FROM followups_inboundsms ib
-            WHERE ib.action = 'satisfaction' AND ib.satisfaction <= 2 AND ib.customer_id IS NOT NULL
-        ) results
+            SELECT still.customer_id, wanted.rule_date, (still.since AT TIME ZONE '{TIME_ZONE}')::date
+            FROM wanted CROSS JOIN LATERAL ({still_dissatisfied}) still
+        )
+        SELECT DISTINCT ON (results.customer_id, results.rule_date)
+               results.customer_id, NULL::bigint AS vehicle_id, results.customer_id AS unit_id, results.rule_date,
+               results.day AS subject_date, '{{}}'::jsonb AS detail
+        FROM results
         JOIN {CUSTOMER_TABLE} cu ON cu.id = results.customer_id AND cu.store_id = %(store_id)s
-        JOIN unnest(%(targets)s::date[], %(lows)s::date[], %(highs)s::date[]) AS wanted(rule_date, low, high)
-          ON results.day >= wanted.low AND results.day < wanted.high
-        ORDER BY results.customer_id, wanted.rule_date, results.day DESC
+        ORDER BY results.customer_id, results.rule_date, results.day DESC
         """,
         {"targets": targets, "lows": lows, "highs": highs},
     )

@@ -21,7 +21,9 @@ from crm.exceptions import ApplicationError
 from crm.models import Store
 from crm.scoping import sees_all_stores
 from crm.selectors import staff_still_in_store_sql, working_calendar
+from customers.choices import ReplyAction, SatisfactionSource, SatisfactionVerdict
 from customers.models import Vehicle
+from customers.satisfaction import department_for_rule, satisfaction_result_record
 from customers.selectors import CUSTOMER_TABLE, VEHICLE_TABLE, customer_visibility_sql, customers_with_mobile
 from customers.sms_replies import Reply, reply_resolve
 from followups.campaigns import campaign_statuses_refresh, queued_campaign_message_allowed_sql
@@ -471,7 +473,42 @@ def call_record_outcome(
          "work_date"],
     )  # fmt: skip
     CallAttempt.objects.bulk_create(attempts)
+    _call_results_record(user=user, attempts=attempts, tasks=tasks, answers=answers, notes=notes, at=now)
     return tasks
+
+
+def call_statement(*, questionnaire: list, answers: dict, notes: str) -> str:
+    """A call's answers (question: answer, in the questionnaire's order) and notes, as one text: the
+    statement of its satisfaction result and of the complaint it opens."""
+    lines = []
+    for index, question in enumerate(questionnaire or []):
+        answer = answers.get(str(index), "") if isinstance(answers, dict) else ""
+        if answer:
+            lines.append(f"{question}: {answer}")
+    if notes.strip():
+        lines.append(notes.strip())
+    return "\n".join(lines)
+
+
+def _call_results_record(*, user, attempts: list[CallAttempt], tasks: list[FollowupTask], answers, notes, at) -> None:
+    """Each call attempt with a score or the 不满意 tick is a satisfaction result of its rule's
+    department (customers.satisfaction): a dissatisfied one opens a complaint once this commits."""
+    for attempt, task in zip(attempts, tasks, strict=True):
+        if attempt.satisfaction is None and not attempt.is_dissatisfied:
+            continue
+        task_answers = answers.get(str(task.pk), {}) if isinstance(answers.get(str(task.pk)), dict) else {}
+        satisfaction_result_record(
+            customer=task.customer,
+            department=department_for_rule(task.code),
+            source=SatisfactionSource.CALL,
+            reference=f"callattempt:{attempt.pk}",
+            at=at,
+            score=attempt.satisfaction,
+            verdict=SatisfactionVerdict.DISSATISFIED if attempt.is_dissatisfied else None,
+            rule_code=task.code,
+            statement=call_statement(questionnaire=task.rule.questionnaire, answers=task_answers, notes=notes),
+            user=user,
+        )
 
 
 @dataclass(frozen=True)
@@ -484,6 +521,9 @@ class CallOutcomeRecorded:
     is_dissatisfied: bool
     next_tasks: list[FollowupTask]
     is_assigned: bool = False
+    # The call's first dissatisfied result (``callattempt:<id>``): the complaint it opened, or the
+    # complaint form prefilled with its answers and notes.
+    result_reference: str = ""
 
 
 def call_outcome_record(
@@ -508,11 +548,14 @@ def call_outcome_record(
     )  # fmt: skip
     # A call from "My tasks" goes back to that list: the queue's next call is for queue work only.
     is_assigned = any(task.assignee_id for task in tasks)
+    dissatisfied = is_dissatisfied_result(is_dissatisfied=is_dissatisfied, satisfaction=satisfaction)
+    first_attempt = CallAttempt.objects.filter(task=tasks[0]).order_by("-at", "-id").first() if dissatisfied else None
     return CallOutcomeRecorded(
         tasks=tasks,
-        is_dissatisfied=is_dissatisfied_result(is_dissatisfied=is_dissatisfied, satisfaction=satisfaction),
+        is_dissatisfied=dissatisfied,
         next_tasks=[] if is_assigned else task_claim_next(user=user, now=now),
         is_assigned=is_assigned,
+        result_reference=f"callattempt:{first_attempt.pk}" if first_attempt else "",
     )
 
 
@@ -733,4 +776,16 @@ def sms_inbound_receive(*, mobile: str, text: str, received_at: datetime.datetim
     )  # fmt: skip
     inbound.full_clean()
     inbound.save()
+    if claim.action == ReplyAction.SATISFACTION and customer is not None and claim.satisfaction is not None:
+        rule_code = last_message.code if last_message else ""
+        satisfaction_result_record(
+            customer=customer,
+            department=department_for_rule(rule_code),
+            source=SatisfactionSource.SMS_REPLY,
+            reference=f"inboundsms:{inbound.pk}",
+            at=received_at,
+            score=claim.satisfaction,
+            rule_code=rule_code,
+            statement=_("SMS reply: %(text)s") % {"text": inbound.text},
+        )
     return inbound

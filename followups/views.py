@@ -59,13 +59,21 @@ class TelRedirect(HttpResponseRedirect):
     allowed_schemes = ["tel"]
 
 
-def _complaint_url(task) -> str:
+def _complaint_url(task, result_reference: str = "") -> str:
+    """The complaint form from a call: the customer, vehicle, rule (its department) and the call's
+    dissatisfied result, whose answers and notes become the statement (or, when the closed loop has
+    already opened the complaint, that complaint)."""
     try:
         base = reverse("complaints:create")
     except NoReverseMatch:
         return ""
-    vehicle = f"&vehicle={task.vehicle_id}" if task.vehicle_id else ""
-    return f"{base}?customer={task.customer_id}{vehicle}&channel=satisfaction_callback&followup_task={task.pk}"
+    query = {"customer": task.customer_id, "channel": "satisfaction_callback", "followup_task": task.pk}
+    if task.vehicle_id:
+        query["vehicle"] = task.vehicle_id
+    query["rule"] = task.code
+    if result_reference:
+        query["result"] = result_reference
+    return f"{base}?{urlencode(query)}"
 
 
 def _call_context(request: HttpRequest, tasks: list, *, form: OutcomeForm | None = None, saved=None) -> dict:
@@ -194,7 +202,7 @@ def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
     saved = {
         "customer": called.customer,
         "outcome": called.get_outcome_display(),
-        "complaint_url": _complaint_url(called) if recorded.is_dissatisfied else "",
+        "complaint_url": _complaint_url(called, recorded.result_reference) if recorded.is_dissatisfied else "",
         "dissatisfied": recorded.is_dissatisfied,
         "is_assigned": recorded.is_assigned,
     }

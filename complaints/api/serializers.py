@@ -49,6 +49,8 @@ class ComplaintSerializer(CrmModelSerializer):
             "confirmation_note",
             "reopened_count",
             "followup_task_id",
+            "origin",
+            "origin_reference",
         ]
         read_only_fields = fields
 

@@ -12,6 +12,7 @@ from complaints.models import Complaint
 from crm.choices import AuditAction
 from crm.models import AuditLog
 from tests.complaints.factories import ComplaintFactory, local
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -54,6 +55,9 @@ def test_the_form_opened_from_a_call_outcome_is_prefilled(client, agent_a, custo
         "vehicle": "苏A12345",
         "channel": "satisfaction_callback",
         "followup_task": 42,
+        "department": "service",
+        "origin": "call",
+        "origin_reference": "followuptask:42",
     }
     assert response.context["customer"] == customer_a
 
@@ -177,7 +181,7 @@ def test_advisors_see_the_open_complaints_of_their_store_only(client, advisor_a,
 
     assert [complaint.pk for complaint in listing.context["page"].object_list] == [open_one.pk]
     assert client.get(reverse("complaints:detail", args=[closed_one.pk])).status_code == 404
-    assert client.get(reverse("complaints:create")).status_code == 403
+    assert client.get(reverse("complaints:create")).status_code == 200  # advisors log complaints at the desk
 
 
 def test_the_list_runs_a_fixed_number_of_queries(client, manager_a, customer_a, attitude, django_assert_num_queries):
@@ -257,8 +261,16 @@ def test_the_customer_card_shows_open_complaints_and_the_timeline(advisor_a, cus
     assert events == []  # the factory writes no timeline; the service does
 
 
-def test_the_card_panel_is_empty_without_open_complaints(advisor_a, customer_a):
-    assert open_complaints_panel(user=advisor_a, customer=customer_a) is None
+def test_without_open_complaints_the_card_panel_only_offers_to_log_one(advisor_a, customer_a):
+    panel = open_complaints_panel(user=advisor_a, customer=customer_a)
+
+    assert panel.context == {"open_complaints": [], "log_url": f"/complaints/new/?customer={customer_a.pk}"}
+
+
+def test_the_card_panel_is_empty_for_staff_who_may_neither_see_nor_log_complaints(store_a, customer_a):
+    nobody = UserFactory(username="no_role", stores=[store_a])
+
+    assert open_complaints_panel(user=nobody, customer=customer_a) is None
 
 
 def test_attachments_are_downloaded_only_within_scope(client, manager_a, manager_b, complaint_a, settings, tmp_path):
@@ -311,7 +323,12 @@ def test_non_ascii_digits_in_the_query_are_ignored_not_a_500(client, agent_a, cu
     assert listing.status_code == 200
     assert list(listing.context["page"].object_list) == []
     assert form.status_code == 200
-    assert form.context["form"].initial == {}
+    assert form.context["form"].initial == {
+        "department": "service",
+        "origin": "desk",
+        "origin_reference": "",
+        "channel": "in_store",
+    }
 
 
 def test_the_export_leaves_out_top_secret_cards_the_manager_may_not_see(client, manager_a, store_a, attitude):

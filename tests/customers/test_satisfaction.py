@@ -1,15 +1,18 @@
 """The closed loop's entry: results stored once, listeners told on commit, the dissatisfied state."""
 
 import datetime
+import re
 import zoneinfo
 
 import pytest
 from django.db import connection
+from django.urls import reverse
 
 from customers.choices import Department, SatisfactionSource, SatisfactionVerdict
 from customers.models import SatisfactionResult
 from customers.satisfaction import (
     DISSATISFIED_CUSTOMERS_SQL,
+    customer_dissatisfied_since,
     customer_is_dissatisfied,
     satisfaction_listener_register,
     satisfaction_listener_unregister,
@@ -109,3 +112,35 @@ def test_a_score_out_of_range_is_refused(store_a):
     with pytest.raises(ValidationError):
         _record(CustomerFactory(store=store_a), day=3, score=6, reference="c:1")
     assert SatisfactionResult.objects.count() == 0
+
+
+def test_the_dissatisfied_state_starts_at_the_latest_dissatisfied_result_and_ends_at_a_satisfied_one(store_a):
+    customer = CustomerFactory(store=store_a)
+    _record(customer, day=3, score=2, reference="a:1")
+    _record(customer, day=5, score=3, reference="a:2")  # neutral: changes nothing
+    _record(customer, day=6, verdict="dissatisfied", reference="a:3")
+
+    since = customer_dissatisfied_since(customer_id=customer.pk)
+    _record(customer, day=9, score=4, reference="a:4")
+
+    assert since == _at(6)
+    assert customer_dissatisfied_since(customer_id=customer.pk) is None
+    assert customer_dissatisfied_since(customer_id=CustomerFactory(store=store_a).pk) is None
+
+
+def test_the_card_header_shows_the_dissatisfied_badge_with_since_when(client, advisor_a, manager_b, store_a):
+    customer = CustomerFactory(store=store_a)
+    content = CustomerFactory(store=store_a)
+    _record(customer, day=6, score=1, reference="b:1")
+    _record(content, day=6, score=5, reference="b:2")
+    client.force_login(advisor_a)
+
+    page = client.get(reverse("customers:detail", args=[customer.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    other = client.get(reverse("customers:detail", args=[content.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    client.force_login(manager_b)
+    foreign = client.get(reverse("customers:detail", args=[customer.pk]))
+
+    badge = re.search(r'<span class="badge warn" data-badge="dissatisfied"[^>]*>([^<]*)</span>', page.content.decode())
+    assert badge.group(1) == "不满意客户 · 自 2026-11-06 起"
+    assert 'data-badge="dissatisfied"' not in other.content.decode()
+    assert foreign.status_code == 404

@@ -8,10 +8,11 @@ import pytest
 from django.core.management import call_command
 
 from crm.models import CalendarDay
+from customers.satisfaction import satisfaction_result_record
 from followups.models import FollowupTask, GenerationRun
 from followups.services import followups_generate_day, followups_generate_range
 from tests.factories import CustomerFactory, RepairOrderFactory, StoreFactory, VehicleFactory
-from tests.followups.factories import CallAttemptFactory, FollowupTaskFactory, rules_for
+from tests.followups.factories import rules_for
 
 pytestmark = pytest.mark.django_db
 D = datetime.date
@@ -293,20 +294,33 @@ def test_points_expiry_ten_months_after_the_last_visit_with_month_end_clamping(s
     assert FollowupTask.objects.get(code="points_expiry").detail == {"points": 300}
 
 
-def test_dissatisfied_followup_takes_the_previous_calendar_month(store):
-    unhappy = CustomerFactory(store=store)
-    previous_month = CustomerFactory(store=store)
-    task = FollowupTaskFactory(store=store, customer=unhappy)
-    CallAttemptFactory(
-        task=task, is_dissatisfied=True, satisfaction=2, at=datetime.datetime(2026, 10, 31, 23, 30, tzinfo=SHANGHAI)
+def _result(customer, at, *, score=None, verdict=None, reference):
+    satisfaction_result_record(
+        customer=customer, department="service", source="call", reference=reference, at=at, score=score, verdict=verdict
     )
-    other = FollowupTaskFactory(store=store, customer=previous_month)
-    CallAttemptFactory(task=other, is_dissatisfied=True, at=datetime.datetime(2026, 9, 30, 12, 0, tzinfo=SHANGHAI))
+
+
+def test_dissatisfied_followup_takes_the_previous_month_and_whoever_is_still_dissatisfied(store):
+    unhappy = CustomerFactory(store=store)
+    won_back = CustomerFactory(store=store)
+    still_unhappy = CustomerFactory(store=store)
+    _result(unhappy, datetime.datetime(2026, 10, 31, 23, 30, tzinfo=SHANGHAI), score=2, reference="t:1")
+    # Dissatisfied in September, satisfied in October: no longer dissatisfied on 1 November.
+    _result(won_back, datetime.datetime(2026, 9, 30, 12, 0, tzinfo=SHANGHAI), verdict="dissatisfied", reference="t:2")
+    _result(won_back, datetime.datetime(2026, 10, 10, 12, 0, tzinfo=SHANGHAI), score=5, reference="t:3")
+    # Dissatisfied in September and nothing since: still dissatisfied, called every month.
+    _result(still_unhappy, datetime.datetime(2026, 9, 30, 12, 0, tzinfo=SHANGHAI), score=1, reference="t:4")
+    # A result after the 1st is not yet known on the 1st.
+    _result(won_back, datetime.datetime(2026, 11, 1, 0, 30, tzinfo=SHANGHAI), score=1, reference="t:5")
 
     assert generate(D(2026, 11, 1), store)["dissatisfied_followup"] == 0  # Sunday: queued Monday
     generate(D(2026, 11, 2), store)
 
-    assert tasks("dissatisfied_followup") == [("dissatisfied_followup", unhappy.pk, D(2026, 11, 1), D(2026, 11, 2))]
+    assert tasks("dissatisfied_followup") == [
+        ("dissatisfied_followup", unhappy.pk, D(2026, 11, 1), D(2026, 11, 2)),
+        ("dissatisfied_followup", still_unhappy.pk, D(2026, 11, 1), D(2026, 11, 2)),
+    ]
+    assert FollowupTask.objects.get(customer=still_unhappy).subject_date == D(2026, 9, 30)
 
 
 def test_event_notice_generates_nothing_until_events_exist(store):

@@ -117,7 +117,9 @@ def test_a_manager_works_and_closes_a_complaint(api_client, manager_a, complaint
     assert (reopened.status_code, reopened.data["status"], reopened.data["reopened_count"]) == (200, "in_progress", 1)
 
 
-def test_advisors_read_only_the_open_ones_of_their_store(api_client, advisor_a, customer_a, customer_b, attitude):
+def test_advisors_read_the_open_ones_of_their_store_and_log_their_own(
+    api_client, advisor_a, customer_a, customer_b, attitude
+):
     open_one = ComplaintFactory(customer=customer_a, complaint_type=attitude)
     ComplaintFactory(
         customer=customer_a,
@@ -133,7 +135,8 @@ def test_advisors_read_only_the_open_ones_of_their_store(api_client, advisor_a, 
     create = api_client.post(URL, payload(customer_a, attitude), format="json")
 
     assert [row["id"] for row in listing.data["results"]] == [open_one.pk]
-    assert create.status_code == 403
+    assert create.status_code == 201
+    assert create.data["customer"] == customer_a.pk
 
 
 def test_anonymous_callers_get_401(api_client):
