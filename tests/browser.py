@@ -5,6 +5,7 @@ import base64
 import os
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,18 @@ def current_device_code(username: str) -> str:
         if generator.t() > device.last_t:
             return f"{generator.token():0{device.digits}d}"
         time.sleep(0.5)
+
+
+# Screenshots the browser tests keep as artefacts (CI keeps the folder): TEST_ARTIFACTS_DIR, else
+# var/test-artifacts under the project.
+ARTIFACTS_DIR = Path(
+    os.environ.get("TEST_ARTIFACTS_DIR") or Path(__file__).resolve().parent.parent / "var" / "test-artifacts"
+)
+
+
+def save_screenshot(page, name: str) -> Path:
+    """Keep a full-page screenshot of ``page`` as ``screenshots/<name>.png`` in the artefacts folder."""
+    path = ARTIFACTS_DIR / "screenshots" / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+    return path
