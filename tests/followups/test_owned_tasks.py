@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from crm.choices import Role
+from customers.satisfaction import satisfaction_result_record
 from followups.models import FollowupRule, FollowupTask
 from followups.services import (
     call_outcome_record,
@@ -183,12 +184,10 @@ def test_a_customer_level_rule_worked_by_the_consultant_of_the_newest_vehicle(st
     VehicleFactory(customer=customer, store=store, delivery_date=D(2026, 1, 1), sales_consultant="旧人",
                    status="scrapped")  # fmt: skip
     rules = rules_for(store, dissatisfied_followup={"worked_by": "sales_consultant"})
-    FollowupTaskFactory(store=store, customer=customer, code="delivery_thanks", rule_date=D(2026, 11, 2))
-    from followups.models import CallAttempt
-
-    CallAttempt.objects.create(
-        task=FollowupTask.objects.get(), customer=customer, call_key="00000000-0000-0000-0000-000000000001",
-        at=datetime.datetime(2026, 11, 10, 10, tzinfo=SHANGHAI), outcome="reached", is_dissatisfied=True,
+    # A dissatisfied result last month (the closed loop's record of a call: customers/satisfaction.py).
+    satisfaction_result_record(
+        customer=customer, department="service", source="call", reference="callattempt:1",
+        at=datetime.datetime(2026, 11, 10, 10, tzinfo=SHANGHAI), verdict="dissatisfied",
     )  # fmt: skip
 
     generate(D(2026, 12, 1), store, codes=["dissatisfied_followup"])
