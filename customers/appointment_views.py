@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -25,7 +26,6 @@ from customers.appointment_forms import (
     WalkInForm,
 )
 from customers.card import CardPanel
-from customers.choices import AppointmentSource
 from customers.membership import membership_badge
 from customers.selectors import customer_get_for_user
 from customers.selectors.appointments import (
@@ -35,6 +35,7 @@ from customers.selectors.appointments import (
     arrivals_board,
     bookings_per_day,
     customer_appointments,
+    desk_booking_source,
 )
 from customers.services.appointments import (
     appointment_book,
@@ -77,6 +78,7 @@ def appointment_book_view(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
+            source, reference = desk_booking_source(vehicle=data["vehicle"], today=timezone.localdate())
             try:
                 appointment = appointment_book(
                     user=request.user,
@@ -86,7 +88,8 @@ def appointment_book_view(request: HttpRequest, pk: int) -> HttpResponse:
                     slot=data["slot"],
                     purpose=data["purpose"],
                     advisor=data["advisor"],
-                    source=AppointmentSource.DESK,
+                    source=source,
+                    source_reference=reference,
                     notes=data["notes"],
                 )
             except ApplicationError as error:

@@ -14,7 +14,7 @@ from crm.models import Store, User
 from crm.scoping import scope_to_user_stores, stores_for_user
 from crm.selectors import working_calendar
 from customers.choices import AppointmentSource, AppointmentStatus
-from customers.models import ACTIVE_APPOINTMENT_STATUSES, Appointment, AppointmentSettings, Customer
+from customers.models import ACTIVE_APPOINTMENT_STATUSES, Appointment, AppointmentSettings, Customer, Delivery, Vehicle
 from customers.selectors import customer_queryset_for_user
 
 # How far ahead a full slot's refusal looks for free places to offer instead.
@@ -228,3 +228,13 @@ def bookings_per_day(*, store: Store, first_day: datetime.date, last_day: dateti
         )
         current += datetime.timedelta(days=1)
     return result
+
+
+def desk_booking_source(*, vehicle: Vehicle | None, today: datetime.date) -> tuple[str, str]:
+    """Where a booking made at the desk comes from: on the day of the handover, for the car the
+    sales desk has just delivered, it is a booking at delivery (``delivery:<id>``); else the desk."""
+    if vehicle is not None and vehicle.delivery_date == today:
+        delivery_id = Delivery.objects.filter(vehicle=vehicle).values_list("pk", flat=True).first()
+        if delivery_id is not None:
+            return AppointmentSource.DELIVERY, f"delivery:{delivery_id}"
+    return AppointmentSource.DESK, ""

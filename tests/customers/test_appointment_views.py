@@ -8,7 +8,7 @@ import time_machine
 from django.urls import reverse
 
 from crm.models import AuditLog
-from customers.models import Appointment, AppointmentSettings
+from customers.models import Appointment, AppointmentSettings, Delivery
 from customers.services.appointments import appointment_cancel
 from tests.customers.appointment_helpers import NINE, NOW, SATURDAY, TODAY, TOMORROW, book, owner
 from tests.factories import CustomerFactory, VehicleFactory
@@ -46,6 +46,27 @@ def test_the_desk_books_a_visit_from_the_card(client, advisor_a, store_a):
     )  # fmt: skip
     assert f'data-appointment="{appointment.pk}"' in card.content.decode()
     assert "已预约" in card.content.decode()
+
+
+def test_a_booking_on_the_day_of_the_handover_is_a_booking_at_delivery(client, sales_a, store_a):
+    customer, vehicle = owner(store_a)
+    vehicle.delivery_date = TODAY
+    vehicle.save()
+    delivery = Delivery.objects.create(
+        vehicle=vehicle, customer=customer, store=store_a, consultant=sales_a, source="showroom",
+        delivered_on=TODAY, recorded_by=sales_a,
+    )  # fmt: skip
+    older_customer, older_car = owner(store_a, name="李强")  # delivered long ago: a desk booking
+    client.force_login(sales_a)
+
+    for who, car in ((customer, vehicle), (older_customer, older_car)):
+        response = client.post(reverse("customers:appointment_book", args=[who.pk]),
+                               booking_data(car, purpose="first_service"))  # fmt: skip
+        assert response.status_code == 302
+
+    assert sorted(Appointment.objects.values_list("customer_id", "source", "source_reference")) == sorted(
+        [(customer.pk, "delivery", f"delivery:{delivery.pk}"), (older_customer.pk, "desk", "")]
+    )
 
 
 def test_a_full_slot_is_refused_on_the_page_with_the_next_free_slots(client, agent_a, advisor_a, store_a):
