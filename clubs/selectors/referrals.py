@@ -12,11 +12,11 @@ from clubs.choices import EntryKind, ReferralStage
 from clubs.models import Referral
 from clubs.run import MEMBERSHIP, POINTS, REFERRAL, STORE
 from crm.calendar import add_months
-from crm.choices import Role
 from crm.models import User
 from crm.scoping import scope_to_user_stores, visible_store_ids
 from customers.dms.parsing import FieldError, parse_mobile
 from customers.selectors import VEHICLE_TABLE
+from customers.selectors.prospects import prospect_consultants
 
 # --- referrals (保客转介绍) ------------------------------------------------------------------------
 
@@ -24,13 +24,8 @@ OPEN_REFERRAL_STAGES = (ReferralStage.NEW, ReferralStage.CONTACTED, ReferralStag
 REFERRAL_STAGE_FILTERS = ("open", *ReferralStage.values, "all")
 
 
-def referral_consultants(*, store_ids: list[int] | None) -> QuerySet[User]:
-    """The active sales consultants of these stores (None: of every store), by name: who works a
-    referral."""
-    staff = User.objects.filter(is_active=True, groups__name=Role.SALES_CONSULTANT)
-    if store_ids is not None:
-        staff = staff.filter(stores__in=store_ids)
-    return staff.distinct().order_by("last_name", "first_name", "username")
+# A referral is a prospect of the pipeline (docs/referrals.md): the same consultants work it.
+referral_consultants = prospect_consultants
 
 
 def referral_staff_choices(user) -> QuerySet[User]:

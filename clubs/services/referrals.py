@@ -15,7 +15,6 @@ from clubs.choices import ReferralStage
 from clubs.models import (
     Referral,
 )
-from clubs.selectors import referral_consultants
 from clubs.services.ledger import _today
 from crm.audit import audit_log_record
 from crm.choices import AuditAction
@@ -24,7 +23,12 @@ from crm.scoping import visible_store_ids
 from customers.choices import ProspectSource
 from customers.dms.parsing import FieldError, parse_mobile
 from customers.selectors import customer_queryset_for_user, customers_with_mobile
-from customers.services.prospects import prospect_assign, prospect_create_for_referral, prospect_stage_from_referral
+from customers.services.prospects import (
+    prospect_assign,
+    prospect_consultant_check,
+    prospect_create_for_referral,
+    prospect_stage_from_referral,
+)
 
 # --- referrals (保客转介绍) ------------------------------------------------------------------------
 #
@@ -84,14 +88,6 @@ def _referral_store_of_staff(*, user, referrer_staff, store):
     return stores[0]
 
 
-def _check_consultant(consultant, store) -> None:
-    if consultant is not None and not referral_consultants(store_ids=[store.pk]).filter(pk=consultant.pk).exists():
-        raise ApplicationError(
-            _("%(name)s is not a sales consultant of %(store)s.")
-            % {"name": consultant.get_full_name() or consultant.username, "store": store.name}
-        )
-
-
 @transaction.atomic
 def referral_record(
     *,
@@ -136,7 +132,7 @@ def referral_record(
         if not referrer_staff.is_active:
             raise ApplicationError(_("This member of staff no longer works here."))
         store = _referral_store_of_staff(user=user, referrer_staff=referrer_staff, store=store)
-    _check_consultant(consultant, store)
+    prospect_consultant_check(consultant, store)
     if customers_with_mobile(mobile=mobile).filter(vehicles__delivery_date__lte=today).exists():
         raise ApplicationError(
             _(
@@ -232,7 +228,7 @@ def referral_assign(*, user, referral: Referral, consultant) -> Referral:
     referral = Referral.objects.select_for_update().select_related("store").get(pk=referral.pk)
     if referral.stage == ReferralStage.WON:
         raise ApplicationError(_("This referral is won: its sales consultant no longer changes."))
-    _check_consultant(consultant, referral.store)
+    prospect_consultant_check(consultant, referral.store)
     if referral.consultant_id == (consultant.pk if consultant else None):
         return referral
     referral.consultant = consultant

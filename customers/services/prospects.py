@@ -78,7 +78,8 @@ def _store_for(*, user, store):
     return stores[0]
 
 
-def _check_consultant(consultant, store) -> None:
+def prospect_consultant_check(consultant, store) -> None:
+    """Refuse a consultant who is not an active sales consultant of the store (None: nobody yet)."""
     if consultant is not None and not prospect_consultants(store_ids=[store.pk]).filter(pk=consultant.pk).exists():
         raise ApplicationError(
             _("%(name)s is not a sales consultant of %(store)s.")
@@ -122,7 +123,7 @@ def prospect_create(
     if recorded_on > today:
         raise ApplicationError(_("A prospect cannot be dated in the future."))
     store = _store_for(user=user, store=store)
-    _check_consultant(consultant, store)
+    prospect_consultant_check(consultant, store)
     with connection.cursor() as cursor:
         # Two desks recording one mobile at once: the second waits, then finds the first.
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"customers.prospect:{store.pk}:{mobile}"])
@@ -207,7 +208,7 @@ def prospect_assign(*, user, prospect: Prospect, consultant) -> Prospect:
     prospect = Prospect.objects.select_for_update().select_related("store").get(pk=prospect.pk)
     if prospect.status == ProspectStatus.WON:
         raise ApplicationError(_("This prospect is won: its sales consultant no longer changes."))
-    _check_consultant(consultant, prospect.store)
+    prospect_consultant_check(consultant, prospect.store)
     if prospect.consultant_id == (consultant.pk if consultant else None):
         return prospect
     prospect.consultant = consultant
