@@ -63,9 +63,13 @@ class ClubsConfig(AppConfig):
     def ready(self) -> None:
         # The event invitations and the Y that answers them, through the registries customers keeps
         # for the domain apps (asked before follow-ups' own RSVP, which only records the intent).
+        from clubs.contacts import events_attended
         from clubs.invitations import event_invitations, event_sign_up
+        from customers.contacts import contact_source_register
         from customers.rule_builders import rule_builder_register
         from customers.sms_replies import reply_handler_register
 
         rule_builder_register("event_notice", event_invitations)
         reply_handler_register("clubs.event_sign_up", event_sign_up, order=40)
+        # An event attended is a contact for the retention dashboard's "won back by".
+        contact_source_register("clubs.events_attended", events_attended)
