@@ -18,7 +18,8 @@ wrapped (``CONTACTS_SQL``) and filtered further by customer, so it should let Po
 index on (customer, at). Its params are ``%(name)s`` placeholders of its own; the caller renames
 them so that builders never collide.
 
-A source can also name what its ids mean on a page: ``campaign_labels(ids) -> {id: name}``.
+A source can also name what its ids and codes mean on a page: ``campaign_labels(ids) -> {id: name}``
+and ``rule_labels() -> {code: name}`` (the satisfaction page names its rules with them too).
 Appointments (an appointment kept) are registered by the appointments' code under the kind
 ``appointment``; no other change is needed here.
 """
@@ -52,20 +53,28 @@ class ContactSql:
 
 ContactBuilder = Callable[[list[int] | None, datetime.datetime, datetime.datetime], ContactSql]
 CampaignLabels = Callable[[Iterable[int]], dict[int, str]]
+RuleLabels = Callable[[], dict[str, str]]
 
 
 @dataclass(frozen=True)
 class ContactSource:
     builder: ContactBuilder
     campaign_labels: CampaignLabels | None = None
+    rule_labels: RuleLabels | None = None
 
 
 _sources: dict[str, ContactSource] = {}
 
 
-def contact_source_register(name: str, builder: ContactBuilder, *, campaign_labels: CampaignLabels | None = None):
+def contact_source_register(
+    name: str,
+    builder: ContactBuilder,
+    *,
+    campaign_labels: CampaignLabels | None = None,
+    rule_labels: RuleLabels | None = None,
+) -> None:
     """Make ``builder`` the contact source ``name`` (registering a name again replaces it)."""
-    _sources[name] = ContactSource(builder, campaign_labels)
+    _sources[name] = ContactSource(builder, campaign_labels, rule_labels)
 
 
 def contact_source_unregister(name: str) -> None:
@@ -108,4 +117,13 @@ def campaign_labels(ids: Iterable[int]) -> dict[int, str]:
     for source in _sources.values():
         if source.campaign_labels is not None:
             labels.update(source.campaign_labels(ids))
+    return labels
+
+
+def rule_labels() -> dict[str, str]:
+    """The names of the follow-up rules, from the sources that know them."""
+    labels: dict[str, str] = {}
+    for source in _sources.values():
+        if source.rule_labels is not None:
+            labels.update(source.rule_labels())
     return labels

@@ -203,6 +203,16 @@ class RetentionCustomersForm(RetentionFilterForm):
         choices=[("none", _("None (new to the snapshot)")), *CustomerState.choices],
     )
     q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    # A "won back by" figure: only the returns that contact brought (customers/selectors/win_backs.py).
+    by = forms.CharField(label=_("Won back by"), required=False, max_length=60)
 
     def clean_previous(self):
         return ["" if value == "none" else value for value in self.cleaned_data["previous"]]
+
+    def clean_by(self):
+        from customers.selectors.win_backs import win_back_filter
+
+        value = self.cleaned_data["by"].strip()
+        if value and win_back_filter(value) is None:
+            raise forms.ValidationError(_('This is not one of the dashboard\'s "won back by" figures.'))
+        return value

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from crm.calendar import add_months
 from customers.choices import CustomerState
 from customers.forms import RetentionCustomersForm, RetentionFilterForm
+from customers.selectors.win_backs import win_back_attribution
 from customers.state_selectors import (
     STATES,
     WON_BACK_FROM,
@@ -27,12 +28,23 @@ from customers.state_selectors import (
 PAGE_SIZE = 25
 
 
-def _figure_url(*, store, month, previous: list[str], state: str) -> str:
+def _figure_url(*, store, month, previous: list[str], state: str, by: str = "") -> str:
     query = [("month", month.strftime("%Y-%m")), ("to", state)]
     query += [("previous", value or "none") for value in previous]
+    if by:
+        query.append(("by", by))
     if store:
         query.insert(0, ("store", store.pk))
     return f"{reverse('customers:retention_customers')}?{urlencode(query)}"
+
+
+def _won_back_label(*, store_ids: list[int], month, key: str) -> str:
+    """The name of the "won back by" figure ``key`` (blank for none)."""
+    if not key:
+        return ""
+    attribution = win_back_attribution(store_ids=store_ids, month=month)
+    names = {figure.key: figure.label for figure in [*attribution.sources, *attribution.agents]}
+    return names.get(key, _("No customers"))
 
 
 @login_required
@@ -60,7 +72,22 @@ def retention_dashboard_view(request: HttpRequest) -> HttpResponse:
         }
         for row in movement.rows
     ]
+    attribution = win_back_attribution(store_ids=store_ids, month=month)
+
+    def won_back_rows(figures):
+        return [
+            (figure, _figure_url(store=store, month=month, previous=WON_BACK_FROM, state=CustomerState.ACTIVE,
+                                 by=figure.key))
+            for figure in figures
+        ]  # fmt: skip
+
     chart = {
+        "won_back": {
+            "labels": [figure.label for figure in attribution.sources],
+            "returns": [figure.returns for figure in attribution.sources],
+            "revenue": [float(figure.revenue) for figure in attribution.sources],
+            "names": {"returns": _("Customers won back"), "revenue": _("Revenue (yuan)")},
+        },
         "months": [entry.month.strftime("%Y-%m") for entry in dashboard.months],
         "partial": [entry.partial for entry in dashboard.months],
         "active": [entry.active for entry in dashboard.months],
@@ -74,6 +101,9 @@ def retention_dashboard_view(request: HttpRequest) -> HttpResponse:
         "states": [CustomerState(state) for state in STATES],
         "won_back_url": _figure_url(store=store, month=month, previous=WON_BACK_FROM, state=CustomerState.ACTIVE),
         "chart": chart,
+        "attribution": attribution,
+        "won_back_sources": won_back_rows(attribution.sources),
+        "won_back_agents": won_back_rows(attribution.agents),
     }
     return render(request, "customers/retention.html", context, status=200 if valid else 400)
 
@@ -91,13 +121,15 @@ def retention_customers_view(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data
     store = data.get("store")
     back = [("store", store.pk)] if store else []
+    store_ids = retention_store_ids(user=request.user, store_id=store.pk if store else None)
     customers = retention_customers_for_user(
         user=request.user,
-        store_ids=retention_store_ids(user=request.user, store_id=store.pk if store else None),
+        store_ids=store_ids,
         month=data["month"],
         previous_states=data["previous"],
         state=data["to"],
         search=data["q"].strip(),
+        won_back_by=data["by"],
     )
     page = Paginator(customers, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
@@ -109,5 +141,6 @@ def retention_customers_view(request: HttpRequest) -> HttpResponse:
         "previous_labels": [previous_state_label(value) for value in data["previous"]],
         "won_back": sorted(data["previous"]) == sorted(WON_BACK_FROM) and data["to"] == CustomerState.ACTIVE,
         "dashboard_query": urlencode([*back, ("month", data["month"].strftime("%Y-%m"))]),
+        "won_back_by": _won_back_label(store_ids=store_ids, month=data["month"], key=data["by"]),
     }
     return render(request, "customers/retention_customers.html", context)

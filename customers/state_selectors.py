@@ -15,6 +15,7 @@ from crm.scoping import visible_store_ids
 from customers.choices import CustomerState
 from customers.models import Customer, CustomerMonthState, CustomerStateMovement
 from customers.selectors import customer_queryset_for_user
+from customers.selectors.win_backs import win_back_customer_ids
 
 DASHBOARD_MONTHS = 24
 STATES = [state.value for state in CustomerState]
@@ -150,11 +151,19 @@ def retention_dashboard(*, store_ids: list[int], month: datetime.date, today: da
 
 
 def retention_customers_for_user(
-    *, user, store_ids: list[int], month: datetime.date, previous_states: list[str], state: str, search: str = ""
+    *,
+    user,
+    store_ids: list[int],
+    month: datetime.date,
+    previous_states: list[str],
+    state: str,
+    search: str = "",
+    won_back_by: str = "",
 ) -> QuerySet[Customer]:
     """The customers behind a figure of the movement of ``month``: in ``state`` at its end and in one
     of ``previous_states`` (NONE: not in the snapshot) at the end of the month before, of the
-    stores given, that the user may see; with their last visit as of the month's end."""
+    stores given, that the user may see; with their last visit as of the month's end. With
+    ``won_back_by`` (a "won back by" figure's key), only the returns that figure counts."""
     previous_month = add_months(month, -1)
     now = CustomerMonthState.objects.filter(month=month, state=state, store_id__in=store_ids)
     before = Q(pk__in=CustomerMonthState.objects.filter(
@@ -163,6 +172,8 @@ def retention_customers_for_user(
     if NONE in previous_states:
         before |= ~Q(pk__in=CustomerMonthState.objects.filter(month=previous_month).values("customer_id"))
     customers = customer_queryset_for_user(user).filter(pk__in=now.values("customer_id")).filter(before)
+    if won_back_by:
+        customers = customers.filter(pk__in=win_back_customer_ids(store_ids=store_ids, month=month, key=won_back_by))
     if search:
         customers = customers.filter(Q(customer_no__istartswith=search) | Q(name__icontains=search))
     last_visit = CustomerMonthState.objects.filter(customer_id=OuterRef("pk"), month=month).values("last_visit")

@@ -7,7 +7,7 @@ import datetime
 from collections.abc import Iterable
 
 from customers.contacts import ContactSql
-from followups.choices import CallOutcome, DeliveryStatus, SmsStatus
+from followups.choices import CallOutcome, DeliveryStatus, RuleCode, SmsStatus
 from followups.models import CallAttempt, Campaign, FollowupTask, SmsMessage
 
 
@@ -39,8 +39,12 @@ def campaign_names(ids: Iterable[int]) -> dict[int, str]:
     return dict(Campaign.objects.filter(pk__in=list(ids)).values_list("pk", "name"))
 
 
+def rule_names() -> dict[str, str]:
+    return {code: str(label) for code, label in RuleCode.choices}
+
+
 def register_followups_contact_sources() -> None:
     from customers.contacts import contact_source_register
 
-    contact_source_register("followups.calls_reached", calls_reached)
+    contact_source_register("followups.calls_reached", calls_reached, rule_labels=rule_names)
     contact_source_register("followups.sms_delivered", sms_delivered, campaign_labels=campaign_names)

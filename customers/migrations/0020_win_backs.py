@@ -6,35 +6,80 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm', '0005_auditlog_club_referral'),
-        ('customers', '0017_prospects'),
+        ("crm", "0005_auditlog_club_referral"),
+        ("customers", "0017_prospects"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CustomerWinBack',
+            name="CustomerWinBack",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('month', models.DateField(verbose_name='month')),
-                ('returned_on', models.DateField(verbose_name='returned on')),
-                ('revenue', models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name='revenue')),
-                ('contact_kind', models.CharField(blank=True, max_length=20, verbose_name='contact')),
-                ('contact_rule_code', models.CharField(blank=True, max_length=40, verbose_name='follow-up rule')),
-                ('contact_campaign_id', models.BigIntegerField(blank=True, null=True, verbose_name='campaign')),
-                ('contact_at', models.DateTimeField(blank=True, null=True, verbose_name='contacted at')),
-                ('contact_agent', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='agent')),
-                ('customer', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='customers.customer', verbose_name='customer')),
-                ('repair_order', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='customers.repairorder', verbose_name='repair order')),
-                ('store', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crm.store', verbose_name='store')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("month", models.DateField(verbose_name="month")),
+                ("returned_on", models.DateField(verbose_name="returned on")),
+                ("revenue", models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name="revenue")),
+                ("contact_kind", models.CharField(blank=True, max_length=20, verbose_name="contact")),
+                ("contact_rule_code", models.CharField(blank=True, max_length=40, verbose_name="follow-up rule")),
+                ("contact_campaign_id", models.BigIntegerField(blank=True, null=True, verbose_name="campaign")),
+                ("contact_at", models.DateTimeField(blank=True, null=True, verbose_name="contacted at")),
+                (
+                    "contact_agent",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="agent",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="customers.customer",
+                        verbose_name="customer",
+                    ),
+                ),
+                (
+                    "repair_order",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="customers.repairorder",
+                        verbose_name="repair order",
+                    ),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="crm.store",
+                        verbose_name="store",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'customer won back',
-                'verbose_name_plural': 'customers won back',
-                'indexes': [models.Index(fields=['month', 'store'], name='win_back_month_store_idx')],
-                'constraints': [models.UniqueConstraint(fields=('customer', 'month'), name='customer_win_back_unique', violation_error_message='A customer is won back once a month.')],
+                "verbose_name": "customer won back",
+                "verbose_name_plural": "customers won back",
+                "indexes": [models.Index(fields=["month", "store"], name="win_back_month_store_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("customer", "month"),
+                        name="customer_win_back_unique",
+                        violation_error_message="A customer is won back once a month.",
+                    )
+                ],
             },
         ),
     ]
