@@ -27,7 +27,7 @@ class CustomersConfig(AppConfig):
     name = "customers"
     verbose_name = _("Customers")
     # GET requests to these pages read from the read replica when one is configured (crm/replicas.py).
-    replica_read_views = ["customers:retention", "customers:retention_customers"]
+    replica_read_views = ["customers:retention", "customers:retention_customers", "customers:satisfaction"]
     role_permissions = {
         "service_advisor": [
             *_READ,
@@ -96,6 +96,7 @@ class CustomersConfig(AppConfig):
         ("customers:segment_list", _("Segments"), ["service_advisor", "sales_consultant", "manager", "admin"]),
         ("customers:retention", _("Retention"), ["manager", "admin"]),
         ("customers:delivery-interview-list", _("Delivery interviews"), ["manager", "admin"], "more"),
+        ("customers:satisfaction", _("Satisfaction over time"), ["manager", "admin"], "more"),
         # The sales consultant's own page; the managers' bar is full, theirs is under "More".
         ("customers:prospect_list", _("Prospects"), ["sales_consultant"]),
         ("customers:prospect_list", _("Prospects"), ["manager", "admin"], "more"),

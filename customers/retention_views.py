@@ -1,5 +1,6 @@
 """The retention dashboard (流失分析) for managers: the month-end states over 24 months, a month's
-movement between states with churn and win-back rates, and the customers behind each figure."""
+movement between states with churn and win-back rates, who was won back by what, and the customers
+behind each figure; and satisfaction over time (满意度趋势)."""
 
 from urllib.parse import urlencode
 
@@ -14,7 +15,8 @@ from django.views.decorators.http import require_GET
 
 from crm.calendar import add_months
 from customers.choices import CustomerState
-from customers.forms import RetentionCustomersForm, RetentionFilterForm
+from customers.forms import RetentionCustomersForm, RetentionFilterForm, SatisfactionTrendForm
+from customers.selectors.satisfaction_trend import satisfaction_trend
 from customers.selectors.win_backs import win_back_attribution
 from customers.state_selectors import (
     STATES,
@@ -144,3 +146,64 @@ def retention_customers_view(request: HttpRequest) -> HttpResponse:
         "won_back_by": _won_back_label(store_ids=store_ids, month=data["month"], key=data["by"]),
     }
     return render(request, "customers/retention_customers.html", context)
+
+
+@login_required
+@permission_required("customers.view_retention", raise_exception=True)
+@require_GET
+def satisfaction_trend_view(request: HttpRequest) -> HttpResponse:
+    """Satisfaction over time: the monthly average score and share dissatisfied per rule, store,
+    advisor or consultant of record, and the period's distribution of scores."""
+    today = timezone.localdate()
+    form = SatisfactionTrendForm(request.GET, user=request.user, today=today)
+    if not form.is_valid():
+        return render(request, "customers/satisfaction.html", {"form": form, "trend": None}, status=400)
+    data = form.cleaned_data
+    store = data.get("store")
+    trend = satisfaction_trend(
+        store_ids=retention_store_ids(user=request.user, store_id=store.pk if store else None),
+        first=data["first"],
+        last=data["last"],
+        grouping=data["by"],
+        today=today,
+    )
+    search = data["q"].strip()
+    groups = [group for group in trend.groups if search.lower() in group.label.lower()] if search else trend.groups
+    page = Paginator(groups, PAGE_SIZE).get_page(request.GET.get("page"))
+    for group in page.object_list:
+        group.rows = group.month_figures(trend.months)
+
+    def number(value):
+        return None if value is None else float(value)
+
+    chart = {
+        "months": [entry.month.strftime("%Y-%m") for entry in trend.months],
+        "partial": [entry.partial for entry in trend.months],
+        "average": [number(entry.figures.average) for entry in trend.months],
+        "share": [number(entry.figures.dissatisfied_share) for entry in trend.months],
+        "groups": [
+            {
+                "label": group.label,
+                "average": [number(figures.average) for _m, figures in group.month_figures(trend.months)],
+            }
+            for group in trend.chart_groups
+        ],
+        "distribution": [count for _score, count in trend.distribution],
+        "labels": {
+            "average": _("Average score (1–5)"),
+            "share": _("Dissatisfied (%)"),
+            "partial": _("month in progress"),
+            "results": _("Results"),
+            "score": _("Score"),
+        },
+    }
+    context = {
+        "form": form,
+        "trend": trend,
+        "page": page,
+        "chart": chart,
+        "grouping_label": dict(form.fields["by"].choices)[data["by"]],
+        "first": data["first"],
+        "last": data["last"],
+    }
+    return render(request, "customers/satisfaction.html", context)
