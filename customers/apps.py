@@ -142,3 +142,6 @@ class CustomersConfig(AppConfig):
 
         # A vehicles import's deliveries win the prospects they match (customers/services/prospects.py).
         import_listener_register("customers.prospects_won", win_prospects_after_import)
+        # "Won back by" (customers/contacts.py): follow-ups register calls reached and SMS delivered,
+        # the club events attended. Appointments kept (customers.Appointment) are registered here, as
+        # contact_source_register("customers.appointments_kept", <builder>) of kind "appointment".

@@ -125,3 +125,15 @@ def test_the_win_backs_match_the_movement_count(store):
     ).values_list("customers", flat=True)
     assert sum(moved) == CustomerWinBack.objects.filter(month=MARCH).count() == 3
     assert datetime.date(2026, 4, 1) not in set(CustomerWinBack.objects.values_list("month", flat=True))
+
+
+def test_without_any_contact_source_every_return_is_no_contact(store, monkeypatch):
+    from customers import contacts
+
+    monkeypatch.setattr(contacts, "_sources", {})
+    customer = lost_owner("W1", store=store, returned_on=RETURN)
+    call(customer, at(D(2026, 3, 10)))
+
+    customer_states_build(first=D(2026, 2, 1), last=MARCH)
+
+    assert win_backs() == {"W1": (MARCH, RETURN, Decimal("880.00"), "", "", None, None, None)}
