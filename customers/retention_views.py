@@ -26,6 +26,7 @@ from customers.state_selectors import (
     retention_dashboard,
     retention_store_ids,
 )
+from customers.states import parse_month
 
 PAGE_SIZE = 25
 
@@ -155,7 +156,13 @@ def satisfaction_trend_view(request: HttpRequest) -> HttpResponse:
     """Satisfaction over time: the monthly average score and share dissatisfied per rule, store,
     advisor or consultant of record, and the period's distribution of scores."""
     today = timezone.localdate()
-    form = SatisfactionTrendForm(request.GET, user=request.user, today=today)
+    query = request.GET.copy()  # the month pickers show the period on the page
+    if not query.get("last"):
+        query["last"] = f"{today:%Y-%m}"
+    last = parse_month(query["last"])
+    if not query.get("first") and last is not None:
+        query["first"] = f"{add_months(last, -11):%Y-%m}"
+    form = SatisfactionTrendForm(query, user=request.user, today=today)
     if not form.is_valid():
         return render(request, "customers/satisfaction.html", {"form": form, "trend": None}, status=400)
     data = form.cleaned_data

@@ -81,6 +81,8 @@ def test_a_manager_sees_the_monthly_trend_per_rule_and_the_distribution(
     page = response.content.decode()
 
     assert response.status_code == 200
+    assert 'name="first" value="2025-05"' in page
+    assert 'name="last" value="2026-04"' in page
     assert 'data-figure="results">5<' in page
     assert 'data-figure="average">3.50<' in page
     assert 'data-figure="share">40.0%<' in page
