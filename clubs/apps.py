@@ -63,8 +63,10 @@ class ClubsConfig(AppConfig):
     def ready(self) -> None:
         # The event invitations and the Y that answers them, through the registries customers keeps
         # for the domain apps (asked before follow-ups' own RSVP, which only records the intent).
+        from clubs.contacts import events_attended
         from clubs.deliveries import join_at_delivery, referral_at_delivery
         from clubs.invitations import event_invitations, event_sign_up
+        from customers.contacts import contact_source_register
         from customers.deliveries import delivery_listener_register
         from customers.rule_builders import rule_builder_register
         from customers.sms_replies import reply_handler_register
@@ -74,3 +76,5 @@ class ClubsConfig(AppConfig):
         # A delivery at the sales desk: the membership card at once, and the referral the buyer named.
         delivery_listener_register("clubs.membership_at_delivery", join_at_delivery)
         delivery_listener_register("clubs.referral_at_delivery", referral_at_delivery)
+        # An event attended is a contact for the retention dashboard's "won back by".
+        contact_source_register("clubs.events_attended", events_attended)

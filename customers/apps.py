@@ -33,7 +33,7 @@ class CustomersConfig(AppConfig):
     name = "customers"
     verbose_name = _("Customers")
     # GET requests to these pages read from the read replica when one is configured (crm/replicas.py).
-    replica_read_views = ["customers:retention", "customers:retention_customers"]
+    replica_read_views = ["customers:retention", "customers:retention_customers", "customers:satisfaction"]
     role_permissions = {
         "service_advisor": [
             *_READ,
@@ -116,6 +116,7 @@ class CustomersConfig(AppConfig):
         ("customers:segment_list", _("Segments"), ["service_advisor", "sales_consultant", "manager", "admin"]),
         ("customers:retention", _("Retention"), ["manager", "admin"]),
         ("customers:delivery-interview-list", _("Delivery interviews"), ["manager", "admin"], "more"),
+        ("customers:satisfaction", _("Satisfaction over time"), ["manager", "admin"], "more"),
         # The sales consultant's own page; the managers' bar is full, theirs is under "More".
         ("customers:prospect_list", _("Prospects"), ["sales_consultant"]),
         ("customers:prospect_list", _("Prospects"), ["manager", "admin"], "more"),
@@ -177,8 +178,10 @@ class CustomersConfig(AppConfig):
     customer_erasure_handlers = ["customers.privacy.erase_import_artefacts"]
 
     def ready(self) -> None:
+        from customers.contacts import contact_source_register
         from customers.deliveries import delivery_listener_register
         from customers.import_listeners import import_listener_register
+        from customers.selectors.appointments import appointments_booked_contacts
         from customers.services.appointments import appointments_kept_after_import
         from customers.services.prospects import win_prospects_after_delivery, win_prospects_after_import
 
@@ -188,3 +191,6 @@ class CustomersConfig(AppConfig):
         delivery_listener_register("customers.prospects_won", win_prospects_after_delivery)
         # After repair orders arrive, the bookings they kept (a repair order opened within a day).
         import_listener_register("customers.appointments_kept", appointments_kept_after_import)
+        # "Won back by" (customers/contacts.py): follow-ups register calls reached and SMS delivered,
+        # the club events attended; here, the visits booked with the customer.
+        contact_source_register("customers.appointments_booked", appointments_booked_contacts)

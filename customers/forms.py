@@ -203,6 +203,80 @@ class RetentionCustomersForm(RetentionFilterForm):
         choices=[("none", _("None (new to the snapshot)")), *CustomerState.choices],
     )
     q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    # A "won back by" figure: only the returns that contact brought (customers/selectors/win_backs.py).
+    by = forms.CharField(label=_("Won back by"), required=False, max_length=60)
 
     def clean_previous(self):
         return ["" if value == "none" else value for value in self.cleaned_data["previous"]]
+
+    def clean_by(self):
+        from customers.selectors.win_backs import win_back_filter
+
+        value = self.cleaned_data["by"].strip()
+        if value and win_back_filter(value) is None:
+            raise forms.ValidationError(_('This is not one of the dashboard\'s "won back by" figures.'))
+        return value
+
+
+class SatisfactionTrendForm(forms.Form):
+    """The satisfaction trend's stores (none: all the user's), period (default: the last 12 months up
+    to this one; at most 36) and grouping, and a search among the groups."""
+
+    MAX_MONTHS = 36
+
+    store = forms.ModelChoiceField(label=_("Store"), queryset=None, required=False, empty_label=_("All my stores"))
+    first = _month_field(_("First month"), required=False)
+    last = _month_field(_("Last month"), required=False)
+    by = forms.ChoiceField(
+        label=_("Group by"),
+        required=False,
+        choices=[
+            ("rule", _("Rule")),
+            ("store", _("Store")),
+            ("advisor", _("Service advisor of record")),
+            ("consultant", _("Sales consultant of record")),
+        ],
+    )
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+
+    def __init__(self, *args, user, today, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.current = today.replace(day=1)
+        self.fields["store"].queryset = stores_for_user(user).order_by("code")
+
+    def _month(self, name):
+        value = (self.cleaned_data.get(name) or "").strip()
+        if not value:
+            return None
+        month = parse_month(value)
+        if month is None or month.year < 2000:
+            raise forms.ValidationError(_("Enter a month as YYYY-MM, e.g. 2026-03."))
+        if month > self.current:
+            raise forms.ValidationError(_("Choose this month or an earlier one."))
+        return month
+
+    def clean_first(self):
+        return self._month("first")
+
+    def clean_last(self):
+        return self._month("last")
+
+    def clean_by(self):
+        return self.cleaned_data.get("by") or "rule"
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        last = data.get("last") or self.current
+        first = data.get("first") or add_months(last, -11)
+        if first > last:
+            raise forms.ValidationError(_("The period starts after it ends."))
+        months = (last.year - first.year) * 12 + last.month - first.month + 1
+        if months > self.MAX_MONTHS:
+            raise forms.ValidationError(
+                _("Choose at most %(count)d months (this period has %(months)d).")
+                % {"count": self.MAX_MONTHS, "months": months}
+            )
+        data["first"], data["last"] = first, last
+        return data

@@ -722,6 +722,53 @@ class CustomerStateMovement(models.Model):
         return f"{self.store_id} {self.month:%Y-%m}: {self.previous_state or '-'} -> {self.state}"
 
 
+class CustomerWinBack(models.Model):
+    """A customer won back in a month (dormant or lost at the end of the month before, active at the
+    end of this one) and what brought them back: the first visit of the month (``returned_on``; its
+    repair order and that order's total when the visit was one) and the last contact that reached
+    them in the 30 days before (``contact_*``, blank when none: "no contact"). Written set-based with
+    the month's snapshots by ``customers.win_backs`` (never by hand); rebuilding a month replaces its
+    rows. ``contact_campaign_id`` is an SMS campaign's id, kept as a number: customers may not know
+    the follow-ups' tables."""
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )  # customer_win_back_unique leads with it
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )  # win_back_month_store_idx
+    month = models.DateField(_("month"))
+    returned_on = models.DateField(_("returned on"))
+    repair_order = models.ForeignKey(
+        RepairOrder, verbose_name=_("repair order"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", db_index=False,
+    )  # fmt: skip
+    revenue = models.DecimalField(_("revenue"), max_digits=12, decimal_places=2, default=0)
+    contact_kind = models.CharField(_("contact"), max_length=20, blank=True)
+    contact_rule_code = models.CharField(_("follow-up rule"), max_length=40, blank=True)
+    contact_campaign_id = models.BigIntegerField(_("campaign"), null=True, blank=True)
+    contact_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("agent"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", db_index=False,
+    )  # fmt: skip
+    contact_at = models.DateTimeField(_("contacted at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("customer won back")
+        verbose_name_plural = _("customers won back")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "month"],
+                name="customer_win_back_unique",
+                violation_error_message=_("A customer is won back once a month."),
+            ),
+        ]
+        indexes = [models.Index(fields=["month", "store"], name="win_back_month_store_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.month:%Y-%m}: {self.contact_kind or '-'}"
+
+
 class SatisfactionResult(models.Model):
     """One satisfaction result of a customer, from whichever desk recorded it: a call's score, a
     reply digit to a repair SMS, a delivery interview, a complaint closed with the customer's

@@ -13,8 +13,9 @@ from crm.calendar import add_months
 from crm.models import Store
 from crm.scoping import visible_store_ids
 from customers.choices import CustomerState
-from customers.models import Customer, CustomerMonthState, CustomerStateMovement
+from customers.models import Customer, CustomerMonthState, CustomerStateMovement, CustomerWinBack
 from customers.selectors import customer_queryset_for_user
+from customers.selectors.win_backs import win_back_customer_ids
 
 DASHBOARD_MONTHS = 24
 STATES = [state.value for state in CustomerState]
@@ -150,19 +151,35 @@ def retention_dashboard(*, store_ids: list[int], month: datetime.date, today: da
 
 
 def retention_customers_for_user(
-    *, user, store_ids: list[int], month: datetime.date, previous_states: list[str], state: str, search: str = ""
+    *,
+    user,
+    store_ids: list[int],
+    month: datetime.date,
+    previous_states: list[str],
+    state: str,
+    search: str = "",
+    won_back_by: str = "",
 ) -> QuerySet[Customer]:
     """The customers behind a figure of the movement of ``month``: in ``state`` at its end and in one
     of ``previous_states`` (NONE: not in the snapshot) at the end of the month before, of the
-    stores given, that the user may see; with their last visit as of the month's end."""
+    stores given, that the user may see; with their last visit as of the month's end. With
+    ``won_back_by`` (a "won back by" figure's key), only the returns that figure counts."""
     previous_month = add_months(month, -1)
-    now = CustomerMonthState.objects.filter(month=month, state=state, store_id__in=store_ids)
-    before = Q(pk__in=CustomerMonthState.objects.filter(
-        month=previous_month, state__in=[value for value in previous_states if value != NONE]
-    ).values("customer_id"))  # fmt: skip
-    if NONE in previous_states:
-        before |= ~Q(pk__in=CustomerMonthState.objects.filter(month=previous_month).values("customer_id"))
-    customers = customer_queryset_for_user(user).filter(pk__in=now.values("customer_id")).filter(before)
+    if sorted(previous_states) == sorted(WON_BACK_FROM) and state == CustomerState.ACTIVE:
+        # Won back: the month's win-back rows are exactly these customers (written from the same
+        # two snapshots in the same transaction), a few thousand rows rather than two months of all.
+        won_back = CustomerWinBack.objects.filter(month=month, store_id__in=store_ids).values("customer_id")
+        customers = customer_queryset_for_user(user).filter(pk__in=won_back)
+    else:
+        now = CustomerMonthState.objects.filter(month=month, state=state, store_id__in=store_ids)
+        before = Q(pk__in=CustomerMonthState.objects.filter(
+            month=previous_month, state__in=[value for value in previous_states if value != NONE]
+        ).values("customer_id"))  # fmt: skip
+        if NONE in previous_states:
+            before |= ~Q(pk__in=CustomerMonthState.objects.filter(month=previous_month).values("customer_id"))
+        customers = customer_queryset_for_user(user).filter(pk__in=now.values("customer_id")).filter(before)
+    if won_back_by:
+        customers = customers.filter(pk__in=win_back_customer_ids(store_ids=store_ids, month=month, key=won_back_by))
     if search:
         customers = customers.filter(Q(customer_no__istartswith=search) | Q(name__icontains=search))
     last_visit = CustomerMonthState.objects.filter(customer_id=OuterRef("pk"), month=month).values("last_visit")

@@ -23,6 +23,7 @@ from crm.calendar import add_months
 from customers.choices import CustomerState
 from customers.models import CustomerMonthState, CustomerStateMovement
 from customers.selectors import CUSTOMER_TABLE, REPAIR_ORDER_TABLE, VEHICLE_TABLE, vehicle_is_active_sql
+from customers.win_backs import win_backs_write
 
 SNAPSHOT_TABLE = CustomerMonthState._meta.db_table
 EXPORT_BATCH = 5000
@@ -148,7 +149,8 @@ GROUP BY 1, 2, 3, 4
 def customer_states_build(*, first: datetime.date, last: datetime.date) -> int:
     """Write the snapshots of the months ``first`` .. ``last`` (any day of each), replacing the rows
     those months had: one DELETE and one INSERT … SELECT, in one transaction. Then sum the movements
-    of those months and of the month after (whose "previous state" may have changed). Returns the
+    and write the win-backs (customers.win_backs) of those months and of the month after (whose
+    "previous state" may have changed). Returns the
     snapshot rows written. Safe twice and concurrently (the second run replaces the first's rows)."""
     first, last = month_start(first), month_start(last)
     if first > last:
@@ -167,6 +169,8 @@ def customer_states_build(*, first: datetime.date, last: datetime.date) -> int:
         movements = {"first": first, "last": add_months(last, 1)}
         cursor.execute(f"DELETE FROM {MOVEMENT_TABLE} WHERE month BETWEEN %(first)s AND %(last)s", movements)
         cursor.execute(_MOVEMENTS_SQL, movements)
+        # Who was won back in those months and the month after, and by which contact.
+        win_backs_write(cursor=cursor, first=first, last=add_months(last, 1))
         return written
 
 

@@ -35,6 +35,7 @@ urlpatterns += [
 urlpatterns += [
     path("retention/", retention_views.retention_dashboard_view, name="retention"),
     path("retention/customers/", retention_views.retention_customers_view, name="retention_customers"),
+    path("satisfaction/", retention_views.satisfaction_trend_view, name="satisfaction"),
 ]
 urlpatterns += interview_urls.urlpatterns
 urlpatterns += [

@@ -75,8 +75,11 @@ class FollowupsConfig(AppConfig):
     export_request_downloads = {"followups.smslist": "followups:export_request_download"}
 
     def ready(self) -> None:
+        from followups.contacts import register_followups_contact_sources
         from followups.generation import register_followups_rule_builders
         from followups.replies import register_followups_reply_handlers
 
         register_followups_rule_builders()
         register_followups_reply_handlers()
+        # Calls reached and SMS delivered, for the retention dashboard's "won back by".
+        register_followups_contact_sources()

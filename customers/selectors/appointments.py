@@ -238,3 +238,20 @@ def desk_booking_source(*, vehicle: Vehicle | None, today: datetime.date) -> tup
         if delivery_id is not None:
             return AppointmentSource.DELIVERY, f"delivery:{delivery_id}"
     return AppointmentSource.DESK, ""
+
+
+def appointments_booked_contacts(store_ids: list[int] | None, start: datetime.datetime, end: datetime.datetime):
+    """Contact source of "won back by" (customers/contacts.py): a visit booked with the customer (a
+    call, the desk, a delivery, the API; not a walk-in, not one cancelled), at its booking time, by
+    whoever booked it. Walk-ins are the return itself, not what brought it."""
+    from customers.contacts import ContactSql
+
+    store_filter = "AND a.store_id = ANY(%(store_ids)s)" if store_ids is not None else ""
+    sql = f"""
+        SELECT a.customer_id, a.created_at AS at, 'appointment' AS kind, '' AS rule_code,
+               NULL::bigint AS campaign_id, a.created_by_id::bigint AS agent_id
+        FROM {Appointment._meta.db_table} a
+        WHERE a.source <> '{AppointmentSource.WALK_IN}' AND a.status <> '{AppointmentStatus.CANCELLED}'
+          AND a.created_at >= %(start)s AND a.created_at < %(end)s {store_filter}
+    """
+    return ContactSql(sql, {"start": start, "end": end, "store_ids": store_ids})

@@ -1,4 +1,5 @@
-// Retention dashboard chart (Chart.js, served from static/vendor): active owners per month. The
+// Retention dashboard charts (Chart.js, served from static/vendor): active owners per month, and the
+// customers won back in the month per contact that brought them back. The
 // month in progress is drawn dashed and hollow, so it never reads as a real drop. The table below
 // holds the same figures, so the page reads fine without JavaScript.
 document.addEventListener("DOMContentLoaded", function () {
@@ -20,4 +21,24 @@ document.addEventListener("DOMContentLoaded", function () {
     },
     options: { animation: false, maintainAspectRatio: false, scales: { y: { beginAtZero: true } } }
   });
+  var wonBack = document.getElementById("won-back-chart");
+  if (wonBack && data.won_back.labels.length) {
+    new Chart(wonBack, {
+      type: "bar",
+      data: {
+        labels: data.won_back.labels,
+        datasets: [
+          { label: data.won_back.names.returns, data: data.won_back.returns, backgroundColor: "#0b69a3", yAxisID: "y" },
+          { label: data.won_back.names.revenue, data: data.won_back.revenue, backgroundColor: "#e0a526", yAxisID: "revenue" }
+        ]
+      },
+      options: {
+        animation: false, maintainAspectRatio: false,
+        scales: {
+          y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: data.won_back.names.returns } },
+          revenue: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: data.won_back.names.revenue } }
+        }
+      }
+    });
+  }
 });
