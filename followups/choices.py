@@ -94,6 +94,10 @@ class CallOutcome(models.TextChoices):
     BOOKED = "booked", _("Booked a visit (预约到店)")
 
 
+# The outcomes that count as reaching the customer in the reports: a booked visit is a reached call.
+REACHED_OUTCOMES = (CallOutcome.REACHED, CallOutcome.BOOKED)
+
+
 class SmsStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
     SENDING = "sending", _("Sending")

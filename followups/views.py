@@ -129,6 +129,7 @@ def _call_context(
     context = {"tasks": tasks, "form": form or OutcomeForm(), "saved": saved, "is_assigned": is_assigned}
     if tasks:
         customer = tasks[0].customer
+        posted = request.POST if request.method == "POST" and not saved else {}
         context.update(_booking_context(request, customer, tasks, booking_form))
         context.update(
             customer=customer,
@@ -140,7 +141,11 @@ def _call_context(
                 {
                     "task": task,
                     "script": selectors.call_script(task),
-                    "questions": list(enumerate(task.rule.questionnaire or [])),
+                    # (index, question, the answer typed when the page comes back after a refusal)
+                    "questions": [
+                        (index, question, posted.get(f"answer-{task.pk}-{index}", ""))
+                        for index, question in enumerate(task.rule.questionnaire or [])
+                    ],
                 }
                 for task in tasks
             ],

@@ -24,6 +24,7 @@ from customers.services.appointments import (
 from followups.appointments import appointment_confirmation_queue
 from followups.forms import booking_purpose_for
 from followups.models import CallAttempt, FollowupTask, InboundSms, SmsMessage
+from followups.selectors import call_summary, completion_report
 from followups.services import followups_generate_day, sms_inbound_receive, sms_send_batch, task_claim_next
 from tests.customers.dms_helpers import make_vin, repair_row, run_import, write_csv
 from tests.factories import CustomerFactory, VehicleFactory
@@ -259,16 +260,32 @@ def test_an_agent_books_a_visit_on_the_call(client, store_a, agent_a, advisor_a,
     )
 
 
+def test_a_booked_call_counts_as_reached_in_the_reports(client, store_a, agent_a, manager_a):
+    task = claimed_call(store_a, agent_a)
+    client.force_login(agent_a)
+    client.post(reverse("followups:call_outcome", args=[task.customer_id]), booking_post(task.vehicle))
+
+    summary = call_summary(user=manager_a, start=WEDNESDAY, end=WEDNESDAY)
+    by_rule = completion_report(user=manager_a, start=WEDNESDAY, end=WEDNESDAY)["by_rule"]
+
+    assert (summary["total"], summary["reached"], summary["reach_rate"]) == (1, 1, 100.0)
+    assert [(row["task__code"], row["made"], row["reached"]) for row in by_rule] == [("maintenance_due", 1, 1)]
+
+
 def test_a_full_slot_keeps_the_form_names_the_next_free_slots_and_records_nothing(client, store_a, agent_a, advisor_a):
     for number in range(2, 6):
         book(advisor_a, store_a, D(2026, 12, 3), number=number)
     task = claimed_call(store_a, agent_a)
     client.force_login(agent_a)
 
-    response = client.post(reverse("followups:call_outcome", args=[task.customer_id]), booking_post(task.vehicle))
+    response = client.post(
+        reverse("followups:call_outcome", args=[task.customer_id]),
+        booking_post(task.vehicle, **{f"answer-{task.pk}-0": "8000公里"}),
+    )
 
     html = response.content.decode()
     assert response.status_code == 200
+    assert 'value="8000公里"' in html  # the questionnaire's answers stay too
     assert "该时段已约满。最近可约时段：2026年12月3日 09:30、2026年12月3日 10:00、2026年12月3日 10:30" in html
     assert "顺便检查空调" in html  # the values stay
     assert 'data-slot="09:00" data-free="0"' in html
