@@ -129,6 +129,8 @@ class ReplyAction(models.TextChoices):
     OPT_OUT = "opt_out", _("Opted out")
     SATISFACTION = "satisfaction", _("Satisfaction score")
     RSVP = "rsvp", _("Event RSVP")
+    APPOINTMENT_CONFIRMED = "appointment_confirmed", _("Appointment confirmed")
+    APPOINTMENT_CANCELLED = "appointment_cancelled", _("Appointment cancelled")
     NONE = "none", _("No action")
 
 

@@ -75,6 +75,9 @@ class FollowupsConfig(AppConfig):
     export_request_downloads = {"followups.smslist": "followups:export_request_download"}
 
     def ready(self) -> None:
+        from customers.appointment_events import appointment_listener_register
+        from customers.sms_replies import reply_handler_register
+        from followups.appointments import appointment_messages_listener, appointment_reply_handler
         from followups.contacts import register_followups_contact_sources
         from followups.generation import register_followups_rule_builders
         from followups.replies import register_followups_reply_handlers
@@ -83,3 +86,6 @@ class FollowupsConfig(AppConfig):
         register_followups_reply_handlers()
         # Calls reached and SMS delivered, for the retention dashboard's "won back by".
         register_followups_contact_sources()
+        # The booking's confirmation SMS, and its Y / N replies (docs/appointments.md, "Messages").
+        appointment_listener_register("followups.appointment_messages", appointment_messages_listener)
+        reply_handler_register("followups.appointment_reply", appointment_reply_handler, order=55)

@@ -186,6 +186,7 @@ def _sample_values(*, campaign: Campaign, user) -> dict[str, str]:
         "model": "",
         "points": "",
         "date": format_date(timezone.localdate(campaign.send_at)),
+        "time": "",
         "store": campaign.store.name,
         "store_phone": campaign.store.phone,
         "holiday": "",

@@ -63,6 +63,14 @@ def rule_consent_purpose(code: str) -> str:
     return ConsentPurpose.MARKETING if code in MARKETING_RULES else ConsentPurpose.SERVICE
 
 
+# Messages that belong to no rule: the confirmation sent when a visit is booked. An SMS's ``code`` is
+# a rule code or one of these.
+APPOINTMENT_CONFIRMATION = "appointment_confirmation"
+SMS_CODE_CHOICES = [*RuleCode.choices, (APPOINTMENT_CONFIRMATION, _("Appointment confirmation (预约确认)"))]
+# The messages a Y/N reply answers about a booking (followups/replies.py).
+APPOINTMENT_MESSAGE_CODES = frozenset({APPOINTMENT_CONFIRMATION, RuleCode.APPOINTMENT_REMINDER})
+
+
 class Channel(models.TextChoices):
     PHONE = "phone", _("Phone")
     SMS = "sms", _("SMS")
@@ -82,6 +90,12 @@ class CallOutcome(models.TextChoices):
     WRONG_NUMBER = "wrong_number", _("Wrong number")
     CALL_BACK = "call_back", _("Call back at …")
     REFUSED = "refused", _("Refused")
+    # The customer booked a visit on the call (预约到店): reached, and the booking made with it.
+    BOOKED = "booked", _("Booked a visit (预约到店)")
+
+
+# The outcomes that count as reaching the customer in the reports: a booked visit is a reached call.
+REACHED_OUTCOMES = (CallOutcome.REACHED, CallOutcome.BOOKED)
 
 
 class SmsStatus(models.TextChoices):

@@ -1,14 +1,17 @@
 """Follow-ups' contacts for the retention dashboard's "won back by" (customers/contacts.py): a call
-that reached the customer (at the call attempt's time, by its agent, for its task's rule) and an SMS
-the gateway reported delivered (at its sending time, for its rule, or its campaign when it is a
+that reached the customer (reached, or ended in a booked visit), at the call attempt's time, by its
+agent, for its task's rule; and an SMS the gateway reported delivered (at its sending time, for its rule, or its campaign when it is a
 campaign message)."""
 
 import datetime
 from collections.abc import Iterable
 
 from customers.contacts import ContactSql
-from followups.choices import CallOutcome, DeliveryStatus, RuleCode, SmsStatus
+from followups.choices import REACHED_OUTCOMES, DeliveryStatus, RuleCode, SmsStatus
 from followups.models import CallAttempt, Campaign, FollowupTask, SmsMessage
+
+# A call that ended in a booked visit reached the customer too.
+REACHED_SQL = ", ".join(f"'{outcome}'" for outcome in sorted(REACHED_OUTCOMES))
 
 
 def calls_reached(store_ids: list[int] | None, start: datetime.datetime, end: datetime.datetime) -> ContactSql:
@@ -17,7 +20,7 @@ def calls_reached(store_ids: list[int] | None, start: datetime.datetime, end: da
         SELECT ca.customer_id, ca.at, 'call' AS kind, t.code AS rule_code,
                NULL::bigint AS campaign_id, ca.agent_id::bigint AS agent_id
         FROM {CallAttempt._meta.db_table} ca JOIN {FollowupTask._meta.db_table} t ON t.id = ca.task_id
-        WHERE ca.outcome = '{CallOutcome.REACHED.value}' AND ca.at >= %(start)s AND ca.at < %(end)s {store_filter}
+        WHERE ca.outcome IN ({REACHED_SQL}) AND ca.at >= %(start)s AND ca.at < %(end)s {store_filter}
     """
     return ContactSql(sql, {"start": start, "end": end, "store_ids": store_ids})
 

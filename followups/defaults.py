@@ -172,7 +172,8 @@ DEFAULT_RULES: dict[str, dict] = {
         "priority": 3,
         "script": "",
         "questionnaire": [],
-        "sms_template": "尊敬的{name}：您已预约{date}到本店服务，请准时到店，如需改期请致电{store_phone}。",
+        "sms_template": "尊敬的{name}：提醒您明天起的预约：{date} {time}到{store}为爱车{plate}服务，"
+        "确认请回复Y，取消请回复N，如需改期请致电{store_phone}。",
     },
     RuleCode.NO_SHOW_FOLLOWUP: {
         "channel": Channel.PHONE,
@@ -183,6 +184,13 @@ DEFAULT_RULES: dict[str, dict] = {
         "sms_template": "",
     },
 }
+
+#: The confirmation sent when a visit is booked (any way but a walk-in): the same fields as the
+#: rules' templates, {date} and {time} being the booking's.
+APPOINTMENT_CONFIRMATION_TEMPLATE = (
+    "尊敬的{name}：您已预约{date} {time}到{store}为爱车{plate}服务，确认请回复Y，取消请回复N，"
+    "如需改期请致电{store_phone}。"
+)
 
 #: Appended to every SMS after the text; the signature 【…】 goes in front.
 SMS_OPT_OUT_TEXT = "回T退订"

@@ -1,7 +1,9 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from followups.choices import CallOutcome
+from customers.appointment_forms import AppointmentBookForm
+from customers.choices import AppointmentPurpose
+from followups.choices import CallOutcome, RuleCode
 from followups.models import FollowupRule
 
 SATISFACTION_CHOICES = [("", _("Not asked")), *[(str(score), str(score)) for score in range(5, 0, -1)]]
@@ -73,3 +75,38 @@ class RuleForm(forms.ModelForm):
 
     def clean_worked_by(self):
         return self.cleaned_data.get("worked_by") or self.instance.worked_by
+
+
+# What a visit booked on a call is for, by the call's rule; any other rule books maintenance.
+PURPOSE_BY_RULE = {
+    RuleCode.FIRST_SERVICE_INVITE: AppointmentPurpose.FIRST_SERVICE,
+    RuleCode.MAINTENANCE_DUE: AppointmentPurpose.MAINTENANCE,
+    RuleCode.INSURANCE_RENEWAL: AppointmentPurpose.INSURANCE,
+    RuleCode.INSPECTION_DUE: AppointmentPurpose.INSPECTION,
+}
+
+
+def booking_purpose_for(codes) -> str:
+    """The purpose a booking from a call starts with: that of the first rule of the call with one of
+    its own (first service, maintenance, insurance, inspection), else maintenance."""
+    for code in codes:
+        if code in PURPOSE_BY_RULE:
+            return PURPOSE_BY_RULE[code]
+    return AppointmentPurpose.MAINTENANCE
+
+
+class CallBookingForm(AppointmentBookForm):
+    """The visit booked on a call (outcome "booked"), posted with the outcome form under the prefix
+    ``booking``; only read when the outcome is booked, so its fields are not marked required for the
+    browser (a "reached" call posts them empty)."""
+
+    prefix = "booking"
+    use_required_attribute = False
+
+    def __init__(self, *args, customer, tasks, **kwargs):
+        super().__init__(*args, customer=customer, **kwargs)
+        with_vehicle = next((task for task in tasks if task.vehicle_id), None)
+        if with_vehicle is not None:
+            self.fields["vehicle"].initial = with_vehicle.vehicle_id
+        self.fields["purpose"].initial = booking_purpose_for([task.code for task in tasks])
+        self.fields["date"].error_messages["required"] = _("Choose the day of the visit.")

@@ -16,9 +16,10 @@ from datetime import date, timedelta
 from functools import partial
 
 from crm.calendar import WorkingCalendar, add_months, is_leap_year
-from crm.selectors import staff_of_record_sql
+from crm.selectors import staff_of_record_sql, working_calendar
 from customers.choices import RepairType, SatisfactionVerdict, VehicleStatus
 from customers.membership import points_on_sql
+from customers.models import Appointment
 from customers.rule_builders import Candidates, rule_builder_for, rule_builder_register
 from customers.satisfaction import DISSATISFIED_CUSTOMERS_SQL, SATISFACTION_TABLE
 from customers.selectors import (
@@ -30,6 +31,7 @@ from customers.selectors import (
     customer_sms_allowed_sql,
     vehicle_is_active_sql,
 )
+from customers.selectors.appointments import appointment_is_open_sql, appointment_not_kept_sql
 from followups.choices import VEHICLE_RULES, Channel, RuleCode, WorkedBy, rule_consent_purpose
 from followups.dates import greeting_holidays, inverse_add_months, lunar_birthday_keys, rule_dates_queued_on
 
@@ -40,6 +42,9 @@ LOST_WINDOW_MONTHS = (12, 6)  # R − 12 months ≤ L ≤ R − 6 months
 DEFAULT_WARRANTY_MONTHS = 24
 TIME_ZONE = "Asia/Shanghai"
 _ACTIVE_VEHICLE = vehicle_is_active_sql(alias="v")  # the candidate vehicle ``v`` is active
+APPOINTMENT_TABLE = Appointment._meta.db_table
+# What an appointment's task keeps: the booking, and its slot for the {time} of the texts.
+_APPOINTMENT_DETAIL = "jsonb_build_object('appointment_id', a.id, 'time', to_char(a.slot, 'HH24:MI'))"
 
 
 def rule_dates_for(*, channel: str, day: date, calendar: WorkingCalendar) -> list[date]:
@@ -331,6 +336,51 @@ def _dissatisfied(rule, rule_dates: list[date]) -> Candidates | None:
     )
 
 
+def _appointment_reminder(rule, rule_dates: list[date]) -> Candidates | None:
+    """An SMS the working day before each booking still booked or confirmed (R = that working day,
+    whatever the rule's offset): R = Friday reminds the bookings of Saturday to Monday, and the day
+    before a holiday those of the whole holiday and the first working day after it."""
+    days, targets = [], []
+    calendar = working_calendar(first_day=min(rule_dates), last_day=max(rule_dates) + timedelta(days=40))
+    for rule_date in rule_dates:
+        if not calendar.is_working_day(rule_date):
+            continue
+        next_working = calendar.next_working_day(rule_date + timedelta(days=1))
+        day = rule_date + timedelta(days=1)
+        while day <= next_working:
+            days.append(day)
+            targets.append(rule_date)
+            day += timedelta(days=1)
+    if not days:
+        return None
+    return Candidates(
+        f"""
+        SELECT a.customer_id, a.vehicle_id, a.id AS unit_id, wanted.rule_date, a.date AS subject_date,
+               {_APPOINTMENT_DETAIL} AS detail
+        FROM {APPOINTMENT_TABLE} a
+        JOIN unnest(%(days)s::date[], %(targets)s::date[]) AS wanted(day, rule_date) ON wanted.day = a.date
+        WHERE a.store_id = %(store_id)s AND {appointment_is_open_sql(alias="a")} AND a.source <> 'walk_in'
+        """,
+        {"days": days, "targets": targets},
+    )
+
+
+def _no_show(rule, rule_dates: list[date]) -> Candidates:
+    """A call the day after (``offset_days``) a booking marked no-show and not kept since (checked
+    in, or a repair order of its vehicle opened within a day of it)."""
+    bases = [rule_date - timedelta(days=rule.offset_days) for rule_date in rule_dates]
+    return Candidates(
+        f"""
+        SELECT a.customer_id, a.vehicle_id, a.id AS unit_id, a.date + %(offset)s AS rule_date,
+               a.date AS subject_date, {_APPOINTMENT_DETAIL} AS detail
+        FROM {APPOINTMENT_TABLE} a
+        WHERE a.store_id = %(store_id)s AND a.date = ANY(%(bases)s::date[]) AND a.status = 'no_show'
+          AND {appointment_not_kept_sql(alias="a")}
+        """,
+        {"offset": rule.offset_days, "bases": bases},
+    )
+
+
 def candidates_for(rule, rule_dates: list[date]) -> Candidates | None:
     """The candidate SELECT of ``rule`` for ``rule_dates`` from the builder registered for its code
     (``customers.rule_builders``), or None when the rule has nothing to do or no builder."""
@@ -356,7 +406,9 @@ def register_followups_rule_builders() -> None:
     rule_builder_register(RuleCode.DISSATISFIED_FOLLOWUP, _dissatisfied)
     rule_builder_register(RuleCode.INSPECTION_DUE, partial(_vehicle_date_rule, "inspection_due"))
     rule_builder_register(RuleCode.DELIVERY_DAY1_CALL, partial(_vehicle_date_rule, "delivery_date"))
-    # appointment_reminder and no_show_followup come with the appointments, which register them.
+    # The appointments' rules: the unit is the booking (unit_id = the appointment's id).
+    rule_builder_register(RuleCode.APPOINTMENT_REMINDER, _appointment_reminder)
+    rule_builder_register(RuleCode.NO_SHOW_FOLLOWUP, _no_show)
 
 
 def eligible_sql(rule, candidates: Candidates) -> tuple[str, dict]:

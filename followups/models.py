@@ -11,6 +11,7 @@ from crm.masking import mask_phone
 from crm.models import Store, TimeStampedModel
 from customers.choices import ReplyAction
 from followups.choices import (
+    SMS_CODE_CHOICES,
     CallOutcome,
     CampaignKind,
     CampaignStatus,
@@ -262,7 +263,7 @@ class SmsMessage(models.Model):
     customer = models.ForeignKey(
         "customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE, related_name="sms_messages"
     )
-    code = models.CharField(_("rule code"), max_length=40, choices=RuleCode.choices, blank=True)
+    code = models.CharField(_("rule code"), max_length=40, choices=SMS_CODE_CHOICES, blank=True)
     mobile = models.CharField(_("mobile"), max_length=11)
     body = models.TextField(_("text"))
     send_date = models.DateField(_("send date"))
@@ -285,7 +286,19 @@ class SmsMessage(models.Model):
         related_name="messages",
     )
     not_before = models.DateTimeField(
-        _("not before"), null=True, blank=True, help_text=_("A campaign's send time: not handed over earlier.")
+        _("not before"),
+        null=True,
+        blank=True,
+        help_text=_("A campaign's send time, or the next sending window: not handed over earlier."),
+    )
+    appointment = models.ForeignKey(
+        "customers.Appointment",
+        verbose_name=_("appointment"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("The booking an appointment confirmation is about (a reply Y/N answers it)."),
     )
 
     class Meta:
@@ -307,7 +320,10 @@ class SmsMessage(models.Model):
     def detail(self) -> dict:
         """The detail of the task the message was sent for (an invitation's event, …): what a reply
         handler reads of it (customers.sms_replies.SentMessage)."""
-        return (self.task.detail or {}) if self.task_id else {}
+        if self.task_id:
+            return self.task.detail or {}
+        # A booking's confirmation has no task: it names its appointment.
+        return {"appointment_id": self.appointment_id} if self.appointment_id else {}
 
 
 class InboundSms(models.Model):
@@ -327,7 +343,7 @@ class InboundSms(models.Model):
     in_reply_to = models.ForeignKey(
         SmsMessage, verbose_name=_("in reply to"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    action = models.CharField(_("action"), max_length=20, choices=ReplyAction.choices, default=ReplyAction.NONE)
+    action = models.CharField(_("action"), max_length=30, choices=ReplyAction.choices, default=ReplyAction.NONE)
     satisfaction = models.PositiveSmallIntegerField(_("satisfaction (1–5)"), null=True, blank=True)
 
     class Meta:

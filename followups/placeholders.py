@@ -36,6 +36,8 @@ def task_placeholder_values(task) -> dict[str, str]:
     return {
         **card_placeholder_values(customer=task.customer, vehicle=task.vehicle),
         "date": format_date(task.subject_date),
+        # A booking's slot (the appointment rules' tasks keep it in their detail).
+        "time": str((task.detail or {}).get("time", "")),
         "store": task.store.name,
         "store_phone": task.store.phone,
         "holiday": str((task.detail or {}).get("holiday", "")),
@@ -56,6 +58,7 @@ def render_placeholders_sql(template_sql: str, *, task: str, store: str, custome
     expressions = {
         **card_placeholder_sql(customer_alias=customer, vehicle_alias=vehicle),
         "date": f"COALESCE(to_char({task}.subject_date, '{DATE_SQL_FORMAT}'), '')",
+        "time": f"COALESCE({task}.detail->>'time', '')",
         "store_phone": f"{store}.phone",
         "store": f"{store}.name",
         "holiday": f"COALESCE({task}.detail->>'holiday', '')",

@@ -15,7 +15,7 @@ from crm.selectors import working_calendar
 from customers.choices import ConsentPurpose
 from customers.message_outcomes import MessageOutcome
 from customers.selectors import CUSTOMER_TABLE, VEHICLE_TABLE, customer_sms_allowed_sql, customer_visibility_condition
-from followups.choices import MARKETING_RULES, CallOutcome, Channel, RuleCode, TaskStatus
+from followups.choices import MARKETING_RULES, REACHED_OUTCOMES, CallOutcome, Channel, RuleCode, TaskStatus
 from followups.generation import preview_statement
 from followups.models import CallAttempt, FollowupRule, FollowupTask, InboundSms, SmsMessage
 from followups.placeholders import render_placeholders, task_placeholder_values
@@ -217,7 +217,7 @@ def completion_report(*, user, start: datetime.date, end: datetime.date) -> dict
     attempts = CallAttempt.objects.filter(at__date__gte=start, at__date__lte=end, task__in=_visible_tasks(user))
     figures = {
         "made": Count("id"),
-        "reached": Count("id", filter=Q(outcome=CallOutcome.REACHED)),
+        "reached": Count("id", filter=Q(outcome__in=REACHED_OUTCOMES)),
         "satisfied": Count("id", filter=Q(satisfaction__gte=SATISFIED_SCORE)),
         "dissatisfied": Count("id", filter=Q(is_dissatisfied=True)),
     }
@@ -259,14 +259,14 @@ def call_summary(*, user, start: datetime.date, end: datetime.date) -> dict:
                     attempts.exclude(satisfaction=None).values("satisfaction").annotate(count=Count("id"))}  # fmt: skip
     daily = list(
         attempts.values("at__date")
-        .annotate(made=Count("id"), reached=Count("id", filter=Q(outcome=CallOutcome.REACHED)))
+        .annotate(made=Count("id"), reached=Count("id", filter=Q(outcome__in=REACHED_OUTCOMES)))
         .order_by("at__date")
     )
     dissatisfied = list(
         attempts.filter(is_dissatisfied=True).select_related("customer", "task", "agent").order_by("-at")[:100]
     )
     total = attempts.count()
-    reached = sum(row["count"] for row in outcomes if row["outcome"] == CallOutcome.REACHED)
+    reached = sum(row["count"] for row in outcomes if row["outcome"] in REACHED_OUTCOMES)
     scores = [score for score, count in satisfaction.items() for _ in range(count)]
     return {
         "total": total,

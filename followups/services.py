@@ -21,10 +21,11 @@ from crm.exceptions import ApplicationError
 from crm.models import Store
 from crm.scoping import sees_all_stores
 from crm.selectors import staff_still_in_store_sql, working_calendar
-from customers.choices import ReplyAction, SatisfactionSource, SatisfactionVerdict
-from customers.models import Vehicle
+from customers.choices import AppointmentSource, ReplyAction, SatisfactionSource, SatisfactionVerdict
+from customers.models import Appointment, Vehicle
 from customers.satisfaction import department_for_rule, satisfaction_result_record
 from customers.selectors import CUSTOMER_TABLE, VEHICLE_TABLE, customer_visibility_sql, customers_with_mobile
+from customers.services.appointments import appointment_book
 from customers.sms_replies import Reply, reply_resolve
 from followups.campaigns import campaign_statuses_refresh, queued_campaign_message_allowed_sql
 from followups.choices import (
@@ -397,15 +398,19 @@ def call_record_outcome(
     callback_at: datetime.datetime | None = None,
     now: datetime.datetime | None = None,
     calendar: WorkingCalendar | None = None,
+    _booking: bool = False,
 ) -> list[FollowupTask]:
     """Record one call to a customer for all the agent's claimed tasks of that customer.
 
-    reached/refused close the tasks; wrong number closes them unreached; no answer and busy roll them
+    reached/refused/booked close the tasks (booked only through ``call_outcome_record`` with its
+    booking); wrong number closes them unreached; no answer and busy roll them
     to the next working day, at most 3 attempts; call back moves them to the requested time.
     """
     now = now or timezone.now()
     if outcome not in CallOutcome.values:
         raise ApplicationError(_("Choose an outcome."))
+    if outcome == CallOutcome.BOOKED and not _booking:
+        raise ApplicationError(_("A booked visit is recorded with its booking: choose the day and the slot."))
     if satisfaction is not None and not 1 <= satisfaction <= 5:
         raise ApplicationError(_("Satisfaction is between 1 and 5."))
     if outcome == CallOutcome.CALL_BACK and (callback_at is None or callback_at <= now):
@@ -427,7 +432,7 @@ def call_record_outcome(
         task.outcome = outcome
         task.claimed_by = None
         task.claimed_at = None
-        if outcome in (CallOutcome.REACHED, CallOutcome.REFUSED):
+        if outcome in (CallOutcome.REACHED, CallOutcome.REFUSED, CallOutcome.BOOKED):
             task.status = TaskStatus.DONE
             task.completed_at = now
             task.satisfaction = satisfaction
@@ -524,6 +529,53 @@ class CallOutcomeRecorded:
     # The call's first dissatisfied result (``callattempt:<id>``): the complaint it opened, or the
     # complaint form prefilled with its answers and notes.
     result_reference: str = ""
+    # The visit booked on the call (outcome ``booked``).
+    appointment: Appointment | None = None
+
+
+@dataclass(frozen=True)
+class CallBooking:
+    """The visit booked on a call (outcome ``booked``): one of the customer's vehicles, a day and a
+    slot of the store's grid, the purpose, an advisor (optional) and notes."""
+
+    vehicle: Vehicle
+    date: datetime.date
+    slot: datetime.time
+    purpose: str
+    advisor: object = None
+    notes: str = ""
+
+
+def _booking_task(tasks: list[FollowupTask], vehicle: Vehicle) -> FollowupTask:
+    """The task a booking comes from: the one about the booked vehicle, else the call's first."""
+    return next((task for task in tasks if task.vehicle_id == vehicle.pk), tasks[0])
+
+
+@transaction.atomic
+def _call_book_and_record(*, user, customer_id: int, booking: CallBooking, **outcome) -> tuple[list, Appointment]:
+    tasks = list(
+        FollowupTask.objects.select_related("customer__store")
+        .filter(claimed_by=user, customer_id=customer_id, status=TaskStatus.OPEN, channel=Channel.PHONE)
+        .order_by("id")
+    )
+    if not tasks:
+        raise ApplicationError(_("This call is no longer assigned to you: take the next one from the queue."))
+    appointment = appointment_book(
+        user=user,
+        customer=tasks[0].customer,
+        vehicle=booking.vehicle,
+        date=booking.date,
+        slot=booking.slot,
+        purpose=booking.purpose,
+        advisor=booking.advisor,
+        source=AppointmentSource.CALL,
+        source_reference=f"followuptask:{_booking_task(tasks, booking.vehicle).pk}",
+        notes=booking.notes,
+    )
+    recorded = call_record_outcome(
+        user=user, customer_id=customer_id, outcome=CallOutcome.BOOKED, _booking=True, **outcome
+    )
+    return recorded, appointment
 
 
 def call_outcome_record(
@@ -537,15 +589,29 @@ def call_outcome_record(
     notes: str = "",
     callback_at: datetime.datetime | None = None,
     now: datetime.datetime | None = None,
+    booking: CallBooking | None = None,
 ) -> CallOutcomeRecorded:
     """The call page's "save": record the call's outcome for the agent's claimed tasks of the
     customer (``call_record_outcome``, one transaction), then claim the agent's next call. Raises
     ``ApplicationError`` (nothing recorded, nothing claimed) for a bad outcome or a call no longer
-    the agent's."""
-    tasks = call_record_outcome(
-        user=user, customer_id=customer_id, outcome=outcome, answers=answers, satisfaction=satisfaction,
-        is_dissatisfied=is_dissatisfied, notes=notes, callback_at=callback_at, now=now,
-    )  # fmt: skip
+    the agent's.
+
+    Outcome ``booked`` books ``booking`` (``appointment_book``, source ``call``, reference
+    ``followuptask:<id>``) and records the call as reached in the same transaction: a full slot or a
+    day off refuses both, with the message naming the next free slots."""
+    appointment = None
+    if outcome == CallOutcome.BOOKED:
+        if booking is None:
+            raise ApplicationError(_("A booked visit is recorded with its booking: choose the day and the slot."))
+        tasks, appointment = _call_book_and_record(
+            user=user, customer_id=customer_id, booking=booking, answers=answers, satisfaction=satisfaction,
+            is_dissatisfied=is_dissatisfied, notes=notes, now=now,
+        )  # fmt: skip
+    else:
+        tasks = call_record_outcome(
+            user=user, customer_id=customer_id, outcome=outcome, answers=answers, satisfaction=satisfaction,
+            is_dissatisfied=is_dissatisfied, notes=notes, callback_at=callback_at, now=now,
+        )  # fmt: skip
     # A call from "My tasks" goes back to that list: the queue's next call is for queue work only.
     is_assigned = any(task.assignee_id for task in tasks)
     dissatisfied = is_dissatisfied_result(is_dissatisfied=is_dissatisfied, satisfaction=satisfaction)
@@ -556,6 +622,7 @@ def call_outcome_record(
         next_tasks=[] if is_assigned else task_claim_next(user=user, now=now),
         is_assigned=is_assigned,
         result_reference=f"callattempt:{first_attempt.pk}" if first_attempt else "",
+        appointment=appointment,
     )
 
 
@@ -573,6 +640,18 @@ def sms_window_open(now: datetime.datetime) -> bool:
         return int(hours) * 60 + int(mins or 0)
 
     return parse(start_text) <= minutes < parse(end_text)
+
+
+def sms_window_next_start(now: datetime.datetime) -> datetime.datetime | None:
+    """When a message made at ``now`` may be handed over: None inside the sending window, else the
+    window's next opening (today's before it opens, tomorrow's after it closed)."""
+    if sms_window_open(now):
+        return None
+    start_text = settings.SMS_SEND_WINDOW.partition("-")[0].strip()
+    hours, _colon, minutes = start_text.partition(":")
+    local = timezone.localtime(now)
+    opening = local.replace(hour=int(hours), minute=int(minutes or 0), second=0, microsecond=0)
+    return opening if opening > local else opening + datetime.timedelta(days=1)
 
 
 _SMS_PREPARE_TEMPLATE = r"""

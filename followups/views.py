@@ -23,15 +23,17 @@ from crm.choices import AuditAction
 from crm.exceptions import ApplicationError
 from crm.masking import phone_for_user, phone_reveal_record
 from crm.scoping import stores_for_user
+from crm.selectors import working_calendar
 from customers.exports import ExportNeedsApproval
 from customers.forms import ExportRequestForm
 from customers.membership import membership_badge
 from customers.selectors import customer_get_for_user, customer_vehicles
+from customers.selectors.appointments import appointment_day_slots
 from customers.views import approved_export_download, export_approval_page, export_request_form_errors
 from followups import exports, selectors, services
-from followups.choices import RuleCode
+from followups.choices import CallOutcome, RuleCode
 from followups.defaults import SMS_OPT_OUT_TEXT
-from followups.forms import OutcomeForm, RuleForm
+from followups.forms import CallBookingForm, OutcomeForm, RuleForm
 
 PAGE_SIZE = 25
 CALL_PERMISSIONS = ("followups.work_call_queue", "followups.work_own_tasks")
@@ -76,11 +78,59 @@ def _complaint_url(task, result_reference: str = "") -> str:
     return f"{base}?{urlencode(query)}"
 
 
-def _call_context(request: HttpRequest, tasks: list, *, form: OutcomeForm | None = None, saved=None) -> dict:
+def _booking_day(booking_form: CallBookingForm) -> datetime.date:
+    """The day whose slots the booking part shows: the one posted, else the next working day."""
+    chosen = booking_form.data.get("booking-date") if booking_form.is_bound else booking_form.initial.get("date")
+    if isinstance(chosen, datetime.date):
+        return chosen
+    try:
+        return datetime.date.fromisoformat(chosen or "")
+    except ValueError:
+        pass
+    today = timezone.localdate()
+    tomorrow = today + datetime.timedelta(days=1)
+    return working_calendar(first_day=tomorrow, last_day=tomorrow + datetime.timedelta(days=40)).next_working_day(
+        tomorrow
+    )
+
+
+def _booking_context(request: HttpRequest, customer, tasks: list, booking_form: CallBookingForm | None) -> dict:
+    """The call page's booking part (outcome "booked"): the form and the chosen day's slots with
+    their free places (a VIP may take the green-channel place of a full slot)."""
+    if not request.user.has_perm("customers.add_appointment"):
+        return {"booking_form": None}
+    booking_form = booking_form or CallBookingForm(customer=customer, tasks=tasks)
+    day = _booking_day(booking_form)
+    if not booking_form.is_bound:
+        booking_form.initial["date"] = day
+    is_vip = membership_badge(customer).is_vip
+    working, slots = appointment_day_slots(store=customer.store, day=day)
+    return {
+        "booking_form": booking_form,
+        "booking_day": day,
+        "booking_is_working_day": working,
+        "booking_slots": [(slot, slot.bookable(is_vip=is_vip)) for slot in slots],
+        "booking_chosen_slot": (
+            booking_form.data.get("booking-slot", "") if booking_form.is_bound else booking_form.initial.get("slot", "")
+        ),
+        "booking_is_vip": is_vip,
+    }
+
+
+def _call_context(
+    request: HttpRequest,
+    tasks: list,
+    *,
+    form: OutcomeForm | None = None,
+    saved=None,
+    booking_form: CallBookingForm | None = None,
+) -> dict:
     is_assigned = bool(tasks and tasks[0].assignee_id) or bool(saved and saved.get("is_assigned"))
     context = {"tasks": tasks, "form": form or OutcomeForm(), "saved": saved, "is_assigned": is_assigned}
     if tasks:
         customer = tasks[0].customer
+        posted = request.POST if request.method == "POST" and not saved else {}
+        context.update(_booking_context(request, customer, tasks, booking_form))
         context.update(
             customer=customer,
             badge=membership_badge(customer),
@@ -91,7 +141,11 @@ def _call_context(request: HttpRequest, tasks: list, *, form: OutcomeForm | None
                 {
                     "task": task,
                     "script": selectors.call_script(task),
-                    "questions": list(enumerate(task.rule.questionnaire or [])),
+                    # (index, question, the answer typed when the page comes back after a refusal)
+                    "questions": [
+                        (index, question, posted.get(f"answer-{task.pk}-{index}", ""))
+                        for index, question in enumerate(task.rule.questionnaire or [])
+                    ],
                 }
                 for task in tasks
             ],
@@ -99,14 +153,14 @@ def _call_context(request: HttpRequest, tasks: list, *, form: OutcomeForm | None
     return context
 
 
-def _call_panel(request: HttpRequest, tasks: list, **kwargs) -> HttpResponse:
+def _call_panel(request: HttpRequest, tasks: list, *, status: int = 200, **kwargs) -> HttpResponse:
     template = "followups/_call_panel.html" if request.htmx else "followups/call.html"
     context = _call_context(request, tasks, **kwargs)
     customer = context.get("customer")
     if customer is not None and (customer.mobile or customer.landline):
         # A manager's call page shows the whole number: audited like every other page that does.
         phone_reveal_record(user=request.user, object_ids=[customer.pk], path=request.path)
-    return render(request, template, context)
+    return render(request, template, context, status=status)
 
 
 @login_required
@@ -174,15 +228,49 @@ def _questionnaire_answers(data) -> dict[str, dict[str, str]]:
     return answers
 
 
+def _booked_message(appointment) -> str:
+    return _("Visit booked for %(day)s %(slot)s.") % {
+        "day": appointment.date.isoformat(),
+        "slot": f"{appointment.slot:%H:%M}",
+    }
+
+
 @login_required
 @works_calls
 @require_POST
 def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
-    customer_get_for_user(user=request.user, pk=customer_id)
+    customer = customer_get_for_user(user=request.user, pk=customer_id)
     form = OutcomeForm(request.POST)
-    if not form.is_valid():
+    booking_form = None
+    tasks = None
+    if "show_slots" in request.POST or request.POST.get("outcome") == CallOutcome.BOOKED:
         tasks = services.task_current_call(user=request.user, customer_id=customer_id)
-        return _call_panel(request, tasks, form=form)
+        if not tasks:
+            messages.info(request, _("This call is no longer assigned to you: take the next one from the queue."))
+            return redirect(_calls_home(request.user))
+        booking_form = CallBookingForm(request.POST, customer=customer, tasks=tasks)
+    if "show_slots" in request.POST:
+        # "Show free slots" (works without JavaScript): the same page with the chosen day's slots,
+        # every value kept, nothing recorded.
+        kept = {name: request.POST[f"booking-{name}"] for name in CallBookingForm.base_fields
+                if request.POST.get(f"booking-{name}")}  # fmt: skip
+        booking_form = CallBookingForm(initial=kept, customer=customer, tasks=tasks)
+        return _call_panel(request, tasks, form=OutcomeForm(initial=request.POST.dict()), booking_form=booking_form)
+    booking = None
+    if form.is_valid() and form.cleaned_data["outcome"] == CallOutcome.BOOKED:
+        if not request.user.has_perm("customers.add_appointment"):
+            raise PermissionDenied
+        if booking_form.is_valid():
+            data = booking_form.cleaned_data
+            booking = services.CallBooking(
+                vehicle=data["vehicle"], date=data["date"], slot=data["slot"], purpose=data["purpose"],
+                advisor=data["advisor"], notes=data["notes"],
+            )  # fmt: skip
+        else:
+            form.add_error(None, _("Complete the booking: vehicle, day and slot."))
+    if not form.is_valid():
+        tasks = tasks or services.task_current_call(user=request.user, customer_id=customer_id)
+        return _call_panel(request, tasks, form=form, booking_form=booking_form)
     try:
         recorded = services.call_outcome_record(
             user=request.user,
@@ -193,11 +281,12 @@ def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
             is_dissatisfied=form.cleaned_data["is_dissatisfied"],
             notes=form.cleaned_data["notes"],
             callback_at=form.cleaned_data["callback_at"],
+            booking=booking,
         )
     except ApplicationError as error:
         form.add_error(None, error.message)
         tasks = services.task_current_call(user=request.user, customer_id=customer_id)
-        return _call_panel(request, tasks, form=form)
+        return _call_panel(request, tasks, form=form, booking_form=booking_form)
     called = recorded.tasks[0]
     saved = {
         "customer": called.customer,
@@ -205,11 +294,14 @@ def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
         "complaint_url": _complaint_url(called, recorded.result_reference) if recorded.is_dissatisfied else "",
         "dissatisfied": recorded.is_dissatisfied,
         "is_assigned": recorded.is_assigned,
+        "appointment": recorded.appointment,
     }
     next_tasks = recorded.next_tasks
     if request.htmx:
         return _call_panel(request, next_tasks, saved=saved)
     messages.success(request, _("Outcome saved."))
+    if recorded.appointment is not None:
+        messages.success(request, _booked_message(recorded.appointment))
     if next_tasks:
         return redirect("followups:call", customer_id=next_tasks[0].customer_id)
     if recorded.is_assigned:

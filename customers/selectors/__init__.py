@@ -468,7 +468,9 @@ CARD_PLACEHOLDERS = ("name", "plate", "model", "points")
 #: Every ``{placeholder}`` an SMS or a call script may hold: the card's and vehicle's fields, and what
 #: the follow-ups add (the date the message is about, the store, a holiday, an event). Follow-ups
 #: fill them (followups/placeholders.py); every app that lets staff write a message checks against it.
-MESSAGE_PLACEHOLDERS = ("name", "plate", "model", "date", "store_phone", "store", "holiday", "event", "points")
+MESSAGE_PLACEHOLDERS = (
+    "name", "plate", "model", "date", "time", "store_phone", "store", "holiday", "event", "points",
+)  # fmt: skip
 _BRACED = re.compile(r"\{([^{}]*)\}")
 
 

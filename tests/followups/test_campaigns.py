@@ -90,7 +90,7 @@ def test_unknown_placeholders_are_refused_when_saved(manager_a, store_a, segment
         draft(manager_a, store_a, segment, template=template)
     name = template[3:]
     assert refused.value.message == (
-        f"未知字段：{name}。可用字段为：{{name}} {{plate}} {{model}} {{date}} {{store_phone}} {{store}}"
+        f"未知字段：{name}。可用字段为：{{name}} {{plate}} {{model}} {{date}} {{time}} {{store_phone}} {{store}}"
         " {holiday} {event} {points}。"
     )
     assert Campaign.objects.count() == 0

@@ -66,6 +66,7 @@ def test_the_registrations_take_their_place_beside_follow_ups_own(club):
         "clubs.event_sign_up",  # the real club's
         "standin.event_sign_up",
         "followups.satisfaction",
+        "followups.appointment_reply",
         "followups.event_rsvp",
     ]
 

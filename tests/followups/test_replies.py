@@ -31,6 +31,7 @@ def test_followups_registers_its_handlers_in_order():
         "followups.opt_out",
         "clubs.event_sign_up",  # the club's sign-up to an event, asked before the plain RSVP
         "followups.satisfaction",
+        "followups.appointment_reply",  # Y / N after a booking's confirmation or reminder
         "followups.event_rsvp",
     ]
 

@@ -25,8 +25,7 @@ D = datetime.date
 def test_every_rule_has_a_builder_event_notice_the_clubs():
     from clubs.invitations import event_invitations
 
-    # The appointments' rules get their builders with the appointments: until then they make nothing.
-    assert set(rule_builders()) == set(RuleCode.values) - {"appointment_reminder", "no_show_followup"}
+    assert set(rule_builders()) == set(RuleCode.values)
     assert rule_builder_for(RuleCode.EVENT_NOTICE) is event_invitations
 
 
