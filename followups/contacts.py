@@ -1,7 +1,7 @@
 """Follow-ups' contacts for the retention dashboard's "won back by" (customers/contacts.py): a call
 that reached the customer (reached, or ended in a booked visit), at the call attempt's time, by its
-agent, for its task's rule; and an SMS the gateway reported delivered (at its sending time, for its rule, or its campaign when it is a
-campaign message)."""
+agent, for its task's rule; and an SMS the gateway reported delivered, at its sending time, for its
+rule, or its campaign when it is a campaign message."""
 
 import datetime
 from collections.abc import Iterable
