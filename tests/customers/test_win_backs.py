@@ -164,3 +164,13 @@ def test_a_visit_booked_with_the_customer_is_a_contact_but_a_walk_in_or_a_cancel
         "W2": ("", "", None, None, None),
         "W3": ("", "", None, None, None),
     }
+
+
+def test_a_call_that_booked_a_visit_reached_the_customer(store):
+    agent = UserFactory(username="agent_b", stores=[store])
+    customer = lost_owner("W1", store=store, returned_on=RETURN)
+    call(customer, at(D(2026, 3, 9), 10), agent=agent, outcome="booked", code="maintenance_due")
+
+    customer_states_build(first=D(2026, 2, 1), last=MARCH)
+
+    assert win_backs()["W1"][3:8] == ("call", "maintenance_due", None, agent.pk, at(D(2026, 3, 9), 10))
