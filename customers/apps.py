@@ -141,6 +141,8 @@ class CustomersConfig(AppConfig):
     )
     # The landing pages (crm/landing.py): the key figures, and the desks' customer search.
     landing_figures = ["customers.landing.landing_figures"]
+    # A sales consultant's prospects needing action, on their page.
+    landing_panels = ["customers.landing.landing_panels"]
     landing_actions = [
         LandingAction(
             "customers:list", _("Find a customer"), roles=("service_advisor", "sales_consultant"), position=20
