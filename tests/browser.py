@@ -69,3 +69,16 @@ def current_device_code(username: str) -> str:
         if generator.t() > device.last_t:
             return f"{generator.token():0{device.digits}d}"
         time.sleep(0.5)
+
+
+NO_HORIZONTAL_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
+
+
+def fits_without_sideways_scroll(page, *, tries: int = 20) -> bool:
+    """Whether the page fits its width, given a few frames to settle: the charts follow a new width
+    a frame later (Chart.js watches its box)."""
+    for _try in range(tries):
+        if page.evaluate(NO_HORIZONTAL_SCROLL):
+            return True
+        page.wait_for_timeout(100)
+    return False
