@@ -232,8 +232,8 @@ def prospect_report_view(request: HttpRequest) -> HttpResponse:
     """Prospects won and lost, per source and per consultant, for a period (a chart and two tables)."""
     form = ProspectReportForm(request.GET or None)
     start, end = form.period(today=timezone.localdate())
-    if not form.is_bound or form.errors:  # the date pickers show the period the page reports on
-        form = ProspectReportForm(initial={"start": start, "end": end}) if not form.is_bound else form
+    if not form.is_bound:  # the date pickers show the period the page reports on
+        form = ProspectReportForm(initial={"start": start, "end": end})
     report = prospect_report(user=request.user, start=start, end=end)
     chart = {
         "sources": [row["label"] for row in report["by_source"]],
