@@ -4,7 +4,7 @@ import datetime
 
 from django.conf import settings
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db import connection
+from django.db import connection, connections, router
 from django.db.models import BooleanField, Count, Min, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import Http404
@@ -325,7 +325,8 @@ def call_funnel_report(*, user, start: datetime.date, end: datetime.date) -> dic
         FROM reached r LEFT JOIN {User._meta.db_table} u ON u.id = r.agent_id
         GROUP BY r.agent_id, u.username, u.last_name, u.first_name
     """
-    with connection.cursor() as cursor:
+    # A report page reads from the replica when one is configured (crm/replicas.py): so does this SQL.
+    with connections[router.db_for_read(CallAttempt)].cursor() as cursor:
         cursor.execute(statement, params)
         rows = cursor.fetchall()
     labels = dict(RuleCode.choices)
