@@ -6,6 +6,9 @@ Each app may name on its AppConfig:
   counting over ``store_ids`` (``None``: every store). The figures show in INSTALLED_APPS order.
 - ``landing_actions``: ``LandingAction``s, the big buttons of a role's landing page (a role's main
   tool: the customer search for the desks, the call queue for the agents).
+- ``landing_panels``: dotted paths of readers ``f(*, user, store_ids, today) -> list[LandingPanel]``:
+  a short list on a role's page (a sales consultant's prospects needing action), with a link to the
+  whole list. The panels show in INSTALLED_APPS order, after the figures.
 
 This module is imported by the apps' ``apps.py``: it must not import models.
 """
@@ -27,6 +30,7 @@ class LandingFigure:
     label: str
     value: int
     page_name: str = ""
+    link: str = ""  # a URL: the figure opens the page it counts (the arrivals board)
 
     def __post_init__(self) -> None:
         if not self.page_name:
@@ -55,6 +59,28 @@ class ResolvedAction:
     accesskey: str
 
 
+@dataclass(frozen=True)
+class LandingPanelRow:
+    """One line of a panel: what the user reads, where it leads, and a detail beside it."""
+
+    label: str
+    url: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class LandingPanel:
+    """A short list on the landing page: ``key`` names it in the page (``data-panel``); the link
+    (``link_url``, ``link_label``) opens the whole list; ``empty_text`` shows when there is no row."""
+
+    key: str
+    title: str
+    rows: tuple[LandingPanelRow, ...] = ()
+    link_url: str = ""
+    link_label: str = ""
+    empty_text: str = ""
+
+
 def _registered(attribute: str):
     for app_config in apps.get_app_configs():
         yield from getattr(app_config, attribute, ())
@@ -66,6 +92,14 @@ def landing_figures_collect(*, user, store_ids, today: datetime.date) -> list[La
     for path in _registered("landing_figures"):
         figures.extend(import_string(path)(user=user, store_ids=store_ids, today=today))
     return figures
+
+
+def landing_panels_collect(*, user, store_ids, today: datetime.date) -> list[LandingPanel]:
+    """Every registered panel, in INSTALLED_APPS order."""
+    panels = []
+    for path in _registered("landing_panels"):
+        panels.extend(import_string(path)(user=user, store_ids=store_ids, today=today))
+    return panels
 
 
 def landing_actions_for(user) -> list[ResolvedAction]:

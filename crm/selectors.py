@@ -1,4 +1,4 @@
-"""Reads of the shared core: the landing figures, the calendar, export requests, the audit page."""
+"""Reads of the shared core: the landing figures and panels, the calendar, export requests, the audit page."""
 
 import datetime
 
@@ -11,7 +11,7 @@ from django.utils.translation import gettext
 from crm.calendar import WorkingCalendar
 from crm.choices import Role
 from crm.exceptions import ApplicationError
-from crm.landing import LandingFigure, landing_figures_collect
+from crm.landing import LandingFigure, LandingPanel, landing_figures_collect, landing_panels_collect
 from crm.models import AuditLog, CalendarDay, ExportRequest, Store, User
 from crm.scoping import visible_store_ids
 
@@ -21,6 +21,13 @@ def landing_figures(*, user, today: datetime.date | None = None) -> list[Landing
     counted over the user's stores as of ``today``."""
     today = today or timezone.localdate()
     return landing_figures_collect(user=user, store_ids=visible_store_ids(user), today=today)
+
+
+def landing_panels(*, user, today: datetime.date | None = None) -> list[LandingPanel]:
+    """The short lists the apps register for the landing pages (crm.landing: a consultant's
+    prospects…), over the user's stores as of ``today``."""
+    today = today or timezone.localdate()
+    return landing_panels_collect(user=user, store_ids=visible_store_ids(user), today=today)
 
 
 def working_calendar(*, first_day: datetime.date | None = None, last_day: datetime.date | None = None):

@@ -38,6 +38,7 @@ from crm.selectors import (
     export_requests_of,
     export_requests_to_decide,
     landing_figures,
+    landing_panels,
 )
 
 AUDIT_PAGE_SIZE = 50
@@ -56,13 +57,15 @@ ROLE_LANDING_TEMPLATES = {
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     template = ROLE_LANDING_TEMPLATES.get(request.user.role, "crm/home_no_role.html")
-    figures = landing_figures(user=request.user)
+    today = timezone.localdate()
+    figures = landing_figures(user=request.user, today=today)
     context = {
         "figures": {figure.key: figure.value for figure in figures},
         "figure_list": figures,
+        "panels": landing_panels(user=request.user, today=today),
         "actions": landing_actions_for(request.user),
         "stores": list(stores_for_user(request.user)),
-        "today": timezone.localdate(),
+        "today": today,
     }
     return render(request, template, context)
 

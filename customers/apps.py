@@ -6,6 +6,7 @@ from crm.masking import PhoneNumbers
 from crm.navigation import GlobalSearch
 
 _PROSPECTS = ["view_prospect", "add_prospect", "change_prospect"]
+_PROSPECT_REPORT = ["view_prospect_report"]
 _READ = ["view_customer", "view_vehicle", "view_repairorder", "view_customernote", "view_segment"]
 _SEGMENTS = ["add_segment", "change_segment"]
 _CONSENT = ["view_customerconsent", "record_consent"]
@@ -33,7 +34,12 @@ class CustomersConfig(AppConfig):
     name = "customers"
     verbose_name = _("Customers")
     # GET requests to these pages read from the read replica when one is configured (crm/replicas.py).
-    replica_read_views = ["customers:retention", "customers:retention_customers", "customers:satisfaction"]
+    replica_read_views = [
+        "customers:retention",
+        "customers:retention_customers",
+        "customers:satisfaction",
+        "customers:prospect_report",
+    ]
     role_permissions = {
         "service_advisor": [
             *_READ,
@@ -79,6 +85,7 @@ class CustomersConfig(AppConfig):
             "add_customernote",
             "view_retention",
             *_PROSPECTS,
+            *_PROSPECT_REPORT,
             *_BOOK,
             *_CHECK_IN,
             *_APPOINTMENT_SETTINGS,
@@ -106,6 +113,7 @@ class CustomersConfig(AppConfig):
             "delete_segment",
             "view_retention",
             *_PROSPECTS,
+            *_PROSPECT_REPORT,
             *_BOOK,
             *_CHECK_IN,
             *_APPOINTMENT_SETTINGS,
@@ -120,6 +128,7 @@ class CustomersConfig(AppConfig):
         # The sales consultant's own page; the managers' bar is full, theirs is under "More".
         ("customers:prospect_list", _("Prospects"), ["sales_consultant"]),
         ("customers:prospect_list", _("Prospects"), ["manager", "admin"], "more"),
+        ("customers:prospect_report", _("Prospects won and lost"), ["manager", "admin"], "more"),
         # The advisors' desk page; managers look at it now and then.
         ("customers:arrivals", _("Arrivals"), ["service_advisor"]),
         ("customers:arrivals", _("Arrivals"), ["manager", "admin"], "more"),
@@ -138,6 +147,8 @@ class CustomersConfig(AppConfig):
     )
     # The landing pages (crm/landing.py): the key figures, and the desks' customer search.
     landing_figures = ["customers.landing.landing_figures"]
+    # A sales consultant's prospects needing action, on their page.
+    landing_panels = ["customers.landing.landing_panels"]
     landing_actions = [
         LandingAction(
             "customers:list", _("Find a customer"), roles=("service_advisor", "sales_consultant"), position=20

@@ -969,6 +969,7 @@ class Prospect(TimeStampedModel):
         ordering = ["-recorded_on", "-id"]
         verbose_name = _("prospect")
         verbose_name_plural = _("prospects")
+        permissions = [("view_prospect_report", _("Can see prospects won and lost"))]
         indexes = [
             models.Index(
                 fields=["mobile", "recorded_on"],

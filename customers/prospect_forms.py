@@ -102,3 +102,37 @@ class ProspectAssignForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["consultant"].queryset = prospect_consultants(store_ids=store_ids)
         self.fields["consultant"].label_from_instance = staff_label
+
+
+# The longest period the prospects' report covers at once (a year and a day for a leap year).
+PROSPECT_REPORT_MAX_DAYS = 366
+
+
+class ProspectReportForm(forms.Form):
+    """The period of the prospects' report: this month unless chosen."""
+
+    start = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"invalid": _("Enter the first day as YYYY-MM-DD.")},
+    )  # fmt: skip
+    end = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"invalid": _("Enter the last day as YYYY-MM-DD.")},
+    )  # fmt: skip
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            if end < start:
+                raise forms.ValidationError(_("The last day comes before the first."))
+            if (end - start).days >= PROSPECT_REPORT_MAX_DAYS:
+                raise forms.ValidationError(_("Choose at most %(days)s days.") % {"days": PROSPECT_REPORT_MAX_DAYS})
+        return data
+
+    def period(self, *, today) -> tuple:
+        """The chosen days; this month up to today when none (or a wrong one) is chosen."""
+        data = self.cleaned_data if self.is_valid() else {}
+        start = data.get("start") or today.replace(day=1)
+        end = data.get("end") or max(today, start)
+        return start, end

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -15,13 +16,20 @@ from crm.exceptions import ApplicationError
 from crm.masking import phone_for_user, phone_reveal_record
 from crm.scoping import stores_for_user, visible_store_ids
 from customers.choices import ProspectLostReason, ProspectSource, ProspectStatus
-from customers.prospect_forms import ProspectAssignForm, ProspectForm, ProspectStatusForm, staff_label
+from customers.prospect_forms import (
+    ProspectAssignForm,
+    ProspectForm,
+    ProspectReportForm,
+    ProspectStatusForm,
+    staff_label,
+)
 from customers.selectors.prospects import (
     PROSPECT_STATUS_FILTERS,
     prospect_consultants,
     prospect_get_for_user,
     prospect_history,
     prospect_list_for_user,
+    prospect_report,
 )
 from customers.services.prospects import PROSPECT_TRANSITIONS, prospect_advance, prospect_assign, prospect_create
 
@@ -215,3 +223,29 @@ def prospect_dial(request: HttpRequest, pk: int) -> HttpResponse:
         detail={"path": request.path, "purpose": "dial"},
     )
     return TelRedirect(f"tel:{prospect.mobile}")
+
+
+@login_required
+@permission_required("customers.view_prospect_report", raise_exception=True)
+@require_GET
+def prospect_report_view(request: HttpRequest) -> HttpResponse:
+    """Prospects won and lost, per source and per consultant, for a period (a chart and two tables)."""
+    form = ProspectReportForm(request.GET or None)
+    start, end = form.period(today=timezone.localdate())
+    if not form.is_bound:  # the date pickers show the period the page reports on
+        form = ProspectReportForm(initial={"start": start, "end": end})
+    report = prospect_report(user=request.user, start=start, end=end)
+    chart = {
+        "sources": [row["label"] for row in report["by_source"]],
+        "won": [row["won"] for row in report["by_source"]],
+        "lost": [row["lost"] for row in report["by_source"]],
+        "open": [row["new"] - row["won"] - row["lost"] for row in report["by_source"]],
+        "labels": {"won": _("Won"), "lost": _("Lost"), "open": _("Still open")},
+    }
+    tables = [
+        {"name": "by-source", "title": _("Per source"), "heading": _("Source"), "rows": report["by_source"]},
+        {"name": "by-consultant", "title": _("Per sales consultant"), "heading": _("Sales consultant"),
+         "rows": report["by_consultant"]},
+    ]  # fmt: skip
+    context = {"form": form, "start": start, "end": end, "report": report, "chart": chart, "tables": tables}
+    return render(request, "customers/prospects/prospect_report.html", context, status=400 if form.errors else 200)

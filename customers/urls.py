@@ -41,6 +41,7 @@ urlpatterns += interview_urls.urlpatterns
 urlpatterns += [
     path("prospects/", prospect_views.prospect_list, name="prospect_list"),
     path("prospects/new/", prospect_views.prospect_create_view, name="prospect_create"),
+    path("prospects/report/", prospect_views.prospect_report_view, name="prospect_report"),
     path("prospects/<int:pk>/", prospect_views.prospect_detail, name="prospect_detail"),
     path("prospects/<int:pk>/status/", prospect_views.prospect_status, name="prospect_status"),
     path("prospects/<int:pk>/assign/", prospect_views.prospect_assign_view, name="prospect_assign"),

@@ -2,19 +2,28 @@
 
 import datetime
 
+from django.conf import settings
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db import connection
+from django.db import connection, connections, router
 from django.db.models import BooleanField, Count, Min, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 
 from crm.calendar import WorkingCalendar
-from crm.models import Store
-from crm.scoping import scope_to_user_stores, stores_for_user
+from crm.models import Store, User
+from crm.scoping import scope_to_user_stores, stores_for_user, visible_store_ids
 from crm.selectors import working_calendar
 from customers.choices import ConsentPurpose
 from customers.message_outcomes import MessageOutcome
-from customers.selectors import CUSTOMER_TABLE, VEHICLE_TABLE, customer_sms_allowed_sql, customer_visibility_condition
+from customers.selectors import (
+    CUSTOMER_TABLE,
+    REPAIR_ORDER_TABLE,
+    VEHICLE_TABLE,
+    customer_sms_allowed_sql,
+    customer_visibility_condition,
+    customer_visibility_sql,
+)
+from customers.selectors.appointments import APPOINTMENT_TABLE, appointment_booked_from_task_sql
 from followups.choices import MARKETING_RULES, REACHED_OUTCOMES, CallOutcome, Channel, RuleCode, TaskStatus
 from followups.generation import preview_statement
 from followups.models import CallAttempt, FollowupRule, FollowupTask, InboundSms, SmsMessage
@@ -245,6 +254,101 @@ def completion_report(*, user, start: datetime.date, end: datetime.date) -> dict
         .order_by("agent__username")
     )
     return {"by_rule": sorted(by_rule, key=lambda row: row["task__code"]), "by_agent": by_agent}
+
+
+# A call "reaches" the owner when its outcome is one of these (a call that books a visit reached the
+# owner too; "booked" is compared as a string so the report holds before that outcome exists).
+REACHING_OUTCOMES = (str(CallOutcome.REACHED), "booked")
+# A repair order of the vehicle opened this many days after the reaching call (the call's day
+# included) counts as brought back by the call.
+FUNNEL_REPAIR_ORDER_DAYS = 7
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def call_funnel_report(*, user, start: datetime.date, end: datetime.date) -> dict:
+    """The calls' funnel of a period, per rule and per agent: phone tasks reached (their first
+    reaching call in the period, by whoever made it), booked (an appointment made from the task's
+    call), kept (that appointment kept), and the repair orders of the task's vehicle opened within
+    FUNNEL_REPAIR_ORDER_DAYS days after the reaching call, with their revenue (sum of the orders'
+    totals; an order counts once per rule and once per agent). The rates are booked/reached,
+    kept/booked and orders/reached. One query."""
+    store_ids = visible_store_ids(user)
+    visible_sql, params = customer_visibility_sql(user, alias="cu")
+    store_sql = "" if store_ids is None else "AND t.store_id = ANY(%(store_ids)s)"
+    booked_sql = appointment_booked_from_task_sql(alias="ap", task_id_sql="r.task_id")
+    params = {
+        **params,
+        "store_ids": store_ids,
+        "outcomes": list(REACHING_OUTCOMES),
+        "phone": str(Channel.PHONE),
+        "start": start,
+        "end": end,
+        "days": FUNNEL_REPAIR_ORDER_DAYS,
+        "tz": settings.TIME_ZONE,
+    }
+    statement = f"""
+        WITH first_reach AS (
+            SELECT DISTINCT ON (a.task_id) a.task_id, a.agent_id, (a.at AT TIME ZONE %(tz)s)::date AS call_day,
+                   t.code, t.vehicle_id
+            FROM {CallAttempt._meta.db_table} a
+            JOIN {FollowupTask._meta.db_table} t ON t.id = a.task_id
+            JOIN {CUSTOMER_TABLE} cu ON cu.id = t.customer_id
+            WHERE a.outcome = ANY(%(outcomes)s) AND t.channel = %(phone)s {store_sql} AND {visible_sql}
+            ORDER BY a.task_id, a.at, a.id
+        ), reached AS (
+            SELECT r.*,
+                   EXISTS (SELECT 1 FROM {APPOINTMENT_TABLE} ap WHERE {booked_sql}) AS booked,
+                   EXISTS (SELECT 1 FROM {APPOINTMENT_TABLE} ap WHERE {booked_sql} AND ap.kept_at IS NOT NULL) AS kept
+            FROM first_reach r WHERE r.call_day BETWEEN %(start)s AND %(end)s
+        ), orders AS (
+            SELECT DISTINCT r.code, r.agent_id, ro.id AS order_id, COALESCE(ro.total_amount, 0) AS total
+            FROM reached r JOIN {REPAIR_ORDER_TABLE} ro ON ro.vehicle_id = r.vehicle_id
+            WHERE ro.open_date BETWEEN r.call_day AND r.call_day + %(days)s
+        )
+        SELECT 'rule', r.code, NULL::bigint, '', '', count(*), count(*) FILTER (WHERE r.booked),
+               count(*) FILTER (WHERE r.kept),
+               (SELECT count(DISTINCT o.order_id) FROM orders o WHERE o.code = r.code),
+               (SELECT COALESCE(sum(d.total), 0) FROM (SELECT DISTINCT o.order_id, o.total FROM orders o
+                                                       WHERE o.code = r.code) d)
+        FROM reached r GROUP BY r.code
+        UNION ALL
+        SELECT 'agent', NULL, r.agent_id, COALESCE(u.username, ''),
+               COALESCE(NULLIF(trim(u.last_name || u.first_name), ''), u.username, ''),
+               count(*), count(*) FILTER (WHERE r.booked),
+               count(*) FILTER (WHERE r.kept),
+               (SELECT count(DISTINCT o.order_id) FROM orders o WHERE o.agent_id IS NOT DISTINCT FROM r.agent_id),
+               (SELECT COALESCE(sum(d.total), 0) FROM (SELECT DISTINCT o.order_id, o.total FROM orders o
+                                                       WHERE o.agent_id IS NOT DISTINCT FROM r.agent_id) d)
+        FROM reached r LEFT JOIN {User._meta.db_table} u ON u.id = r.agent_id
+        GROUP BY r.agent_id, u.username, u.last_name, u.first_name
+    """
+    # A report page reads from the replica when one is configured (crm/replicas.py): so does this SQL.
+    with connections[router.db_for_read(CallAttempt)].cursor() as cursor:
+        cursor.execute(statement, params)
+        rows = cursor.fetchall()
+    labels = dict(RuleCode.choices)
+    by_rule, by_agent = [], []
+    for dimension, code, agent_id, username, name, reached, booked, kept, orders, revenue in rows:
+        figures = {
+            "reached": reached,
+            "booked": booked,
+            "kept": kept,
+            "orders": orders,
+            "revenue": revenue,
+            "booked_rate": _rate(booked, reached),
+            "kept_rate": _rate(kept, booked),
+            "order_rate": _rate(orders, reached),
+        }
+        if dimension == "rule":
+            by_rule.append({"code": code, "label": str(labels.get(code, code)), **figures})
+        else:
+            by_agent.append({"agent_id": agent_id, "username": username, "name": name, **figures})
+    by_rule.sort(key=lambda row: row["code"])
+    by_agent.sort(key=lambda row: (row["username"] == "", row["username"]))
+    return {"by_rule": by_rule, "by_agent": by_agent}
 
 
 def call_summary(*, user, start: datetime.date, end: datetime.date) -> dict:

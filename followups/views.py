@@ -477,7 +477,16 @@ def reports(request: HttpRequest) -> HttpResponse:
         start, end, error = end, start, _("The end date was before the start date; they were swapped.")
     completion = selectors.completion_report(user=request.user, start=start, end=end)
     summary = selectors.call_summary(user=request.user, start=start, end=end)
+    funnel = selectors.call_funnel_report(user=request.user, start=start, end=end)
     chart = {
+        "funnel_rules": [row["label"] for row in funnel["by_rule"]],
+        "funnel": {step: [row[step] for row in funnel["by_rule"]] for step in ("reached", "booked", "kept", "orders")},
+        "funnel_labels": {
+            "reached": _("Reached"),
+            "booked": _("Booked a visit"),
+            "kept": _("Kept the visit"),
+            "orders": _("Repair orders within 7 days"),
+        },
         "rules": [row["label"] for row in completion["by_rule"]],
         "made": [row["made"] for row in completion["by_rule"]],
         "reached": [row["reached"] for row in completion["by_rule"]],
@@ -492,7 +501,12 @@ def reports(request: HttpRequest) -> HttpResponse:
     for row in assigned:
         row["name"] = f"{row['assignee__last_name']}{row['assignee__first_name']}".strip() or row["assignee__username"]
     context = {"start": start, "end": end, "error": error, "completion": completion, "summary": summary,
-               "chart": chart, "assigned": assigned}  # fmt: skip
+               "chart": chart, "assigned": assigned, "funnel": funnel,
+               "funnel_tables": [
+                   {"name": "funnel-by-rule", "title": _("Per rule"), "heading": _("Rule"), "rows": funnel["by_rule"]},
+                   {"name": "funnel-by-agent", "title": _("Per agent (who reached the owner)"), "heading": _("Agent"),
+                    "rows": funnel["by_agent"]},
+               ]}  # fmt: skip
     return render(request, "followups/reports.html", context)
 
 

@@ -85,3 +85,16 @@ def save_screenshot(page, name: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+NO_HORIZONTAL_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
+
+
+def fits_without_sideways_scroll(page, *, tries: int = 20) -> bool:
+    """Whether the page fits its width, given a few frames to settle: the charts follow a new width
+    a frame later (Chart.js watches its box)."""
+    for _try in range(tries):
+        if page.evaluate(NO_HORIZONTAL_SCROLL):
+            return True
+        page.wait_for_timeout(100)
+    return False

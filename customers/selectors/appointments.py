@@ -107,6 +107,8 @@ def appointment_next_free_slots(
 
 # --- SQL fragments for set-based readers (the follow-up rules' reminders and no-show calls) ----------
 
+APPOINTMENT_TABLE = Appointment._meta.db_table
+
 
 def _require_alias(alias: str) -> str:
     if not alias.isidentifier():
@@ -128,6 +130,17 @@ def appointment_not_kept_sql(*, alias: str) -> str:
     return (
         f"({alias}.kept_at IS NULL AND {alias}.status IN ('booked', 'confirmed', 'no_show')"
         f" AND {alias}.source <> 'walk_in')"
+    )
+
+
+def appointment_booked_from_task_sql(*, alias: str, task_id_sql: str) -> str:
+    """The condition that the appointment row ``alias`` was booked from the call of the follow-up
+    task whose ID is the SQL expression ``task_id_sql`` (``source = 'call'``, ``source_reference =
+    'followuptask:<id>'``); no parameters."""
+    alias = _require_alias(alias)
+    return (
+        f"({alias}.source = '{AppointmentSource.CALL}'"
+        f" AND {alias}.source_reference = 'followuptask:' || ({task_id_sql})::text)"
     )
 
 

@@ -1,12 +1,12 @@
 """Reads of prospects (潜在客户): the list, one prospect, the sales consultants who may work them."""
 
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
 
 from crm.choices import Role
 from crm.models import User
 from crm.scoping import scope_to_user_stores
-from customers.choices import ProspectSource, ProspectStatus
+from customers.choices import ProspectLostReason, ProspectSource, ProspectStatus
 from customers.dms.parsing import FieldError, parse_mobile
 from customers.models import OPEN_PROSPECT_STATUSES, Prospect
 
@@ -87,3 +87,57 @@ def prospect_history(*, prospect: Prospect, limit: int = 50) -> list:
     return list(
         prospect.history.select_related("history_user", "consultant").order_by("-history_date", "-history_id")[:limit]
     )
+
+
+def _conversion(won: int, new: int) -> float | None:
+    return round(100 * won / new, 1) if new else None
+
+
+def prospect_report(*, user, start, end) -> dict:
+    """The prospects recorded in [start, end] in the user's stores, per source and per consultant:
+    how many, how many are won and lost now (lost per reason), and the conversion rate (won of new).
+    A prospect counts in the period it was recorded in, wherever it stands today. Two queries."""
+    prospects = prospect_queryset_for_user(user).filter(recorded_on__gte=start, recorded_on__lte=end)
+    figures = {
+        "new": Count("id"),
+        "won": Count("id", filter=Q(status=ProspectStatus.WON)),
+        "lost": Count("id", filter=Q(status=ProspectStatus.LOST)),
+        **{
+            f"lost_{reason}": Count("id", filter=Q(status=ProspectStatus.LOST, lost_reason=reason))
+            for reason in ProspectLostReason.values
+        },
+    }
+
+    def finish(row: dict) -> dict:
+        row["lost_by_reason"] = [
+            {"reason": reason, "label": str(label), "count": row.pop(f"lost_{reason}")}
+            for reason, label in ProspectLostReason.choices
+        ]
+        row["conversion"] = _conversion(row["won"], row["new"])
+        return row
+
+    sources = dict(ProspectSource.choices)
+    by_source = [
+        finish({**row, "key": row["source"], "label": str(sources.get(row["source"], row["source"]))})
+        for row in prospects.values("source").annotate(**figures).order_by("source")
+    ]
+    by_consultant = []
+    for row in (
+        prospects.values("consultant_id", "consultant__username", "consultant__last_name", "consultant__first_name")
+        .annotate(**figures)
+        .order_by(F("consultant__username").asc(nulls_last=True))
+    ):
+        name = f"{row['consultant__last_name'] or ''}{row['consultant__first_name'] or ''}".strip()
+        by_consultant.append(
+            finish(
+                {**row, "key": row["consultant__username"] or "", "label": name or row["consultant__username"] or ""}
+            )
+        )
+    totals = {key: sum(row[key] for row in by_source) for key in ("new", "won", "lost")}
+    totals["conversion"] = _conversion(totals["won"], totals["new"])
+    return {
+        "by_source": by_source,
+        "by_consultant": by_consultant,
+        "totals": totals,
+        "reasons": [str(label) for label in ProspectLostReason.labels],
+    }

@@ -86,8 +86,11 @@ def test_a_registered_button_shows_only_to_its_roles(client, advisor_a, agent_a,
 
 
 # Session, user, second factor (manager), role, stores, the 3 figure counts, the stores' names and the
-# 2 permission reads of the top bar's phone lookup; for an advisor, the count of their own calls too.
-@pytest.mark.parametrize(("persona", "queries"), [("advisor_a", 11), ("manager_a", 11), ("admin_user", 10)])
+# 2 permission reads of the top bar's phone lookup; for an advisor, the count of their own calls and
+# the day's arrivals too; for a sales consultant, their own calls and their prospects needing action.
+@pytest.mark.parametrize(
+    ("persona", "queries"), [("advisor_a", 12), ("sales_a", 12), ("manager_a", 11), ("admin_user", 10)]
+)
 def test_the_landing_page_costs_a_fixed_number_of_queries(
     db, client, request, django_assert_num_queries, persona, queries
 ):
@@ -95,3 +98,27 @@ def test_the_landing_page_costs_a_fixed_number_of_queries(
 
     with django_assert_num_queries(queries):
         assert client.get(reverse("home")).status_code == 200
+
+
+def parking_spaces(*, user, store_ids, today: datetime.date):
+    from crm.landing import LandingPanel, LandingPanelRow
+
+    return [
+        LandingPanel(
+            "parking", "Free spaces", rows=(LandingPanelRow("Space 7", "/crm/audit/", "by the door"),),
+            link_url="/crm/audit/", link_label="Every space",
+        )
+    ]  # fmt: skip
+
+
+def test_a_registered_panel_shows_on_the_landing_page(client, manager_a, monkeypatch):
+    monkeypatch.setattr(
+        apps.get_app_config("clubs"), "landing_panels", ["tests.crm.test_landing.parking_spaces"], raising=False
+    )
+    client.force_login(manager_a)
+
+    html = client.get(reverse("home")).content.decode()
+
+    assert '<section class="landing-panel" data-panel="parking" aria-labelledby="panel-parking">' in html
+    assert '<li data-panel-row><a href="/crm/audit/">Space 7</a> <span class="muted">by the door</span></li>' in html
+    assert '<a href="/crm/audit/" data-link="parking-all">Every space</a>' in html
