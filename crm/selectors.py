@@ -144,6 +144,21 @@ def staff_of_record_sql(*, name: str, store: str) -> str:
     )"""
 
 
+def staff_of_record(*, store_id: int, name: str):
+    """The member of staff a DMS name stands for in a store, by the rule of ``staff_of_record_sql``
+    (the same SQL, for one name): a ``User``, or None when nobody or several answer to it."""
+    from django.db import connection
+
+    from crm.models import User
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {staff_of_record_sql(name='%(name)s', store='%(store)s')}", {"name": name or "", "store": store_id}
+        )
+        user_id = cursor.fetchone()[0]
+    return User.objects.filter(pk=user_id).first() if user_id else None
+
+
 def staff_still_in_store_sql(*, user: str, store: str) -> str:
     """SQL: whether user ``user`` is active and still a member of store ``store`` (SQL expressions)."""
     return f"""EXISTS (

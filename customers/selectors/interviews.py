@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import Concat, Trim
 from django.http import Http404
 
 from crm.models import Store, User
 from crm.scoping import scope_to_user_stores, visible_store_ids
+from crm.selectors import staff_of_record as crm_staff_of_record
 from customers.models import Customer, DeliveryInterview, InterviewFactor, Vehicle
 from customers.selectors import customer_visibility_condition, vehicle_queryset_for_user
 
@@ -32,18 +32,8 @@ DISSATISFIED_FACTOR_SCORE = 2  # a factor ≤ 2 of 5 opens a complaint for sales
 
 
 def staff_of_record(*, store: Store, name: str) -> User | None:
-    """The member of staff a DMS name means: active, working in ``store``, whose full name (family
-    name first, no space) or username is ``name``. None when nobody or several match."""
-    name = (name or "").strip()
-    if not name:
-        return None
-    matches = list(
-        User.objects.filter(is_active=True, stores=store)
-        .annotate(full_name=Trim(Concat("last_name", "first_name", output_field=User._meta.get_field("username"))))
-        .filter(Q(full_name=name) | Q(username=name))
-        .distinct()[:2]
-    )
-    return matches[0] if len(matches) == 1 else None
+    """The member of staff a DMS name means in ``store`` (the follow-ups' rule: ``crm.selectors``)."""
+    return crm_staff_of_record(store_id=store.pk, name=name)
 
 
 def interview_factors_all(*, store: Store) -> list[InterviewFactor]:
