@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from complaints.choices import ActionKind
 from complaints.models import ComplaintAction
 from complaints.selectors import complaint_queryset_for_user, customer_open_complaints
-from customers.card import CardPanel, TimelineEvent
+from customers.card import CardPanel, CustomerAlert, TimelineEvent
 
 TIMELINE_KINDS = [ActionKind.LOGGED, ActionKind.CLOSED, ActionKind.REOPENED]
 
@@ -24,6 +24,19 @@ def open_complaints_panel(*, user, customer) -> CardPanel | None:
         context={"open_complaints": complaints, "log_url": log_url},
         order=20,
     )
+
+
+def open_complaint_alerts(*, user, customer) -> list[CustomerAlert]:
+    """Call-panel alerts (customers/card.py): each open complaint of the customer the user may see."""
+    return [
+        CustomerAlert(
+            "open_complaint",
+            _("Open complaint #%(number)s (%(type)s): mind it on this call.")
+            % {"number": complaint.pk, "type": complaint.complaint_type},
+            reverse("complaints:detail", args=[complaint.pk]),
+        )
+        for complaint in customer_open_complaints(user=user, customer=customer)
+    ]
 
 
 def complaint_timeline_events(*, user, customer) -> list[TimelineEvent]:

@@ -187,6 +187,7 @@ class CustomersConfig(AppConfig):
         "customers.interview_views.interview_panel",
     ]
     customer_erasure_handlers = ["customers.privacy.erase_import_artefacts"]
+    customer_alerts = ["customers.satisfaction.dissatisfied_alert"]
 
     def ready(self) -> None:
         from customers.contacts import contact_source_register

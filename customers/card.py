@@ -5,6 +5,9 @@ An app lists dotted paths to functions in its AppConfig:
 
 - ``customer_card_panels``: ``f(*, user, customer) -> CardPanel | None``
 - ``customer_timeline_sources``: ``f(*, user, customer) -> Iterable[TimelineEvent]``
+- ``customer_alerts``: ``f(*, user, customer) -> Iterable[CustomerAlert]`` — what whoever talks
+  to the customer next must know first (an open complaint, a dissatisfied customer): the call
+  panel shows them above the script.
 
 The personal-data registries (a customer's data on request, erasure) work the same way: see
 customers/privacy.py.
@@ -25,6 +28,16 @@ class CardPanel:
     context: dict = field(default_factory=dict)
     order: int = 100
     position: str = "top"
+
+
+@dataclass(frozen=True)
+class CustomerAlert:
+    """A warning about the customer for whoever is about to talk to them (``kind`` names it for
+    pages and tests: ``open_complaint``, ``dissatisfied``…)."""
+
+    kind: str
+    text: str
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,3 +88,11 @@ def as_datetime(day: datetime.date) -> datetime.datetime:
     from django.utils import timezone
 
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def customer_alerts(*, user, customer) -> list[CustomerAlert]:
+    """Every app's alerts about ``customer`` for ``user``, in app order."""
+    alerts: list[CustomerAlert] = []
+    for function in registered_functions("customer_alerts"):
+        alerts.extend(function(user=user, customer=customer))
+    return alerts

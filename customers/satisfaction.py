@@ -162,3 +162,17 @@ def customer_dissatisfied_since(*, customer_id: int) -> datetime.datetime | None
     if latest is None or latest[0] != SatisfactionVerdict.DISSATISFIED:
         return None
     return latest[1]
+
+
+def dissatisfied_alert(*, user, customer):
+    """Card alert (customers/card.py): the customer is dissatisfied, since when."""
+    from django.utils import timezone
+    from django.utils.translation import gettext as _
+
+    from customers.card import CustomerAlert
+
+    since = customer_dissatisfied_since(customer_id=customer.pk)
+    if since is None:
+        return []
+    text = _("Dissatisfied customer since %(date)s: a later satisfied result or a complaint closed satisfied ends it.")
+    return [CustomerAlert("dissatisfied", text % {"date": timezone.localtime(since).strftime("%Y-%m-%d")})]

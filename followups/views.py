@@ -24,6 +24,7 @@ from crm.exceptions import ApplicationError
 from crm.masking import phone_for_user, phone_reveal_record
 from crm.scoping import stores_for_user
 from crm.selectors import working_calendar
+from customers.card import customer_alerts
 from customers.exports import ExportNeedsApproval
 from customers.forms import ExportRequestForm
 from customers.membership import membership_badge
@@ -134,6 +135,7 @@ def _call_context(
         context.update(
             customer=customer,
             badge=membership_badge(customer),
+            alerts=customer_alerts(user=request.user, customer=customer),
             masked_phone=phone_for_user(request.user, customer.mobile or customer.landline),
             vehicles=list(customer_vehicles(customer=customer)[:5]),
             history=selectors.call_history(customer_id=customer.pk, limit=5),

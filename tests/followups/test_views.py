@@ -273,3 +273,27 @@ def test_a_rule_template_naming_an_unknown_field_is_refused(client, manager_a, s
     assert response.context["form"].errors["sms_template"]
     rule.refresh_from_db()
     assert rule.sms_template == before
+
+
+def test_the_call_panel_warns_of_an_open_complaint_and_a_dissatisfied_customer(client, agent_a, store_a, at_monday):
+    from customers.satisfaction import satisfaction_result_record
+    from tests.complaints.factories import ComplaintFactory
+
+    customer = CustomerFactory(store=store_a, name="韩梅梅")
+    make_task(store_a, customer=customer, code="maintenance_due")
+    complaint = ComplaintFactory(customer=customer, store=store_a)
+    satisfaction_result_record(
+        customer=customer, department="service", source="call", reference="callattempt:99",
+        at=MONDAY_10AM - datetime.timedelta(days=20), score=1,
+    )  # fmt: skip
+    calm = CustomerFactory(store=store_a, name="李雷")
+    make_task(store_a, customer=calm, code="maintenance_due", priority=9)
+    client.force_login(agent_a)
+
+    first = client.post(reverse("followups:queue_next"), headers={"HX-Request": "true"}).content.decode()
+
+    assert f'data-call-customer="{customer.pk}"' in first
+    assert 'data-alert="dissatisfied"' in first
+    assert "不满意客户，自 2026-11-03 起" in first
+    assert 'data-alert="open_complaint"' in first
+    assert f"未结投诉 #{complaint.pk}" in first
