@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import logging
 import os
 import random
 import re
@@ -28,14 +29,31 @@ import struct
 import time
 from http.cookiejar import DefaultCookiePolicy
 
+import gevent
 from locust import HttpUser, between, constant, task
 
 with open(os.environ.get("LOAD_USERS_FILE", "bench-users.json"), encoding="utf-8") as _file:
     SETUP = json.load(_file)
 
+#: Seconds measured once everyone has logged in (0: until locust's own --run-time ends).
+MEASURE_SECONDS = float(os.environ.get("LOAD_MEASURE_SECONDS", "0"))
 CARD_LINK = re.compile(r'href="/customers/(\d+)/"')
 OUTCOME_ACTION = re.compile(r'action="/followups/queue/call/(\d+)/outcome/"')
 _addresses = itertools.count(1)
+_logged_in = itertools.count(1)
+
+
+def everyone_started(environment) -> None:
+    """Called by each simulated person once logged in: when the last one is, the figures start
+    afresh (log-ins hash passwords on purpose slowly; they are not the pages measured) and the run
+    ends ``MEASURE_SECONDS`` later."""
+    runner = environment.runner
+    if runner is None or next(_logged_in) != runner.target_user_count:
+        return
+    runner.stats.reset_all()
+    logging.info("Everyone logged in: statistics reset, measuring for %s s", MEASURE_SECONDS or "the run time")
+    if MEASURE_SECONDS:
+        gevent.spawn_later(MEASURE_SECONDS, runner.quit)
 
 
 def totp_code(hex_key: str, *, step: int = 30, digits: int = 6, at: float | None = None) -> str:
@@ -71,6 +89,7 @@ class StaffUser(HttpUser):
         )
         self.origin = self.host.replace("http://", "https://")
         self.log_in()
+        everyone_started(self.environment)
 
     def page(self, path: str, name: str, **params):
         """GET a page; anything but 200 (a redirect to the log-in page, a 403…) is a failure."""
@@ -138,12 +157,9 @@ class AgentUser(StaffUser):
         if found is None:
             time.sleep(1)  # the queue is empty: come back in a moment
 
-    def queue_page(self):  # the page itself, once per log-in (agents then stay on the call panel)
-        self.page("/followups/queue/", "call queue page")
-
     def on_start(self):
         super().on_start()
-        self.queue_page()
+        self.page("/followups/queue/", "call queue page")  # once: agents then stay on the call panel
 
 
 class AdvisorUser(StaffUser):
@@ -240,6 +256,7 @@ class CeilingUser(HttpUser):
 
     def on_start(self):
         self.client.headers.update({"X-Forwarded-Proto": "https"})
+        everyone_started(self.environment)
 
     @task
     def healthz(self):
