@@ -226,7 +226,7 @@ def run_locust(*, env: dict, port: int, users: int, run_time: int, spawn_rate: f
     if result.returncode != 0:
         raise SystemExit(f"locust failed ({result.returncode}): {result.stderr[-3000:]}")
     for line in result.stderr.splitlines():
-        for said in ("All users spawned", "Everyone logged in"):
+        for said in ("All users spawned", "Failures before everyone", "Everyone logged in"):
             if said in line:
                 say("  " + line[line.index(said) :].strip())
     with open(f"{prefix}_stats.csv", newline="", encoding="utf-8") as file:

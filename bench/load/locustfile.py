@@ -50,6 +50,12 @@ def everyone_started(environment) -> None:
     runner = environment.runner
     if runner is None or next(_logged_in) != runner.target_user_count:
         return
+    errors = runner.stats.errors.values()
+    if errors:  # a log-in refused, say: the reset below would hide it
+        logging.warning(
+            "Failures before everyone had logged in (not in the figures): %s",
+            "; ".join(f"{error.method} {error.name}: {error.error} × {error.occurrences}" for error in errors),
+        )
     runner.stats.reset_all()
     logging.info("Everyone logged in: statistics reset, measuring for %s s", MEASURE_SECONDS or "the run time")
     if MEASURE_SECONDS:
@@ -112,23 +118,18 @@ class StaffUser(HttpUser):
         return {"X-CSRFToken": self.client.cookies.get("csrftoken", ""), "Origin": self.origin, **extra}
 
     def log_in(self):
+        """The log-in page, the password, and for managers the code: each answered by a redirect
+        onwards (the form shown again, a wrong password or code, is a failure)."""
         self.client.get("/accounts/login/", name="log-in page")
-        response = self.client.post(
-            "/accounts/login/",
-            data={"username": self.username, "password": SETUP["password"]},
-            headers=self.csrf_headers(),
-            name="log in",
-            allow_redirects=False,
-        )
+        steps = [("/accounts/login/", "log in", {"username": self.username, "password": SETUP["password"]})]
         if self.totp_key:  # managers: the second factor, as on their phone
-            self.client.post(
-                "/accounts/verify/",
-                data={"code": totp_code(self.totp_key)},
-                headers=self.csrf_headers(),
-                name="log in: confirm code",
-                allow_redirects=False,
-            )
-        return response
+            steps.append(("/accounts/verify/", "log in: confirm code", {"code": totp_code(self.totp_key)}))
+        for path, name, data in steps:
+            with self.client.post(
+                path, data=data, name=name, headers=self.csrf_headers(), allow_redirects=False, catch_response=True
+            ) as response:
+                if response.status_code != 302:
+                    response.failure(f"HTTP {response.status_code}: not logged in")
 
 
 class AgentUser(StaffUser):
