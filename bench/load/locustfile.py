@@ -1,0 +1,264 @@
+"""Role-based load scenarios of issue 16, for locust (``bench/requirements.txt``).
+
+Started by ``bench/load_bench.py``, which prepares the bench users and passes their names, the
+password and the managers' authenticator secrets in the JSON file ``LOAD_USERS_FILE``. Every
+request goes to gunicorn as if through the production TLS proxy: ``X-Forwarded-Proto: https`` and
+an ``X-Forwarded-For`` address of its own per simulated person (a dealer group's staff sit behind
+different addresses; log-in and search limits count per address or per user, not per bench).
+
+Each simulated person logs in once (managers confirm their code as everyone else does: the code is
+computed from their authenticator secret, the way their phone app computes it), then works:
+
+- ``AgentUser``: the call queue without pauses, "next call" then "save and next call" (reached);
+- ``AdvisorUser``: searches customers by name, opens a card, the arrivals board;
+- ``SalesUser``: prospects, My tasks;
+- ``ManagerUser``: follow-up reports of one month, the complaint dashboard, the retention dashboard;
+- ``ApiUser``: a token from ``POST /api/token/`` (with ``otp_code``), then pages of ``/api/customers/``;
+- ``CeilingUser``: ``/healthz`` (one in every run), the machine's ceiling in the same run.
+"""
+
+import hashlib
+import hmac
+import itertools
+import json
+import logging
+import os
+import random
+import re
+import struct
+import time
+from http.cookiejar import DefaultCookiePolicy
+
+import gevent
+from locust import HttpUser, between, constant, task
+
+with open(os.environ.get("LOAD_USERS_FILE", "bench-users.json"), encoding="utf-8") as _file:
+    SETUP = json.load(_file)
+
+#: Seconds measured once everyone has logged in (0: until locust's own --run-time ends).
+MEASURE_SECONDS = float(os.environ.get("LOAD_MEASURE_SECONDS", "0"))
+CARD_LINK = re.compile(r'href="/customers/(\d+)/"')
+OUTCOME_ACTION = re.compile(r'action="/followups/queue/call/(\d+)/outcome/"')
+_addresses = itertools.count(1)
+_logged_in = itertools.count(1)
+
+
+def everyone_started(environment) -> None:
+    """Called by each simulated person once logged in: when the last one is, the figures start
+    afresh (log-ins hash passwords on purpose slowly; they are not the pages measured) and the run
+    ends ``MEASURE_SECONDS`` later."""
+    runner = environment.runner
+    if runner is None or next(_logged_in) != runner.target_user_count:
+        return
+    errors = runner.stats.errors.values()
+    if errors:  # a log-in refused, say: the reset below would hide it
+        logging.warning(
+            "Failures before everyone had logged in (not in the figures): %s",
+            "; ".join(f"{error.method} {error.name}: {error.error} × {error.occurrences}" for error in errors),
+        )
+    runner.stats.reset_all()
+    logging.info("Everyone logged in: statistics reset, measuring for %s s", MEASURE_SECONDS or "the run time")
+    if MEASURE_SECONDS:
+        gevent.spawn_later(MEASURE_SECONDS, runner.quit)
+
+
+def totp_code(hex_key: str, *, step: int = 30, digits: int = 6, at: float | None = None) -> str:
+    """RFC 6238 code of ``hex_key`` (django-otp's TOTPDevice.key), as an authenticator app shows it."""
+    counter = int((time.time() if at is None else at) // step)
+    digest = hmac.new(bytes.fromhex(hex_key), struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    number = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return str(number % 10**digits).zfill(digits)
+
+
+# The cookies are ``Secure`` (production settings); between the pretend TLS proxy and gunicorn the
+# hop is plain HTTP on loopback, so this load-test process sends them anyway. (A policy set on the
+# session's jar is not enough: requests copies the cookies into a fresh jar for every request.)
+DefaultCookiePolicy.return_ok_secure = lambda self, cookie, request: True
+
+
+class StaffUser(HttpUser):
+    """A person of one role with a bench account taken from that role's pool."""
+
+    abstract = True
+    role = ""
+    pool = itertools.count()
+
+    def on_start(self):
+        index = next(type(self).pool)
+        account = SETUP["roles"][self.role][index % len(SETUP["roles"][self.role])]
+        self.username = account["username"]
+        self.totp_key = account.get("totp_key", "")
+        number = next(_addresses)
+        self.client.headers.update(
+            {"X-Forwarded-Proto": "https", "X-Forwarded-For": f"10.16.{number // 250}.{number % 250 + 1}"}
+        )
+        self.origin = self.host.replace("http://", "https://")
+        self.log_in()
+        everyone_started(self.environment)
+
+    def page(self, path: str, name: str, **params):
+        """GET a page; anything but 200 (a redirect to the log-in page, a 403…) is a failure."""
+        with self.client.get(path, params=params or None, name=name, allow_redirects=False, catch_response=True) as r:
+            if r.status_code != 200:
+                r.failure(f"HTTP {r.status_code} {r.headers.get('Location', '')}")
+            return r
+
+    def post(self, path: str, name: str, data: dict | None = None, **headers):
+        """POST as the page's htmx does; anything but 200 is a failure."""
+        with self.client.post(
+            path, data=data, name=name, headers=self.csrf_headers(**headers), allow_redirects=False,
+            catch_response=True,
+        ) as r:  # fmt: skip
+            if r.status_code != 200:
+                r.failure(f"HTTP {r.status_code} {r.headers.get('Location', '')}")
+            return r
+
+    def csrf_headers(self, **extra) -> dict:
+        return {"X-CSRFToken": self.client.cookies.get("csrftoken", ""), "Origin": self.origin, **extra}
+
+    def log_in(self):
+        """The log-in page, the password, and for managers the code: each answered by a redirect
+        onwards (the form shown again, a wrong password or code, is a failure)."""
+        self.client.get("/accounts/login/", name="log-in page")
+        steps = [("/accounts/login/", "log in", {"username": self.username, "password": SETUP["password"]})]
+        if self.totp_key:  # managers: the second factor, as on their phone
+            steps.append(("/accounts/verify/", "log in: confirm code", {"code": totp_code(self.totp_key)}))
+        for path, name, data in steps:
+            with self.client.post(
+                path, data=data, name=name, headers=self.csrf_headers(), allow_redirects=False, catch_response=True
+            ) as response:
+                if response.status_code != 302:
+                    response.failure(f"HTTP {response.status_code}: not logged in")
+
+
+class AgentUser(StaffUser):
+    """A call-centre agent working the queue without pauses."""
+
+    weight = 20
+    role = "call_agent"
+    pool = itertools.count()
+    wait_time = constant(0)
+    customer_id = None
+
+    @task
+    def work_the_queue(self):
+        htmx = {"HX-Request": "true"}
+        if self.customer_id is None:
+            response = self.post("/followups/queue/next/", "call: claim next", **htmx)
+        else:
+            response = self.post(
+                f"/followups/queue/call/{self.customer_id}/outcome/",
+                "call: record outcome + claim next",
+                {"outcome": "reached", "notes": ""},
+                **htmx,
+            )
+        found = OUTCOME_ACTION.search(response.text or "")
+        self.customer_id = int(found.group(1)) if found else None
+        if found is None:
+            time.sleep(1)  # the queue is empty: come back in a moment
+
+    def on_start(self):
+        super().on_start()
+        self.page("/followups/queue/", "call queue page")  # once: agents then stay on the call panel
+
+
+class AdvisorUser(StaffUser):
+    """A service advisor: searches a customer, opens the card, looks at the arrivals board."""
+
+    weight = 12
+    role = "service_advisor"
+    pool = itertools.count()
+    wait_time = between(1, 3)
+    cards: list[str] = []
+
+    @task(3)
+    def search_customers(self):
+        query = f"车主{random.randint(1, 99999)}"
+        response = self.page("/customers/", "customer search", q=query)
+        self.cards = CARD_LINK.findall(response.text or "")
+
+    @task(3)
+    def open_card(self):
+        if self.cards:
+            self.page(f"/customers/{random.choice(self.cards)}/", "customer card")
+
+    @task(1)
+    def arrivals_board(self):
+        self.page("/customers/arrivals/", "arrivals board")
+
+
+class SalesUser(StaffUser):
+    """A sales consultant on prospects and My tasks."""
+
+    weight = 6
+    role = "sales_consultant"
+    pool = itertools.count()
+    wait_time = between(1, 3)
+
+    @task
+    def prospects(self):
+        self.page("/customers/prospects/", "prospects")
+
+    @task
+    def my_tasks(self):
+        self.page("/followups/mine/", "my tasks")
+
+
+class ManagerUser(StaffUser):
+    """A manager of the whole group on the reports and dashboards."""
+
+    weight = 6
+    role = "manager"
+    pool = itertools.count()
+    wait_time = between(1, 3)
+
+    @task
+    def followup_reports(self):
+        self.page("/followups/reports/", "follow-up reports, one month", **SETUP["report_month"])
+
+    @task
+    def complaint_dashboard(self):
+        self.page("/complaints/dashboard/", "complaint dashboard")
+
+    @task
+    def retention_dashboard(self):
+        self.page("/customers/retention/", "retention dashboard")
+
+
+class ApiUser(StaffUser):
+    """A program of the group reading customers through the API with its token."""
+
+    weight = 4
+    role = "api"
+    pool = itertools.count()
+    wait_time = between(0.5, 1.5)
+
+    def log_in(self):
+        response = self.client.post(
+            "/api/token/",
+            json={"username": self.username, "password": SETUP["password"], "otp_code": totp_code(self.totp_key)},
+            name="API token",
+        )
+        token = response.json().get("token", "") if response.ok else ""
+        self.client.headers["Authorization"] = f"Token {token}"
+
+    @task
+    def list_customers(self):
+        self.page("/api/customers/", "API customer list", page=random.randint(1, 20))
+
+
+class CeilingUser(HttpUser):
+    """The trivial page, probed by one user in every run: the best answer time any page can get from
+    this machine while the others work."""
+
+    fixed_count = 1
+    wait_time = between(0.5, 1.5)
+
+    def on_start(self):
+        self.client.headers.update({"X-Forwarded-Proto": "https"})
+        everyone_started(self.environment)
+
+    @task
+    def healthz(self):
+        self.client.get("/healthz", name="/healthz (ceiling)")

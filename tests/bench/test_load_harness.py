@@ -1,0 +1,152 @@
+"""The load harness (bench/load/locustfile.py, bench/load_bench.py) does not rot: read without
+locust (a bench-only tool, not installed by ``make test``), its scenarios, their tasks, the pages
+they ask for and the managers' codes are checked against the code."""
+
+import ast
+import hashlib
+import hmac
+import importlib.util
+import struct
+import time
+from pathlib import Path
+
+import pytest
+from django.urls import Resolver404, resolve
+
+from crm.mfa import totp_current_code, totp_device_ensure_confirmed
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+LOCUSTFILE = BENCH / "load" / "locustfile.py"
+
+SCENARIOS = {
+    "AgentUser": {"work_the_queue"},
+    "AdvisorUser": {"search_customers", "open_card", "arrivals_board"},
+    "SalesUser": {"prospects", "my_tasks"},
+    "ManagerUser": {"followup_reports", "complaint_dashboard", "retention_dashboard"},
+    "ApiUser": {"list_customers"},
+    "CeilingUser": {"healthz"},
+}
+
+
+@pytest.fixture(scope="module")
+def tree() -> ast.Module:
+    return ast.parse(LOCUSTFILE.read_text(encoding="utf-8"))
+
+
+def _classes(tree: ast.Module) -> dict[str, ast.ClassDef]:
+    return {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+
+
+def _is_task(decorator: ast.expr) -> bool:
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    return isinstance(target, ast.Name) and target.id == "task"
+
+
+def _driver():
+    spec = importlib.util.spec_from_file_location("load_bench", BENCH / "load_bench.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # the driver imports Django and locust only when it runs
+    return module
+
+
+def test_every_scenario_has_its_tasks(tree):
+    classes = _classes(tree)
+    tasks = {
+        name: {
+            item.name
+            for item in classes[name].body
+            if isinstance(item, ast.FunctionDef) and any(_is_task(d) for d in item.decorator_list)
+        }
+        for name in SCENARIOS
+        if name in classes
+    }
+    assert tasks == SCENARIOS
+
+
+def test_the_roles_of_the_scenarios_are_the_accounts_the_driver_prepares(tree):
+    roles = {}
+    for name, node in _classes(tree).items():
+        for item in node.body:
+            if isinstance(item, ast.Assign) and [t.id for t in item.targets if isinstance(t, ast.Name)] == ["role"]:
+                roles[name] = item.value.value
+    assert roles == {
+        "StaffUser": "",
+        "AgentUser": "call_agent",
+        "AdvisorUser": "service_advisor",
+        "SalesUser": "sales_consultant",
+        "ManagerUser": "manager",
+        "ApiUser": "api",
+    }
+    driver = _driver()
+    assert set(driver.ROLES) == set(roles.values()) - {""}
+    assert driver.ROLES == {
+        "call_agent": "call_agent",
+        "service_advisor": "service_advisor",
+        "sales_consultant": "sales_consultant",
+        "manager": "manager",
+        "api": "manager",
+    }
+
+
+def _paths(tree: ast.Module) -> set[str]:
+    """Every path the scenarios request: string constants and f-strings (a number for each field)."""
+    paths = set()
+    parts = {id(part) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for part in node.values}
+    for node in ast.walk(tree):
+        if id(node) in parts:
+            continue
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("/"):
+            if " " in node.value:  # a request's name in the figures ("/healthz (ceiling)"), not a path
+                continue
+            paths.add(node.value)
+        elif isinstance(node, ast.JoinedStr):
+            text = "".join(part.value if isinstance(part, ast.Constant) else "1" for part in node.values)
+            if text.startswith("/"):
+                paths.add(text)
+    return paths
+
+
+def test_every_path_the_scenarios_ask_for_is_a_page_of_the_site(tree):
+    paths = _paths(tree)
+    assert paths == {
+        "/accounts/login/",
+        "/accounts/verify/",
+        "/api/token/",
+        "/api/customers/",
+        "/customers/",
+        "/customers/1/",
+        "/customers/arrivals/",
+        "/customers/prospects/",
+        "/customers/retention/",
+        "/complaints/dashboard/",
+        "/followups/mine/",
+        "/followups/queue/",
+        "/followups/queue/next/",
+        "/followups/queue/call/1/outcome/",
+        "/followups/reports/",
+        "/healthz",
+    }
+    names = set()
+    for path in paths:
+        try:
+            match = resolve(path)
+        except Resolver404:  # pragma: no cover - the assertion below names the path
+            names.add(f"unknown {path}")
+        else:
+            names.add(match.view_name)
+    assert "api-not-found" not in names
+    assert not {name for name in names if name.startswith("unknown")}
+
+
+@pytest.mark.django_db
+def test_the_managers_code_is_the_one_their_authenticator_shows(tree, manager_a):
+    function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "totp_code")
+    namespace = {"hashlib": hashlib, "hmac": hmac, "struct": struct, "time": time}
+    exec(compile(ast.Module(body=[function], type_ignores=[]), str(LOCUSTFILE), "exec"), namespace)
+    device = totp_device_ensure_confirmed(user=manager_a)
+    before = totp_current_code(device)
+    code = namespace["totp_code"](device.key)
+    # The 30-second step may turn between the two reads: then the code is the one of either side.
+    assert code in {before, totp_current_code(device)}
+    assert len(code) == 6
+    assert namespace["totp_code"]("3132333435363738393031323334353637383930", at=59, digits=8) == "94287082"
