@@ -1,0 +1,33 @@
+"""Headless Chromium: the import batch page shows the final state, its figures and its issues as
+soon as the import finishes, without a reload."""
+
+import pytest
+
+from customers.choices import ImportKind, ImportStatus
+from customers.models import ImportBatch
+from tests.browser import browser_page, log_in  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_batch_page_shows_the_finished_state_and_figures_without_a_reload(
+    browser_page,  # noqa: F811
+    live_server,
+    admin_user,
+):
+    batch = ImportBatch.objects.create(kind=ImportKind.CUSTOMERS, file_name="c.csv", user=admin_user,
+                                       status=ImportStatus.RUNNING, total_rows=5, processed_rows=5)  # fmt: skip
+    page = browser_page
+    log_in(page, live_server, "admin_user", "pw-for-tests-1")
+    page.goto(f"{live_server.url}/admin/customers/importbatch/{batch.pk}/change/")
+    page.wait_for_selector('#import-progress[data-status="running"]')
+    loads = []
+    page.on("load", lambda _page: loads.append(1))
+
+    ImportBatch.objects.filter(pk=batch.pk).update(status=ImportStatus.DONE, created_count=4, rejected_count=1)
+
+    page.wait_for_selector('#import-progress[data-status="done"]')
+    assert page.inner_text(".field-status .readonly").strip() == "已完成"
+    assert page.inner_text(".field-created_count .readonly").strip() == "4"
+    assert page.inner_text(".field-rejected_count .readonly").strip() == "1"
+    assert loads == []  # no reload
