@@ -90,6 +90,31 @@ class SearchForm(forms.Form):
         return self.cleaned_data["q"][:100] if self.is_valid() else ""
 
 
+class CustomerListForm(forms.Form):
+    """The customer list's filters and order (GET): a value that is not one of the choices (a store
+    outside the user's) is a message and the unfiltered list, never an error page."""
+
+    ORDERS = (
+        ("customer_no", _("Customer no.")),
+        ("name", _("Name (pinyin)")),
+        ("-last_visit", _("Last visit, newest first")),
+    )
+    store = forms.ModelChoiceField(label=_("Store"), queryset=None, required=False, empty_label=_("All my stores"),
+                                   error_messages={"invalid_choice": _("Choose one of your stores.")})  # fmt: skip
+    order = forms.ChoiceField(label=_("Sort by"), choices=ORDERS, required=False,
+                              error_messages={"invalid_choice": _("Choose one of the orders offered.")})  # fmt: skip
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["store"].queryset = stores_for_user(user).order_by("code")
+
+    def choices(self) -> dict:
+        """The valid filters and order ({} when a value was refused)."""
+        if not self.is_valid():
+            return {}
+        return {"store": self.cleaned_data["store"], "order": self.cleaned_data["order"] or "customer_no"}
+
+
 class ExportRequestForm(forms.Form):
     reason = forms.CharField(
         label=_("Why this export is needed"),

@@ -5,7 +5,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.http import Http404
 
 from crm.choices import Role
@@ -244,6 +244,40 @@ def customer_list_for_user(*, user, search: str = "", phone: PhoneQuery | None =
             ids = [row[0] for row in cursor.fetchall()]
         queryset = queryset.filter(pk__in=ids)
     return queryset.order_by("customer_no")
+
+
+CUSTOMER_LIST_ORDERS = {
+    "customer_no": ("customer_no",),
+    "name": ("name_pinyin", "customer_no"),
+    "-last_visit": (F("stats__last_visit").desc(nulls_last=True), "customer_no"),
+}
+
+
+def customer_list_refine(queryset: QuerySet[Customer], *, store=None, order: str = "customer_no") -> QuerySet[Customer]:
+    """The customer list narrowed to one of the user's stores and put in the chosen order (customer
+    number, name by pinyin, or last visit, newest first and never-seen last)."""
+    if store is not None:
+        queryset = queryset.filter(store=store)
+    return queryset.order_by(*CUSTOMER_LIST_ORDERS.get(order, CUSTOMER_LIST_ORDERS["customer_no"]))
+
+
+def customer_matched_vehicles(*, customer_ids: list[int], search: str) -> dict[int, Vehicle]:
+    """For a page of search results: the vehicle whose plate or VIN matched the search, per customer
+    (the rules of customer_search_sql), in one query; {} when the search names no vehicle."""
+    compact = re.sub(r"\s+", "", unicodedata.normalize("NFKC", search).strip().upper())
+    if not compact or not customer_ids:
+        return {}
+    condition = Q(plate_no=compact)
+    if len(compact) >= 3:
+        condition |= Q(plate_no__contains=compact)
+    if ALNUM_PATTERN.fullmatch(compact) and len(compact) == 17:
+        condition |= Q(vin=compact)
+    if ALNUM_PATTERN.fullmatch(compact) and len(compact) == 6:
+        condition |= Q(vin__endswith=compact)
+    matched: dict[int, Vehicle] = {}
+    for vehicle in Vehicle.objects.filter(condition, customer_id__in=customer_ids).order_by("customer_id", "vin"):
+        matched.setdefault(vehicle.customer_id, vehicle)
+    return matched
 
 
 def customer_find_by_phone(*, user, phone: str) -> QuerySet[Customer]:
