@@ -101,6 +101,15 @@ class CustomerListForm(forms.Form):
     )
     store = forms.ModelChoiceField(label=_("Store"), queryset=None, required=False, empty_label=_("All my stores"),
                                    error_messages={"invalid_choice": _("Choose one of your stores.")})  # fmt: skip
+    VISITS = (
+        ("", _("Any time")),
+        ("active", _("Within 6 months")),
+        ("dormant", _("6 to 12 months ago")),
+        ("lost", _("Over 12 months ago")),
+        ("never", _("Never")),
+    )
+    visit = forms.ChoiceField(label=_("Last visit"), choices=VISITS, required=False,
+                              error_messages={"invalid_choice": _("Choose one of the periods offered.")})  # fmt: skip
     order = forms.ChoiceField(label=_("Sort by"), choices=ORDERS, required=False,
                               error_messages={"invalid_choice": _("Choose one of the orders offered.")})  # fmt: skip
 
@@ -112,7 +121,11 @@ class CustomerListForm(forms.Form):
         """The valid filters and order ({} when a value was refused)."""
         if not self.is_valid():
             return {}
-        return {"store": self.cleaned_data["store"], "order": self.cleaned_data["order"] or "customer_no"}
+        return {
+            "store": self.cleaned_data["store"],
+            "visit": self.cleaned_data["visit"],
+            "order": self.cleaned_data["order"] or "customer_no",
+        }
 
 
 class ExportRequestForm(forms.Form):

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import F, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
+from crm.calendar import add_months
 from crm.choices import Role
 from crm.models import User
 from crm.scoping import scope_to_user_stores, sees_all_stores, visible_store_ids
@@ -253,11 +255,26 @@ CUSTOMER_LIST_ORDERS = {
 }
 
 
-def customer_list_refine(queryset: QuerySet[Customer], *, store=None, order: str = "customer_no") -> QuerySet[Customer]:
-    """The customer list narrowed to one of the user's stores and put in the chosen order (customer
-    number, name by pinyin, or last visit, newest first and never-seen last)."""
+def customer_list_refine(
+    queryset: QuerySet[Customer], *, store=None, visit: str = "", order: str = "customer_no"
+) -> QuerySet[Customer]:
+    """The customer list narrowed to one of the user's stores and to when they last visited (the
+    segments' active / dormant / lost: within 6 months, 6 to 12 months ago, longer; or never), and
+    put in the chosen order (customer number, name by pinyin, or last visit, newest first and
+    never-seen last)."""
     if store is not None:
         queryset = queryset.filter(store=store)
+    if visit:
+        today = timezone.localdate()
+        six, twelve = add_months(today, -6), add_months(today, -12)
+        queryset = queryset.filter(
+            {
+                "active": Q(stats__last_visit__gte=six),
+                "dormant": Q(stats__last_visit__lt=six, stats__last_visit__gte=twelve),
+                "lost": Q(stats__last_visit__lt=twelve),
+                "never": Q(stats__last_visit__isnull=True),
+            }[visit]
+        )
     return queryset.order_by(*CUSTOMER_LIST_ORDERS.get(order, CUSTOMER_LIST_ORDERS["customer_no"]))
 
 

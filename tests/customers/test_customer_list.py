@@ -1,10 +1,14 @@
 """The customer list: a store filter, three orders, the vehicle a plate or VIN search matched shown
 in its row, the pages' query count pinned, and nothing of another store's customers."""
 
+import datetime
+
 import pytest
+import time_machine
 from django.urls import reverse
 
 from crm.models import Role
+from customers.models import CustomerStats
 from tests.factories import CustomerFactory, UserFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db
@@ -19,15 +23,39 @@ def two_store_advisor(store_a, store_b):
     return UserFactory(username="advisor_ab", role=Role.SERVICE_ADVISOR, stores=[store_a, store_b])
 
 
-def test_the_list_sorts_by_name_pinyin_and_by_customer_number(client, advisor_a, store_a):
-    CustomerFactory(store=store_a, customer_no="C003", name="安娜")
-    CustomerFactory(store=store_a, customer_no="C001", name="赵磊")
-    CustomerFactory(store=store_a, customer_no="C002", name="李娜")
+def visited(customer, day: datetime.date | None) -> None:
+    CustomerStats.objects.create(customer=customer, store=customer.store, last_visit=day, as_of=TODAY)
+
+
+TODAY = datetime.date(2026, 11, 20)
+
+
+@time_machine.travel(datetime.datetime(2026, 11, 20, 10, 0, tzinfo=datetime.UTC), tick=False)
+def test_the_list_sorts_by_number_name_pinyin_and_last_visit(client, advisor_a, store_a):
+    visited(CustomerFactory(store=store_a, customer_no="C003", name="安娜"), datetime.date(2026, 10, 1))
+    visited(CustomerFactory(store=store_a, customer_no="C001", name="赵磊"), None)
+    visited(CustomerFactory(store=store_a, customer_no="C002", name="李娜"), datetime.date(2026, 11, 1))
+    CustomerFactory(store=store_a, customer_no="C004", name="周杰")  # no figures yet
     client.force_login(advisor_a)
 
-    assert numbers(client.get(reverse("customers:list"))) == ["C001", "C002", "C003"]
-    assert numbers(client.get(reverse("customers:list"), {"order": "name"})) == ["C003", "C002", "C001"]
-    assert numbers(client.get(reverse("customers:list"), {"order": "-last_visit"})) == ["C001", "C002", "C003"]
+    assert numbers(client.get(reverse("customers:list"))) == ["C001", "C002", "C003", "C004"]
+    assert numbers(client.get(reverse("customers:list"), {"order": "name"})) == ["C003", "C002", "C001", "C004"]
+    assert numbers(client.get(reverse("customers:list"), {"order": "-last_visit"})) == ["C002", "C003", "C001", "C004"]
+
+
+@time_machine.travel(datetime.datetime(2026, 11, 20, 10, 0, tzinfo=datetime.UTC), tick=False)
+def test_the_last_visit_filter_uses_the_segments_periods(client, advisor_a, store_a):
+    visited(CustomerFactory(store=store_a, customer_no="ACTIVE"), datetime.date(2026, 5, 20))
+    visited(CustomerFactory(store=store_a, customer_no="DORMANT"), datetime.date(2026, 5, 19))
+    visited(CustomerFactory(store=store_a, customer_no="LOST"), datetime.date(2025, 11, 19))
+    visited(CustomerFactory(store=store_a, customer_no="NEVER"), None)
+    CustomerFactory(store=store_a, customer_no="NOFIGURES")
+    client.force_login(advisor_a)
+
+    found = {visit: numbers(client.get(reverse("customers:list"), {"visit": visit}))
+             for visit in ("active", "dormant", "lost", "never")}  # fmt: skip
+
+    assert found == {"active": ["ACTIVE"], "dormant": ["DORMANT"], "lost": ["LOST"], "never": ["NEVER", "NOFIGURES"]}
 
 
 def test_the_store_filter_narrows_to_one_of_the_users_stores(client, two_store_advisor, store_a, store_b):

@@ -31,3 +31,24 @@ def test_the_batch_page_shows_the_finished_state_and_figures_without_a_reload(
     assert page.inner_text(".field-created_count .readonly").strip() == "4"
     assert page.inner_text(".field-rejected_count .readonly").strip() == "1"
     assert loads == []  # no reload
+
+
+def test_the_preview_shows_what_an_update_changes(browser_page, live_server, admin_user, store_a, tmp_path):  # noqa: F811
+    from tests.customers.dms_helpers import customer_row, run_import, write_csv
+
+    run_import("customers", write_csv(tmp_path / "first.csv", [customer_row("C001")]))
+    path = write_csv(tmp_path / "second.csv", [customer_row("C001", 客户姓名="李娜")])
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 900})
+    log_in(page, live_server, "admin_user", "pw-for-tests-1")
+
+    page.goto(f"{live_server.url}/admin/customers/customer/import/")
+    page.set_input_files("#id_import_file", str(path))
+    page.select_option(
+        "#id_format", index=1 if page.locator("#id_format option").first.get_attribute("value") == "" else 0
+    )
+    page.click("form[enctype] [type=submit]")
+    change = page.wait_for_selector('tr[data-change-row="2"][data-field="name"]')
+
+    assert [cell.inner_text() for cell in change.query_selector_all("td")] == ["2", "C001", "客户姓名", "张伟", "李娜"]
+    assert page.inner_text('[data-count="updated"]') == "1"
