@@ -45,7 +45,7 @@ def _store_field() -> forms.ModelChoiceField:
         queryset=None,
         required=False,
         empty_label=_("None: such rows are rejected"),
-        help_text=_("Rows whose 所属门店 is blank take this store, as the command's --store does."),
+        help_text=_("Rows whose 所属门店 is blank take this store, as the store option of the import command does."),
     )
 
 
@@ -211,6 +211,9 @@ class ImportBatchAdmin(ReadOnlyModelAdmin):
     change_form_template = "admin/customers/importbatch/change_form.html"
     inlines = [ImportIssueInline]
     readonly_fields = [field.name for field in ImportBatch._meta.fields]
+    # The stored files are reached by the download link of the progress box (checked and audited),
+    # never shown as a storage path.
+    fields = [name for name in readonly_fields if name not in ("id", "source_file", "errors_file")]
 
     def scoped_queryset(self, request, queryset):
         return queryset & import_batch_queryset_for_user(request.user)

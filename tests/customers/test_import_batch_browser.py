@@ -52,3 +52,23 @@ def test_the_preview_shows_what_an_update_changes(browser_page, live_server, adm
 
     assert [cell.inner_text() for cell in change.query_selector_all("td")] == ["2", "C001", "客户姓名", "张伟", "李娜"]
     assert page.inner_text('[data-count="updated"]') == "1"
+
+
+def test_the_admin_widgets_of_the_card_and_the_import_form_speak_chinese(browser_page, live_server, admin_user,  # noqa: F811
+                                                                          store_a):  # fmt: skip
+    import re
+
+    from tests.customers.test_import_words import ENGLISH_WORDS
+    from tests.factories import CustomerFactory
+
+    card = CustomerFactory(store=store_a, customer_no="C100", name="王芳")
+    page = browser_page
+    log_in(page, live_server, "admin_user", "pw-for-tests-1")
+    leaks = {}
+    for path in [f"/admin/customers/customer/{card.pk}/change/", "/admin/customers/customer/import/"]:
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_load_state("load")
+        text = page.evaluate("document.body.innerText")
+        leaks[path] = sorted({word.lower() for word in re.findall(r"[A-Za-z]+", text)} & ENGLISH_WORDS)
+
+    assert leaks == {path: [] for path in leaks}
