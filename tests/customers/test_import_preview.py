@@ -137,3 +137,25 @@ def test_an_admin_cannot_choose_a_store_they_do_not_work_for(client, store_a, st
     assert page.status_code == 200
     assert "store" in page.context["form"].errors
     assert (ImportBatch.objects.count(), Customer.objects.count()) == (0, 0)
+
+
+def test_a_vehicle_preview_names_the_new_owner_and_store_by_their_numbers(admin_user, store_a, store_b, tmp_path):
+    from customers.dms.sources import source_from_path
+    from customers.services import dms_import_run, import_batch_create
+    from tests.customers.dms_helpers import make_vin, vehicle_row
+
+    run_import("customers", write_csv(tmp_path / "c.csv", [customer_row("C001"), customer_row("C002")]))
+    vin = make_vin(1)
+    run_import("vehicles", write_csv(tmp_path / "v1.csv", [vehicle_row(vin, "C001")]))
+    path = write_csv(tmp_path / "v2.csv", [vehicle_row(vin, "C002", 所属门店="NJ02", 交车日期="2025-03-02")])
+    batch = import_batch_create(kind="vehicles", file_name=path.name, user=admin_user, dry_run=True)
+
+    outcome = dms_import_run(batch=batch, source=source_from_path(str(path)))
+
+    [change] = outcome.changes
+    assert (change.row_number, change.key) == (2, vin)
+    assert [(field.label, field.old_display, field.new_display) for field in change.fields] == [
+        ("客户编号", "C001", "C002"),
+        ("所属门店", "NJ01", "NJ02"),
+        ("交车日期", "2025-03-01", "2025-03-02"),
+    ]
