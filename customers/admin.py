@@ -44,7 +44,7 @@ def _store_field() -> forms.ModelChoiceField:
         label=_("Store of rows without a store code"),
         queryset=None,
         required=False,
-        empty_label=_("None: such rows are rejected"),
+        empty_label=_("None: only the store codes in the file"),
         help_text=_("Rows whose 所属门店 is blank take this store, as the store option of the import command does."),
     )
 

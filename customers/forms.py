@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from crm.calendar import add_months
-from crm.scoping import stores_for_user
+from crm.scoping import stores_for_user, visible_store_ids
 from customers.choices import ConsentPurpose, ConsentSource, CustomerState, NoteKind
 from customers.models import Customer, CustomerNote, Segment
 from customers.selectors import CONTACT_FIELDS, FLAG_FIELDS, customer_editable_fields
@@ -116,6 +116,10 @@ class CustomerListForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["store"].queryset = stores_for_user(user).order_by("code")
+        # Staff of one store get no store menu (nothing to choose, and no query for its options);
+        # a store in the address is still checked against theirs.
+        store_ids = visible_store_ids(user)
+        self.shows_store = store_ids is None or len(store_ids) > 1
 
     def choices(self) -> dict:
         """The valid filters and order ({} when a value was refused)."""
