@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportMixin
 from import_export.formats import base_formats
@@ -210,10 +211,26 @@ class ImportBatchAdmin(ReadOnlyModelAdmin):
     list_select_related = ["user"]
     change_form_template = "admin/customers/importbatch/change_form.html"
     inlines = [ImportIssueInline]
-    readonly_fields = [field.name for field in ImportBatch._meta.fields]
-    # The stored files are reached by the download link of the progress box (checked and audited),
-    # never shown as a storage path.
-    fields = [name for name in readonly_fields if name not in ("id", "source_file", "errors_file")]
+    # The stored files are links named in words (the uploaded file's own name, "rejected rows"),
+    # never their storage path; the links are served by the scoped media view.
+    readonly_fields = [
+        *(field.name for field in ImportBatch._meta.fields if field.name not in ("source_file", "errors_file")),
+        "source_file_link",
+        "errors_file_link",
+    ]
+    fields = [name for name in readonly_fields if name != "id"]
+
+    @admin.display(description=_("uploaded file"))
+    def source_file_link(self, batch):
+        if not batch.source_file:
+            return "—"
+        return format_html('<a href="{}">{}</a>', batch.source_file.url, batch.file_name or batch.source_file.name)
+
+    @admin.display(description=_("rejected rows file"))
+    def errors_file_link(self, batch):
+        if not batch.errors_file:
+            return "—"
+        return format_html('<a href="{}">{}</a>', batch.errors_file.url, _("Download the rejected rows"))
 
     def scoped_queryset(self, request, queryset):
         return queryset & import_batch_queryset_for_user(request.user)
