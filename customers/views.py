@@ -34,9 +34,9 @@ from customers.selectors import (
     customer_get_for_user,
     customer_is_erased,
     customer_list_refine,
-    customer_matched_vehicles,
     customer_repair_orders,
     customer_vehicles,
+    customer_with_matched_vehicle,
     import_batch_get_for_user,
     segment_get_for_user,
     segment_queryset_for_user,
@@ -88,16 +88,12 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     found = phone_search.customer_search(user=request.user, search=search, path=request.path)
     if found.message:
         messages.warning(request, found.message)
-    customers = customer_list_refine(found.customers, **refine)
+    customers = customer_with_matched_vehicle(customer_list_refine(found.customers, **refine), search=search)
     paginator = Paginator(customers, PAGE_SIZE)
     if found.count is not None and refine.get("store") is None:
         paginator.count = found.count  # counted once, for the search's audit row
     page = paginator.get_page(request.GET.get("page"))
     page.object_list = _with_member_badges(page.object_list)
-    if search:
-        matched = customer_matched_vehicles(customer_ids=[customer.pk for customer in page.object_list], search=search)
-        for customer in page.object_list:
-            customer.matched_vehicle = matched.get(customer.pk)
     _log_unmasked_view(request, page.object_list)
     context = {
         "page": page,

@@ -5,7 +5,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -278,12 +278,13 @@ def customer_list_refine(
     return queryset.order_by(*CUSTOMER_LIST_ORDERS.get(order, CUSTOMER_LIST_ORDERS["customer_no"]))
 
 
-def customer_matched_vehicles(*, customer_ids: list[int], search: str) -> dict[int, Vehicle]:
-    """For a page of search results: the vehicle whose plate or VIN matched the search, per customer
-    (the rules of customer_search_sql), in one query; {} when the search names no vehicle."""
+def customer_with_matched_vehicle(queryset: QuerySet[Customer], *, search: str) -> QuerySet[Customer]:
+    """The customers annotated with the plate and VIN of the vehicle that ``search`` matched (the
+    plate and VIN rules of customer_search_sql), ``matched_vin`` and ``matched_plate``, None when it
+    matched none; computed in the page's own query, for its rows only."""
     compact = re.sub(r"\s+", "", unicodedata.normalize("NFKC", search).strip().upper())
-    if not compact or not customer_ids:
-        return {}
+    if not compact:
+        return queryset
     condition = Q(plate_no=compact)
     if len(compact) >= 3:
         condition |= Q(plate_no__contains=compact)
@@ -291,10 +292,10 @@ def customer_matched_vehicles(*, customer_ids: list[int], search: str) -> dict[i
         condition |= Q(vin=compact)
     if ALNUM_PATTERN.fullmatch(compact) and len(compact) == 6:
         condition |= Q(vin__endswith=compact)
-    matched: dict[int, Vehicle] = {}
-    for vehicle in Vehicle.objects.filter(condition, customer_id__in=customer_ids).order_by("customer_id", "vin"):
-        matched.setdefault(vehicle.customer_id, vehicle)
-    return matched
+    matched = Vehicle.objects.filter(condition, customer_id=OuterRef("pk")).order_by("vin")
+    return queryset.annotate(
+        matched_vin=Subquery(matched.values("vin")[:1]), matched_plate=Subquery(matched.values("plate_no")[:1])
+    )
 
 
 def customer_find_by_phone(*, user, phone: str) -> QuerySet[Customer]:
