@@ -1,12 +1,16 @@
+from django import forms
 from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportMixin
 from import_export.formats import base_formats
+from import_export.forms import ConfirmImportForm, ImportForm
 
 from crm.admin_base import GroupWideModelAdmin, ReadOnlyModelAdmin, ScopedSimpleHistoryAdmin, StoreScopedModelAdmin
-from crm.scoping import sees_all_stores
+from crm.scoping import sees_all_stores, stores_for_user
+from customers.dms.reference import REFERENCE_HEADERS, REQUIRED_FIELDS
 from customers.dms.sources import read_error_message
 from customers.models import (
     Customer,
@@ -36,19 +40,84 @@ from customers.selectors import (
 from customers.services import customer_save, segment_save, vehicle_save
 
 
+def _store_field() -> forms.ModelChoiceField:
+    return forms.ModelChoiceField(
+        label=_("Store of rows without a store code"),
+        queryset=None,
+        required=False,
+        empty_label=_("None: only the store codes in the file"),
+        help_text=_("Rows whose 所属门店 is blank take this store, as the store option of the import command does."),
+    )
+
+
+class DmsImportForm(ImportForm):
+    """The upload form, with the store for rows that name none (one of the importing user's)."""
+
+    store = _store_field()
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["store"].queryset = stores_for_user(user).order_by("code")
+
+
+class DmsConfirmImportForm(ConfirmImportForm):
+    """The confirmation carries the store chosen at upload, checked again against the user's stores."""
+
+    store = _store_field()
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["store"].queryset = stores_for_user(user).order_by("code")
+        self.fields["store"].widget = forms.HiddenInput()
+
+
 class DmsImportAdminMixin(ImportMixin):
-    """Upload a DMS file → preview (created / updated / unchanged / rejected with reasons) → confirm."""
+    """Upload a DMS file → preview (created / updated / unchanged / rejected with reasons, and what
+    changes on the updated rows) → confirm."""
 
     formats = [DmsCsvFormat, DmsXlsxFormat]
     import_template_name = "admin/customers/dms_import.html"
+    import_form_class = DmsImportForm
+    confirm_form_class = DmsConfirmImportForm
 
     def has_import_permission(self, request):
         return request.user.has_perm("customers.import_dms")
 
+    def get_import_form_kwargs(self, request):
+        return {**super().get_import_form_kwargs(request), "user": request.user}
+
+    def get_confirm_form_kwargs(self, request, import_form=None):
+        return {**super().get_confirm_form_kwargs(request, import_form), "user": request.user}
+
+    def get_confirm_form_initial(self, request, import_form):
+        initial = super().get_confirm_form_initial(request, import_form)
+        if import_form is not None and import_form.cleaned_data.get("store"):
+            initial["store"] = import_form.cleaned_data["store"].pk
+        return initial
+
     def get_import_data_kwargs(self, **kwargs):
-        kwargs.pop("form", None)
+        form = kwargs.pop("form", None)
         kwargs.pop("request", None)
+        if form is not None and getattr(form, "cleaned_data", None):
+            kwargs["store"] = form.cleaned_data.get("store")
         return kwargs
+
+    def get_import_context_data(self, **kwargs):
+        """The upload form names the columns each report cannot do without (the resource lists them
+        all, see DmsImportResource.get_user_visible_fields)."""
+        context = super().get_import_context_data(**kwargs)
+        context["dms_reports"] = [
+            {
+                "label": resource_class.get_display_name(),
+                "required": [
+                    header
+                    for header, field in REFERENCE_HEADERS[resource_class.kind].items()
+                    if field in REQUIRED_FIELDS[resource_class.kind]
+                ],
+            }
+            for resource_class in self.get_import_resource_classes(None)
+        ]
+        return context
 
     def add_data_read_fail_error_to_form(self, form, e):
         # The reader's own words (a damaged workbook, not text, a cell too long, empty), never the
@@ -142,7 +211,26 @@ class ImportBatchAdmin(ReadOnlyModelAdmin):
     list_select_related = ["user"]
     change_form_template = "admin/customers/importbatch/change_form.html"
     inlines = [ImportIssueInline]
-    readonly_fields = [field.name for field in ImportBatch._meta.fields]
+    # The stored files are links named in words (the uploaded file's own name, "rejected rows"),
+    # never their storage path; the links are served by the scoped media view.
+    readonly_fields = [
+        *(field.name for field in ImportBatch._meta.fields if field.name not in ("source_file", "errors_file")),
+        "source_file_link",
+        "errors_file_link",
+    ]
+    fields = [name for name in readonly_fields if name != "id"]
+
+    @admin.display(description=_("uploaded file"))
+    def source_file_link(self, batch):
+        if not batch.source_file:
+            return "—"
+        return format_html('<a href="{}">{}</a>', batch.source_file.url, batch.file_name or batch.source_file.name)
+
+    @admin.display(description=_("rejected rows file"))
+    def errors_file_link(self, batch):
+        if not batch.errors_file:
+            return "—"
+        return format_html('<a href="{}">{}</a>', batch.errors_file.url, _("Download the rejected rows"))
 
     def scoped_queryset(self, request, queryset):
         return queryset & import_batch_queryset_for_user(request.user)

@@ -30,6 +30,7 @@ from crm.choices import AuditAction
 from crm.exceptions import ApplicationError
 from crm.exports import csv_bytes, spreadsheet_safe
 from crm.masking import phone_for_user
+from customers.choices import Gender
 from customers.membership import member_tier_sql
 from customers.models import Customer
 from customers.segments import segment_customers_for_user
@@ -88,7 +89,13 @@ def export_file(
     *, header: Sequence[str], rows: Iterable[Sequence], file_format: str, filename: str, stamped: bool = True
 ) -> ExportFile:
     """The file of an export (cells formula-safe), named ``filename-YYYYmmdd-HHMM.format`` (without
-    the time when not ``stamped``: a name that holds its day or period already)."""
+    the time when not ``stamped``: a name that holds its day or period already).
+
+    One convention for every file staff download: the header in the reader's language (gettext
+    labels, built when the file is), and values in words (a choice's label such as 男/女 or the
+    rule's name, never its stored code), dates as YYYY-MM-DD (HH:MM). The command-line contract
+    exports (``export_tasks``, ``export_points``, ``export_states``) are not staff downloads: they
+    keep their fixed English headers and codes."""
     content = xlsx_bytes(header, rows) if file_format == "xlsx" else csv_bytes(header, rows)
     if stamped:
         filename = f"{filename}-{timezone.localtime():%Y%m%d-%H%M}"
@@ -155,6 +162,7 @@ def export_rows(*, customers: QuerySet[Customer], user):
     columns = ["club_tier" if column == "member_tier" else column for column in EXPORT_COLUMNS]
     for row in customers.values_list(*columns).iterator(chunk_size=5000):
         customer_no, name, gender, mobile, district, tier, store = row
+        gender = str(Gender(gender).label) if gender in Gender.values else gender
         yield [customer_no, name, gender, phone_for_user(user, mobile), district, tier, store]
 
 

@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from crm.calendar import add_months
-from crm.scoping import stores_for_user
+from crm.scoping import stores_for_user, visible_store_ids
 from customers.choices import ConsentPurpose, ConsentSource, CustomerState, NoteKind
 from customers.models import Customer, CustomerNote, Segment
 from customers.selectors import CONTACT_FIELDS, FLAG_FIELDS, customer_editable_fields
@@ -88,6 +88,48 @@ class SearchForm(forms.Form):
     def search(self) -> str:
         """The cleaned search text (at most 100 characters), or '' when the input was refused."""
         return self.cleaned_data["q"][:100] if self.is_valid() else ""
+
+
+class CustomerListForm(forms.Form):
+    """The customer list's filters and order (GET): a value that is not one of the choices (a store
+    outside the user's) is a message and the unfiltered list, never an error page."""
+
+    ORDERS = (
+        ("customer_no", _("Customer no.")),
+        ("name", _("Name (pinyin)")),
+        ("-last_visit", _("Last visit, newest first")),
+    )
+    store = forms.ModelChoiceField(label=_("Store"), queryset=None, required=False, empty_label=_("All my stores"),
+                                   error_messages={"invalid_choice": _("Choose one of your stores.")})  # fmt: skip
+    VISITS = (
+        ("", _("Any time")),
+        ("active", _("Within 6 months")),
+        ("dormant", _("6 to 12 months ago")),
+        ("lost", _("Over 12 months ago")),
+        ("never", _("Never")),
+    )
+    visit = forms.ChoiceField(label=_("Last visit"), choices=VISITS, required=False,
+                              error_messages={"invalid_choice": _("Choose one of the periods offered.")})  # fmt: skip
+    order = forms.ChoiceField(label=_("Sort by"), choices=ORDERS, required=False,
+                              error_messages={"invalid_choice": _("Choose one of the orders offered.")})  # fmt: skip
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["store"].queryset = stores_for_user(user).order_by("code")
+        # Staff of one store get no store menu (nothing to choose, and no query for its options);
+        # a store in the address is still checked against theirs.
+        store_ids = visible_store_ids(user)
+        self.shows_store = store_ids is None or len(store_ids) > 1
+
+    def choices(self) -> dict:
+        """The valid filters and order ({} when a value was refused)."""
+        if not self.is_valid():
+            return {}
+        return {
+            "store": self.cleaned_data["store"],
+            "visit": self.cleaned_data["visit"],
+            "order": self.cleaned_data["order"] or "customer_no",
+        }
 
 
 class ExportRequestForm(forms.Form):

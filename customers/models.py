@@ -425,7 +425,8 @@ class ImportIssue(models.Model):
         indexes = [models.Index(fields=["batch", "severity", "row_number"], name="import_issue_batch_idx")]
 
     def __str__(self) -> str:
-        return f"{self.row_number}: {self.reason}"
+        # The admin shows it on the batch page: in the reader's language, as the reason column.
+        return f"{self.row_number}: {self.reason_display}"
 
     @property
     def reason_display(self) -> str:

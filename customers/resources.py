@@ -11,6 +11,7 @@ import io
 import tablib
 from django.core.files.base import ContentFile
 from import_export import resources
+from import_export.fields import Field
 from import_export.formats import base_formats
 from import_export.results import Error, Result, RowResult
 
@@ -19,6 +20,7 @@ from crm.scoping import visible_store_ids
 from crm.tasks import enqueue_on_commit
 from customers.choices import ImportKind
 from customers.dms.parsing import DecodeError, decode_csv_bytes
+from customers.dms.reference import REFERENCE_HEADERS
 from customers.dms.sources import source_from_dataset
 from customers.models import Customer, RepairOrder, Vehicle
 from customers.services import dms_import_run, import_batch_create
@@ -64,7 +66,9 @@ class DmsImportResource(resources.Resource):
     kind: str = ""
 
     def get_user_visible_fields(self):
-        return []
+        """The columns of this report in the DMS reference format (docs/dms-import.md), as the
+        upload form lists them: the header a DMS export uses for each field."""
+        return [Field(attribute=field, column_name=header) for header, field in REFERENCE_HEADERS[self.kind].items()]
 
     @classmethod
     def get_display_name(cls):
@@ -76,7 +80,8 @@ class DmsImportResource(resources.Resource):
         file_name = kwargs.get("file_name") or "upload.csv"
         result = Result()
         result.diff_headers = ["#", str(ImportKind(self.kind).label)]
-        batch = import_batch_create(kind=self.kind, file_name=file_name, user=user, dry_run=dry_run)
+        store = kwargs.get("store")
+        batch = import_batch_create(kind=self.kind, file_name=file_name, user=user, store=store, dry_run=dry_run)
         result.dms_batch = batch
         if not dry_run and len(dataset) > ASYNC_ROW_THRESHOLD:
             self._run_in_background(batch, dataset)
@@ -89,6 +94,7 @@ class DmsImportResource(resources.Resource):
             result.append_base_error(Error(ValueError(str(error.message))))
             return result
         result.dms_outcome = outcome
+        result.dms_changes = outcome.changes
         for keys, import_type in (
             (outcome.created_keys, RowResult.IMPORT_TYPE_NEW),
             (outcome.changed_keys, RowResult.IMPORT_TYPE_UPDATE),

@@ -17,6 +17,7 @@ from customers.card import card_panels, timeline_events
 from customers.forms import (
     ConsentForm,
     CustomerEditForm,
+    CustomerListForm,
     CustomerNoteForm,
     ErasureForm,
     ExportRequestForm,
@@ -32,8 +33,10 @@ from customers.selectors import (
     customer_editable_fields,
     customer_get_for_user,
     customer_is_erased,
+    customer_list_refine,
     customer_repair_orders,
     customer_vehicles,
+    customer_with_matched_vehicle,
     import_batch_get_for_user,
     segment_get_for_user,
     segment_queryset_for_user,
@@ -77,17 +80,24 @@ def _search_text(request: HttpRequest) -> tuple[str, int]:
 def customer_list(request: HttpRequest) -> HttpResponse:
     """The customer list and the search results of the search box on every page."""
     search, status = _search_text(request)
+    list_form = CustomerListForm(request.GET, user=request.user)
+    refine = list_form.choices()
+    if list_form.errors:
+        messages.error(request, " ".join(error for errors in list_form.errors.values() for error in errors))
+        status = 400
     found = phone_search.customer_search(user=request.user, search=search, path=request.path)
     if found.message:
         messages.warning(request, found.message)
-    paginator = Paginator(found.customers, PAGE_SIZE)
-    if found.count is not None:
+    customers = customer_with_matched_vehicle(customer_list_refine(found.customers, **refine), search=search)
+    paginator = Paginator(customers, PAGE_SIZE)
+    if found.count is not None and refine.get("store") is None:
         paginator.count = found.count  # counted once, for the search's audit row
     page = paginator.get_page(request.GET.get("page"))
     page.object_list = _with_member_badges(page.object_list)
     _log_unmasked_view(request, page.object_list)
     context = {
         "page": page,
+        "list_form": list_form,
         "search": search,
         "lookup_form": PhoneLookupForm(),
         "can_search_phone": request.user.has_perm("customers.search_by_phone"),

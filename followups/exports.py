@@ -21,8 +21,11 @@ from customers.exports import (
 from followups import selectors
 
 SMS_LIST_EXPORT_KIND = "followups.smslist"
-# Column names the dealers' SMS platforms read: not translated.
-SMS_LIST_HEADER = ["store", "rule", "customer_no", "name", "mobile", "plate", "text"]
+
+
+def sms_list_header() -> list[str]:
+    """The columns in the reader's language, as every export staff download (customers.exports)."""
+    return [_("Store"), _("Rule"), _("Customer no."), _("Name"), _("Mobile"), _("Plate"), _("Text")]
 
 
 def _label(day: datetime.date) -> str:
@@ -33,7 +36,7 @@ def _rows(tasks, *, user) -> list[list]:
     return [
         [
             task.store.code,
-            task.code,
+            task.get_code_display(),
             task.customer.customer_no,
             task.customer.name,
             phone_for_user(user, task.customer.mobile),
@@ -46,7 +49,7 @@ def _rows(tasks, *, user) -> list[list]:
 
 def _file(tasks, *, user, filename: str, stamped: bool) -> ExportFile:
     rows = _rows(tasks, user=user)
-    return export_file(header=SMS_LIST_HEADER, rows=rows, file_format="csv", filename=filename, stamped=stamped)
+    return export_file(header=sms_list_header(), rows=rows, file_format="csv", filename=filename, stamped=stamped)
 
 
 def _tasks(*, user, day: datetime.date, search: str) -> QuerySet:

@@ -14,6 +14,7 @@ from customers.dms import parsing
 from customers.dms.reference import (
     REASON_MISSING_CUSTOMER_NO,
     REASON_MISSING_RO_NO,
+    REASON_NO_NAME,
     REASON_TOO_LARGE,
     REASON_TOO_LONG,
     REASON_UNKNOWN_REPAIR_TYPE,
@@ -43,6 +44,22 @@ def _text(limit: int) -> Callable[[object], str]:
     parse.text_limit = limit  # a plain text column: see ColumnParser.text_column
     parse.blank_text = ""
     return parse
+
+
+def _customer_name(value: object) -> str:
+    """A customer's name: kept as written; a blank one is a warning (the row is still imported, as
+    every bad field: the key decides), so that a file that lost its names is seen before it is
+    applied."""
+    text = parsing.parse_text(value)
+    if not text:
+        raise _Warn(value, REASON_NO_NAME)
+    if len(text) > 100:
+        raise _Warn(value, REASON_TOO_LONG, limit=100)
+    return text
+
+
+_customer_name.text_limit = 100
+_customer_name.blank_text = None  # a blank name is a warning: never the fast path
 
 
 def _repair_type(value: object) -> str:
@@ -122,7 +139,7 @@ def import_columns(kind: str) -> list[Column]:
     if kind == ImportKind.CUSTOMERS:
         return [
             Column("customer_no", "text", _key_text(REASON_MISSING_CUSTOMER_NO, 40)),
-            Column("name", "text", _text(100)),
+            Column("name", "text", _customer_name),
             Column("gender", "text", parsing.parse_gender),
             Column("mobile", "text", parsing.parse_mobile),
             Column("landline", "text", parsing.parse_landline),

@@ -49,10 +49,12 @@ from customers.dms.reference import (
     REASON_CONFLICTING_REPEAT,
     REASON_ERASED,
     REASON_FOREIGN_STORE,
+    REASON_NO_NAME,
     REASON_NO_STORE,
     REASON_UNKNOWN_CUSTOMER,
     REASON_UNKNOWN_STORE,
     REASON_UNKNOWN_VIN,
+    REFERENCE_HEADERS,
     msgid,
 )
 from customers.dms.sources import RowSource, cell_too_long, first_overlong_cell_row
@@ -60,13 +62,15 @@ from customers.dms_import.cells import Column, import_columns
 from customers.dms_import.columns import COLUMN_CACHE_LIMIT, COPY_NULL, ColumnParser, copy_text, transpose, value_text
 from customers.dms_import.fingerprints import Fingerprinter, FingerprintPass, fingerprint_texts
 from customers.dms_import.headers import header_mapping
-from customers.dms_import.outcome import ImportOutcome, Issue
+from customers.dms_import.outcome import FieldChange, ImportOutcome, Issue, RowChange
 from customers.dms_import.targets import MODELS, TARGET_COLUMNS
 from customers.models import DMS_SYNC_FIELDS, Customer, ImportBatch
 from customers.pinyin import name_search_keys
 from customers.privacy import tombstone_reject_sql, tombstone_sql_params
 
 STAGE_CHUNK_ROWS = 10000
+# A preview shows what changes on this many updated rows (and counts them all).
+PREVIEW_CHANGES = 200
 IMPORT_WORK_MEM = "128MB"
 
 
@@ -206,6 +210,13 @@ class DmsImport(FingerprintPass):
         for position, ((column, index), parser) in enumerate(zip(plan, parsers, strict=True)):
             if parser is None:
                 columns.append(itertools.repeat(COPY_NULL, count))
+                if column.field == "name" and self.kind == ImportKind.CUSTOMERS:
+                    # A customers file without a name column: every row is a row without a name.
+                    warned.update(range(count))
+                    problems.extend(
+                        (row_position, position, Issue(number, "", "", msgid(REASON_NO_NAME), IssueSeverity.WARNING))
+                        for row_position, number in enumerate(numbers)
+                    )
                 continue
             cells = raw_columns[position]
             texts, keys, bad = parser.column(cells, text_cells=text_cells)
@@ -393,6 +404,7 @@ class DmsImport(FingerprintPass):
                     {"+": self.outcome.created_keys, "~": self.outcome.changed_keys, "=": self.outcome.unchanged_keys}[
                         action
                     ].append(key_value)
+                self.outcome.changes = self._changed_rows(cursor, table=table, key=key, compare=compare)
                 return
 
             # A first import (or one that at least doubles a table) builds the table's indexes once
@@ -417,6 +429,55 @@ class DmsImport(FingerprintPass):
             self._confirm_unchanged(cursor, table=table, key=key)
             timings["confirm"] = time.monotonic() - started
             self.outcome.touched_customer_ids = self._touched_customer_ids(cursor)
+
+    # A changed row's reference columns are shown by what staff know them by.
+    REFERENCE_DISPLAY = {
+        "store_id": ("crm_store", "code"),
+        "customer_id": ("customers_customer", "customer_no"),
+        "vehicle_id": ("customers_vehicle", "vin"),
+    }
+
+    def _changed_rows(self, cursor, *, table: str, key: str, compare: list[str]) -> list[RowChange]:
+        """What a preview shows of the updated rows: the first PREVIEW_CHANGES of them in file order,
+        each with its changed columns (old → new), read in one query over the classified rows (never
+        a query per row); ``outcome.updated`` counts them all."""
+        model = MODELS[self.kind]
+        selects, joins = [], []
+        for position, column in enumerate(compare):
+            reference = self.REFERENCE_DISPLAY.get(column)
+            if reference is None:
+                selects.append(f"t.{column}::text, c.{column}::text")
+            else:
+                ref_table, ref_column = reference
+                joins.append(f"LEFT JOIN {ref_table} o{position} ON o{position}.id = t.{column} "
+                             f"LEFT JOIN {ref_table} n{position} ON n{position}.id = c.{column}")  # fmt: skip
+                selects.append(f"o{position}.{ref_column}::text, n{position}.{ref_column}::text")
+        cursor.execute(
+            f"""
+            SELECT c.row_no, c.{key}, {", ".join(selects)}
+            FROM dms_clean_{self.batch.pk} c JOIN {table} t ON t.{key} = c.{key} {" ".join(joins)}
+            WHERE c.action = '~' ORDER BY c.row_no LIMIT %s
+            """,
+            [PREVIEW_CHANGES],
+        )
+        fields = {model_field.column: model_field for model_field in model._meta.concrete_fields}
+        # The column's header in the reference format; a reference column names the field it resolves.
+        headers = {field: header for header, field in REFERENCE_HEADERS[self.kind].items()}
+        headers.update({"store_id": headers["store_code"], "dms_created_date": headers.get("created_date", "")})
+        headers.setdefault("customer_id", headers.get("customer_no", ""))
+        headers["vehicle_id"] = headers.get("vin", "")
+        changes = []
+        for row in cursor.fetchall():
+            row_number, key_value, values = row[0], row[1], row[2:]
+            fields_changed = []
+            for position, column in enumerate(compare):
+                old, new = values[2 * position], values[2 * position + 1]
+                if old == new or (old in (None, "") and new in (None, "")):
+                    continue
+                label = headers.get(column) or str(fields[column].verbose_name)
+                fields_changed.append(FieldChange(label, fields[column], old, new))
+            changes.append(RowChange(row_number, key_value, fields_changed))
+        return changes
 
     def _adopt_provisional(self, cursor, *, allowed_store_ids: list[int] | None) -> None:
         """Cards made in the CRM (provisional numbers, docs/desk.md) take the DMS customer number

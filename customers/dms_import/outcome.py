@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext
 
 from crm.exports import spreadsheet_safe
+from crm.masking import mask_phone
 from customers.choices import IssueSeverity
 from customers.dms.sources import RowSource
 from customers.dms_import.columns import value_text
@@ -27,6 +28,43 @@ class Issue:
 
 
 @dataclass
+class FieldChange:
+    """One column of an updated row: its header in the DMS reference format (what staff see in their
+    export), the model field (its choices word the values), the value in the CRM and the file's."""
+
+    label: str
+    field: object
+    old: str | None
+    new: str | None
+
+    def _word(self, value: str | None) -> str:
+        if value in (None, ""):
+            return "—"
+        if self.field.choices:
+            return str(dict(self.field.flatchoices).get(value, value))
+        if self.field.name in ("mobile", "landline"):
+            return mask_phone(value)  # a preview reveals no whole number
+        return value
+
+    @property
+    def old_display(self) -> str:
+        return self._word(self.old)
+
+    @property
+    def new_display(self) -> str:
+        return self._word(self.new)
+
+
+@dataclass
+class RowChange:
+    """An updated row of a preview: its row number in the file, its key and what changes."""
+
+    row_number: int
+    key: str
+    fields: list[FieldChange]
+
+
+@dataclass
 class ImportOutcome:
     batch: ImportBatch
     created: int = 0
@@ -38,6 +76,8 @@ class ImportOutcome:
     changed_keys: list[str] = field(default_factory=list)
     created_keys: list[str] = field(default_factory=list)
     unchanged_keys: list[str] = field(default_factory=list)
+    # A preview's first updated rows with what changes in each (importer.PREVIEW_CHANGES of them).
+    changes: list[RowChange] = field(default_factory=list)
     # Provisional cards made in the CRM that this import adopted (docs/desk.md).
     adopted_customer_ids: list[int] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)

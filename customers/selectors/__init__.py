@@ -5,9 +5,11 @@ import unicodedata
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
+from django.utils import timezone
 
+from crm.calendar import add_months
 from crm.choices import Role
 from crm.models import User
 from crm.scoping import scope_to_user_stores, sees_all_stores, visible_store_ids
@@ -244,6 +246,56 @@ def customer_list_for_user(*, user, search: str = "", phone: PhoneQuery | None =
             ids = [row[0] for row in cursor.fetchall()]
         queryset = queryset.filter(pk__in=ids)
     return queryset.order_by("customer_no")
+
+
+CUSTOMER_LIST_ORDERS = {
+    "customer_no": ("customer_no",),
+    "name": ("name_pinyin", "customer_no"),
+    "-last_visit": (F("stats__last_visit").desc(nulls_last=True), "customer_no"),
+}
+
+
+def customer_list_refine(
+    queryset: QuerySet[Customer], *, store=None, visit: str = "", order: str = "customer_no"
+) -> QuerySet[Customer]:
+    """The customer list narrowed to one of the user's stores and to when they last visited (the
+    segments' active / dormant / lost: within 6 months, 6 to 12 months ago, longer; or never), and
+    put in the chosen order (customer number, name by pinyin, or last visit, newest first and
+    never-seen last)."""
+    if store is not None:
+        queryset = queryset.filter(store=store)
+    if visit:
+        today = timezone.localdate()
+        six, twelve = add_months(today, -6), add_months(today, -12)
+        queryset = queryset.filter(
+            {
+                "active": Q(stats__last_visit__gte=six),
+                "dormant": Q(stats__last_visit__lt=six, stats__last_visit__gte=twelve),
+                "lost": Q(stats__last_visit__lt=twelve),
+                "never": Q(stats__last_visit__isnull=True),
+            }[visit]
+        )
+    return queryset.order_by(*CUSTOMER_LIST_ORDERS.get(order, CUSTOMER_LIST_ORDERS["customer_no"]))
+
+
+def customer_with_matched_vehicle(queryset: QuerySet[Customer], *, search: str) -> QuerySet[Customer]:
+    """The customers annotated with the plate and VIN of the vehicle that ``search`` matched (the
+    plate and VIN rules of customer_search_sql), ``matched_vin`` and ``matched_plate``, None when it
+    matched none; computed in the page's own query, for its rows only."""
+    compact = re.sub(r"\s+", "", unicodedata.normalize("NFKC", search).strip().upper())
+    if not compact:
+        return queryset
+    condition = Q(plate_no=compact)
+    if len(compact) >= 3:
+        condition |= Q(plate_no__contains=compact)
+    if ALNUM_PATTERN.fullmatch(compact) and len(compact) == 17:
+        condition |= Q(vin=compact)
+    if ALNUM_PATTERN.fullmatch(compact) and len(compact) == 6:
+        condition |= Q(vin__endswith=compact)
+    matched = Vehicle.objects.filter(condition, customer_id=OuterRef("pk")).order_by("vin")
+    return queryset.annotate(
+        matched_vin=Subquery(matched.values("vin")[:1]), matched_plate=Subquery(matched.values("plate_no")[:1])
+    )
 
 
 def customer_find_by_phone(*, user, phone: str) -> QuerySet[Customer]:

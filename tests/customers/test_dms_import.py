@@ -28,6 +28,10 @@ from tests.customers.dms_helpers import (
 )
 from tests.factories import CustomerFactory, StoreFactory, UserFactory, VehicleFactory
 
+REASON_NO_NAME_MSGID = (
+    "No customer name: the row is imported, and the card shows no name until a later export gives one"
+)
+
 pytestmark = pytest.mark.django_db
 
 
@@ -286,7 +290,7 @@ def test_text_cells_that_need_care_among_clean_ones(tmp_path, monkeypatch):
     # Small chunks, so that some chunks are all clean and others hold one cell that needs care.
     monkeypatch.setattr(importer_module, "STAGE_CHUNK_ROWS", 3)
     rows = [customer_row(f"C{number:03d}", 客户姓名=f"张{number}") for number in range(1, 10)]
-    rows[1]["客户姓名"] = " Null "  # a NULL marker: an empty field
+    rows[1]["客户姓名"] = " Null "  # a NULL marker: an empty field (a name: a warning)
     rows[3]["详细地址"] = "中山路\\8号\t3楼"  # a backslash and a tab survive COPY
     rows[5]["工作单位"] = "某" * 201  # too long: a warning
     rows[7]["客户编号"] = "  "  # a blank key: rejected
@@ -294,12 +298,15 @@ def test_text_cells_that_need_care_among_clean_ones(tmp_path, monkeypatch):
 
     summary = run_import("customers", write_csv(tmp_path / "c.csv", rows))
 
-    assert summary == "created=8 updated=0 unchanged=0 rejected=1 warnings=1"
+    assert summary == "created=8 updated=0 unchanged=0 rejected=1 warnings=2"
     names = dict(Customer.objects.values_list("customer_no", "name"))
     assert (names["C001"], names["C002"], names["C009"]) == ("张1", "", "李娜")
     assert Customer.objects.get(customer_no="C004").address == "中山路\\8号\t3楼"
     assert Customer.objects.get(customer_no="C006").employer == ""
-    assert warnings_of() == [(7, "工作单位", "某" * 201, "Too long (at most %(limit)s characters)")]
+    assert warnings_of() == [
+        (3, "客户姓名", " Null ", str(REASON_NO_NAME_MSGID)),
+        (7, "工作单位", "某" * 201, "Too long (at most %(limit)s characters)"),
+    ]
     assert rejections() == [(9, "Missing customer number")]
     issue = ImportIssue.objects.get(row_number=7)
     with translation.override("en"):

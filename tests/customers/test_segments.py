@@ -199,7 +199,7 @@ def test_csv_export_is_logged_and_formula_safe(client, manager_a, store_a, fleet
     assert response.status_code == 200
     text = response.content.decode("utf-8-sig")
     row = text.splitlines()[1]
-    assert row.startswith('L,"\'=HYPERLINK(""x"")",M,')
+    assert row.startswith('L,"\'=HYPERLINK(""x"")",男,')
     assert ",'-1+1," in row
     entry = AuditLog.objects.get(action=AuditAction.EXPORT)
     assert (entry.actor, entry.object_ids, entry.detail["rows"], entry.detail["segment"]) == (

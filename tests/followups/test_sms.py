@@ -190,9 +190,24 @@ def test_the_days_sms_list_as_csv_for_a_manager(client, manager_a, store_a, agen
 
     assert response.status_code == 200
     lines = response.content.decode("utf-8-sig").splitlines()
-    assert lines == ["store,rule,customer_no,name,mobile,plate,text", "NJ01,birthday,C9,韩梅梅,13900001111,,"]
+    # Chinese headers in the Chinese UI and the rule in words, as every staff download.
+    assert lines == ["门店,回访规则,客户编号,姓名,手机,车牌号,内容", "NJ01,生日祝福,C9,韩梅梅,13900001111,,"]
     client.force_login(agent_a)
     assert client.get(reverse("followups:sms"), {"date": "2026-11-22", "format": "csv"}).status_code == 403
+
+
+def test_the_sms_list_csv_follows_the_readers_language(client, manager_a, store_a):
+    birthday_customer(store_a, name="韩梅梅", mobile="13900001111", customer_no="C9")
+    followups_generate_day(day=D(2026, 11, 22), store_ids=[store_a.pk])
+    client.force_login(manager_a)
+
+    response = client.get(reverse("followups:sms"), {"date": "2026-11-22", "format": "csv"}, HTTP_ACCEPT_LANGUAGE="en")
+
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert lines == [
+        "Store,Rule,Customer no.,Name,Mobile,Plate,Text",
+        "NJ01,Birthday greeting (生日祝福),C9,韩梅梅,13900001111,,",
+    ]
 
 
 def test_the_http_gateway_posts_the_key_to_the_provider():
@@ -254,7 +269,7 @@ def test_the_csv_masks_the_mobile_for_a_user_without_the_unmask_permission(clien
 
     assert response.status_code == 200
     lines = response.content.decode("utf-8-sig").splitlines()
-    assert lines == ["store,rule,customer_no,name,mobile,plate,text", "NJ01,birthday,C9,韩梅梅,139****1111,,"]
+    assert lines == ["门店,回访规则,客户编号,姓名,手机,车牌号,内容", "NJ01,生日祝福,C9,韩梅梅,139****1111,,"]
 
 
 def test_the_sms_list_searches_and_its_pages_keep_the_day(client, manager_a, store_a):

@@ -16,7 +16,7 @@ from tests.factories import CustomerFactory, UserFactory
 pytestmark = pytest.mark.django_db
 DAY = datetime.date(2026, 11, 22)
 LIST = {"date": DAY.isoformat(), "format": "csv"}
-HEADER = "store,rule,customer_no,name,mobile,plate,text"
+HEADER = "门店,回访规则,客户编号,姓名,手机,车牌号,内容"  # the reader's language, the rule in words
 
 
 def birthday_customer(store, **fields):
@@ -44,7 +44,7 @@ def test_without_a_confidential_card_the_list_is_immediate_with_one_audit_row(cl
     response = client.get(reverse("followups:sms"), LIST)
 
     assert response["Content-Disposition"] == 'attachment; filename="sms-2026-11-22.csv"'
-    assert response.content.decode("utf-8-sig").splitlines() == [HEADER, "NJ01,birthday,C9,韩梅梅,13900001111,,"]
+    assert response.content.decode("utf-8-sig").splitlines() == [HEADER, "NJ01,生日祝福,C9,韩梅梅,13900001111,,"]
     entry = AuditLog.objects.get()
     assert (entry.actor, entry.action, entry.object_type, entry.detail) == (
         manager_a,
@@ -110,8 +110,8 @@ def test_request_approve_download_once(client, manager_a, second_manager_a, stor
     assert first.status_code == 200
     assert first.content.decode("utf-8-sig").splitlines() == [
         HEADER,
-        "NJ01,birthday,C8,李雷,13900002222,,",
-        "NJ01,birthday,C9,韩梅梅,13900001111,,",
+        "NJ01,生日祝福,C8,李雷,13900002222,,",
+        "NJ01,生日祝福,C9,韩梅梅,13900001111,,",
     ]
     assert second.redirect_chain == [(reverse("crm:export_requests"), 302)]
     assert page_messages(second)[0].startswith("此导出已于 ")
