@@ -13,14 +13,19 @@ from collections.abc import Sequence
 
 from django.db import connection, transaction
 
+from crm.models import Store
 from customers.choices import ImportKind, IssueSeverity
 from customers.dms.reference import KEY_FIELDS
 from customers.dms_import.cells import Column, optional_text
 from customers.dms_import.columns import COPY_NULL, ColumnParser, transpose
 from customers.dms_import.targets import MODELS
+from customers.models import Customer, Vehicle
 
 # Bump when a parser's result for the same raw cell changes: every stored fingerprint then misses once.
 FINGERPRINT_VERSION = "1"
+STORE_TABLE = Store._meta.db_table
+CUSTOMER_TABLE = Customer._meta.db_table
+VEHICLE_TABLE = Vehicle._meta.db_table
 
 
 def _fingerprint_token(cell: object) -> str:
@@ -221,8 +226,8 @@ class FingerprintPass:
             parent, store = "", "st.id = t.store_id"
         else:
             table, column = (
-                ("customers_customer", "customer_id") if self.kind == ImportKind.VEHICLES
-                else ("customers_vehicle", "vehicle_id")
+                (CUSTOMER_TABLE, "customer_id") if self.kind == ImportKind.VEHICLES
+                else (VEHICLE_TABLE, "vehicle_id")
             )  # fmt: skip
             parent = f"{join} {table} p ON p.id = t.{column}"
             store = f"(st.id IS NOT NULL OR {code} IS NULL) AND coalesce(st.id, p.store_id) = t.store_id"
@@ -238,7 +243,7 @@ class FingerprintPass:
             SELECT f.key FROM {table} f
             JOIN {target} t ON t.{key} = f.key AND t.dms_fingerprint = f.fp AND t.updated_at = t.dms_synced_at
             {parent}
-            LEFT JOIN crm_store st ON st.code = coalesce(nullif(f.store_code, ''), %(default_store)s)
+            LEFT JOIN {STORE_TABLE} st ON st.code = coalesce(nullif(f.store_code, ''), %(default_store)s)
             WHERE {store}
         """
 
@@ -251,6 +256,6 @@ class FingerprintPass:
             SELECT f.row_no FROM {table} f
             LEFT JOIN {target} t ON t.{key} = f.key AND t.dms_fingerprint = f.fp AND t.updated_at = t.dms_synced_at
             {parent}
-            LEFT JOIN crm_store st ON st.code = coalesce(nullif(f.store_code, ''), %(default_store)s)
+            LEFT JOIN {STORE_TABLE} st ON st.code = coalesce(nullif(f.store_code, ''), %(default_store)s)
             WHERE t.id IS NULL OR NOT coalesce({store}, false)
         """

@@ -41,6 +41,7 @@ from django.utils import timezone
 
 from crm.bulk import bulk_load
 from crm.exceptions import ApplicationError
+from crm.models import Store
 from customers.choices import ImportKind, IssueSeverity
 from customers.dms.reference import (
     FILE_EMPTY,
@@ -64,11 +65,15 @@ from customers.dms_import.fingerprints import Fingerprinter, FingerprintPass, fi
 from customers.dms_import.headers import header_mapping
 from customers.dms_import.outcome import FieldChange, ImportOutcome, Issue, RowChange
 from customers.dms_import.targets import MODELS, TARGET_COLUMNS
-from customers.models import DMS_SYNC_FIELDS, Customer, ImportBatch
+from customers.models import DMS_SYNC_FIELDS, Customer, ImportBatch, Vehicle
 from customers.pinyin import name_search_keys
 from customers.privacy import tombstone_reject_sql, tombstone_sql_params
 
 STAGE_CHUNK_ROWS = 10000
+# The tables the staging rows are matched against, named by their models (never by hand).
+STORE_TABLE = Store._meta.db_table
+CUSTOMER_TABLE = Customer._meta.db_table
+VEHICLE_TABLE = Vehicle._meta.db_table
 # A preview shows what changes on this many updated rows (and counts them all).
 PREVIEW_CHANGES = 200
 IMPORT_WORK_MEM = "128MB"
@@ -284,7 +289,7 @@ class DmsImport(FingerprintPass):
                        CASE WHEN {erased} THEN 'erased'
                             WHEN st.id IS NULL AND {store_expression} IS NULL THEN 'no_store'
                             WHEN st.id IS NULL THEN 'unknown_store' END AS reject
-                FROM {self.stage_table} s LEFT JOIN crm_store st ON st.code = {store_expression}
+                FROM {self.stage_table} s LEFT JOIN {STORE_TABLE} st ON st.code = {store_expression}
             """
         if self.kind == ImportKind.VEHICLES:
             return f"""
@@ -293,8 +298,8 @@ class DmsImport(FingerprintPass):
                             WHEN c.id IS NULL THEN 'unknown_customer'
                             WHEN st.id IS NULL AND {store_expression} IS NOT NULL THEN 'unknown_store' END AS reject
                 FROM {self.stage_table} s
-                LEFT JOIN customers_customer c ON c.customer_no = s.customer_no
-                LEFT JOIN crm_store st ON st.code = {store_expression}
+                LEFT JOIN {CUSTOMER_TABLE} c ON c.customer_no = s.customer_no
+                LEFT JOIN {STORE_TABLE} st ON st.code = {store_expression}
             """
         return f"""
             SELECT s.*, v.id AS vehicle_id, coalesce(st.id, v.store_id) AS store_id,
@@ -302,8 +307,8 @@ class DmsImport(FingerprintPass):
                         WHEN v.id IS NULL THEN 'unknown_vin'
                         WHEN st.id IS NULL AND {store_expression} IS NOT NULL THEN 'unknown_store' END AS reject
             FROM {self.stage_table} s
-            LEFT JOIN customers_vehicle v ON v.vin = s.vin
-            LEFT JOIN crm_store st ON st.code = {store_expression}
+            LEFT JOIN {VEHICLE_TABLE} v ON v.vin = s.vin
+            LEFT JOIN {STORE_TABLE} st ON st.code = {store_expression}
         """
 
     REJECT_REASONS = {
@@ -432,9 +437,9 @@ class DmsImport(FingerprintPass):
 
     # A changed row's reference columns are shown by what staff know them by.
     REFERENCE_DISPLAY = {
-        "store_id": ("crm_store", "code"),
-        "customer_id": ("customers_customer", "customer_no"),
-        "vehicle_id": ("customers_vehicle", "vin"),
+        "store_id": (STORE_TABLE, "code"),
+        "customer_id": (CUSTOMER_TABLE, "customer_no"),
+        "vehicle_id": (VEHICLE_TABLE, "vin"),
     }
 
     def _changed_rows(self, cursor, *, table: str, key: str, compare: list[str]) -> list[RowChange]:
@@ -492,8 +497,8 @@ class DmsImport(FingerprintPass):
             pairs = f"""
                 SELECT DISTINCT s.customer_no AS dms_no, p.id AS customer_id, p.customer_no AS old_no
                 FROM {self.stage_table} s
-                JOIN crm_store st ON st.code = coalesce(nullif(s.store_code, ''), %(default_store)s)
-                JOIN customers_customer p ON p.is_provisional AND p.store_id = st.id
+                JOIN {STORE_TABLE} st ON st.code = coalesce(nullif(s.store_code, ''), %(default_store)s)
+                JOIN {CUSTOMER_TABLE} p ON p.is_provisional AND p.store_id = st.id
                      AND p.mobile = s.mobile AND p.name = s.name
                 WHERE s.customer_no IS NOT NULL AND coalesce(s.mobile, '') <> '' AND coalesce(s.name, '') <> ''
                   AND (%(every_store)s OR st.id = ANY(%(allowed)s))"""
@@ -501,9 +506,9 @@ class DmsImport(FingerprintPass):
             pairs = f"""
                 SELECT DISTINCT s.customer_no AS dms_no, p.id AS customer_id, p.customer_no AS old_no
                 FROM {self.stage_table} s
-                JOIN customers_vehicle v ON v.vin = s.vin
-                JOIN customers_customer p ON p.id = v.customer_id AND p.is_provisional
-                LEFT JOIN crm_store st ON st.code = coalesce(nullif(s.store_code, ''), %(default_store)s)
+                JOIN {VEHICLE_TABLE} v ON v.vin = s.vin
+                JOIN {CUSTOMER_TABLE} p ON p.id = v.customer_id AND p.is_provisional
+                LEFT JOIN {STORE_TABLE} st ON st.code = coalesce(nullif(s.store_code, ''), %(default_store)s)
                 WHERE s.customer_no IS NOT NULL AND coalesce(st.id, p.store_id) = p.store_id
                   AND (%(every_store)s OR p.store_id = ANY(%(allowed)s))"""
         else:
@@ -514,11 +519,11 @@ class DmsImport(FingerprintPass):
             f"""
             WITH pairs AS ({pairs}), unique_pairs AS (
                 SELECT * FROM pairs
-                WHERE NOT EXISTS (SELECT 1 FROM customers_customer c WHERE c.customer_no = pairs.dms_no)
+                WHERE NOT EXISTS (SELECT 1 FROM {CUSTOMER_TABLE} c WHERE c.customer_no = pairs.dms_no)
                   AND dms_no IN (SELECT dms_no FROM pairs GROUP BY dms_no HAVING count(*) = 1)
                   AND customer_id IN (SELECT customer_id FROM pairs GROUP BY customer_id HAVING count(*) = 1)
             ), adopted AS (
-                UPDATE customers_customer c SET customer_no = u.dms_no, is_provisional = false, updated_at = %(now)s
+                UPDATE {CUSTOMER_TABLE} c SET customer_no = u.dms_no, is_provisional = false, updated_at = %(now)s
                 FROM unique_pairs u WHERE c.id = u.customer_id
                 RETURNING c.*, u.old_no
             )
@@ -560,14 +565,14 @@ class DmsImport(FingerprintPass):
         clean = f"dms_clean_{self.batch.pk}"
         if self.kind == ImportKind.CUSTOMERS:
             cursor.execute(f"SELECT previous_ref FROM {clean} WHERE action = '~' UNION "
-                           f"SELECT t.id FROM customers_customer t JOIN {clean} c ON c.customer_no = t.customer_no "
+                           f"SELECT t.id FROM {CUSTOMER_TABLE} t JOIN {clean} c ON c.customer_no = t.customer_no "
                            f"WHERE c.action = '+'")  # fmt: skip
         elif self.kind == ImportKind.VEHICLES:
             cursor.execute(f"SELECT customer_id FROM {clean} WHERE action IN ('+', '~') UNION "
                            f"SELECT previous_ref FROM {clean} WHERE action = '~'")  # fmt: skip
         else:
             cursor.execute(f"""
-                SELECT DISTINCT v.customer_id FROM customers_vehicle v
+                SELECT DISTINCT v.customer_id FROM {VEHICLE_TABLE} v
                 WHERE v.id IN (SELECT vehicle_id FROM {clean} WHERE action IN ('+', '~')
                                UNION SELECT previous_ref FROM {clean} WHERE action = '~')
             """)  # fmt: skip
