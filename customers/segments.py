@@ -218,16 +218,6 @@ def _restricted_visible_ids(user):
     return restricted_customers_visible_to(user).values("pk")
 
 
-def segment_facts_for_user(*, user, segment, today: datetime.date | None = None) -> QuerySet[CustomerStats]:
-    """The segment facts of a segment's customers the user may see: the user's stores (and the
-    segment's store), never a 绝密 or 机密 card the user may not see. One table (the facts carry
-    the store and the restricted flag), plus the few restricted cards the user may see."""
-    facts = _facts_in_scope(user=user, segment=segment)
-    if user.is_authenticated and not sees_every_level(user):
-        facts = facts.filter(Q(is_restricted=False) | Q(customer_id__in=_restricted_visible_ids(user)))
-    return facts.filter(segment_condition(segment.definition or {}, today=today))
-
-
 def segment_count_for_user(*, user, segment, today: datetime.date | None = None) -> int:
     """The live count of a segment, equal to the length of its list: the cards that are not
     restricted (an index-only scan of one of CustomerStats' partial indexes), plus the 绝密 / 机密
