@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, F, Max, Q, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -47,6 +48,7 @@ from followups.selectors import call_windows_open, sms_allowed_sql
 logger = logging.getLogger(__name__)
 
 CLAIM_LAPSE = datetime.timedelta(minutes=30)
+PUT_BACK_PAUSE = datetime.timedelta(minutes=15)  # a call put back is offered again after this
 MAX_CALL_ATTEMPTS = 3
 SMS_BATCH_SIZE = 20
 SMS_MAX_SEND_ATTEMPTS = 5
@@ -373,11 +375,16 @@ def task_current_call(*, user, customer_id: int, now: datetime.datetime | None =
     return list(tasks.select_related("rule", "vehicle", "customer", "store").order_by("priority", "id"))
 
 
-def task_release(*, user, customer_id: int) -> int:
-    """Give the customer's claimed tasks back to the queue."""
-    return FollowupTask.objects.filter(claimed_by=user, customer_id=customer_id, status=TaskStatus.OPEN).update(
-        claimed_by=None, claimed_at=None
+def task_release(*, user, customer_id: int, now: datetime.datetime | None = None) -> int:
+    """Give the customer's claimed tasks back: a queue task is not offered again (to anyone) for
+    PUT_BACK_PAUSE, so "put back" then "next" brings the next customer, not the same one at once
+    (a later call-back time already set is kept); an assigned task goes back to its person's list."""
+    now = now or timezone.now()
+    claimed = FollowupTask.objects.filter(claimed_by=user, customer_id=customer_id, status=TaskStatus.OPEN)
+    paused = claimed.filter(assignee__isnull=True).update(
+        claimed_by=None, claimed_at=None, callback_at=Greatest(F("callback_at"), Value(now + PUT_BACK_PAUSE))
     )
+    return paused + claimed.update(claimed_by=None, claimed_at=None)
 
 
 def is_dissatisfied_result(*, is_dissatisfied: bool, satisfaction: int | None) -> bool:

@@ -10,7 +10,7 @@ from django.db import connection
 from crm.choices import Role
 from crm.exceptions import ApplicationError
 from followups.models import CallAttempt, FollowupTask
-from followups.services import call_outcome_record, call_record_outcome, task_claim_next
+from followups.services import call_outcome_record, call_record_outcome, task_claim_next, task_release
 from tests.factories import CustomerFactory, StoreFactory, UserFactory
 from tests.followups.factories import ALL_DAY, FollowupTaskFactory
 
@@ -64,6 +64,28 @@ def test_a_claim_lapses_after_30_idle_minutes(store_a, agent_a):
     assert task_claim_next(user=other, now=MONDAY_10AM + datetime.timedelta(minutes=29)) == []
     claimed = task_claim_next(user=other, now=MONDAY_10AM + datetime.timedelta(minutes=31))
     assert [item.pk for item in claimed] == [only.pk]
+
+
+@pytest.mark.django_db
+def test_a_call_put_back_is_not_offered_again_for_15_minutes(store_a, agent_a):
+    urgent = task(store_a, priority=1)
+    scheduled = task(store_a, priority=2, callback_at=MONDAY_10AM + datetime.timedelta(hours=2))
+    later = task(store_a, priority=3)
+    task_claim_next(user=agent_a, now=MONDAY_10AM)
+
+    assert task_release(user=agent_a, customer_id=urgent.customer_id, now=MONDAY_10AM) == 1
+    # "Put back" then "next": the next customer, not the same one at once (nor the call-back at noon).
+    assert [item.pk for item in task_claim_next(user=agent_a, now=MONDAY_10AM)] == [later.pk]
+    task_release(user=agent_a, customer_id=later.customer_id, now=MONDAY_10AM)
+    urgent.refresh_from_db()
+    assert (urgent.claimed_by_id, urgent.callback_at) == (None, MONDAY_10AM + datetime.timedelta(minutes=15))
+    assert task_claim_next(user=agent_a, now=MONDAY_10AM + datetime.timedelta(minutes=14)) == []
+    back = task_claim_next(user=agent_a, now=MONDAY_10AM + datetime.timedelta(minutes=15))
+    assert [item.pk for item in back] == [urgent.pk]
+    # A call-back time later than the pause is kept when that call is put back.
+    FollowupTask.objects.filter(pk=scheduled.pk).update(claimed_by=agent_a, claimed_at=MONDAY_10AM)
+    task_release(user=agent_a, customer_id=scheduled.customer_id, now=MONDAY_10AM)
+    assert FollowupTask.objects.get(pk=scheduled.pk).callback_at == MONDAY_10AM + datetime.timedelta(hours=2)
 
 
 @pytest.mark.django_db
