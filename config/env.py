@@ -20,12 +20,14 @@ class EnvironmentVariableError(ImproperlyConfigured):
 
 
 def _raw(name: str, default):
-    value = os.environ.get(name)
-    if value is None:
+    # An empty variable is an unset one (``NAME=`` in an .env file, or compose passing an unset
+    # ``${NAME:-}``): the default applies, or a required variable is reported missing.
+    value = (os.environ.get(name) or "").strip()
+    if not value:
         if default is _UNSET:
             raise EnvironmentVariableError(f"{name} is not set: it is required.")
         return None
-    return value.strip()
+    return value
 
 
 def env_str(name: str, default=_UNSET) -> str:

@@ -70,6 +70,28 @@ def test_a_missing_secret_key_in_production_is_named():
     assert result.stderr.strip() == "Configuration error: SECRET_KEY is not set: it is required when DEBUG is off."
 
 
+def test_an_empty_optional_variable_is_an_unset_one(tmp_path):
+    # ``DATABASE_REPLICA_URL=`` and ``STATIC_ROOT=`` left empty in an .env file: no replica, the
+    # default static folder; the image's collectstatic runs as without them.
+    static_root = tmp_path / "static"
+    empty = {"DATABASE_REPLICA_URL": "", "EMAIL_HOST_USER": "", "LOG_LEVEL": " "}
+
+    result = run_manage("collectstatic", "--no-input", env={**PRODUCTION_ENV, **empty, "STATIC_ROOT": str(static_root)})
+    databases = "from django.conf import settings; print(sorted(settings.DATABASES))"
+    replica = run_manage("shell", "--no-imports", "-c", databases, env={**PRODUCTION_ENV, **empty})
+
+    assert result.returncode == 0, result.stderr
+    assert (static_root / "staticfiles.json").exists()
+    assert replica.stdout.strip() == "['default']"
+
+
+def test_an_empty_required_variable_is_reported_missing():
+    result = run_manage("check", env={**PRODUCTION_ENV, "DATABASE_URL": ""})
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Configuration error: DATABASE_URL is not set: it is required."
+
+
 def test_celery_runs_as_the_design_says():
     assert settings.CELERY_TASK_ACKS_LATE is True
     assert settings.CELERY_TASK_REJECT_ON_WORKER_LOST is True
