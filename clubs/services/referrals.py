@@ -88,6 +88,52 @@ def _referral_store_of_staff(*, user, referrer_staff, store):
     return stores[0]
 
 
+def _referral_save(
+    *, user, store, referrer, referrer_staff, name, mobile, model, referred_on, consultant, audit: dict
+) -> Referral:
+    """Save a checked referral with its prospect (every referral is a prospect of the pipeline,
+    docs/referrals.md; the nightly run wins both), its history and its audit row."""
+    prospect = prospect_create_for_referral(
+        user=user,
+        store=store,
+        name=name,
+        mobile=mobile,
+        intended_model=model,
+        source=ProspectSource.OWNER_REFERRAL if referrer is not None else ProspectSource.STAFF_REFERRAL,
+        consultant=consultant,
+        recorded_on=referred_on,
+    )
+    referral = Referral(
+        prospect=prospect,
+        store=store,
+        referrer=referrer,
+        referrer_staff=referrer_staff,
+        prospect_name=name,
+        prospect_mobile=mobile,
+        intended_model=model,
+        referred_on=referred_on,
+        consultant=consultant,
+        recorded_by=user,
+    )
+    referral.full_clean()
+    referral._history_user = user
+    referral.save()
+    audit_log_record(
+        actor=user,
+        action=AuditAction.CLUB_REFERRAL,
+        object_type="clubs.referral",
+        object_ids=[referral.pk],
+        detail={
+            "store": store.code,
+            "referrer": referrer.pk if referrer else None,
+            "referrer_staff": referrer_staff.pk if referrer_staff else None,
+            "referred_on": referred_on.isoformat(),
+            **audit,
+        },
+    )
+    return referral
+
+
 @transaction.atomic
 def referral_record(
     *,
@@ -145,45 +191,11 @@ def referral_record(
     )
     if existing := same.exclude(stage=ReferralStage.LOST).order_by("referred_on", "id").first():
         return existing
-    prospect = prospect_create_for_referral(
-        user=user,
-        store=store,
-        name=name,
-        mobile=mobile,
-        intended_model=model,
-        source=ProspectSource.OWNER_REFERRAL if referrer is not None else ProspectSource.STAFF_REFERRAL,
-        consultant=consultant,
-        recorded_on=referred_on,
-    )
-    referral = Referral(
-        prospect=prospect,
-        store=store,
-        referrer=referrer,
-        referrer_staff=referrer_staff,
-        prospect_name=name,
-        prospect_mobile=mobile,
-        intended_model=model,
-        referred_on=referred_on,
-        consultant=consultant,
-        recorded_by=user,
-    )
-    referral.full_clean()
-    referral._history_user = user
-    referral.save()
-    audit_log_record(
-        actor=user,
-        action=AuditAction.CLUB_REFERRAL,
-        object_type="clubs.referral",
-        object_ids=[referral.pk],
-        detail={
-            "store": store.code,
-            "referrer": referrer.pk if referrer else None,
-            "referrer_staff": referrer_staff.pk if referrer_staff else None,
-            "consultant": consultant.pk if consultant else None,
-            "referred_on": referred_on.isoformat(),
-        },
-    )
-    return referral
+    return _referral_save(
+        user=user, store=store, referrer=referrer, referrer_staff=referrer_staff, name=name, mobile=mobile,
+        model=model, referred_on=referred_on, consultant=consultant,
+        audit={"consultant": consultant.pk if consultant else None},
+    )  # fmt: skip
 
 
 @transaction.atomic
@@ -264,43 +276,8 @@ def referral_record_at_delivery(*, user, buyer, vehicle, referrer=None, referrer
     model = _one_line(" ".join(part for part in (vehicle.brand, vehicle.series, vehicle.model) if part))[
         :REFERRAL_TEXT_LIMIT
     ]
-    # Every referral is a prospect of the pipeline (docs/referrals.md); the nightly run wins both.
-    prospect = prospect_create_for_referral(
-        user=user,
-        store=buyer.store,
-        name=name,
-        mobile=buyer.mobile,
-        intended_model=model,
-        source=ProspectSource.OWNER_REFERRAL if referrer is not None else ProspectSource.STAFF_REFERRAL,
-        consultant=consultant,
-        recorded_on=delivered_on,
-    )
-    referral = Referral(
-        prospect=prospect,
-        store_id=buyer.store_id,
-        referrer=referrer,
-        referrer_staff=referrer_staff,
-        prospect_name=name,
-        prospect_mobile=buyer.mobile,
-        intended_model=model,
-        referred_on=delivered_on,
-        consultant=consultant,
-        recorded_by=user,
-    )
-    referral.full_clean()
-    referral._history_user = user
-    referral.save()
-    audit_log_record(
-        actor=user,
-        action=AuditAction.CLUB_REFERRAL,
-        object_type="clubs.referral",
-        object_ids=[referral.pk],
-        detail={
-            "store": buyer.store_id,
-            "referrer": referrer.pk if referrer else None,
-            "referrer_staff": referrer_staff.pk if referrer_staff else None,
-            "at_delivery": vehicle.pk,
-            "referred_on": delivered_on.isoformat(),
-        },
-    )
-    return referral
+    return _referral_save(
+        user=user, store=buyer.store, referrer=referrer, referrer_staff=referrer_staff, name=name,
+        mobile=buyer.mobile, model=model, referred_on=delivered_on, consultant=consultant,
+        audit={"at_delivery": vehicle.pk},
+    )  # fmt: skip
