@@ -87,6 +87,15 @@ def prospect_consultant_check(consultant, store) -> None:
         )
 
 
+def _prospect_save(*, user, **fields) -> Prospect:
+    """Save a checked prospect, recorded by ``user`` (kept in the history)."""
+    prospect = Prospect(recorded_by=user, **fields)
+    prospect.full_clean()
+    prospect._history_user = user
+    prospect.save()
+    return prospect
+
+
 @transaction.atomic
 def prospect_create(
     *,
@@ -145,21 +154,10 @@ def prospect_create(
             },
             extra={"prospect_id": existing.pk},
         )
-    prospect = Prospect(
-        store=store,
-        name=name,
-        mobile=mobile,
-        intended_model=model,
-        source=source,
-        consultant=consultant,
-        notes=notes,
-        recorded_on=recorded_on,
-        recorded_by=user,
-    )
-    prospect.full_clean()
-    prospect._history_user = user
-    prospect.save()
-    return prospect
+    return _prospect_save(
+        user=user, store=store, name=name, mobile=mobile, intended_model=model, source=source,
+        consultant=consultant, notes=notes, recorded_on=recorded_on,
+    )  # fmt: skip
 
 
 @transaction.atomic
@@ -345,20 +343,10 @@ def prospect_create_for_referral(
     """The prospect of a referral the club has just checked and is recording: every referral is a
     prospect of its own (two owners referring one number are both kept, the earliest wins), so an
     open prospect of the same mobile does not refuse it. Kept in the history."""
-    prospect = Prospect(
-        store=store,
-        name=name,
-        mobile=prospect_mobile_parse(mobile),
-        intended_model=intended_model,
-        source=source,
-        consultant=consultant,
-        recorded_on=recorded_on,
-        recorded_by=user,
-    )
-    prospect.full_clean()
-    prospect._history_user = user
-    prospect.save()
-    return prospect
+    return _prospect_save(
+        user=user, store=store, name=name, mobile=prospect_mobile_parse(mobile), intended_model=intended_model,
+        source=source, consultant=consultant, recorded_on=recorded_on,
+    )  # fmt: skip
 
 
 @transaction.atomic
