@@ -13,8 +13,8 @@ from django.utils import timezone
 from complaints.choices import SEVERITY_DEDUCTION, Channel, Department, Status
 from complaints.models import Complaint, ComplaintAction, ComplaintType
 from crm.calendar import add_months
-from crm.models import Store, User
-from crm.scoping import scope_to_user_stores, visible_store_ids
+from crm.models import User
+from crm.scoping import report_store_ids, scope_to_user_stores, visible_store_ids
 from customers.models import SatisfactionResult
 from customers.selectors import REPAIR_ORDER_TABLE, VEHICLE_TABLE, customer_queryset_for_user
 
@@ -130,15 +130,8 @@ def satisfaction_result_for_customer(*, customer, reference: str) -> Satisfactio
 # --- the managers' dashboard ---------------------------------------------------------------------
 
 
-def dashboard_store_ids(*, user, store_id: int | None = None) -> list[int]:
-    """The stores the dashboard covers: the one asked for if the user may see it, else all of the
-    user's stores. An unknown or foreign store gives an empty list (the figures are zero)."""
-    visible = visible_store_ids(user)
-    if visible is None:
-        visible = list(Store.objects.values_list("id", flat=True))
-    if store_id:
-        return [store_id] if store_id in visible else []
-    return visible
+# The dashboard covers the stores of crm.scoping's rule for reports.
+dashboard_store_ids = report_store_ids
 
 
 @dataclass

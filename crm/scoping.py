@@ -27,6 +27,18 @@ def visible_store_ids(user) -> list[int] | None:
     return member_store_ids(user)
 
 
+def report_store_ids(*, user, store_id: int | None = None) -> list[int]:
+    """The stores a report or dashboard covers: the one asked for if the user may see it, else
+    every store the user sees (the group for those granted it). A store the user may not see gives
+    an empty list (the figures are zero)."""
+    visible = visible_store_ids(user)
+    if visible is None:
+        visible = list(Store.objects.values_list("id", flat=True))
+    if store_id:
+        return [store_id] if store_id in visible else []
+    return visible
+
+
 def scope_to_user_stores(queryset: QuerySet, user, *, store_field: str = "store") -> QuerySet:
     if not user.is_authenticated:
         return queryset.none()

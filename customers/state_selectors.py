@@ -10,8 +10,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils.translation import gettext_lazy as _
 
 from crm.calendar import add_months
-from crm.models import Store
-from crm.scoping import visible_store_ids
+from crm.scoping import report_store_ids
 from customers.choices import CustomerState
 from customers.models import Customer, CustomerMonthState, CustomerStateMovement, CustomerWinBack
 from customers.selectors import customer_queryset_for_user
@@ -30,15 +29,8 @@ def previous_state_label(previous_state: str) -> str:
     return str(_("None (new to the snapshot)")) if previous_state == NONE else str(CustomerState(previous_state).label)
 
 
-def retention_store_ids(*, user, store_id: int | None = None) -> list[int]:
-    """The stores the dashboard covers: the one asked for if the user may see it, else all of the
-    user's stores (the group). A store the user may not see gives an empty list."""
-    visible = visible_store_ids(user)
-    if visible is None:
-        visible = list(Store.objects.values_list("id", flat=True))
-    if store_id:
-        return [store_id] if store_id in visible else []
-    return visible
+# The dashboard covers the stores of crm.scoping's rule for reports.
+retention_store_ids = report_store_ids
 
 
 @dataclass
