@@ -10,7 +10,10 @@ It then, on that database and idempotently:
 - gives the stores a call window around the clock (the queue must be callable whenever it runs);
 - creates the bench staff ``load_<role>_<n>`` (call agents, service advisors, sales consultants:
   one store each; managers and API clients: the whole group, each with a confirmed authenticator);
-- keeps ``--open-tasks`` open phone tasks due today for the queue.
+- keeps ``--open-tasks`` open phone tasks due today for the queue;
+- keeps what the desks and dashboards show: prospects in every store, today's bookings on the
+  arrivals board (one in ten a VIP), open tasks owned by each sales consultant ("My tasks") and a
+  year of complaints (``desk_data_ensure``).
 
 It collects the static files and starts gunicorn the way the Dockerfile does (its CMD, 3 workers,
 ``config.settings.base`` with DEBUG=0, behind a pretend TLS proxy on loopback), runs locust headless
@@ -174,8 +177,145 @@ def prepare(*, accounts: int, open_tasks: int) -> dict:
     end = last.replace(day=1) - datetime.timedelta(days=1)
     setup["report_month"] = {"start": end.replace(day=1).isoformat(), "end": end.isoformat()}
     setup["open_tasks"] = open_tasks
+    desk_data_ensure(stores=stores, today=today)
     connection.close()
     return setup
+
+
+#: What the desks' pages show, kept on the bench database (topped up, never duplicated): prospects
+#: per store, today's bookings per store (the arrivals board), open tasks owned by each sales
+#: consultant (My tasks), and a year of complaints (the complaint dashboard's figures).
+PROSPECTS_PER_STORE = 300
+BOOKINGS_PER_STORE_TODAY = 40
+OWNED_TASKS_PER_CONSULTANT = 25
+COMPLAINTS = 20_000
+
+
+def desk_data_ensure(*, stores, today: datetime.date) -> None:
+    """Set-based and idempotent: each kind is written only where the bench's own rows are missing
+    (they are told apart by a marker: ``load bench`` in a note or a reference)."""
+    from benchdb import filler_columns
+    from django.db import connection
+
+    from crm.models import User
+
+    staff_table = User.stores.through._meta.db_table
+    with connection.cursor() as cursor:
+        for store in stores:
+            cursor.execute(
+                f"SELECT u.id FROM crm_user u JOIN {staff_table} s ON s.user_id = u.id "
+                "WHERE s.store_id = %s AND u.username LIKE %s ORDER BY u.id",
+                [store.pk, "load\\_sales\\_consultant\\_%"],
+            )
+            consultants = [row[0] for row in cursor.fetchall()]
+            cursor.execute(
+                f"SELECT u.id FROM crm_user u JOIN {staff_table} s ON s.user_id = u.id "
+                "WHERE s.store_id = %s AND u.username LIKE %s ORDER BY u.id",
+                [store.pk, "load\\_service\\_advisor\\_%"],
+            )
+            advisors = [row[0] for row in cursor.fetchall()]
+            params = {"store": store.pk, "today": today, "consultants": consultants or [None],
+                      "advisors": advisors or [None]}  # fmt: skip
+            cursor.execute(
+                "SELECT count(*) FROM customers_prospect WHERE store_id = %s AND notes = 'load bench'", [store.pk]
+            )
+            missing = PROSPECTS_PER_STORE - cursor.fetchone()[0]
+            if missing > 0:
+                names, values = filler_columns("customers_prospect", {
+                    "store_id": "%(store)s", "name": "'意向客户' || g",
+                    "mobile": "'139' || lpad((%(store)s * 100000 + g)::text, 8, '0')",
+                    "intended_model": "'朗逸'", "source": "(ARRAY['showroom','online','phone'])[1 + g %% 3]",
+                    "consultant_id": "(%(consultants)s::bigint[])[1 + g %% cardinality(%(consultants)s::bigint[])]",
+                    "status": "'new'", "recorded_on": "%(today)s - (g %% 90)", "notes": "'load bench'",
+                    "created_at": "now()", "updated_at": "now()",
+                })  # fmt: skip
+                cursor.execute(
+                    f"INSERT INTO customers_prospect ({names}) SELECT {values} FROM generate_series(1, %(missing)s) g",
+                    {**params, "missing": missing},
+                )
+            cursor.execute(
+                "SELECT count(*) FROM customers_appointment WHERE store_id = %s AND date = %s "
+                "AND source_reference = 'load bench'",
+                [store.pk, today],
+            )
+            missing = BOOKINGS_PER_STORE_TODAY - cursor.fetchone()[0]
+            if missing > 0:
+                names, values = filler_columns("customers_appointment", {
+                    "store_id": "%(store)s", "customer_id": "v.customer_id", "vehicle_id": "v.id", "date": "%(today)s",
+                    "slot": "time '08:30' + (v.n %% 16) * interval '30 minutes'", "purpose": "'maintenance'",
+                    "advisor_id": "(%(advisors)s::bigint[])[1 + v.n %% cardinality(%(advisors)s::bigint[])]",
+                    "source": "'desk'", "source_reference": "'load bench'", "status": "'booked'",
+                    "is_vip": "v.n %% 10 = 0", "created_at": "now()",
+                })  # fmt: skip
+                cursor.execute(
+                    f"""
+                    INSERT INTO customers_appointment ({names})
+                    SELECT {values} FROM (
+                        SELECT ve.id, ve.customer_id, row_number() OVER (ORDER BY ve.id) AS n
+                        FROM customers_vehicle ve WHERE ve.store_id = %(store)s
+                          AND NOT EXISTS (SELECT 1 FROM customers_appointment ap
+                                          WHERE ap.vehicle_id = ve.id AND ap.date = %(today)s)
+                        ORDER BY ve.id DESC LIMIT %(missing)s
+                    ) v
+                    """,
+                    {**params, "missing": missing},
+                )
+            for consultant in consultants:
+                cursor.execute(
+                    "SELECT count(*) FROM followups_followuptask WHERE assignee_id = %s AND status = 'open'",
+                    [consultant],
+                )
+                missing = OWNED_TASKS_PER_CONSULTANT - cursor.fetchone()[0]
+                if missing <= 0:
+                    continue
+                names, values = filler_columns("followups_followuptask", {
+                    "rule_id": "r.id", "code": "r.code", "store_id": "%(store)s", "customer_id": "cu.id",
+                    "unit_id": "cu.id", "rule_date": "%(today)s", "queue_date": "%(today)s", "work_date": "%(today)s",
+                    "channel": "'phone'", "priority": "3", "status": "'open'", "assignee_id": "%(consultant)s",
+                    "created_at": "now()",
+                })  # fmt: skip
+                cursor.execute(
+                    f"""
+                    INSERT INTO followups_followuptask ({names})
+                    SELECT {values} FROM customers_customer cu
+                    JOIN followups_followuprule r ON r.store_id = %(store)s AND r.code = 'delivery_thanks'
+                    WHERE cu.store_id = %(store)s AND cu.confidentiality = 'normal'
+                      AND NOT EXISTS (SELECT 1 FROM followups_followuptask t
+                                      WHERE t.customer_id = cu.id AND t.rule_date = %(today)s)
+                    ORDER BY cu.id DESC LIMIT %(missing)s
+                    ON CONFLICT DO NOTHING
+                    """,
+                    {**params, "consultant": consultant, "missing": missing},
+                )
+        cursor.execute("SELECT count(*) FROM complaints_complaint WHERE origin_reference = 'load bench'")
+        missing = COMPLAINTS - cursor.fetchone()[0]
+        if missing > 0:  # spread over the stores and the last 13 months; two in three closed
+            names, values = filler_columns("complaints_complaint", {
+                "store_id": "cu.store_id", "customer_id": "cu.id", "channel": "'phone'",
+                "department": "(ARRAY['sales','service'])[1 + cu.n %% 2]",
+                "complaint_type_id": "(SELECT min(id) FROM complaints_complainttype)",
+                "severity": "'medium'", "description": "'load bench'",
+                "status": "CASE WHEN cu.n %% 3 = 0 THEN 'open' ELSE 'closed' END",
+                "received_at": "now() - (cu.n %% 395) * interval '1 day' - (cu.n %% 600) * interval '1 minute'",
+                "response_due_at": "now() - (cu.n %% 395) * interval '1 day' + interval '2 hours'",
+                "close_due_at": "now() - (cu.n %% 395) * interval '1 day' + interval '48 hours'",
+                "first_response_at": "now() - (cu.n %% 395) * interval '1 day' + interval '30 minutes'",
+                "closed_at": "CASE WHEN cu.n %% 3 = 0 THEN NULL "
+                             "ELSE now() - (cu.n %% 395) * interval '1 day' + interval '20 hours' END",
+                "customer_confirmation": "CASE WHEN cu.n %% 3 = 0 THEN '' ELSE 'satisfied' END",
+                "origin": "'desk'", "origin_reference": "'load bench'", "created_at": "now()", "updated_at": "now()",
+            })  # fmt: skip
+            cursor.execute(
+                f"""
+                INSERT INTO complaints_complaint ({names})
+                SELECT {values} FROM (
+                    SELECT c.id, c.store_id, row_number() OVER (ORDER BY c.id) AS n FROM customers_customer c
+                    WHERE c.confidentiality = 'normal' ORDER BY c.id DESC LIMIT %(missing)s
+                ) cu
+                """,
+                {"missing": missing},
+            )
+        cursor.execute("ANALYZE customers_prospect; ANALYZE customers_appointment; ANALYZE complaints_complaint")
 
 
 def start_gunicorn(env: dict, port: int, workers: int) -> subprocess.Popen:
@@ -214,12 +354,14 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def run_locust(*, env: dict, port: int, users: int, run_time: int, spawn_rate: float, prefix: Path) -> list[dict]:
+def run_locust(
+    *, env: dict, port: int, users: int, run_time: int, spawn_rate: float, prefix: Path, classes: tuple[str, ...] = ()
+) -> list[dict]:
     command = [
         str(Path(sys.executable).with_name("locust")), "-f", str(LOCUSTFILE), "--headless", "--only-summary",
         "--host", f"http://127.0.0.1:{port}", "--users", str(users), "--spawn-rate", str(spawn_rate),
         "--run-time", f"{run_time + 600}s", "--stop-timeout", "30", "--csv", str(prefix),
-        "--exit-code-on-error", "0", "--loglevel", "INFO",
+        "--exit-code-on-error", "0", "--loglevel", "INFO", *classes,
     ]  # fmt: skip
     env = {**env, "LOAD_MEASURE_SECONDS": str(run_time)}  # counted once everyone has logged in
     result = subprocess.run(command, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=run_time + 900)
@@ -266,13 +408,23 @@ def main() -> None:
     parser.add_argument("--spawn-rate", type=float, default=10, help="people started per second")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (the Dockerfile's 3)")
     parser.add_argument("--open-tasks", type=int, default=50_000, help="open phone tasks kept for the queue")
+    parser.add_argument(
+        "--agent-think", default="3,8",
+        help="seconds an agent spends on a call between two outcomes in the mixed runs, MIN,MAX (0: none)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--agents-only", type=int, default=20,
+        help="then a run of only this many agents working the queue without any pause (0: skip)",
+    )  # fmt: skip
     args = parser.parse_args()
     user_counts = [int(part) for part in args.users.split(",") if part.strip()]
+    accounts = max(*user_counts, args.agents_only)
     if shutil.which("locust", path=str(Path(sys.executable).parent)) is None:
         raise SystemExit("locust is not installed: .venv/bin/pip install -r bench/requirements.txt")
 
     root = Path(tempfile.mkdtemp(prefix="crm-load-"))
     env = production_env(args.database, root)
+    env["LOAD_AGENT_THINK"] = args.agent_think
     os.environ.update(env)
     sys.path[:0] = [str(BASE_DIR), str(BASE_DIR / "bench")]
     process = None
@@ -282,7 +434,7 @@ def main() -> None:
         )
         if collected.returncode != 0:
             raise SystemExit(f"collectstatic failed: {collected.stderr[-3000:]}")
-        setup = prepare(accounts=max(user_counts), open_tasks=args.open_tasks)
+        setup = prepare(accounts=accounts, open_tasks=args.open_tasks)
         users_file = root / "users.json"
         users_file.write_text(json.dumps(setup))
         env["LOAD_USERS_FILE"] = str(users_file)
@@ -294,13 +446,23 @@ def main() -> None:
             f"load average before: {os.getloadavg()[0]:.1f}"
         )
         for users in user_counts:
-            prepare(accounts=max(user_counts), open_tasks=args.open_tasks)  # the queue full again
+            prepare(accounts=accounts, open_tasks=args.open_tasks)  # the queue full again
             started_load = os.getloadavg()[0]
             rows = run_locust(
                 env=env, port=port, users=users, run_time=args.run_time, spawn_rate=args.spawn_rate,
                 prefix=root / f"run{users}",
             )  # fmt: skip
             print_table(rows, users=users, run_time=args.run_time)
+            say(f"load average at start / end: {started_load:.1f} / {os.getloadavg()[0]:.1f}")
+        if args.agents_only:  # the claim cycle: agents only, no pause at all (and the ceiling)
+            prepare(accounts=accounts, open_tasks=args.open_tasks)
+            started_load = os.getloadavg()[0]
+            rows = run_locust(
+                env={**env, "LOAD_AGENT_THINK": "0"}, port=port, users=args.agents_only + 1, run_time=args.run_time,
+                spawn_rate=args.spawn_rate, prefix=root / "agents", classes=("AgentUser", "CeilingUser"),
+            )  # fmt: skip
+            say(f"\n{args.agents_only} agents only, without pauses:")
+            print_table(rows, users=args.agents_only + 1, run_time=args.run_time)
             say(f"load average at start / end: {started_load:.1f} / {os.getloadavg()[0]:.1f}")
     finally:
         if process is not None:

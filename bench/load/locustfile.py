@@ -9,7 +9,9 @@ different addresses; log-in and search limits count per address or per user, not
 Each simulated person logs in once (managers confirm their code as everyone else does: the code is
 computed from their authenticator secret, the way their phone app computes it), then works:
 
-- ``AgentUser``: the call queue without pauses, "next call" then "save and next call" (reached);
+- ``AgentUser``: the call queue, "next call" then "save and next call" (reached), with the time a call
+  takes between two outcomes (``LOAD_AGENT_THINK`` seconds, ``MIN,MAX``; ``0``: no pause at all, the
+  claim-cycle run of agents only);
 - ``AdvisorUser``: searches customers by name, opens a card, the arrivals board;
 - ``SalesUser``: prospects, My tasks;
 - ``ManagerUser``: follow-up reports of one month, the complaint dashboard, the retention dashboard;
@@ -35,6 +37,8 @@ from locust import HttpUser, between, constant, task
 with open(os.environ.get("LOAD_USERS_FILE", "bench-users.json"), encoding="utf-8") as _file:
     SETUP = json.load(_file)
 
+#: Seconds an agent spends on a call between two outcomes (a real call lasts minutes).
+AGENT_THINK = [float(part) for part in os.environ.get("LOAD_AGENT_THINK", "3,8").split(",")]
 #: Seconds measured once everyone has logged in (0: until locust's own --run-time ends).
 MEASURE_SECONDS = float(os.environ.get("LOAD_MEASURE_SECONDS", "0"))
 CARD_LINK = re.compile(r'href="/customers/(\d+)/"')
@@ -133,12 +137,13 @@ class StaffUser(HttpUser):
 
 
 class AgentUser(StaffUser):
-    """A call-centre agent working the queue without pauses."""
+    """A call-centre agent working the queue: on the phone between two outcomes for AGENT_THINK seconds
+    (none when it is 0: the claim cycle measured with agents only)."""
 
     weight = 20
     role = "call_agent"
     pool = itertools.count()
-    wait_time = constant(0)
+    wait_time = constant(0) if max(AGENT_THINK) == 0 else between(min(AGENT_THINK), max(AGENT_THINK))
     customer_id = None
 
     @task

@@ -3,6 +3,7 @@ locust (a bench-only tool, not installed by ``make test``), its scenarios, their
 they ask for and the managers' codes are checked against the code."""
 
 import ast
+import datetime
 import hashlib
 import hmac
 import importlib.util
@@ -150,3 +151,47 @@ def test_the_managers_code_is_the_one_their_authenticator_shows(tree, manager_a)
     assert code in {before, totp_current_code(device)}
     assert len(code) == 6
     assert namespace["totp_code"]("3132333435363738393031323334353637383930", at=59, digits=8) == "94287082"
+
+
+@pytest.mark.django_db
+def test_the_desks_data_is_written_once_and_topped_up(store_a, monkeypatch):
+    """What the desks and dashboards show on the bench database: written where missing, never twice."""
+    import sys
+
+    from django.db import connection
+
+    from crm.roles import Role
+    from followups.services import followup_rules_ensure_defaults
+    from tests.factories import CustomerFactory, UserFactory, VehicleFactory
+
+    monkeypatch.syspath_prepend(str(BENCH))  # the driver imports the bench's own helpers by name
+    driver = _driver()
+    monkeypatch.setattr(driver, "PROSPECTS_PER_STORE", 5)
+    monkeypatch.setattr(driver, "BOOKINGS_PER_STORE_TODAY", 4)
+    monkeypatch.setattr(driver, "OWNED_TASKS_PER_CONSULTANT", 3)
+    monkeypatch.setattr(driver, "COMPLAINTS", 6)
+    consultant = UserFactory(username="load_sales_consultant_0", role=Role.SALES_CONSULTANT, stores=[store_a])
+    advisor = UserFactory(username="load_service_advisor_0", role=Role.SERVICE_ADVISOR, stores=[store_a])
+    for _index in range(10):
+        VehicleFactory(customer=CustomerFactory(store=store_a), store=store_a)
+    followup_rules_ensure_defaults(stores=[store_a])
+    today = datetime.date(2026, 12, 2)
+
+    def counts() -> list[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT (SELECT count(*) FROM customers_prospect WHERE consultant_id = %(c)s),"
+                " (SELECT count(*) FROM customers_appointment WHERE advisor_id = %(a)s AND date = %(d)s),"
+                " (SELECT count(*) FROM customers_appointment WHERE is_vip),"
+                " (SELECT count(*) FROM followups_followuptask WHERE assignee_id = %(c)s AND status = 'open'),"
+                " (SELECT count(*) FROM complaints_complaint),"
+                " (SELECT count(*) FROM complaints_complaint WHERE status = 'closed')",
+                {"c": consultant.pk, "a": advisor.pk, "d": today},
+            )
+            return list(cursor.fetchone())
+
+    driver.desk_data_ensure(stores=[store_a], today=today)
+    assert counts() == [5, 4, 1, 3, 6, 4]
+    driver.desk_data_ensure(stores=[store_a], today=today)
+    assert counts() == [5, 4, 1, 3, 6, 4]
+    assert "benchdb" in sys.modules
