@@ -10,7 +10,8 @@ orders. Without --load the data already there is used. It then prints:
 - an ordinary day of all rules, generated from scratch, and generated again;
 - a holiday-greeting day (one SMS per owner);
 - the number of queries of a generation (the same as on a tiny database: see the tests);
-- claim-next latency with 100,000 open tasks and 20 concurrent agents (p50/p95/max).
+- claim-next latency with 100,000 open tasks and 20 concurrent agents (p50/p95/max), and the
+  "save and next call" cycle (the outcome recorded, then the next claim) of those agents.
 """
 
 import argparse
@@ -213,20 +214,27 @@ def bench_claims(open_tasks: int, agents: int, claims_each: int, think: float) -
     processes = [context.Process(target=_agent, args=(user.pk, claims_each, think, barrier, results)) for user in users]
     for process in processes:
         process.start()
-    latencies, claimed_ids = [], []
+    latencies, cycles, claimed_ids = [], [], []
     for _process in processes:
-        agent_latencies, agent_ids = results.get()
+        agent_latencies, agent_cycles, agent_ids = results.get()
         latencies.extend(agent_latencies)
+        cycles.extend(agent_cycles)
         claimed_ids.extend(agent_ids)
     for process in processes:
         process.join()
-    latencies.sort()
-    p95 = latencies[int(len(latencies) * 0.95) - 1]
+
+    def figures(values: list[float]) -> str:
+        values = sorted(values)
+        p95 = values[max(int(len(values) * 0.95) - 1, 0)]
+        return f"p50 {statistics.median(values) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, max {values[-1] * 1000:.1f} ms"
+
     say(
         f"claim next with {open_tasks:,} open tasks, {agents} agent processes, think time {think} s, "
-        f"{len(latencies):,} claims: p50 {statistics.median(latencies) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, "
-        f"max {latencies[-1] * 1000:.1f} ms; tasks claimed twice: {len(claimed_ids) - len(set(claimed_ids))}"
+        f"{len(latencies):,} claims: {figures(latencies)}; tasks claimed twice: "
+        f"{len(claimed_ids) - len(set(claimed_ids))}"
     )
+    if cycles:
+        say(f"save and next call (record the outcome, claim the next), {len(cycles):,} cycles: {figures(cycles)}")
 
 
 def _agent(user_id, claims_each, think, barrier, results):
@@ -236,8 +244,9 @@ def _agent(user_id, claims_each, think, barrier, results):
 
     connection.close()  # never share the parent's connection
     user = User.objects.get(pk=user_id)
-    latencies, ids = [], []
+    latencies, cycles, ids = [], [], []
     barrier.wait()
+    recorded = 0.0  # the outcome just recorded: with the claim after it, one "save and next call"
     for _index in range(claims_each):
         started = time.perf_counter()
         call = task_claim_next(user=user)
@@ -245,12 +254,16 @@ def _agent(user_id, claims_each, think, barrier, results):
         if not call:
             break
         latencies.append(elapsed)
+        if _index:
+            cycles.append(recorded + elapsed)
         ids.extend(task.pk for task in call)
         if think:
             time.sleep(random.uniform(0, 2 * think))  # calls differ in length: agents are not in lockstep
+        started = time.perf_counter()
         call_record_outcome(user=user, customer_id=call[0].customer_id, outcome="reached")
+        recorded = time.perf_counter() - started
     connection.close()
-    results.put((latencies, ids))
+    results.put((latencies, cycles, ids))
 
 
 def main() -> None:
