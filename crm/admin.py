@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.contrib.admin import RelatedOnlyFieldListFilter
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group, Permission
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin_base import (
@@ -57,7 +59,8 @@ def _authenticator_device_admin():
 
         @admin.display(description=_("QR code"))
         def qrcode_link(self, device):
-            return super().qrcode_link(device)
+            href = reverse("admin:otp_totp_totpdevice_config", kwargs={"pk": device.pk})
+            return format_html('<a href="{}">{}</a>', href, _("Show the QR code"))
 
     if admin.site.is_registered(TOTPDevice):
         admin.site.unregister(TOTPDevice)
