@@ -19,6 +19,7 @@ import datetime
 import io
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from importlib import import_module
 from urllib.parse import urljoin, urlsplit
@@ -31,7 +32,7 @@ from django.urls import Resolver404, resolve
 from django.utils import timezone
 
 from crm.choices import Role
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, fits_without_sideways_scroll, log_in, save_screenshot
+from tests.browser import ARTIFACTS_DIR, CHROMIUM, CHROMIUM_ARGS, fits_without_sideways_scroll, log_in, save_screenshot
 
 # The marker only makes pytest-django set up the test database; the data is the module's own
 # (committed, see ``site``), each test only reads it.
@@ -105,6 +106,7 @@ class Site:
 def site(django_db_setup, django_db_blocker):
     from pytest_django.live_server_helper import LiveServer
 
+    shutil.rmtree(ARTIFACTS_DIR / "screenshots" / "sweep", ignore_errors=True)  # no stale pictures
     with django_db_blocker.unblock():
         extra_pages = _build_demo_group()
         server = LiveServer("localhost")
@@ -130,6 +132,7 @@ def _build_demo_group() -> dict[str, list[str]]:
     from customers.models import Customer, ImportBatch, Segment, Vehicle
     from customers.services.prospects import prospect_create
     from followups.campaigns import campaign_create
+    from followups.models import FollowupTask
     from followups.services import task_claim_next
 
     # A flush (after a transactional test, or this module's) removes the migrations' rows: the
@@ -176,8 +179,7 @@ def _build_demo_group() -> dict[str, list[str]]:
     )
     vehicle = Vehicle.objects.filter(store=nj01).order_by("pk").first()
     # Two levels down, but pages staff use every day: the door check-in, the reports of an event and
-    # a campaign, the card's edit form, the DMS import form, and the agent's call panel (a call
-    # claimed now, when the hour lets one be called).
+    # a campaign, the card's edit form, the DMS import form, and the agent's call panel.
     below_details = [
         f"/club/events/{event.pk}/door/",
         f"/club/events/{event.pk}/report/",
@@ -190,9 +192,13 @@ def _build_demo_group() -> dict[str, list[str]]:
         "service_advisor": [f"/customers/{vehicle.customer_id}/edit/"],
         "sales_consultant": [f"/customers/vehicles/{vehicle.pk}/interview/"],
     }
-    claimed = task_claim_next(user=User.objects.get(username="agent"))
-    if claimed:
-        pages["call_agent"] = [f"/followups/queue/call/{claimed[0].customer_id}/"]
+    # The agent's call panel: a call claimed at 10:00 today (within every store's call hours,
+    # whatever the hour of the run), held from now on.
+    ten_oclock = timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time(10)))
+    claimed = task_claim_next(user=User.objects.get(username="agent"), now=ten_oclock)
+    assert claimed, "the demo's queue has no call for the agent"
+    FollowupTask.objects.filter(pk__in=[task.pk for task in claimed]).update(claimed_at=timezone.now())
+    pages["call_agent"] = [f"/followups/queue/call/{claimed[0].customer_id}/"]
     return pages
 
 
