@@ -1,6 +1,9 @@
 """Headless Chromium sweep over every page of every role (issue 15): each role's navigation entries
-plus the pages their links reach one level deep (GET pages only: no download, no POST endpoint), at a
-desk (1,366 px), a tablet (768 px) and a phone (390 px). On each page and width:
+plus the pages their links reach one level deep (GET pages only: no download, no POST endpoint; one
+page per URL name), plus a few pages further down that staff use all day (``_build_demo_group``).
+A navigation page is loaded once at a desk's 1,366 px, then narrowed to a tablet's 768 px and a
+phone's 390 px; a deeper page is checked on the phone only (the runtime: see DEEP_PAGE_WIDTHS). On
+each page and width:
 
 - no horizontal page scroll (unless listed in ``OVERFLOW_KNOWN``, see there);
 - no console error and no uncaught exception;
