@@ -1,7 +1,10 @@
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin import RelatedOnlyFieldListFilter
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group, Permission
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin_base import (
@@ -11,6 +14,8 @@ from crm.admin_base import (
     UserStoresListFilter,
     staff_within_user_stores,
 )
+from crm.audit import audit_object_type_label
+from crm.choices import Role
 from crm.models import AuditLog, CalendarDay, Store, User
 from crm.scoping import scope_to_user_stores, sees_all_stores
 
@@ -18,6 +23,80 @@ from crm.scoping import scope_to_user_stores, sees_all_stores
 admin.site.site_header = _("Dealership CRM administration")
 admin.site.site_title = _("Dealership CRM")
 admin.site.index_title = _("Data maintenance")
+
+
+def _name_libraries_in_the_crms_words() -> None:
+    """django-axes has no name of its own and django-otp names its model and fields in English
+    only (no gettext): the admin shows them in the reader's language. Only the names shown are set
+    (not the ones migrations record), so no migration of the libraries follows."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    apps.get_app_config("axes").verbose_name = _("Log-in protection")
+    apps.get_app_config("otp_totp").verbose_name = _("Two-factor authentication")
+    TOTPDevice._meta.verbose_name = _("authenticator device")
+    TOTPDevice._meta.verbose_name_plural = _("authenticator devices")
+    for field_name, label in {
+        "user": _("Staff member"),
+        "name": _("name"),
+        "confirmed": _("confirmed"),
+        "created_at": _("created at"),
+        "last_used_at": _("last used at"),
+    }.items():
+        TOTPDevice._meta.get_field(field_name).verbose_name = label
+
+
+_name_libraries_in_the_crms_words()
+
+
+def _authenticator_device_admin():
+    from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    class AuthenticatorDeviceAdmin(TOTPDeviceAdmin):
+        """django-otp's admin of the staff's authenticator devices, with its words translated."""
+
+        search_help_text = _("Search by username or e-mail address")
+
+        @admin.display(description=_("QR code"))
+        def qrcode_link(self, device):
+            href = reverse("admin:otp_totp_totpdevice_config", kwargs={"pk": device.pk})
+            return format_html('<a href="{}">{}</a>', href, _("Show the QR code"))
+
+    if admin.site.is_registered(TOTPDevice):
+        admin.site.unregister(TOTPDevice)
+    admin.site.register(TOTPDevice, AuthenticatorDeviceAdmin)
+
+
+_authenticator_device_admin()
+
+
+def _role_label(group_name: str) -> str:
+    """A role's group by the role's name ("服务顾问"), not its code ("service_advisor")."""
+    return str(dict(Role.choices).get(group_name, group_name))
+
+
+class RoleGroupListFilter(RelatedOnlyFieldListFilter):
+    """The user list's filter by group, naming each role group by its role."""
+
+    def field_choices(self, field, request, model_admin):
+        return [(pk, _role_label(name)) for pk, name in super().field_choices(field, request, model_admin)]
+
+
+class GroupAdmin(admin.ModelAdmin):
+    """The role groups by their roles' names (the group name is the role's code)."""
+
+    list_display = ["role"]
+    search_fields = ["name"]
+    ordering = ["name"]
+    filter_horizontal = ["permissions"]
+
+    @admin.display(description=_("Role"), ordering="name")
+    def role(self, group) -> str:
+        return _role_label(group.name)
+
+
+admin.site.unregister(Group)
+admin.site.register(Group, GroupAdmin)
 
 # A store's identity is the group's to change; its manager keeps its contact details, SMS signature
 # and call windows up to date.
@@ -67,7 +146,7 @@ class UserAdmin(NotFoundOutsideScopeMixin, DjangoUserAdmin):
     ]
     list_display = ["username", "last_name", "first_name", "is_active", "sees_all_stores"]
     list_filter = [
-        ("groups", RelatedOnlyFieldListFilter),
+        ("groups", RoleGroupListFilter),
         ("stores", UserStoresListFilter),
         "is_active",
         "sees_all_stores",
@@ -127,14 +206,28 @@ class UserAdmin(NotFoundOutsideScopeMixin, DjangoUserAdmin):
         return [group.pk for group in groups if _permission_names(group.permissions.all()) <= held]
 
 
+class AuditObjectTypeListFilter(admin.SimpleListFilter):
+    """The audit rows by the kind of record they touched, named as the model is."""
+
+    title = _("Records")
+    parameter_name = "object_type"
+
+    def lookups(self, request, model_admin):
+        types = model_admin.get_queryset(request).order_by().values_list("object_type", flat=True).distinct()
+        return sorted(((code, audit_object_type_label(code)) for code in types if code), key=lambda pair: pair[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(object_type=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditLog)
 class AuditLogAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
     """The audit trail: read-only for everyone, superusers included. Staff who do not see the whole
     group see the rows of staff whose every store is theirs (their own included): the reads and
     exports of their stores' people, never another store's."""
 
-    list_display = ["at", "actor", "action", "object_type"]
-    list_filter = ["action", "object_type"]
+    list_display = ["at", "actor", "action", "records"]
+    list_filter = ["action", AuditObjectTypeListFilter]
     search_fields = ["actor__username"]
     date_hierarchy = "at"
     list_select_related = ["actor"]
@@ -144,6 +237,10 @@ class AuditLogAdmin(NotFoundOutsideScopeMixin, admin.ModelAdmin):
         if sees_all_stores(request.user):
             return queryset
         return queryset.filter(actor__in=staff_within_user_stores(request.user))
+
+    @admin.display(description=_("Records"), ordering="object_type")
+    def records(self, row) -> str:
+        return audit_object_type_label(row.object_type)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -25,3 +25,15 @@ def audit_count_today(*, actor, action: AuditAction) -> int:
     audit trail itself, so it holds with Redis down and cannot drift from what was logged."""
     midnight = timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time.min))
     return AuditLog.objects.filter(actor=actor, action=action, at__gte=midnight).count()
+
+
+def audit_object_type_label(object_type: str) -> str:
+    """What an audit row's ``object_type`` ("customers.customer") is, in the reader's language: the
+    model's name ("客户"); the stored code itself for a type no installed model has."""
+    from django.apps import apps
+
+    try:
+        model = apps.get_model(object_type)
+    except (LookupError, ValueError):
+        return object_type
+    return str(model._meta.verbose_name)

@@ -1,5 +1,6 @@
 from django import template
 
+from crm.audit import audit_object_type_label
 from crm.masking import phone_for_user
 
 register = template.Library()
@@ -51,3 +52,9 @@ def joined(*parts, separator: str = " "):
     is filled (never "— 主管" nor a lone separator)."""
     filled = [str(part).strip() for part in parts if not is_blank(part)]
     return separator.join(filled) if filled else BLANK
+
+
+@register.filter
+def audit_object_type(object_type: str) -> str:
+    """{{ row.object_type|audit_object_type }}: the model's name for an audit row's object type."""
+    return audit_object_type_label(object_type)
