@@ -28,8 +28,8 @@ def due_followups_panel(*, user, customer) -> CardPanel | None:
 
 def calls_and_sms(*, user, customer) -> list[TimelineEvent]:
     """The customer's calls (outcome, score, the questionnaire's answers and the notes), SMS and SMS
-    replies: three queries whatever their number. Phone numbers typed into a text stay masked for
-    staff who see numbers masked."""
+    replies: three queries whatever their number. Phone numbers typed into the call notes or a reply
+    stay masked for staff who see numbers masked."""
     if not reads_contact_history(user):
         return []
     events = [
@@ -69,7 +69,8 @@ def calls_and_sms(*, user, customer) -> list[TimelineEvent]:
                 ]
                 if part
             ),
-            detail=text_for_user(user, message.body),
+            # The text the system rendered (the store's hotline in it stays readable).
+            detail=message.body,
         )
         for message in customer_sms(customer_id=customer.pk)
     )

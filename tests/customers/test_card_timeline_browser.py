@@ -22,7 +22,10 @@ def test_the_advisor_reads_the_contact_history_on_the_card(browser_page, live_se
     assert call.locator(".timeline-detail").inner_text() == (
         "满意度 4/5\n保养是否满意？: 满意\n下次保养时间？: 下月\n请回电 139****5678"
     )
-    assert page.locator('#timeline li[data-kind="sms"] .timeline-detail').inner_text() == "【江宁日产】生日快乐"
+    assert (
+        page.locator('#timeline li[data-kind="sms"] .timeline-detail').inner_text()
+        == "【江宁日产】生日快乐，热线025-84561234"
+    )
     assert page.locator('#timeline li[data-kind="sms_reply"] strong').inner_text() == "短信回复 · 满意度评分"
     closed_item = page.locator(f'#timeline li[data-kind="complaint"]:has-text("投诉 #{closed.pk} 已结案")')
     assert closed_item.count() == 1

@@ -20,6 +20,8 @@ from tests.followups.factories import CallAttemptFactory, FollowupTaskFactory, r
 pytestmark = pytest.mark.django_db
 
 NOW = timezone.now()
+SMS_BODY = "【江宁日产】生日快乐，热线025-84561234"
+REPLY = "3 等太久了 回电13812345678"
 
 
 def contact_history(customer, *, count: int = 1, closed_by=None) -> tuple:
@@ -35,10 +37,9 @@ def contact_history(customer, *, count: int = 1, closed_by=None) -> tuple:
                            notes="请回电 13912345678")  # fmt: skip
         SmsMessage.objects.create(
             idempotency_key=f"card-{customer.pk}-{number}", store=store, customer=customer, code="birthday",
-            mobile=customer.mobile, body="【江宁日产】生日快乐", send_date=timezone.localdate(), status="sent",
-            sent_at=at,
+            mobile=customer.mobile, body=SMS_BODY, send_date=timezone.localdate(), status="sent", sent_at=at,
         )  # fmt: skip
-        InboundSms.objects.create(mobile=customer.mobile, text="3 等太久了", received_at=at, customer=customer,
+        InboundSms.objects.create(mobile=customer.mobile, text=REPLY, received_at=at, customer=customer,
                                   action="satisfaction", satisfaction=3)  # fmt: skip
     manager = closed_by or UserFactory(username="closer", last_name="钱", first_name="经理", stores=[store])
     for _number in range(count):
@@ -68,8 +69,9 @@ def test_the_desks_see_calls_answers_sms_replies_and_closed_complaints(client, r
     call = events[("call", "维修后回访 · 已接通")]
     assert call.detail == "满意度 4/5\n保养是否满意？: 满意\n下次保养时间？: 下月\n请回电 139****5678"
     assert call.actor == "孙丽"
-    assert events[("sms", "短信 · 已发送")].detail == "【江宁日产】生日快乐"
-    assert events[("sms_reply", "短信回复 · 满意度评分")].detail == "3 等太久了"
+    # The store's hotline in a text the system rendered stays readable.
+    assert events[("sms", "短信 · 已发送")].detail == "【江宁日产】生日快乐，热线025-84561234"
+    assert events[("sms_reply", "短信回复 · 满意度评分")].detail == "3 等太久了 回电138****5678"
     logged_closed = events[("complaint", f"投诉 #{closed.pk} 已登记：服务态度")]
     closed_event = events[("complaint", f"投诉 #{closed.pk} 已结案：服务态度")]
     # The closed complaint of someone else: its summary, not what it says, and no link to a page
@@ -82,6 +84,7 @@ def test_the_desks_see_calls_answers_sms_replies_and_closed_complaints(client, r
     html = response.content.decode()
     assert "赔付" not in html
     assert "13912345678" not in html
+    assert "13812345678" not in html
     assert "保养是否满意？: 满意<br>下次保养时间？: 下月<br>请回电 139****5678" in html
     assert f'<a href="{open_event.url}">投诉 #{open_one.pk} 已登记：服务态度</a>' in html
 
@@ -98,6 +101,7 @@ def test_a_manager_still_reads_the_closed_complaint_and_the_whole_number(client,
     assert closed_event.detail == "内部：赔付500元，客户满意"
     assert closed_event.url == reverse("complaints:detail", args=[closed.pk])
     assert events[("call", "维修后回访 · 已接通")].detail.endswith("请回电 13912345678")
+    assert events[("sms_reply", "短信回复 · 满意度评分")].detail == "3 等太久了 回电13812345678"
 
 
 def test_another_store_s_desk_sees_nothing_of_the_card(client, store_a, store_b):
