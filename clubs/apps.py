@@ -55,6 +55,7 @@ class ClubsConfig(AppConfig):
         ("clubs:differences", _("DMS differences"), ["manager"]),
     ]
     customer_card_panels = ["clubs.card.referrals_panel"]
+    customer_timeline_sources = ["clubs.card.points_timeline"]
     # The club wherever staff meet a member, the segments' tier and points_expiry (customers/membership.py).
     customer_membership_badges = ["clubs.badges.membership_badges"]
     customer_member_tier_sql = ["clubs.selectors.customer_member_tier_sql"]

@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from clubs.choices import (
@@ -462,7 +463,7 @@ class EventRegistration(TimeStampedModel):
     status = models.CharField(
         _("status"), max_length=12, choices=RegistrationStatus.choices, default=RegistrationStatus.INVITED
     )
-    source = models.CharField(_("source"), max_length=8, choices=RegistrationSource.choices)
+    source = models.CharField(pgettext_lazy("how it came", "source"), max_length=8, choices=RegistrationSource.choices)
     invited_at = models.DateTimeField(_("invited at"), null=True, blank=True)
     registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)

@@ -58,6 +58,7 @@ class ComplaintsConfig(AppConfig):
     customer_card_panels = ["complaints.card.open_complaints_panel"]
     customer_timeline_sources = ["complaints.card.complaint_timeline_events"]
     customer_alerts = ["complaints.card.open_complaint_alerts"]
+    customer_list_filters = ["complaints.list_filters.open_complaint_filter"]
     private_file_readers = ["complaints.files.attachment_file_for_user"]
     customer_personal_data_providers = ["complaints.privacy.personal_data"]
     customer_erasure_handlers = ["complaints.privacy.erase"]

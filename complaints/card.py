@@ -1,12 +1,14 @@
 """The customer card's complaint panel (open complaints, for advisors at the desk) and the
 complaints on the card's contact timeline."""
 
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from complaints.choices import ActionKind
 from complaints.models import ComplaintAction
-from complaints.selectors import complaint_queryset_for_user, customer_open_complaints
+from complaints.selectors import complaint_queryset_for_user, complaint_summaries_for_user, customer_open_complaints
+from crm.masking import text_for_user
 from customers.card import CardPanel, CustomerAlert, TimelineEvent
 
 TIMELINE_KINDS = [ActionKind.LOGGED, ActionKind.CLOSED, ActionKind.REOPENED]
@@ -40,10 +42,18 @@ def open_complaint_alerts(*, user, customer) -> list[CustomerAlert]:
 
 
 def complaint_timeline_events(*, user, customer) -> list[TimelineEvent]:
+    """The customer's complaints on the timeline (logged, closed, reopened), one query. Staff who
+    may read a complaint (complaint_queryset_for_user) get its text and link; advisors and sales
+    consultants, who read only the open ones and their own, still get the summary of the others —
+    number, type, what happened, when, who — since they meet the customer next, without the
+    description, the closing note or the link."""
+    if not (user.has_perm("complaints.view_complaint") or user.has_perm("complaints.view_open_complaints")):
+        return []
     actions = (
         ComplaintAction.objects.filter(
-            complaint__in=complaint_queryset_for_user(user).filter(customer=customer), kind__in=TIMELINE_KINDS
+            complaint__in=complaint_summaries_for_user(user).filter(customer=customer), kind__in=TIMELINE_KINDS
         )
+        .annotate(readable=Exists(complaint_queryset_for_user(user).filter(pk=OuterRef("complaint_id"))))
         .select_related("complaint__complaint_type", "actor")
         .order_by("-at")[:50]
     )
@@ -57,9 +67,14 @@ def complaint_timeline_events(*, user, customer) -> list[TimelineEvent]:
                 "what": action.get_kind_display(),
                 "type": action.complaint.complaint_type,
             },
-            detail=action.note or (action.complaint.description[:120] if action.kind == ActionKind.LOGGED else ""),
-            url=reverse("complaints:detail", args=[action.complaint_id]),
+            detail=_complaint_detail(user, action) if action.readable else "",
+            url=reverse("complaints:detail", args=[action.complaint_id]) if action.readable else "",
             actor=(action.actor.get_full_name() or action.actor.username) if action.actor else "",
         )
         for action in actions
     ]
+
+
+def _complaint_detail(user, action) -> str:
+    text = action.note or (action.complaint.description[:120] if action.kind == ActionKind.LOGGED else "")
+    return text_for_user(user, text)

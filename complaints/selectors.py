@@ -43,6 +43,18 @@ def complaint_queryset_for_user(user) -> QuerySet[Complaint]:
     return queryset
 
 
+def complaint_summaries_for_user(user) -> QuerySet[Complaint]:
+    """Complaints of the user's stores whose summary (number, type, logged / closed / reopened, when)
+    the user may read on a card they see: every complaint for staff who read complaints, the closed
+    ones too for advisors and sales consultants, who meet the customer next. What a complaint says
+    stays behind complaint_queryset_for_user."""
+    if not (user and user.is_authenticated):
+        return Complaint.objects.none()
+    if not (user.has_perm("complaints.view_complaint") or user.has_perm("complaints.view_open_complaints")):
+        return Complaint.objects.none()
+    return scope_to_user_stores(Complaint.objects.all(), user)
+
+
 def staff_concerned_choices(user) -> QuerySet[User]:
     """Active staff of the user's stores: who a complaint may be about."""
     staff = User.objects.filter(is_active=True).order_by("last_name", "first_name", "username")

@@ -8,6 +8,7 @@ none, everybody sees numbers masked). This module is imported by the apps' ``app
 import models.
 """
 
+import re
 from dataclasses import dataclass
 
 from django.apps import apps
@@ -48,6 +49,18 @@ def can_see_full_phone(user) -> bool:
 
 def phone_for_user(user, value: str | None) -> str:
     return (value or "") if can_see_full_phone(user) else mask_phone(value)
+
+
+# A mainland mobile (11 digits from 1[3-9]) or a landline with its area code, inside a free text.
+_PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:1[3-9]\d{9}|0\d{2,3}-\d{7,8})(?!\d)")
+
+
+def text_for_user(user, text: str | None) -> str:
+    """A free text (an SMS, a reply, call notes) as ``user`` may read it: phone numbers typed into
+    it masked like the card's, for staff who see numbers masked."""
+    if not text or can_see_full_phone(user):
+        return text or ""
+    return _PHONE_IN_TEXT.sub(lambda match: mask_phone(match.group()), text)
 
 
 def phone_reveal_record(*, user, object_ids, path: str, object_type: str = "", **detail) -> None:

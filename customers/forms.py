@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.calendar import add_months
 from crm.scoping import stores_for_user, visible_store_ids
 from customers.choices import ConsentPurpose, ConsentSource, CustomerState, NoteKind
+from customers.list_filters import customer_list_filters
 from customers.models import Customer, CustomerNote, Segment
 from customers.selectors import CONTACT_FIELDS, FLAG_FIELDS, customer_editable_fields
 from customers.states import parse_month
@@ -120,6 +121,13 @@ class CustomerListForm(forms.Form):
         # a store in the address is still checked against theirs.
         store_ids = visible_store_ids(user)
         self.shows_store = store_ids is None or len(store_ids) > 1
+        # The filters other apps add (customers/list_filters.py): a check box each.
+        self.app_filters = customer_list_filters(user=user)
+        for list_filter in self.app_filters:
+            self.fields[list_filter.name] = forms.BooleanField(label=list_filter.label, required=False)
+
+    def app_filter_fields(self) -> list:
+        return [self[list_filter.name] for list_filter in self.app_filters]
 
     def choices(self) -> dict:
         """The valid filters and order ({} when a value was refused)."""
@@ -129,6 +137,9 @@ class CustomerListForm(forms.Form):
             "store": self.cleaned_data["store"],
             "visit": self.cleaned_data["visit"],
             "order": self.cleaned_data["order"] or "customer_no",
+            "conditions": [
+                list_filter.condition for list_filter in self.app_filters if self.cleaned_data[list_filter.name]
+            ],
         }
 
 

@@ -23,7 +23,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
 from customers.card import registered_functions
+
+
+def points_text(value, *, signed: bool = False) -> str:
+    """A points figure with its unit, the one way pages show points: "1200 积分" ("1200 points"),
+    "+120 积分" when ``signed``, "—" when unknown. Templates use the ``points`` filter
+    (customers_tags)."""
+    if value is None or value == "":
+        return "—"
+    number = f"{int(value):+d}" if signed else str(int(value))
+    return _("%(points)s points") % {"points": number}
 
 
 @dataclass(frozen=True)

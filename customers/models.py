@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Right, Upper
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -73,7 +73,7 @@ class Customer(DmsSynced, TimeStampedModel):
     store = models.ForeignKey(
         Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="customers", db_index=False
     )
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("a person's", "name"), max_length=100)
     name_pinyin = models.CharField(_("name in pinyin"), max_length=300, blank=True, editable=False)
     name_initials = models.CharField(_("pinyin initials"), max_length=50, blank=True, editable=False)
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, blank=True)
@@ -572,7 +572,7 @@ class CustomerConsent(models.Model):
     purpose = models.CharField(_("purpose"), max_length=20, choices=ConsentPurpose.choices)
     is_granted = models.BooleanField(_("granted"))
     at = models.DateTimeField(_("given or withdrawn at"))
-    source = models.CharField(_("source"), max_length=20, choices=ConsentSource.choices)
+    source = models.CharField(pgettext_lazy("how it came", "source"), max_length=20, choices=ConsentSource.choices)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("recorded by"),
@@ -791,7 +791,7 @@ class SatisfactionResult(models.Model):
     score = models.PositiveSmallIntegerField(_("score (1–5)"), null=True, blank=True)
     verdict = models.CharField(_("verdict"), max_length=20, choices=SatisfactionVerdict.choices)
     department = models.CharField(_("department"), max_length=10, choices=Department.choices)
-    source = models.CharField(_("source"), max_length=20, choices=SatisfactionSource.choices)
+    source = models.CharField(pgettext_lazy("how it came", "source"), max_length=20, choices=SatisfactionSource.choices)
     rule_code = models.CharField(_("follow-up rule"), max_length=40, blank=True)
     statement = models.TextField(_("answers and notes"), max_length=4000, blank=True)
     reference = models.CharField(_("recorded from"), max_length=60)
@@ -940,7 +940,7 @@ class Prospect(TimeStampedModel):
     of ``recorded_on`` (``customers.services.prospects``). Written only by those services."""
 
     store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="+")
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("a person's", "name"), max_length=100)
     mobile = models.CharField(_("mobile"), max_length=11)
     intended_model = models.CharField(_("intended model"), max_length=100, blank=True)
     source = models.CharField(_("source"), max_length=20, choices=ProspectSource.choices)
@@ -1139,7 +1139,7 @@ class Appointment(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    source = models.CharField(_("source"), max_length=20, choices=AppointmentSource.choices)
+    source = models.CharField(pgettext_lazy("how it came", "source"), max_length=20, choices=AppointmentSource.choices)
     source_reference = models.CharField(_("source reference"), max_length=60, blank=True)
     notes = models.TextField(_("notes"), max_length=1000, blank=True)
     status = models.CharField(

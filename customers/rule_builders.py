@@ -18,6 +18,10 @@ own (``followups.generation.register_followups_rule_builders``); the owners' clu
 
     from customers.rule_builders import rule_builder_register
     rule_builder_register("event_notice", event_invitations)
+
+A builder declares the rule parameters it reads (``parameters``, of ``RULE_PARAMETERS``; the offset
+in days unless it says otherwise): the rule page and the admin show and save only those, so a
+manager never edits a number that changes nothing (``rule_parameters``).
 """
 
 from collections.abc import Callable, Mapping
@@ -47,17 +51,33 @@ class Candidates:
 
 RuleBuilder = Callable[[Any, list[date]], Candidates | None]
 
+# The follow-up rule's fields a builder may read (FollowupRule's numeric settings).
+RULE_PARAMETERS = ("offset_days", "offset_months", "interval_days", "distance_km")
+
 _builders: dict[str, RuleBuilder] = {}
+_parameters: dict[str, tuple[str, ...]] = {}
 
 
-def rule_builder_register(code: str, builder: RuleBuilder) -> None:
-    """Make ``builder`` the builder of rule ``code`` (registering a code again replaces it)."""
+def rule_builder_register(code: str, builder: RuleBuilder, *, parameters: tuple[str, ...] = ("offset_days",)) -> None:
+    """Make ``builder`` the builder of rule ``code`` (registering a code again replaces it), reading
+    the rule's ``parameters`` (of ``RULE_PARAMETERS``)."""
+    unknown = set(parameters) - set(RULE_PARAMETERS)
+    if unknown:
+        raise ValueError(f"Unknown rule parameters for {code}: {sorted(unknown)}")
     _builders[code] = builder
+    _parameters[code] = tuple(name for name in RULE_PARAMETERS if name in parameters)
 
 
 def rule_builder_unregister(code: str) -> None:
     """Remove the builder of ``code`` (nothing happens when it has none)."""
     _builders.pop(code, None)
+    _parameters.pop(code, None)
+
+
+def rule_parameters(code: str) -> tuple[str, ...]:
+    """The parameters (of ``RULE_PARAMETERS``, in that order) the builder of rule ``code`` reads;
+    none for a code without a builder (it generates nothing)."""
+    return _parameters.get(code, ())
 
 
 def rule_builder_for(code: str) -> RuleBuilder | None:

@@ -19,6 +19,7 @@ from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.calendar import add_months
 from crm.scoping import scope_to_user_stores
@@ -76,7 +77,7 @@ def definition_fields() -> dict[str, forms.Field]:
         "districts": _words(_("District"), comma),
         "lifecycle": _multiple(_("Lifecycle"), LIFECYCLE.items()),
         "activity": _multiple(_("Activity"), ACTIVITY.items()),
-        "value": _multiple(_("Value"), VALUE.items()),
+        "value": _multiple(pgettext_lazy("what the customer is worth", "Value"), VALUE.items()),
         # Bounded as the facts store them (numeric(14, 2), integer): a larger minimum was a database
         # error on every count of the segment.
         "min_spend_12m": forms.DecimalField(

@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from crm.admin_base import ReadOnlyModelAdmin, ScopedSimpleHistoryAdmin, StoreFixedOnChangeMixin
 from customers.selectors import customer_queryset_for_user
+from followups.forms import unused_rule_parameters
 from followups.models import (
     CallAttempt,
     Campaign,
@@ -18,6 +19,13 @@ class FollowupRuleAdmin(StoreFixedOnChangeMixin, ScopedSimpleHistoryAdmin):
     list_display = ["store", "code", "is_enabled", "channel", "offset_days", "priority", "worked_by"]
     list_filter = ["store", "code", "channel", "is_enabled", "worked_by"]
     list_select_related = ["store"]
+
+    def get_exclude(self, request, obj=None):
+        # Only the parameters the rule's builder reads (customers.rule_builders); a new rule shows all.
+        excluded = list(super().get_exclude(request, obj) or [])
+        if obj is not None:
+            excluded.extend(unused_rule_parameters(obj.code))
+        return excluded
 
 
 class CustomerRecordAdmin(ReadOnlyModelAdmin):

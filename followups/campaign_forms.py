@@ -3,6 +3,7 @@ message. Only parsing: the rules are in followups.campaigns."""
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.scoping import stores_for_user
 from customers.selectors import segment_queryset_for_user
@@ -22,7 +23,11 @@ class CampaignForm(forms.Form):
     store = forms.ModelChoiceField(
         label=_("Store"), queryset=None, error_messages={"invalid_choice": _("Choose one of your stores.")}
     )
-    name = forms.CharField(label=_("Name"), max_length=100, error_messages={"required": _("Give the campaign a name.")})
+    name = forms.CharField(
+        label=pgettext_lazy("the name of a thing", "Name"),
+        max_length=100,
+        error_messages={"required": _("Give the campaign a name.")},
+    )
     kind = forms.ChoiceField(
         label=_("Kind"),
         choices=CampaignKind.choices,

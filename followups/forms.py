@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.appointment_forms import AppointmentBookForm
 from customers.choices import AppointmentPurpose
+from customers.rule_builders import RULE_PARAMETERS, rule_parameters
 from followups.choices import CallOutcome, RuleCode
 from followups.models import FollowupRule
 
@@ -45,6 +46,13 @@ class QuestionnaireField(forms.CharField):
         return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+def unused_rule_parameters(code: str) -> list[str]:
+    """The rule parameters the builder of ``code`` does not read: hidden and ignored on the rule
+    page and in the admin."""
+    used = rule_parameters(code)
+    return [name for name in RULE_PARAMETERS if name not in used]
+
+
 class RuleForm(forms.ModelForm):
     questionnaire = QuestionnaireField(label=_("Questionnaire (one question per line)"), required=False)
 
@@ -72,6 +80,10 @@ class RuleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # A form posted without the field (an older page, a script) keeps who works the rule.
         self.fields["worked_by"].required = False
+        # Only the parameters the rule's builder reads (customers.rule_builders): the others are
+        # neither shown nor saved.
+        for name in unused_rule_parameters(self.instance.code):
+            self.fields.pop(name, None)
 
     def clean_worked_by(self):
         return self.cleaned_data.get("worked_by") or self.instance.worked_by

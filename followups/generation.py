@@ -391,23 +391,27 @@ def candidates_for(rule, rule_dates: list[date]) -> Candidates | None:
 
 
 def register_followups_rule_builders() -> None:
-    """The builders of the rules follow-ups owns (called from ``FollowupsConfig.ready``).
-    ``event_notice`` is left to the owners' club, which has the events."""
+    """The builders of the rules follow-ups owns (called from ``FollowupsConfig.ready``), each with
+    the rule parameters it reads (the offset in days unless named). ``event_notice`` is left to the
+    owners' club, which has the events."""
     rule_builder_register(RuleCode.DELIVERY_THANKS, partial(_vehicle_date_rule, "delivery_date"))
     rule_builder_register(RuleCode.FIRST_SERVICE_INVITE, partial(_vehicle_date_rule, "delivery_date"))
     rule_builder_register(RuleCode.INSURANCE_RENEWAL, partial(_vehicle_date_rule, "insurance_expiry"))
     rule_builder_register(RuleCode.POST_REPAIR_CALLBACK, _post_repair)
     rule_builder_register(RuleCode.WARRANTY_EXPIRY, _warranty)
-    rule_builder_register(RuleCode.MAINTENANCE_DUE, _maintenance)
+    rule_builder_register(
+        RuleCode.MAINTENANCE_DUE, _maintenance, parameters=("offset_days", "interval_days", "distance_km")
+    )
     rule_builder_register(RuleCode.BIRTHDAY, _birthday)
     rule_builder_register(RuleCode.HOLIDAY_GREETING, _holiday)
     rule_builder_register(RuleCode.LOST_CUSTOMER, _lost_customer)
-    rule_builder_register(RuleCode.POINTS_EXPIRY, _points_expiry)
+    rule_builder_register(RuleCode.POINTS_EXPIRY, _points_expiry, parameters=("offset_days", "offset_months"))
     rule_builder_register(RuleCode.DISSATISFIED_FOLLOWUP, _dissatisfied)
     rule_builder_register(RuleCode.INSPECTION_DUE, partial(_vehicle_date_rule, "inspection_due"))
     rule_builder_register(RuleCode.DELIVERY_DAY1_CALL, partial(_vehicle_date_rule, "delivery_date"))
     # The appointments' rules: the unit is the booking (unit_id = the appointment's id).
-    rule_builder_register(RuleCode.APPOINTMENT_REMINDER, _appointment_reminder)
+    # The reminder goes the working day before the booking, whatever the offset: no parameter.
+    rule_builder_register(RuleCode.APPOINTMENT_REMINDER, _appointment_reminder, parameters=())
     rule_builder_register(RuleCode.NO_SHOW_FOLLOWUP, _no_show)
 
 

@@ -92,6 +92,14 @@ class FollowupRule(TimeStampedModel):
     def __str__(self) -> str:
         return f"{self.store.code} {self.get_code_display()}"
 
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """The parameters (offset_days, offset_months, interval_days, distance_km) this rule's builder
+        reads: the others change nothing (customers.rule_builders)."""
+        from customers.rule_builders import rule_parameters
+
+        return rule_parameters(self.code)
+
     def clean(self) -> None:
         # A template naming a field no message fills ({unknown}, {Name}, {姓名}) would reach customers
         # with the braces in it: refused on every way in (the rule page, the admin, the service).

@@ -182,7 +182,9 @@ def call_script(task: FollowupTask) -> str:
 
 def call_history(*, customer_id: int, limit: int = 10) -> list[CallAttempt]:
     return list(
-        CallAttempt.objects.filter(customer_id=customer_id).select_related("task", "agent").order_by("-at")[:limit]
+        CallAttempt.objects.filter(customer_id=customer_id)
+        .select_related("task__rule", "agent")
+        .order_by("-at")[:limit]
     )
 
 

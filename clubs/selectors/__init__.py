@@ -16,6 +16,7 @@ from clubs.selectors.standing import (  # noqa: I001
     membership_queryset_for_user,
 )
 from clubs.selectors.screens import (
+    customer_points_entries,
     membership_wallet,
     MEMBER_SORTS,
     expiring_points_expression,
@@ -94,6 +95,7 @@ __all__ = [
     "club_stores_for_user",
     "clubs_not_run_through",
     "customer_member_tier_sql",
+    "customer_points_entries",
     "customer_points_on_sql",
     "customer_referrals",
     "dms_differences_for_user",

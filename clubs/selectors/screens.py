@@ -97,6 +97,15 @@ def member_ledger(*, membership: Membership) -> QuerySet[PointsEntry]:
     return PointsEntry.objects.filter(membership=membership).select_related("created_by").order_by("-on", "-id")
 
 
+def customer_points_entries(*, customer, limit: int = 50) -> list[PointsEntry]:
+    """The customer's points ledger lines (any of their memberships), newest first: the card's timeline."""
+    return list(
+        PointsEntry.objects.filter(membership__customer=customer)
+        .select_related("created_by")
+        .order_by("-on", "-id")[:limit]
+    )
+
+
 def member_tier_history(*, membership: Membership) -> QuerySet[TierChange]:
     return (
         TierChange.objects.filter(membership=membership).select_related("created_by").order_by("-effective_on", "-id")

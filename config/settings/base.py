@@ -40,8 +40,8 @@ INSTALLED_APPS = [
     "simple_history",
     "django_htmx",
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "axes",
+    "crm.library_apps.TotpConfig",  # django_otp.plugins.otp_totp, with a translated name
+    "crm.library_apps.AxesConfig",  # axes, with a translated name
     "crm",
     "customers",
     "followups",

@@ -2,6 +2,7 @@
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection
@@ -256,14 +257,21 @@ CUSTOMER_LIST_ORDERS = {
 
 
 def customer_list_refine(
-    queryset: QuerySet[Customer], *, store=None, visit: str = "", order: str = "customer_no"
+    queryset: QuerySet[Customer],
+    *,
+    store=None,
+    visit: str = "",
+    order: str = "customer_no",
+    conditions: Iterable[Q] = (),
 ) -> QuerySet[Customer]:
     """The customer list narrowed to one of the user's stores and to when they last visited (the
     segments' active / dormant / lost: within 6 months, 6 to 12 months ago, longer; or never), and
     put in the chosen order (customer number, name by pinyin, or last visit, newest first and
-    never-seen last)."""
+    never-seen last). ``conditions`` are the ticked filters other apps add (customers/list_filters.py)."""
     if store is not None:
         queryset = queryset.filter(store=store)
+    for condition in conditions:
+        queryset = queryset.filter(condition)
     if visit:
         today = timezone.localdate()
         six, twelve = add_months(today, -6), add_months(today, -12)

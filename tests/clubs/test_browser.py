@@ -42,7 +42,7 @@ def test_the_desk_redeems_and_a_manager_adjusts_with_a_reason(
     page.wait_for_selector(".message.success")
     assert page.inner_text(".message.success") == "已兑换 200 积分（单号 DH-0001）。"
     redemption = page.locator('[data-ledger] tr[data-entry="redemption"]')
-    assert redemption.locator('[data-field="points"]').inner_text() == "-200"
+    assert redemption.locator('[data-field="points"]').inner_text() == "-200 积分"
     assert "DH-0001" in redemption.inner_text()
     assert page.inner_text('[data-field="points-balance"]') == "1000 积分"
 
@@ -59,7 +59,7 @@ def test_the_desk_redeems_and_a_manager_adjusts_with_a_reason(
     page.click("#adjust-form button[type=submit]")
     page.wait_for_selector(".message.success")
     debit = page.locator('[data-ledger] tr[data-entry="debit"]')
-    assert debit.locator('[data-field="points"]').inner_text() == "-150"
+    assert debit.locator('[data-field="points"]').inner_text() == "-150 积分"
     assert debit.locator('[data-field="note"]').inner_text() == "重复积分冲销：工单RO001已计"
     assert page.inner_text('[data-field="points-balance"]') == "850 积分"
 

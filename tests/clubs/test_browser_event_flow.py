@@ -94,6 +94,6 @@ def test_segment_event_invitation_y_door_and_report(browser_page, live_server, s
     }
     assert figures == {
         "invited-by-sms": "1", "sent": "1", "delivered": "0", "registered": "1", "waiting": "0", "attended": "1",
-        "points": "100",
+        "points": "100 积分",
     }  # fmt: skip
     assert page.locator(f'[data-attendee="{guest.pk}"]').count() == 1

@@ -107,7 +107,7 @@ def test_a_referral_from_the_card_to_the_report(
     month = today.strftime("%Y-%m")
     cells = page.locator(f'tr[data-month="{month}"]')
     assert cells.locator('[data-cell="won"]').inner_text() == "1"
-    assert cells.locator('[data-cell="points"]').inner_text() == "500"
+    assert cells.locator('[data-cell="points"]').inner_text() == "500 积分"
     # Chart.js drew the chart (it sizes the canvas to its box).
     page.wait_for_function("document.getElementById('referral-chart').width > 0")
     assert page.evaluate(

@@ -311,7 +311,7 @@ def test_the_report_lists_the_members_whose_dms_disagrees(client, manager_a, dif
     assert 'data-count="3"' in page
     assert "3 名会员与DMS不一致" in page
     assert 'data-differs="tier">金卡</td>' in page
-    assert 'data-differs="points">999</td>' in page
+    assert 'data-differs="points">999 积分</td>' in page
     assert 'data-differs="tier">白金</td>' in page
 
 

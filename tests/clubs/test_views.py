@@ -175,8 +175,8 @@ def test_the_list_shows_discount_points_expiring_and_stored_value(client, adviso
     assert response.context["page"].object_list[0].points_expiring == 1200
     assert f'<a href="/club/members/{three_members["CA0001"].pk}/" class="mono">VIP0001</a>' in row
     assert '<td data-label="Labour discount">7折</td>' in row
-    assert 'data-field="points">1200<' in row
-    assert 'data-field="expiring">1200<' in row
+    assert 'data-field="points">1200 points<' in row
+    assert 'data-field="expiring">1200 points<' in row
     assert "¥0.00" in row
 
 
@@ -264,7 +264,7 @@ def test_a_dms_export_that_disagrees_after_s_is_shown_as_a_difference(client, ad
     html = client.get(member_url(member_a)).content.decode()
 
     assert "The DMS says the tier is 银卡, the CRM Gold." in html
-    assert "The DMS says 900 points, the CRM 1200." in html
+    assert "The DMS says 900 points, the CRM 1200 points." in html
     assert (Membership.objects.get(pk=member_a.pk).tier, ledger(member_a)) == (Tier.GOLD, [("opening", 1200, "", "")])
 
 
