@@ -1,6 +1,8 @@
 """Layout at a desk (1366 px), a tablet (768 px) and a phone (390 px), in headless Chromium: no page
 scrolls sideways (tables scroll inside their box or stack), the manager's and the administrator's
-top bar is one row at a desk, and one menu item is marked as the current page."""
+top bar is one row at a desk, and one menu item is marked as the current page. The pages used all
+day on a tablet (door check-in, arrivals board, call panel, card) fit every width, have 40-px targets
+at 768 px, and the call panel is two columns only where they fit."""
 
 import datetime
 import io
