@@ -197,8 +197,9 @@ def test_login_page_and_its_hashed_static_files_are_served(server, manifest, pro
 
     assert response.status == 200
     page = content.decode()
-    stylesheet = re.search(r'<link rel="stylesheet" href="(/static/[^"]+)"', page).group(1)
-    assert stylesheet == f"/static/{manifest['css/crm.css']}"
+    stylesheets = re.findall(r'<link rel="stylesheet" href="(/static/[^"]+)"', page)
+    assert stylesheets == [f"/static/{manifest['vendor/pico-2.1.1.crm.min.css']}", f"/static/{manifest['css/crm.css']}"]
+    stylesheet = stylesheets[1]
     assert re.fullmatch(r"/static/css/crm\.[0-9a-f]{12}\.css", stylesheet)
     response, content = browser.request("GET", stylesheet)
     assert response.status == 200
