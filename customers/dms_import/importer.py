@@ -76,6 +76,9 @@ STAGE_CHUNK_ROWS = 10000
 # A CSV file of at least this many rows is parsed by this many processes (see _parse_with_workers).
 PARALLEL_MINIMUM_ROWS = 50000
 PARSE_WORKERS = 2
+# The stage keeps the cells of the rows it parses in this process, when they are at most this many (a
+# small file, a re-import's changed rows), for the rejected-rows report: it then reads no file again.
+RAW_ROWS_KEPT = 20000
 # The tables the staging rows are matched against, named by their models (never by hand).
 STORE_TABLE = Store._meta.db_table
 CUSTOMER_TABLE = Customer._meta.db_table
@@ -116,6 +119,7 @@ class DmsImport(FingerprintPass):
         self.pinyin_cache: dict[str, tuple[str, str]] = {}  # name → COPY texts of its pinyin and initials
         self.rows_read = 0
         self.allowed_store_ids: list[int] | None = None
+        self.raw_rows: dict[int, list[str]] = {}  # parsed rows as in the file (see RAW_ROWS_KEPT)
 
     # -- plan and reading -------------------------------------------------------------------
 
@@ -204,8 +208,13 @@ class DmsImport(FingerprintPass):
             else:
                 # After a fingerprint pass (which showed the progress of reading the file) only the
                 # rows that may have changed are parsed: the bar does not start again.
+                to_parse = len(self.parse_rows) if self.parse_rows is not None else self.source.total_rows
+                keep = to_parse is not None and to_parse <= RAW_ROWS_KEPT
                 for numbers, rows in self._chunks(self.parse_rows, report=self.parse_rows is None):
                     parsed_rows += len(rows)
+                    if keep:  # every row the import may reject is among these: see _apply
+                        self.raw_rows.update(zip(numbers, [[value_text(cell) for cell in row] for row in rows],
+                                                 strict=True))  # fmt: skip
                     lines = self._parse_chunk(numbers, rows, plan, parsers, fingerprint)
                     if lines:
                         raw.copy_expert(f"COPY {self.stage_table} FROM STDIN", io.StringIO("\n".join(lines) + "\n"))
@@ -524,7 +533,9 @@ class DmsImport(FingerprintPass):
             if self.rejected_rows:
                 # Every rejection is known now: their rows are read from the file for the report
                 # while the database writes (the file is not read again afterwards).
-                self.outcome.rejected_rows_reader = RejectedRowsReader(self.source, sorted(self.rejected_rows))
+                self.outcome.rejected_rows_reader = RejectedRowsReader(
+                    self.source, sorted(self.rejected_rows), known=self.raw_rows
+                )
             if dry_run:
                 cursor.execute(f"SELECT {key}, action FROM {clean} WHERE action IS NOT NULL ORDER BY row_no LIMIT 1000")
                 for key_value, action in cursor.fetchall():

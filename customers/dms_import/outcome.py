@@ -128,9 +128,18 @@ class RejectedRowsReader:
     file changed or vanished) makes ``result()`` None: the report then reads the file itself and
     reports the error as before."""
 
-    def __init__(self, source: RowSource, row_numbers: Sequence[int]):
+    def __init__(self, source: RowSource, row_numbers: Sequence[int], *, known: dict[int, list[str]] | None = None):
+        """``known``: rows already kept by the stage (a re-import parses, and so keeps, every row that
+        can be rejected); only the others are read from the file, and the file not at all when none is."""
+        known = known or {}
+        self._known = {number: known[number] for number in row_numbers if number in known}
+        missing = sorted(number for number in row_numbers if number not in known)
         self._rows: dict[int, list[str]] | None = None
-        self._thread = threading.Thread(target=self._read, args=(source, sorted(row_numbers)), daemon=True,
+        self._thread = None
+        if not missing:
+            self._rows = {}
+            return
+        self._thread = threading.Thread(target=self._read, args=(source, missing), daemon=True,
                                         name="dms-rejected-rows")  # fmt: skip
         self._thread.start()
 
@@ -141,8 +150,9 @@ class RejectedRowsReader:
             self._rows = None
 
     def result(self) -> dict[int, list[str]] | None:
-        self._thread.join()
-        return self._rows
+        if self._thread is not None:
+            self._thread.join()
+        return None if self._rows is None else {**self._known, **self._rows}
 
 
 def errors_csv_bytes(
