@@ -7,7 +7,7 @@ files go to ONE `import_dms` process (``import_dms customers C vehicles V repair
 ``--process-per-file`` one process each, as before issue 16). The segment-facts refresh each file
 queues (a Celery task in production) is queued here too (bench/import_settings.py) and then run by
 this script, as a worker would, and timed apart: the import's figure is what the admin waits for,
-the refresh's what the worker does after it. Finally the floor:
+the refresh's what the worker does after it. Right after the first import, the floor:
 the same rows, already clean, written into the CRM's tables the fastest way PostgreSQL allows (a
 plain INSERT into the tables without their secondary indexes and foreign keys, which are then built
 and checked once), so that the import's own cost can be told from the cost of the schema.
@@ -163,15 +163,27 @@ def one_run(env: dict) -> dict:
 
     result = {"copy": copy_seconds, "peak": 0}
     run_queued(env, purge=True)  # nothing left over from an earlier run
-    for run in ("first", "again"):
-        import_files(env, run, result)
+    print(f"      (load average {os.getloadavg()[0]:.2f}; sum(range(10**8)) {calibrate():.2f}s)")
+    import_files(env, "first", result)
     counts = psql("SELECT (SELECT count(*) FROM customers_customer), (SELECT count(*) FROM customers_vehicle), "
                   "(SELECT count(*) FROM customers_repairorder)", DATABASE).strip()  # fmt: skip
     print(f"rows in the CRM (customers|vehicles|repair orders): {counts}")
+    # The floor right after the first import (it rolls back what it writes), so that on a shared
+    # machine both see about the same moment; the calibration before it tells how far they did not.
+    print(f"      (load average {os.getloadavg()[0]:.2f}; sum(range(10**8)) {calibrate():.2f}s)")
     floor = subprocess.run([sys.executable, "manage.py", "shell", "-c", FLOOR], cwd=ROOT, env=env, check=True,
                            capture_output=True, text=True).stdout.strip().splitlines()[-1]  # fmt: skip
     result["floor"] = float(floor)
+    print(f"floor   {result['floor']:6.2f}s")
+    import_files(env, "again", result)
     return result
+
+
+def calibrate() -> float:
+    """The same pure-Python work each time: how fast this (shared, virtual) machine is right now."""
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", "sum(range(10**8))"], check=True)
+    return time.monotonic() - started
 
 
 def main() -> None:
@@ -195,10 +207,7 @@ def main() -> None:
                         str(args.customers), "--mess", "--encoding", "utf-8-sig", "--stores", "NJ01,NJ02,NJ03",
                         "--today", "2026-11-22"], cwd=ROOT, env=env, check=True)  # fmt: skip
     for number in range(1, args.runs + 1):
-        # The same pure-Python work each run: how fast this (shared, virtual) machine is right now.
-        started = time.monotonic()
-        subprocess.run([sys.executable, "-c", "sum(range(10**8))"], check=True)
-        calibration = time.monotonic() - started
+        calibration = calibrate()
         print(f"--- run {number} (load average {os.getloadavg()[0]:.2f}; sum(range(10**8)) took {calibration:.2f}s)")
         result = one_run(env)
         copy = result["copy"]
