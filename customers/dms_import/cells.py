@@ -120,6 +120,8 @@ def _money(value: object) -> Decimal | None:
 # recognised without the parser's other checks).
 CLEAN_CELLS = {
     _whole: re.compile(r"0|[1-9]\d{0,8}", re.ASCII),
+    # An amount with exactly two decimals and no leading zero is its own quantized Decimal's text.
+    _money: re.compile(r"(?:0|[1-9]\d{0,9})\.\d\d", re.ASCII),
     parsing.parse_mobile: parsing.MOBILE_PATTERN,
 }
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext
@@ -85,6 +87,13 @@ class ImportOutcome:
     parsed_rows: int = 0
     touched_customer_ids: list[int] = field(default_factory=list)  # whose segment facts may have changed
     bulk_loaded: list[str] = field(default_factory=list)  # tables whose indexes were built after the write
+    # The rejected rows as read from the file while the database writes (see RejectedRowsReader).
+    rejected_rows_reader: RejectedRowsReader | None = None
+
+    def rejected_raw_rows(self) -> dict[int, list[str]] | None:
+        """The rejected rows' cells as they were in the file (row number → texts), when they were
+        read ahead during the import; None means read them now."""
+        return self.rejected_rows_reader.result() if self.rejected_rows_reader is not None else None
 
     def summary(self) -> str:
         return (
@@ -93,21 +102,83 @@ class ImportOutcome:
         )
 
 
-def errors_csv_bytes(*, source: RowSource, rejected_rows: dict[int, list[tuple[str, dict | None]]]) -> bytes:
-    """The rejected rows as they were in the file plus "row" and "reason" columns, UTF-8 with BOM."""
+def _raw_rows(source: RowSource, row_numbers) -> dict[int, list[str]]:
+    """The cells (as texts) of the rows of these numbers, read from the file (up to the last one)."""
+    wanted = set(row_numbers)
+    found: dict[int, list[str]] = {}
+    if not wanted:
+        return found
+    last = max(wanted)
+    rows = source.rows()
+    try:
+        for row_number, row in enumerate(rows, start=2):
+            if row_number in wanted:
+                found[row_number] = [value_text(cell) for cell in row]
+            if row_number >= last:
+                break
+    finally:
+        getattr(rows, "close", lambda: None)()
+    return found
+
+
+class RejectedRowsReader:
+    """Reads the rejected rows of a file in a thread while the import's apply phase runs in the
+    database (the main thread then waits on the server with the GIL released), so that the
+    rejected-rows report no longer reads the whole file again after the import. Any error (the
+    file changed or vanished) makes ``result()`` None: the report then reads the file itself and
+    reports the error as before."""
+
+    def __init__(self, source: RowSource, row_numbers: Sequence[int], *, known: dict[int, list[str]] | None = None):
+        """``known``: rows already kept by the stage (a re-import parses, and so keeps, every row that
+        can be rejected); only the others are read from the file, and the file not at all when none is."""
+        known = known or {}
+        self._known = {number: known[number] for number in row_numbers if number in known}
+        missing = sorted(number for number in row_numbers if number not in known)
+        self._rows: dict[int, list[str]] | None = None
+        self._thread = None
+        if not missing:
+            self._rows = {}
+            return
+        self._thread = threading.Thread(target=self._read, args=(source, missing), daemon=True,
+                                        name="dms-rejected-rows")  # fmt: skip
+        self._thread.start()
+
+    def _read(self, source: RowSource, row_numbers: list[int]) -> None:
+        try:
+            self._rows = _raw_rows(source, row_numbers)
+        except Exception:  # reported by the report's own read of the file, which raises it again
+            self._rows = None
+
+    def result(self) -> dict[int, list[str]] | None:
+        if self._thread is not None:
+            self._thread.join()
+        return None if self._rows is None else {**self._known, **self._rows}
+
+
+def errors_csv_bytes(
+    *,
+    source: RowSource,
+    rejected_rows: dict[int, list[tuple[str, dict | None]]],
+    raw_rows: dict[int, list[str]] | None = None,
+) -> bytes:
+    """The rejected rows as they were in the file plus "row" and "reason" columns, UTF-8 with BOM.
+    ``raw_rows``: the rejected rows' cells already read (RejectedRowsReader); a row missing there
+    is read from the file."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([spreadsheet_safe(cell) for cell in (*source.header, gettext("Row"), gettext("Reason"))])
     if rejected_rows:
-        last = max(rejected_rows)
-        for row_number, row in enumerate(source.rows(), start=2):
-            if row_number in rejected_rows:
-                rendered = (ImportIssue.render_reason(reason, params) for reason, params in rejected_rows[row_number])
-                reasons = "; ".join(dict.fromkeys(rendered))
-                cells = [spreadsheet_safe(value_text(cell)) for cell in row]
-                writer.writerow([*cells, row_number, spreadsheet_safe(reasons)])
-            if row_number >= last:
-                break
+        cells_of = dict(raw_rows or {})
+        missing = set(rejected_rows) - set(cells_of)
+        if missing:
+            cells_of.update(_raw_rows(source, missing))
+        for row_number in sorted(rejected_rows):
+            if row_number not in cells_of:
+                continue  # beyond the end of the file
+            rendered = (ImportIssue.render_reason(reason, params) for reason, params in rejected_rows[row_number])
+            reasons = "; ".join(dict.fromkeys(rendered))
+            cells = [spreadsheet_safe(cell) for cell in cells_of[row_number]]
+            writer.writerow([*cells, row_number, spreadsheet_safe(reasons)])
     return buffer.getvalue().encode("utf-8-sig")
 
 

@@ -137,7 +137,8 @@ def import_batch_record_outcome(
 def dms_import_errors_csv(*, source: RowSource, outcome: ImportOutcome) -> bytes:
     """The rejected rows of a finished run as they were in the file, plus "row" and "reason" columns
     (UTF-8 with BOM): the batch's errors file in the admin, ``--errors-file`` of the command."""
-    return errors_csv_bytes(source=source, rejected_rows=dict(outcome_rejected_rows(outcome)))
+    return errors_csv_bytes(source=source, rejected_rows=dict(outcome_rejected_rows(outcome)),
+                            raw_rows=outcome.rejected_raw_rows())  # fmt: skip
 
 
 def dms_import_batch_start_from_upload(*, batch: ImportBatch):

@@ -1,6 +1,11 @@
-"""python manage.py import_dms {customers|vehicles|repair_orders} FILE [--errors-file OUT] [--store CODE] [--dry-run]
+"""python manage.py import_dms {customers|vehicles|repair_orders} FILE [KIND FILE ...] [--errors-file OUT]
+[--store CODE] [--dry-run]
 
-The last line printed is ``created=N updated=N unchanged=N rejected=N warnings=N``."""
+Each file prints one line ``created=N updated=N unchanged=N rejected=N warnings=N`` (the last line
+printed, for one file). Several files (``import_dms customers c.csv vehicles v.csv repair_orders r.csv``)
+are imported one after another in this one process, exactly as the same commands run one by one:
+each file is its own batch and its own transaction; a file that fails stops the command, the files
+before it stay imported."""
 
 import os
 import sys
@@ -27,21 +32,55 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=ImportKind.values)
         parser.add_argument("file")
+        parser.add_argument(
+            "more", nargs="*", metavar="KIND FILE",
+            help="More reports to import after the first, in this order and in this one process "
+                 "(e.g. vehicles v.csv repair_orders r.csv).",
+        )  # fmt: skip
         parser.add_argument("--errors-file", help="Write the rejected rows with their reasons here (UTF-8 with BOM).")
         parser.add_argument("--store", help="Store code for rows without one.")
         parser.add_argument("--dry-run", action="store_true", help="Check and count only; change nothing.")
         parser.add_argument("--no-progress", action="store_true", help="Do not draw the progress bar.")
 
     def handle(self, *args, **options):
+        files = [(options["kind"], options["file"]), *self._more_files(options["more"])]
+        if len(files) > 1 and options["errors_file"]:
+            raise CommandError(
+                _("--errors-file takes one file: import the files one by one to write each one's rejected rows.")
+            )
+        for _kind, path in files[1:]:
+            # Refused before the first file is imported, not after it has changed the data.
+            if not os.path.isfile(path) or not os.access(path, os.R_OK):
+                raise CommandError(_("Cannot read %(path)s: no such file, or not readable.") % {"path": path})
+        for kind, path in files:
+            if len(files) > 1 and options["verbosity"] >= 1:
+                self.stderr.write(_("Importing %(kind)s from %(path)s") % {"kind": kind, "path": path})
+            self._import_one(kind=kind, path=path, options=options)
+
+    @staticmethod
+    def _more_files(more: list[str]) -> list[tuple[str, str]]:
+        """The files after the first, as (kind, path): ``KIND FILE`` pairs."""
+        if len(more) % 2:
+            raise CommandError(_("Give each further file after its report: KIND FILE [KIND FILE ...]."))
+        pairs = list(zip(more[::2], more[1::2], strict=True))
+        for kind, _path in pairs:
+            if kind not in ImportKind.values:
+                raise CommandError(
+                    _("Unknown report “%(kind)s”: choose one of %(kinds)s.")
+                    % {"kind": kind, "kinds": ", ".join(ImportKind.values)}
+                )
+        return pairs
+
+    def _import_one(self, *, kind: str, path: str, options: dict) -> None:
         started = time.monotonic()
         if options["errors_file"]:
             self._check_writable(options["errors_file"])
         try:
             store = store_for_code(options["store"])
-            source = source_from_path(options["file"])
+            source = source_from_path(path)
         except (ApplicationError, DecodeError, OSError) as error:
             raise CommandError(str(getattr(error, "reason", None) or getattr(error, "message", error))) from None
-        batch = import_batch_create(kind=options["kind"], file_name=source.name, store=store,
+        batch = import_batch_create(kind=kind, file_name=source.name, store=store,
                                     dry_run=options["dry_run"])  # fmt: skip
         show_progress = not options["no_progress"] and sys.stderr.isatty()
 

@@ -1,0 +1,166 @@
+"""Issue 16: the DMS import within 2x its floor. A large CSV file is parsed by two forked workers
+(customers/dms_import/importer.py, _parse_with_workers): the stage table, the issues in their
+order, the rejected-rows file and the written rows are exactly those of parsing in one process.
+The rejected rows are read while the database writes (RejectedRowsReader); clean amounts skip the
+parser; and `import_dms` takes several files in one process."""
+
+import datetime
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import transaction
+
+from customers.dms.sample import FILES, dms_sample_write
+from customers.dms.sources import CELL_CHARS_LIMIT
+from customers.dms_import import cells, importer
+from customers.dms_import.columns import ColumnParser
+from customers.models import Customer, ImportBatch, ImportIssue, RepairOrder, Vehicle
+from tests.customers.dms_helpers import customer_row, run_import, write_csv
+
+pytestmark = pytest.mark.django_db
+
+TODAY = datetime.date(2026, 11, 22)
+
+
+@pytest.fixture(autouse=True)
+def stores(store_a, store_b, settings):
+    settings.LANGUAGE_CODE = "en"  # the messages as written
+    return store_a, store_b
+
+
+CUSTOMER_COLUMNS = ("customer_no", "store__code", "name", "name_pinyin", "name_initials", "gender", "mobile",
+                    "landline", "birthday", "employer", "address", "points_balance", "dms_created_date",
+                    "dms_fingerprint")  # fmt: skip
+VEHICLE_COLUMNS = ("vin", "customer__customer_no", "store__code", "plate_no", "brand", "delivery_date",
+                   "invoice_price", "warranty_end", "dms_fingerprint")  # fmt: skip
+REPAIR_ORDER_COLUMNS = ("ro_no", "vehicle__vin", "store__code", "open_date", "settle_date", "repair_type", "mileage",
+                        "labor_amount", "parts_amount", "total_amount", "dms_fingerprint")  # fmt: skip
+
+
+def _everything_imported(out_dir) -> dict:
+    """Run the three files and read back all an import leaves: summaries, issues in order, the
+    rejected-rows files and the rows written (then roll it all back)."""
+    with transaction.atomic():
+        summaries = {name: run_import(name, out_dir / f"{name}.csv") for name in FILES}
+        issues, errors_files = {}, {}
+        for name in FILES:
+            batch = ImportBatch.objects.filter(kind=name).latest("pk")
+            issues[name] = list(
+                ImportIssue.objects.filter(batch=batch)
+                .order_by("pk")
+                .values_list("row_number", "column", "value", "reason", "severity", "reason_params")
+            )
+            errors_files[name] = batch.errors_file.read() if batch.errors_file else b""
+        rows = {
+            "customers": list(Customer.objects.order_by("customer_no").values_list(*CUSTOMER_COLUMNS)),
+            "vehicles": list(Vehicle.objects.order_by("vin").values_list(*VEHICLE_COLUMNS)),
+            "repair_orders": list(RepairOrder.objects.order_by("ro_no").values_list(*REPAIR_ORDER_COLUMNS)),
+        }
+        transaction.set_rollback(True)
+    return {"summaries": summaries, "issues": issues, "errors_files": errors_files, "rows": rows}
+
+
+def test_two_parse_workers_import_exactly_what_one_process_imports(tmp_path, monkeypatch):
+    outcome = dms_sample_write(out_dir=tmp_path, customers=150, seed=5, today=TODAY, stores=["NJ01", "NJ02"], mess=True)
+    # Small chunks: each worker parses many, and planted rows fall into both workers' chunks.
+    monkeypatch.setattr(importer, "STAGE_CHUNK_ROWS", 37)
+    monkeypatch.setattr(importer, "PARALLEL_MINIMUM_ROWS", 10**9)
+    one_process = _everything_imported(tmp_path)
+
+    calls = []
+    parse_with_workers = importer.DmsImport._parse_with_workers
+
+    def counted(self, *args):
+        calls.append(self.kind)
+        return parse_with_workers(self, *args)
+
+    monkeypatch.setattr(importer.DmsImport, "_parse_with_workers", counted)
+    monkeypatch.setattr(importer, "PARALLEL_MINIMUM_ROWS", 1)
+    two_workers = _everything_imported(tmp_path)
+
+    assert calls == list(FILES)
+    assert two_workers == one_process
+    assert one_process["summaries"] == {
+        name: f"created={outcome.keys[name]} updated=0 unchanged=0 "
+        f"rejected={sum(1 for issue in outcome.rejections if issue.file == name)} "
+        f"warnings={sum(1 for issue in outcome.warnings if issue.file == name)}"
+        for name in FILES
+    }
+    assert all(one_process["errors_files"][name] for name in FILES)
+    assert len(one_process["rows"]["repair_orders"]) == outcome.keys["repair_orders"]
+
+
+def test_a_cell_at_the_spreadsheet_limit_in_a_second_workers_chunk_refuses_the_file(tmp_path, monkeypatch):
+    rows = [customer_row(f"C{number:04d}", 手机号码=f"138{number:08d}") for number in range(1, 41)]
+    rows[25]["详细地址"] = "长" * CELL_CHARS_LIMIT  # row 27, in chunk 2 of 10 rows: the second worker's
+    path = write_csv(tmp_path / "customers.csv", rows)
+    monkeypatch.setattr(importer, "STAGE_CHUNK_ROWS", 10)
+    monkeypatch.setattr(importer, "PARALLEL_MINIMUM_ROWS", 1)
+
+    with pytest.raises(CommandError, match="Row 27 has a cell of 32767 characters or more"):
+        run_import("customers", path)
+
+    assert not Customer.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("cell", "clean"),
+    [("0.00", True), ("225.00", True), ("0.05", True), ("9999999999.99", True), ("10000000000.00", False),
+     ("01.00", False), ("1.5", False), ("1,234.00", False), ("-3.00", False), ("2.999", False), ("¥5.00", False)],
+)  # fmt: skip
+def test_a_clean_amount_is_its_own_parsed_text(cell, clean):
+    fast = ColumnParser(cells._money)
+    parser = ColumnParser(cells._money)
+    parser.clean = None  # every cell through parse_money
+
+    assert bool(fast.clean(cell)) is clean
+    assert fast.parse_cell(cell)[0] == parser.parse_cell(cell)[0]
+    assert fast.parse_cell(cell)[2:] == parser.parse_cell(cell)[2:]
+
+
+def test_one_command_imports_several_files_as_the_commands_one_by_one(tmp_path):
+    outcome = dms_sample_write(out_dir=tmp_path, customers=60, seed=2, today=TODAY, stores=["NJ01"], mess=True)
+    with transaction.atomic():
+        one_by_one = [run_import(name, tmp_path / f"{name}.csv") for name in FILES]
+        counts = (Customer.objects.count(), Vehicle.objects.count(), RepairOrder.objects.count())
+        transaction.set_rollback(True)
+    out, err = io.StringIO(), io.StringIO()
+
+    call_command("import_dms", *[arg for name in FILES for arg in (name, str(tmp_path / f"{name}.csv"))],
+                 "--no-progress", stdout=out, stderr=err)  # fmt: skip
+
+    assert out.getvalue().strip().splitlines() == one_by_one
+    assert (Customer.objects.count(), Vehicle.objects.count(), RepairOrder.objects.count()) == counts
+    assert counts == tuple(outcome.keys[name] for name in FILES)
+    assert list(ImportBatch.objects.order_by("pk").values_list("kind", flat=True)) == list(FILES)
+
+
+@pytest.mark.parametrize(
+    ("more", "message"),
+    [
+        (["vehicles"], "Give each further file after its report"),
+        (["cars", "v.csv"], "Unknown report “cars”"),
+        (["vehicles", "missing.csv"], "Cannot read missing.csv: no such file, or not readable."),
+    ],
+)
+def test_several_files_are_checked_before_the_first_is_imported(tmp_path, monkeypatch, more, message):
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "c.csv", [customer_row("C001")])
+    write_csv(tmp_path / "v.csv", [customer_row("C002")])
+
+    with pytest.raises(CommandError, match=message):
+        call_command("import_dms", "customers", "c.csv", *more, "--no-progress", stdout=io.StringIO())
+
+    assert not ImportBatch.objects.exists()
+
+
+def test_the_errors_file_takes_one_file(tmp_path):
+    write_csv(tmp_path / "c.csv", [customer_row("C001")])
+
+    with pytest.raises(CommandError, match="--errors-file takes one file"):
+        call_command("import_dms", "customers", str(tmp_path / "c.csv"), "customers", str(tmp_path / "c.csv"),
+                     "--errors-file", str(tmp_path / "e.csv"), "--no-progress", stdout=io.StringIO())  # fmt: skip
+
+    assert not ImportBatch.objects.exists()
