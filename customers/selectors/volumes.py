@@ -23,8 +23,9 @@ class MonthVolume:
 _MONTHLY_SQL = f"""
 WITH unbuilt AS (
     SELECT ARRAY(
-        SELECT day::date FROM generate_series(%(first)s::date, %(last)s::date, interval '1 day') AS day
-        WHERE NOT EXISTS (SELECT 1 FROM {VolumeDayBuilt._meta.db_table} built WHERE built.day = day::date)
+        SELECT series.day::date
+        FROM generate_series(%(first)s::date, %(last)s::date, interval '1 day') AS series (day)
+        WHERE NOT EXISTS (SELECT 1 FROM {VolumeDayBuilt._meta.db_table} built WHERE built.day = series.day::date)
     ) AS days
 ), per_day AS (
     SELECT v.day, v.deliveries, v.repair_orders
