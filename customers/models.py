@@ -732,7 +732,7 @@ class StoreDayVolume(models.Model):
     store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.CASCADE, related_name="+",
                               db_index=False)  # fmt: skip
     day = models.DateField(_("day"))
-    deliveries = models.PositiveIntegerField(_("deliveries"), default=0)
+    deliveries = models.PositiveIntegerField(_("cars delivered"), default=0)
     repair_orders = models.PositiveIntegerField(_("settled repair orders"), default=0)
 
     class Meta:

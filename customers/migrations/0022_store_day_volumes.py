@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
             fields=[
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
                 ("day", models.DateField(verbose_name="day")),
-                ("deliveries", models.PositiveIntegerField(default=0, verbose_name="deliveries")),
+                ("deliveries", models.PositiveIntegerField(default=0, verbose_name="cars delivered")),
                 ("repair_orders", models.PositiveIntegerField(default=0, verbose_name="settled repair orders")),
                 (
                     "store",
