@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from customers.choices import DeliverySource
 from customers.models import RepairOrder, StoreDayVolume, Vehicle, VolumeDayBuilt
@@ -186,9 +187,11 @@ def test_the_nightly_run_leaves_built_days_older_than_the_recent_ones_and_the_co
 
 
 def test_the_command_refuses_bad_days_with_a_message():
-    with pytest.raises(CommandError, match="--from must be a day like 2026-03-01"):
+    with pytest.raises(CommandError, match="--from 须为日期，如 2026-03-01，而不是“yesterday”"):
         call_command("build_volumes", "--from", "yesterday", stdout=io.StringIO())
-    with pytest.raises(CommandError, match="--to must not be before --from"):
+    with translation.override("en"), pytest.raises(CommandError, match="--from must be a day like 2026-03-01"):
+        call_command("build_volumes", "--from", "yesterday", stdout=io.StringIO())
+    with translation.override("en"), pytest.raises(CommandError, match="--to must not be before --from"):
         call_command("build_volumes", "--from", "2026-11-02", "--to", "2026-11-01", stdout=io.StringIO())
 
 
