@@ -196,6 +196,7 @@ class CustomersConfig(AppConfig):
         from customers.selectors.appointments import appointments_booked_contacts
         from customers.services.appointments import appointments_kept_after_import
         from customers.services.prospects import win_prospects_after_delivery, win_prospects_after_import
+        from customers.volumes import refresh_volumes_after_import
 
         # A vehicles import's deliveries, and each delivery at the sales desk, win the prospects they
         # match (customers/services/prospects.py).
@@ -203,6 +204,9 @@ class CustomersConfig(AppConfig):
         delivery_listener_register("customers.prospects_won", win_prospects_after_delivery)
         # After repair orders arrive, the bookings they kept (a repair order opened within a day).
         import_listener_register("customers.appointments_kept", appointments_kept_after_import)
+        # The stores' volumes per day (the complaint dashboard's denominators) of the days an import
+        # of vehicles or repair orders touched (customers/volumes.py).
+        import_listener_register("customers.store_day_volumes", refresh_volumes_after_import)
         # "Won back by" (customers/contacts.py): follow-ups register calls reached and SMS delivered,
         # the club events attended; here, the visits booked with the customer.
         contact_source_register("customers.appointments_booked", appointments_booked_contacts)

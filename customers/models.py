@@ -723,6 +723,49 @@ class CustomerStateMovement(models.Model):
         return f"{self.store_id} {self.month:%Y-%m}: {self.previous_state or '-'} -> {self.state}"
 
 
+class StoreDayVolume(models.Model):
+    """A store's volume of one day: the cars delivered (vehicles whose delivery date is the day) and
+    the repair orders settled that day. Written set-based by ``customers.volumes`` (never by hand),
+    a whole day at a time, for every store; a (store, day) with neither has no row. The complaint
+    dashboard divides its complaints by these, summed per month (``customers.selectors.volumes``)."""
+
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.CASCADE, related_name="+",
+                              db_index=False)  # fmt: skip
+    day = models.DateField(_("day"))
+    deliveries = models.PositiveIntegerField(_("cars delivered"), default=0)
+    repair_orders = models.PositiveIntegerField(_("settled repair orders"), default=0)
+
+    class Meta:
+        verbose_name = _("store volume of a day")
+        verbose_name_plural = _("store volumes of days")
+        # The unique index (store, day) serves the dashboard's read: its stores, a range of days.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "day"],
+                name="store_day_volume_unique",
+                violation_error_message=_("There is one volume per store and day."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.day}: {self.deliveries} / {self.repair_orders}"
+
+
+class VolumeDayBuilt(models.Model):
+    """A day whose ``StoreDayVolume`` rows have been counted (for every store) and are kept up to date
+    since. A day without this row is counted from the vehicles and repair orders when read."""
+
+    day = models.DateField(_("day"), primary_key=True)
+    built_at = models.DateTimeField(_("built at"))
+
+    class Meta:
+        verbose_name = _("day of counted volumes")
+        verbose_name_plural = _("days of counted volumes")
+
+    def __str__(self) -> str:
+        return f"{self.day}"
+
+
 class CustomerWinBack(models.Model):
     """A customer won back in a month (dormant or lost at the end of the month before, active at the
     end of this one) and what brought them back: the first visit of the month (``returned_on``; its

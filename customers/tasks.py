@@ -11,6 +11,7 @@ from customers.models import ImportBatch
 from customers.services import dms_import_batch_start_from_upload
 from customers.services.appointments import appointments_mark_no_shows
 from customers.states import customer_states_refresh
+from customers.volumes import store_day_volumes_nightly
 
 
 @shared_task(acks_late=True)
@@ -56,3 +57,12 @@ def mark_appointment_no_shows(day: str | None = None) -> int:
     """End of the day: bookings of ``day`` (YYYY-MM-DD, default today in the CRM's time zone) or before
     that nobody checked in become no-shows. Safe twice: the second run marks none."""
     return appointments_mark_no_shows(day=datetime.date.fromisoformat(day) if day else timezone.localdate())
+
+
+@shared_task
+def refresh_store_day_volumes(today: str | None = None) -> int:
+    """Recount the stores' volumes (deliveries, settled repair orders) of the last 40 days through
+    ``today`` (YYYY-MM-DD, default today in the CRM's time zone) and build every earlier day not built
+    yet (customers.volumes). Safe twice: a day recounted again writes nothing."""
+    day = datetime.date.fromisoformat(today) if today else timezone.localdate()
+    return store_day_volumes_nightly(today=day)

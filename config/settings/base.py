@@ -367,6 +367,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=45),
         "options": {"expires": 3600},
     },
+    # Every night at 02:55 Asia/Shanghai: recount the stores' deliveries and settled repair orders
+    # of the last 40 days and build any earlier day not built yet (the complaint dashboard's rates).
+    "customers-refresh-store-day-volumes": {
+        "task": "customers.tasks.refresh_store_day_volumes",
+        "schedule": crontab(hour=2, minute=55),
+        "options": {"expires": 3600},
+    },
     # Every evening at 23:30 Asia/Shanghai, once the workshop has closed: the day's bookings nobody
     # checked in become no-shows (expires before midnight, so a late run never marks the next day's).
     "customers-mark-appointment-no-shows": {

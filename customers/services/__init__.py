@@ -43,6 +43,7 @@ from customers.privacy import (
     tombstone_hash,
 )
 from customers.selectors import customer_editable_fields
+from customers.volumes import refresh_volumes_on_commit
 
 # ---------------------------------------------------------------------------------------------
 # DMS import
@@ -184,13 +185,19 @@ def customer_save(*, customer, user):
 
 def vehicle_save(*, vehicle, user, previous_owner_id: int | None = None):
     """Save a validated vehicle (the admin's form); the segment facts of its owner, and of the
-    previous owner when it changed hands, follow in one transaction."""
+    previous owner when it changed hands, follow in one transaction; the stores' volumes of its
+    delivery day (and of its previous one) are recounted once it commits (customers.volumes)."""
+    previous = None
+    if vehicle.pk is not None:
+        previous = Vehicle.objects.filter(pk=vehicle.pk).values_list("store_id", "delivery_date").first()
     with transaction.atomic():
         vehicle._history_user = user
         vehicle.save()
         customer_stats_refresh_for_customers(
             customer_ids={vehicle.customer_id, previous_owner_id or vehicle.customer_id}
         )
+        if previous != (vehicle.store_id, vehicle.delivery_date):
+            refresh_volumes_on_commit(days=[vehicle.delivery_date, previous[1] if previous else None])
     return vehicle
 
 
