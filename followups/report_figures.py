@@ -97,8 +97,12 @@ _REFRESH_TASKS_SQL = f"""
 """
 
 
+# The keys in order (two refreshes of overlapping keys never wait for each other in a circle).
+_LOCK_SQL = "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%(keys)s::bigint[]) AS k;"
+
+
 def _lock_key(day: datetime.date, store_id: int) -> int:
-    return (_LOCK_NAMESPACE << 40) | ((day - _EPOCH).days << 20) | store_id
+    return (_LOCK_NAMESPACE << 40) | ((day - _EPOCH).days << 20) | (store_id & 0xFFFFF)
 
 
 def _params(**values) -> dict:
@@ -122,14 +126,11 @@ def report_figures_refresh(
     all_stores = store_ids is None
     store_ids = sorted(set(store_ids)) if store_ids is not None else list(Store.objects.values_list("pk", flat=True))
     params = _params(days=days, all_stores=all_stores, store_ids=store_ids)
-    keys = sorted(_lock_key(day, store_id) for day in days for store_id in store_ids)
-    with transaction.atomic(), connection.cursor() as cursor:
-        if keys:
-            cursor.execute("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k", [keys])
-        if calls:
-            cursor.execute(_REFRESH_CALLS_SQL, params)
-        if tasks:
-            cursor.execute(_REFRESH_TASKS_SQL, params)
+    params["keys"] = sorted(_lock_key(day, store_id) for day in days for store_id in store_ids)
+    statements = [_LOCK_SQL, _REFRESH_CALLS_SQL if calls else "", _REFRESH_TASKS_SQL if tasks else ""]
+    # One round trip; inside the caller's transaction without a savepoint of its own.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute("".join(statements), params)
 
 
 def report_figures_after_call(*, day: datetime.date, store_ids: Iterable[int]) -> None:
