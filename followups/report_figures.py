@@ -171,11 +171,19 @@ _HIDDEN_ATTEMPTS = f"""hidden
           AND {_STORE_OF_TASK}"""
 _HIDDEN_CALLS = _CALL_FIGURES_SQL.format(source=_HIDDEN_ATTEMPTS)
 
+HIDDEN_CUSTOMERS_SQL = f"""SELECT cu.id FROM {CUSTOMER_TABLE} cu
+        WHERE cu.confidentiality IN ({_RESTRICTED_SQL}) AND NOT {{visible_sql}}"""
+
+
+def hidden_customers_sql(user) -> tuple[str, dict]:
+    """The SELECT of the IDs of the 绝密/机密 cards ``user`` may not see (few: the partial index of
+    restricted cards), with its named parameters: what a report takes away from the figures."""
+    visible_sql, params = customer_visibility_sql(user, alias="cu")
+    return HIDDEN_CUSTOMERS_SQL.format(visible_sql=visible_sql), params
+
+
 _PERIOD_SQL = f"""
-    WITH hidden AS MATERIALIZED (
-        SELECT cu.id FROM {CUSTOMER_TABLE} cu
-        WHERE cu.confidentiality IN ({_RESTRICTED_SQL}) AND NOT {{visible_sql}}
-    ), calls AS (
+    WITH hidden AS MATERIALIZED ({{hidden_sql}}), calls AS (
         SELECT 1 AS sign, f.day, f.code, f.agent_id, f.made, f.reached, f.satisfied, f.dissatisfied, f.outcomes,
                {_SCORE_COLUMNS}
         FROM {DAY_CALLS_TABLE} f
@@ -224,12 +232,12 @@ def period_figures(*, user, store_ids: list[int] | None, start: datetime.date, e
     with the agent's names, by username], "day": {day: figures}, "outcome": {outcome: n}}; a figures dict has
     made, reached, satisfied, dissatisfied and scores (counts of 1..5). Groups with nothing (no
     call; no task due) are left out. One query, on the replica when the page reads from one."""
-    visible_sql, visible_params = customer_visibility_sql(user, alias="cu")
+    hidden_sql, hidden_params = hidden_customers_sql(user)
     params = _params(
-        **visible_params, start=start, end=end, all_stores=store_ids is None, store_ids=list(store_ids or [])
+        **hidden_params, start=start, end=end, all_stores=store_ids is None, store_ids=list(store_ids or [])
     )
     with connections[router.db_for_read(FollowupDayCalls)].cursor() as cursor:
-        cursor.execute(_PERIOD_SQL.format(visible_sql=visible_sql), params)
+        cursor.execute(_PERIOD_SQL.format(hidden_sql=hidden_sql), params)
         rows = cursor.fetchall()
     result: dict = {"rule": {}, "due": {}, "agent": [], "day": {}, "outcome": {}}
     for kind, key, agent_id, username, last_name, first_name, day, position, made, *counts in rows:

@@ -22,14 +22,13 @@ from customers.selectors import (
     VEHICLE_TABLE,
     customer_sms_allowed_sql,
     customer_visibility_condition,
-    customer_visibility_sql,
 )
 from customers.selectors.appointments import APPOINTMENT_TABLE, appointment_booked_from_task_sql
 from followups.choices import MARKETING_RULES, REACHED_OUTCOMES, CallOutcome, Channel, RuleCode, TaskStatus
 from followups.generation import preview_statement
 from followups.models import CallAttempt, FollowupRule, FollowupTask, InboundSms, SmsMessage
 from followups.placeholders import render_placeholders, task_placeholder_values
-from followups.report_figures import period_figures
+from followups.report_figures import hidden_customers_sql, period_figures
 
 
 def call_windows_open(store: Store, at: datetime.time) -> bool:
@@ -265,9 +264,11 @@ def call_funnel_report(*, user, start: datetime.date, end: datetime.date) -> dic
     kept/booked and orders/reached. One query.
 
     It reads the period's reaching calls only (the ``at`` index): a call is the task's first
-    reaching one when no reaching call of the task came before it (the task's index)."""
+    reaching one when no reaching call of the task came before it (the task's index); the cards the
+    user may not see are the few restricted ones left out (``hidden_customers_sql``), not a check
+    of each call's card."""
     store_ids = visible_store_ids(user)
-    visible_sql, params = customer_visibility_sql(user, alias="cu")
+    hidden_sql, params = hidden_customers_sql(user)
     store_sql = "" if store_ids is None else "AND t.store_id = ANY(%(store_ids)s)"
     booked_sql = appointment_booked_from_task_sql(alias="ap", task_id_sql="r.task_id")
     params = {
@@ -281,15 +282,15 @@ def call_funnel_report(*, user, start: datetime.date, end: datetime.date) -> dic
         "tz": settings.TIME_ZONE,
     }
     statement = f"""
-        WITH first_reach AS (
+        WITH hidden AS MATERIALIZED ({hidden_sql}), first_reach AS (
             SELECT a.task_id, a.agent_id, (a.at AT TIME ZONE %(tz)s)::date AS call_day,
                    t.code, t.vehicle_id
             FROM {CallAttempt._meta.db_table} a
             JOIN {FollowupTask._meta.db_table} t ON t.id = a.task_id
-            JOIN {CUSTOMER_TABLE} cu ON cu.id = t.customer_id
             WHERE a.at >= %(start)s::timestamp AT TIME ZONE %(tz)s
               AND a.at < (%(end)s::date + 1)::timestamp AT TIME ZONE %(tz)s
-              AND a.outcome = ANY(%(outcomes)s) AND t.channel = %(phone)s {store_sql} AND {visible_sql}
+              AND a.outcome = ANY(%(outcomes)s) AND t.channel = %(phone)s {store_sql}
+              AND NOT EXISTS (SELECT 1 FROM hidden WHERE hidden.id = t.customer_id)
               AND NOT EXISTS (SELECT 1 FROM {CallAttempt._meta.db_table} earlier
                               WHERE earlier.task_id = a.task_id AND earlier.outcome = ANY(%(outcomes)s)
                                 AND (earlier.at < a.at OR (earlier.at = a.at AND earlier.id < a.id)))
