@@ -20,6 +20,7 @@ once, a call during the nightly rebuild) follow each other instead of losing a c
 """
 
 import datetime
+import zoneinfo
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -73,11 +74,12 @@ _STORES_SQL = "(%(all_stores)s OR {column} = ANY(%(store_ids)s))"
 _STORE_OF_TASK = _STORES_SQL.format(column="t.store_id")
 _STORE_OF_ROW = _STORES_SQL.format(column="f.store_id")
 
-_KEY_ATTEMPTS = f"""unnest(%(days)s::date[]) AS d(day)
-        JOIN {_ATTEMPT_TABLE} a ON a.at >= d.day::timestamp AT TIME ZONE %(tz)s
-                               AND a.at < (d.day + 1)::timestamp AT TIME ZONE %(tz)s
+# The bounds are given as values (``since``: the first day's local midnight, ``until``: the one after
+# the last day) so that the planner sees how few calls a day holds and reads their tasks by key.
+_KEY_ATTEMPTS = f"""{_ATTEMPT_TABLE} a
         JOIN {_TASK_TABLE} t ON t.id = a.task_id
-        WHERE {_STORE_OF_TASK}"""
+        WHERE a.at >= %(since)s AND a.at < %(until)s AND (a.at AT TIME ZONE %(tz)s)::date = ANY(%(days)s)
+          AND {_STORE_OF_TASK}"""
 
 _REFRESH_CALLS_SQL = f"""
     DELETE FROM {DAY_CALLS_TABLE} f WHERE f.day = ANY(%(days)s) AND {_STORE_OF_ROW};
@@ -105,6 +107,10 @@ def _lock_key(day: datetime.date, store_id: int) -> int:
     return (_LOCK_NAMESPACE << 40) | ((day - _EPOCH).days << 20) | (store_id & 0xFFFFF)
 
 
+def _local_midnight(day: datetime.date) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time.min, tzinfo=zoneinfo.ZoneInfo(settings.TIME_ZONE))
+
+
 def _params(**values) -> dict:
     return {
         "tz": settings.TIME_ZONE,
@@ -125,7 +131,13 @@ def report_figures_refresh(
         return
     all_stores = store_ids is None
     store_ids = sorted(set(store_ids)) if store_ids is not None else list(Store.objects.values_list("pk", flat=True))
-    params = _params(days=days, all_stores=all_stores, store_ids=store_ids)
+    params = _params(
+        days=days,
+        since=_local_midnight(days[0]),
+        until=_local_midnight(days[-1] + datetime.timedelta(days=1)),
+        all_stores=all_stores,
+        store_ids=store_ids,
+    )
     params["keys"] = sorted(_lock_key(day, store_id) for day in days for store_id in store_ids)
     statements = [_LOCK_SQL, _REFRESH_CALLS_SQL if calls else "", _REFRESH_TASKS_SQL if tasks else ""]
     # One round trip; inside the caller's transaction without a savepoint of its own.
