@@ -508,7 +508,12 @@ class FollowupDayCalls(models.Model):
     class Meta:
         verbose_name = _("calls of a day")
         verbose_name_plural = _("calls of a day")
-        indexes = [models.Index(fields=["day", "store"], name="daycalls_day_store_idx")]
+        constraints = [
+            # A recorded call adds to its row (INSERT … ON CONFLICT): one row per key, no agent too.
+            models.UniqueConstraint(
+                fields=["day", "store", "code", "agent_id"], name="daycalls_key_unique", nulls_distinct=False
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.store_id} {self.code} {self.agent_id}: {self.made}"

@@ -10,13 +10,15 @@ They count every customer, whatever the card's level: a report takes away, live,
 calls of the 绝密/机密 cards its reader may not see (few, read through the partial index of
 restricted cards). So a card that changes level, or a name added to a card, needs no refresh.
 
-``report_figures_refresh`` recounts days × stores from scratch (set-based, idempotent): the call
-service refreshes the day and stores of each call it records, the generation the day and store it
-generated, and the nightly ``followups.tasks.rebuild_report_figures`` the last
-REPORT_FIGURES_REBUILD_DAYS days (``report_figures_rebuild``; ``manage.py
-rebuild_report_figures`` for any range, e.g. the first backfill). A refresh takes a transaction-level
-advisory lock per day and store, so two refreshes of the same key (two agents of a store saving at
-once, a call during the nightly rebuild) follow each other instead of losing a count.
+``report_figures_refresh`` recounts days × stores from scratch (set-based, idempotent): the
+generation recounts the day and store it generated, and the nightly
+``followups.tasks.rebuild_report_figures`` the last REPORT_FIGURES_REBUILD_DAYS days
+(``report_figures_rebuild``; ``manage.py rebuild_report_figures`` for any range, e.g. the first
+backfill). A recorded call instead adds its own attempts to their rows in the call's transaction
+(``report_figures_after_call``: one upsert, so its cost does not grow with the day's calls; exactly
+once, since it commits or rolls back with the attempts). A recount takes a transaction-level
+advisory lock per day and store, a call's addition the same lock shared: they follow each other,
+and no call is counted twice or lost.
 """
 
 import datetime
@@ -102,6 +104,28 @@ _REFRESH_TASKS_SQL = f"""
 # The keys in order (two refreshes of overlapping keys never wait for each other in a circle).
 _LOCK_SQL = "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%(keys)s::bigint[]) AS k;"
 
+# A recorded call adds its attempts to their rows. Calls of a key add at the same time (shared
+# lock; the upsert orders them); a recount of the key (exclusive lock) waits for them to commit, and
+# they wait for it, so none is counted twice or lost.
+_OUTCOME_SUMS = """(SELECT COALESCE(jsonb_object_agg(o.key, o.n), '{}'::jsonb) FROM (
+        SELECT e.key, sum(e.value::bigint) AS n
+        FROM (SELECT * FROM jsonb_each_text(f.outcomes) UNION ALL SELECT * FROM jsonb_each_text(EXCLUDED.outcomes)) e
+        GROUP BY e.key) o)"""
+_SAVED_ATTEMPTS = f"{_ATTEMPT_TABLE} a JOIN {_TASK_TABLE} t ON t.id = a.task_id WHERE a.id = ANY(%(attempt_ids)s)"
+_ADDED_COUNTS = ", ".join(
+    f"{column} = f.{column} + EXCLUDED.{column}"
+    for column in ("made", "reached", "satisfied", "dissatisfied", *(f"score_{score}" for score in _SCORES))
+)
+_ADD_CALLS_SQL = f"""
+    SELECT count(pg_advisory_xact_lock_shared(k)) FROM unnest(%(keys)s::bigint[]) AS k;
+    INSERT INTO {DAY_CALLS_TABLE} AS f
+        (day, store_id, code, agent_id, made, reached, satisfied, dissatisfied, outcomes, {_SCORE_COLUMNS})
+    {_CALL_FIGURES_SQL.format(source=_SAVED_ATTEMPTS)}
+    ON CONFLICT (day, store_id, code, agent_id) DO UPDATE SET
+        {_ADDED_COUNTS},
+        outcomes = {_OUTCOME_SUMS};
+"""
+
 
 def _lock_key(day: datetime.date, store_id: int) -> int:
     return (_LOCK_NAMESPACE << 40) | ((day - _EPOCH).days << 20) | (store_id & 0xFFFFF)
@@ -145,9 +169,19 @@ def report_figures_refresh(
         cursor.execute("".join(statements), params)
 
 
-def report_figures_after_call(*, day: datetime.date, store_ids: Iterable[int]) -> None:
-    """After a call is recorded: its day's calls of the stores of its tasks."""
-    report_figures_refresh(days=[day], store_ids=store_ids, tasks=False)
+def report_figures_after_call(*, attempts: list[CallAttempt]) -> None:
+    """After a call is recorded (in its transaction): add its attempts (saved, with their tasks) to
+    the figures of their day, store, rule and agent. One statement, whatever the day's calls; the
+    nightly recount puts right anything this missed."""
+    if not attempts:
+        return
+    keys = {(timezone.localdate(attempt.at), attempt.task.store_id) for attempt in attempts}
+    params = {
+        **_params(attempt_ids=[attempt.pk for attempt in attempts]),
+        "keys": sorted(_lock_key(day, store_id) for day, store_id in keys),
+    }
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(_ADD_CALLS_SQL, params)
 
 
 def report_figures_after_generation(*, day: datetime.date, store_id: int) -> None:

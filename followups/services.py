@@ -488,7 +488,7 @@ def call_record_outcome(
     )  # fmt: skip
     CallAttempt.objects.bulk_create(attempts)
     _call_results_record(user=user, attempts=attempts, tasks=tasks, answers=answers, notes=notes, at=now)
-    report_figures_after_call(day=timezone.localdate(now), store_ids={task.store_id for task in tasks})
+    report_figures_after_call(attempts=attempts)
     return tasks
 
 
