@@ -10,6 +10,7 @@ import zoneinfo
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db.models import Sum
 from django.urls import reverse
 
 from crm.choices import Role
@@ -294,3 +295,56 @@ def test_the_command_rebuilds_a_range_or_everything(worked_month):
         "Rebuilt 1 days, 2026-12-02 to 2026-12-02.",
         "Rebuilt 5 days, 2026-12-02 to 2026-12-06.",
     ]
+
+
+# --- a call recorded while its day is recounted ---------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_call_recorded_during_a_recount_waits_for_it_and_is_counted_once(store_a, agent_a):
+    import threading
+
+    from django.db import connection, transaction
+
+    from followups.report_figures import report_figures_after_call, report_figures_refresh
+
+    calls(store_a, agent_a, 3)
+    before = FollowupDayCalls.objects.filter(day=D(2026, 12, 2)).aggregate(made=Sum("made"))["made"]
+    locked, release, added = threading.Event(), threading.Event(), threading.Event()
+
+    def recount():
+        try:
+            with transaction.atomic():
+                report_figures_refresh(days=[D(2026, 12, 2)], store_ids=[store_a.pk])
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def record():
+        try:
+            with transaction.atomic():
+                task = FollowupTaskFactory(store=store_a, code="delivery_thanks", queue_date=D(2026, 12, 2),
+                                           rule_date=D(2026, 12, 2), unit_id=999)  # fmt: skip
+                attempt = CallAttemptFactory(task=task, agent=agent_a, at=at(2, 11), outcome="reached", satisfaction=5)
+                report_figures_after_call(attempts=[attempt])
+            added.set()
+        finally:
+            connection.close()
+
+    recounting = threading.Thread(target=recount)
+    recounting.start()
+    assert locked.wait(10)
+    recording = threading.Thread(target=record)
+    recording.start()
+    assert not added.wait(0.5)  # the call waits for the recount's commit
+    release.set()
+    recounting.join(10)
+    recording.join(10)
+
+    assert added.is_set()
+    after = FollowupDayCalls.objects.filter(day=D(2026, 12, 2)).aggregate(made=Sum("made"))["made"]
+    assert after == before + 1
+    counted = stored()[0]  # the calls (the task was made by hand: its generation adds no due)
+    report_figures_rebuild(start=D(2026, 12, 2), end=D(2026, 12, 2))
+    assert stored()[0] == counted
