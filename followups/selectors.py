@@ -291,7 +291,7 @@ def call_funnel_report(*, user, start: datetime.date, end: datetime.date) -> dic
               AND a.at < (%(end)s::date + 1)::timestamp AT TIME ZONE %(tz)s
               AND a.outcome = ANY(%(outcomes)s) AND t.channel = %(phone)s {store_sql}
               AND NOT EXISTS (SELECT 1 FROM hidden WHERE hidden.id = t.customer_id)
-              -- OFFSET 0: a probe of the task's calls per row (its index), never a join with every call.
+              -- OFFSET 0 keeps this a probe per row through the task index, never a join with every call.
               AND NOT EXISTS (SELECT 1 FROM {CallAttempt._meta.db_table} earlier
                               WHERE earlier.task_id = a.task_id AND earlier.outcome = ANY(%(outcomes)s)
                                 AND (earlier.at < a.at OR (earlier.at = a.at AND earlier.id < a.id)) OFFSET 0)
