@@ -253,7 +253,11 @@ class CallAttempt(models.Model):
                 violation_error_message=_("Satisfaction is between 1 and 5."),
             ),
         ]
-        indexes = [models.Index(fields=["customer", "at"], name="callattempt_customer_at_idx")]
+        indexes = [
+            models.Index(fields=["customer", "at"], name="callattempt_customer_at_idx"),
+            # The follow-up reports list a period's dissatisfied calls, newest first.
+            models.Index(fields=["at"], name="callattempt_dissatisfied_idx", condition=Q(is_dissatisfied=True)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.get_outcome_display()}"
@@ -484,3 +488,61 @@ class CampaignRecipient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} {self.customer_id}"
+
+
+class FollowupDayCalls(models.Model):
+    """The follow-up reports' call figures of one local day, store (the task's), rule and agent:
+    every call attempt of every customer, whatever the card's level (the report takes away live
+    the calls to the cards the reader may not see). Rebuilt, never edited by hand:
+    followups/report_figures.py refreshes a day and store after each recorded call, and the nightly
+    followups-rebuild-report-figures rebuilds the recent days from scratch."""
+
+    day = models.DateField(_("day"))
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.CASCADE, related_name="+")
+    code = models.CharField(_("rule code"), max_length=40)
+    # No constraint to the user: a departed agent's figures stay, as their calls do.
+    agent_id = models.BigIntegerField(_("agent"), null=True, blank=True)
+    made = models.PositiveIntegerField(_("calls made"), default=0)
+    reached = models.PositiveIntegerField(_("reached"), default=0)
+    satisfied = models.PositiveIntegerField(_("satisfied"), default=0)
+    dissatisfied = models.PositiveIntegerField(_("dissatisfied"), default=0)
+    outcomes = models.JSONField(_("calls per outcome"), default=dict, blank=True)
+    score_1 = models.PositiveIntegerField(default=0)
+    score_2 = models.PositiveIntegerField(default=0)
+    score_3 = models.PositiveIntegerField(default=0)
+    score_4 = models.PositiveIntegerField(default=0)
+    score_5 = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("calls of a day")
+        verbose_name_plural = _("calls of a day")
+        constraints = [
+            # A recorded call adds to its row (INSERT … ON CONFLICT): one row per key, no agent too.
+            models.UniqueConstraint(
+                fields=["day", "store", "code", "agent_id"], name="daycalls_key_unique", nulls_distinct=False
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.store_id} {self.code} {self.agent_id}: {self.made}"
+
+
+class FollowupDayTasks(models.Model):
+    """The tasks due (by queue date) of one day, store and rule, for the follow-up reports: every
+    task of every customer (the report takes away the cards the reader may not see). The generation
+    adds what it made (followups/report_figures.py); the nightly rebuild recounts the recent days."""
+
+    day = models.DateField(_("day"))
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.CASCADE, related_name="+")
+    code = models.CharField(_("rule code"), max_length=40)
+    due = models.PositiveIntegerField(_("tasks due"), default=0)
+
+    class Meta:
+        verbose_name = _("tasks due of a day")
+        verbose_name_plural = _("tasks due of a day")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "store", "code"], name="daytasks_day_store_code_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.store_id} {self.code}: {self.due}"

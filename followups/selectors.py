@@ -8,6 +8,7 @@ from django.db import connection, connections, router
 from django.db.models import BooleanField, Count, Min, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import Http404
+from django.utils import timezone
 
 from crm.calendar import WorkingCalendar
 from crm.models import Store, User
@@ -21,15 +22,13 @@ from customers.selectors import (
     VEHICLE_TABLE,
     customer_sms_allowed_sql,
     customer_visibility_condition,
-    customer_visibility_sql,
 )
 from customers.selectors.appointments import APPOINTMENT_TABLE, appointment_booked_from_task_sql
 from followups.choices import MARKETING_RULES, REACHED_OUTCOMES, CallOutcome, Channel, RuleCode, TaskStatus
 from followups.generation import preview_statement
 from followups.models import CallAttempt, FollowupRule, FollowupTask, InboundSms, SmsMessage
 from followups.placeholders import render_placeholders, task_placeholder_values
-
-SATISFIED_SCORE = 4
+from followups.report_figures import hidden_customers_sql, period_figures
 
 
 def call_windows_open(store: Store, at: datetime.time) -> bool:
@@ -224,38 +223,26 @@ def queue_preview(*, user, day: datetime.date, calendar: WorkingCalendar | None 
 
 
 def completion_report(*, user, start: datetime.date, end: datetime.date) -> dict:
-    """Per rule and per agent: tasks due, calls made, reached, satisfied (score ≥ 4), dissatisfied."""
-    attempts = CallAttempt.objects.filter(at__date__gte=start, at__date__lte=end, task__in=_visible_tasks(user))
-    figures = {
-        "made": Count("id"),
-        "reached": Count("id", filter=Q(outcome__in=REACHED_OUTCOMES)),
-        "satisfied": Count("id", filter=Q(satisfaction__gte=SATISFIED_SCORE)),
-        "dissatisfied": Count("id", filter=Q(is_dissatisfied=True)),
-    }
-    due = {
-        row["code"]: row["count"]
-        for row in _visible_tasks(user)
-        .filter(queue_date__gte=start, queue_date__lte=end)
-        .values("code")
-        .annotate(count=Count("id"))
-    }
+    """Per rule and per agent: tasks due, calls made, reached, satisfied (score ≥ 4), dissatisfied.
+    Read from the per-day figures (followups/report_figures.py), one query."""
+    return _completion(period_figures(user=user, store_ids=visible_store_ids(user), start=start, end=end))
+
+
+def _completion(figures: dict) -> dict:
     labels = dict(RuleCode.choices)
-    by_rule = [
-        {**row, "label": labels.get(row["task__code"], row["task__code"]), "due": due.get(row["task__code"], 0)}
-        for row in attempts.values("task__code").annotate(**figures).order_by("task__code")
+    keys = ("made", "reached", "satisfied", "dissatisfied")
+    by_rule = []
+    for code in sorted(set(figures["rule"]) | set(figures["due"])):
+        calls = figures["rule"].get(code, {})
+        by_rule.append(
+            {"task__code": code, "label": labels.get(code, code), "due": figures["due"].get(code, 0),
+             **{key: calls.get(key, 0) for key in keys}}
+        )  # fmt: skip
+    by_agent = [
+        {name: row[name] for name in ("agent_id", "agent__username", "agent__last_name", "agent__first_name", *keys)}
+        for row in figures["agent"]
     ]
-    for code, count in due.items():
-        if not any(row["task__code"] == code for row in by_rule):
-            by_rule.append(
-                {"task__code": code, "label": labels.get(code, code), "due": count, "made": 0, "reached": 0,
-                 "satisfied": 0, "dissatisfied": 0}
-            )  # fmt: skip
-    by_agent = list(
-        attempts.values("agent_id", "agent__username", "agent__last_name", "agent__first_name")
-        .annotate(**figures)
-        .order_by("agent__username")
-    )
-    return {"by_rule": sorted(by_rule, key=lambda row: row["task__code"]), "by_agent": by_agent}
+    return {"by_rule": by_rule, "by_agent": by_agent}
 
 
 # A call "reaches" the owner when its outcome is one of these (a call that books a visit reached the
@@ -276,9 +263,14 @@ def call_funnel_report(*, user, start: datetime.date, end: datetime.date) -> dic
     call), kept (that appointment kept), and the repair orders of the task's vehicle opened within
     FUNNEL_REPAIR_ORDER_DAYS days after the reaching call, with their revenue (sum of the orders'
     totals; an order counts once per rule and once per agent). The rates are booked/reached,
-    kept/booked and orders/reached. One query."""
+    kept/booked and orders/reached. One query.
+
+    It reads the period's reaching calls only (the ``at`` index): a call is the task's first
+    reaching one when no reaching call of the task came before it (the task's index); the cards the
+    user may not see are the few restricted ones left out (``hidden_customers_sql``), not a check
+    of each call's card."""
     store_ids = visible_store_ids(user)
-    visible_sql, params = customer_visibility_sql(user, alias="cu")
+    hidden_sql, params = hidden_customers_sql(user)
     store_sql = "" if store_ids is None else "AND t.store_id = ANY(%(store_ids)s)"
     booked_sql = appointment_booked_from_task_sql(alias="ap", task_id_sql="r.task_id")
     params = {
@@ -292,19 +284,24 @@ def call_funnel_report(*, user, start: datetime.date, end: datetime.date) -> dic
         "tz": settings.TIME_ZONE,
     }
     statement = f"""
-        WITH first_reach AS (
-            SELECT DISTINCT ON (a.task_id) a.task_id, a.agent_id, (a.at AT TIME ZONE %(tz)s)::date AS call_day,
+        WITH hidden AS MATERIALIZED ({hidden_sql}), first_reach AS (
+            SELECT a.task_id, a.agent_id, (a.at AT TIME ZONE %(tz)s)::date AS call_day,
                    t.code, t.vehicle_id
             FROM {CallAttempt._meta.db_table} a
             JOIN {FollowupTask._meta.db_table} t ON t.id = a.task_id
-            JOIN {CUSTOMER_TABLE} cu ON cu.id = t.customer_id
-            WHERE a.outcome = ANY(%(outcomes)s) AND t.channel = %(phone)s {store_sql} AND {visible_sql}
-            ORDER BY a.task_id, a.at, a.id
+            WHERE a.at >= %(start)s::timestamp AT TIME ZONE %(tz)s
+              AND a.at < (%(end)s::date + 1)::timestamp AT TIME ZONE %(tz)s
+              AND a.outcome = ANY(%(outcomes)s) AND t.channel = %(phone)s {store_sql}
+              AND NOT EXISTS (SELECT 1 FROM hidden WHERE hidden.id = t.customer_id)
+              -- OFFSET 0 keeps this a probe per row through the task index, never a join with every call.
+              AND NOT EXISTS (SELECT 1 FROM {CallAttempt._meta.db_table} earlier
+                              WHERE earlier.task_id = a.task_id AND earlier.outcome = ANY(%(outcomes)s)
+                                AND (earlier.at < a.at OR (earlier.at = a.at AND earlier.id < a.id)) OFFSET 0)
         ), reached AS (
             SELECT r.*,
                    EXISTS (SELECT 1 FROM {APPOINTMENT_TABLE} ap WHERE {booked_sql}) AS booked,
                    EXISTS (SELECT 1 FROM {APPOINTMENT_TABLE} ap WHERE {booked_sql} AND ap.kept_at IS NOT NULL) AS kept
-            FROM first_reach r WHERE r.call_day BETWEEN %(start)s AND %(end)s
+            FROM first_reach r
         ), orders AS (
             SELECT DISTINCT r.code, r.agent_id, ro.id AS order_id, COALESCE(ro.total_amount, 0) AS total
             FROM reached r JOIN {REPAIR_ORDER_TABLE} ro ON ro.vehicle_id = r.vehicle_id
@@ -354,35 +351,68 @@ def call_funnel_report(*, user, start: datetime.date, end: datetime.date) -> dic
 
 
 def call_summary(*, user, start: datetime.date, end: datetime.date) -> dict:
-    """The call-summary report (回访总结报告) of a period: outcomes, satisfaction, dissatisfied customers."""
-    attempts = CallAttempt.objects.filter(at__date__gte=start, at__date__lte=end, task__in=_visible_tasks(user))
+    """The call-summary report (回访总结报告) of a period: outcomes, satisfaction, dissatisfied customers.
+    The figures come from the per-day figures (one query), the dissatisfied calls from their index."""
+    figures = period_figures(user=user, store_ids=visible_store_ids(user), start=start, end=end)
+    return _summary(figures, dissatisfied=dissatisfied_calls(user=user, start=start, end=end))
+
+
+def _local_midnight(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def dissatisfied_calls(*, user, start: datetime.date, end: datetime.date, limit: int = 100) -> list[CallAttempt]:
+    """The period's dissatisfied calls the user may see, newest first (callattempt_dissatisfied_idx)."""
+    return list(
+        CallAttempt.objects.filter(
+            at__gte=_local_midnight(start),
+            at__lt=_local_midnight(end + datetime.timedelta(days=1)),
+            is_dissatisfied=True,
+            task__in=_visible_tasks(user),
+        )
+        .select_related("customer", "task", "agent")
+        .order_by("-at")[:limit]
+    )
+
+
+def _summary(figures: dict, *, dissatisfied: list[CallAttempt]) -> dict:
     outcome_labels = dict(CallOutcome.choices)
     outcomes = [
-        {"outcome": row["outcome"], "label": outcome_labels.get(row["outcome"], row["outcome"]), "count": row["count"]}
-        for row in attempts.values("outcome").annotate(count=Count("id")).order_by("outcome")
+        {"outcome": outcome, "label": outcome_labels.get(outcome, outcome), "count": count}
+        for outcome, count in sorted(figures["outcome"].items())
     ]
-    satisfaction = {row["satisfaction"]: row["count"] for row in
-                    attempts.exclude(satisfaction=None).values("satisfaction").annotate(count=Count("id"))}  # fmt: skip
-    daily = list(
-        attempts.values("at__date")
-        .annotate(made=Count("id"), reached=Count("id", filter=Q(outcome__in=REACHED_OUTCOMES)))
-        .order_by("at__date")
-    )
-    dissatisfied = list(
-        attempts.filter(is_dissatisfied=True).select_related("customer", "task", "agent").order_by("-at")[:100]
-    )
-    total = attempts.count()
+    satisfaction = [0, 0, 0, 0, 0]
+    for calls in figures["rule"].values():
+        satisfaction = [total + count for total, count in zip(satisfaction, calls["scores"], strict=True)]
+    daily = [
+        {"at__date": day, "made": calls["made"], "reached": calls["reached"]}
+        for day, calls in sorted(figures["day"].items())
+    ]
+    total = sum(calls["made"] for calls in figures["rule"].values())
     reached = sum(row["count"] for row in outcomes if row["outcome"] in REACHED_OUTCOMES)
-    scores = [score for score, count in satisfaction.items() for _ in range(count)]
+    scored = sum(satisfaction)
+    score_sum = sum(score * count for score, count in enumerate(satisfaction, start=1))
     return {
         "total": total,
         "reached": reached,
         "reach_rate": round(100 * reached / total, 1) if total else 0,
-        "average_satisfaction": round(sum(scores) / len(scores), 2) if scores else None,
+        "average_satisfaction": round(score_sum / scored, 2) if scored else None,
         "outcomes": outcomes,
-        "satisfaction": [satisfaction.get(score, 0) for score in range(1, 6)],
+        "satisfaction": satisfaction,
         "daily": daily,
         "dissatisfied": dissatisfied,
+    }
+
+
+def followup_reports(*, user, start: datetime.date, end: datetime.date) -> dict:
+    """The follow-up reports page's figures of a period: {"completion": completion_report,
+    "summary": call_summary, "funnel": call_funnel_report}, in three queries whatever the data's size
+    (the per-day figures, the dissatisfied calls, the funnel) after the user's stores."""
+    figures = period_figures(user=user, store_ids=visible_store_ids(user), start=start, end=end)
+    return {
+        "completion": _completion(figures),
+        "summary": _summary(figures, dissatisfied=dissatisfied_calls(user=user, start=start, end=end)),
+        "funnel": call_funnel_report(user=user, start=start, end=end),
     }
 
 

@@ -43,6 +43,7 @@ from followups.generation import MOBILE_PATTERN, insert_statement
 from followups.models import CallAttempt, FollowupRule, FollowupTask, GenerationRun, InboundSms, SmsMessage
 from followups.placeholders import render_placeholders_sql
 from followups.replies import REPLY_WINDOW, normalise_reply
+from followups.report_figures import report_figures_after_call, report_figures_after_generation
 from followups.selectors import call_windows_open, sms_allowed_sql
 
 logger = logging.getLogger(__name__)
@@ -149,6 +150,7 @@ def followups_generate_day(
                 runs.append((store_id, rule.code, day, created))
                 made[rule.code] += created
             _record_runs(runs=runs)
+            report_figures_after_generation(day=day, store_id=store_id)
     return made
 
 
@@ -486,6 +488,7 @@ def call_record_outcome(
     )  # fmt: skip
     CallAttempt.objects.bulk_create(attempts)
     _call_results_record(user=user, attempts=attempts, tasks=tasks, answers=answers, notes=notes, at=now)
+    report_figures_after_call(attempts=attempts)
     return tasks
 
 

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from crm.models import Store
-from followups import services
+from followups import report_figures, services
 
 # A resumed batch the worker could not start within the minute is dropped: the next resume sweep
 # queues it again, so a busy worker does not pile up copies.
@@ -68,3 +68,13 @@ def resume_sms() -> int:
 def send_store_sms(*, store_id: int, day: str) -> dict:
     """Send one store's due SMS; safe to run twice and concurrently (see services.sms_send_batch)."""
     return dict(services.sms_send_batch(store_id=store_id, day=datetime.date.fromisoformat(day)))
+
+
+@shared_task(name="followups.tasks.rebuild_report_figures", ignore_result=True, acks_late=True)
+def rebuild_report_figures(today: str | None = None, days: int | None = None) -> int:
+    """Every night: recount the follow-up reports' per-day figures of the last ``days`` days
+    (REPORT_FIGURES_REBUILD_DAYS) up to ``today``, from scratch; safe to run twice and alongside
+    calls (report_figures.report_figures_rebuild). Returns how many days it rebuilt."""
+    end = datetime.date.fromisoformat(today) if today else timezone.localdate()
+    start = end - datetime.timedelta(days=(days or report_figures.REPORT_FIGURES_REBUILD_DAYS) - 1)
+    return report_figures.report_figures_rebuild(start=start, end=end)

@@ -477,9 +477,8 @@ def reports(request: HttpRequest) -> HttpResponse:
     error = start_error or end_error
     if end < start:
         start, end, error = end, start, _("The end date was before the start date; they were swapped.")
-    completion = selectors.completion_report(user=request.user, start=start, end=end)
-    summary = selectors.call_summary(user=request.user, start=start, end=end)
-    funnel = selectors.call_funnel_report(user=request.user, start=start, end=end)
+    figures = selectors.followup_reports(user=request.user, start=start, end=end)
+    completion, summary, funnel = figures["completion"], figures["summary"], figures["funnel"]
     chart = {
         "funnel_rules": [row["label"] for row in funnel["by_rule"]],
         "funnel": {step: [row[step] for row in funnel["by_rule"]] for step in ("reached", "booked", "kept", "orders")},

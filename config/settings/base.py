@@ -408,6 +408,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=0, minute=30),
         "options": {"expires": 6 * 3600},
     },
+    # Every night at 01:30 Asia/Shanghai, after the day's generation: recount the follow-up reports'
+    # per-day figures of the last 40 days from scratch (late calls, erased cards, any missed refresh).
+    "followups-rebuild-report-figures": {
+        "task": "followups.tasks.rebuild_report_figures",
+        "schedule": crontab(hour=1, minute=30),
+        "options": {"expires": 6 * 3600},
+    },
     # Every minute, round the clock: e-mail the complaint notices and escalations whose send never
     # happened (broker down at intake, SMTP down past the retries) or whose worker died mid-send.
     "complaints-send-pending-emails": {

@@ -23,7 +23,12 @@ def test_every_beat_entry_is_a_registered_task():
 
     app.loader.import_default_modules()
     names = {entry["task"] for key, entry in settings.CELERY_BEAT_SCHEDULE.items() if key.startswith("followups")}
-    assert names == {"followups.tasks.generate_followups", "followups.tasks.dispatch_sms", "followups.tasks.resume_sms"}
+    assert names == {
+        "followups.tasks.generate_followups",
+        "followups.tasks.dispatch_sms",
+        "followups.tasks.resume_sms",
+        "followups.tasks.rebuild_report_figures",
+    }
     assert names <= set(app.tasks)
     assert all(entry["options"]["expires"] for entry in settings.CELERY_BEAT_SCHEDULE.values())
 
