@@ -124,12 +124,15 @@ def _queue_visible_tasks(user) -> QuerySet[FollowupTask]:
     return tasks.exclude(customer_id__in=customers_hidden_from(user))
 
 
-def queue_tasks(*, user, today: datetime.date) -> QuerySet[FollowupTask]:
+def queue_tasks(*, user, today: datetime.date, store_ids: list[int] | None = None) -> QuerySet[FollowupTask]:
     """The queue's tasks: open phone tasks of the user's stores due by ``today`` (overdue included),
-    not assigned to a person (those are in the person's "My tasks")."""
-    return _queue_visible_tasks(user).filter(
-        status=TaskStatus.OPEN, channel=Channel.PHONE, work_date__lte=today, assignee__isnull=True
-    )
+    not assigned to a person (those are in the person's "My tasks"). ``store_ids``, some of the
+    user's stores already read, narrows them to those without reading the user's stores again."""
+    if store_ids is None:
+        tasks = _queue_visible_tasks(user)
+    else:
+        tasks = FollowupTask.objects.filter(store_id__in=store_ids).exclude(customer_id__in=customers_hidden_from(user))
+    return tasks.filter(status=TaskStatus.OPEN, channel=Channel.PHONE, work_date__lte=today, assignee__isnull=True)
 
 
 def queue_open_store_ids(stores: Iterable[Store], now: datetime.datetime) -> list[int]:
@@ -155,10 +158,11 @@ def queue_claimed_elsewhere(*, user, now: datetime.datetime) -> Q:
 
 def queue_claimable(*, user, now: datetime.datetime, open_store_ids: list[int]) -> QuerySet[FollowupTask]:
     """The queue's tasks the claim may take now, in QUEUE_ORDER: callable, not held by someone
-    else, of a customer who may be called and whom nobody else is calling."""
+    else, of a customer who may be called and whom nobody else is calling. ``open_store_ids``: the
+    user's stores whose call window is open (``queue_open_store_ids``)."""
     busy = FollowupTask.objects.filter(queue_claimed_elsewhere(user=user, now=now), customer_id=OuterRef("customer_id"))
     return (
-        queue_tasks(user=user, today=timezone.localdate(now))
+        queue_tasks(user=user, today=timezone.localdate(now), store_ids=open_store_ids)
         .filter(queue_task_callable(now=now, open_store_ids=open_store_ids))
         .filter(Q(claimed_by__isnull=True) | Q(claimed_by=user) | Q(claimed_at__lt=now - CLAIM_LAPSE))
         .filter(customer__do_not_call=False)

@@ -212,7 +212,8 @@ _CLAIM_LOCK_SPACE = 0x4655  # advisory-lock namespace of the call queue
 
 
 def _agent_stores(user) -> list[Store]:
-    """The active stores whose queue the agent works (every store for those who see them all)."""
+    """The active stores whose queue the agent works (every store for those who see them all): the
+    claim narrows the queue to them, so the user's stores are read once."""
     stores = Store.objects.filter(is_active=True)
     if not sees_all_stores(user):
         stores = stores.filter(staff=user)
