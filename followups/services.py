@@ -43,7 +43,7 @@ from followups.generation import MOBILE_PATTERN, insert_statement
 from followups.models import CallAttempt, FollowupRule, FollowupTask, GenerationRun, InboundSms, SmsMessage
 from followups.placeholders import render_placeholders_sql
 from followups.replies import REPLY_WINDOW, normalise_reply
-from followups.selectors import CLAIM_LAPSE, queue_claimable, queue_open_store_ids, sms_allowed_sql
+from followups.selectors import CLAIM_LAPSE, QUEUE_ORDER, queue_claimable, queue_open_store_ids, sms_allowed_sql
 
 logger = logging.getLogger(__name__)
 
@@ -248,29 +248,45 @@ def task_claim_next(*, user, now: datetime.datetime | None = None) -> list[Follo
     stores = queue_open_store_ids(_agent_stores(user), now)
     if not stores:
         return []
-    claimable = queue_claimable(user=user, now=now, open_store_ids=stores)
+    # The claimable tasks are compiled to SQL once (a complex query: compiling it twice cost more
+    # than running it): the pick walks them in QUEUE_ORDER, the UPDATE takes the customer's.
+    table = FollowupTask._meta.db_table
+    claimable_sql, claimable_params = (
+        queue_claimable(user=user, now=now, open_store_ids=stores)
+        .order_by()
+        .values_list("customer_id", "id")
+        .query.sql_with_params()
+    )
+    order = ", ".join(f'"{table}"."{FollowupTask._meta.get_field(name).column}"' for name in QUEUE_ORDER)
+    pick_sql = (
+        f'{claimable_sql} AND NOT ("{table}"."customer_id" = ANY(%s))'
+        f' ORDER BY {order} LIMIT 1 FOR UPDATE OF "{table}" SKIP LOCKED'
+    )
+    # The customer's advisory lock is taken in the same statement: nothing is claimed if another
+    # agent is claiming that customer at this very moment.
+    claim_sql = (
+        f"UPDATE {table} SET claimed_by_id = %s, claimed_at = %s"
+        f" WHERE (SELECT pg_try_advisory_xact_lock(%s, %s)) AND id IN ("
+        f"  SELECT mine.id FROM {table} mine WHERE mine.customer_id = %s"
+        f"  AND mine.id IN (SELECT claimable.id FROM ({claimable_sql}) claimable WHERE claimable.customer_id = %s)"
+        f"  FOR UPDATE OF mine SKIP LOCKED) RETURNING id"
+    )
     skip: list[int] = []
     # A claim lost in a crash is harmless (the agent claims again): no need to wait for the disk.
     prefix = "SET LOCAL synchronous_commit TO OFF; "
     with transaction.atomic(), connection.cursor() as cursor:
         for _attempt in range(10):
-            first = claimable.exclude(customer_id__in=skip).select_for_update(skip_locked=True, of=("self",))
-            pick_sql, pick_params = first.values_list("customer_id")[:1].query.sql_with_params()
-            cursor.execute(prefix + pick_sql, pick_params)
+            cursor.execute(prefix + pick_sql, [*claimable_params, skip])
             prefix = ""
             row = cursor.fetchone()
             if row is None:
                 return []
             customer_id = row[0]
-            # The customer's advisory lock is taken in the same statement: nothing is claimed if
-            # another agent is claiming that customer at this very moment.
-            tasks = claimable.filter(customer_id=customer_id).select_for_update(skip_locked=True, of=("self",))
-            ids_sql, ids_params = tasks.values("id").query.sql_with_params()
             cursor.execute(
-                f"UPDATE {FollowupTask._meta.db_table} SET claimed_by_id = %s, claimed_at = %s"
-                f" WHERE (SELECT pg_try_advisory_xact_lock(%s, %s)) AND id IN ({ids_sql}) RETURNING id",
-                [user.pk, now, _CLAIM_LOCK_SPACE, customer_id % 2_000_000_000, *ids_params],
-            )
+                claim_sql,
+                [user.pk, now, _CLAIM_LOCK_SPACE, customer_id % 2_000_000_000, customer_id, *claimable_params,
+                 customer_id],
+            )  # fmt: skip
             claimed_ids = [claimed[0] for claimed in cursor.fetchall()]
             if claimed_ids:
                 break
