@@ -74,7 +74,15 @@ def card_changes(*, user, customer):
 
 
 def customer_changes(*, customer, limit: int = HISTORY_LIMIT) -> list[dict]:
-    """The card's history, newest first: who, when, why, and each field's old → new value."""
+    """The card's history, newest first: who, when, why, and each field's old → new value. Read once
+    per card object (the card shows it and its timeline lists it: one request, one object)."""
+    read = customer.__dict__.setdefault("_card_changes", {})
+    if limit not in read:
+        read[limit] = _customer_changes(customer=customer, limit=limit)
+    return read[limit]
+
+
+def _customer_changes(*, customer, limit: int) -> list[dict]:
     from crm.masking import mask_phone
 
     records = list(customer.history.select_related("history_user").order_by("-history_id")[: limit + 1])

@@ -199,11 +199,15 @@ class FollowupTask(models.Model):
             ),
         ]
         indexes = [
-            # The call queue's claim walks this index in order: see selectors/services.
+            # The call queue's claim walks this index in the queue's order (selectors.QUEUE_ORDER).
             models.Index(
-                fields=["priority", "work_date", "id"],
-                name="followuptask_open_phone_idx",
+                fields=["priority", "work_date", "customer", "id"],
+                name="followuptask_queue_order_idx",
                 condition=Q(status="open", channel="phone"),
+            ),
+            # "Done today" on the queue page: a range from local midnight to the next.
+            models.Index(
+                fields=["completed_at"], name="followuptask_completed_idx", condition=Q(completed_at__isnull=False)
             ),
             models.Index(fields=["queue_date", "code"], name="followuptask_queue_date_idx"),
             models.Index(fields=["customer", "status"], name="followuptask_customer_idx"),

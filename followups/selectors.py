@@ -1,12 +1,28 @@
 """Reads of the follow-up engine: the calendar, the queue, the preview and the reports."""
 
 import datetime
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import connection, connections, router
-from django.db.models import BooleanField, Count, Min, Q, QuerySet
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast, Coalesce
 from django.http import Http404
 from django.utils import timezone
 
@@ -22,6 +38,7 @@ from customers.selectors import (
     VEHICLE_TABLE,
     customer_sms_allowed_sql,
     customer_visibility_condition,
+    customers_hidden_from,
 )
 from customers.selectors.appointments import APPOINTMENT_TABLE, appointment_booked_from_task_sql
 from followups.choices import MARKETING_RULES, REACHED_OUTCOMES, CallOutcome, Channel, RuleCode, TaskStatus
@@ -29,6 +46,8 @@ from followups.generation import preview_statement
 from followups.models import CallAttempt, FollowupRule, FollowupTask, InboundSms, SmsMessage
 from followups.placeholders import render_placeholders, task_placeholder_values
 from followups.report_figures import hidden_customers_sql, period_figures
+
+CLAIM_LAPSE = datetime.timedelta(minutes=30)  # a claim nobody touched for this long is free again
 
 
 def call_windows_open(store: Store, at: datetime.time) -> bool:
@@ -75,31 +94,152 @@ def _visible_tasks(user) -> QuerySet[FollowupTask]:
     return tasks.filter(customer_visibility_condition(user, prefix="customer__"))
 
 
-def queue_for_user(*, user, today: datetime.date, search: str = "") -> QuerySet:
-    """Today's open phone tasks of the user's stores (overdue ones included), one row per customer,
-    most urgent first."""
-    tasks = _visible_tasks(user).filter(
-        status=TaskStatus.OPEN, channel=Channel.PHONE, work_date__lte=today, assignee__isnull=True
+# The queue's one order, for the list's rows and for the claim (no second copy of the rule): a
+# task's place is (priority, work date, customer, id), the most urgent first; the claim walks the
+# queue's tasks in QUEUE_ORDER (index followuptask_queue_order_idx) and takes the first callable
+# one. A customer's row in the list ranks by its first task in that order among the tasks callable
+# now (else among all its tasks): queue_rank() is (priority, work date) as one sortable number. So
+# the first callable row of the list is the customer the claim takes.
+QUEUE_ORDER = ("priority", "work_date", "customer_id", "id")
+_RANK_EPOCH = datetime.date(2000, 1, 1)
+_RANK_DAYS = 100_000  # a work date in days since _RANK_EPOCH stays below this for 270 years
+
+
+def queue_rank() -> ExpressionWrapper:
+    """A task's (priority, work date) as one number ordered the same way (QUEUE_ORDER's first two)."""
+    days = Func(F("work_date"), Value(_RANK_EPOCH), function="", arg_joiner=" - ", output_field=IntegerField())
+    return ExpressionWrapper(
+        Cast(F("priority"), BigIntegerField()) * Value(_RANK_DAYS) + days, output_field=BigIntegerField()
     )
+
+
+def _queue_visible_tasks(user) -> QuerySet[FollowupTask]:
+    """The tasks of the user's stores whose card the user may see, for the queue's reads: the card
+    levels are applied as "not one of the few restricted cards hidden from the user"
+    (customers_hidden_from, an indexed anti-join) rather than as a test of every task's card, so no
+    statement of the queue page or of the claim reads the whole customers table. Same rule as
+    ``_visible_tasks``."""
+    tasks = scope_to_user_stores(FollowupTask.objects.all(), user)
+    return tasks.exclude(customer_id__in=customers_hidden_from(user))
+
+
+def queue_tasks(*, user, today: datetime.date, store_ids: list[int] | None = None) -> QuerySet[FollowupTask]:
+    """The queue's tasks: open phone tasks of the user's stores due by ``today`` (overdue included),
+    not assigned to a person (those are in the person's "My tasks"). ``store_ids``, some of the
+    user's stores already read, narrows them to those without reading the user's stores again."""
+    if store_ids is None:
+        tasks = _queue_visible_tasks(user)
+    else:
+        tasks = FollowupTask.objects.filter(store_id__in=store_ids).exclude(customer_id__in=customers_hidden_from(user))
+    return tasks.filter(status=TaskStatus.OPEN, channel=Channel.PHONE, work_date__lte=today, assignee__isnull=True)
+
+
+def queue_open_store_ids(stores: Iterable[Store], now: datetime.datetime) -> list[int]:
+    """The stores of ``stores`` whose call window is open at ``now``."""
+    local_time = timezone.localtime(now).time()
+    return [store.pk for store in stores if call_windows_open(store, local_time)]
+
+
+def queue_task_callable(*, now: datetime.datetime, open_store_ids: list[int]) -> Q:
+    """A queue task callable now: its store's call window is open and its call-back time (also the
+    15-minute pause of a call put back) has passed."""
+    return Q(store_id__in=open_store_ids) & (Q(callback_at__isnull=True) | Q(callback_at__lte=now))
+
+
+def queue_claimed_elsewhere(*, user, now: datetime.datetime) -> Q:
+    """An open task someone else holds in a live call (a claim younger than CLAIM_LAPSE): its
+    customer is not called by a second person at the same time."""
+    # "Claimed by someone" spelt out, so the small partial index of claimed tasks
+    # (followuptask_claimed_idx) answers it.
+    held = Q(status=TaskStatus.OPEN, claimed_by__isnull=False, claimed_at__gte=now - CLAIM_LAPSE)
+    return held & ~Q(claimed_by_id=user.pk)
+
+
+def queue_claimable(*, user, now: datetime.datetime, open_store_ids: list[int]) -> QuerySet[FollowupTask]:
+    """The queue's tasks the claim may take now, in QUEUE_ORDER: callable, not held by someone
+    else, of a customer who may be called and whom nobody else is calling. ``open_store_ids``: the
+    user's stores whose call window is open (``queue_open_store_ids``)."""
+    busy = FollowupTask.objects.filter(queue_claimed_elsewhere(user=user, now=now), customer_id=OuterRef("customer_id"))
+    return (
+        queue_tasks(user=user, today=timezone.localdate(now), store_ids=open_store_ids)
+        .filter(queue_task_callable(now=now, open_store_ids=open_store_ids))
+        .filter(Q(claimed_by__isnull=True) | Q(claimed_by=user) | Q(claimed_at__lt=now - CLAIM_LAPSE))
+        .filter(customer__do_not_call=False)
+        .exclude(Exists(busy))
+        .order_by(*QUEUE_ORDER)
+    )
+
+
+def queue_for_user(*, user, today: datetime.date, now: datetime.datetime | None = None, search: str = "",
+                   stores: Iterable[Store] | None = None) -> QuerySet:  # fmt: skip
+    """Today's queue, one row per customer (overdue tasks included), in the queue's order (see
+    QUEUE_ORDER). Rows of the tasks only (no join to the cards, so no statement reads them all):
+    ``queue_rows_complete`` adds the page's names and whether each row is callable now."""
+    now = now or timezone.now()
+    stores = list(stores_for_user(user)) if stores is None else stores
+    callable_now = queue_task_callable(now=now, open_store_ids=queue_open_store_ids(stores, now))
+    tasks = queue_tasks(user=user, today=today)
     search = search.strip()
     if search:
         tasks = tasks.filter(
             Q(customer__customer_no__iexact=search) | Q(customer__name__startswith=search) | Q(code=search)
         )
     return (
-        tasks.values("customer_id", "customer__name", "customer__customer_no", "store_id", "store__name")
-        .annotate(task_count=Count("id"), priority=Min("priority"), since=Min("work_date"), callback=Min("callback_at"))
-        .order_by("priority", "since", "customer_id")
+        tasks.values("customer_id", "store_id")
+        .annotate(
+            task_count=Count("id"),
+            callable_tasks=Count("id", filter=callable_now),
+            rank=Coalesce(Min(queue_rank(), filter=callable_now), Min(queue_rank())),
+            callback=Min("callback_at"),
+        )
+        .order_by("rank", "customer_id")
     )
 
 
-def queue_summary(*, user, today: datetime.date) -> dict:
-    """The queue's figures (the queue's tasks only: assigned ones are in their person's list)."""
-    tasks = _visible_tasks(user).filter(channel=Channel.PHONE, assignee__isnull=True)
+def queue_rows_complete(*, user, rows: list[dict], stores: Iterable[Store], now: datetime.datetime) -> list[dict]:
+    """The page's rows with their customer's name and number, store name, priority and date (from the
+    rank) and ``callable``: callable tasks, a customer who may be called and whom nobody else is
+    calling — exactly what the claim takes. One query for the page, whatever its length."""
+    store_names = {store.pk: store.name for store in stores}
+    customer_ids = [row["customer_id"] for row in rows]
+    details = {
+        row["customer_id"]: row
+        for row in FollowupTask.objects.filter(customer_id__in=customer_ids, status=TaskStatus.OPEN)
+        .values("customer_id", "customer__name", "customer__customer_no", "customer__do_not_call")
+        .annotate(busy=Count("id", filter=queue_claimed_elsewhere(user=user, now=now)))
+        .order_by()
+    }
+    for row in rows:
+        detail = details.get(row["customer_id"], {})
+        priority, days = divmod(row["rank"], _RANK_DAYS)
+        row.update(
+            customer__name=detail.get("customer__name", ""),
+            customer__customer_no=detail.get("customer__customer_no", ""),
+            store__name=store_names.get(row["store_id"], ""),
+            priority=priority,
+            since=_RANK_EPOCH + datetime.timedelta(days=days),
+            callable=bool(row["callable_tasks"]) and not detail.get("customer__do_not_call") and not detail.get("busy"),
+        )
+    return rows
+
+
+def queue_summary(*, user, today: datetime.date, now: datetime.datetime | None = None) -> dict:
+    """The queue's figures (the queue's tasks only: assigned ones are in their person's list), and
+    whether the user is in a call (``in_call``). One statement over two indexes: the open phone tasks
+    (followuptask_queue_order_idx) and those completed today, a range on ``completed_at`` from local
+    midnight to the next (followuptask_completed_idx)."""
+    now = now or timezone.now()
+    tomorrow = today + datetime.timedelta(days=1)
+    midnight = timezone.make_aware(datetime.datetime.combine(today, datetime.time()))
+    next_midnight = timezone.make_aware(datetime.datetime.combine(tomorrow, datetime.time()))
+    done_today = Q(completed_at__gte=midnight, completed_at__lt=next_midnight)
+    tasks = _queue_visible_tasks(user).filter(channel=Channel.PHONE, assignee__isnull=True)
+    tasks = tasks.filter(Q(status=TaskStatus.OPEN, work_date__lte=tomorrow) | done_today)
     return tasks.aggregate(
         open=Count("id", filter=Q(status=TaskStatus.OPEN, work_date__lte=today)),
-        done_today=Count("id", filter=Q(completed_at__date=today)),
-        tomorrow=Count("id", filter=Q(status=TaskStatus.OPEN, work_date=today + datetime.timedelta(days=1))),
+        done_today=Count("id", filter=done_today),
+        tomorrow=Count("id", filter=Q(status=TaskStatus.OPEN, work_date=tomorrow)),
+        in_call=Count("id", filter=Q(status=TaskStatus.OPEN, claimed_by_id=user.pk, claimed_at__gte=now - CLAIM_LAPSE)),
     )
 
 
@@ -163,13 +303,6 @@ def assigned_open_by_person(*, user, today: datetime.date) -> list[dict]:
         )
         .order_by("assignee__username")
     )
-
-
-def current_claim(*, user, since: datetime.datetime) -> FollowupTask | None:
-    """The agent's call in progress (a claim younger than ``since``), if any."""
-    return FollowupTask.objects.filter(
-        claimed_by=user, status=TaskStatus.OPEN, channel=Channel.PHONE, claimed_at__gte=since, assignee__isnull=True
-    ).first()
 
 
 def call_script(task: FollowupTask) -> str:

@@ -25,7 +25,7 @@ from crm.selectors import staff_still_in_store_sql, working_calendar
 from customers.choices import AppointmentSource, ReplyAction, SatisfactionSource, SatisfactionVerdict
 from customers.models import Appointment, Vehicle
 from customers.satisfaction import department_for_rule, satisfaction_result_record
-from customers.selectors import CUSTOMER_TABLE, VEHICLE_TABLE, customer_visibility_sql, customers_with_mobile
+from customers.selectors import CUSTOMER_TABLE, VEHICLE_TABLE, customers_with_mobile
 from customers.services.appointments import appointment_book
 from customers.sms_replies import Reply, reply_resolve
 from followups.campaigns import campaign_statuses_refresh, queued_campaign_message_allowed_sql
@@ -44,11 +44,16 @@ from followups.models import CallAttempt, FollowupRule, FollowupTask, Generation
 from followups.placeholders import render_placeholders_sql
 from followups.replies import REPLY_WINDOW, normalise_reply
 from followups.report_figures import report_figures_after_call, report_figures_after_generation
-from followups.selectors import call_windows_open, sms_allowed_sql
+from followups.selectors import (
+    CLAIM_LAPSE,
+    QUEUE_ORDER,
+    queue_claimable,
+    queue_open_store_ids,
+    sms_allowed_sql,
+)
 
 logger = logging.getLogger(__name__)
 
-CLAIM_LAPSE = datetime.timedelta(minutes=30)
 PUT_BACK_PAUSE = datetime.timedelta(minutes=15)  # a call put back is offered again after this
 MAX_CALL_ATTEMPTS = 3
 SMS_BATCH_SIZE = 20
@@ -211,53 +216,51 @@ def followups_catch_up_plan(*, today: datetime.date) -> list[dict]:
 
 # --- the call queue ---------------------------------------------------------------------------
 
-# The queue hands out only the queue's tasks: a task assigned to a person stays in that person's list.
-_CLAIM_FILTERS = """
-    t.status = 'open' AND t.channel = 'phone' AND t.assignee_id IS NULL
-    AND t.work_date <= %(today)s AND t.store_id = ANY(%(stores)s)
-    AND (t.callback_at IS NULL OR t.callback_at <= %(now)s)
-    AND (t.claimed_by_id IS NULL OR t.claimed_by_id = %(me)s OR t.claimed_at < %(lapse)s)
-"""
-
-_PICK_SQL = f"""
-    SELECT t.id, t.customer_id FROM followups_followuptask t
-    JOIN {CUSTOMER_TABLE} cu ON cu.id = t.customer_id
-    WHERE {_CLAIM_FILTERS}
-      AND NOT (t.customer_id = ANY(%(skip)s))
-      AND cu.do_not_call = false
-      AND {{visible}}
-      AND NOT EXISTS (
-           SELECT 1 FROM followups_followuptask o
-           WHERE o.customer_id = t.customer_id AND o.status = 'open' AND o.claimed_by_id <> %(me)s
-             AND o.claimed_at >= %(lapse)s)
-    ORDER BY t.priority, t.work_date, t.id
-    LIMIT 1
-    FOR UPDATE OF t SKIP LOCKED
-"""
-
-# The customer's advisory lock is taken in the same statement: nothing is claimed if another agent
-# is claiming that customer at this very moment.
-_CLAIM_CUSTOMER_SQL = f"""
-    UPDATE followups_followuptask SET claimed_by_id = %(me)s, claimed_at = %(now)s
-    WHERE (SELECT pg_try_advisory_xact_lock(%(lock_space)s, %(lock_key)s))
-      AND id IN (SELECT t.id FROM followups_followuptask t WHERE t.customer_id = %(customer)s AND {_CLAIM_FILTERS}
-                 FOR UPDATE SKIP LOCKED)
-    RETURNING id
-"""
 _CLAIM_LOCK_SPACE = 0x4655  # advisory-lock namespace of the call queue
 
 
-def _agent_store_ids(user, now: datetime.datetime) -> list[int]:
-    """The agent's stores whose call window is open at ``now``."""
+def _agent_stores(user) -> list[Store]:
+    """The active stores whose queue the agent works (every store for those who see them all): the
+    claim narrows the queue to them, so the user's stores are read once."""
     stores = Store.objects.filter(is_active=True)
     if not sees_all_stores(user):
         stores = stores.filter(staff=user)
-    local_time = timezone.localtime(now).time()
-    return [store.pk for store in stores if call_windows_open(store, local_time)]
+    return list(stores)
+
+
+# queue_claimable compiled to SQL, per agent and set of stores: building and compiling that ORM
+# query cost more CPU than PostgreSQL spends running it, which 20 agents claiming at once on one
+# machine felt. Only its times change between claims, and they are parameters: it is compiled with
+# a sentinel time whose three values (now, the claims' lapse, today) are swapped for the real ones.
+_CLAIMABLE_SQL: dict[tuple, tuple[str, list]] = {}
+_SENTINEL_NOW = datetime.datetime(2000, 1, 2, 3, 4, 5, 678901, tzinfo=datetime.UTC)
+
+
+def _claimable_sql(*, user, now: datetime.datetime, store_ids: list[int]) -> tuple[str, list]:
+    times = {
+        (datetime.datetime, _SENTINEL_NOW): now,
+        (datetime.datetime, _SENTINEL_NOW - CLAIM_LAPSE): now - CLAIM_LAPSE,
+        (datetime.date, timezone.localdate(_SENTINEL_NOW)): timezone.localdate(now),
+    }
+    key = (user.pk, user.is_superuser, tuple(store_ids))
+    if key not in _CLAIMABLE_SQL:
+        claimable = queue_claimable(user=user, now=_SENTINEL_NOW, open_store_ids=store_ids)
+        sql, params = claimable.order_by().values_list("customer_id", "id").query.sql_with_params()
+        if {(type(param), param) for param in params} & times.keys() != times.keys():
+            # A time the query uses in another form: never reuse it with the sentinel's values.
+            claimable = queue_claimable(user=user, now=now, open_store_ids=store_ids)
+            return claimable.order_by().values_list("customer_id", "id").query.sql_with_params()
+        if len(_CLAIMABLE_SQL) > 1000:
+            _CLAIMABLE_SQL.clear()
+        _CLAIMABLE_SQL[key] = (sql, list(params))
+    sql, params = _CLAIMABLE_SQL[key]
+    return sql, [times.get((type(param), param), param) for param in params]
 
 
 def task_claim_next(*, user, now: datetime.datetime | None = None) -> list[FollowupTask]:
-    """Claim the next call for ``user``: every open phone task of the best customer, atomically.
+    """Claim the next call for ``user``: every callable task of the first callable customer of the
+    queue's list (``selectors.queue_claimable``, in the list's order ``selectors.QUEUE_ORDER``),
+    atomically.
 
     Returns the agent's current call if the agent already holds one. Two agents never get the same
     task (``FOR UPDATE SKIP LOCKED``) nor the same customer (a transaction-scoped advisory lock on the
@@ -265,55 +268,65 @@ def task_claim_next(*, user, now: datetime.datetime | None = None) -> list[Follo
     """
     now = now or timezone.now()
     today = timezone.localdate(now)
-    lapse = now - CLAIM_LAPSE
-    current = FollowupTask.objects.filter(
-        claimed_by=user,
-        status=TaskStatus.OPEN,
-        channel=Channel.PHONE,
-        claimed_at__gte=lapse,
-        work_date__lte=today,
-        assignee__isnull=True,  # a call opened from My tasks is not the queue's
-    ).first()
+    current = (
+        FollowupTask.objects.filter(
+            claimed_by=user,
+            status=TaskStatus.OPEN,
+            channel=Channel.PHONE,
+            claimed_at__gte=now - CLAIM_LAPSE,
+            work_date__lte=today,
+            assignee__isnull=True,  # a call opened from My tasks is not the queue's
+        )
+        .values_list("customer_id", flat=True)
+        .first()
+    )
     if current is not None:
-        return task_current_call(user=user, customer_id=current.customer_id, now=now)
-    stores = _agent_store_ids(user, now)
+        return task_current_call(user=user, customer_id=current, now=now)
+    stores = queue_open_store_ids(_agent_stores(user), now)
     if not stores:
         return []
-    params = {
-        "today": today,
-        "now": now,
-        "lapse": lapse,
-        "me": user.pk,
-        "stores": stores,
-        "skip": [],
-    }
-    visible_sql, visible_params = customer_visibility_sql(user, alias="cu")
-    params.update(visible_params)
-    pick_sql = _PICK_SQL.format(visible=visible_sql)
+    # The pick walks the claimable tasks in QUEUE_ORDER, the UPDATE takes the customer's of them.
+    table = FollowupTask._meta.db_table
+    claimable_sql, claimable_params = _claimable_sql(user=user, now=now, store_ids=stores)
+    order = ", ".join(f'"{table}"."{FollowupTask._meta.get_field(name).column}"' for name in QUEUE_ORDER)
+    pick_sql = (
+        f'{claimable_sql} AND NOT ("{table}"."customer_id" = ANY(%s))'
+        f' ORDER BY {order} LIMIT 1 FOR UPDATE OF "{table}" SKIP LOCKED'
+    )
+    # The customer's advisory lock is taken in the same statement: nothing is claimed if another
+    # agent is claiming that customer at this very moment.
+    claim_sql = (
+        f"UPDATE {table} SET claimed_by_id = %s, claimed_at = %s"
+        f" WHERE (SELECT pg_try_advisory_xact_lock(%s, %s)) AND id IN ("
+        f"  SELECT mine.id FROM {table} mine WHERE mine.customer_id = %s"
+        f"  AND mine.id IN (SELECT claimable.id FROM ({claimable_sql}) claimable WHERE claimable.customer_id = %s)"
+        f"  FOR UPDATE OF mine SKIP LOCKED) RETURNING id"
+    )
+    skip: list[int] = []
+    # A claim lost in a crash is harmless (the agent claims again): no need to wait for the disk.
+    prefix = "SET LOCAL synchronous_commit TO OFF; "
     with transaction.atomic(), connection.cursor() as cursor:
-        # A claim lost in a crash is harmless (the agent claims again): no need to wait for the disk.
-        pick = "SET LOCAL synchronous_commit TO OFF; " + pick_sql
         for _attempt in range(10):
-            cursor.execute(pick, params)
+            cursor.execute(prefix + pick_sql, [*claimable_params, skip])
+            prefix = ""
             row = cursor.fetchone()
             if row is None:
                 return []
-            customer_id = row[1]
+            customer_id = row[0]
             cursor.execute(
-                _CLAIM_CUSTOMER_SQL,
-                {**params, "customer": customer_id, "lock_space": _CLAIM_LOCK_SPACE,
-                 "lock_key": customer_id % 2_000_000_000},
+                claim_sql,
+                [user.pk, now, _CLAIM_LOCK_SPACE, customer_id % 2_000_000_000, customer_id, *claimable_params,
+                 customer_id],
             )  # fmt: skip
             claimed_ids = [claimed[0] for claimed in cursor.fetchall()]
             if claimed_ids:
                 break
-            params["skip"] = [*params["skip"], customer_id]
-            pick = pick_sql
+            skip.append(customer_id)
         else:
             return []
     return list(
         FollowupTask.objects.filter(pk__in=claimed_ids)
-        .select_related("rule", "vehicle", "customer", "store")
+        .select_related("rule", "vehicle", "customer__store", "store")
         .order_by("priority", "id")
     )
 
@@ -374,7 +387,7 @@ def task_current_call(*, user, customer_id: int, now: datetime.datetime | None =
         claimed_by=user, customer_id=customer_id, status=TaskStatus.OPEN, claimed_at__gte=now - CLAIM_LAPSE
     )
     tasks.update(claimed_at=now)
-    return list(tasks.select_related("rule", "vehicle", "customer", "store").order_by("priority", "id"))
+    return list(tasks.select_related("rule", "vehicle", "customer__store", "store").order_by("priority", "id"))
 
 
 def task_release(*, user, customer_id: int, now: datetime.datetime | None = None) -> int:
@@ -425,7 +438,8 @@ def call_record_outcome(
     if outcome == CallOutcome.CALL_BACK and (callback_at is None or callback_at <= now):
         raise ApplicationError(_("Give a call-back time in the future."))
     tasks = list(
-        FollowupTask.objects.select_for_update()
+        FollowupTask.objects.select_for_update(of=("self",))
+        .select_related("customer", "rule")  # the satisfaction results below read both
         .filter(claimed_by=user, customer_id=customer_id, status=TaskStatus.OPEN, channel=Channel.PHONE)
         .order_by("id")
     )
@@ -480,7 +494,9 @@ def call_record_outcome(
             )
         )
     for attempt in attempts:
-        attempt.full_clean(exclude=["task", "customer", "agent"])
+        # Its one constraint (satisfaction 1–5) is checked above with its message, and by the
+        # database: not again by a query per attempt.
+        attempt.full_clean(exclude=["task", "customer", "agent"], validate_constraints=False)
     FollowupTask.objects.bulk_update(
         tasks,
         ["outcome", "claimed_by", "claimed_at", "status", "completed_at", "satisfaction", "attempts", "callback_at",

@@ -8,7 +8,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Window
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -17,6 +18,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
 
 from crm.audit import audit_log_record
 from crm.choices import AuditAction
@@ -95,7 +97,9 @@ def _booking_day(booking_form: CallBookingForm) -> datetime.date:
     )
 
 
-def _booking_context(request: HttpRequest, customer, tasks: list, booking_form: CallBookingForm | None) -> dict:
+def _booking_context(
+    request: HttpRequest, customer, tasks: list, booking_form: CallBookingForm | None, *, badge
+) -> dict:
     """The call page's booking part (outcome "booked"): the form and the chosen day's slots with
     their free places (a VIP may take the green-channel place of a full slot)."""
     if not request.user.has_perm("customers.add_appointment"):
@@ -104,7 +108,7 @@ def _booking_context(request: HttpRequest, customer, tasks: list, booking_form: 
     day = _booking_day(booking_form)
     if not booking_form.is_bound:
         booking_form.initial["date"] = day
-    is_vip = membership_badge(customer).is_vip
+    is_vip = badge.is_vip
     working, slots = appointment_day_slots(store=customer.store, day=day)
     return {
         "booking_form": booking_form,
@@ -131,10 +135,11 @@ def _call_context(
     if tasks:
         customer = tasks[0].customer
         posted = request.POST if request.method == "POST" and not saved else {}
-        context.update(_booking_context(request, customer, tasks, booking_form))
+        badge = membership_badge(customer)
+        context.update(_booking_context(request, customer, tasks, booking_form, badge=badge))
         context.update(
             customer=customer,
-            badge=membership_badge(customer),
+            badge=badge,
             alerts=customer_alerts(user=request.user, customer=customer),
             masked_phone=phone_for_user(request.user, customer.mobile or customer.landline),
             vehicles=list(customer_vehicles(customer=customer)[:5]),
@@ -165,31 +170,53 @@ def _call_panel(request: HttpRequest, tasks: list, *, status: int = 200, **kwarg
     return render(request, template, context, status=status)
 
 
+class _OneAggregatePaginator(Paginator):
+    """Pages of a grouped list whose rows carry the number of rows (``COUNT(*) OVER ()``): the
+    queue's tasks are grouped once per page, not a second time for a ``COUNT``."""
+
+    def get_page(self, number) -> Page:
+        try:
+            number = max(1, int(number))
+        except (TypeError, ValueError):
+            number = 1
+        bottom = (number - 1) * self.per_page
+        rows = list(self.object_list.annotate(total=Window(Count("*")))[bottom : bottom + self.per_page])
+        if not rows and number > 1:  # past the end: the last page, as Paginator.get_page does
+            return super().get_page(number)
+        self.__dict__["count"] = rows[0]["total"] if rows else 0
+        return self._get_page(rows, number, self)
+
+
 @login_required
 @permission_required("followups.work_call_queue", raise_exception=True)
 @require_GET
 def queue(request: HttpRequest) -> HttpResponse:
-    today = timezone.localdate()
+    """The queue page; asked by its figures after the call panel changed the queue (``queue-changed``),
+    only the figures and, out of band, the list (same search and page)."""
+    now = timezone.now()
+    today = timezone.localdate(now)
     search = request.GET.get("q", "").strip()[:100]
-    page = Paginator(selectors.queue_for_user(user=request.user, today=today, search=search), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    stores = list(stores_for_user(request.user))
+    rows = selectors.queue_for_user(user=request.user, today=today, now=now, search=search, stores=stores)
+    page = _OneAggregatePaginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = selectors.queue_rows_complete(
+        user=request.user, rows=list(page.object_list), stores=stores, now=now
     )
-    now_time = timezone.localtime().time()
-    stores = {store.pk: store for store in stores_for_user(request.user)}
-    for row in page.object_list:
-        store = stores.get(row["store_id"])
-        row["callable"] = bool(store and selectors.call_windows_open(store, now_time)) and (
-            row["callback"] is None or row["callback"] <= timezone.now()
-        )
-    current = selectors.current_claim(user=request.user, since=timezone.now() - services.CLAIM_LAPSE)
     context = {
         "page": page,
         "search": search,
-        "summary": selectors.queue_summary(user=request.user, today=today),
-        "current_customer_id": current.customer_id if current else None,
+        "summary": selectors.queue_summary(user=request.user, today=today, now=now),
         "today": today,
     }
+    if request.htmx and request.htmx.target == "queue-figures":
+        return render(request, "followups/_queue_refresh.html", context)
     return render(request, "followups/queue.html", context)
+
+
+def _queue_changed(response: HttpResponse) -> HttpResponse:
+    """Tell the queue page its figures and list changed (a claim, an outcome, a call put back): they
+    refresh themselves (templates/followups/_queue_figures.html), the panel is not held up by them."""
+    return trigger_client_event(response, "queue-changed")
 
 
 @login_required
@@ -199,11 +226,11 @@ def queue_next(request: HttpRequest) -> HttpResponse:
     tasks = services.task_claim_next(user=request.user)
     if not tasks:
         if request.htmx:
-            return render(request, "followups/_call_panel.html", {"tasks": [], "nothing": True})
+            return _queue_changed(render(request, "followups/_call_panel.html", {"tasks": [], "nothing": True}))
         messages.info(request, _("Nothing is callable now."))
         return redirect("followups:queue")
     if request.htmx:
-        return _call_panel(request, tasks)
+        return _queue_changed(_call_panel(request, tasks))
     return redirect("followups:call", customer_id=tasks[0].customer_id)
 
 
@@ -300,7 +327,7 @@ def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
     }
     next_tasks = recorded.next_tasks
     if request.htmx:
-        return _call_panel(request, next_tasks, saved=saved)
+        return _queue_changed(_call_panel(request, next_tasks, saved=saved))
     messages.success(request, _("Outcome saved."))
     if recorded.appointment is not None:
         messages.success(request, _booked_message(recorded.appointment))
@@ -322,7 +349,7 @@ def call_release(request: HttpRequest, customer_id: int) -> HttpResponse:
     services.task_release(user=request.user, customer_id=customer_id)
     if request.htmx:
         context = {"tasks": [], "released": True, "is_assigned": is_assigned}
-        return render(request, "followups/_call_panel.html", context)
+        return _queue_changed(render(request, "followups/_call_panel.html", context))
     return redirect("followups:mine" if is_assigned else "followups:queue")
 
 

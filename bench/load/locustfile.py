@@ -160,6 +160,13 @@ class AgentUser(StaffUser):
             )
         found = OUTCOME_ACTION.search(response.text or "")
         self.customer_id = int(found.group(1)) if found else None
+        if "queue-changed" in response.headers.get("HX-Trigger", ""):
+            # The browser then refreshes the queue's figures and list (one request of their own).
+            with self.client.get("/followups/queue/", name="call queue: figures and list refresh",
+                                 headers={"HX-Request": "true", "HX-Target": "queue-figures"},
+                                 allow_redirects=False, catch_response=True) as refresh:  # fmt: skip
+                if refresh.status_code != 200:
+                    refresh.failure(f"HTTP {refresh.status_code}")
         if found is None:
             time.sleep(1)  # the queue is empty: come back in a moment
 

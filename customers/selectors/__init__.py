@@ -76,6 +76,23 @@ def customer_visibility_condition(user, *, prefix: str = "") -> Q:
     return ~Q(**{f"{prefix}confidentiality__in": RESTRICTED_LEVELS}) | Q(**{f"{prefix}pk__in": visible_restricted})
 
 
+def customers_hidden_from(user) -> QuerySet:
+    """The same rule turned round: the IDs of the 绝密 and 机密 cards the user may NOT see, as a
+    subquery (no query of its own). For reads that start from another table's index (the call
+    queue): ``.exclude(customer_id__in=customers_hidden_from(user))`` is an anti-join against a
+    small set the planner hashes once, read through the partial index of restricted cards
+    (customer_restricted_idx), instead of a test on the customer row of every task (a join that
+    reads every card). Superusers see every level: the set is then empty."""
+    restricted = Customer.objects.filter(confidentiality__in=RESTRICTED_LEVELS)
+    if sees_every_level(user):
+        return restricted.none().values("pk")
+    if not (user and user.is_authenticated):
+        return restricted.values("pk")
+    named = Q(pk__in=Customer.authorized_staff.through.objects.filter(user_id=user.pk).values("customer_id"))
+    managed = Q(confidentiality=Confidentiality.CONFIDENTIAL, store_id__in=managed_store_ids(user))
+    return restricted.exclude(named | managed).values("pk")
+
+
 def customer_visibility_sql(user, *, alias: str) -> tuple[str, dict]:
     """The same rule as an SQL fragment on the customers_customer row ``alias``, with its named
     parameters (``%(visible_...)s``), for set-based code such as the call queue's claim."""

@@ -1,0 +1,170 @@
+"""The call queue's cost (issue 16): the queries of the page and of a claim cycle are pinned and do
+not grow with the queue nor with a customer's tasks, and every statement can be answered from an
+index (no reading of every task or every customer)."""
+
+import datetime
+import json
+import re
+import zoneinfo
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tests.factories import CustomerFactory
+from tests.followups.factories import FollowupTaskFactory
+
+pytestmark = pytest.mark.django_db
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+MONDAY_10AM = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
+TODAY = datetime.date(2026, 11, 23)
+HTMX = {"HX-Request": "true"}
+
+# session, user, groups, permissions (user's, groups'): every request of a logged-in agent
+REQUEST = 5
+# The call panel of a claimed customer: calendar for the booking day, membership badge, booking
+# settings, the day's calendar and bookings, alerts (satisfaction, complaints), vehicles, earlier
+# calls, the booking form's vehicles (exists, list, required-attribute check) and advisors.
+PANEL = 13
+# A claim: the agent's current call, the agent's stores (call windows), the pick and the
+# advisory-locked UPDATE in a savepoint (4), the claimed tasks with their rule, vehicle, card
+CLAIM = 7
+# Recording the outcome: the card (scoped to the agent's stores: 2), then in a savepoint the
+# claimed tasks locked, one UPDATE of them all, one INSERT of the attempts (5)
+RECORD = 7
+
+
+@pytest.fixture
+def at_monday():
+    with time_machine.travel(MONDAY_10AM, tick=False):
+        yield
+
+
+def queue_of(store, *, customers: int, tasks_each: int = 1, priority: int = 1) -> list:
+    """``customers`` customers with ``tasks_each`` open phone tasks each, due today."""
+    made = []
+    for _index in range(customers):
+        customer = CustomerFactory(store=store)
+        for number in range(tasks_each):
+            FollowupTaskFactory(store=store, customer=customer, priority=priority,
+                                rule_date=TODAY - datetime.timedelta(days=number), work_date=TODAY)  # fmt: skip
+        made.append(customer)
+    return made
+
+
+@pytest.mark.parametrize("customers", [3, 30])
+def test_the_queue_page_costs_the_same_for_3_or_30_customers(
+    client, agent_a, store_a, at_monday, customers, django_assert_num_queries
+):
+    queue_of(store_a, customers=customers, tasks_each=2)
+    client.force_login(agent_a)
+    client.get(reverse("followups:queue"))  # warm the session
+
+    # the user's stores (ids, rows), the page with its count, the page's names, the figures
+    with django_assert_num_queries(REQUEST + 5):
+        response = client.get(reverse("followups:queue"))
+    with django_assert_num_queries(REQUEST + 5):
+        refreshed = client.get(reverse("followups:queue"), headers={**HTMX, "HX-Target": "queue-figures"})
+
+    assert response.content.decode().count("data-customer=") == min(customers, 25)
+    assert refreshed.content.decode().count("data-customer=") == min(customers, 25)
+    assert "<html" not in refreshed.content.decode()
+
+
+@pytest.mark.parametrize("tasks_each", [1, 5])
+def test_next_costs_the_same_for_1_or_5_tasks_of_the_customer(
+    client, agent_a, store_a, at_monday, tasks_each, django_assert_num_queries
+):
+    (customer,) = queue_of(store_a, customers=1, tasks_each=tasks_each)
+    queue_of(store_a, customers=3, priority=5)
+    client.force_login(agent_a)
+    client.get(reverse("followups:queue"))
+
+    # + the user's stores, which the panel's alerts scope by (save and next has read them for the card)
+    with django_assert_num_queries(REQUEST + CLAIM + PANEL + 1):
+        response = client.post(reverse("followups:queue_next"), headers=HTMX)
+
+    assert f'data-call-customer="{customer.pk}"' in response.content.decode()
+    assert response.content.decode().count("data-task=") == tasks_each
+    assert json.loads(response["HX-Trigger"]) == {"queue-changed": {}}
+
+
+@pytest.mark.parametrize("tasks_each", [1, 5])
+def test_save_and_next_costs_the_same_for_1_or_5_tasks_of_the_customer(
+    client, agent_a, store_a, at_monday, tasks_each, django_assert_num_queries
+):
+    first, second = queue_of(store_a, customers=2, tasks_each=tasks_each)
+    client.force_login(agent_a)
+    client.post(reverse("followups:queue_next"), headers=HTMX)
+
+    with django_assert_num_queries(REQUEST + RECORD + CLAIM + PANEL):
+        response = client.post(
+            reverse("followups:call_outcome", args=[first.pk]), {"outcome": "reached", "notes": ""}, headers=HTMX
+        )
+
+    html = response.content.decode()
+    assert 'data-saved="true"' in html
+    assert f'data-call-customer="{second.pk}"' in html
+    assert html.count("data-task=") == tasks_each
+    assert json.loads(response["HX-Trigger"]) == {"queue-changed": {}}
+
+
+@pytest.mark.parametrize("tasks_each", [1, 5])
+def test_put_back_costs_the_same_for_1_or_5_tasks(
+    client, agent_a, store_a, at_monday, tasks_each, django_assert_num_queries
+):
+    (customer,) = queue_of(store_a, customers=1, tasks_each=tasks_each)
+    client.force_login(agent_a)
+    client.post(reverse("followups:queue_next"), headers=HTMX)
+
+    # the call (kept alive, then read), the queue's tasks paused, any assigned ones given back
+    with django_assert_num_queries(REQUEST + 4):
+        response = client.post(reverse("followups:call_release", args=[customer.pk]), headers=HTMX)
+
+    assert 'data-call="none"' in response.content.decode()
+    assert json.loads(response["HX-Trigger"]) == {"queue-changed": {}}
+
+
+def _plans_reading_every_row(queries: list[dict]) -> list[str]:
+    """The statements that would read all of the tasks or customers table (a sequential scan even
+    with sequential scans discouraged: no index can answer them)."""
+    found = []
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            for query in queries:
+                sql = re.sub(r"^\s*SET LOCAL [^;]*;\s*", "", query["sql"])
+                if not re.match(r"\s*(SELECT|UPDATE)", sql) or not re.search(r"followuptask|customers_customer\b", sql):
+                    continue
+                cursor.execute("EXPLAIN " + sql)
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+                if re.search(r"Seq Scan on (followups_followuptask|customers_customer)\b", plan):
+                    found.append(f"{sql}\n{plan}")
+        finally:
+            cursor.execute("RESET enable_seqscan")
+    return found
+
+
+def test_no_statement_of_the_queue_page_or_a_claim_cycle_reads_every_task_or_customer(client, agent_a, store_a,
+                                                                                       at_monday):  # fmt: skip
+    first, _second = queue_of(store_a, customers=2)
+    hidden = CustomerFactory(store=store_a, confidentiality="top_secret")
+    FollowupTaskFactory(store=store_a, customer=hidden, priority=1, rule_date=TODAY)
+    client.force_login(agent_a)
+    client.get(reverse("followups:queue"))
+
+    with CaptureQueriesContext(connection) as page:
+        html = client.get(reverse("followups:queue")).content.decode()
+    with CaptureQueriesContext(connection) as cycle:
+        client.post(reverse("followups:queue_next"), headers=HTMX)
+        client.post(reverse("followups:call_outcome", args=[first.pk]), {"outcome": "reached"}, headers=HTMX)
+
+    assert f'data-customer="{hidden.pk}"' not in html
+    assert html.count("data-customer=") == 2
+    assert _plans_reading_every_row(page.captured_queries + cycle.captured_queries) == []
+    # "Done today" is a range from local midnight, not a date computed on every row.
+    summary = next(query["sql"] for query in page.captured_queries if '"done_today"' in query["sql"])
+    assert "AT TIME ZONE" not in summary
+    assert "'2026-11-23T00:00:00+08:00'::timestamptz" in summary
