@@ -13,25 +13,22 @@ for a score, a bool for yes/no, the option for a choice, the text for a text que
 question's text and factor are kept with the answer, so editing the rule later changes no past call.
 
 A score of ``DISSATISFIED_SCORE`` (2) or less on any score question is a dissatisfied result of the
-closed loop, like the call's overall satisfaction (docs/followups.md, "Closed loop").
+closed loop, like the call's overall satisfaction (docs/followups.md, "Closed loop"). The figures
+per factor for the reports are in ``followups.questionnaire_scores``.
 """
 
 from __future__ import annotations
 
-import datetime
 import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, models
+from django.db import models
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from crm.scoping import scope_to_user_stores
 from customers.satisfaction import DISSATISFIED_SCORE
-from customers.selectors import customer_visibility_condition
-from followups.models import CallAttempt, FollowupTask
 
 
 class QuestionType(models.TextChoices):
@@ -227,41 +224,3 @@ def panel_questions(questionnaire, posted: dict, task_id: int) -> list[dict]:
             }
         )
     return rows
-
-
-# --- reports ----------------------------------------------------------------------------------
-
-
-def questionnaire_factor_scores(*, user, start: datetime.date, end: datetime.date) -> list[dict]:
-    """Score questions answered on the calls of a period (local dates, both included) that ``user``
-    may see: one row per satisfaction factor (a score question without a factor: per question
-    text), ``{"factor", "question", "count", "average"}``, factors first, then by question. One
-    statement after the user's scope."""
-    tasks = scope_to_user_stores(FollowupTask.objects.all(), user).filter(
-        customer_visibility_condition(user, prefix="customer__")
-    )
-    attempts = CallAttempt.objects.filter(at__date__gte=start, at__date__lte=end, task__in=tasks).values("pk")
-    attempts_sql, params = attempts.query.sql_with_params()
-    table = CallAttempt._meta.db_table
-    sql = f"""
-        SELECT NULLIF(a.value->>'factor', '') AS factor,
-               MIN(a.value->>'question') AS question,
-               COUNT(*) AS answers,
-               ROUND(AVG((a.value->>'value')::numeric), 2) AS average
-        FROM {table} ca
-        CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(ca.answers) = 'object' THEN ca.answers
-                                           ELSE '{{}}'::jsonb END) a
-        WHERE ca.id IN ({attempts_sql})
-          AND jsonb_typeof(a.value) = 'object'
-          AND a.value->>'type' = %s
-          AND jsonb_typeof(a.value->'value') = 'number'
-        GROUP BY COALESCE(NULLIF(a.value->>'factor', ''), '?' || (a.value->>'question')),
-                 NULLIF(a.value->>'factor', '')
-        ORDER BY (NULLIF(a.value->>'factor', '') IS NULL), 1, 2
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, QuestionType.SCORE.value])
-        return [
-            {"factor": factor or "", "question": question, "count": count, "average": average}
-            for factor, question, count, average in cursor.fetchall()
-        ]

@@ -35,7 +35,8 @@ from followups import exports, selectors, services
 from followups.choices import CallOutcome, RuleCode
 from followups.defaults import SMS_OPT_OUT_TEXT
 from followups.forms import CallBookingForm, OutcomeForm, RuleForm
-from followups.questionnaires import panel_questions, questionnaire_factor_scores
+from followups.questionnaire_scores import questionnaire_factor_scores
+from followups.questionnaires import panel_questions
 
 PAGE_SIZE = 25
 CALL_PERMISSIONS = ("followups.work_call_queue", "followups.work_own_tasks")
