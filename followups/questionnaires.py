@@ -35,7 +35,7 @@ class QuestionType(models.TextChoices):
     SCORE = "score", gettext_lazy("Score 1–5")
     YES_NO = "yes_no", gettext_lazy("Yes / no")
     CHOICE = "choice", gettext_lazy("Choice (listed options)")
-    TEXT = "text", gettext_lazy("Text")
+    TEXT = "text", gettext_lazy("Free text")
 
 
 SCORES = (1, 2, 3, 4, 5)
@@ -76,49 +76,50 @@ def questionnaire_errors(questionnaire) -> list[str]:
         return [_("A questionnaire has at most %(count)s questions.") % {"count": MAX_QUESTIONS}]
     errors = []
     for number, item in enumerate(questionnaire, start=1):
-        prefix = _("Question %(number)s:") % {"number": number}
-        if not isinstance(item, dict):
-            errors.append(f"{prefix} {_('give its text and type.')}")
-            continue
-        unknown = sorted(set(item) - {"text", "type", "choices", "factor"})
-        if unknown:
-            errors.append(f"{prefix} {_('unknown key %(keys)s.') % {'keys': ', '.join(map(str, unknown))}}")
-        text = item.get("text")
-        if not isinstance(text, str) or not text.strip():
-            errors.append(f"{prefix} {_('the text is empty.')}")
-        elif len(text) > MAX_TEXT_LENGTH:
-            errors.append(f"{prefix} {_('the text is longer than %(max)s characters.') % {'max': MAX_TEXT_LENGTH}}")
-        kind = item.get("type")
-        if kind not in QuestionType.values:
-            errors.append(f"{prefix} {_('choose its type (score 1–5, yes/no, choice or text).')}")
-            continue
-        choices = item.get("choices")
-        if kind == QuestionType.CHOICE:
-            if (
-                not isinstance(choices, list)
-                or not choices
-                or not all(isinstance(option, str) and option.strip() for option in choices)
-            ):
-                errors.append(f"{prefix} {_('a choice question needs its options.')}")
-            elif len(choices) > MAX_CHOICES or any(len(option) > MAX_CHOICE_LENGTH for option in choices):
-                errors.append(
-                    f"{prefix} "
-                    + _("at most %(count)s options of %(max)s characters each.")
-                    % {"count": MAX_CHOICES, "max": MAX_CHOICE_LENGTH}
+        errors += [message % {"number": number} for message in _question_errors(item)]
+    return errors
+
+
+def _question_errors(item) -> list[str]:
+    """What is wrong with one question: messages with ``%(number)s`` for its place."""
+    if not isinstance(item, dict):
+        return [_("Question %(number)s: give its text and type.")]
+    errors = []
+    if set(item) - {"text", "type", "choices", "factor"}:
+        errors.append(_("Question %(number)s: only text, type, choices and factor are kept."))
+    text = item.get("text")
+    if not isinstance(text, str) or not text.strip():
+        errors.append(_("Question %(number)s: the text is empty."))
+    elif len(text) > MAX_TEXT_LENGTH:
+        errors.append(_("Question %(number)s: the text is longer than 300 characters."))
+    kind = item.get("type")
+    if kind not in QuestionType.values:
+        return [*errors, _("Question %(number)s: choose its type (score 1–5, yes/no, choice or text).")]
+    choices = item.get("choices")
+    if kind == QuestionType.CHOICE:
+        if (
+            not isinstance(choices, list)
+            or not choices
+            or not all(isinstance(option, str) and option.strip() for option in choices)
+        ):
+            errors.append(_("Question %(number)s: a choice question needs its options."))
+        elif len(choices) > MAX_CHOICES or any(len(option) > MAX_CHOICE_LENGTH for option in choices):
+            errors.append(_("Question %(number)s: at most 20 options of 50 characters each."))
+        elif len(set(choices)) != len(choices):
+            errors.append(_("Question %(number)s: an option is listed twice."))
+    elif choices:
+        errors.append(_("Question %(number)s: only a choice question has options."))
+    factor = item.get("factor")
+    if factor:
+        if kind != QuestionType.SCORE:
+            errors.append(_("Question %(number)s: only a score question counts for a satisfaction factor."))
+        elif not isinstance(factor, str) or not FACTOR_PATTERN.match(factor):
+            errors.append(
+                _(
+                    "Question %(number)s: a factor key is lower-case letters, digits and _ "
+                    "(e.g. repair_overall), at most 40."
                 )
-            elif len(set(choices)) != len(choices):
-                errors.append(f"{prefix} {_('an option is listed twice.')}")
-        elif choices:
-            errors.append(f"{prefix} {_('only a choice question has options.')}")
-        factor = item.get("factor")
-        if factor:
-            if kind != QuestionType.SCORE:
-                errors.append(f"{prefix} {_('only a score question counts for a satisfaction factor.')}")
-            elif not isinstance(factor, str) or not FACTOR_PATTERN.match(factor):
-                errors.append(
-                    f"{prefix} "
-                    + _("a factor key is lower-case letters, digits and _ (e.g. repair_overall), at most 40.")
-                )
+            )
     return errors
 
 
