@@ -10,7 +10,7 @@ from customers.models import SatisfactionResult
 from followups.models import CallAttempt
 from tests.browser import browser_page, log_in, save_screenshot  # noqa: F401 - fixture
 from tests.factories import CustomerFactory, StoreFactory, UserFactory
-from tests.followups.factories import ALL_DAY, FollowupTaskFactory
+from tests.followups.factories import ALL_DAY, FollowupTaskFactory, rules_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -58,3 +58,31 @@ def test_an_agent_scores_a_question_2_and_sees_the_dissatisfied_path(browser_pag
     }  # fmt: skip
     assert attempt.is_dissatisfied is True
     assert list(SatisfactionResult.objects.values_list("verdict", "department")) == [("dissatisfied", "service")]
+
+
+def test_a_manager_makes_a_question_a_choice_on_a_phone(browser_page, live_server):  # noqa: F811
+    store = StoreFactory(code="NJ01", name="江宁店")
+    UserFactory(username="manager_web", role=Role.MANAGER, stores=[store], password="manager-pw-123")
+    rule = rules_for(store)["first_service_invite"]
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 900})
+
+    log_in(page, live_server, "manager_web", "manager-pw-123")
+    page.goto(f"{live_server.url}/followups/rules/{rule.pk}/")
+    assert page.locator("[data-question-row]").count() == 2 + 3
+    page.select_option("#id_questionnaire-1-type", "choice")
+    page.fill("#id_questionnaire-1-choices", "本周，下周，下个月")
+    page.fill("#id_questionnaire-2-text", "是否需要代步车？")
+    page.select_option("#id_questionnaire-2-type", "yes_no")
+    save_screenshot(page, "questionnaire-rule-editor-390")
+    assert page.evaluate("document.querySelector('[data-editor=questionnaire]').scrollWidth") <= 390
+    page.click('[data-action="save-rule"]')
+    page.wait_for_load_state("domcontentloaded")
+
+    assert page.locator("#id_questionnaire-1-choices").input_value() == "本周，下周，下个月"
+    rule.refresh_from_db()
+    assert rule.questionnaire == [
+        {"text": "是否已了解首保里程和时间？", "type": "yes_no"},
+        {"text": "希望预约的回店日期？", "type": "choice", "choices": ["本周", "下周", "下个月"]},
+        {"text": "是否需要代步车？", "type": "yes_no"},
+    ]
