@@ -317,6 +317,21 @@ def test_a_value_the_question_does_not_allow_is_refused_and_nothing_recorded(
     assert FollowupTask.objects.get(pk=task.pk).status == "open"
 
 
+def test_a_refused_call_comes_back_with_every_answer_kept(client, agent_a, store_a, at_monday):
+    task = claimed_call(client, agent_a, store_a, EVERY_TYPE)
+    field = f"answer-{task.pk}"
+
+    response = client.post(reverse("followups:call_outcome", args=[task.customer_id]),
+                           {"outcome": "reached", f"{field}-0": "2", f"{field}-1": "yes", f"{field}-2": "电视",
+                            f"{field}-3": "再联系"})  # fmt: skip
+
+    html = response.content.decode()
+    assert f'id="{field}-0-2" name="{field}-0" value="2" checked>' in html
+    assert f'id="{field}-1-yes" name="{field}-1" value="yes" checked>' in html
+    assert 'maxlength="500">再联系</textarea>' in html
+    assert CallAttempt.objects.count() == 0
+
+
 def test_answers_typed_ignores_unknown_indexes_and_blanks():
     assert answers_typed(EVERY_TYPE, {"9": "x", "0": " ", "1": "是", "a": "y"}) == {
         "1": {"question": "是否按时交车？", "type": "yes_no", "value": True}
