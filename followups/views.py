@@ -508,7 +508,7 @@ def reports(request: HttpRequest) -> HttpResponse:
                    {"name": "funnel-by-agent", "title": _("Per agent (who reached the owner)"), "heading": _("Agent"),
                     "rows": funnel["by_agent"]},
                ]}  # fmt: skip
-    # The typed questionnaires' scores per satisfaction factor (followups/questionnaires.py).
+    # The typed questionnaires' scores per satisfaction factor (followups/questionnaire_scores.py).
     context["factor_scores"] = questionnaire_factor_scores(user=request.user, start=start, end=end)
     return render(request, "followups/reports.html", context)
 
