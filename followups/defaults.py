@@ -7,24 +7,46 @@ receives, not interface strings.
 
 from followups.choices import Channel, RuleCode, WorkedBy
 
+
+def _score(text: str, factor: str = "") -> dict:
+    return {"text": text, "type": "score", **({"factor": factor} if factor else {})}
+
+
+def _yes_no(text: str) -> dict:
+    return {"text": text, "type": "yes_no"}
+
+
+def _choice(text: str, *choices: str) -> dict:
+    return {"text": text, "type": "choice", "choices": list(choices)}
+
+
+def _text(text: str) -> dict:
+    return {"text": text, "type": "text"}
+
+
+# Seed 001's 维修回访问卷 (questions 1–7; the closing words are the script's): each a 1–5 score of
+# one of the service satisfaction factors the OEM counts.
 REPAIR_QUESTIONNAIRE = [
-    "对于在我们这边检修车辆的经历，总体来说您是否满意？",
-    "您对我们公司的维修人员的业务水平和服务态度是否满意？",
-    "车辆在进行维修之前，服务顾问是否将维修内容及费用向您进行了清楚的解释？",
-    "维修中心的人员是否在承诺的时间内将您的爱车维修、保养好？",
-    "交车时车辆是否清洁干净？",
-    "交车时觉得付费是否物有所值？",
-    "您在休息期间环境和气氛是否令您满意？",
+    _score("对于在我们这边检修车辆的经历，总体来说您是否满意？", "repair_overall"),
+    _score("您对我们公司的维修人员的业务水平和服务态度是否满意？", "repair_staff"),
+    _score("车辆在进行维修之前，服务顾问是否将维修内容及费用向您进行了清楚的解释？", "work_explained"),
+    _score("维修中心的人员是否在承诺的时间内将您的爱车维修、保养好？", "on_time"),
+    _score("交车时车辆是否清洁干净？", "vehicle_clean"),
+    _score("交车时觉得付费是否物有所值？", "value_for_money"),
+    _score("您在休息期间环境和气氛是否令您满意？", "lounge"),
 ]
+# Seed 001's 销售回访问卷: the identity check, six scores with the factors of the delivery interview
+# (customers/selectors/interviews.py, the same codes so both can be read side by side), and whether
+# the service staff were introduced.
 SALES_QUESTIONNAIRE = [
-    "请问您是车主本人吗？您的联系地址是？",
-    "对于您的购买经历，总体来说还满意吗？",
-    "在您使用的这段期间，您对您的爱车的总体质量情况是否满意？",
-    "您购车的过程中，销售顾问对您是否礼貌？业务水平是否专业？",
-    "销售顾问是否向您清楚地解释了您的汽车的特性和操作方法？",
-    "销售顾问是否向您解释了车辆的保修范围和常规保养？",
-    "对于我们公司的外观形象和清洁度，总体来说您是否满意？",
-    "交车时，为您介绍过维修服务专员和客服专员吗？",
+    _text("请问您是车主本人吗？您的联系地址是？"),
+    _score("对于您的购买经历，总体来说还满意吗？", "purchase_experience"),
+    _score("在您使用的这段期间，您对您的爱车的总体质量情况是否满意？", "vehicle_quality"),
+    _score("您购车的过程中，销售顾问对您是否礼貌？业务水平是否专业？", "consultant_courtesy"),
+    _score("销售顾问是否向您清楚地解释了您的汽车的特性和操作方法？", "features_explained"),
+    _score("销售顾问是否向您解释了车辆的保修范围和常规保养？", "warranty_explained"),
+    _score("对于我们公司的外观形象和清洁度，总体来说您是否满意？", "premises"),
+    _yes_no("交车时，为您介绍过维修服务专员和客服专员吗？"),
 ]
 CLOSING = (
     "结束语——不满意：很高兴您将意见反馈给我们，我会将您的建议马上反映给相应部门，保证我们会尽全力解决您所抱怨的问题。再见！"
@@ -48,7 +70,7 @@ DEFAULT_RULES: dict[str, dict] = {
         "offset_days": 7,
         "priority": 4,
         "script": OPENING + "提醒您爱车（{plate}）的首次保养，欢迎您提前预约回店，我们为您安排绿色通道。",
-        "questionnaire": ["是否已了解首保里程和时间？", "希望预约的回店日期？"],
+        "questionnaire": [_yes_no("是否已了解首保里程和时间？"), _text("希望预约的回店日期？")],
         "sms_template": "尊敬的{name}：您的爱车{plate}即将到首保时间，欢迎预约回店保养，电话{store_phone}。",
     },
     RuleCode.POST_REPAIR_CALLBACK: {
@@ -66,7 +88,7 @@ DEFAULT_RULES: dict[str, dict] = {
         "offset_days": -45,
         "priority": 3,
         "script": OPENING + "您爱车（{plate}）的保险将于{date}到期，今年续保有优惠政策，有小碰小擦也可以走保险处理。",
-        "questionnaire": ["是否在本店续保？", "是否有需要处理的小碰小擦？"],
+        "questionnaire": [_yes_no("是否在本店续保？"), _yes_no("是否有需要处理的小碰小擦？")],
         "sms_template": "尊敬的{name}：您爱车{plate}的保险将于{date}到期，请带齐行驶证、保险卡到本店办理续保。",
     },
     RuleCode.WARRANTY_EXPIRY: {
@@ -74,7 +96,7 @@ DEFAULT_RULES: dict[str, dict] = {
         "offset_days": -90,
         "priority": 5,
         "script": OPENING + "您爱车（{plate}）的厂家质保将于{date}到期，邀请您回店做一次免费检查。",
-        "questionnaire": ["是否愿意预约免费检查？", "希望预约的日期？"],
+        "questionnaire": [_yes_no("是否愿意预约免费检查？"), _text("希望预约的日期？")],
         "sms_template": "尊敬的{name}：您爱车{plate}的质保将于{date}到期，欢迎回店免费检查，电话{store_phone}。",
     },
     RuleCode.MAINTENANCE_DUE: {
@@ -82,7 +104,7 @@ DEFAULT_RULES: dict[str, dict] = {
         "offset_days": -7,
         "priority": 4,
         "script": OPENING + "您爱车（{plate}）的下次保养时间约为{date}，为确保出行顺畅，欢迎预约回店保养。",
-        "questionnaire": ["当前行驶里程约多少公里？", "希望预约的回店日期？"],
+        "questionnaire": [_text("当前行驶里程约多少公里？"), _text("希望预约的回店日期？")],
         "sms_template": "尊敬的{name}：您的爱车{plate}下次保养约在{date}，请届时到本店保养。",
     },
     RuleCode.BIRTHDAY: {
@@ -107,9 +129,9 @@ DEFAULT_RULES: dict[str, dict] = {
         "priority": 6,
         "script": OPENING + "您已有一段时间没有回店了，想了解一下原因，我们很希望再有机会为您服务。",
         "questionnaire": [
-            "车辆是否已转让或在其他城市使用？",
-            "是否在其他专营店保养？原因是离家近、服务还是维修质量？",
-            "是否在小维修厂保养？原因是价格、服务还是其他？",
+            _choice("车辆是否已转让或在其他城市使用？", "否", "已转让", "在其他城市使用"),
+            _choice("是否在其他专营店保养？原因是离家近、服务还是维修质量？", "否", "离家近", "服务", "维修质量"),
+            _choice("是否在小维修厂保养？原因是价格、服务还是其他？", "否", "价格", "服务", "其他"),
         ],
         "sms_template": "尊敬的{name}：好久不见，回店出示本短信可享专属接待和专属优惠，电话{store_phone}。",
     },
@@ -127,7 +149,10 @@ DEFAULT_RULES: dict[str, dict] = {
         "offset_days": 0,
         "priority": 1,
         "script": OPENING + "上月您对我们的服务有不满意的地方，我们想了解问题是否已解决，并为您提供补偿性服务。",
-        "questionnaire": ["上次的问题是否已经解决？", "您对处理结果是否满意？"],
+        "questionnaire": [
+            _yes_no("上次的问题是否已经解决？"),
+            _score("您对处理结果是否满意？", "complaint_resolution"),
+        ],
         "sms_template": "",
     },
     RuleCode.EVENT_NOTICE: {
@@ -144,7 +169,7 @@ DEFAULT_RULES: dict[str, dict] = {
         "offset_days": -30,
         "priority": 6,
         "script": OPENING + "您爱车（{plate}）的年检将于{date}到期，请提前准备行驶证、交强险保单，本店可代办年检。",
-        "questionnaire": ["是否需要本店代办年检？"],
+        "questionnaire": [_yes_no("是否需要本店代办年检？")],
         "sms_template": "尊敬的{name}：您爱车{plate}的年检将于{date}到期，请提前办理，本店可代办年检，"
         "电话{store_phone}。",
     },
@@ -158,9 +183,9 @@ DEFAULT_RULES: dict[str, dict] = {
         "您昨天（{date}）提了爱车（{plate}），用车还顺利吗？车辆的功能操作还有什么不清楚的地方吗？\n"
         "如有任何问题请随时联系我，首次保养时间和里程我也会提前提醒您。\n" + CLOSING,
         "questionnaire": [
-            "车辆使用是否正常？有无需要解答的功能操作？",
-            "交车时是否向您介绍了服务顾问和首保时间里程？",
-            "对交车过程总体是否满意？",
+            _text("车辆使用是否正常？有无需要解答的功能操作？"),
+            _yes_no("交车时是否向您介绍了服务顾问和首保时间里程？"),
+            _score("对交车过程总体是否满意？", "delivery_process"),
         ],
         "sms_template": "尊敬的{name}：感谢您选择本店，爱车{plate}使用中如有任何问题请随时联系您的销售顾问，"
         "服务热线{store_phone}。",
@@ -180,7 +205,7 @@ DEFAULT_RULES: dict[str, dict] = {
         "offset_days": 1,
         "priority": 1,
         "script": OPENING + "您预约了{date}到店服务，但当天没有见到您，想了解一下原因，是否需要为您重新预约？",
-        "questionnaire": ["未能到店的原因？", "是否需要重新预约？希望的日期？"],
+        "questionnaire": [_text("未能到店的原因？"), _text("是否需要重新预约？希望的日期？")],
         "sms_template": "",
     },
 }

@@ -1,3 +1,5 @@
+import re
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -6,6 +8,7 @@ from customers.choices import AppointmentPurpose
 from customers.rule_builders import RULE_PARAMETERS, rule_parameters
 from followups.choices import CallOutcome, RuleCode
 from followups.models import FollowupRule
+from followups.questionnaires import QuestionType, choices_split, questions_of
 
 SATISFACTION_CHOICES = [("", _("Not asked")), *[(str(score), str(score)) for score in range(5, 0, -1)]]
 
@@ -31,19 +34,55 @@ class OutcomeForm(forms.Form):
         return cleaned
 
 
-class QuestionnaireField(forms.CharField):
-    """One question per line."""
+class QuestionnaireWidget(forms.Widget):
+    """The rule page's question editor: one row per question, posted as ``questionnaire-<n>-text``,
+    ``-type``, ``-choices`` (comma-separated) and ``-factor``; rendered by the rule page's template
+    (``RuleForm.questionnaire_rows``). A plain ``questionnaire`` text (one question per line, what the
+    page posted before questions were typed, and what scripts may still post) is read as text
+    questions."""
 
-    widget = forms.Textarea(attrs={"rows": 6})
+    ROW = re.compile(r"^questionnaire-(\d{1,3})-text$")
+    PARTS = ("text", "type", "choices", "factor")
 
-    def prepare_value(self, value):
-        if isinstance(value, list):
-            return "\n".join(str(item) for item in value)
-        return value
+    def value_from_datadict(self, data, files, name):
+        numbers = sorted({int(match.group(1)) for key in data if (match := self.ROW.match(key))})
+        if numbers:
+            return [{part: data.get(f"{name}-{number}-{part}", "") for part in self.PARTS} for number in numbers]
+        if name in data:
+            return [{"text": line, "type": QuestionType.TEXT} for line in str(data.get(name) or "").splitlines()]
+        return []
+
+    def value_omitted_from_data(self, data, files, name):
+        return False
+
+
+class QuestionnaireField(forms.Field):
+    """Typed questions from the editor's rows: a row without text is dropped (the blank rows to add a
+    question), options are split on commas (also ，and 、), a factor is kept for a score question.
+    The checks (a known type, options for a choice, …) are the model's (``FollowupRule.clean``)."""
+
+    widget = QuestionnaireWidget
 
     def to_python(self, value):
-        text = super().to_python(value) or ""
-        return [line.strip() for line in text.splitlines() if line.strip()]
+        if not isinstance(value, list):
+            return []
+        questions = []
+        for row in value:
+            if not isinstance(row, dict):
+                continue
+            text = str(row.get("text") or "").strip()
+            kind = str(row.get("type") or "").strip()
+            choices = choices_split(str(row.get("choices") or ""))
+            factor = str(row.get("factor") or "").strip()
+            if not text and not choices and not factor:
+                continue
+            question = {"text": text, "type": kind}
+            if kind == QuestionType.CHOICE:  # options left in the row of another type are not kept
+                question["choices"] = choices
+            if factor:
+                question["factor"] = factor
+            questions.append(question)
+        return questions
 
 
 def unused_rule_parameters(code: str) -> list[str]:
@@ -54,7 +93,16 @@ def unused_rule_parameters(code: str) -> list[str]:
 
 
 class RuleForm(forms.ModelForm):
-    questionnaire = QuestionnaireField(label=_("Questionnaire (one question per line)"), required=False)
+    questionnaire = QuestionnaireField(
+        label=_("Questionnaire"),
+        required=False,
+        help_text=_(
+            "One row per question. Options: only for a choice question, separated by commas. Factor: for a "
+            "score question, the satisfaction factor it counts for (e.g. repair_overall), optional. Clear a "
+            "question's text to remove it."
+        ),
+    )
+    BLANK_QUESTION_ROWS = 3
 
     class Meta:
         model = FollowupRule
@@ -87,6 +135,35 @@ class RuleForm(forms.ModelForm):
 
     def clean_worked_by(self):
         return self.cleaned_data.get("worked_by") or self.instance.worked_by
+
+    def questionnaire_rows(self) -> list[dict]:
+        """The editor's rows: the posted ones when the page comes back with an error, else the rule's
+        questions; then blank rows to add questions."""
+        if self.is_bound:
+            rows = self.fields["questionnaire"].widget.value_from_datadict(
+                self.data, None, self.add_prefix("questionnaire")
+            )
+        else:
+            rows = questions_of(self.instance.questionnaire)
+        rows = [
+            {
+                "text": row.get("text", ""),
+                "type": row.get("type", ""),
+                "choices": row["choices"]
+                if isinstance(row.get("choices"), str)
+                else "，".join(row.get("choices") or []),
+                "factor": row.get("factor", ""),
+            }
+            for row in rows
+            if isinstance(row, dict)
+        ]
+        rows += [{"text": "", "type": QuestionType.TEXT.value, "choices": "", "factor": ""}] * self.BLANK_QUESTION_ROWS
+        name = self.add_prefix("questionnaire")
+        return [{**row, "number": number, "prefix": f"{name}-{number}"} for number, row in enumerate(rows)]
+
+    @property
+    def question_types(self):
+        return QuestionType.choices
 
 
 # What a visit booked on a call is for, by the call's rule; any other rule books maintenance.

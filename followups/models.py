@@ -48,7 +48,13 @@ class FollowupRule(TimeStampedModel):
     priority = models.PositiveSmallIntegerField(_("priority"), default=5, help_text=_("1 is called first."))
     script = models.TextField(_("call script"), blank=True)
     questionnaire = models.JSONField(
-        _("questionnaire"), default=list, blank=True, help_text=_("A list of questions asked on the call.")
+        _("questionnaire"),
+        default=list,
+        blank=True,
+        help_text=_(
+            'The questions asked on the call, each {"text", "type"} with type score, yes_no, choice or text; '
+            'a choice question lists its "choices", a score question may name its satisfaction "factor".'
+        ),
     )
     sms_template = models.TextField(
         _("SMS template"),
@@ -104,7 +110,11 @@ class FollowupRule(TimeStampedModel):
         # A template naming a field no message fills ({unknown}, {Name}, {姓名}) would reach customers
         # with the braces in it: refused on every way in (the rule page, the admin, the service).
         from followups.placeholders import template_errors
+        from followups.questionnaires import questionnaire_errors
 
+        # Every question has a known type and its text, a choice question its options.
+        if errors := questionnaire_errors(self.questionnaire):
+            raise ValidationError({"questionnaire": errors})
         if self.sms_template and (errors := template_errors(self.sms_template)):
             raise ValidationError({"sms_template": errors})
         if self.worked_by != WorkedBy.QUEUE and self.channel != Channel.PHONE:

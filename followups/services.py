@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, F, Max, Q, Value
 from django.db.models.functions import Greatest
@@ -42,6 +43,7 @@ from followups.gateways import GatewayError, get_gateway
 from followups.generation import MOBILE_PATTERN, insert_statement
 from followups.models import CallAttempt, FollowupRule, FollowupTask, GenerationRun, InboundSms, SmsMessage
 from followups.placeholders import render_placeholders_sql
+from followups.questionnaires import answers_are_dissatisfied, answers_statement_lines, answers_typed
 from followups.replies import REPLY_WINDOW, normalise_reply
 from followups.report_figures import report_figures_after_call, report_figures_after_generation
 from followups.selectors import (
@@ -427,6 +429,10 @@ def call_record_outcome(
     reached/refused/booked close the tasks (booked only through ``call_outcome_record`` with its
     booking); wrong number closes them unreached; no answer and busy roll them
     to the next working day, at most 3 attempts; call back moves them to the requested time.
+
+    ``answers`` (``{task id: {question index: text}}``) are stored typed on each task's attempt
+    (``followups.questionnaires``); each returned task carries ``call_is_dissatisfied``, whether its
+    result was dissatisfied (the overall score or tick, or one of its score questions at 2 or less).
     """
     now = now or timezone.now()
     if outcome not in CallOutcome.values:
@@ -447,7 +453,7 @@ def call_record_outcome(
         raise ApplicationError(_("This call is no longer assigned to you: take the next one from the queue."))
     dissatisfied = is_dissatisfied_result(is_dissatisfied=is_dissatisfied, satisfaction=satisfaction)
     call_key = uuid.uuid4()
-    answers = answers or {}
+    answers = _call_answers_typed(tasks=tasks, answers=answers)
     today = timezone.localdate(now)
     next_working_day = None
     attempts = []
@@ -486,17 +492,19 @@ def call_record_outcome(
                 call_key=call_key,
                 at=now,
                 outcome=outcome,
-                answers=answers.get(str(task.pk), {}) if isinstance(answers.get(str(task.pk)), dict) else {},
+                answers=answers.get(str(task.pk), {}),
                 satisfaction=satisfaction,
-                is_dissatisfied=dissatisfied,
+                # A score of 2 or less on one of the task's score questions is dissatisfied too.
+                is_dissatisfied=dissatisfied or answers_are_dissatisfied(answers.get(str(task.pk), {})),
                 notes=notes,
                 callback_at=callback_at if outcome == CallOutcome.CALL_BACK else None,
             )
         )
-    for attempt in attempts:
+    for task, attempt in zip(tasks, attempts, strict=True):
         # Its one constraint (satisfaction 1–5) is checked above with its message, and by the
         # database: not again by a query per attempt.
         attempt.full_clean(exclude=["task", "customer", "agent"], validate_constraints=False)
+        task.call_is_dissatisfied = attempt.is_dissatisfied
     FollowupTask.objects.bulk_update(
         tasks,
         ["outcome", "claimed_by", "claimed_at", "status", "completed_at", "satisfaction", "attempts", "callback_at",
@@ -508,26 +516,40 @@ def call_record_outcome(
     return tasks
 
 
+def _call_answers_typed(*, tasks: list[FollowupTask], answers: dict | None) -> dict[str, dict]:
+    """The posted answers (``{task id: {index: text}}``) typed by each task's questionnaire
+    (``followups.questionnaires.answers_typed``); a value a question does not allow (a score of 7, an
+    option not listed) refuses the call with the question named."""
+    typed = {}
+    for task in tasks:
+        raw = (answers or {}).get(str(task.pk))
+        if not isinstance(raw, dict) or not raw:
+            continue  # the rule is only read for a task with answers
+        try:
+            typed[str(task.pk)] = answers_typed(task.rule.questionnaire, raw)
+        except ValidationError as error:
+            raise ApplicationError(error.messages[0]) from None
+    return typed
+
+
 def call_statement(*, questionnaire: list, answers: dict, notes: str) -> str:
-    """A call's answers (question: answer, in the questionnaire's order) and notes, as one text: the
-    statement of its satisfaction result and of the complaint it opens."""
-    lines = []
-    for index, question in enumerate(questionnaire or []):
-        answer = answers.get(str(index), "") if isinstance(answers, dict) else ""
-        if answer:
-            lines.append(f"{question}: {answer}")
+    """A call's answers (question: answer, in the questionnaire's order; a score reads "2分（满分5分）",
+    yes/no "是"/"否") and notes, as one text: the statement of its satisfaction result and of the
+    complaint it opens."""
+    lines = answers_statement_lines(questionnaire, answers if isinstance(answers, dict) else {})
     if notes.strip():
         lines.append(notes.strip())
     return "\n".join(lines)
 
 
 def _call_results_record(*, user, attempts: list[CallAttempt], tasks: list[FollowupTask], answers, notes, at) -> None:
-    """Each call attempt with a score or the 不满意 tick is a satisfaction result of its rule's
-    department (customers.satisfaction): a dissatisfied one opens a complaint once this commits."""
+    """Each call attempt with a score, the 不满意 tick or a score question answered 2 or less is a
+    satisfaction result of its rule's department (customers.satisfaction): a dissatisfied one opens a
+    complaint once this commits."""
     for attempt, task in zip(attempts, tasks, strict=True):
         if attempt.satisfaction is None and not attempt.is_dissatisfied:
             continue
-        task_answers = answers.get(str(task.pk), {}) if isinstance(answers.get(str(task.pk)), dict) else {}
+        task_answers = attempt.answers
         satisfaction_result_record(
             customer=task.customer,
             department=department_for_rule(task.code),
@@ -640,8 +662,16 @@ def call_outcome_record(
         )  # fmt: skip
     # A call from "My tasks" goes back to that list: the queue's next call is for queue work only.
     is_assigned = any(task.assignee_id for task in tasks)
-    dissatisfied = is_dissatisfied_result(is_dissatisfied=is_dissatisfied, satisfaction=satisfaction)
-    first_attempt = CallAttempt.objects.filter(task=tasks[0]).order_by("-at", "-id").first() if dissatisfied else None
+    # The first task of the call with a dissatisfied result (the overall score or tick: every task;
+    # a low score question: its own task) names the result the page links to.
+    dissatisfied_task = next(
+        (task for task in tasks if getattr(task, "call_is_dissatisfied", False)),
+        tasks[0] if is_dissatisfied_result(is_dissatisfied=is_dissatisfied, satisfaction=satisfaction) else None,
+    )
+    dissatisfied = dissatisfied_task is not None
+    first_attempt = (
+        CallAttempt.objects.filter(task=dissatisfied_task).order_by("-at", "-id").first() if dissatisfied else None
+    )
     return CallOutcomeRecorded(
         tasks=tasks,
         is_dissatisfied=dissatisfied,

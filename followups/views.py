@@ -37,6 +37,8 @@ from followups import exports, selectors, services
 from followups.choices import CallOutcome, RuleCode
 from followups.defaults import SMS_OPT_OUT_TEXT
 from followups.forms import CallBookingForm, OutcomeForm, RuleForm
+from followups.questionnaire_scores import questionnaire_factor_scores
+from followups.questionnaires import panel_questions
 
 PAGE_SIZE = 25
 CALL_PERMISSIONS = ("followups.work_call_queue", "followups.work_own_tasks")
@@ -148,11 +150,8 @@ def _call_context(
                 {
                     "task": task,
                     "script": selectors.call_script(task),
-                    # (index, question, the answer typed when the page comes back after a refusal)
-                    "questions": [
-                        (index, question, posted.get(f"answer-{task.pk}-{index}", ""))
-                        for index, question in enumerate(task.rule.questionnaire or [])
-                    ],
+                    # Each typed question with the answer given when the page comes back after a refusal.
+                    "questions": panel_questions(task.rule.questionnaire, posted, task.pk),
                 }
                 for task in tasks
             ],
@@ -535,6 +534,8 @@ def reports(request: HttpRequest) -> HttpResponse:
                    {"name": "funnel-by-agent", "title": _("Per agent (who reached the owner)"), "heading": _("Agent"),
                     "rows": funnel["by_agent"]},
                ]}  # fmt: skip
+    # The typed questionnaires' scores per satisfaction factor (followups/questionnaire_scores.py).
+    context["factor_scores"] = questionnaire_factor_scores(user=request.user, start=start, end=end)
     return render(request, "followups/reports.html", context)
 
 

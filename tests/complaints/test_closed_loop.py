@@ -59,7 +59,7 @@ def test_a_call_scored_2_on_a_repair_callback_opens_one_service_complaint_with_t
     agent_a, customer_a, routing_a, manager_a, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        task = _call(agent_a, customer_a, satisfaction=2, notes="等了三个小时", answers={"0": "不满意", "4": "车没洗"})
+        task = _call(agent_a, customer_a, satisfaction=2, notes="等了三个小时", answers={"0": "2", "4": "1"})
 
     attempt = CallAttempt.objects.get(task=task)
     complaint = Complaint.objects.get()
@@ -68,8 +68,8 @@ def test_a_call_scored_2_on_a_repair_callback_opens_one_service_complaint_with_t
     assert (complaint.origin, complaint.origin_reference) == (Origin.CALL, f"callattempt:{attempt.pk}")
     assert complaint.description == (
         "Call on 2026-11-23 10:00: score 2 of 5\n"
-        "对于在我们这边检修车辆的经历，总体来说您是否满意？: 不满意\n"
-        "交车时车辆是否清洁干净？: 车没洗\n"
+        "对于在我们这边检修车辆的经历，总体来说您是否满意？: 2 of 5\n"  # the site's language (here English)
+        "交车时车辆是否清洁干净？: 1 of 5\n"
         "等了三个小时"
     )
     assert (complaint.assigned_manager, complaint.received_at, complaint.created_by) == (

@@ -285,7 +285,7 @@ def test_a_full_slot_keeps_the_form_names_the_next_free_slots_and_records_nothin
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert 'value="8000公里"' in html  # the questionnaire's answers stay too
+    assert 'maxlength="500">8000公里</textarea>' in html  # the questionnaire's answers stay too
     assert "该时段已约满。最近可约时段：2026年12月3日 09:30、2026年12月3日 10:00、2026年12月3日 10:30" in html
     assert "顺便检查空调" in html  # the values stay
     assert 'data-slot="09:00" data-free="0"' in html

@@ -37,13 +37,16 @@ def test_an_agent_claims_reads_the_script_records_and_gets_the_next_call(browser
 
     page.check('[data-outcome="reached"] input')
     page.select_option("#id_satisfaction", "5")
-    page.fill(f"#answer-{first.pk}-0", "满意")
+    page.check(f"#answer-{first.pk}-0-5")  # the repair questionnaire's first question is a 1–5 score
     page.click('[data-action="save-outcome"]')
 
     page.locator(f'[data-call-customer="{second.customer_id}"]').wait_for()
     assert page.locator('[data-saved="true"]').count() == 1
     assert FollowupTask.objects.get(pk=first.pk).status == "done"
-    assert CallAttempt.objects.get().answers == {"0": "满意"}
+    assert CallAttempt.objects.get().answers == {
+        "0": {"question": "对于在我们这边检修车辆的经历，总体来说您是否满意？", "type": "score", "value": 5,
+              "factor": "repair_overall"}
+    }  # fmt: skip
     assert FollowupTask.objects.get(pk=second.pk).claimed_by.username == "agent_web"
 
 

@@ -102,7 +102,11 @@ def test_a_sales_consultant_opens_the_call_and_records_reached(client, store_a, 
     assert (task.status, task.outcome, task.satisfaction, task.assignee_id, task.claimed_by_id) == (
         "done", "reached", 5, sales_a.pk, None)  # fmt: skip
     attempt = CallAttempt.objects.get()
-    assert (attempt.agent_id, attempt.answers, attempt.notes) == (sales_a.pk, {"0": "正常"}, "用车顺利")
+    assert (attempt.agent_id, attempt.answers, attempt.notes) == (
+        sales_a.pk,
+        {"0": {"question": "车辆使用是否正常？有无需要解答的功能操作？", "type": "text", "value": "正常"}},
+        "用车顺利",
+    )
 
 
 def test_putting_an_assigned_call_back_keeps_it_in_my_list(client, store_a, sales_a):

@@ -61,4 +61,5 @@ def test_a_sales_consultant_records_reached_on_the_day_after_delivery_call(brows
     assert page.evaluate(NO_SIDEWAYS_SCROLL)
     task.refresh_from_db()
     assert (task.status, task.outcome, task.satisfaction, task.assignee_id) == ("done", "reached", 5, consultant.pk)
-    assert list(CallAttempt.objects.values_list("agent__username", "answers")) == [("sales_web", {"0": "正常"})]
+    answer = {"question": "车辆使用是否正常？有无需要解答的功能操作？", "type": "text", "value": "正常"}
+    assert list(CallAttempt.objects.values_list("agent__username", "answers")) == [("sales_web", {"0": answer})]

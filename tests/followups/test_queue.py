@@ -101,7 +101,8 @@ def test_reached_with_low_satisfaction_is_dissatisfied(store_a, agent_a):
         "done", "reached", 2, 1, None)  # fmt: skip
     attempt = CallAttempt.objects.get()
     assert (attempt.is_dissatisfied, attempt.answers, attempt.notes, attempt.agent_id) == (
-        True, {"0": "不满意"}, "等待时间长", agent_a.pk)  # fmt: skip
+        True, {"0": {"question": "请问您是车主本人吗？您的联系地址是？", "type": "text", "value": "不满意"}},
+        "等待时间长", agent_a.pk)  # fmt: skip
 
 
 @pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.db import connection
 from customers.models import SatisfactionResult
 from followups.models import InboundSms, SmsMessage
 from tests.factories import CustomerFactory
-from tests.followups.factories import CallAttemptFactory, FollowupTaskFactory
+from tests.followups.factories import CallAttemptFactory, FollowupTaskFactory, rules_for
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -26,6 +26,9 @@ def _run() -> None:
 
 
 def test_old_calls_and_replies_become_results_once(store_a, agent_a):
+    # 0006 ran when a questionnaire was a list of question strings (0008 typed them).
+    typed = importlib.import_module("followups.migrations.0010_typed_questionnaires")
+    rules_for(store_a, post_repair_callback={"questionnaire": typed.OLD_DEFAULTS["post_repair_callback"]})
     customer = CustomerFactory(store=store_a, mobile="13900001111")
     repair = FollowupTaskFactory(store=store_a, customer=customer, code="post_repair_callback")
     low = CallAttemptFactory(task=repair, agent=agent_a, at=AT, satisfaction=2, notes="等太久",

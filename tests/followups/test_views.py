@@ -80,7 +80,7 @@ def test_outcome_over_htmx_saves_and_brings_the_next_call(client, agent_a, store
     assert (attempt.outcome, attempt.satisfaction, attempt.answers, attempt.notes) == (
         "reached",
         5,
-        {"0": "是"},
+        {"0": {"question": "请问您是车主本人吗？您的联系地址是？", "type": "text", "value": "是"}},
         "很满意",
     )
     assert FollowupTask.objects.get(pk=first.pk).status == "done"
@@ -162,7 +162,12 @@ def test_a_manager_edits_a_rule_and_the_history_keeps_it(client, manager_a, stor
 
     assert response.status_code == 302
     rule.refresh_from_db()
-    assert (rule.offset_days, rule.questionnaire, rule.script) == (2, ["问题一", "问题二"], "您好")
+    # A plain questionnaire text (one question per line, as scripts post it) is read as text questions.
+    assert (rule.offset_days, rule.questionnaire, rule.script) == (
+        2,
+        [{"text": "问题一", "type": "text"}, {"text": "问题二", "type": "text"}],
+        "您好",
+    )
     latest = rule.history.order_by("-history_date").first()
     assert (latest.offset_days, latest.history_user) == (2, manager_a)
 
@@ -256,7 +261,10 @@ def test_hand_made_answer_fields_are_ignored_not_a_500(client, agent_a, store_a,
 
     assert response.status_code == 302
     attempt = CallAttempt.objects.get()
-    assert (attempt.task_id, attempt.answers) == (task.pk, {"0": "是"})
+    assert (attempt.task_id, attempt.answers) == (
+        task.pk,
+        {"0": {"question": "请问您是车主本人吗？您的联系地址是？", "type": "text", "value": "是"}},
+    )
 
 
 @pytest.mark.parametrize("template", ["{unknown}您好", "尊敬的{Name}", "{姓名}您好", "您好{name"])
