@@ -75,14 +75,16 @@ def main() -> None:
                 INSERT INTO customers_customer (customer_no, store_id, name, name_pinyin, name_initials, gender, birthday,
                     mobile, landline, email, employer, job_title, province, city, district, address, source, income_band,
                     interests, preferred_channel, preferred_contact_time, member_card_no, member_tier, confidentiality,
-                    is_key_customer, do_not_call, do_not_call_source, sms_opt_out, sms_opt_out_source, created_at, updated_at)
+                    is_key_customer, do_not_call, do_not_call_source, sms_opt_out, sms_opt_out_source, is_provisional, created_at,
+                    updated_at)
                 SELECT 'C' || lpad(g::text, 8, '0'), (ARRAY{ids})[1 + g % 3], n.name, n.pinyin, n.initials,
                        CASE WHEN g % 2 = 0 THEN 'M' ELSE 'F' END, date '1955-01-01' + (g * 37 % 17000),
                        '1' || (3 + g % 7) || lpad(((g::bigint * 7919) % 1000000000)::text, 9, '0'), '', '', '', '',
                        '江苏省', '南京市', (ARRAY['江宁区','玄武区','秦淮区','建邺区','鼓楼区','浦口区','栖霞区','雨花台区'])[1 + g % 8],
                        '', (ARRAY['展厅','电话','网络','转介绍','车展','老客户'])[1 + g % 6], '', '', '', '', '',
                        (ARRAY['','','普通','银卡','金卡','钻石'])[1 + g % 6],
-                       CASE WHEN g % 10000 = 0 THEN 'top_secret' ELSE 'normal' END, false, false, '', false, '', now(), now()
+                       CASE WHEN g % 10000 = 0 THEN 'top_secret' ELSE 'normal' END, false, false, '', false, '', false, now(),
+                       now()
                 FROM generate_series(1, {args.customers}) g JOIN bench_names n ON n.idx = g % {len(names)}
             """)  # fmt: skip
             cursor.execute(f"""
