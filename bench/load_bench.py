@@ -416,6 +416,9 @@ def main() -> None:
         "--agents-only", type=int, default=20,
         help="then a run of only this many agents working the queue without any pause (0: skip)",
     )  # fmt: skip
+    parser.add_argument(
+        "--prepare-only", action="store_true", help="set up the staff and data on the database, then stop (no runs)"
+    )
     args = parser.parse_args()
     user_counts = [int(part) for part in args.users.split(",") if part.strip()]
     accounts = max(*user_counts, args.agents_only)
@@ -435,6 +438,9 @@ def main() -> None:
         if collected.returncode != 0:
             raise SystemExit(f"collectstatic failed: {collected.stderr[-3000:]}")
         setup = prepare(accounts=accounts, open_tasks=args.open_tasks)
+        if args.prepare_only:
+            say(f"database {args.database} prepared: {accounts} accounts per role, {args.open_tasks:,} open tasks")
+            return
         users_file = root / "users.json"
         users_file.write_text(json.dumps(setup))
         env["LOAD_USERS_FILE"] = str(users_file)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from complaints.choices import SEVERITY_DEDUCTION, Channel, Department, Status
 from complaints.models import Complaint, ComplaintAction, ComplaintType
-from crm.calendar import add_months
+from crm.calendar import add_months, local_midnight
 from crm.models import User
 from crm.scoping import report_store_ids, scope_to_user_stores, visible_store_ids
 from customers.models import SatisfactionResult
@@ -156,11 +156,11 @@ class DashboardPeriod:
 
     @property
     def start(self) -> datetime.datetime:
-        return _local_midnight(self.first_month)
+        return local_midnight(self.first_month)
 
     @property
     def end(self) -> datetime.datetime:
-        return _local_midnight(add_months(self.last_month, 1))
+        return local_midnight(add_months(self.last_month, 1))
 
     @property
     def months(self) -> list[datetime.date]:
@@ -174,10 +174,6 @@ class DashboardPeriod:
     def last_twelve_months(cls, today: datetime.date) -> "DashboardPeriod":
         last = today.replace(day=1)
         return cls(first_month=add_months(last, -11), last_month=last)
-
-
-def _local_midnight(day: datetime.date) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
 @dataclass

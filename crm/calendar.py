@@ -20,6 +20,7 @@ from functools import lru_cache
 from types import MappingProxyType
 
 import chinese_calendar
+from django.utils import timezone
 from lunardate import LunarDate
 
 ONE_DAY = timedelta(days=1)
@@ -215,3 +216,10 @@ class WorkingCalendar:
             table.append((day, next_working))
         table.reverse()
         return table
+
+
+def local_midnight(day: date) -> datetime:
+    """The start of ``day`` in the dealership's time zone (settings.TIME_ZONE): with the next day's,
+    the bounds of an indexable range on a timestamp column (``at >= … AND at < …``), where
+    ``(at AT TIME ZONE …)::date`` could use no index."""
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()))

@@ -8,7 +8,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from crm.calendar import WorkingCalendar
+from crm.calendar import WorkingCalendar, local_midnight
 from crm.choices import Role
 from crm.exceptions import ApplicationError
 from crm.landing import LandingFigure, LandingPanel, landing_figures_collect, landing_panels_collect
@@ -100,14 +100,10 @@ def audit_log_for_user(
     if action:
         rows = rows.filter(action=action)
     if date_from:
-        rows = rows.filter(at__gte=_local_midnight(date_from))
+        rows = rows.filter(at__gte=local_midnight(date_from))
     if date_to:
-        rows = rows.filter(at__lt=_local_midnight(date_to + datetime.timedelta(days=1)))
+        rows = rows.filter(at__lt=local_midnight(date_to + datetime.timedelta(days=1)))
     return rows.order_by("-at", "-id")
-
-
-def _local_midnight(day: datetime.date) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
 # --- stores -------------------------------------------------------------------------------------

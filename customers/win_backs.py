@@ -14,11 +14,10 @@ per run of months, so a backfill and the nightly runs give the same rows.
 """
 
 import datetime
-import zoneinfo
 
 from django.conf import settings
 
-from crm.calendar import add_months
+from crm.calendar import add_months, local_midnight
 from customers.choices import CustomerState
 from customers.contacts import contacts_sql
 from customers.models import CustomerMonthState, CustomerWinBack
@@ -66,18 +65,14 @@ _COLUMNS = (
 )
 
 
-def _local_midnight(day: datetime.date) -> datetime.datetime:
-    return datetime.datetime.combine(day, datetime.time.min, tzinfo=zoneinfo.ZoneInfo(settings.TIME_ZONE))
-
-
 def win_backs_sql(*, first: datetime.date, last: datetime.date) -> tuple[str, dict]:
     """The SELECT of the win-back rows (``_COLUMNS``) of the months ``first`` .. ``last`` (first
     days of their months) from their snapshots and the month before's, and its params."""
     params = {"first": first, "last": last, "tz": settings.TIME_ZONE, "days": ATTRIBUTION_DAYS}
     contacts = contacts_sql(
         store_ids=None,
-        start=_local_midnight(first - datetime.timedelta(days=ATTRIBUTION_DAYS)),
-        end=_local_midnight(add_months(last, 1)),
+        start=local_midnight(first - datetime.timedelta(days=ATTRIBUTION_DAYS)),
+        end=local_midnight(add_months(last, 1)),
     )
     if contacts is None:
         contact_join = (

@@ -22,13 +22,13 @@ and no call is counted twice or lost.
 """
 
 import datetime
-import zoneinfo
 from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import connection, connections, router, transaction
 from django.utils import timezone
 
+from crm.calendar import local_midnight
 from crm.models import Store, User
 from customers.selectors import CUSTOMER_TABLE, RESTRICTED_LEVELS, customer_visibility_sql
 from followups.choices import REACHED_OUTCOMES
@@ -131,10 +131,6 @@ def _lock_key(day: datetime.date, store_id: int) -> int:
     return (_LOCK_NAMESPACE << 40) | ((day - _EPOCH).days << 20) | (store_id & 0xFFFFF)
 
 
-def _local_midnight(day: datetime.date) -> datetime.datetime:
-    return datetime.datetime.combine(day, datetime.time.min, tzinfo=zoneinfo.ZoneInfo(settings.TIME_ZONE))
-
-
 def _params(**values) -> dict:
     return {
         "tz": settings.TIME_ZONE,
@@ -157,8 +153,8 @@ def report_figures_refresh(
     store_ids = sorted(set(store_ids)) if store_ids is not None else list(Store.objects.values_list("pk", flat=True))
     params = _params(
         days=days,
-        since=_local_midnight(days[0]),
-        until=_local_midnight(days[-1] + datetime.timedelta(days=1)),
+        since=local_midnight(days[0]),
+        until=local_midnight(days[-1] + datetime.timedelta(days=1)),
         all_stores=all_stores,
         store_ids=store_ids,
     )

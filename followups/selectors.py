@@ -26,7 +26,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.http import Http404
 from django.utils import timezone
 
-from crm.calendar import WorkingCalendar
+from crm.calendar import WorkingCalendar, local_midnight
 from crm.models import Store, User
 from crm.scoping import scope_to_user_stores, stores_for_user, visible_store_ids
 from crm.selectors import working_calendar
@@ -490,16 +490,12 @@ def call_summary(*, user, start: datetime.date, end: datetime.date) -> dict:
     return _summary(figures, dissatisfied=dissatisfied_calls(user=user, start=start, end=end))
 
 
-def _local_midnight(day: datetime.date) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-
-
 def dissatisfied_calls(*, user, start: datetime.date, end: datetime.date, limit: int = 100) -> list[CallAttempt]:
     """The period's dissatisfied calls the user may see, newest first (callattempt_dissatisfied_idx)."""
     return list(
         CallAttempt.objects.filter(
-            at__gte=_local_midnight(start),
-            at__lt=_local_midnight(end + datetime.timedelta(days=1)),
+            at__gte=local_midnight(start),
+            at__lt=local_midnight(end + datetime.timedelta(days=1)),
             is_dissatisfied=True,
             task__in=_visible_tasks(user),
         )

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils.translation import gettext as _
 
-from crm.calendar import add_months
+from crm.calendar import add_months, local_midnight
 from crm.models import Store
 from customers.choices import SatisfactionSource, SatisfactionVerdict
 from customers.contacts import rule_labels
@@ -120,12 +120,6 @@ class SatisfactionTrend:
         return self.groups[:CHART_LINES]
 
 
-def _local_midnight(day: datetime.date) -> datetime.datetime:
-    import zoneinfo
-
-    return datetime.datetime.combine(day, datetime.time.min, tzinfo=zoneinfo.ZoneInfo(settings.TIME_ZONE))
-
-
 def _labels(grouping: str, keys: set[str]) -> dict[str, str]:
     if grouping == "store":
         stores = Store.objects.filter(pk__in=[int(key) for key in keys]).values_list("pk", "name")
@@ -149,8 +143,8 @@ def satisfaction_trend(
     params = {
         "tz": settings.TIME_ZONE,
         "store_ids": list(store_ids),
-        "start": _local_midnight(first),
-        "end": _local_midnight(add_months(last, 1)),
+        "start": local_midnight(first),
+        "end": local_midnight(add_months(last, 1)),
     }
     where = f"""FROM {RESULT_TABLE} sr JOIN {CUSTOMER_TABLE} c ON c.id = sr.customer_id
         {_JOINS.get(grouping, "")}
