@@ -1,4 +1,3 @@
-from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin import RelatedOnlyFieldListFilter
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -26,13 +25,12 @@ admin.site.index_title = _("Data maintenance")
 
 
 def _name_libraries_in_the_crms_words() -> None:
-    """django-axes has no name of its own and django-otp names its model and fields in English
-    only (no gettext): the admin shows them in the reader's language. Only the names shown are set
-    (not the ones migrations record), so no migration of the libraries follows."""
+    """django-otp names its model and fields in English only (no gettext): the admin shows them in
+    the reader's language. Only the names shown are set (not the ones migrations record), so no
+    migration of the library follows. The apps' section titles are their AppConfigs'
+    (crm/library_apps.py)."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    apps.get_app_config("axes").verbose_name = _("Log-in protection")
-    apps.get_app_config("otp_totp").verbose_name = _("Two-factor authentication")
     TOTPDevice._meta.verbose_name = _("authenticator device")
     TOTPDevice._meta.verbose_name_plural = _("authenticator devices")
     for field_name, label in {

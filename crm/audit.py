@@ -28,12 +28,12 @@ def audit_count_today(*, actor, action: AuditAction) -> int:
 
 
 def audit_object_type_label(object_type: str) -> str:
-    """What an audit row's ``object_type`` ("customers.customer") is, in the reader's language: the
-    model's name ("客户"); the stored code itself for a type no installed model has."""
+    """What an audit row's ``object_type`` ("app_label.model") is, in the reader's language: the
+    model's name ("客户"); the stored code itself for a type no installed model has. Read from the
+    registry of every installed model (the core reaches no app's model by its name)."""
     from django.apps import apps
 
-    try:
-        model = apps.get_model(object_type)
-    except (LookupError, ValueError):
-        return object_type
-    return str(model._meta.verbose_name)
+    for model in apps.get_models():
+        if model._meta.label_lower == object_type:
+            return str(model._meta.verbose_name)
+    return object_type

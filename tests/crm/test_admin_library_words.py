@@ -36,7 +36,7 @@ def test_the_admin_index_names_the_libraries_in_chinese(client, superuser):
     html = client.get("/admin/").content.decode()
 
     assert "登录保护" in html  # django-axes
-    assert "双重验证" in html  # django-otp
+    assert "两步验证设备" in html  # django-otp (its section: crm/library_apps.py)
     assert "验证器设备" in html
     assert {"Axes", "AXES", "OTP_TOTP", "devices"} & words(html) == set()
 
