@@ -1,9 +1,8 @@
 """Headless Chromium sweep over every page of every role (issue 15): each role's navigation entries
 plus the pages their links reach one level deep (GET pages only: no download, no POST endpoint; one
 page per URL name), plus a few pages further down that staff use all day (``_build_demo_group``).
-A navigation page is loaded once at a desk's 1,366 px, then narrowed to a tablet's 768 px and a
-phone's 390 px; a deeper page is checked on the phone only (the runtime: see DEEP_PAGE_WIDTHS). On
-each page and width:
+Every page is loaded once at a desk's 1,366 px, then narrowed to a tablet's 768 px and a phone's
+390 px (a resize, not a reload: the sweep stays within a few minutes). On each page and width:
 
 - no horizontal page scroll (unless listed in ``OVERFLOW_KNOWN``, see there);
 - no console error and no uncaught exception;
@@ -43,9 +42,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 DESK, TABLET, PHONE = 1366, 768, 390
 WIDTHS = (DESK, TABLET, PHONE)
-# The pages one level below the navigation are checked on a phone only, the narrowest width (to
-# keep the sweep within its few minutes on a 2-core machine; the navigation pages get all three).
-DEEP_PAGE_WIDTHS = (PHONE,)
+# The pages one level below the navigation get the same three widths (resized, not reloaded).
+DEEP_PAGE_WIDTHS = WIDTHS
 PASSWORD = "demo-sweep-pw-1"
 
 # The role's demo user (crm/demo.py), plus a group-wide manager this module adds.
