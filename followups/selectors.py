@@ -461,6 +461,12 @@ def call_funnel_report(*, user, start: datetime.date, end: datetime.date) -> dic
     with connections[router.db_for_read(CallAttempt)].cursor() as cursor:
         cursor.execute(statement, params)
         rows = cursor.fetchall()
+    return funnel_figures(rows)
+
+
+def funnel_figures(rows) -> dict:
+    """The funnel statement's rows (dimension, code, agent, username, name, reached, booked, kept,
+    orders, revenue) as the report's per-rule and per-agent figures with their rates."""
     labels = dict(RuleCode.choices)
     by_rule, by_agent = [], []
     for dimension, code, agent_id, username, name, reached, booked, kept, orders, revenue in rows:

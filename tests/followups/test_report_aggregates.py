@@ -1,7 +1,7 @@
 """The follow-up reports' per-day figures (followups/report_figures.py): after the real generation,
 calls (with a booking and dissatisfied scores), a check-in and a DMS import of repair orders, the
 stored figures equal a recount from scratch, by the on-change path and by the nightly path apart,
-and the reports equal the old computation (followups/report_recount.py) for every kind of reader."""
+and the reports equal the old computation (tests/followups/report_recount.py) for every kind of reader."""
 
 import datetime
 import io
@@ -20,12 +20,12 @@ from customers.services.appointments import appointment_check_in
 from followups import tasks
 from followups.models import CallAttempt, FollowupDayCalls, FollowupDayTasks, FollowupTask
 from followups.report_figures import report_figures_rebuild
-from followups.report_recount import call_funnel_report_recount, call_summary_recount, completion_report_recount
 from followups.selectors import call_funnel_report, call_summary, completion_report, followup_reports
 from followups.services import CallBooking, call_outcome_record, followups_generate_day, task_claim_next
 from tests.customers.dms_helpers import make_vin, repair_row, run_import, write_csv
 from tests.factories import CustomerFactory, UserFactory, VehicleFactory
 from tests.followups.factories import CallAttemptFactory, FollowupTaskFactory, rules_for
+from tests.followups.report_recount import call_funnel_report_recount, call_summary_recount, completion_report_recount
 
 pytestmark = pytest.mark.django_db
 D = datetime.date

@@ -16,7 +16,7 @@ from customers.selectors.appointments import APPOINTMENT_TABLE, appointment_book
 from followups.choices import REACHED_OUTCOMES, CallOutcome, Channel, RuleCode
 from followups.models import CallAttempt, FollowupTask
 from followups.report_figures import SATISFIED_SCORE
-from followups.selectors import FUNNEL_REPAIR_ORDER_DAYS, REACHING_OUTCOMES, _rate, _visible_tasks
+from followups.selectors import FUNNEL_REPAIR_ORDER_DAYS, REACHING_OUTCOMES, _visible_tasks, funnel_figures
 
 
 def completion_report_recount(*, user, start: datetime.date, end: datetime.date) -> dict:
@@ -115,26 +115,7 @@ def call_funnel_report_recount(*, user, start: datetime.date, end: datetime.date
     with connections[router.db_for_read(CallAttempt)].cursor() as cursor:
         cursor.execute(statement, params)
         rows = cursor.fetchall()
-    labels = dict(RuleCode.choices)
-    by_rule, by_agent = [], []
-    for dimension, code, agent_id, username, name, reached, booked, kept, orders, revenue in rows:
-        figures = {
-            "reached": reached,
-            "booked": booked,
-            "kept": kept,
-            "orders": orders,
-            "revenue": revenue,
-            "booked_rate": _rate(booked, reached),
-            "kept_rate": _rate(kept, booked),
-            "order_rate": _rate(orders, reached),
-        }
-        if dimension == "rule":
-            by_rule.append({"code": code, "label": str(labels.get(code, code)), **figures})
-        else:
-            by_agent.append({"agent_id": agent_id, "username": username, "name": name, **figures})
-    by_rule.sort(key=lambda row: row["code"])
-    by_agent.sort(key=lambda row: (row["username"] == "", row["username"]))
-    return {"by_rule": by_rule, "by_agent": by_agent}
+    return funnel_figures(rows)
 
 
 def call_summary_recount(*, user, start: datetime.date, end: datetime.date) -> dict:
