@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 
-from django.db import connection
+from django.db import connections, router
 
 from crm.calendar import local_midnight
 from crm.scoping import scope_to_user_stores
@@ -50,7 +50,8 @@ def questionnaire_factor_scores(*, user, start: datetime.date, end: datetime.dat
                  NULLIF(a.value->>'factor', '')
         ORDER BY (NULLIF(a.value->>'factor', '') IS NULL), 1, 2
     """
-    with connection.cursor() as cursor:
+    # A report page reads from the replica when one is configured (crm/replicas.py): so does this SQL.
+    with connections[router.db_for_read(CallAttempt)].cursor() as cursor:
         cursor.execute(sql, [*params, QuestionType.SCORE.value])
         return [
             {"factor": factor or "", "question": question, "count": count, "average": average}
