@@ -30,11 +30,11 @@ from django.utils import timezone
 
 from crm.calendar import local_midnight
 from crm.models import Store, User
+from customers.satisfaction import SATISFIED_SCORE
 from customers.selectors import CUSTOMER_TABLE, RESTRICTED_LEVELS, customer_visibility_sql
 from followups.choices import REACHED_OUTCOMES
 from followups.models import CallAttempt, FollowupDayCalls, FollowupDayTasks, FollowupTask
 
-SATISFIED_SCORE = 4
 # The nightly rebuild recounts this many days up to today (late calls, erased or merged cards).
 REPORT_FIGURES_REBUILD_DAYS = 40
 

@@ -25,7 +25,7 @@ from crm.scoping import sees_all_stores
 from crm.selectors import staff_still_in_store_sql, working_calendar
 from customers.choices import AppointmentSource, ReplyAction, SatisfactionSource, SatisfactionVerdict
 from customers.models import Appointment, Vehicle
-from customers.satisfaction import department_for_rule, satisfaction_result_record
+from customers.satisfaction import DISSATISFIED_SCORE, department_for_rule, satisfaction_result_record
 from customers.selectors import CUSTOMER_TABLE, VEHICLE_TABLE, customers_with_mobile
 from customers.services.appointments import appointment_book
 from customers.sms_replies import Reply, reply_resolve
@@ -61,7 +61,6 @@ MAX_CALL_ATTEMPTS = 3
 SMS_BATCH_SIZE = 20
 SMS_MAX_SEND_ATTEMPTS = 5
 SMS_LATE_DAYS = 3  # an SMS task missed by an outage is still sent this many days late, not later
-DISSATISFIED_SCORE = 2  # satisfaction ≤ 2 of 5 is a dissatisfied result
 
 
 # --- rules ------------------------------------------------------------------------------------
@@ -511,7 +510,7 @@ def call_record_outcome(
          "work_date"],
     )  # fmt: skip
     CallAttempt.objects.bulk_create(attempts)
-    _call_results_record(user=user, attempts=attempts, tasks=tasks, answers=answers, notes=notes, at=now)
+    _call_results_record(user=user, attempts=attempts, tasks=tasks, notes=notes, at=now)
     report_figures_after_call(attempts=attempts)
     return tasks
 
@@ -542,7 +541,7 @@ def call_statement(*, questionnaire: list, answers: dict, notes: str) -> str:
     return "\n".join(lines)
 
 
-def _call_results_record(*, user, attempts: list[CallAttempt], tasks: list[FollowupTask], answers, notes, at) -> None:
+def _call_results_record(*, user, attempts: list[CallAttempt], tasks: list[FollowupTask], notes, at) -> None:
     """Each call attempt with a score, the 不满意 tick or a score question answered 2 or less is a
     satisfaction result of its rule's department (customers.satisfaction): a dissatisfied one opens a
     complaint once this commits."""

@@ -11,11 +11,11 @@ from django.db.models import Count, Q
 
 from crm.models import User
 from crm.scoping import visible_store_ids
+from customers.satisfaction import SATISFIED_SCORE
 from customers.selectors import CUSTOMER_TABLE, REPAIR_ORDER_TABLE, customer_visibility_sql
 from customers.selectors.appointments import APPOINTMENT_TABLE, appointment_booked_from_task_sql
 from followups.choices import REACHED_OUTCOMES, CallOutcome, Channel, RuleCode
 from followups.models import CallAttempt, FollowupTask
-from followups.report_figures import SATISFIED_SCORE
 from followups.selectors import FUNNEL_REPAIR_ORDER_DAYS, REACHING_OUTCOMES, _visible_tasks, funnel_figures
 
 
