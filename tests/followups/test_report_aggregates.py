@@ -292,8 +292,8 @@ def test_the_command_rebuilds_a_range_or_everything(worked_month):
 
     assert stored() == on_change
     assert output.getvalue().splitlines() == [
-        "Rebuilt 1 days, 2026-12-02 to 2026-12-02.",
-        "Rebuilt 5 days, 2026-12-02 to 2026-12-06.",
+        "已重建 2026-12-02 至 2026-12-02 共 1 天的报表数据。",
+        "已重建 2026-12-02 至 2026-12-06 共 5 天的报表数据。",
     ]
 
 

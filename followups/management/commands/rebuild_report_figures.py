@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm.management.arguments import parse_date
 from followups.report_figures import report_figures_earliest_day, report_figures_rebuild
@@ -18,13 +19,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, date, until, from_first, **options):
         if bool(date) == from_first:
-            raise CommandError("Give either --date or --all.")
+            raise CommandError(_("Give either --date or --all."))
         end = parse_date(until) if until else timezone.localdate()
         start = parse_date(date) if date else report_figures_earliest_day()
         if start is None:
-            self.stdout.write("No tasks or calls: nothing to rebuild.")
+            self.stdout.write(_("No tasks or calls: nothing to rebuild."))
             return
         if end < start:
-            raise CommandError("The end date is before the start date.")
+            raise CommandError(_("--until must not be before --date."))
         days = report_figures_rebuild(start=start, end=end)
-        self.stdout.write(f"Rebuilt {days} days, {start.isoformat()} to {end.isoformat()}.")
+        self.stdout.write(
+            _("Report figures rebuilt for %(days)s days, %(first)s to %(last)s.")
+            % {"days": days, "first": start.isoformat(), "last": end.isoformat()}
+        )
