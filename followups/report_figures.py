@@ -185,6 +185,13 @@ def report_figures_after_generation(*, day: datetime.date, store_id: int) -> Non
     report_figures_refresh(days=[day], store_ids=[store_id], calls=False)
 
 
+def report_figures_nightly(*, today: datetime.date, days: int | None = None) -> int:
+    """The nightly job: recount the last ``days`` days (REPORT_FIGURES_REBUILD_DAYS) through
+    ``today`` from scratch. Returns the number of days."""
+    start = today - datetime.timedelta(days=(days or REPORT_FIGURES_REBUILD_DAYS) - 1)
+    return report_figures_rebuild(start=start, end=today)
+
+
 def report_figures_rebuild(*, start: datetime.date, end: datetime.date) -> int:
     """Recount every figure of ``start..end`` for every store, one transaction per day (the nightly
     job and the backfill). Returns the number of days."""

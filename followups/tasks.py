@@ -75,6 +75,5 @@ def rebuild_report_figures(today: str | None = None, days: int | None = None) ->
     """Every night: recount the follow-up reports' per-day figures of the last ``days`` days
     (REPORT_FIGURES_REBUILD_DAYS) up to ``today``, from scratch; safe to run twice and alongside
     calls (report_figures.report_figures_rebuild). Returns how many days it rebuilt."""
-    end = datetime.date.fromisoformat(today) if today else timezone.localdate()
-    start = end - datetime.timedelta(days=(days or report_figures.REPORT_FIGURES_REBUILD_DAYS) - 1)
-    return report_figures.report_figures_rebuild(start=start, end=end)
+    day = datetime.date.fromisoformat(today) if today else timezone.localdate()
+    return report_figures.report_figures_nightly(today=day, days=days)
