@@ -367,12 +367,18 @@ def run_locust(
     result = subprocess.run(command, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=run_time + 900)
     if result.returncode != 0:
         raise SystemExit(f"locust failed ({result.returncode}): {result.stderr[-3000:]}")
+    busy = None
     for line in result.stderr.splitlines():
-        for said in ("All users spawned", "Failures before everyone", "Everyone logged in"):
+        for said in ("All users spawned", "Failures before everyone", "Everyone logged in", "Machine CPU"):
             if said in line:
                 say("  " + line[line.index(said) :].strip())
+        if "busy_seconds=" in line:
+            busy = float(line.split("busy_seconds=")[1].split(")")[0])
     with open(f"{prefix}_stats.csv", newline="", encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
+    served = sum(int(row["Request Count"]) for row in rows if row["Name"] == "Aggregated")
+    if busy is not None and served:  # what one request costs the machine, all its parts together
+        say(f"  machine CPU per request in the window: {1000 * busy / served:.0f} ms ({os.cpu_count()} cores)")
     failures = Path(f"{prefix}_failures.csv")
     if failures.exists():
         for row in csv.DictReader(failures.open(encoding="utf-8")):
@@ -421,7 +427,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     user_counts = [int(part) for part in args.users.split(",") if part.strip()]
-    accounts = max(*user_counts, args.agents_only)
+    accounts = max([*user_counts, args.agents_only])
     if shutil.which("locust", path=str(Path(sys.executable).parent)) is None:
         raise SystemExit("locust is not installed: .venv/bin/pip install -r bench/requirements.txt")
 

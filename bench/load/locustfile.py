@@ -63,7 +63,26 @@ def everyone_started(environment) -> None:
     runner.stats.reset_all()
     logging.info("Everyone logged in: statistics reset, measuring for %s s", MEASURE_SECONDS or "the run time")
     if MEASURE_SECONDS:
-        gevent.spawn_later(MEASURE_SECONDS, runner.quit)
+        started = machine_cpu()
+        gevent.spawn_later(MEASURE_SECONDS, measured, runner, started)
+
+
+def machine_cpu() -> tuple[float, float]:
+    """Seconds of CPU the whole machine has been busy and in all (every core), from /proc/stat."""
+    with open("/proc/stat", encoding="ascii") as file:
+        fields = [int(value) for value in file.readline().split()[1:]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - fields[3] - fields[4]) / ticks, sum(fields) / ticks  # minus idle and iowait
+
+
+def measured(runner, started: tuple[float, float]) -> None:
+    """End of the measured window: say how busy the whole machine was in it (gunicorn, PostgreSQL
+    and locust itself), which tells a run bound by the machine from one bound by the pages."""
+    busy, everything = (now - then for now, then in zip(machine_cpu(), started, strict=True))
+    logging.info(
+        "Machine CPU in the measured window: busy %.1f s of %.1f s (busy_seconds=%.2f)", busy, everything, busy
+    )
+    runner.quit()
 
 
 def totp_code(hex_key: str, *, step: int = 30, digits: int = 6, at: float | None = None) -> str:
