@@ -12,8 +12,9 @@ It then, on that database and idempotently:
   one store each; managers and API clients: the whole group, each with a confirmed authenticator);
 - keeps ``--open-tasks`` open phone tasks due today for the queue;
 - keeps what the desks and dashboards show: prospects in every store, today's bookings on the
-  arrivals board (one in ten a VIP), open tasks owned by each sales consultant ("My tasks") and a
-  year of complaints (``desk_data_ensure``).
+  arrivals board (one in ten a VIP), open tasks owned by each sales consultant ("My tasks"), a
+  year of complaints and three years of satisfaction results with their monthly figures
+  (``desk_data_ensure``).
 
 It collects the static files and starts gunicorn the way the Dockerfile does (its CMD, 3 workers,
 ``config.settings.base`` with DEBUG=0, behind a pretend TLS proxy on loopback), runs locust headless
@@ -184,11 +185,15 @@ def prepare(*, accounts: int, open_tasks: int) -> dict:
 
 #: What the desks' pages show, kept on the bench database (topped up, never duplicated): prospects
 #: per store, today's bookings per store (the arrivals board), open tasks owned by each sales
-#: consultant (My tasks), and a year of complaints (the complaint dashboard's figures).
+#: consultant (My tasks), a year of complaints (the complaint dashboard's figures) and three years
+#: of satisfaction results (satisfaction over time).
 PROSPECTS_PER_STORE = 300
 BOOKINGS_PER_STORE_TODAY = 40
 OWNED_TASKS_PER_CONSULTANT = 25
 COMPLAINTS = 20_000
+#: Satisfaction results of the last three years, one per owner of the first owners ("Satisfaction
+#: over time"; the page reads their monthly figures, built here).
+SATISFACTION_RESULTS = 400_000
 
 
 def desk_data_ensure(*, stores, today: datetime.date) -> None:
@@ -315,7 +320,35 @@ def desk_data_ensure(*, stores, today: datetime.date) -> None:
                 """,
                 {"missing": missing},
             )
+        # Written as a script would (no store of record): the rebuild credits them set-based, as the
+        # nightly run does, and counts their months. One result per owner: written once.
+        names, values = filler_columns("customers_satisfactionresult", {
+            "customer_id": "c.id",
+            "at": "now() - (c.id %% 1095) * interval '1 day' - (c.id %% 600) * interval '1 minute'",
+            "score": "CASE WHEN c.id %% 9 = 0 THEN NULL ELSE 1 + (c.id * 7) %% 5 END",
+            "verdict": "CASE WHEN c.id %% 9 = 0 THEN 'neutral' WHEN (c.id * 7) %% 5 <= 1 THEN 'dissatisfied' "
+                       "WHEN (c.id * 7) %% 5 >= 3 THEN 'satisfied' ELSE 'neutral' END",
+            "department": "'service'",
+            "source": "(ARRAY['call','call','sms_reply','delivery_interview','complaint_close'])[1 + c.id %% 5]",
+            "rule_code": "(ARRAY['post_repair_callback','maintenance_due','','delivery_thanks',''])[1 + c.id %% 5]",
+            "statement": "'load bench'", "reference": "'load bench:' || c.id",
+        })  # fmt: skip
+        cursor.execute(
+            f"""
+            INSERT INTO customers_satisfactionresult ({names})
+            SELECT {values} FROM (SELECT id FROM customers_customer ORDER BY id LIMIT %(results)s) c
+            ON CONFLICT (reference) DO NOTHING
+            """,
+            {"results": SATISFACTION_RESULTS},
+        )
+        written = cursor.rowcount
         cursor.execute("ANALYZE customers_prospect; ANALYZE customers_appointment; ANALYZE complaints_complaint")
+    if written:
+        from customers.satisfaction_figures import satisfaction_figures_rebuild
+
+        satisfaction_figures_rebuild(today=today)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE customers_satisfactionresult; ANALYZE customers_satisfactionmonth")
 
 
 def start_gunicorn(env: dict, port: int, workers: int) -> subprocess.Popen:

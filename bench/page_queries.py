@@ -31,6 +31,7 @@ PAGES = [
     ("manager", "follow-up reports, one month", "/followups/reports/", {}, "get"),
     ("manager", "complaint dashboard", "/complaints/dashboard/", {}, "get"),
     ("manager", "retention dashboard", "/customers/retention/", {}, "get"),
+    ("manager", "satisfaction over time, by advisor", "/customers/satisfaction/", {"by": "advisor"}, "get"),
     ("api", "API customer list", "/api/customers/", {"page": 7}, "get"),
 ]
 

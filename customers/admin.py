@@ -37,7 +37,7 @@ from customers.selectors import (
     segment_queryset_for_user,
     vehicle_queryset_for_user,
 )
-from customers.services import customer_save, segment_save, vehicle_save
+from customers.services import customer_save, customers_delete, segment_save, vehicle_save
 
 
 def _store_field() -> forms.ModelChoiceField:
@@ -151,6 +151,12 @@ class CustomerAdmin(DmsImportAdminMixin, ScopedSimpleHistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         customer_save(customer=obj, user=request.user)
+
+    def delete_model(self, request, obj):
+        customers_delete(queryset=Customer.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        customers_delete(queryset=queryset)
 
 
 @admin.register(Vehicle)

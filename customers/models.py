@@ -821,7 +821,15 @@ class SatisfactionResult(models.Model):
     (not neutral) is dissatisfied.
 
     Written only by ``customers.satisfaction.satisfaction_result_record``; ``reference`` names the
-    row it came from (``callattempt:12``), so recording the same result twice keeps one."""
+    row it came from (``callattempt:12``), so recording the same result twice keeps one.
+
+    Whom the result is credited to is fixed when it is recorded (docs/retention.md, "Satisfaction
+    over time"): ``store`` is the customer's store then, ``service_advisor`` the advisor of the
+    customer's latest repair order settled on or before the result's local day, ``sales_consultant``
+    the consultant of the customer's newest car delivered on or before it (blank when none). A later
+    store move or a repair order imported later changes none of them. ``store`` is empty only on a
+    row written by other means (a data migration); ``customers.satisfaction_figures`` credits such
+    rows the same way on its next run."""
 
     customer = models.ForeignKey(
         Customer,
@@ -847,6 +855,20 @@ class SatisfactionResult(models.Model):
         related_name="+",
         db_index=False,
     )
+    store = models.ForeignKey(
+        Store,
+        verbose_name=_("store of record"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # satisfaction_store_at_idx
+    )
+    # A default in the database too: rows written by SQL (a data migration) are credited later.
+    service_advisor = models.CharField(_("service advisor of record"), max_length=50, blank=True, default="",
+                                       db_default="")  # fmt: skip
+    sales_consultant = models.CharField(_("sales consultant of record"), max_length=50, blank=True, default="",
+                                        db_default="")  # fmt: skip
 
     class Meta:
         ordering = ["customer", "-at", "-id"]
@@ -864,10 +886,55 @@ class SatisfactionResult(models.Model):
                 violation_error_message=_("A score is from 1 to 5."),
             ),
         ]
-        indexes = [models.Index(fields=["customer", "at"], name="satisfaction_customer_at_idx")]
+        indexes = [
+            models.Index(fields=["customer", "at"], name="satisfaction_customer_at_idx"),
+            # The recount of a store's month (customers.satisfaction_figures).
+            models.Index(fields=["store", "at"], name="satisfaction_store_at_idx"),
+            # The rows not credited yet (written by other means than the service): few or none.
+            models.Index(fields=["at"], condition=Q(store__isnull=True), name="satisfaction_unattributed_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.get_verdict_display()} {self.at:%Y-%m-%d}"
+
+
+class SatisfactionMonth(models.Model):
+    """The satisfaction results of a month (in local time) of a store of record, counted per group of
+    one dimension: per rule key (``dimension`` "rule": a delivery interview, a rule code or
+    ``source:<source>``), per service advisor of record ("advisor") or per sales consultant of
+    record ("consultant"); so every result is in three rows, one per dimension. Written only by
+    ``customers.satisfaction_figures`` (a recorded result adds itself; a recount replaces a store's
+    month); "Satisfaction over time" sums these rows instead of the results."""
+
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.CASCADE, related_name="+",
+                              db_index=False)  # fmt: skip
+    month = models.DateField(_("month"))
+    dimension = models.CharField(_("grouped by"), max_length=10)
+    key = models.CharField(_("group"), max_length=60, blank=True)
+    results = models.PositiveIntegerField(_("results"), default=0)
+    scored = models.PositiveIntegerField(_("results with a score"), default=0)
+    score_sum = models.PositiveIntegerField(_("sum of the scores"), default=0)
+    dissatisfied = models.PositiveIntegerField(_("dissatisfied results"), default=0)
+    score_1 = models.PositiveIntegerField(_("scores of 1"), default=0)
+    score_2 = models.PositiveIntegerField(_("scores of 2"), default=0)
+    score_3 = models.PositiveIntegerField(_("scores of 3"), default=0)
+    score_4 = models.PositiveIntegerField(_("scores of 4"), default=0)
+    score_5 = models.PositiveIntegerField(_("scores of 5"), default=0)
+
+    class Meta:
+        verbose_name = _("satisfaction figures of a month")
+        verbose_name_plural = _("satisfaction figures of months")
+        # The unique index (store, month, …) serves the page's read: its stores, a range of months.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "month", "dimension", "key"],
+                name="satisfaction_month_unique",
+                violation_error_message=_("There is one row per store, month and group."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.month:%Y-%m} {self.dimension}:{self.key}: {self.results}"
 
 
 class InterviewFactor(TimeStampedModel):

@@ -23,9 +23,11 @@ import logging
 from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from customers.choices import Department, SatisfactionVerdict
 from customers.models import Customer, SatisfactionResult
+from customers.satisfaction_figures import satisfaction_figures_add, satisfaction_result_credit
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +86,14 @@ def satisfaction_result_record(
 ) -> tuple[SatisfactionResult, bool]:
     """Record one result and tell the listeners once it commits. ``verdict`` defaults to the
     score's (``verdict_for_score``); pass it for a result without a score (不满意 ticked, a complaint
-    closed "satisfied"). Recording the same ``reference`` again returns the stored row and
-    ``created`` False, and tells nobody."""
+    closed "satisfied"). The result is credited to the customer's store, advisor and consultant of
+    record on its local day, for good, and added to its month's figures in the same transaction
+    (customers.satisfaction_figures). Recording the same ``reference`` again returns the stored row
+    and ``created`` False, and tells nobody."""
     existing = SatisfactionResult.objects.filter(reference=reference).first()
     if existing is not None:
         return existing, False
+    store_id, advisor, consultant = satisfaction_result_credit(customer_id=customer.pk, day=timezone.localdate(at))
     result = SatisfactionResult(
         customer=customer,
         at=at,
@@ -100,11 +105,15 @@ def satisfaction_result_record(
         statement=statement[:4000],
         reference=reference,
         recorded_by=user if getattr(user, "pk", None) else None,
+        store_id=store_id,
+        service_advisor=advisor,
+        sales_consultant=consultant,
     )
     result.full_clean()
     try:
         with transaction.atomic():
             result.save()
+            satisfaction_figures_add(result=result)
     except IntegrityError:  # recorded at the same moment by another request
         return SatisfactionResult.objects.get(reference=reference), False
     transaction.on_commit(lambda: _notify(result))
@@ -166,7 +175,6 @@ def customer_dissatisfied_since(*, customer_id: int) -> datetime.datetime | None
 
 def dissatisfied_alert(*, user, customer):
     """Card alert (customers/card.py): the customer is dissatisfied, since when."""
-    from django.utils import timezone
     from django.utils.translation import gettext as _
 
     from customers.card import CustomerAlert

@@ -8,6 +8,7 @@ from django.utils import timezone
 from customers.choices import ImportStatus
 from customers.facts import customer_stats_refresh, customer_stats_refresh_after_import, customer_stats_vacuum
 from customers.models import ImportBatch
+from customers.satisfaction_figures import satisfaction_figures_nightly
 from customers.services import dms_import_batch_start_from_upload
 from customers.services.appointments import appointments_mark_no_shows
 from customers.states import customer_states_refresh
@@ -66,3 +67,13 @@ def refresh_store_day_volumes(today: str | None = None) -> int:
     yet (customers.volumes). Safe twice: a day recounted again writes nothing."""
     day = datetime.date.fromisoformat(today) if today else timezone.localdate()
     return store_day_volumes_nightly(today=day)
+
+
+@shared_task
+def refresh_satisfaction_figures(today: str | None = None) -> int:
+    """Credit the satisfaction results written by other means, recount the monthly satisfaction
+    figures of the current and the previous month of every store and build every (month, store) with
+    results but no figures (customers.satisfaction_figures). ``today`` (YYYY-MM-DD) defaults to today
+    in the CRM's time zone. Safe twice: a month recounted again is the same."""
+    day = datetime.date.fromisoformat(today) if today else timezone.localdate()
+    return satisfaction_figures_nightly(today=day)

@@ -374,6 +374,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=55),
         "options": {"expires": 3600},
     },
+    # Every night at 03:00 Asia/Shanghai: recount the monthly satisfaction figures of the current and
+    # the previous month and build any month never counted (满意度趋势; results written by other means).
+    "customers-refresh-satisfaction-figures": {
+        "task": "customers.tasks.refresh_satisfaction_figures",
+        "schedule": crontab(hour=3, minute=0),
+        "options": {"expires": 3600},
+    },
     # Every evening at 23:30 Asia/Shanghai, once the workshop has closed: the day's bookings nobody
     # checked in become no-shows (expires before midnight, so a late run never marks the next day's).
     "customers-mark-appointment-no-shows": {

@@ -3,54 +3,36 @@ digits, delivery interviews, complaints closed with the customer's confirmation)
 the average score and the share dissatisfied — per rule, per store, per service advisor of record
 or per sales consultant of record, and the distribution of the scores 1–5 over the period.
 
-Reads ``SatisfactionResult`` only. A result counts in the month of its time in the local time zone,
-for the store of its customer. A result without a score counts in the share dissatisfied by its
-verdict, never in the average. The service advisor of record is the advisor of the customer's
-latest repair order settled on or before the result's day; the sales consultant of record the
-consultant of the customer's newest car delivered on or before it (blank when none)."""
+Reads the monthly figures (``SatisfactionMonth``, kept by customers.satisfaction_figures) only, never
+the results: a few rows per store, month and group. A result counts in the month of its time in the
+local time zone, for its store of record. A result without a score counts in the share dissatisfied
+by its verdict, never in the average. Whom a result is credited to is fixed when it is recorded: the
+customer's store then, the advisor of the customer's latest repair order settled on or before the
+result's day, the consultant of the customer's newest car delivered on or before it (blank when
+none); a later store move or a repair order imported later does not move it."""
 
 import datetime
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.conf import settings
-from django.db import connection
+from django.db import connections, router
 from django.utils.translation import gettext as _
 
-from crm.calendar import add_months, local_midnight
+from crm.calendar import add_months
 from crm.models import Store
-from customers.choices import SatisfactionSource, SatisfactionVerdict
+from customers.choices import SatisfactionSource
 from customers.contacts import rule_labels
-from customers.models import SatisfactionResult
-from customers.selectors import CUSTOMER_TABLE, REPAIR_ORDER_TABLE, VEHICLE_TABLE
+from customers.models import SatisfactionMonth
+from customers.satisfaction_figures import MONTH_TABLE, SCORES
 
-RESULT_TABLE = SatisfactionResult._meta.db_table
 GROUPINGS = ("rule", "store", "advisor", "consultant")
 #: The lines a chart draws (the groups with the most results); the tables hold every group.
 CHART_LINES = 8
-SCORES = (1, 2, 3, 4, 5)
 
-_LOCAL_DAY = "(sr.at AT TIME ZONE %(tz)s)::date"
-_KEYS = {
-    # A delivery interview is its own line whatever its rule; a result without a rule is named by its source.
-    "rule": f"""CASE WHEN sr.source = '{SatisfactionSource.DELIVERY_INTERVIEW.value}' THEN 'source:' || sr.source
-                     WHEN sr.rule_code <> '' THEN sr.rule_code ELSE 'source:' || sr.source END""",
-    "store": "c.store_id::text",
-    "advisor": "COALESCE(advisor.name, '')",
-    "consultant": "COALESCE(consultant.name, '')",
-}
-_JOINS = {
-    "advisor": f"""LEFT JOIN LATERAL (
-        SELECT ro.service_advisor AS name
-        FROM {REPAIR_ORDER_TABLE} ro JOIN {VEHICLE_TABLE} rv ON rv.id = ro.vehicle_id
-        WHERE rv.customer_id = sr.customer_id AND ro.settle_date <= {_LOCAL_DAY}
-        ORDER BY ro.settle_date DESC, ro.id DESC LIMIT 1) advisor ON true""",
-    "consultant": f"""LEFT JOIN LATERAL (
-        SELECT cv.sales_consultant AS name
-        FROM {VEHICLE_TABLE} cv
-        WHERE cv.customer_id = sr.customer_id AND cv.delivery_date <= {_LOCAL_DAY}
-        ORDER BY cv.delivery_date DESC, cv.id DESC LIMIT 1) consultant ON true""",
-}
+# The figures' dimension each grouping sums (a store's figures are those of its rule keys, as
+# every result is in exactly one rule key), and the group's key.
+_DIMENSIONS = {"rule": "rule", "store": "rule", "advisor": "advisor", "consultant": "consultant"}
+_KEYS = {"rule": "f.key", "store": "f.store_id::text", "advisor": "f.key", "consultant": "f.key"}
 
 
 @dataclass
@@ -135,32 +117,33 @@ def _labels(grouping: str, keys: set[str]) -> dict[str, str]:
 def satisfaction_trend(
     *, store_ids: list[int], first: datetime.date, last: datetime.date, grouping: str, today: datetime.date
 ) -> SatisfactionTrend:
-    """The months ``first`` .. ``last`` (first days of their months) of the results of the customers
-    of ``store_ids``, grouped by ``grouping`` (one of ``GROUPINGS``); the groups with the most
-    results first. Two queries (three when grouped by store: the stores' names)."""
+    """The months ``first`` .. ``last`` (first days of their months) of the results of the stores
+    ``store_ids``, grouped by ``grouping`` (one of ``GROUPINGS``); the groups with the most results
+    first. Two queries on the monthly figures (three when grouped by store: the stores' names),
+    whatever the number of results."""
     if grouping not in GROUPINGS:
         raise ValueError(grouping)
     params = {
-        "tz": settings.TIME_ZONE,
         "store_ids": list(store_ids),
-        "start": local_midnight(first),
-        "end": local_midnight(add_months(last, 1)),
+        "first": first,
+        "last": last,
+        "dimension": _DIMENSIONS[grouping],
     }
-    where = f"""FROM {RESULT_TABLE} sr JOIN {CUSTOMER_TABLE} c ON c.id = sr.customer_id
-        {_JOINS.get(grouping, "")}
-        WHERE c.store_id = ANY(%(store_ids)s) AND sr.at >= %(start)s AND sr.at < %(end)s"""
-    dissatisfied = SatisfactionVerdict.DISSATISFIED.value
-    with connection.cursor() as cursor:
+    where = f"""FROM {MONTH_TABLE} f
+        WHERE f.store_id = ANY(%(store_ids)s) AND f.month BETWEEN %(first)s AND %(last)s
+          AND f.dimension = %(dimension)s"""
+    scores = ", ".join(f"COALESCE(sum(f.score_{score}), 0)" for score in SCORES)
+    with connections[router.db_for_read(SatisfactionMonth)].cursor() as cursor:
         cursor.execute(
-            f"""SELECT {_KEYS[grouping]} AS key, date_trunc('month', sr.at AT TIME ZONE %(tz)s)::date AS month,
-                       count(*), count(sr.score), COALESCE(sum(sr.score), 0),
-                       count(*) FILTER (WHERE sr.verdict = '{dissatisfied}')
+            f"""SELECT {_KEYS[grouping]} AS key, f.month, sum(f.results), sum(f.scored), sum(f.score_sum),
+                       sum(f.dissatisfied)
                 {where} GROUP BY 1, 2""",
             params,
         )
         rows = cursor.fetchall()
-        cursor.execute(f"SELECT sr.score, count(*) {where} GROUP BY 1", params)
-        scores = dict(cursor.fetchall())
+        params["dimension"] = "rule"  # the distribution: every result once
+        cursor.execute(f"SELECT {scores}, COALESCE(sum(f.results - f.scored), 0) {where}", params)
+        *score_counts, unscored = cursor.fetchone()
 
     current = today.replace(day=1)
     months, month = [], first
@@ -170,7 +153,7 @@ def satisfaction_trend(
     by_month = {entry.month: entry for entry in months}
     groups: dict[str, Group] = {}
     for key, row_month, results, scored, score_sum, unhappy in rows:
-        figures = Figures(results, scored, score_sum, unhappy)
+        figures = Figures(int(results), int(scored), int(score_sum), int(unhappy))
         group = groups.setdefault(key, Group(key, key))
         group.months[row_month] = figures
         group.total.add(figures)
@@ -180,5 +163,5 @@ def satisfaction_trend(
     for group in groups.values():
         group.label = labels.get(group.key, group.key)
     ordered = sorted(groups.values(), key=lambda group: (-group.total.results, group.label))
-    distribution = [(score, scores.get(score, 0)) for score in SCORES]
-    return SatisfactionTrend(months=months, groups=ordered, distribution=distribution, unscored=scores.get(None, 0))
+    distribution = [(score, int(count)) for score, count in zip(SCORES, score_counts, strict=True)]
+    return SatisfactionTrend(months=months, groups=ordered, distribution=distribution, unscored=int(unscored))

@@ -42,6 +42,7 @@ from customers.privacy import (
     erasure_handlers,
     tombstone_hash,
 )
+from customers.satisfaction_figures import satisfaction_figures_pairs_of_customers, satisfaction_figures_refresh
 from customers.selectors import customer_editable_fields
 from customers.volumes import refresh_volumes_on_commit
 
@@ -400,6 +401,18 @@ def customer_erase(*, customer, user, reason: str):
             detail={"reason": reason[:300], "changed": changed},
         )
     return tombstone
+
+
+def customers_delete(*, queryset) -> int:
+    """Delete the customers of ``queryset`` (the admin's deletion; an erasure keeps the card) and
+    everything that goes with them. Their satisfaction results go too (cascade), so the monthly
+    satisfaction figures of the months and stores those results counted in are recounted in the
+    same transaction (customers.satisfaction_figures). Returns the rows deleted."""
+    with transaction.atomic():
+        pairs = satisfaction_figures_pairs_of_customers(customer_ids=list(queryset.values_list("pk", flat=True)))
+        deleted, _by_model = queryset.delete()
+        satisfaction_figures_refresh(pairs=pairs)
+    return deleted
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ SCENARIOS = {
     "AgentUser": {"work_the_queue"},
     "AdvisorUser": {"search_customers", "open_card", "arrivals_board"},
     "SalesUser": {"prospects", "my_tasks"},
-    "ManagerUser": {"followup_reports", "complaint_dashboard", "retention_dashboard"},
+    "ManagerUser": {"followup_reports", "complaint_dashboard", "retention_dashboard", "satisfaction_over_time"},
     "ApiUser": {"list_customers"},
     "CeilingUser": {"healthz"},
 }
@@ -121,6 +121,7 @@ def test_every_path_the_scenarios_ask_for_is_a_page_of_the_site(tree):
         "/customers/arrivals/",
         "/customers/prospects/",
         "/customers/retention/",
+        "/customers/satisfaction/",
         "/complaints/dashboard/",
         "/followups/mine/",
         "/followups/queue/",
@@ -187,13 +188,15 @@ def test_the_desks_data_is_written_once_and_topped_up(store_a, monkeypatch):
                 " (SELECT count(*) FROM customers_appointment WHERE is_vip),"
                 " (SELECT count(*) FROM followups_followuptask WHERE assignee_id = %(c)s AND status = 'open'),"
                 " (SELECT count(*) FROM complaints_complaint),"
-                " (SELECT count(*) FROM complaints_complaint WHERE status = 'closed')",
+                " (SELECT count(*) FROM complaints_complaint WHERE status = 'closed'),"
+                " (SELECT count(*) FROM customers_satisfactionresult WHERE store_id IS NOT NULL),"
+                " (SELECT COALESCE(sum(results), 0) FROM customers_satisfactionmonth WHERE dimension = 'rule')",
                 {"c": consultant.pk, "a": advisor.pk, "d": today},
             )
             return list(cursor.fetchone())
 
     driver.desk_data_ensure(stores=[store_a], today=today)
-    assert counts() == [5, 4, 1, 3, 6, 4]
+    assert counts() == [5, 4, 1, 3, 6, 4, 10, 10]
     driver.desk_data_ensure(stores=[store_a], today=today)
-    assert counts() == [5, 4, 1, 3, 6, 4]
+    assert counts() == [5, 4, 1, 3, 6, 4, 10, 10]
     assert "benchdb" in sys.modules

@@ -11,6 +11,7 @@ import time_machine
 from django.urls import reverse
 
 from customers.models import SatisfactionResult
+from customers.satisfaction import satisfaction_result_record
 from tests.factories import CustomerFactory, RepairOrderFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,12 +26,11 @@ def at(day, hour=10, minute=0):
 
 
 def result(customer, when, score, *, source="call", rule_code="post_repair_callback", verdict=None):
-    if verdict is None:
-        verdict = "dissatisfied" if score <= 2 else "satisfied" if score >= 4 else "neutral"
-    return SatisfactionResult.objects.create(
+    """Recorded through the service, after the customer's cars and repair orders: credited then."""
+    return satisfaction_result_record(
         customer=customer, at=when, score=score, verdict=verdict, department="service", source=source,
         rule_code=rule_code, reference=f"test:{SatisfactionResult.objects.count()}",
-    )  # fmt: skip
+    )[0]  # fmt: skip
 
 
 @pytest.fixture
