@@ -364,7 +364,7 @@ def club_and_marketing_data_ensure(*, stores, today: datetime.date) -> None:
             if Segment.objects.filter(store=store, description="load bench").exists():
                 continue
             Segment.objects.bulk_create(
-                Segment(name=name, store=store, definition=definition, description="load bench")
+                Segment(name=f"{name}（{store.code}）", store=store, definition=definition, description="load bench")
                 for name, definition in SEGMENTS
             )
         for store in stores:

@@ -72,6 +72,7 @@ def main() -> None:
         default="",
         help="only the pages whose name holds one of these comma-separated words (a detail page needs its list)",
     )
+    parser.add_argument("--search", default="车主12345", help="what the advisor searches (a name of the bench)")
     parser.add_argument(
         "--slow-ms", type=float, default=0, help="print the statements of a page's last request that took this long"
     )
@@ -120,6 +121,8 @@ def main() -> None:
                     session.save()
             clients[role] = client
         client = clients[role]
+        if name == "customer search":
+            data = {"q": args.search}
         if name.startswith("follow-up reports") and args.report_start:
             data = {"start": args.report_start, "end": args.report_end or args.report_start}
         counts, elapsed = [], 0.0
@@ -147,7 +150,7 @@ def main() -> None:
         if args.slow_ms:
             for query in queries.captured_queries:
                 if float(query["time"]) * 1000 >= args.slow_ms:
-                    print(f"    {float(query['time']) * 1000:.0f} ms: {query['sql'][:3000]}")  # noqa: T201
+                    print(f"    {float(query['time']) * 1000:.0f} ms: {query['sql']}")  # noqa: T201
 
 
 if __name__ == "__main__":

@@ -235,7 +235,7 @@ def test_the_desks_data_is_written_once_and_topped_up(store_a, monkeypatch):
 
 
 @pytest.mark.django_db
-def test_the_club_segments_campaigns_and_events_are_written_once(store_a, monkeypatch):
+def test_the_club_segments_campaigns_and_events_are_written_once(store_a, store_b, monkeypatch):
     """The club started and run, the segment facts built, segments, campaigns and events with their
     lists: written where missing, never twice."""
     from django.db import connection
@@ -267,8 +267,9 @@ def test_the_club_segments_campaigns_and_events_are_written_once(store_a, monkey
             )
             return list(cursor.fetchone())
 
-    driver.club_and_marketing_data_ensure(stores=[store_a], today=today)
-    expected = [12, 1, 12, len(driver.SEGMENTS), 3, 2, 5, 4, 10, 10]
+    # Store B has no owners: its club starts empty, its events have nobody on their lists.
+    driver.club_and_marketing_data_ensure(stores=[store_a, store_b], today=today)
+    expected = [12, 2, 12, 2 * len(driver.SEGMENTS), 6, 4, 10, 8, 10, 10]
     assert counts() == expected
-    driver.club_and_marketing_data_ensure(stores=[store_a], today=today)
+    driver.club_and_marketing_data_ensure(stores=[store_a, store_b], today=today)
     assert counts() == expected
