@@ -16,7 +16,7 @@ from crm.calendar import add_months, local_midnight
 from crm.models import User
 from crm.scoping import report_store_ids, scope_to_user_stores, visible_store_ids
 from customers.models import SatisfactionResult
-from customers.selectors import customer_queryset_for_user
+from customers.selectors import customer_visible_condition
 from customers.selectors.volumes import monthly_volumes
 
 LIST_RELATED = ["store", "customer", "vehicle", "complaint_type", "assigned_manager", "staff_concerned"]
@@ -40,7 +40,8 @@ def complaint_queryset_for_user(user) -> QuerySet[Complaint]:
     else:
         return Complaint.objects.none()
     if not user.is_superuser:
-        queryset = queryset.filter(customer__in=customer_queryset_for_user(user))
+        # Tested on each complaint's own card, not as ``customer IN (every card the user may see)``.
+        queryset = queryset.filter(customer_visible_condition(user, prefix="customer__"))
     return queryset
 
 

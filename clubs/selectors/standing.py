@@ -11,7 +11,7 @@ from django.utils import timezone
 from clubs.choices import TIER_NAMES, Tier
 from clubs.models import Membership, StoreClub, TierRule
 from clubs.run import ALLOCATION, MEMBERSHIP, POINTS, STORE_CLUB, tiers_on_sql
-from customers.selectors import CUSTOMER_TABLE, customer_queryset_for_user
+from customers.selectors import CUSTOMER_TABLE, customer_visible_condition
 
 EXPORT_HEADER = ("customer_no", "card_no", "tier", "balance", "expiring_30d")
 EXPIRING_DAYS = 30
@@ -131,4 +131,7 @@ def membership_for_customer(*, customer) -> Membership | None:
 
 def membership_queryset_for_user(user) -> QuerySet[Membership]:
     """The members whose cards ``user`` may see (their stores, their confidentiality)."""
-    return Membership.objects.filter(customer__in=customer_queryset_for_user(user)).select_related("customer", "store")
+    # Tested on each member's own card, not as ``customer IN (every card the user may see)``.
+    return Membership.objects.filter(customer_visible_condition(user, prefix="customer__")).select_related(
+        "customer", "store"
+    )
