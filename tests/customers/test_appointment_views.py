@@ -294,3 +294,21 @@ def test_manager_b_cannot_change_store_as_slots_nor_add_a_walk_in_there(client, 
     assert AppointmentSettings.objects.count() == 0
     assert Appointment.objects.count() == 0
     assert AuditLog.objects.filter(object_type="customers.appointmentsettings").count() == 0
+
+
+def test_the_bookings_report_pins_its_queries_for_few_and_many_bookings(
+    client, manager_a, advisor_a, store_a, django_assert_num_queries
+):
+    book(advisor_a, store_a, name="甲")
+    client.force_login(manager_a)
+    client.get(reverse("customers:appointment_report"))
+    query = {"first_day": "2026-12-02", "last_day": "2026-12-15"}
+
+    # the request's own (session, user, groups, permissions, the TOTP device, the store IDs), then the
+    # stores, the settings, the calendar and the days' counts in one aggregate: none per day or booking
+    with django_assert_num_queries(12):
+        assert client.get(reverse("customers:appointment_report"), query).context["chart"]["booked"][1] == 1
+    for number in range(6):
+        book(advisor_a, store_a, name=f"乙{number}", slot=datetime.time(10 + number))
+    with django_assert_num_queries(12):
+        assert client.get(reverse("customers:appointment_report"), query).context["chart"]["booked"][1] == 7
