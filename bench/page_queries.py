@@ -5,7 +5,7 @@
 
 Each page is requested three times in this process through Django's test client, as the first
 bench account of the role that works it (``load_<role>_0``, logged in as after password and code),
-and printed with the queries of each request and the time of the last one. A detail page (a card,
+and printed with the queries and the time of each request (and the SQL time of the last one). A detail page (a card,
 a club member, a segment, the claimed call) is the first one its list showed just before.
 ``--only member,segment`` measures only the pages whose name holds one of the words. The counts are the
 same on a database of a few rows: the tests pin them (``django_assert_num_queries``); here they are
@@ -101,8 +101,8 @@ def main() -> None:
     setup_test_environment()  # the test client's templates and responses, without a test database
     clients: dict[str, Client] = {}
     found: dict[str, str] = {}
-    print("| page or action | queries (1st, 2nd, 3rd request) | last request ms |")  # noqa: T201
-    print("|---|---|---|")  # noqa: T201
+    print("| page or action | queries (1st, 2nd, 3rd request) | ms (1st, 2nd, 3rd) | SQL ms of the 3rd |")  # noqa: T201
+    print("|---|---|---|---|")  # noqa: T201
     for role, name, path, data, method in PAGES:
         if words and not any(word in name for word in words):
             continue
@@ -125,7 +125,7 @@ def main() -> None:
             data = {"q": args.search}
         if name.startswith("follow-up reports") and args.report_start:
             data = {"start": args.report_start, "end": args.report_end or args.report_start}
-        counts, elapsed = [], 0.0
+        counts, times = [], []
         for _attempt in range(3):
             target = path
             if path.startswith("{"):
@@ -137,7 +137,7 @@ def main() -> None:
             with CaptureQueriesContext(connection) as queries:
                 started = time.perf_counter()
                 response = getattr(client, method)(target, data, secure=True, **headers)
-                elapsed = time.perf_counter() - started
+                times.append((time.perf_counter() - started) * 1000)
             if response.status_code != 200:
                 raise SystemExit(f"{name}: HTTP {response.status_code} for {target}")
             text = response.content.decode()
@@ -146,7 +146,9 @@ def main() -> None:
                 if shown and reader == role and (key == "outcome" or key not in found):
                     found[key] = shown.group(1)  # the claimed call changes; a card, member, segment stays
             counts.append(len(queries))
-        print(f"| {name} | {', '.join(map(str, counts))} | {elapsed * 1000:.0f} |")  # noqa: T201
+        sql_ms = sum(float(query["time"]) for query in queries.captured_queries) * 1000
+        shown = ", ".join(f"{ms:.0f}" for ms in times)
+        print(f"| {name} | {', '.join(map(str, counts))} | {shown} | {sql_ms:.0f} |")  # noqa: T201
         if args.slow_ms:
             for query in queries.captured_queries:
                 if float(query["time"]) * 1000 >= args.slow_ms:

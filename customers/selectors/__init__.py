@@ -93,21 +93,6 @@ def customers_hidden_from(user) -> QuerySet:
     return restricted.exclude(named | managed).values("pk")
 
 
-def customer_visible_condition(user, *, prefix: str) -> Q:
-    """The whole rule (the user's stores and the levels the user may see there) as a condition on
-    a model pointing at Customer (``prefix``: ``"customer__"``), tested on each row's own card,
-    joined by its key. For lists of appointments, complaints or members: written as ``customer IN
-    (every card the user may see)`` the planner may read every card of the user's stores (a
-    million for a group) to answer for a page of rows."""
-    if not (user and user.is_authenticated):
-        return Q(pk__in=[])
-    condition = customer_visibility_condition(user, prefix=prefix)
-    store_ids = visible_store_ids(user)
-    if store_ids is not None:
-        condition &= Q(**{f"{prefix}store_id__in": store_ids})
-    return condition
-
-
 def customer_visibility_sql(user, *, alias: str) -> tuple[str, dict]:
     """The same rule as an SQL fragment on the customers_customer row ``alias``, with its named
     parameters (``%(visible_...)s``), for set-based code such as the call queue's claim."""
