@@ -436,7 +436,7 @@ def club_and_marketing_data_ensure(*, stores, today: datetime.date) -> None:
             )
         cursor.execute(
             "ANALYZE customers_segment; ANALYZE followups_campaign; ANALYZE clubs_clubevent; "
-            "ANALYZE clubs_eventregistration"
+            "ANALYZE clubs_eventregistration; ANALYZE customers_customerstats"  # the club run rewrote tiers
         )
 
 
