@@ -17,8 +17,9 @@ computed from their authenticator secret, the way their phone app computes it), 
 - ``SalesUser``: prospects, My tasks; now and then the delivery desk's buyer search;
 - ``ManagerUser``: follow-up reports of one month, the complaint dashboard, the retention dashboard;
   now and then the customer and complaint lists, the club's members, segments and a segment's page,
-  SMS campaigns, the assigned calls of all staff, the follow-up rules, tomorrow's queue preview,
-  bookings against capacity, delivery interviews, prospects won and lost;
+  SMS campaigns, the assigned calls of all staff, the follow-up rules, bookings against capacity,
+  delivery interviews, prospects won and lost (not tomorrow's queue preview: one count per store and
+  rule, seconds for a group; bench/page_queries.py measures it alone);
 - ``ApiUser``: a token from ``POST /api/token/`` (with ``otp_code``), then pages of ``/api/customers/``;
 - ``CeilingUser``: ``/healthz`` (one in every run), the machine's ceiling in the same run.
 """
@@ -302,10 +303,6 @@ class ManagerUser(StaffUser):
     @task(1)
     def followup_rules(self):
         self.page("/followups/rules/", "follow-up rules")
-
-    @task(1)
-    def queue_preview(self):
-        self.page("/followups/preview/", "tomorrow's queue preview")
 
     @task(1)
     def bookings_report(self):
