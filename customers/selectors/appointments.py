@@ -148,7 +148,8 @@ def appointment_queryset_for_user(user) -> QuerySet[Appointment]:
     """Appointments of the stores the user works in, on the cards the user may see: the card levels
     as "not one of the few restricted cards hidden from the user" (customers_hidden_from, an
     indexed anti-join), as the call queue reads its tasks, not as ``customer IN (every card the
-    user may see)``, which had the planner read every card of the user's stores."""
+    user may see)``, whose plan rests on estimates (for the complaint and member lists of a group
+    it hashed all million cards; for a day's bookings it looked them up one by one)."""
     return scope_to_user_stores(Appointment.objects.all(), user).exclude(customer_id__in=customers_hidden_from(user))
 
 
