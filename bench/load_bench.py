@@ -179,6 +179,7 @@ def prepare(*, accounts: int, open_tasks: int) -> dict:
     setup["report_month"] = {"start": end.replace(day=1).isoformat(), "end": end.isoformat()}
     setup["open_tasks"] = open_tasks
     desk_data_ensure(stores=stores, today=today)
+    club_and_marketing_data_ensure(stores=stores, today=today)
     connection.close()
     return setup
 
@@ -351,6 +352,127 @@ def desk_data_ensure(*, stores, today: datetime.date) -> None:
             cursor.execute("ANALYZE customers_satisfactionresult; ANALYZE customers_satisfactionmonth")
 
 
+#: The group's club, segments, campaigns and events, as a group working with the CRM for a while
+#: has them: the club started a year ago in every store (every owner a member, a year of points
+#: earned by the nightly run), a few segments per store, two campaigns a month for two years, an
+#: event every two weeks for two years and the next few, each with its list of owners.
+CLUB_STARTED_MONTHS_AGO = 12
+SEGMENTS = [
+    ("全部车主", {}),
+    ("六至十二个月未回厂", {"activity": ["dormant"]}),
+    ("流失客户", {"activity": ["lost"]}),
+    ("换购窗口期", {"lifecycle": ["replacement"]}),
+    ("高价值客户", {"value": ["top"]}),
+    ("保内活跃客户", {"lifecycle": ["in_warranty"], "activity": ["active"]}),
+]
+CAMPAIGNS_PER_STORE = 48
+EVENTS_PER_STORE = 56  # 52 over two years, 4 to come
+REGISTRATIONS_PER_EVENT = 40
+
+
+def club_and_marketing_data_ensure(*, stores, today: datetime.date) -> None:
+    """Idempotent like ``desk_data_ensure``: the segment facts when never built, each store's club
+    started (``club_start``) and run through yesterday (``club_run``, the nightly run's own code) when
+    it has none, and the bench's segments, campaigns and events (marked ``load bench``) where missing."""
+    from benchdb import filler_columns
+    from django.db import connection, transaction
+
+    from clubs.models import StoreClub
+    from clubs.run import club_run, club_start
+    from crm.calendar import add_months
+    from customers.facts import customer_stats_refresh
+    from customers.models import CustomerStats, Segment
+
+    if not CustomerStats.objects.exists():
+        customer_stats_refresh(today=today)
+    fresh = [store for store in stores if not StoreClub.objects.filter(store=store).exists()]
+    if fresh:
+        with transaction.atomic():
+            for store in fresh:
+                club_start(store=store, started_on=add_months(today, -CLUB_STARTED_MONTHS_AGO))
+        with transaction.atomic():
+            club_run(through=today - datetime.timedelta(days=1), store_ids=[store.pk for store in fresh])
+    with connection.cursor() as cursor:
+        for store in stores:
+            if Segment.objects.filter(store=store, description="load bench").exists():
+                continue
+            Segment.objects.bulk_create(
+                Segment(name=f"{name}（{store.code}）", store=store, definition=definition, description="load bench")
+                for name, definition in SEGMENTS
+            )
+        for store in stores:
+            cursor.execute(
+                "SELECT count(*) FROM followups_campaign WHERE store_id = %s AND template LIKE %s",
+                [store.pk, "%load bench%"],
+            )
+            missing = CAMPAIGNS_PER_STORE - cursor.fetchone()[0]
+            if missing <= 0:
+                continue
+            segment = Segment.objects.filter(store=store, description="load bench").order_by("pk").first()
+            names, values = filler_columns("followups_campaign", {
+                "store_id": "%(store)s", "name": "'保养促销 ' || g", "kind": "'promotion'", "segment_id": "%(segment)s",
+                "districts": "'[]'::jsonb", "template": "'{name}您好，冬季保养八折。load bench'",
+                "send_at": "now() - (g * 15) * interval '1 day' + interval '30 days'", "holdout_percent": "10",
+                "status": "CASE WHEN g <= 2 THEN 'draft' ELSE 'sent' END", "created_at": "now()",
+                "updated_at": "now()",
+            })  # fmt: skip
+            cursor.execute(
+                f"INSERT INTO followups_campaign ({names}) SELECT {values} FROM generate_series(1, %(missing)s) g",
+                {"store": store.pk, "segment": segment.pk, "missing": missing},
+            )
+        for store in stores:
+            cursor.execute(
+                "SELECT count(*) FROM clubs_clubevent WHERE store_id = %s AND place = 'load bench'", [store.pk]
+            )
+            missing = EVENTS_PER_STORE - cursor.fetchone()[0]
+            if missing <= 0:
+                continue
+            names, values = filler_columns("clubs_clubevent", {
+                "store_id": "%(store)s", "title": "'车主课堂 ' || g",
+                "kind": "(ARRAY['new_owner_class','self_drive_tour','maintenance_lecture'])[1 + g %% 3]",
+                "starts_at": "now() + (4 - g) * interval '14 days' + interval '1 day'",
+                "ends_at": "now() + (4 - g) * interval '14 days' + interval '1 day 3 hours'",
+                "place": "'load bench'", "capacity": "50", "points_for_attending": "200", "invitation_template": "''",
+                "created_at": "now()", "updated_at": "now()",
+            })  # fmt: skip
+            cursor.execute(
+                f"INSERT INTO clubs_clubevent ({names}) SELECT {values} FROM generate_series(1, %(missing)s) g",
+                {"store": store.pk, "missing": missing},
+            )
+            # Each new event's list: owners of the store (different ones per event); those of a past
+            # event came, one in ten of a coming one waits for a place.
+            names, values = filler_columns("clubs_eventregistration", {
+                "event_id": "e.id", "customer_id": "c.id",
+                "status": "CASE WHEN e.ends_at < now() THEN 'attended' WHEN c.n %% 10 = 0 THEN 'waiting' "
+                          "ELSE 'registered' END",
+                "source": "'phone'", "registered_at": "e.starts_at - interval '7 days'",
+                "checked_in_at": "CASE WHEN e.ends_at < now() THEN e.starts_at END",
+                "created_at": "now()", "updated_at": "now()",
+            })  # fmt: skip
+            cursor.execute(
+                f"""
+                WITH e AS (
+                    SELECT ev.id, ev.starts_at, ev.ends_at, row_number() OVER (ORDER BY ev.id) - 1 AS k
+                    FROM clubs_clubevent ev
+                    WHERE ev.store_id = %(store)s AND ev.place = 'load bench'
+                      AND NOT EXISTS (SELECT 1 FROM clubs_eventregistration r WHERE r.event_id = ev.id)
+                ), c AS (
+                    SELECT cu.id, row_number() OVER (ORDER BY cu.id) - 1 AS n FROM (
+                        SELECT id FROM customers_customer
+                        WHERE store_id = %(store)s AND confidentiality = 'normal' ORDER BY id LIMIT %(needed)s
+                    ) cu
+                )
+                INSERT INTO clubs_eventregistration ({names})
+                SELECT {values} FROM e JOIN c ON c.n / %(per_event)s = e.k
+                """,
+                {"store": store.pk, "per_event": REGISTRATIONS_PER_EVENT, "needed": missing * REGISTRATIONS_PER_EVENT},
+            )
+        cursor.execute(
+            "ANALYZE customers_segment; ANALYZE followups_campaign; ANALYZE clubs_clubevent; "
+            "ANALYZE clubs_eventregistration; ANALYZE customers_customerstats"  # the club run rewrote tiers
+        )
+
+
 def start_gunicorn(env: dict, port: int, workers: int) -> subprocess.Popen:
     command = dockerfile_command()
     options = command[2:]
@@ -461,7 +583,7 @@ def main() -> None:
     args = parser.parse_args()
     user_counts = [int(part) for part in args.users.split(",") if part.strip()]
     accounts = max([*user_counts, args.agents_only])
-    if shutil.which("locust", path=str(Path(sys.executable).parent)) is None:
+    if not args.prepare_only and shutil.which("locust", path=str(Path(sys.executable).parent)) is None:
         raise SystemExit("locust is not installed: .venv/bin/pip install -r bench/requirements.txt")
 
     root = Path(tempfile.mkdtemp(prefix="crm-load-"))
@@ -471,15 +593,15 @@ def main() -> None:
     sys.path[:0] = [str(BASE_DIR), str(BASE_DIR / "bench")]
     process = None
     try:
+        setup = prepare(accounts=accounts, open_tasks=args.open_tasks)
+        if args.prepare_only:
+            say(f"database {args.database} prepared: {accounts} accounts per role, {args.open_tasks:,} open tasks")
+            return
         collected = subprocess.run(
             [sys.executable, *dockerfile_collectstatic()], cwd=BASE_DIR, env=env, capture_output=True, text=True
         )
         if collected.returncode != 0:
             raise SystemExit(f"collectstatic failed: {collected.stderr[-3000:]}")
-        setup = prepare(accounts=accounts, open_tasks=args.open_tasks)
-        if args.prepare_only:
-            say(f"database {args.database} prepared: {accounts} accounts per role, {args.open_tasks:,} open tasks")
-            return
         users_file = root / "users.json"
         users_file.write_text(json.dumps(setup))
         env["LOAD_USERS_FILE"] = str(users_file)

@@ -5,7 +5,9 @@
 
 Each page is requested three times in this process through Django's test client, as the first
 bench account of the role that works it (``load_<role>_0``, logged in as after password and code),
-and printed with the queries of each request and the time of the last one. The counts are the
+and printed with the queries and the time of each request (and the SQL time of the last one). A detail page (a card,
+a club member, a segment, the claimed call) is the first one its list showed just before.
+``--only member,segment`` measures only the pages whose name holds one of the words. The counts are the
 same on a database of a few rows: the tests pin them (``django_assert_num_queries``); here they are
 read on a million owners, to show they do not grow with the data.
 """
@@ -19,21 +21,46 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 #: (role, page, path, GET parameters or POST data, method) — the pages of bench/load/locustfile.py.
+#: A path in braces is a detail page whose ID an earlier page of the list showed (``FOUND``).
 PAGES = [
     ("call_agent", "call queue page", "/followups/queue/", {}, "get"),
     ("call_agent", "call: claim next", "/followups/queue/next/", {}, "post"),
-    ("call_agent", "call: record outcome + claim next", "outcome", {"outcome": "reached", "notes": ""}, "post"),
+    ("call_agent", "call: record outcome + claim next", "{outcome}", {"outcome": "reached", "notes": ""}, "post"),
     ("service_advisor", "customer search", "/customers/", {"q": "车主12345"}, "get"),
-    ("service_advisor", "customer card", "card", {}, "get"),
+    ("service_advisor", "customer card", "{card}", {}, "get"),
     ("service_advisor", "arrivals board", "/customers/arrivals/", {}, "get"),
+    ("service_advisor", "complaint list", "/complaints/", {}, "get"),
+    ("service_advisor", "club members", "/club/", {}, "get"),
+    ("service_advisor", "club member page (points ledger)", "{member}", {}, "get"),
+    ("service_advisor", "club events", "/club/events/", {}, "get"),
     ("sales_consultant", "prospects", "/customers/prospects/", {}, "get"),
     ("sales_consultant", "my tasks", "/followups/mine/", {}, "get"),
+    ("sales_consultant", "delivery desk, buyer search", "/customers/desk/delivery/", {"q": "车主23456"}, "get"),
     ("manager", "follow-up reports, one month", "/followups/reports/", {}, "get"),
     ("manager", "complaint dashboard", "/complaints/dashboard/", {}, "get"),
     ("manager", "retention dashboard", "/customers/retention/", {}, "get"),
     ("manager", "satisfaction over time, by advisor", "/customers/satisfaction/", {"by": "advisor"}, "get"),
+    ("manager", "customer list, group", "/customers/", {}, "get"),
+    ("manager", "complaint list, group", "/complaints/", {}, "get"),
+    ("manager", "club members, group", "/club/", {}, "get"),
+    ("manager", "segments", "/customers/segments/", {}, "get"),
+    ("manager", "segment page", "{segment}", {}, "get"),
+    ("manager", "SMS campaigns", "/followups/campaigns/", {}, "get"),
+    ("manager", "assigned calls (My tasks, all staff)", "/followups/mine/", {}, "get"),
+    ("manager", "follow-up rules", "/followups/rules/", {}, "get"),
+    ("manager", "tomorrow's queue preview", "/followups/preview/", {}, "get"),
+    ("manager", "bookings against capacity", "/customers/appointments/report/", {}, "get"),
+    ("manager", "delivery interviews", "/customers/interviews/", {}, "get"),
+    ("manager", "prospects won and lost", "/customers/prospects/report/", {}, "get"),
     ("api", "API customer list", "/api/customers/", {"page": 7}, "get"),
 ]
+#: The detail pages' IDs, read from the pages before them: {name: (pattern, path, role that reads it)}.
+FOUND = {
+    "outcome": (r'action="/followups/queue/call/(\d+)/outcome/"', "/followups/queue/call/{}/outcome/", "call_agent"),
+    "card": (r'href="/customers/(\d+)/"', "/customers/{}/", "service_advisor"),
+    "member": (r'href="/club/members/(\d+)/"', "/club/members/{}/", "service_advisor"),
+    "segment": (r'href="/customers/segments/(\d+)/"', "/customers/segments/{}/", "manager"),
+}
 
 
 def main() -> None:
@@ -41,7 +68,17 @@ def main() -> None:
     parser.add_argument("--database", default="crm_bench_retention")
     parser.add_argument("--report-start", default="", help="the follow-up reports' first day (default: this month)")
     parser.add_argument("--report-end", default="")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="only the pages whose name holds one of these comma-separated words (a detail page needs its list)",
+    )
+    parser.add_argument("--search", default="车主12345", help="what the advisor searches (a name of the bench)")
+    parser.add_argument(
+        "--slow-ms", type=float, default=0, help="print the statements of a page's last request that took this long"
+    )
     args = parser.parse_args()
+    words = [word.strip() for word in args.only.split(",") if word.strip()]
     os.environ.update(
         DJANGO_SETTINGS_MODULE="config.settings.test",
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{args.database}",
@@ -65,9 +102,11 @@ def main() -> None:
     setup_test_environment()  # the test client's templates and responses, without a test database
     clients: dict[str, Client] = {}
     found: dict[str, str] = {}
-    print("| page or action | queries (1st, 2nd, 3rd request) | last request ms |")  # noqa: T201
-    print("|---|---|---|")  # noqa: T201
+    print("| page or action | queries (1st, 2nd, 3rd request) | ms (1st, 2nd, 3rd) | SQL ms of the 3rd |")  # noqa: T201
+    print("|---|---|---|---|")  # noqa: T201
     for role, name, path, data, method in PAGES:
+        if words and not any(word in name for word in words):
+            continue
         if role not in clients:
             user = User.objects.get(username=f"load_{role}_0")
             client = Client(HTTP_X_FORWARDED_PROTO="https")
@@ -83,31 +122,38 @@ def main() -> None:
                     session.save()
             clients[role] = client
         client = clients[role]
+        if name == "customer search":
+            data = {"q": args.search}
         if name.startswith("follow-up reports") and args.report_start:
             data = {"start": args.report_start, "end": args.report_end or args.report_start}
-        counts, elapsed = [], 0.0
+        counts, times = [], []
         for _attempt in range(3):
             target = path
-            if path == "outcome":
-                target = f"/followups/queue/call/{found['claimed']}/outcome/"
-            elif path == "card":
-                target = f"/customers/{found['card']}/"
+            if path.startswith("{"):
+                key = path.strip("{}")
+                if key not in found:
+                    raise SystemExit(f"{name}: no page before it showed one ({FOUND[key][0]})")
+                target = FOUND[key][1].format(found[key])
             headers = {"HTTP_HX_REQUEST": "true"} if method == "post" else {}
             with CaptureQueriesContext(connection) as queries:
                 started = time.perf_counter()
                 response = getattr(client, method)(target, data, secure=True, **headers)
-                elapsed = time.perf_counter() - started
+                times.append((time.perf_counter() - started) * 1000)
             if response.status_code != 200:
                 raise SystemExit(f"{name}: HTTP {response.status_code} for {target}")
             text = response.content.decode()
-            claimed = re.search(r'action="/followups/queue/call/(\d+)/outcome/"', text)
-            if claimed:
-                found["claimed"] = claimed.group(1)
-            card = re.search(r'href="/customers/(\d+)/"', text)
-            if card and role == "service_advisor":
-                found.setdefault("card", card.group(1))
+            for key, (pattern, _path, reader) in FOUND.items():
+                shown = re.search(pattern, text)
+                if shown and reader == role and (key == "outcome" or key not in found):
+                    found[key] = shown.group(1)  # the claimed call changes; a card, member, segment stays
             counts.append(len(queries))
-        print(f"| {name} | {', '.join(map(str, counts))} | {elapsed * 1000:.0f} |")  # noqa: T201
+        sql_ms = sum(float(query["time"]) for query in queries.captured_queries) * 1000
+        shown = ", ".join(f"{ms:.0f}" for ms in times)
+        print(f"| {name} | {', '.join(map(str, counts))} | {shown} | {sql_ms:.0f} |")  # noqa: T201
+        if args.slow_ms:
+            for query in queries.captured_queries:
+                if float(query["time"]) * 1000 >= args.slow_ms:
+                    print(f"    {float(query['time']) * 1000:.0f} ms: {query['sql']}")  # noqa: T201
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from clubs.forms import (
     TopUpForm,
 )
 from clubs.models import StoreClub, TierRule
+from crm.api.pagination import CappedCountPaginator
 from crm.exceptions import ApplicationError
 from crm.scoping import stores_for_user
 
@@ -43,7 +44,9 @@ def member_list(request: HttpRequest) -> HttpResponse:
     stores = selectors.club_stores_for_user(request.user)
     form = MemberFilterForm(request.GET, stores=stores)
     queryset = selectors.member_list_for_user(user=request.user, **form.filters())
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    # A store has tens of thousands of members, a group a million: counted exactly up to a cap,
+    # estimated past it (a full count of every member took longer than the rest of the page).
+    page = CappedCountPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "form": form,
         "page": page,

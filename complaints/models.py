@@ -220,6 +220,8 @@ class Complaint(TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["store", "received_at"], name="complaint_store_received_idx"),
+            # The list's order for staff of several stores (the group): newest first, a page at a time.
+            models.Index(fields=["received_at", "id"], name="complaint_received_idx"),
             models.Index(fields=["customer", "status"], name="complaint_customer_status_idx"),
             models.Index(
                 fields=["response_due_at"],

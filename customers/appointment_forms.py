@@ -5,6 +5,7 @@ import datetime
 
 from django import forms
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import User
@@ -22,6 +23,12 @@ REPORT_MAX_DAYS = 92
 class AdvisorChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj) -> str:
         return obj.get_full_name() or obj.username
+
+    def show(self, advisors: list) -> None:
+        """Offer ``advisors``, read once, as the choices shown (a model choice field reads its
+        queryset again at every rendering); what is submitted is still checked against the queryset."""
+        empty = [("", self.empty_label)] if self.empty_label is not None else []
+        self.choices = [*empty, *((advisor.pk, self.label_from_instance(advisor)) for advisor in advisors)]
 
 
 class AppointmentBookForm(forms.Form):
@@ -59,11 +66,20 @@ class BoardFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         stores = stores_for_user(user).order_by("code")
         self.fields["store"].queryset = stores
-        store = None
-        if self.is_bound and self.data.get("store"):
-            store = stores.filter(pk=self.data.get("store")).first() if str(self.data.get("store")).isdigit() else None
-        self.store = store or stores.first()
+        # The user's stores and the store's advisors, each read once: the board shows the store
+        # choice only to staff of several stores, and the same advisors again in the walk-in form.
+        self.stores = list(stores)
+        asked = str(self.data.get("store", "")) if self.is_bound else ""
+        store = next((store for store in self.stores if str(store.pk) == asked), None)
+        self.store = store or (self.stores[0] if self.stores else None)
         self.fields["advisor"].queryset = store_advisors(store=self.store) if self.store else User.objects.none()
+
+    @cached_property
+    def advisors(self) -> list:
+        """The store's advisors, read once: this form's choice shows them, and the walk-in form's."""
+        advisors = list(self.fields["advisor"].queryset)
+        self.fields["advisor"].show(advisors)
+        return advisors
 
     def values(self) -> tuple:
         """(store, day, advisor, search): today and the first store when nothing valid is given."""
@@ -85,10 +101,13 @@ class WalkInForm(forms.Form):
         label=_("Service advisor"), queryset=None, required=False, empty_label=_("Any advisor")
     )
 
-    def __init__(self, *args, user, store, **kwargs):
+    def __init__(self, *args, user, store, advisors: list | None = None, **kwargs):
+        """``advisors``: the store's advisors when already read (the board's filter form read them)."""
         super().__init__(*args, **kwargs)
         self.user, self.store = user, store
         self.fields["advisor"].queryset = store_advisors(store=store)
+        if advisors is not None:
+            self.fields["advisor"].show(advisors)
 
     def clean_lookup(self):
         from customers.selectors import customer_queryset_for_user

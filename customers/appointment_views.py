@@ -140,7 +140,10 @@ def appointment_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
 def _board_context(request: HttpRequest) -> dict:
     filters = BoardFilterForm(request.GET or None, user=request.user)
     store, day, advisor, search = filters.values()
-    rows = arrivals_board(user=request.user, store=store, day=day, advisor=advisor, search=search) if store else []
+    # One store's day: as many rows as it has places and walk-ins, read at once (no count of their own).
+    rows = (
+        list(arrivals_board(user=request.user, store=store, day=day, advisor=advisor, search=search)) if store else []
+    )
     page = Paginator(rows, BOARD_PAGE_SIZE).get_page(request.GET.get("page"))
     settings = appointment_settings_for(store=store) if store else None
     return {
@@ -149,9 +152,9 @@ def _board_context(request: HttpRequest) -> dict:
         "day": day,
         "page": page,
         "capacity": settings.capacity if settings else 0,
-        "walk_in_form": WalkInForm(user=request.user, store=store) if store else None,
+        "walk_in_form": WalkInForm(user=request.user, store=store, advisors=filters.advisors) if store else None,
         "can_check_in": request.user.has_perm("customers.check_in_appointment"),
-        "several_stores": filters.fields["store"].queryset.count() > 1,
+        "several_stores": len(filters.stores) > 1,
     }
 
 

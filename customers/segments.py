@@ -240,7 +240,13 @@ def segment_customers_for_user(*, user, segment, today: datetime.date | None = N
     look-up and its estimated cost sent a list's first page to parallel workers (5 ms became 33 ms
     for a 100,000-card segment)."""
     facts = _facts_in_scope(user=user, segment=segment).filter(segment_condition(segment.definition or {}, today=today))
-    return customer_queryset_for_user(user).filter(pk__in=facts.values("customer_id"))
+    customers = customer_queryset_for_user(user)
+    if segment.store_id:
+        # The facts' store is the card's: said on the cards too, a page walks the store's cards in
+        # customer-number order (customer_store_no_idx), not every card of the group checking each
+        # one's facts (a 6,436-card segment of one store among a million: 56,000 cards walked).
+        customers = customers.filter(store_id=segment.store_id)
+    return customers.filter(pk__in=facts.values("customer_id"))
 
 
 def segment_customer_ids_sql(*, segment, store_id: int, prefix: str, today: datetime.date | None = None):

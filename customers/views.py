@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from crm.api.pagination import CappedCountPaginator
 from crm.exceptions import ApplicationError
 from crm.masking import phone_reveal_record
 from crm.scoping import sees_all_stores
@@ -89,7 +90,8 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     if found.message:
         messages.warning(request, found.message)
     customers = customer_with_matched_vehicle(customer_list_refine(found.customers, **refine), search=search)
-    paginator = Paginator(customers, PAGE_SIZE)
+    # A group's list holds a million cards: counted exactly up to a cap, estimated past it.
+    paginator = CappedCountPaginator(customers, PAGE_SIZE)
     if found.count is not None and refine.get("store") is None:
         paginator.count = found.count  # counted once, for the search's audit row
     page = paginator.get_page(request.GET.get("page"))

@@ -12,10 +12,15 @@ computed from their authenticator secret, the way their phone app computes it), 
 - ``AgentUser``: the call queue, "next call" then "save and next call" (reached), with the time a call
   takes between two outcomes (``LOAD_AGENT_THINK`` seconds, ``MIN,MAX``; ``0``: no pause at all, the
   claim-cycle run of agents only);
-- ``AdvisorUser``: searches customers by name, opens a card, the arrivals board;
-- ``SalesUser``: prospects, My tasks;
+- ``AdvisorUser``: searches customers by name, opens a card, the arrivals board; now and then the
+  complaint list, the club's members and a member's page, the club's events;
+- ``SalesUser``: prospects, My tasks; now and then the delivery desk's buyer search;
 - ``ManagerUser``: follow-up reports of one month, the complaint dashboard, the retention dashboard,
   satisfaction over time (the last 12 months, by service advisor of record);
+  now and then the customer and complaint lists, the club's members, segments and a segment's page,
+  SMS campaigns, the assigned calls of all staff, the follow-up rules, bookings against capacity,
+  delivery interviews, prospects won and lost (not tomorrow's queue preview: one count per store and
+  rule, seconds for a group; bench/page_queries.py measures it alone);
 - ``ApiUser``: a token from ``POST /api/token/`` (with ``otp_code``), then pages of ``/api/customers/``;
 - ``CeilingUser``: ``/healthz`` (one in every run), the machine's ceiling in the same run.
 """
@@ -43,6 +48,8 @@ AGENT_THINK = [float(part) for part in os.environ.get("LOAD_AGENT_THINK", "3,8")
 #: Seconds measured once everyone has logged in (0: until locust's own --run-time ends).
 MEASURE_SECONDS = float(os.environ.get("LOAD_MEASURE_SECONDS", "0"))
 CARD_LINK = re.compile(r'href="/customers/(\d+)/"')
+MEMBER_LINK = re.compile(r'href="/club/members/(\d+)/"')
+SEGMENT_LINK = re.compile(r'href="/customers/segments/(\d+)/"')
 OUTCOME_ACTION = re.compile(r'action="/followups/queue/call/(\d+)/outcome/"')
 _addresses = itertools.count(1)
 _logged_in = itertools.count(1)
@@ -196,13 +203,15 @@ class AgentUser(StaffUser):
 
 
 class AdvisorUser(StaffUser):
-    """A service advisor: searches a customer, opens the card, looks at the arrivals board."""
+    """A service advisor: searches a customer, opens the card, looks at the arrivals board; now and
+    then the complaints, the club's members (a member's points) and events."""
 
     weight = 12
     role = "service_advisor"
     pool = itertools.count()
     wait_time = between(1, 3)
     cards: list[str] = []
+    members: list[str] = []
 
     @task(3)
     def search_customers(self):
@@ -219,47 +228,117 @@ class AdvisorUser(StaffUser):
     def arrivals_board(self):
         self.page("/customers/arrivals/", "arrivals board")
 
+    @task(1)
+    def complaint_list(self):
+        self.page("/complaints/", "complaint list")
+
+    @task(1)
+    def club_members(self):
+        response = self.page("/club/", "club members")
+        self.members = MEMBER_LINK.findall(response.text or "")
+
+    @task(1)
+    def member_page(self):
+        if self.members:
+            self.page(f"/club/members/{random.choice(self.members)}/", "club member page (points ledger)")
+
+    @task(1)
+    def club_events(self):
+        self.page("/club/events/", "club events")
+
 
 class SalesUser(StaffUser):
-    """A sales consultant on prospects and My tasks."""
+    """A sales consultant on prospects and My tasks; now and then a buyer looked up at the delivery desk."""
 
     weight = 6
     role = "sales_consultant"
     pool = itertools.count()
     wait_time = between(1, 3)
 
-    @task
+    @task(3)
     def prospects(self):
         self.page("/customers/prospects/", "prospects")
 
-    @task
+    @task(3)
     def my_tasks(self):
         self.page("/followups/mine/", "my tasks")
 
+    @task(1)
+    def delivery_desk(self):
+        self.page("/customers/desk/delivery/", "delivery desk, buyer search", q=f"车主{random.randint(1, 99999)}")
+
 
 class ManagerUser(StaffUser):
-    """A manager of the whole group on the reports and dashboards."""
+    """A manager of the whole group on the reports and dashboards; now and then the lists behind
+    them (complaints, members, segments, campaigns, assigned calls, rules, bookings, interviews)."""
 
     weight = 6
     role = "manager"
     pool = itertools.count()
     wait_time = between(1, 3)
+    segments: list[str] = []
 
-    @task
+    @task(3)
     def followup_reports(self):
         self.page("/followups/reports/", "follow-up reports, one month", **SETUP["report_month"])
 
-    @task
+    @task(3)
     def complaint_dashboard(self):
         self.page("/complaints/dashboard/", "complaint dashboard")
 
-    @task
+    @task(3)
     def retention_dashboard(self):
         self.page("/customers/retention/", "retention dashboard")
 
     @task
     def satisfaction_over_time(self):
         self.page("/customers/satisfaction/", "satisfaction over time, by advisor", by="advisor")
+
+    @task(1)
+    def customer_list(self):
+        self.page("/customers/", "customer list, group")
+
+    @task(1)
+    def complaint_list(self):
+        self.page("/complaints/", "complaint list, group")
+
+    @task(1)
+    def club_members(self):
+        self.page("/club/", "club members, group")
+
+    @task(1)
+    def segment_list(self):
+        response = self.page("/customers/segments/", "segments")
+        self.segments = SEGMENT_LINK.findall(response.text or "")
+
+    @task(1)
+    def segment_page(self):
+        if self.segments:
+            self.page(f"/customers/segments/{random.choice(self.segments)}/", "segment page")
+
+    @task(1)
+    def campaigns(self):
+        self.page("/followups/campaigns/", "SMS campaigns")
+
+    @task(1)
+    def assigned_calls(self):
+        self.page("/followups/mine/", "assigned calls (My tasks, all staff)")
+
+    @task(1)
+    def followup_rules(self):
+        self.page("/followups/rules/", "follow-up rules")
+
+    @task(1)
+    def bookings_report(self):
+        self.page("/customers/appointments/report/", "bookings against capacity")
+
+    @task(1)
+    def delivery_interviews(self):
+        self.page("/customers/interviews/", "delivery interviews")
+
+    @task(1)
+    def prospect_report(self):
+        self.page("/customers/prospects/report/", "prospects won and lost")
 
 
 class ApiUser(StaffUser):

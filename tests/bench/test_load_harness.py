@@ -21,9 +21,33 @@ LOCUSTFILE = BENCH / "load" / "locustfile.py"
 
 SCENARIOS = {
     "AgentUser": {"work_the_queue"},
-    "AdvisorUser": {"search_customers", "open_card", "arrivals_board"},
-    "SalesUser": {"prospects", "my_tasks"},
-    "ManagerUser": {"followup_reports", "complaint_dashboard", "retention_dashboard", "satisfaction_over_time"},
+    "AdvisorUser": {
+        "search_customers",
+        "open_card",
+        "arrivals_board",
+        "complaint_list",
+        "club_members",
+        "member_page",
+        "club_events",
+    },
+    "SalesUser": {"prospects", "my_tasks", "delivery_desk"},
+    "ManagerUser": {
+        "followup_reports",
+        "complaint_dashboard",
+        "retention_dashboard",
+        "customer_list",
+        "complaint_list",
+        "club_members",
+        "segment_list",
+        "segment_page",
+        "campaigns",
+        "assigned_calls",
+        "followup_rules",
+        "bookings_report",
+        "delivery_interviews",
+        "prospect_report",
+        "satisfaction_over_time",
+    },
     "ApiUser": {"list_customers"},
     "CeilingUser": {"healthz"},
 }
@@ -122,8 +146,20 @@ def test_every_path_the_scenarios_ask_for_is_a_page_of_the_site(tree):
         "/customers/prospects/",
         "/customers/retention/",
         "/customers/satisfaction/",
+        "/customers/segments/",
+        "/customers/segments/1/",
+        "/customers/desk/delivery/",
+        "/customers/appointments/report/",
+        "/customers/interviews/",
+        "/customers/prospects/report/",
+        "/complaints/",
         "/complaints/dashboard/",
+        "/club/",
+        "/club/members/1/",
+        "/club/events/",
+        "/followups/campaigns/",
         "/followups/mine/",
+        "/followups/rules/",
         "/followups/queue/",
         "/followups/queue/next/",
         "/followups/queue/call/1/outcome/",
@@ -200,3 +236,44 @@ def test_the_desks_data_is_written_once_and_topped_up(store_a, monkeypatch):
     driver.desk_data_ensure(stores=[store_a], today=today)
     assert counts() == [5, 4, 1, 3, 6, 4, 10, 10]
     assert "benchdb" in sys.modules
+
+
+@pytest.mark.django_db
+def test_the_club_segments_campaigns_and_events_are_written_once(store_a, store_b, monkeypatch):
+    """The club started and run, the segment facts built, segments, campaigns and events with their
+    lists: written where missing, never twice."""
+    from django.db import connection
+
+    from tests.factories import CustomerFactory, VehicleFactory
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    driver = _driver()
+    monkeypatch.setattr(driver, "CAMPAIGNS_PER_STORE", 3)
+    monkeypatch.setattr(driver, "EVENTS_PER_STORE", 5)
+    monkeypatch.setattr(driver, "REGISTRATIONS_PER_EVENT", 2)
+    for _index in range(12):
+        VehicleFactory(customer=CustomerFactory(store=store_a), store=store_a, delivery_date=datetime.date(2024, 5, 1))
+    today = datetime.date(2026, 12, 2)
+
+    def counts() -> list[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT (SELECT count(*) FROM customers_customerstats),"
+                " (SELECT count(*) FROM clubs_storeclub),"
+                " (SELECT count(*) FROM clubs_membership),"
+                " (SELECT count(*) FROM customers_segment WHERE description = 'load bench'),"
+                " (SELECT count(*) FROM followups_campaign),"
+                " (SELECT count(*) FROM followups_campaign WHERE status = 'draft'),"
+                " (SELECT count(*) FROM clubs_clubevent),"
+                " (SELECT count(*) FROM clubs_clubevent WHERE starts_at > now()),"
+                " (SELECT count(*) FROM clubs_eventregistration),"
+                " (SELECT count(DISTINCT customer_id) FROM clubs_eventregistration)"
+            )
+            return list(cursor.fetchone())
+
+    # Store B has no owners: its club starts empty, its events have nobody on their lists.
+    driver.club_and_marketing_data_ensure(stores=[store_a, store_b], today=today)
+    expected = [12, 2, 12, 2 * len(driver.SEGMENTS), 6, 4, 10, 8, 10, 10]
+    assert counts() == expected
+    driver.club_and_marketing_data_ensure(stores=[store_a, store_b], today=today)
+    assert counts() == expected

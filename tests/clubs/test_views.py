@@ -227,6 +227,32 @@ def test_the_list_is_paginated_with_a_pinned_number_of_queries(
     assert response.context["page"].paginator.count == 3
 
 
+def test_past_the_cap_the_list_shows_the_databases_estimate_in_one_query_more(
+    client, advisor_a, three_members, monkeypatch, django_assert_num_queries
+):
+    """A group's million members are not counted on every page: exact up to the cap, then
+    PostgreSQL's estimate (one EXPLAIN), said to be one; every member stays reachable page by page."""
+    from clubs import views
+    from crm.api import pagination
+
+    monkeypatch.setattr(pagination, "COUNT_CAP", 2)
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    client.force_login(advisor_a)
+    client.get(reverse("clubs:members"))
+
+    with django_assert_num_queries(11):  # the 10 above, the count stopping at the cap + the estimate
+        first = client.get(reverse("clubs:members"))
+    second = client.get(reverse("clubs:members"), {"page": 2})
+
+    html = first.content.decode()
+    assert first.context["page"].paginator.count_is_estimate is True
+    assert "data-count-estimate" in html
+    assert "About " in html
+    members = [m.pk for m in first.context["page"].object_list] + [m.pk for m in second.context["page"].object_list]
+    assert sorted(members) == sorted(member.pk for member in three_members.values())
+    assert second.context["page"].has_next() is False
+
+
 # --- the member's page --------------------------------------------------------------------------
 
 

@@ -138,9 +138,10 @@ def test_the_board_shows_the_day_by_slot_with_vips_first_and_a_pinned_query_coun
     book(advisor_a, store_a, name="明天的")
     client.force_login(advisor_a)
 
-    # session, user, groups, permissions (2), the user's stores, the first store, count, settings, stores
-    # count, advisors (filter and walk-in form), the page: none per row
-    with django_assert_num_queries(13):
+    # session, user, groups, permissions (2), the user's store IDs, the stores (the first one and
+    # whether there are several), the day's rows (no count of their own), the settings, the advisors
+    # (once for the filter and the walk-in form): none per row
+    with django_assert_num_queries(10):
         response = client.get(reverse("customers:arrivals"))
 
     rows = list(response.context["page"].object_list)
@@ -150,6 +151,12 @@ def test_the_board_shows_the_day_by_slot_with_vips_first_and_a_pinned_query_coun
     html = response.content.decode()
     assert html.count('data-form="check-in"') == 6
     assert html.index(f'id="arrival-{vip.pk}"') < html.index(f'id="arrival-{regular.pk}"')
+    for number in range(8):
+        book(
+            advisor_a, store_a, day=TODAY, slot=datetime.time(11 + number // 2, 30 * (number % 2)), name=f"下午{number}"
+        )
+    with django_assert_num_queries(10):  # as many for more rows
+        assert len(client.get(reverse("customers:arrivals")).context["page"].object_list) == 14
 
 
 def test_the_board_filters_by_advisor_and_day(client, advisor_a, manager_a, store_a):
@@ -287,3 +294,21 @@ def test_manager_b_cannot_change_store_as_slots_nor_add_a_walk_in_there(client, 
     assert AppointmentSettings.objects.count() == 0
     assert Appointment.objects.count() == 0
     assert AuditLog.objects.filter(object_type="customers.appointmentsettings").count() == 0
+
+
+def test_the_bookings_report_pins_its_queries_for_few_and_many_bookings(
+    client, manager_a, advisor_a, store_a, django_assert_num_queries
+):
+    book(advisor_a, store_a, name="甲")
+    client.force_login(manager_a)
+    client.get(reverse("customers:appointment_report"))
+    query = {"first_day": "2026-12-02", "last_day": "2026-12-15"}
+
+    # the request's own (session, user, groups, permissions, the TOTP device, the store IDs), then the
+    # stores, the settings, the calendar and the days' counts in one aggregate: none per day or booking
+    with django_assert_num_queries(12):
+        assert client.get(reverse("customers:appointment_report"), query).context["chart"]["booked"][1] == 1
+    for number in range(6):
+        book(advisor_a, store_a, name=f"乙{number}", slot=datetime.time(10 + number))
+    with django_assert_num_queries(12):
+        assert client.get(reverse("customers:appointment_report"), query).context["chart"]["booked"][1] == 7

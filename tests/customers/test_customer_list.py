@@ -121,3 +121,27 @@ def test_the_query_count_of_a_filtered_sorted_searched_page_does_not_grow(
 
 # customers/test_views.py's 9, the store checked, the search's IDs (the matched vehicle is in the page's query)
 QUERIES = 11
+
+
+def test_past_the_cap_the_list_shows_the_databases_estimate_and_every_card_stays_reachable(
+    client, manager_a, store_a, monkeypatch, django_assert_num_queries
+):
+    """A group's million cards are not counted on every page: exact up to the cap, then
+    PostgreSQL's estimate (one EXPLAIN more), said to be one."""
+    from crm.api import pagination
+    from customers import views
+
+    monkeypatch.setattr(pagination, "COUNT_CAP", 2)
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    created = [CustomerFactory(store=store_a, customer_no=f"C{number}").customer_no for number in range(3)]
+    client.force_login(manager_a)
+    client.get(reverse("customers:list"))
+
+    with django_assert_num_queries(12):  # the list's 11 for a manager (a TOTP device), + the estimate
+        first = client.get(reverse("customers:list"))
+    second = client.get(reverse("customers:list"), {"page": 2})
+
+    assert first.context["page"].paginator.count_is_estimate is True
+    assert "data-count-estimate" in first.content.decode()
+    assert numbers(first) + numbers(second) == sorted(created)
+    assert second.context["page"].has_next() is False

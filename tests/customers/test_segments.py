@@ -417,3 +417,21 @@ def test_an_export_of_top_secret_cards_needs_approval_even_for_named_staff(clien
     assert response.templates[0].name == "customers/export_request.html"  # tests/crm/test_export_approval.py
     assert (response.context["row_count"], response.context["approval_row_count"]) == (3, 1)
     assert not AuditLog.objects.filter(action=AuditAction.EXPORT).exists()
+
+
+def test_the_segment_list_pins_its_queries_for_few_and_many_segments(
+    client, manager_a, store_a, django_assert_num_queries
+):
+    from customers.models import Segment
+
+    Segment.objects.create(name="全部车主", store=store_a, definition={})
+    client.force_login(manager_a)
+    client.get(reverse("customers:segment_list"))
+
+    # session, user, groups, permissions (2), the TOTP device, the user's store IDs, the page's count
+    # and rows (with their store)
+    with django_assert_num_queries(9):
+        assert len(client.get(reverse("customers:segment_list")).context["page"].object_list) == 1
+    Segment.objects.bulk_create(Segment(name=f"细分{n}", store=store_a, definition={}) for n in range(8))
+    with django_assert_num_queries(9):
+        assert len(client.get(reverse("customers:segment_list")).context["page"].object_list) == 9
