@@ -116,3 +116,16 @@ def test_a_group_manager_gets_the_figure_less_the_hidden_cards(client, store_a, 
     assert 'data-count="25"' in won_back  # 30 less the 5 top secret cards
     assert 'data-count="25"' in lost
     assert re.findall(r'data-customer-no="(\w+)"', won_back)[:3] == ["W001", "W002", "W003"]
+
+
+def test_past_the_cap_the_count_is_the_figures_and_says_so(
+    client, store_b, manager_b, monkeypatch, django_assert_num_queries
+):
+    monkeypatch.setattr("customers.state_selectors.FIGURE_COUNT_CAP", 10)
+    _owners(store_b, 40, prefix="B")
+    customer_states_refresh(today=TODAY.date())
+    client.force_login(manager_b)
+    page = _page(client, {**WON_BACK, "page": 2}, django_assert_num_queries, 14)  # and the figure's sum
+
+    assert 'data-count="40" data-count-estimate>约 40 位客户<' in page
+    assert re.findall(r'data-customer-no="(\w+)"', page) == [f"BW{n:03d}" for n in range(25, 40)]
