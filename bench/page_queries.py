@@ -11,12 +11,20 @@ read on a million owners, to show they do not grow with the data.
 """
 
 import argparse
+import datetime
 import os
 import sys
 import time
+import zoneinfo
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+#: The retention dashboard's month (the last whole one), as its page opens.
+_TODAY = datetime.datetime.now(tz=zoneinfo.ZoneInfo("Asia/Shanghai")).date()
+LAST_MONTH = f"{_TODAY.replace(day=1) - datetime.timedelta(days=1):%Y-%m}"
+#: The customers behind the dashboard's "won back" figure.
+WON_BACK = {"month": LAST_MONTH, "to": "active", "previous": ["dormant", "lost"]}
 
 #: (role, page, path, GET parameters or POST data, method) — the pages of bench/load/locustfile.py.
 PAGES = [
@@ -31,6 +39,7 @@ PAGES = [
     ("manager", "follow-up reports, one month", "/followups/reports/", {}, "get"),
     ("manager", "complaint dashboard", "/complaints/dashboard/", {}, "get"),
     ("manager", "retention dashboard", "/customers/retention/", {}, "get"),
+    ("manager", "customers behind 'won back'", "/customers/retention/customers/", WON_BACK, "get"),
     ("api", "API customer list", "/api/customers/", {"page": 7}, "get"),
 ]
 

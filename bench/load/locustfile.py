@@ -14,7 +14,8 @@ computed from their authenticator secret, the way their phone app computes it), 
   claim-cycle run of agents only);
 - ``AdvisorUser``: searches customers by name, opens a card, the arrivals board;
 - ``SalesUser``: prospects, My tasks;
-- ``ManagerUser``: follow-up reports of one month, the complaint dashboard, the retention dashboard;
+- ``ManagerUser``: follow-up reports of one month, the complaint dashboard, the retention dashboard
+  and the customers behind its "won back" figure;
 - ``ApiUser``: a token from ``POST /api/token/`` (with ``otp_code``), then pages of ``/api/customers/``;
 - ``CeilingUser``: ``/healthz`` (one in every run), the machine's ceiling in the same run.
 """
@@ -255,6 +256,13 @@ class ManagerUser(StaffUser):
     @task
     def retention_dashboard(self):
         self.page("/customers/retention/", "retention dashboard")
+
+    @task
+    def retention_customers(self):
+        self.page(
+            "/customers/retention/customers/", "customers behind 'won back'",
+            month=SETUP["report_month"]["start"][:7], to="active", previous=["dormant", "lost"],
+        )  # fmt: skip
 
 
 class ApiUser(StaffUser):

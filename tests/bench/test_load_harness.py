@@ -23,7 +23,7 @@ SCENARIOS = {
     "AgentUser": {"work_the_queue"},
     "AdvisorUser": {"search_customers", "open_card", "arrivals_board"},
     "SalesUser": {"prospects", "my_tasks"},
-    "ManagerUser": {"followup_reports", "complaint_dashboard", "retention_dashboard"},
+    "ManagerUser": {"followup_reports", "complaint_dashboard", "retention_dashboard", "retention_customers"},
     "ApiUser": {"list_customers"},
     "CeilingUser": {"healthz"},
 }
@@ -121,6 +121,7 @@ def test_every_path_the_scenarios_ask_for_is_a_page_of_the_site(tree):
         "/customers/arrivals/",
         "/customers/prospects/",
         "/customers/retention/",
+        "/customers/retention/customers/",
         "/complaints/dashboard/",
         "/followups/mine/",
         "/followups/queue/",
