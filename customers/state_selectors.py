@@ -155,7 +155,9 @@ class FigureCustomers:
     The matches are read from the figure's own rows (the month's win-back rows, or the month's
     snapshot rows of a state), through their ``(month, store, ...)`` index ranges; the visibility
     rule is the anti-join on the few hidden cards (``customers_hidden_from``), so a card is read
-    only when the store scope or a search needs it. The count stops at ``FIGURE_COUNT_CAP``. A page
+    only when the store scope or a search needs it. The count is exact for the whole group without
+    a search (the win-back rows, or the movement sums less the hidden cards in the figure), else
+    it stops at ``FIGURE_COUNT_CAP`` and is estimated past it (``count_is_estimate``). A page
     is read one of two ways, whichever reads fewer rows: from the matches, sorted by customer no.
     (a figure of few customers), or by walking the customers in customer no. order and probing
     the figure's rows of each until the page is full (a figure of many: its first pages need a
