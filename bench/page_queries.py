@@ -13,12 +13,20 @@ read on a million owners, to show they do not grow with the data.
 """
 
 import argparse
+import datetime
 import os
 import sys
 import time
+import zoneinfo
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+#: The retention dashboard's month (the last whole one), as its page opens.
+_TODAY = datetime.datetime.now(tz=zoneinfo.ZoneInfo("Asia/Shanghai")).date()
+LAST_MONTH = f"{_TODAY.replace(day=1) - datetime.timedelta(days=1):%Y-%m}"
+#: The customers behind the dashboard's "won back" figure.
+WON_BACK = {"month": LAST_MONTH, "to": "active", "previous": ["dormant", "lost"]}
 
 #: (role, page, path, GET parameters or POST data, method) — the pages of bench/load/locustfile.py.
 #: A path in braces is a detail page whose ID an earlier page of the list showed (``FOUND``).
@@ -52,6 +60,7 @@ PAGES = [
     ("manager", "bookings against capacity", "/customers/appointments/report/", {}, "get"),
     ("manager", "delivery interviews", "/customers/interviews/", {}, "get"),
     ("manager", "prospects won and lost", "/customers/prospects/report/", {}, "get"),
+    ("manager", "customers behind 'won back'", "/customers/retention/customers/", WON_BACK, "get"),
     ("api", "API customer list", "/api/customers/", {"page": 7}, "get"),
 ]
 #: The detail pages' IDs, read from the pages before them: {name: (pattern, path, role that reads it)}.

@@ -10,9 +10,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from crm.api.pagination import CappedCountPaginator
 from crm.calendar import add_months
 from customers.choices import CustomerState
 from customers.forms import RetentionCustomersForm, RetentionFilterForm, SatisfactionTrendForm
@@ -21,14 +23,25 @@ from customers.selectors.win_backs import win_back_attribution
 from customers.state_selectors import (
     STATES,
     WON_BACK_FROM,
+    FigureCustomers,
     previous_state_label,
-    retention_customers_for_user,
     retention_dashboard,
     retention_store_ids,
 )
 from customers.states import parse_month
 
 PAGE_SIZE = 25
+
+
+class FigurePaginator(CappedCountPaginator):
+    """The API's rule for a long list (exact up to a cap, an estimate past it) with the count the
+    customers behind a figure give themselves (customers.state_selectors.FigureCustomers)."""
+
+    @cached_property
+    def count(self) -> int:
+        count = self.object_list.count()
+        self.count_is_estimate = self.object_list.count_is_estimate
+        return count
 
 
 def _figure_url(*, store, month, previous: list[str], state: str, by: str = "") -> str:
@@ -125,7 +138,7 @@ def retention_customers_view(request: HttpRequest) -> HttpResponse:
     store = data.get("store")
     back = [("store", store.pk)] if store else []
     store_ids = retention_store_ids(user=request.user, store_id=store.pk if store else None)
-    customers = retention_customers_for_user(
+    customers = FigureCustomers(
         user=request.user,
         store_ids=store_ids,
         month=data["month"],
@@ -134,7 +147,7 @@ def retention_customers_view(request: HttpRequest) -> HttpResponse:
         search=data["q"].strip(),
         won_back_by=data["by"],
     )
-    page = Paginator(customers, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = FigurePaginator(customers, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "form": form,
         "page": page,

@@ -6,15 +6,16 @@ behind a figure from the snapshots, through the card visibility rule."""
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
+from django.db import connection, connections, transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils.translation import gettext_lazy as _
 
 from crm.calendar import add_months
-from crm.scoping import report_store_ids
+from crm.scoping import report_store_ids, visible_store_ids
 from customers.choices import CustomerState
 from customers.models import Customer, CustomerMonthState, CustomerStateMovement, CustomerWinBack
-from customers.selectors import customer_queryset_for_user
-from customers.selectors.win_backs import win_back_customer_ids
+from customers.selectors import customers_hidden_from
+from customers.selectors.win_backs import win_back_customer_ids, win_back_filter
 
 DASHBOARD_MONTHS = 24
 STATES = [state.value for state in CustomerState]
@@ -142,37 +143,178 @@ def retention_dashboard(*, store_ids: list[int], month: datetime.date, today: da
     return RetentionDashboard(months=months, movement=movement)
 
 
-def retention_customers_for_user(
-    *,
-    user,
-    store_ids: list[int],
-    month: datetime.date,
-    previous_states: list[str],
-    state: str,
-    search: str = "",
-    won_back_by: str = "",
-) -> QuerySet[Customer]:
-    """The customers behind a figure of the movement of ``month``: in ``state`` at its end and in one
-    of ``previous_states`` (NONE: not in the snapshot) at the end of the month before, of the
-    stores given, that the user may see; with their last visit as of the month's end. With
-    ``won_back_by`` (a "won back by" figure's key), only the returns that figure counts."""
-    previous_month = add_months(month, -1)
-    if sorted(previous_states) == sorted(WON_BACK_FROM) and state == CustomerState.ACTIVE:
-        # Won back: the month's win-back rows are exactly these customers (written from the same
-        # two snapshots in the same transaction), a few thousand rows rather than two months of all.
-        won_back = CustomerWinBack.objects.filter(month=month, store_id__in=store_ids).values("customer_id")
-        customers = customer_queryset_for_user(user).filter(pk__in=won_back)
-    else:
-        now = CustomerMonthState.objects.filter(month=month, state=state, store_id__in=store_ids)
-        before = Q(pk__in=CustomerMonthState.objects.filter(
-            month=previous_month, state__in=[value for value in previous_states if value != NONE]
-        ).values("customer_id"))  # fmt: skip
-        if NONE in previous_states:
-            before |= ~Q(pk__in=CustomerMonthState.objects.filter(month=previous_month).values("customer_id"))
-        customers = customer_queryset_for_user(user).filter(pk__in=now.values("customer_id")).filter(before)
-    if won_back_by:
-        customers = customers.filter(pk__in=win_back_customer_ids(store_ids=store_ids, month=month, key=won_back_by))
-    if search:
-        customers = customers.filter(Q(customer_no__istartswith=search) | Q(name__icontains=search))
-    last_visit = CustomerMonthState.objects.filter(customer_id=OuterRef("pk"), month=month).values("last_visit")
-    return customers.select_related("store").annotate(month_last_visit=Subquery(last_visit)).order_by("customer_no")
+#: The customers behind a figure are counted exactly up to this many; past it the count is the
+#: figure's own (the movement sums) or the planner's estimate (crm.api.pagination's rule).
+FIGURE_COUNT_CAP = 1_000
+
+
+class FigureCustomers:
+    """The customers behind a figure, for a paginator: ``count()`` and slices, each slice read
+    with one query whatever the figure's size (docs/retention.md, "The customers behind a figure").
+
+    The matches are read from the figure's own rows (the month's win-back rows, or the month's
+    snapshot rows of a state), through their ``(month, store, ...)`` index ranges; the visibility
+    rule is the anti-join on the few hidden cards (``customers_hidden_from``), so a card is read
+    only when the store scope or a search needs it. The count is exact for the whole group without
+    a search (the win-back rows, or the movement sums less the hidden cards in the figure), else
+    it stops at ``FIGURE_COUNT_CAP`` and is estimated past it (``count_is_estimate``). A page
+    is read one of two ways, whichever reads fewer rows: from the matches, sorted by customer no.
+    (a figure of few customers), or by walking the customers in customer no. order and probing
+    the figure's rows of each until the page is full (a figure of many: its first pages need a
+    few thousand probes, not a sort of every match)."""
+
+    def __init__(self, *, user, store_ids, month, previous_states, state, search="", won_back_by=""):
+        self.month = month
+        self.previous_states = previous_states
+        self.state = state
+        self.store_ids = store_ids
+        self.won_back_by = won_back_by
+        self.search = search
+        previous_month = add_months(month, -1)
+        self.won_back = sorted(previous_states) == sorted(WON_BACK_FROM) and state == CustomerState.ACTIVE
+        if self.won_back:
+            # Won back: the month's win-back rows are exactly these customers (written from the same
+            # two snapshots in the same transaction), a few thousand rows rather than two months of all.
+            source = CustomerWinBack.objects.filter(month=month, store_id__in=store_ids)
+            if won_back_by:
+                source = source.filter(win_back_filter(won_back_by) or Q(pk__in=[]))
+        else:
+            source = CustomerMonthState.objects.filter(month=month, state=state, store_id__in=store_ids)
+            before = Q(customer_id__in=CustomerMonthState.objects.filter(
+                month=previous_month, state__in=[value for value in previous_states if value != NONE]
+            ).values("customer_id"))  # fmt: skip
+            if NONE in previous_states:  # an anti-join probing each row's own key, not a hash of a month
+                before |= ~Exists(CustomerMonthState.objects.filter(customer_id=OuterRef("customer_id"),
+                                                                    month=previous_month))  # fmt: skip
+            source = source.filter(before)
+            if won_back_by:
+                source = source.filter(customer_id__in=win_back_customer_ids(store_ids=store_ids, month=month,
+                                                                             key=won_back_by))  # fmt: skip
+        self.source = source.exclude(customer_id__in=customers_hidden_from(user))
+        self.hidden = customers_hidden_from(user)
+        self.previous_month = previous_month
+        # What needs the card itself: the user's stores (a card may have moved since) and the search.
+        card = Q()
+        self.walk_card = Q()
+        if not user.is_authenticated:
+            card = Q(pk__in=[])
+        else:
+            visible = visible_store_ids(user)
+            if visible is not None:
+                card &= Q(store_id__in=visible)
+                # The walk tests the store as it reads each card in customer no. order: "+ 0"
+                # keeps the planner from reading all of the store's cards by their index first.
+                self.walk_card &= Q(walk_store__in=visible)
+        if search:
+            card &= Q(customer_no__istartswith=search) | Q(name__icontains=search)
+            self.walk_card &= Q(customer_no__istartswith=search) | Q(name__icontains=search)
+        if not user.is_authenticated:
+            self.walk_card = Q(pk__in=[])
+        self.card = card
+        self.count_is_estimate = False
+        self._count = None
+
+    def _matches(self) -> QuerySet:
+        """The figure's rows the user may see (not ordered)."""
+        if not self.card:
+            return self.source
+        return self.source.filter(customer__in=Customer.objects.filter(self.card))
+
+    def count(self) -> int:
+        if self._count is not None:
+            return self._count
+        if not self.card and self.won_back:
+            # The month's win-back rows of the stores: an index range of a few thousand rows.
+            self._count = self.source.count()
+        elif not self.card and not self.won_back_by:
+            # The figure as the movement sums count it (the same two snapshots), less the hidden
+            # cards in it: those are few, each tested by its own rows.
+            hidden = self._tested(Customer.objects.filter(pk__in=self.hidden)).count()
+            self._count = self._figure() - hidden
+        else:
+            capped = self._matches().order_by()[: FIGURE_COUNT_CAP + 1].count()
+            if capped <= FIGURE_COUNT_CAP:
+                self._count = capped
+            else:
+                self.count_is_estimate = True
+                self._count = max(self._estimate(), capped)
+        return self._count
+
+    def _figure(self) -> int:
+        cells = CustomerStateMovement.objects.filter(
+            store_id__in=self.store_ids, month=self.month, previous_state__in=self.previous_states, state=self.state
+        ).aggregate(customers=Sum("customers"))
+        return cells["customers"] or 0
+
+    def _estimate(self) -> int:
+        if not self.search and not self.won_back_by:  # the figure itself, as the dashboard shows it
+            return self._figure()
+        from crm.api.pagination import planner_row_estimate
+
+        return planner_row_estimate(self._matches())
+
+    def _tested(self, rows: QuerySet[Customer]) -> QuerySet[Customer]:
+        """``rows`` that are in the figure, tested one card at a time: each test reads the card's
+        own row of the month by its ``(customer, month)`` key (never a scan of the figure's rows)."""
+        if self.won_back:
+            returns = CustomerWinBack.objects.filter(customer_id=OuterRef("pk"), month=self.month)
+            if self.won_back_by:
+                returns = returns.filter(win_back_filter(self.won_back_by) or Q(pk__in=[]))
+            return rows.alias(figure_store=Subquery(returns.values("store_id")[:1])).filter(
+                figure_store__in=self.store_ids
+            )
+        now = CustomerMonthState.objects.filter(customer_id=OuterRef("pk"), month=self.month)
+        before = CustomerMonthState.objects.filter(customer_id=OuterRef("pk"), month=self.previous_month)
+        rows = rows.alias(
+            figure_state=Subquery(now.values("state")[:1]),
+            figure_store=Subquery(now.values("store_id")[:1]),
+            figure_before=Subquery(before.values("state")[:1]),
+        ).filter(figure_state=self.state, figure_store__in=self.store_ids)
+        previous = Q(figure_before__in=[value for value in self.previous_states if value != NONE])
+        if NONE in self.previous_states:
+            previous |= Q(figure_before__isnull=True)
+        rows = rows.filter(previous)
+        if self.won_back_by:
+            rows = rows.filter(pk__in=win_back_customer_ids(store_ids=self.store_ids, month=self.month,
+                                                            key=self.won_back_by))  # fmt: skip
+        return rows
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            raise TypeError("FigureCustomers is read a page at a time")
+        start, stop = index.start or 0, index.stop
+        count = self.count()
+        # The planner's row count of the cards (never counted), and the rows of the month's state
+        # in the stores (the movement sums' column): what sorting a snapshot figure reads.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""SELECT (SELECT reltuples FROM pg_class WHERE oid = %s::regclass),
+                    (SELECT COALESCE(SUM(customers), 0) FROM {CustomerStateMovement._meta.db_table}
+                     WHERE store_id = ANY(%s) AND month = %s AND state = %s)""",
+                [Customer._meta.db_table, list(self.store_ids), self.month, self.state],
+            )
+            customers, state_rows = cursor.fetchone()
+        # Sorting reads every row of the figure's range (its win-back rows, or the month's rows of
+        # the state, each tested against the month before) and the card of every match. Walking
+        # reads about stop * customers / count cards in customer no. order, each a third of that
+        # cost (measured at a million owners: index probes of a card read in order). A table
+        # never measured (reltuples -1) is a small one: sort.
+        sorted_rows = count if self.won_back else max(state_rows, count)
+        walk = count > 0 and customers > 0 and stop * customers / count < 3 * sorted_rows
+        last_visit = CustomerMonthState.objects.filter(customer_id=OuterRef("pk"), month=self.month).values(
+            "last_visit"
+        )
+        if walk:
+            cards = Customer.objects.alias(walk_store=F("store_id") + 0).filter(self.walk_card)
+            rows = self._tested(cards.exclude(pk__in=self.hidden))
+        else:
+            rows = Customer.objects.filter(self.card, pk__in=self.source.values("customer_id"))
+        rows = rows.select_related("store").annotate(month_last_visit=Subquery(last_visit)).order_by("customer_no")
+        # The walk's plan looks dear to the planner (it cannot know the page fills early) and
+        # would be compiled (JIT) at a cost of a second: the plan is a few index probes a row.
+        with transaction.atomic(using=rows.db), connections[rows.db].cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+            return list(rows[start:stop])

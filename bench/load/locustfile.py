@@ -16,7 +16,8 @@ computed from their authenticator secret, the way their phone app computes it), 
   complaint list, the club's members and a member's page, the club's events;
 - ``SalesUser``: prospects, My tasks; now and then the delivery desk's buyer search;
 - ``ManagerUser``: follow-up reports of one month, the complaint dashboard, the retention dashboard,
-  satisfaction over time (the last 12 months, by service advisor of record);
+  satisfaction over time (the last 12 months, by service advisor of record), the customers behind
+  the retention dashboard's "won back" figure;
   now and then the customer and complaint lists, the club's members, segments and a segment's page,
   SMS campaigns, the assigned calls of all staff, the follow-up rules, bookings against capacity,
   delivery interviews, prospects won and lost (not tomorrow's queue preview: one count per store and
@@ -339,6 +340,13 @@ class ManagerUser(StaffUser):
     @task(1)
     def prospect_report(self):
         self.page("/customers/prospects/report/", "prospects won and lost")
+
+    @task
+    def retention_customers(self):
+        self.page(
+            "/customers/retention/customers/", "customers behind 'won back'",
+            month=SETUP["report_month"]["start"][:7], to="active", previous=["dormant", "lost"],
+        )  # fmt: skip
 
 
 class ApiUser(StaffUser):

@@ -140,7 +140,7 @@ def test_won_back_leads_to_the_customers_behind_it_without_cards_the_manager_may
     with time_machine.travel(TODAY, tick=False):
         dashboard = client.get(reverse("customers:retention")).content.decode()
     url = re.search(r'href="([^"]+)" data-link="won-back"', dashboard)[1].replace("&amp;", "&")
-    with time_machine.travel(TODAY, tick=False), django_assert_num_queries(9):
+    with time_machine.travel(TODAY, tick=False), django_assert_num_queries(13):
         response = client.get(url)
     page = response.content.decode()
 
