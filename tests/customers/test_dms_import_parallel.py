@@ -261,3 +261,27 @@ def test_a_file_that_fails_stops_the_files_parsed_ahead(tmp_path, monkeypatch):
     assert not Customer.objects.exists()
     assert list(ImportBatch.objects.values_list("kind", "status")) == [("customers", "failed")]
     assert all(not worker.is_alive() for worker in multiprocessing.active_children() if worker.daemon)
+
+
+MIXED_COLUMNS = {
+    "whole": (cells._whole, ["12000", "0", "", "12,000", "约4790", " 7 ", "-3", "12000", "99999999999"]),
+    "money": (cells._money, ["225.00", "", "1,000.00", "0.00", "¥5", "1.5", "225.00", "abc"]),
+    "mobile": (cells.parsing.parse_mobile, ["13812345678", "", "+8613812345678", "1381234567", "13812345678"]),
+    "key": (cells._key_text(cells.REASON_MISSING_CUSTOMER_NO, 12), ["C001", "", " C002 ", "null", "C" * 13, "C001"]),
+    "text": (cells._text(5), ["苏A", "", "NULL", " x ", "abcdef", "a\\b", "a\tb", "'=1+1", "苏A"]),
+    "name": (cells._customer_name, ["张伟", "", "  ", "None", "张伟", "王" * 101, "李娜"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", MIXED_COLUMNS)
+def test_a_column_with_a_few_odd_cells_parses_as_cell_by_cell(name):
+    """The column shortcuts (clean cells, plain text) parse only the odd cells of a chunk: the same
+    texts and the same problems as parsing every cell."""
+    parse, column = MIXED_COLUMNS[name]
+    for chunk in (column, [column[0]] * 5 + [column[1]], [column[0]] * 6):
+        texts, keys, problems = ColumnParser(parse).column(list(chunk), text_cells=True)
+        expected_texts, expected_keys, expected_problems = ColumnParser(parse).cells_column(
+            list(chunk), text_cells=True
+        )
+
+        assert (texts, list(keys), problems) == (expected_texts, list(expected_keys), expected_problems)
