@@ -529,7 +529,8 @@ class DmsImport(FingerprintPass):
                 """,
                 params,
             )
-            cursor.execute(f"SELECT row_no, reason FROM {clean} WHERE reason IS NOT NULL")
+            # In file order whatever plan made the table (its rows usually are, but nothing promises it).
+            cursor.execute(f"SELECT row_no, reason FROM {clean} WHERE reason IS NOT NULL ORDER BY row_no")
             for row_number, reason in cursor.fetchall():
                 message = msgid(self.REJECT_REASONS[reason])
                 self.rejected_rows.add(row_number)
