@@ -77,6 +77,9 @@ STAGE_CHUNK_ROWS = 10000
 # A CSV file of at least this many rows is parsed by this many processes (see _parse_with_workers).
 PARALLEL_MINIMUM_ROWS = 50000
 PARSE_WORKERS = 2
+# A file parsed ahead (ParseAhead) keeps at most about this much of its COPY text waiting for its
+# turn; then its workers wait (a very large export is not held whole in memory).
+AHEAD_BUFFER_BYTES = 256 * 1024 * 1024
 # The stage keeps the cells of the rows it parses in this process, when they are at most this many (a
 # small file, a re-import's changed rows), for the rejected-rows report: it then reads no file again.
 RAW_ROWS_KEPT = 20000
@@ -893,6 +896,8 @@ class ParseAhead:
         parsers = [ColumnParser(column.parser) if index is not None else None for column, index in self.plan]
         self.parsed = multiprocessing.get_context("fork").Event()
         self._messages: list[tuple | None] = []
+        self._buffered = 0  # bytes of COPY text received and not yet taken
+        self._cancelled = False
         self._done = False
         self._condition = threading.Condition()
         self._workers = ParseWorkers(self.parser, self.plan, parsers, self.parser._fingerprinter(self.plan),
@@ -918,7 +923,13 @@ class ParseAhead:
             for message in self._workers.messages():
                 with self._condition:
                     self._messages.append(message)
+                    if message[0] == "chunk":
+                        self._buffered += len(message[2])
                     self._condition.notify_all()
+                    while self._buffered > AHEAD_BUFFER_BYTES and not self._cancelled:
+                        self._condition.wait()  # the workers wait too, their pipes full
+                    if self._cancelled:
+                        return
         except Exception as error:  # a dead worker, or cancelled: raised at its turn, in order
             with self._condition:
                 self._messages.append(("error", error))
@@ -948,6 +959,9 @@ class ParseAhead:
                     if index >= len(self._messages):
                         return
                     message, self._messages[index] = self._messages[index], None
+                    if message[0] == "chunk":
+                        self._buffered -= len(message[2])
+                        self._condition.notify_all()
                 index += 1
                 yield message
         finally:
@@ -955,6 +969,9 @@ class ParseAhead:
 
     def cancel(self) -> None:
         """Stop the workers (if still running) and let the next file's start."""
+        with self._condition:
+            self._cancelled = True
+            self._condition.notify_all()
         if not self._done:
             self._workers.terminate()
             self._thread.join()

@@ -197,10 +197,13 @@ def _count_parsed_ahead(monkeypatch) -> tuple[list, list]:
     return started, used
 
 
-def test_files_parsed_ahead_import_exactly_what_the_commands_one_by_one_import(tmp_path, monkeypatch):
+@pytest.mark.parametrize("buffer_bytes", [importer.AHEAD_BUFFER_BYTES, 1])
+def test_files_parsed_ahead_import_exactly_what_the_commands_one_by_one_import(tmp_path, monkeypatch, buffer_bytes):
     """One command with three files parses the vehicles and the repair orders while the file before
-    them is written: the same summaries, issues in order, rejected-rows files and rows."""
+    them is written: the same summaries, issues in order, rejected-rows files and rows (also when
+    the workers wait with a chunk at a time kept ahead)."""
     dms_sample_write(out_dir=tmp_path, customers=150, seed=7, today=TODAY, stores=["NJ01", "NJ02"], mess=True)
+    monkeypatch.setattr(importer, "AHEAD_BUFFER_BYTES", buffer_bytes)
     monkeypatch.setattr(importer, "STAGE_CHUNK_ROWS", 37)
     monkeypatch.setattr(importer, "PARALLEL_MINIMUM_ROWS", 1)
     started, used = _count_parsed_ahead(monkeypatch)
