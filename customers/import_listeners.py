@@ -81,7 +81,10 @@ def refresh_segment_facts(event: ImportCommitted) -> None:
     if not event.customer_ids:
         return
     # Queued by name: customers.tasks imports the import service, which imports this module.
-    enqueue(registered_task("customers.tasks.refresh_customer_stats_after_import"), (list(event.customer_ids),))
+    # argsrepr: Celery would otherwise write a repr of the whole list for its logs (0.3 s of CPU
+    # for a first import's 100,000 customers) and then cut it to 1,024 characters.
+    enqueue(registered_task("customers.tasks.refresh_customer_stats_after_import"), (list(event.customer_ids),),
+            argsrepr=f"([{len(event.customer_ids)} customer ids],)")  # fmt: skip
 
 
 import_listener_register("customers.segment_facts", refresh_segment_facts)

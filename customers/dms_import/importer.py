@@ -36,6 +36,7 @@ import multiprocessing
 import operator
 import os
 import pickle
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
@@ -76,6 +77,9 @@ STAGE_CHUNK_ROWS = 10000
 # A CSV file of at least this many rows is parsed by this many processes (see _parse_with_workers).
 PARALLEL_MINIMUM_ROWS = 50000
 PARSE_WORKERS = 2
+# A file parsed ahead (ParseAhead) keeps at most about this much of its COPY text waiting for its
+# turn; then its workers wait (a very large export is not held whole in memory).
+AHEAD_BUFFER_BYTES = 256 * 1024 * 1024
 # The stage keeps the cells of the rows it parses in this process, when they are at most this many (a
 # small file, a re-import's changed rows), for the rejected-rows report: it then reads no file again.
 RAW_ROWS_KEPT = 20000
@@ -105,7 +109,17 @@ def _without_cyclic_gc() -> Iterator[None]:
 class DmsImport(FingerprintPass):
     """One file through stage and apply; see the module docstring."""
 
-    def __init__(self, *, batch: ImportBatch, source: RowSource, progress: Callable[[int], None] | None = None):
+    def __init__(
+        self,
+        *,
+        batch: ImportBatch,
+        source: RowSource,
+        progress: Callable[[int], None] | None = None,
+        parsed_ahead: ParseAhead | None = None,
+        on_staged: Callable[[], None] | None = None,
+    ):
+        """``parsed_ahead``: this file already being parsed (see ParseAhead); ``on_staged``: called
+        once the file is staged, before its transaction (the command starts parsing the next files)."""
         self.batch = batch
         self.kind = batch.kind
         self.source = source
@@ -120,6 +134,8 @@ class DmsImport(FingerprintPass):
         self.rows_read = 0
         self.allowed_store_ids: list[int] | None = None
         self.raw_rows: dict[int, list[str]] = {}  # parsed rows as in the file (see RAW_ROWS_KEPT)
+        self.parsed_ahead = parsed_ahead
+        self.on_staged = on_staged
 
     # -- plan and reading -------------------------------------------------------------------
 
@@ -203,6 +219,9 @@ class DmsImport(FingerprintPass):
             cursor.execute(f"CREATE TEMP TABLE {self.stage_table} (row_no integer, {column_sql}{extra}, fp bigint)")
             raw = cursor.cursor
             parsed_rows = 0
+            if self.parsed_ahead is not None and not self._parse_in_parallel():
+                self.parsed_ahead.cancel()  # a re-import after all (the table has fingerprints now)
+                self.parsed_ahead = None
             if self._parse_in_parallel():
                 parsed_rows = self._parse_with_workers(raw, plan, parsers, fingerprint)
             else:
@@ -242,56 +261,52 @@ class DmsImport(FingerprintPass):
         (each reads the file and parses its own chunks with its own copy of the parsers), while
         this process copies their COPY lines into the stage table in file order, adds their issues
         in file order and reports the progress: the same stage table, issues and rejected rows as
-        parsing here, in about half the time on two cores. Returns the number of rows parsed."""
-        context = multiprocessing.get_context("fork")
-        pipes, workers = [], []
+        parsing here, in about half the time on two cores. Returns the number of rows parsed. A
+        file parsed ahead (ParseAhead: while the file before it was written) gives the same
+        messages, already received."""
+        ahead, self.parsed_ahead = self.parsed_ahead, None
+        if ahead is not None and ahead.fits(self, plan, fingerprint):
+            try:
+                return self._copy_parsed(raw, ahead.messages())
+            finally:
+                ahead.cancel()
+        if ahead is not None:
+            ahead.cancel()
+        workers = ParseWorkers(self, plan, parsers, fingerprint)
         try:
-            for number in range(PARSE_WORKERS):
-                receiver, sender = context.Pipe(duplex=False)
-                worker = context.Process(
-                    target=self._parse_worker, args=(number, sender, plan, parsers, fingerprint), daemon=True
-                )
-                worker.start()
-                sender.close()
-                pipes.append(receiver)
-                workers.append(worker)
-            parsed_rows = 0
-            index = 0
-            while True:
-                try:
-                    message = pipes[index % PARSE_WORKERS].recv()
-                except EOFError:  # the worker died without a word (killed): not a file's fault
-                    raise RuntimeError("a DMS parse worker stopped unexpectedly") from None
-                kind = message[0]
-                if kind == "error":
-                    raise message[1]
-                if kind == "end":
-                    self.rows_read = message[1] - 2
-                    break
-                _kind, next_row, payload, issues, rejected, count = message
-                parsed_rows += count
-                self.outcome.issues.extend(issues)
-                self.rejected_rows.update(rejected)
-                if payload:
-                    raw.copy_expert(f"COPY {self.stage_table} FROM STDIN", io.StringIO(payload))
-                if self.progress:
-                    self.progress(next_row - 2)
-                index += 1
-            return parsed_rows
+            return self._copy_parsed(raw, workers.messages())
         finally:
-            for receiver in pipes:
-                receiver.close()
-            for worker in workers:
-                worker.join(timeout=5)
-                if worker.is_alive():
-                    worker.terminate()
-                    worker.join()
+            workers.stop()
 
-    def _parse_worker(self, number: int, sender, plan, parsers, fingerprint) -> None:
+    def _copy_parsed(self, raw, messages: Iterator[tuple]) -> int:
+        """The workers' messages in file order into the stage table, the issues and the progress."""
+        parsed_rows = 0
+        for message in messages:
+            kind = message[0]
+            if kind == "error":
+                raise message[1]
+            if kind == "end":
+                self.rows_read = message[1] - 2
+                break
+            _kind, next_row, payload, issues, rejected, count = message
+            parsed_rows += count
+            self.outcome.issues.extend(issues)
+            self.rejected_rows.update(rejected)
+            if payload:
+                raw.copy_expert(f"COPY {self.stage_table} FROM STDIN", io.BytesIO(payload))
+            if self.progress:
+                self.progress(next_row - 2)
+        return parsed_rows
+
+    def _parse_worker(self, number: int, sender, plan, parsers, fingerprint, go=None) -> None:
         """A parse worker (a forked child: it never touches the database connection). Sends, for
-        each of its chunks in order, ("chunk", next row number, COPY text, issues, rejected row
-        numbers, rows parsed); after the last chunk of the file ("end", next row number) from the
-        worker whose turn it is; on an error ("error", exception) at the chunk where it happened."""
+        each of its chunks in order, ("chunk", next row number, COPY text in UTF-8, issues, rejected
+        row numbers, rows parsed); after the last chunk of the file ("end", next row number) from the
+        worker whose turn it is; on an error ("error", exception) at the chunk where it happened.
+        ``go``: an event to wait for first (a file parsed ahead starts once the one before it is)."""
+        gc.disable()  # as _without_cyclic_gc: a worker only makes short-lived cells and rows
+        if go is not None:
+            go.wait()
         first = 2
         index = -1
         try:
@@ -302,12 +317,12 @@ class DmsImport(FingerprintPass):
                 if index % PARSE_WORKERS != number:
                     continue
                 numbers, rows = self._chunk_rows(chunk_first, rows, None)
-                payload, issues, rejected = "", [], []
+                payload, issues, rejected = b"", [], []
                 if rows:
                     issues_before = len(self.outcome.issues)
                     self.rejected_rows.clear()
                     lines = self._parse_chunk(list(numbers), rows, plan, parsers, fingerprint)
-                    payload = "\n".join(lines) + "\n" if lines else ""
+                    payload = ("\n".join(lines) + "\n").encode() if lines else b""
                     issues = self.outcome.issues[issues_before:]
                     del self.outcome.issues[issues_before:]
                     rejected = sorted(self.rejected_rows)
@@ -517,7 +532,8 @@ class DmsImport(FingerprintPass):
                 """,
                 params,
             )
-            cursor.execute(f"SELECT row_no, reason FROM {clean} WHERE reason IS NOT NULL")
+            # In file order whatever plan made the table (its rows usually are, but nothing promises it).
+            cursor.execute(f"SELECT row_no, reason FROM {clean} WHERE reason IS NOT NULL ORDER BY row_no")
             for row_number, reason in cursor.fetchall():
                 message = msgid(self.REJECT_REASONS[reason])
                 self.rejected_rows.add(row_number)
@@ -790,11 +806,15 @@ class DmsImport(FingerprintPass):
             with _without_cyclic_gc():
                 self._stage(use_fingerprints=not dry_run)
             timings["stage"] = time.monotonic() - started
+            if self.on_staged is not None:
+                self.on_staged()
             with transaction.atomic():
                 self._apply(allowed_store_ids=allowed_store_ids, dry_run=dry_run)
                 if dry_run:
                     transaction.set_rollback(True)
         finally:
+            if self.parsed_ahead is not None:  # failed before its stage
+                self.parsed_ahead.cancel()
             if connection.connection is not None and not connection.needs_rollback:
                 with contextlib.suppress(Exception):
                     self._drop_temporary_tables()
@@ -805,3 +825,155 @@ class DmsImport(FingerprintPass):
         outcome.rejected = len(self.rejected_rows)
         outcome.warnings = sum(1 for issue in outcome.issues if issue.severity == IssueSeverity.WARNING)
         return outcome
+
+
+class ParseWorkers:
+    """PARSE_WORKERS forked processes parsing one file for ``importer`` (DmsImport._parse_worker),
+    and their messages in file order. ``go``: an event the workers wait for before reading."""
+
+    def __init__(self, importer: DmsImport, plan, parsers, fingerprint, *, go=None):
+        context = multiprocessing.get_context("fork")
+        self.pipes, self.workers = [], []
+        try:
+            for number in range(PARSE_WORKERS):
+                receiver, sender = context.Pipe(duplex=False)
+                arguments = (number, sender, plan, parsers, fingerprint, go)
+                worker = context.Process(target=importer._parse_worker, args=arguments, daemon=True)
+                worker.start()
+                sender.close()
+                self.pipes.append(receiver)
+                self.workers.append(worker)
+        except BaseException:
+            self.terminate()
+            self.stop()
+            raise
+
+    def messages(self) -> Iterator[tuple]:
+        """("chunk", next row, COPY payload, issues, rejected rows, rows) per chunk, then ("end",
+        next row) or ("error", exception); a worker that dies without a word is a RuntimeError."""
+        index = 0
+        while True:
+            try:
+                message = self.pipes[index % PARSE_WORKERS].recv()
+            except EOFError:  # the worker died without a word (killed): not a file's fault
+                raise RuntimeError("a DMS parse worker stopped unexpectedly") from None
+            yield message
+            if message[0] != "chunk":
+                return
+            index += 1
+
+    def terminate(self) -> None:
+        """End the workers now (their pipes then read as ended)."""
+        for worker in self.workers:
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
+
+    def stop(self) -> None:
+        for receiver in self.pipes:
+            receiver.close()
+        for worker in self.workers:
+            worker.join(timeout=5)
+            if worker.is_alive():
+                worker.terminate()
+                worker.join()
+
+
+class ParseAhead:
+    """A large CSV file parsed by the parse workers before its turn, while the command imports the
+    file before it (whose writes are the database server's work, on the other core): its messages
+    are received by a thread and kept until its DmsImport stages them (``parsed_ahead``), exactly
+    what its own workers would have sent then. Parsing reads no table, so the result is the same;
+    what the table decides (a fingerprint pass for a re-import) is checked again at its turn, when
+    a parse that no longer fits is dropped. ``after``: start once that file is parsed (one file's
+    workers at a time)."""
+
+    def __init__(self, *, kind: str, source: RowSource, store=None, profile=None, after: ParseAhead | None = None):
+        self.source = source
+        self.parser = DmsImport(batch=ImportBatch(kind=kind, store=store, profile=profile), source=source)
+        self.plan = self.parser._plan()
+        self.prefix = self.parser._fingerprinter(self.plan).prefix
+        parsers = [ColumnParser(column.parser) if index is not None else None for column, index in self.plan]
+        self.parsed = multiprocessing.get_context("fork").Event()
+        self._messages: list[tuple | None] = []
+        self._buffered = 0  # bytes of COPY text received and not yet taken
+        self._cancelled = False
+        self._done = False
+        self._condition = threading.Condition()
+        self._workers = ParseWorkers(self.parser, self.plan, parsers, self.parser._fingerprinter(self.plan),
+                                     go=after.parsed if after is not None else None)  # fmt: skip
+        self._thread = threading.Thread(target=self._collect, daemon=True, name="dms-parse-ahead")
+        self._thread.start()
+
+    @classmethod
+    def start(cls, *, kind: str, source: RowSource, store=None, after: ParseAhead | None = None) -> ParseAhead | None:
+        """Parse the file ahead when its turn would parse all of it in the workers: a large CSV file
+        for a table without fingerprints (not a re-import). None otherwise, or when its header
+        does not map (its turn reports that)."""
+        probe = DmsImport(batch=ImportBatch(kind=kind, store=store), source=source)
+        if not probe._parse_in_parallel() or MODELS[kind].objects.filter(dms_fingerprint__isnull=False).exists():
+            return None
+        try:
+            return cls(kind=kind, source=source, store=store, after=after)
+        except ApplicationError:
+            return None
+
+    def _collect(self) -> None:
+        try:
+            for message in self._workers.messages():
+                with self._condition:
+                    self._messages.append(message)
+                    if message[0] == "chunk":
+                        self._buffered += len(message[2])
+                    self._condition.notify_all()
+                    while self._buffered > AHEAD_BUFFER_BYTES and not self._cancelled:
+                        self._condition.wait()  # the workers wait too, their pipes full
+                    if self._cancelled:
+                        return
+        except Exception as error:  # a dead worker, or cancelled: raised at its turn, in order
+            with self._condition:
+                self._messages.append(("error", error))
+        finally:
+            self.parsed.set()
+            with self._condition:
+                self._done = True
+                self._condition.notify_all()
+
+    def fits(self, importer: DmsImport, plan, fingerprint) -> bool:
+        """Whether this parse is the one ``importer`` would make now (same file, report, columns and store)."""
+
+        def fields(plan) -> list:  # the parsers are made anew for each import (the same ones)
+            return [(column.field, column.sql_type, index) for column, index in plan]
+
+        return (importer.source is self.source and importer.kind == self.parser.kind
+                and fields(plan) == fields(self.plan) and fingerprint.prefix == self.prefix)  # fmt: skip
+
+    def messages(self) -> Iterator[tuple]:
+        """The workers' messages in file order, as they arrive (each handed over once)."""
+        index = 0
+        try:
+            while True:
+                with self._condition:
+                    while index >= len(self._messages) and not self._done:
+                        self._condition.wait()
+                    if index >= len(self._messages):
+                        return
+                    message, self._messages[index] = self._messages[index], None
+                    if message[0] == "chunk":
+                        self._buffered -= len(message[2])
+                        self._condition.notify_all()
+                index += 1
+                yield message
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Stop the workers (if still running) and let the next file's start."""
+        with self._condition:
+            self._cancelled = True
+            self._condition.notify_all()
+        if not self._done:
+            self._workers.terminate()
+            self._thread.join()
+        self._workers.stop()
+        self.parsed.set()

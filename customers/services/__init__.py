@@ -18,7 +18,7 @@ from crm.exceptions import ApplicationError
 from crm.scoping import visible_store_ids
 from customers.choices import ImportStatus, MarkSource
 from customers.dms.sources import RowSource, source_from_path
-from customers.dms_import.importer import DmsImport
+from customers.dms_import.importer import DmsImport, ParseAhead
 from customers.dms_import.outcome import ImportOutcome, errors_csv_bytes, outcome_rejected_rows
 from customers.facts import customer_stats_refresh_for_customers
 from customers.import_listeners import import_listeners_notify
@@ -61,12 +61,22 @@ def import_batch_create(
     return batch
 
 
-def dms_import_run(*, batch: ImportBatch, source, allowed_store_ids: list[int] | None = None, progress=None):
+def dms_import_run(
+    *,
+    batch: ImportBatch,
+    source,
+    allowed_store_ids: list[int] | None = None,
+    progress=None,
+    parsed_ahead: ParseAhead | None = None,
+    on_staged=None,
+):
     """Run one DMS file into the CRM (or only preview it when ``batch.is_dry_run``).
 
     All-or-nothing: the apply phase is one transaction, so a failure leaves the data as it was; the
     batch is then marked failed with the error and the exception is raised again. Returns the
-    ImportOutcome (counts, issues, timings)."""
+    ImportOutcome (counts, issues, timings). ``parsed_ahead``: the file already being parsed
+    (``dms_import_parse_ahead``); ``on_staged()`` is called once the file is staged, before its
+    transaction."""
     batch.status = ImportStatus.RUNNING
     batch.started_at = timezone.now()
     batch.total_rows = source.total_rows or 0
@@ -79,9 +89,10 @@ def dms_import_run(*, batch: ImportBatch, source, allowed_store_ids: list[int] |
             progress(rows, batch.total_rows)
 
     try:
-        outcome = DmsImport(batch=batch, source=source, progress=report).run(
-            allowed_store_ids=allowed_store_ids, dry_run=batch.is_dry_run
+        importer = DmsImport(
+            batch=batch, source=source, progress=report, parsed_ahead=parsed_ahead, on_staged=on_staged
         )
+        outcome = importer.run(allowed_store_ids=allowed_store_ids, dry_run=batch.is_dry_run)
     except Exception as error:
         ImportBatch.objects.filter(pk=batch.pk).update(
             status=ImportStatus.FAILED, error_message=str(error)[:2000], finished_at=timezone.now()
@@ -100,6 +111,14 @@ def dms_import_run(*, batch: ImportBatch, source, allowed_store_ids: list[int] |
         )
         import_listeners_notify(kind=batch.kind, batch_id=batch.pk, customer_ids=outcome.touched_customer_ids)
     return outcome
+
+
+def dms_import_parse_ahead(*, kind: str, source: RowSource, store=None, after: ParseAhead | None = None):
+    """Start parsing a file whose turn comes after the file being imported (``import_dms`` with
+    several files): its ParseAhead for ``dms_import_run(parsed_ahead=…)``, or None when its turn
+    would not parse all of it in the parse workers (a small file, XLSX, a re-import). ``after``:
+    the file parsed ahead before it, which it waits for. Call ``cancel()`` on one left unused."""
+    return ParseAhead.start(kind=kind, source=source, store=store, after=after)
 
 
 def import_batch_record_outcome(

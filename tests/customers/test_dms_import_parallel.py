@@ -6,6 +6,7 @@ parser; and `import_dms` takes several files in one process."""
 
 import datetime
 import io
+import multiprocessing
 
 import pytest
 from django.core.management import call_command
@@ -39,11 +40,18 @@ REPAIR_ORDER_COLUMNS = ("ro_no", "vehicle__vin", "store__code", "open_date", "se
                         "labor_amount", "parts_amount", "total_amount", "dms_fingerprint")  # fmt: skip
 
 
-def _everything_imported(out_dir) -> dict:
-    """Run the three files and read back all an import leaves: summaries, issues in order, the
-    rejected-rows files and the rows written (then roll it all back)."""
+def _everything_imported(out_dir, *, one_command: bool = False) -> dict:
+    """Run the three files (one command each, or ``one_command`` for the three) and read back all an
+    import leaves: summaries, issues in order, the rejected-rows files and the rows written (then
+    roll it all back)."""
     with transaction.atomic():
-        summaries = {name: run_import(name, out_dir / f"{name}.csv") for name in FILES}
+        if one_command:
+            out = io.StringIO()
+            call_command("import_dms", *[arg for name in FILES for arg in (name, str(out_dir / f"{name}.csv"))],
+                         "--no-progress", stdout=out)  # fmt: skip
+            summaries = dict(zip(FILES, out.getvalue().strip().splitlines(), strict=True))
+        else:
+            summaries = {name: run_import(name, out_dir / f"{name}.csv") for name in FILES}
         issues, errors_files = {}, {}
         for name in FILES:
             batch = ImportBatch.objects.filter(kind=name).latest("pk")
@@ -164,3 +172,119 @@ def test_the_errors_file_takes_one_file(tmp_path):
                      "--errors-file", str(tmp_path / "e.csv"), "--no-progress", stdout=io.StringIO())  # fmt: skip
 
     assert not ImportBatch.objects.exists()
+
+
+def _count_parsed_ahead(monkeypatch) -> tuple[list, list]:
+    """(kinds whose files were parsed ahead, kinds whose staging took a parse ahead)."""
+    started, used = [], []
+    start = importer.ParseAhead.start.__func__
+    fits = importer.ParseAhead.fits
+
+    def counted_start(cls, *, kind, **kwargs):
+        parsed_ahead = start(cls, kind=kind, **kwargs)
+        if parsed_ahead is not None:
+            started.append(kind)
+        return parsed_ahead
+
+    def counted_fits(self, dms_import, *args):
+        fit = fits(self, dms_import, *args)
+        if fit:
+            used.append(dms_import.kind)
+        return fit
+
+    monkeypatch.setattr(importer.ParseAhead, "start", classmethod(counted_start))
+    monkeypatch.setattr(importer.ParseAhead, "fits", counted_fits)
+    return started, used
+
+
+@pytest.mark.parametrize("buffer_bytes", [importer.AHEAD_BUFFER_BYTES, 1])
+def test_files_parsed_ahead_import_exactly_what_the_commands_one_by_one_import(tmp_path, monkeypatch, buffer_bytes):
+    """One command with three files parses the vehicles and the repair orders while the file before
+    them is written: the same summaries, issues in order, rejected-rows files and rows (also when
+    the workers wait with a chunk at a time kept ahead)."""
+    dms_sample_write(out_dir=tmp_path, customers=150, seed=7, today=TODAY, stores=["NJ01", "NJ02"], mess=True)
+    monkeypatch.setattr(importer, "AHEAD_BUFFER_BYTES", buffer_bytes)
+    monkeypatch.setattr(importer, "STAGE_CHUNK_ROWS", 37)
+    monkeypatch.setattr(importer, "PARALLEL_MINIMUM_ROWS", 1)
+    started, used = _count_parsed_ahead(monkeypatch)
+    one_by_one = _everything_imported(tmp_path)
+    assert (started, used) == ([], [])
+
+    in_one_command = _everything_imported(tmp_path, one_command=True)
+
+    assert started == used == ["vehicles", "repair_orders"]
+    assert in_one_command == one_by_one
+    assert all(one_by_one["errors_files"][name] for name in FILES)
+    assert all(one_by_one["issues"][name] for name in FILES)
+
+
+def test_a_file_of_a_report_imported_before_it_in_the_command_is_parsed_at_its_turn(tmp_path, monkeypatch):
+    """The second customers file finds fingerprints written by the first (a re-import): it is not
+    parsed ahead, and is counted unchanged as by a second command."""
+    dms_sample_write(out_dir=tmp_path, customers=40, seed=3, today=TODAY, stores=["NJ01"])
+    monkeypatch.setattr(importer, "PARALLEL_MINIMUM_ROWS", 1)
+    started, used = _count_parsed_ahead(monkeypatch)
+    customers = str(tmp_path / "customers.csv")
+    out = io.StringIO()
+
+    call_command("import_dms", "customers", customers, "vehicles", str(tmp_path / "vehicles.csv"), "customers",
+                 customers, "--no-progress", stdout=out)  # fmt: skip
+
+    assert started == used == ["vehicles"]
+    lines = out.getvalue().strip().splitlines()
+    assert lines[0] == "created=40 updated=0 unchanged=0 rejected=0 warnings=0"
+    assert lines[2] == "created=0 updated=0 unchanged=40 rejected=0 warnings=0"
+
+
+def test_a_file_that_fails_stops_the_files_parsed_ahead(tmp_path, monkeypatch):
+    """The customers file fails in its transaction: the command stops, nothing of it is written, the
+    vehicles file parsed ahead is dropped with its workers, and no later batch is made."""
+    dms_sample_write(out_dir=tmp_path, customers=40, seed=3, today=TODAY, stores=["NJ01"])
+    monkeypatch.setattr(importer, "PARALLEL_MINIMUM_ROWS", 1)
+    started, _used = _count_parsed_ahead(monkeypatch)
+    cancelled = []
+    cancel = importer.ParseAhead.cancel
+
+    def counted_cancel(self):
+        cancelled.append(self.parser.kind)
+        cancel(self)
+
+    def broken_upsert(self, *args, **kwargs):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(importer.ParseAhead, "cancel", counted_cancel)
+    monkeypatch.setattr(importer.DmsImport, "_upsert", broken_upsert)
+
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        call_command("import_dms", *[arg for name in FILES for arg in (name, str(tmp_path / f"{name}.csv"))],
+                     "--no-progress", stdout=io.StringIO())  # fmt: skip
+
+    assert started == ["vehicles", "repair_orders"]
+    assert sorted(set(cancelled)) == ["repair_orders", "vehicles"]
+    assert not Customer.objects.exists()
+    assert list(ImportBatch.objects.values_list("kind", "status")) == [("customers", "failed")]
+    assert all(not worker.is_alive() for worker in multiprocessing.active_children() if worker.daemon)
+
+
+MIXED_COLUMNS = {
+    "whole": (cells._whole, ["12000", "0", "", "12,000", "约4790", " 7 ", "-3", "12000", "99999999999"]),
+    "money": (cells._money, ["225.00", "", "1,000.00", "0.00", "¥5", "1.5", "225.00", "abc"]),
+    "mobile": (cells.parsing.parse_mobile, ["13812345678", "", "+8613812345678", "1381234567", "13812345678"]),
+    "key": (cells._key_text(cells.REASON_MISSING_CUSTOMER_NO, 12), ["C001", "", " C002 ", "null", "C" * 13, "C001"]),
+    "text": (cells._text(5), ["苏A", "", "NULL", " x ", "abcdef", "a\\b", "a\tb", "'=1+1", "苏A"]),
+    "name": (cells._customer_name, ["张伟", "", "  ", "None", "张伟", "王" * 101, "李娜"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", MIXED_COLUMNS)
+def test_a_column_with_a_few_odd_cells_parses_as_cell_by_cell(name):
+    """The column shortcuts (clean cells, plain text) parse only the odd cells of a chunk: the same
+    texts and the same problems as parsing every cell."""
+    parse, column = MIXED_COLUMNS[name]
+    for chunk in (column, [column[0]] * 5 + [column[1]], [column[0]] * 6):
+        texts, keys, problems = ColumnParser(parse).column(list(chunk), text_cells=True)
+        expected_texts, expected_keys, expected_problems = ColumnParser(parse).cells_column(
+            list(chunk), text_cells=True
+        )
+
+        assert (texts, list(keys), problems) == (expected_texts, list(expected_keys), expected_problems)
