@@ -79,7 +79,16 @@ def customer_personal_data(*, customer) -> dict:
     of every registered provider (calls, SMS, replies, complaints…)."""
     from django.db.models import Q
 
-    from customers.models import CustomerConsent, Delivery, RepairOrder, Vehicle
+    from customers.models import (
+        Appointment,
+        CustomerConsent,
+        Delivery,
+        DeliveryInterview,
+        Prospect,
+        RepairOrder,
+        SatisfactionResult,
+        Vehicle,
+    )
 
     data = {
         "exported_at": timezone.now(),
@@ -97,6 +106,23 @@ def customer_personal_data(*, customer) -> dict:
         # Cars handed over to them at the sales desk, and those they referred someone to.
         "deliveries": queryset_rows(
             Delivery.objects.filter(Q(customer=customer) | Q(referrer_customer=customer)).order_by("id")
+        ),
+        # What the desks recorded with them: satisfaction results (a call's answers, an SMS reply, an
+        # interview), delivery interviews, the prospect they were before buying, their bookings.
+        "satisfaction_results": queryset_rows(SatisfactionResult.objects.filter(customer=customer).order_by("id")),
+        "delivery_interviews": queryset_rows(DeliveryInterview.objects.filter(customer=customer).order_by("id")),
+        "delivery_interview_history": queryset_rows(
+            DeliveryInterview.history.filter(customer_id=customer.pk).order_by("history_id")
+        ),
+        "prospects": queryset_rows(Prospect.objects.filter(won_customer=customer).order_by("id")),
+        "prospect_history": queryset_rows(
+            Prospect.history.filter(id__in=Prospect.objects.filter(won_customer=customer).values("pk")).order_by(
+                "history_id"
+            )
+        ),
+        "appointments": queryset_rows(Appointment.objects.filter(customer=customer).order_by("id")),
+        "appointment_history": queryset_rows(
+            Appointment.history.filter(customer_id=customer.pk).order_by("history_id")
         ),
     }
     for provider in personal_data_providers():
@@ -341,6 +367,59 @@ def erase_import_artefacts(*, customer) -> dict[str, int]:
             vin=erased_vin(vehicle_id), plate_no=""
         )
     return {"import_files": files, "import_issues": issues, "former_vehicles_history": former_rows}
+
+
+# --- the desks' records -----------------------------------------------------------------------
+
+# A booking's source reference written by the CRM itself names one of its rows (``followuptask:12``,
+# ``delivery:3``); any other value came through the API from outside (a call centre's call id, a
+# mini-program's message id, a phone number) and goes with the person.
+CRM_REFERENCE_PATTERN = r"^(followuptask|delivery|campaign):[0-9]+$"
+# The change reasons the CRM writes on a booking's history rows; a cancellation's reason is typed by
+# staff (what the customer said) and goes.
+APPOINTMENT_SYSTEM_REASONS = ("no_show", "kept_by_repair_order")
+
+
+def erase_desk_records(*, customer) -> dict[str, int]:
+    """Erasure handler (customers' own, see the module's docstring): the texts the desks recorded
+    about the customer, and those of their change history, are cleared; scores, verdicts, statuses,
+    dates and the rows themselves stay (the satisfaction, prospect and booking figures).
+
+    - satisfaction results: the statement (a call's answers and notes, an SMS reply's text, an
+      interview's comment);
+    - delivery interviews: the customer's comment (the answers, labels and scores, stay);
+    - prospects won into this customer (the person before they bought): name → the erased card's
+      name, mobile, notes and the note on a loss cleared;
+    - bookings: notes, a source reference not written by the CRM, the reasons typed on cancelling."""
+    from django.db.models import Case, F, Value, When
+
+    from customers.models import Appointment, DeliveryInterview, Prospect, SatisfactionResult
+
+    results = SatisfactionResult.objects.filter(customer=customer).exclude(statement="").update(statement="")
+
+    interviews = DeliveryInterview.objects.filter(customer=customer).exclude(comment="").update(comment="")
+    DeliveryInterview.history.filter(customer_id=customer.pk).exclude(comment="").update(comment="")
+
+    prospect_ids = list(Prospect.objects.filter(won_customer=customer).values_list("pk", flat=True))
+    erased_prospect = {"name": ERASED_NAME.format(id=customer.pk), "mobile": "", "notes": "", "lost_note": ""}
+    prospects = Prospect.objects.filter(pk__in=prospect_ids).update(**erased_prospect)
+    Prospect.history.filter(id__in=prospect_ids).update(**erased_prospect)
+
+    def kept_reference():
+        return Case(When(source_reference__regex=CRM_REFERENCE_PATTERN, then=F("source_reference")), default=Value(""))
+
+    appointments = Appointment.objects.filter(customer=customer).update(notes="", source_reference=kept_reference())
+    booking_history = Appointment.history.filter(customer_id=customer.pk)
+    booking_history.update(notes="", source_reference=kept_reference())
+    booking_history.filter(history_change_reason__isnull=False).exclude(
+        history_change_reason__in=APPOINTMENT_SYSTEM_REASONS
+    ).update(history_change_reason=None)
+    return {
+        "satisfaction_results": results,
+        "delivery_interviews": interviews,
+        "prospects": prospects,
+        "appointments": appointments,
+    }
 
 
 # --- the card --------------------------------------------------------------------------------
