@@ -71,6 +71,8 @@ def customer_with_everything(*, store, staff) -> Everything:
     )  # fmt: skip
     reply = InboundSms.objects.create(mobile=customer.mobile, text="谢谢，王芳", received_at=timezone.now(),
                                       customer=customer, in_reply_to=sms)  # fmt: skip
+    # A reply from their mobile that no card was matched to.
+    InboundSms.objects.create(mobile=customer.mobile, text="在吗？想改下周的预约", received_at=timezone.now())
     complaint = ComplaintFactory(customer=customer, vehicle=vehicle, description="王芳：保养后异响，电话13955550417")
     ComplaintAction.objects.create(
         complaint=complaint, kind="logged", note="王芳本人来电", actor=staff, at=timezone.now()

@@ -43,6 +43,7 @@ def test_a_manager_downloads_everything_held_about_the_customer(client, manager_
     assert sorted(data) == sorted([
         "exported_at", "customer", "named_staff", "vehicles", "repair_orders", "notes", "consents", "consent_history",
         "card_history", "vehicle_history", "followup_tasks", "calls", "sms", "sms_replies", "campaigns", "complaints",
+        "complaint_history",
         "complaint_actions", "complaint_attachments", "deliveries", "satisfaction_results", "delivery_interviews",
         "delivery_interview_history", "prospects", "prospect_history", "appointments", "appointment_history",
         "club_membership", "club_tier_changes", "club_points", "club_stored_value", "club_event_registrations",
@@ -64,8 +65,11 @@ def test_a_manager_downloads_everything_held_about_the_customer(client, manager_
     assert [(row["vin"], row["history_type"]) for row in data["vehicle_history"]] == [(VIN, "+")]
     assert [row["notes"] for row in data["calls"]] == ["客户抱怨等待时间长"]
     assert [row["body"] for row in data["sms"]] == ["【江宁日产】尊敬的王芳：祝您生日快乐！回T退订"]
-    assert [row["text"] for row in data["sms_replies"]] == ["谢谢，王芳"]
+    assert [row["text"] for row in data["sms_replies"]] == ["谢谢，王芳", "在吗？想改下周的预约"]
     assert [row["description"] for row in data["complaints"]] == ["王芳：保养后异响，电话13955550417"]
+    assert [(row["history_type"], row["description"]) for row in data["complaint_history"]] == [
+        ("+", "王芳：保养后异响，电话13955550417")
+    ]
     assert [row["note"] for row in data["complaint_actions"]] == ["王芳本人来电"]
     assert [row["original_name"] for row in data["complaint_attachments"]] == ["letter.png"]
     assert [code for code in (row["code"] for row in data["followup_tasks"])] == ["post_repair_callback", "birthday"]
