@@ -32,11 +32,12 @@ def personal_data(*, customer) -> dict[str, list[dict]]:
 
 
 def erase(*, customer) -> dict[str, int]:
-    """The membership's card number (like the card's) becomes ERASED-<card id>; the texts typed on
-    its ledgers (a tier change's reason, a points or stored-value line's note) are replaced; the
-    referrals won into the customer lose the name, mobile and note on a loss, also in their change
-    history. Tiers, points, amounts, balances, references (receipts, repair orders: the ledgers'
-    keys against counting twice), dates and event registrations stay (the club's figures)."""
+    """The membership's card number becomes ERASED-<customer id> (the card's own copy is cleared
+    with the card); the texts typed on its ledgers (a tier change's reason, a points or stored-value
+    line's note) are replaced; the referrals won into the customer lose the name, mobile and note on
+    a loss, also in their change history. Tiers, points, amounts, balances, references (receipts,
+    repair orders: the ledgers' keys against counting twice), dates and event registrations stay
+    (the club's figures)."""
     members = list(Membership.objects.filter(customer=customer).values_list("pk", flat=True))
     memberships = Membership.objects.filter(pk__in=members).update(card_no=f"{ERASED_KEY_PREFIX}{customer.pk}")
     # A manual tier change, credit or debit must give a reason: replaced, not emptied.

@@ -1,9 +1,9 @@
 """Personal data as PIPL asks: consent by purpose on the card, a customer's data on request, and
 the tombstones that keep an erased customer from coming back with the next DMS import.
 
-Other apps hold personal data of a customer too (calls, SMS, replies, complaints). They take part
-through two registries, as the card's panels do (customers/card.py): an app lists dotted paths to
-functions in its AppConfig, so that customers never imports them.
+Other apps hold personal data of a customer too (calls, SMS, replies, the club, complaints). They
+take part through two registries, as the card's panels do (customers/card.py): an app lists dotted
+paths to functions in its AppConfig, so that customers never imports them.
 
 - ``customer_personal_data_providers``: ``f(*, customer) -> dict[str, list[dict]]``, sections of the
   customer's data export (section name → rows of plain values);
@@ -75,8 +75,10 @@ def queryset_rows(queryset, *, exclude=()) -> list[dict]:
 
 def customer_personal_data(*, customer) -> dict:
     """Everything the CRM holds about one customer, as plain values: the card, its vehicles and
-    repair orders, notes, consents and their history, the card's change history, and the sections
-    of every registered provider (calls, SMS, replies, complaints…)."""
+    repair orders, notes, consents and their history, the card's change history, the desks'
+    records (deliveries, satisfaction results, interviews, the prospect they were, bookings, with
+    their history), and the sections of every registered provider (calls, SMS, replies, the club,
+    complaints…)."""
     from django.db.models import Q
 
     from customers.models import (
