@@ -113,8 +113,11 @@ def customer_personal_data(*, customer) -> dict:
         # interview), delivery interviews, the prospect they were before buying, their bookings.
         "satisfaction_results": queryset_rows(SatisfactionResult.objects.filter(customer=customer).order_by("id")),
         "delivery_interviews": queryset_rows(DeliveryInterview.objects.filter(customer=customer).order_by("id")),
+        # History rows by the record's id: their copy of customer_id has no index.
         "delivery_interview_history": queryset_rows(
-            DeliveryInterview.history.filter(customer_id=customer.pk).order_by("history_id")
+            DeliveryInterview.history.filter(
+                id__in=DeliveryInterview.objects.filter(customer=customer).values("pk")
+            ).order_by("history_id")
         ),
         "prospects": queryset_rows(Prospect.objects.filter(won_customer=customer).order_by("id")),
         "prospect_history": queryset_rows(
@@ -124,7 +127,9 @@ def customer_personal_data(*, customer) -> dict:
         ),
         "appointments": queryset_rows(Appointment.objects.filter(customer=customer).order_by("id")),
         "appointment_history": queryset_rows(
-            Appointment.history.filter(customer_id=customer.pk).order_by("history_id")
+            Appointment.history.filter(id__in=Appointment.objects.filter(customer=customer).values("pk")).order_by(
+                "history_id"
+            )
         ),
     }
     for provider in personal_data_providers():
@@ -399,8 +404,10 @@ def erase_desk_records(*, customer) -> dict[str, int]:
 
     results = SatisfactionResult.objects.filter(customer=customer).exclude(statement="").update(statement="")
 
-    interviews = DeliveryInterview.objects.filter(customer=customer).exclude(comment="").update(comment="")
-    DeliveryInterview.history.filter(customer_id=customer.pk).exclude(comment="").update(comment="")
+    # History rows are found by the record's id (their copy of customer_id has no index).
+    interview_ids = list(DeliveryInterview.objects.filter(customer=customer).values_list("pk", flat=True))
+    interviews = DeliveryInterview.objects.filter(pk__in=interview_ids).exclude(comment="").update(comment="")
+    DeliveryInterview.history.filter(id__in=interview_ids).exclude(comment="").update(comment="")
 
     prospect_ids = list(Prospect.objects.filter(won_customer=customer).values_list("pk", flat=True))
     erased_prospect = {"name": ERASED_NAME.format(id=customer.pk), "mobile": "", "notes": "", "lost_note": ""}
@@ -410,8 +417,11 @@ def erase_desk_records(*, customer) -> dict[str, int]:
     def kept_reference():
         return Case(When(source_reference__regex=CRM_REFERENCE_PATTERN, then=F("source_reference")), default=Value(""))
 
-    appointments = Appointment.objects.filter(customer=customer).update(notes="", source_reference=kept_reference())
-    booking_history = Appointment.history.filter(customer_id=customer.pk)
+    appointment_ids = list(Appointment.objects.filter(customer=customer).values_list("pk", flat=True))
+    appointments = Appointment.objects.filter(pk__in=appointment_ids).update(
+        notes="", source_reference=kept_reference()
+    )
+    booking_history = Appointment.history.filter(id__in=appointment_ids)
     booking_history.update(notes="", source_reference=kept_reference())
     booking_history.filter(history_change_reason__isnull=False).exclude(
         history_change_reason__in=APPOINTMENT_SYSTEM_REASONS
