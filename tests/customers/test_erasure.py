@@ -303,6 +303,12 @@ def test_the_erasure_page_asks_for_the_typed_confirmation(client, manager_a, eve
 
     assert response.status_code == 200
     assert sorted(response.context["form"].fields) == ["confirmation", "reason"]
+    warning = response.content.decode().split('<p class="warn">')[1].split("</p>")[0]
+    assert warning == (
+        "删除后无法恢复。客户卡将被匿名化（姓名、电话、生日、地址、工作单位、备注、短信内容和回复、回访记录、满意度回答、"
+        "交车面访意见、其购车前的潜客和转介绍记录、预约备注、会员卡号及会员备注、投诉内容、VIN码和车牌号均被删除，"
+        "变更历史中也一并删除）；工单金额和日期、车型、评分、状态和积分保留用于统计。下次DMS导入不会再导入该客户。"
+    )
 
 
 # --- the next DMS import ------------------------------------------------------------------------
