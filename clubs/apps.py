@@ -60,6 +60,9 @@ class ClubsConfig(AppConfig):
     customer_membership_badges = ["clubs.badges.membership_badges"]
     customer_member_tier_sql = ["clubs.selectors.customer_member_tier_sql"]
     customer_points_on_sql = ["clubs.selectors.customer_points_on_sql"]
+    # A customer's data on request and their erasure (customers/privacy.py).
+    customer_personal_data_providers = ["clubs.privacy.personal_data"]
+    customer_erasure_handlers = ["clubs.privacy.erase"]
 
     def ready(self) -> None:
         # The event invitations and the Y that answers them, through the registries customers keeps

@@ -1,5 +1,5 @@
 """Complaints' part of a customer's personal data (customers/privacy.py registries): the complaints,
-their actions and attachments in the customer's data export, and their erasure."""
+their change history, actions and attachments in the customer's data export, and their erasure."""
 
 from django.db import transaction
 
@@ -15,6 +15,9 @@ def personal_data(*, customer) -> dict[str, list[dict]]:
     complaints = Complaint.objects.filter(customer=customer)
     return {
         "complaints": queryset_rows(complaints.order_by("id")),
+        "complaint_history": queryset_rows(
+            Complaint.history.filter(id__in=complaints.values("pk")).order_by("history_id")
+        ),
         "complaint_actions": queryset_rows(ComplaintAction.objects.filter(complaint__in=complaints).order_by("id")),
         "complaint_attachments": queryset_rows(
             ComplaintAttachment.objects.filter(complaint__in=complaints).order_by("id")

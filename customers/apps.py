@@ -186,7 +186,7 @@ class CustomersConfig(AppConfig):
         "customers.appointment_views.appointments_panel",
         "customers.interview_views.interview_panel",
     ]
-    customer_erasure_handlers = ["customers.privacy.erase_import_artefacts"]
+    customer_erasure_handlers = ["customers.privacy.erase_import_artefacts", "customers.privacy.erase_desk_records"]
     customer_alerts = ["customers.satisfaction.dissatisfied_alert"]
 
     def ready(self) -> None:

@@ -1,9 +1,9 @@
 """Personal data as PIPL asks: consent by purpose on the card, a customer's data on request, and
 the tombstones that keep an erased customer from coming back with the next DMS import.
 
-Other apps hold personal data of a customer too (calls, SMS, replies, complaints). They take part
-through two registries, as the card's panels do (customers/card.py): an app lists dotted paths to
-functions in its AppConfig, so that customers never imports them.
+Other apps hold personal data of a customer too (calls, SMS, replies, the club, complaints). They
+take part through two registries, as the card's panels do (customers/card.py): an app lists dotted
+paths to functions in its AppConfig, so that customers never imports them.
 
 - ``customer_personal_data_providers``: ``f(*, customer) -> dict[str, list[dict]]``, sections of the
   customer's data export (section name → rows of plain values);
@@ -75,11 +75,22 @@ def queryset_rows(queryset, *, exclude=()) -> list[dict]:
 
 def customer_personal_data(*, customer) -> dict:
     """Everything the CRM holds about one customer, as plain values: the card, its vehicles and
-    repair orders, notes, consents and their history, the card's change history, and the sections
-    of every registered provider (calls, SMS, replies, complaints…)."""
+    repair orders, notes, consents and their history, the card's change history, the desks'
+    records (deliveries, satisfaction results, interviews, the prospect they were, bookings, with
+    their history), and the sections of every registered provider (calls, SMS, replies, the club,
+    complaints…)."""
     from django.db.models import Q
 
-    from customers.models import CustomerConsent, Delivery, RepairOrder, Vehicle
+    from customers.models import (
+        Appointment,
+        CustomerConsent,
+        Delivery,
+        DeliveryInterview,
+        Prospect,
+        RepairOrder,
+        SatisfactionResult,
+        Vehicle,
+    )
 
     data = {
         "exported_at": timezone.now(),
@@ -97,6 +108,28 @@ def customer_personal_data(*, customer) -> dict:
         # Cars handed over to them at the sales desk, and those they referred someone to.
         "deliveries": queryset_rows(
             Delivery.objects.filter(Q(customer=customer) | Q(referrer_customer=customer)).order_by("id")
+        ),
+        # What the desks recorded with them: satisfaction results (a call's answers, an SMS reply, an
+        # interview), delivery interviews, the prospect they were before buying, their bookings.
+        "satisfaction_results": queryset_rows(SatisfactionResult.objects.filter(customer=customer).order_by("id")),
+        "delivery_interviews": queryset_rows(DeliveryInterview.objects.filter(customer=customer).order_by("id")),
+        # History rows by the record's id: their copy of customer_id has no index.
+        "delivery_interview_history": queryset_rows(
+            DeliveryInterview.history.filter(
+                id__in=DeliveryInterview.objects.filter(customer=customer).values("pk")
+            ).order_by("history_id")
+        ),
+        "prospects": queryset_rows(Prospect.objects.filter(won_customer=customer).order_by("id")),
+        "prospect_history": queryset_rows(
+            Prospect.history.filter(id__in=Prospect.objects.filter(won_customer=customer).values("pk")).order_by(
+                "history_id"
+            )
+        ),
+        "appointments": queryset_rows(Appointment.objects.filter(customer=customer).order_by("id")),
+        "appointment_history": queryset_rows(
+            Appointment.history.filter(id__in=Appointment.objects.filter(customer=customer).values("pk")).order_by(
+                "history_id"
+            )
         ),
     }
     for provider in personal_data_providers():
@@ -341,6 +374,64 @@ def erase_import_artefacts(*, customer) -> dict[str, int]:
             vin=erased_vin(vehicle_id), plate_no=""
         )
     return {"import_files": files, "import_issues": issues, "former_vehicles_history": former_rows}
+
+
+# --- the desks' records -----------------------------------------------------------------------
+
+# A booking's source reference written by the CRM itself names one of its rows (``followuptask:12``,
+# ``delivery:3``); any other value came through the API from outside (a call centre's call id, a
+# mini-program's message id, a phone number) and goes with the person.
+CRM_REFERENCE_PATTERN = r"^(followuptask|delivery|campaign):[0-9]+$"
+# The change reasons the CRM writes on a booking's history rows; a cancellation's reason is typed by
+# staff (what the customer said) and goes.
+APPOINTMENT_SYSTEM_REASONS = ("no_show", "kept_by_repair_order")
+
+
+def erase_desk_records(*, customer) -> dict[str, int]:
+    """Erasure handler (customers' own, see the module's docstring): the texts the desks recorded
+    about the customer, and those of their change history, are cleared; scores, verdicts, statuses,
+    dates and the rows themselves stay (the satisfaction, prospect and booking figures).
+
+    - satisfaction results: the statement (a call's answers and notes, an SMS reply's text, an
+      interview's comment);
+    - delivery interviews: the customer's comment (the answers, labels and scores, stay);
+    - prospects won into this customer (the person before they bought): name → the erased card's
+      name, mobile, notes and the note on a loss cleared;
+    - bookings: notes, a source reference not written by the CRM, the reasons typed on cancelling."""
+    from django.db.models import Case, F, Value, When
+
+    from customers.models import Appointment, DeliveryInterview, Prospect, SatisfactionResult
+
+    results = SatisfactionResult.objects.filter(customer=customer).exclude(statement="").update(statement="")
+
+    # History rows are found by the record's id (their copy of customer_id has no index).
+    interview_ids = list(DeliveryInterview.objects.filter(customer=customer).values_list("pk", flat=True))
+    interviews = DeliveryInterview.objects.filter(pk__in=interview_ids).exclude(comment="").update(comment="")
+    DeliveryInterview.history.filter(id__in=interview_ids).exclude(comment="").update(comment="")
+
+    prospect_ids = list(Prospect.objects.filter(won_customer=customer).values_list("pk", flat=True))
+    erased_prospect = {"name": ERASED_NAME.format(id=customer.pk), "mobile": "", "notes": "", "lost_note": ""}
+    prospects = Prospect.objects.filter(pk__in=prospect_ids).update(**erased_prospect)
+    Prospect.history.filter(id__in=prospect_ids).update(**erased_prospect)
+
+    def kept_reference():
+        return Case(When(source_reference__regex=CRM_REFERENCE_PATTERN, then=F("source_reference")), default=Value(""))
+
+    appointment_ids = list(Appointment.objects.filter(customer=customer).values_list("pk", flat=True))
+    appointments = Appointment.objects.filter(pk__in=appointment_ids).update(
+        notes="", source_reference=kept_reference()
+    )
+    booking_history = Appointment.history.filter(id__in=appointment_ids)
+    booking_history.update(notes="", source_reference=kept_reference())
+    booking_history.filter(history_change_reason__isnull=False).exclude(
+        history_change_reason__in=APPOINTMENT_SYSTEM_REASONS
+    ).update(history_change_reason=None)
+    return {
+        "satisfaction_results": results,
+        "delivery_interviews": interviews,
+        "prospects": prospects,
+        "appointments": appointments,
+    }
 
 
 # --- the card --------------------------------------------------------------------------------

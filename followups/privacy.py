@@ -10,11 +10,16 @@ from followups.models import CallAttempt, CampaignRecipient, FollowupTask, Inbou
 
 
 def personal_data(*, customer) -> dict[str, list[dict]]:
+    # Replies matched to the card, and those from its mobile matched to no card (the erasure clears
+    # both).
+    replies_of = Q(customer=customer)
+    if customer.mobile:
+        replies_of |= Q(customer__isnull=True, mobile=customer.mobile)
     return {
         "followup_tasks": queryset_rows(FollowupTask.objects.filter(customer=customer).order_by("id")),
         "calls": queryset_rows(CallAttempt.objects.filter(customer=customer).order_by("id")),
         "sms": queryset_rows(SmsMessage.objects.filter(customer=customer).order_by("id")),
-        "sms_replies": queryset_rows(InboundSms.objects.filter(customer=customer).order_by("id")),
+        "sms_replies": queryset_rows(InboundSms.objects.filter(replies_of).order_by("id")),
         # The SMS campaigns the customer was a recipient of (sent, or kept in the holdout).
         "campaigns": queryset_rows(CampaignRecipient.objects.filter(customer=customer).order_by("id")),
     }

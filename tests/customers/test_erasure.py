@@ -3,26 +3,33 @@ history purged, statistics kept, a tombstone left so that the next DMS import do
 person back; permission, typed confirmation and reason; audited; a second erasure changes nothing."""
 
 import csv
+import datetime
 import io
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
+from clubs.models import Membership, PointsEntry, Referral, TierChange, WalletEntry
 from complaints.models import Complaint, ComplaintAction, ComplaintAttachment
 from crm.exceptions import ApplicationError
 from crm.models import AuditLog
 from customers.models import (
+    Appointment,
     Customer,
     CustomerConsent,
     CustomerNote,
+    DeliveryInterview,
     ErasedCustomer,
     ErasureHashKey,
     ImportBatch,
     ImportIssue,
+    Prospect,
     RepairOrder,
+    SatisfactionResult,
     Vehicle,
 )
 from customers.privacy import derived_erasure_key, erasure_handlers, tombstone_hash, tombstone_pepper
@@ -43,6 +50,10 @@ pytestmark = pytest.mark.django_db
 PERSONAL = [
     "王芳", "13955550417", "025-52100417", "1985-04-17", "双龙大道", "南京某", "wangfang@", "自驾游", "苏A0417X", VIN,
     "04-17", "CA0417", "下月换新车", "等待时间长", "谢谢", "签字同意", "保养后异响", "本人来电", "letter.png",
+    # the desks' records, the club's
+    "师傅很辛苦", "讲解很耐心", "（展厅）", "白色天籁", "嫌贵去了别家", "右后轮胎鼓包", "wx-o6bmjrPTlm0417", "出差改期",
+    "M0417VIP", "大客户升级", "生日加赠", "现金储值", "老李介绍", "在比价",
+    "想改下周",
 ]  # fmt: skip
 
 
@@ -58,10 +69,12 @@ def erase_through_the_page(client, user, customer, **data):
     return client.post(reverse("customers:erase", args=[customer.pk]), data)
 
 
-def test_followups_and_complaints_register_their_erasure_handlers():
+def test_every_app_holding_personal_data_registers_its_erasure_handler():
     assert [f"{function.__module__}.{function.__name__}" for function in erasure_handlers()] == [
         "customers.privacy.erase_import_artefacts",
+        "customers.privacy.erase_desk_records",
         "followups.privacy.erase",
+        "clubs.privacy.erase",
         "complaints.privacy.erase",
     ]
 
@@ -105,6 +118,37 @@ def test_erasure_keeps_the_statistics(client, manager_a, everything):
         ("post_repair_callback", "closed"), ("birthday", "done")
     ]  # fmt: skip
     assert CallAttempt.objects.get().outcome == "reached"
+    assert list(SatisfactionResult.objects.order_by("id").values_list("source", "score", "verdict", "department")) == [
+        ("sms_reply", 4, "satisfied", "service"), ("delivery_interview", 4, "satisfied", "sales")
+    ]  # fmt: skip
+    interview = DeliveryInterview.objects.get()
+    assert ([answer["score"] for answer in interview.answers], interview.lowest_score) == ([4] * 7, 4)
+    assert interview.answers[0]["label"] == "购买经历总体满意度"
+    assert list(Prospect.objects.values_list("status", "source", "intended_model", "recorded_on", "won_on",
+                                             "won_customer_id")) == [
+        ("won", "showroom", "天籁", datetime.date(2025, 1, 10), datetime.date(2025, 3, 1), everything.customer.pk)
+    ]  # fmt: skip
+    assert list(Prospect.history.order_by("history_id").values_list("status", "lost_reason")) == [
+        ("new", ""), ("lost", "price"), ("contacted", ""), ("won", "")
+    ]  # fmt: skip
+    assert list(Appointment.objects.values_list("status", "source", "purpose", "date")) == [
+        ("cancelled", "api", "maintenance", datetime.date(2026, 11, 23))
+    ]
+    member = Membership.objects.get()
+    assert (member.tier, member.points_balance, str(member.wallet_balance), member.joined_on) == (
+        2, 200, "1000.00", datetime.date(2025, 3, 1)
+    )  # fmt: skip
+    assert list(TierChange.objects.values_list("tier", "kind")) == [(2, "manual")]
+    assert list(PointsEntry.objects.values_list("kind", "points", "expires_on")) == [
+        ("credit", 200, datetime.date(2026, 6, 1))
+    ]
+    assert list(WalletEntry.objects.values_list("kind", "amount", "reference")) == [
+        ("topup", Decimal("1000.00"), "RC0417")
+    ]
+    referrals = Referral.objects.order_by("id").values_list("stage", "intended_model", "won_on", "won_customer_id")
+    assert list(referrals) == [
+        ("won", "天籁", datetime.date(2025, 3, 1), everything.customer.pk), ("new", "", None, None)
+    ]  # fmt: skip
 
 
 def test_every_app_clears_its_own_fields_and_their_history(client, manager_a, everything):
@@ -112,7 +156,7 @@ def test_every_app_clears_its_own_fields_and_their_history(client, manager_a, ev
 
     assert list(CustomerNote.objects.values_list("text", flat=True)) == ["（已删除）"]
     assert list(SmsMessage.objects.values_list("body", "mobile")) == [("", "")]
-    assert list(InboundSms.objects.values_list("text", "mobile")) == [("", "")]
+    assert list(InboundSms.objects.values_list("text", "mobile")) == [("", ""), ("", "")]
     assert list(CallAttempt.objects.values_list("notes", "answers")) == [("", {})]
     assert list(FollowupTask.objects.filter(code="birthday").values_list("subject_date", flat=True)) == [None]
     assert list(Complaint.objects.values_list("description", "resolution")) == [("（已删除）", "")]
@@ -125,6 +169,72 @@ def test_every_app_clears_its_own_fields_and_their_history(client, manager_a, ev
     assert set(Vehicle.history.filter(id=everything.vehicle.pk).values_list("vin", "plate_no")) == {
         (f"ERASED-{everything.vehicle.pk:010d}", "")
     }
+    # The desks' records and the club's.
+    pk = everything.customer.pk
+    erased_name = f"已删除客户 #{pk}"
+
+    assert list(SatisfactionResult.objects.values_list("statement", flat=True)) == ["", ""]
+    assert list(DeliveryInterview.objects.values_list("comment", flat=True)) == [""]
+    assert list(DeliveryInterview.history.values_list("comment", flat=True)) == [""]
+    prospect_fields = ("name", "mobile", "notes", "lost_note")
+    assert list(Prospect.objects.values_list(*prospect_fields)) == [(erased_name, "", "", "")]
+    assert set(Prospect.history.values_list(*prospect_fields)) == {(erased_name, "", "", "")}
+    assert Prospect.history.count() == 4
+    assert list(Appointment.objects.values_list("notes", "source_reference")) == [("", "")]
+    assert list(Appointment.history.order_by("history_id").values_list("notes", "source_reference",
+                                                                       "history_change_reason")) == [
+        ("", "", None), ("", "", None)
+    ]  # fmt: skip
+    assert list(Membership.objects.values_list("card_no", flat=True)) == [f"ERASED-{pk}"]
+    assert list(TierChange.objects.values_list("reason", flat=True)) == ["（已删除）"]
+    assert list(PointsEntry.objects.values_list("note", flat=True)) == ["（已删除）"]
+    assert list(WalletEntry.objects.values_list("note", flat=True)) == [""]
+    referral_fields = ("prospect_name", "prospect_mobile", "lost_reason")
+    assert list(Referral.objects.filter(won_customer_id=pk).values_list(*referral_fields)) == [(erased_name, "", "")]
+    assert set(Referral.history.filter(id=everything.referral.pk).values_list(*referral_fields)) == {
+        (erased_name, "", "")
+    }
+    # The referral they made is someone else's: it stays as it was.
+    assert list(Referral.objects.filter(referrer_id=pk).values_list(*referral_fields)) == [
+        ("韩梅梅", "13955550999", "")
+    ]
+    changed = AuditLog.objects.get(action="erase").detail["changed"]
+    assert {key: changed[key] for key in (
+        "satisfaction_results", "delivery_interviews", "prospects", "appointments", "club_memberships",
+        "club_ledger_notes", "referrals_as_prospect",
+    )} == {
+        "satisfaction_results": 2, "delivery_interviews": 1, "prospects": 1, "appointments": 1,
+        "club_memberships": 1, "club_ledger_notes": 3, "referrals_as_prospect": 1,
+    }  # fmt: skip
+
+
+def test_a_booking_keeps_the_reference_the_crm_wrote_and_the_reasons_it_gave(store_a, manager_a):
+    customer = CustomerFactory(store=store_a, customer_no="C0417")
+    vehicle = VehicleFactory(customer=customer)
+    common = {"store": store_a, "customer": customer, "vehicle": vehicle, "slot": datetime.time(9, 0),
+              "purpose": "maintenance", "notes": "客户要求上午"}  # fmt: skip
+    Appointment.objects.create(**common, date=datetime.date(2026, 11, 23), source="call",
+                               source_reference="followuptask:12")  # fmt: skip
+    Appointment.objects.create(**common, date=datetime.date(2026, 11, 24), source="delivery",
+                               source_reference="delivery:3")  # fmt: skip
+    Appointment.objects.create(**common, date=datetime.date(2026, 11, 25), source="call",
+                               source_reference="followuptask:12 13955550417")  # fmt: skip
+    no_show = Appointment.objects.order_by("id").first()
+    no_show.status = "no_show"
+    no_show._change_reason = "no_show"
+    no_show.save()
+
+    customer_erase(customer=customer, user=manager_a, reason="客户申请")
+
+    assert list(Appointment.objects.order_by("date").values_list("source_reference", "notes")) == [
+        ("followuptask:12", ""), ("delivery:3", ""), ("", "")
+    ]  # fmt: skip
+    assert list(Appointment.history.order_by("history_id").values_list("history_change_reason", flat=True)) == [
+        None,
+        None,
+        None,
+        "no_show",
+    ]
 
 
 def test_a_tombstone_and_an_audit_row_are_left(client, manager_a, everything):
@@ -193,6 +303,12 @@ def test_the_erasure_page_asks_for_the_typed_confirmation(client, manager_a, eve
 
     assert response.status_code == 200
     assert sorted(response.context["form"].fields) == ["confirmation", "reason"]
+    warning = response.content.decode().split('<p class="warn">')[1].split("</p>")[0]
+    assert warning == (
+        "删除后无法恢复。客户卡将被匿名化（姓名、电话、生日、地址、工作单位、备注、短信内容和回复、回访记录、满意度回答、"
+        "交车面访意见、其购车前的潜客和转介绍记录、预约备注、会员卡号及会员备注、投诉内容、VIN码和车牌号均被删除，"
+        "变更历史中也一并删除）；工单金额和日期、车型、评分、状态和积分保留用于统计。下次DMS导入不会再导入该客户。"
+    )
 
 
 # --- the next DMS import ------------------------------------------------------------------------
