@@ -30,7 +30,7 @@ from crm.exceptions import ApplicationError
 from crm.models import Store
 from customers.choices import RepairType
 from customers.facts import customer_stats_refresh_member_tier
-from customers.selectors import CUSTOMER_TABLE, REPAIR_ORDER_TABLE, VEHICLE_TABLE
+from customers.selectors import CUSTOMER_TABLE, REPAIR_ORDER_TABLE, VEHICLE_TABLE, not_erased_sql
 from customers.services.prospects import prospects_win_referred
 
 logger = logging.getLogger(__name__)
@@ -199,6 +199,7 @@ def _join_members(cursor, *, through: datetime.date, stores: list[int], since: "
     joins: on the first delivery date, or on S for those who were members before it (a delivery on
     or before S, or a DMS card without a delivery). The card is the DMS's card number, else one the
     CRM issues (M + store code + a running number, in order of joining day and customer number).
+    A card erased at the customer's request never joins (it keeps its delivered cars as statistics).
 
     With ``opening`` (club_start) the members joining on S take the DMS's tier and points balance
     as their opening tier and opening lot; later members start at 普通 with no points."""
@@ -232,6 +233,7 @@ def _join_members(cursor, *, through: datetime.date, stores: list[int], since: "
             JOIN {STORE} st ON st.id = sc.store_id
             WHERE sc.started_on <= %(through)s AND sc.store_id = ANY(%(stores)s)
               AND NOT EXISTS (SELECT 1 FROM {MEMBERSHIP} m WHERE m.customer_id = c.id)
+              AND {not_erased_sql("c.id")}
               AND (btrim(c.member_card_no) <> ''
                    OR EXISTS (SELECT 1 FROM {VEHICLE_TABLE} v
                               WHERE v.customer_id = c.id AND v.delivery_date <= %(through)s))

@@ -504,6 +504,14 @@ def customers_with_mobile(*, mobile: str) -> QuerySet[Customer]:
 CUSTOMER_TABLE = Customer._meta.db_table
 VEHICLE_TABLE = Vehicle._meta.db_table
 REPAIR_ORDER_TABLE = RepairOrder._meta.db_table
+# A card erased at the customer's request keeps its row (statistics) and has a tombstone here: set-based
+# code that would start something new for a card (a club membership…) leaves those out.
+ERASED_CUSTOMER_TABLE = ErasedCustomer._meta.db_table
+
+
+def not_erased_sql(customer_id: str) -> str:
+    """An SQL condition: the card ``customer_id`` (a column expression) was not erased."""
+    return f"NOT EXISTS (SELECT 1 FROM {ERASED_CUSTOMER_TABLE} erased WHERE erased.customer_id = {customer_id})"
 
 
 def _require_alias(alias: str) -> str:

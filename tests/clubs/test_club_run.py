@@ -14,6 +14,7 @@ from clubs.choices import EntryKind, Tier, TierChangeKind
 from clubs.models import Membership, PointsEntry, StoreClub, TierChange
 from clubs.run import club_run
 from clubs.services import points_redeem, tier_set, wallet_top_up
+from customers.services import customer_erase
 from tests.factories import CustomerFactory, RepairOrderFactory, StoreFactory, UserFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db
@@ -84,6 +85,19 @@ def test_start_joins_members_with_dms_tier_and_opening_lot(store):
     assert row_of(export(D(2026, 1, 1)), "A1")["balance"] == "0"
     expiry = PointsEntry.objects.get(kind=EntryKind.EXPIRY)
     assert (expiry.on, expiry.points) == (D(2026, 1, 1), -1200)
+
+
+def test_a_card_erased_at_the_customers_request_never_joins(store):
+    erased = CustomerFactory(store=store, customer_no="A1")
+    VehicleFactory(customer=erased, delivery_date=D(2025, 2, 1))
+    kept = CustomerFactory(store=store, customer_no="A2")
+    VehicleFactory(customer=kept, delivery_date=D(2025, 2, 1))
+    start(store)
+    customer_erase(customer=erased, user=UserFactory(), reason="客户书面申请删除")
+
+    run(S, D(2025, 2, 1))
+
+    assert list(Membership.objects.values_list("customer__customer_no", "joined_on")) == [("A2", D(2025, 2, 1))]
 
 
 def test_start_twice_is_refused(store):
