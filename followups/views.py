@@ -83,36 +83,44 @@ def _complaint_url(task, result_reference: str = "") -> str:
     return f"{base}?{urlencode(query)}"
 
 
-def _booking_day(booking_form: CallBookingForm) -> datetime.date:
-    """The day whose slots the booking part shows: the one posted, else the next working day."""
+def _booking_day(booking_form: CallBookingForm) -> tuple[datetime.date, object]:
+    """The day whose slots the booking part shows: the one posted, else the next working day; with
+    the working calendar read to find it (None for a posted day), which then tells whether that day
+    is a working one without reading it again."""
     chosen = booking_form.data.get("booking-date") if booking_form.is_bound else booking_form.initial.get("date")
     if isinstance(chosen, datetime.date):
-        return chosen
+        return chosen, None
     try:
-        return datetime.date.fromisoformat(chosen or "")
+        return datetime.date.fromisoformat(chosen or ""), None
     except ValueError:
         pass
     today = timezone.localdate()
     tomorrow = today + datetime.timedelta(days=1)
-    return working_calendar(first_day=tomorrow, last_day=tomorrow + datetime.timedelta(days=40)).next_working_day(
-        tomorrow
-    )
+    last_day = tomorrow + datetime.timedelta(days=40)
+    calendar = working_calendar(first_day=tomorrow, last_day=last_day)
+    day = calendar.next_working_day(tomorrow)
+    return day, (calendar if day <= last_day else None)
 
 
 def _booking_context(
-    request: HttpRequest, customer, tasks: list, booking_form: CallBookingForm | None, *, badge
+    request: HttpRequest, customer, tasks: list, booking_form: CallBookingForm | None, *, badge, vehicles: list
 ) -> dict:
     """The call page's booking part (outcome "booked"): the form and the chosen day's slots with
-    their free places (a VIP may take the green-channel place of a full slot)."""
+    their free places (a VIP may take the green-channel place of a full slot). ``vehicles``: the
+    customer's vehicles, read once for the page (the form's choices show them; the posted choice is
+    still checked against the customer's vehicles in the database)."""
     if not request.user.has_perm("customers.add_appointment"):
         return {"booking_form": None}
     booking_form = booking_form or CallBookingForm(customer=customer, tasks=tasks)
-    day = _booking_day(booking_form)
+    vehicle_field = booking_form.fields["vehicle"]
+    vehicle_field.choices = [(vehicle.pk, vehicle_field.label_from_instance(vehicle)) for vehicle in vehicles]
+    day, calendar = _booking_day(booking_form)
     if not booking_form.is_bound:
         booking_form.initial["date"] = day
     is_vip = badge.is_vip
-    working, slots = appointment_day_slots(store=customer.store, day=day)
+    working, slots = appointment_day_slots(store=customer.store, day=day, calendar=calendar)
     return {
+        "booking_has_vehicles": bool(vehicles),
         "booking_form": booking_form,
         "booking_day": day,
         "booking_is_working_day": working,
@@ -138,13 +146,14 @@ def _call_context(
         customer = tasks[0].customer
         posted = request.POST if request.method == "POST" and not saved else {}
         badge = membership_badge(customer)
-        context.update(_booking_context(request, customer, tasks, booking_form, badge=badge))
+        vehicles = list(customer_vehicles(customer=customer))  # once: the facts and the booking's choices
+        context.update(_booking_context(request, customer, tasks, booking_form, badge=badge, vehicles=vehicles))
         context.update(
             customer=customer,
             badge=badge,
             alerts=customer_alerts(user=request.user, customer=customer),
             masked_phone=phone_for_user(request.user, customer.mobile or customer.landline),
-            vehicles=list(customer_vehicles(customer=customer)[:5]),
+            vehicles=vehicles[:5],
             history=selectors.call_history(customer_id=customer.pk, limit=5),
             items=[
                 {

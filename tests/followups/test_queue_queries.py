@@ -24,10 +24,11 @@ HTMX = {"HX-Request": "true"}
 
 # session, user, groups, permissions (user's, groups'): every request of a logged-in agent
 REQUEST = 5
-# The call panel of a claimed customer: calendar for the booking day, membership badge, booking
-# settings, the day's calendar and bookings, alerts (satisfaction, complaints), vehicles, earlier
-# calls, the booking form's vehicles (exists, list, required-attribute check) and advisors.
-PANEL = 13
+# The call panel of a claimed customer: calendar for the booking day (which also says whether that
+# day is a working one), membership badge, booking settings, the day's bookings, alerts
+# (satisfaction, complaints), the customer's vehicles (once: the facts and the booking form's
+# choices), earlier calls, the booking form's advisors.
+PANEL = 9
 # A claim: the agent's current call, the agent's stores (call windows), the pick and the
 # advisory-locked UPDATE in a savepoint (4), the claimed tasks with their rule, vehicle, card
 CLAIM = 7
