@@ -5,9 +5,10 @@
 
 One agent, in this process, works the queue exactly as ``AgentUser`` of ``bench/load/locustfile.py``
 does: it logs in on the log-in page, then "next call" (POST /followups/queue/next/), then "save and
-next call" (POST …/outcome/, reached) again and again; after every response whose ``HX-Trigger``
-holds ``queue-changed`` it asks for what the queue page then asks for (GET /followups/queue/ with
-``HX-Target: queue-figures``). Every request goes through the whole middleware stack (Django's test
+next call" (POST …/outcome/, reached) again and again, each sent from the queue page
+(``HX-Current-URL``); after every response whose ``HX-Trigger`` holds ``queue-changed`` (the code
+before the figures and list came with the panel) it asks for what the queue page then asks for
+(GET /followups/queue/ with ``HX-Target: queue-figures``). Every request goes through the whole middleware stack (Django's test
 client, CSRF checks on, ``X-Forwarded-Proto: https``), with ``config.settings.test`` (DEBUG off,
 cached templates; only the password hasher is faster). Per request kind it prints:
 
@@ -174,7 +175,7 @@ def measured(timings, kind: str, backend: int, request):
 
 def cycle(client, state: dict, timings, backend: int = 0) -> None:
     """One turn of AgentUser.work_the_queue: claim (or save and next), then the refresh it triggers."""
-    htmx = {"HTTP_HX_REQUEST": "true", **csrf(client)}
+    htmx = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": "https://testserver/followups/queue/", **csrf(client)}
     if state["customer_id"] is None:
         response = measured(timings, "claim", backend,
                             lambda: client.post("/followups/queue/next/", secure=True, **htmx))  # fmt: skip

@@ -1,8 +1,9 @@
+import copy
 import datetime
 import functools
 import hmac
 import json
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -10,7 +11,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Window
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -168,14 +169,16 @@ def _call_context(
     return context
 
 
-def _call_panel(request: HttpRequest, tasks: list, *, status: int = 200, **kwargs) -> HttpResponse:
+def _call_panel(
+    request: HttpRequest, tasks: list, *, status: int = 200, extra: dict | None = None, **kwargs
+) -> HttpResponse:
     template = "followups/_call_panel.html" if request.htmx else "followups/call.html"
     context = _call_context(request, tasks, **kwargs)
     customer = context.get("customer")
     if customer is not None and (customer.mobile or customer.landline):
         # A manager's call page shows the whole number: audited like every other page that does.
         phone_reveal_record(user=request.user, object_ids=[customer.pk], path=request.path)
-    return render(request, template, context, status=status)
+    return render(request, template, {**context, **(extra or {})}, status=status)
 
 
 class _OneAggregatePaginator(Paginator):
@@ -195,36 +198,68 @@ class _OneAggregatePaginator(Paginator):
         return self._get_page(rows, number, self)
 
 
-@login_required
-@permission_required("followups.work_call_queue", raise_exception=True)
-@require_GET
-def queue(request: HttpRequest) -> HttpResponse:
-    """The queue page; asked by its figures after the call panel changed the queue (``queue-changed``),
-    only the figures and, out of band, the list (same search and page)."""
+def _queue_context(request: HttpRequest, query: QueryDict) -> dict:
+    """The queue page's figures and list for its query (``q``, ``page``)."""
     now = timezone.now()
     today = timezone.localdate(now)
-    search = request.GET.get("q", "").strip()[:100]
+    search = query.get("q", "").strip()[:100]
     stores = list(stores_for_user(request.user))
     rows = selectors.queue_for_user(user=request.user, today=today, now=now, search=search, stores=stores)
-    page = _OneAggregatePaginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = _OneAggregatePaginator(rows, PAGE_SIZE).get_page(query.get("page"))
     page.object_list = selectors.queue_rows_complete(
         user=request.user, rows=list(page.object_list), stores=stores, now=now
     )
-    context = {
+    return {
         "page": page,
         "search": search,
         "summary": selectors.queue_summary(user=request.user, today=today, now=now),
         "today": today,
     }
+
+
+@login_required
+@permission_required("followups.work_call_queue", raise_exception=True)
+@require_GET
+def queue(request: HttpRequest) -> HttpResponse:
+    """The queue page; asked by its figures (``queue-changed`` from a panel not sent from the queue
+    page), only the figures and, out of band, the list (same search and page)."""
+    context = {**_queue_context(request, request.GET), "queue_url": request.get_full_path()}
     if request.htmx and request.htmx.target == "queue-figures":
         return render(request, "followups/_queue_refresh.html", context)
     return render(request, "followups/queue.html", context)
 
 
-def _queue_changed(response: HttpResponse) -> HttpResponse:
-    """Tell the queue page its figures and list changed (a claim, an outcome, a call put back): they
-    refresh themselves (templates/followups/_queue_figures.html), the panel is not held up by them."""
-    return trigger_client_event(response, "queue-changed")
+def _queue_page_figures(request: HttpRequest) -> dict | None:
+    """The figures and list of the queue page a panel's request was sent from (htmx names the page:
+    ``HX-Current-URL``), with that page's search and page number; None for a request from any other
+    page (the call page of My tasks, say) or from an agent's page without htmx."""
+    current_url = request.htmx.current_url if request.htmx else None
+    if not current_url or not request.user.has_perm("followups.work_call_queue"):
+        return None
+    url = urlsplit(current_url)
+    if url.path != reverse("followups:queue"):
+        return None
+    query = QueryDict(url.query)
+    # The list's page links keep the page's own query (crm_tags.query_with reads request.GET).
+    page_request = copy.copy(request)
+    page_request.GET = query
+    return {
+        **_queue_context(request, query),
+        "request": page_request,
+        "queue_url": f"{url.path}?{url.query}" if url.query else url.path,
+    }
+
+
+def _queue_changed_panel(request: HttpRequest, tasks: list, **kwargs) -> HttpResponse:
+    """The call panel after a claim, an outcome or a call put back, which change the queue's figures
+    and list. Sent from the queue page, the response carries them too, swapped in out of band
+    (templates/followups/_queue_oob.html): one request per "save and next call", not a second one
+    for the figures. From another page, ``queue-changed`` tells a queue page listening to refresh
+    itself (templates/followups/_queue_figures.html)."""
+    queue = _queue_page_figures(request)
+    extra = {**kwargs.pop("extra", {}), "queue": queue}
+    response = _call_panel(request, tasks, extra=extra, **kwargs)
+    return response if queue else trigger_client_event(response, "queue-changed")
 
 
 @login_required
@@ -234,11 +269,11 @@ def queue_next(request: HttpRequest) -> HttpResponse:
     tasks = services.task_claim_next(user=request.user)
     if not tasks:
         if request.htmx:
-            return _queue_changed(render(request, "followups/_call_panel.html", {"tasks": [], "nothing": True}))
+            return _queue_changed_panel(request, [], extra={"nothing": True})
         messages.info(request, _("Nothing is callable now."))
         return redirect("followups:queue")
     if request.htmx:
-        return _queue_changed(_call_panel(request, tasks))
+        return _queue_changed_panel(request, tasks)
     return redirect("followups:call", customer_id=tasks[0].customer_id)
 
 
@@ -335,7 +370,7 @@ def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
     }
     next_tasks = recorded.next_tasks
     if request.htmx:
-        return _queue_changed(_call_panel(request, next_tasks, saved=saved))
+        return _queue_changed_panel(request, next_tasks, saved=saved)
     messages.success(request, _("Outcome saved."))
     if recorded.appointment is not None:
         messages.success(request, _booked_message(recorded.appointment))
@@ -356,8 +391,7 @@ def call_release(request: HttpRequest, customer_id: int) -> HttpResponse:
     is_assigned = any(task.assignee_id for task in current)
     services.task_release(user=request.user, customer_id=customer_id)
     if request.htmx:
-        context = {"tasks": [], "released": True, "is_assigned": is_assigned}
-        return _queue_changed(render(request, "followups/_call_panel.html", context))
+        return _queue_changed_panel(request, [], extra={"released": True, "is_assigned": is_assigned})
     return redirect("followups:mine" if is_assigned else "followups:queue")
 
 

@@ -36,6 +36,9 @@ CLAIM = 7
 # claimed tasks locked, one UPDATE of them all, one INSERT of the attempts (5), and the calls added
 # to the reports' per-day figures (followups/report_figures.py: one statement)
 RECORD = 8
+# The queue page's figures and list sent with the panel out of band (a request from that page): the
+# user's stores, the list's page with its count, the page's names, the figures.
+QUEUE_FIGURES = 4
 
 
 @pytest.fixture
@@ -114,6 +117,60 @@ def test_save_and_next_costs_the_same_for_1_or_5_tasks_of_the_customer(
 
 
 @pytest.mark.parametrize("tasks_each", [1, 5])
+def test_save_and_next_from_the_queue_page_brings_its_figures_and_list_in_one_request(
+    client, agent_a, store_a, at_monday, tasks_each, django_assert_num_queries
+):
+    first, second, third = queue_of(store_a, customers=3, tasks_each=tasks_each)
+    client.force_login(agent_a)
+    queue_page = {**HTMX, "HX-Current-URL": "http://testserver" + reverse("followups:queue")}
+    client.post(reverse("followups:queue_next"), headers=queue_page)
+
+    with django_assert_num_queries(REQUEST + RECORD + CLAIM + PANEL + QUEUE_FIGURES):
+        response = client.post(
+            reverse("followups:call_outcome", args=[first.pk]), {"outcome": "reached", "notes": ""},
+            headers=queue_page,
+        )  # fmt: skip
+
+    html = response.content.decode()
+    assert "HX-Trigger" not in response  # nothing left for the page to ask for
+    assert f'data-call-customer="{second.pk}"' in html
+    figures = re.search(r'<section id="queue-figures"[^>]*>', html).group(0)
+    assert 'hx-swap-oob="true"' in figures
+    assert 'hx-get="/followups/queue/"' in figures
+    assert f'data-figure="open">{2 * tasks_each}<' in html  # the second and third customers' tasks
+    assert f'data-figure="done">{tasks_each}<' in html
+    assert '<div id="queue-list" hx-swap-oob="true">' in html
+    listed = re.findall(r'<tr data-customer="(\d+)" data-callable="(\d)"', html)
+    assert listed == [(str(second.pk), "1"), (str(third.pk), "1")]
+
+
+def test_the_figures_and_list_sent_with_the_panel_keep_the_queue_pages_search_and_page(
+    client, agent_a, store_a, at_monday
+):
+    customers = queue_of(store_a, customers=27)
+    client.force_login(agent_a)
+    page_url = reverse("followups:queue") + "?q=&page=2"
+    queue_page = {**HTMX, "HX-Current-URL": "http://testserver" + page_url}
+
+    html = client.post(reverse("followups:queue_next"), headers=queue_page).content.decode()
+
+    assert f'hx-get="{page_url.replace("&", "&amp;")}"' in html
+    assert re.findall(r'<tr data-customer="(\d+)"', html) == [str(customer.pk) for customer in customers[25:]]
+    assert 'href="?q=&amp;page=1"' in html  # the page's link back keeps its query
+
+
+def test_a_panel_sent_from_another_page_gets_no_queue_figures(client, agent_a, store_a, at_monday):
+    (customer,) = queue_of(store_a, customers=1)
+    client.force_login(agent_a)
+    call_page = {**HTMX, "HX-Current-URL": "http://testserver" + reverse("followups:call", args=[customer.pk])}
+
+    response = client.post(reverse("followups:queue_next"), headers=call_page)
+
+    assert json.loads(response["HX-Trigger"]) == {"queue-changed": {}}
+    assert "queue-figures" not in response.content.decode()
+
+
+@pytest.mark.parametrize("tasks_each", [1, 5])
 def test_put_back_costs_the_same_for_1_or_5_tasks(
     client, agent_a, store_a, at_monday, tasks_each, django_assert_num_queries
 ):
@@ -163,9 +220,10 @@ def test_no_statement_of_the_queue_page_or_a_claim_cycle_reads_every_task_or_cus
 
     with CaptureQueriesContext(connection) as page:
         html = client.get(reverse("followups:queue")).content.decode()
-    with CaptureQueriesContext(connection) as cycle:
-        client.post(reverse("followups:queue_next"), headers=HTMX)
-        client.post(reverse("followups:call_outcome", args=[first.pk]), {"outcome": "reached"}, headers=HTMX)
+    queue_page = {**HTMX, "HX-Current-URL": "http://testserver" + reverse("followups:queue")}
+    with CaptureQueriesContext(connection) as cycle:  # with the figures and list sent along
+        client.post(reverse("followups:queue_next"), headers=queue_page)
+        client.post(reverse("followups:call_outcome", args=[first.pk]), {"outcome": "reached"}, headers=queue_page)
 
     assert f'data-customer="{hidden.pk}"' not in html
     assert html.count("data-customer=") == 2
