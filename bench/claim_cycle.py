@@ -8,9 +8,10 @@ does: it logs in on the log-in page, then "next call" (POST /followups/queue/nex
 next call" (POST …/outcome/, reached) again and again, each sent from the queue page
 (``HX-Current-URL``); after every response whose ``HX-Trigger`` holds ``queue-changed`` (the code
 before the figures and list came with the panel) it asks for what the queue page then asks for
-(GET /followups/queue/ with ``HX-Target: queue-figures``). Every request goes through the whole middleware stack (Django's test
-client, CSRF checks on, ``X-Forwarded-Proto: https``), with ``config.settings.test`` (DEBUG off,
-cached templates; only the password hasher is faster). Per request kind it prints:
+(GET /followups/queue/ with ``HX-Target: queue-figures``). Every request goes through the whole
+middleware stack (Django's test client, CSRF checks on, ``X-Forwarded-Proto: https``), with
+``config.settings.test`` (DEBUG off, cached templates; only the password hasher is faster). Per
+request kind it prints:
 
 - wall ms p50 / p95 of the request in this process;
 - CPU ms of this process (``time.process_time``): Django's own work, the "gunicorn" share;
@@ -40,7 +41,7 @@ from pathlib import Path
 
 OUTCOME_ACTION = re.compile(r'action="/followups/queue/call/(\d+)/outcome/"')
 USERNAME = "claim_bench_agent"
-PASSWORD = "claim-bench-pw-123"  # noqa: S105 - a bench account on a bench database
+PASSWORD = "claim-bench-pw-123"
 PROJECT_CODE = r"^(?!.*site-packages)(?!.*python3\.\d+/)(?!.*claim_cycle).*\.py"
 KINDS = ("claim", "outcome + next", "refresh")
 
@@ -145,7 +146,9 @@ def main() -> None:
         profiler.disable()
         for order, restriction in (("tottime", ()), ("cumulative", ()), ("cumulative", (PROJECT_CODE,))):
             text = io.StringIO()
-            pstats.Stats(profiler, stream=text).sort_stats(order).print_stats(*restriction, int(os.environ.get("PROFILE_LINES", "40")))
+            pstats.Stats(profiler, stream=text).sort_stats(order).print_stats(
+                *restriction, int(os.environ.get("PROFILE_LINES", "40"))
+            )
             title = f"by {order}" + (", the project's functions" if restriction else "")
             print(f"\ncProfile of {args.cycles} cycles, {title}:\n{trim(text.getvalue(), code)}")  # noqa: T201
 
@@ -181,8 +184,9 @@ def cycle(client, state: dict, timings, backend: int = 0) -> None:
                             lambda: client.post("/followups/queue/next/", secure=True, **htmx))  # fmt: skip
     else:
         path = f"/followups/queue/call/{state['customer_id']}/outcome/"
+        data = {"outcome": "reached", "notes": ""}
         response = measured(timings, "outcome + next", backend,
-                            lambda: client.post(path, {"outcome": "reached", "notes": ""}, secure=True, **htmx))  # fmt: skip
+                            lambda: client.post(path, data, secure=True, **htmx))  # fmt: skip
     if response.status_code != 200:
         sys.exit(f"HTTP {response.status_code} {response.get('Location', '')}")
     found = OUTCOME_ACTION.search(response.content.decode())
@@ -212,9 +216,9 @@ def report(timings: Timings) -> None:
         count = len(row["wall"])
         cpu, pg = statistics.mean(row["cpu"]) * 1000, row["pg_cpu"] * 1000 / count
         queries = sorted(set(row["queries"]))
+        queries = "–".join(map(str, queries[:: max(1, len(queries) - 1)]))  # the fewest and the most
         print(f"| {kind} | {count} | {ms(row['wall']):.1f} | {ms(row['wall'], 0.95):.1f} | {cpu:.1f} "  # noqa: T201
-              f"| {statistics.mean(row['sql']) * 1000:.1f} | {'–'.join(map(str, queries[:: max(1, len(queries) - 1)]))} "
-              f"| {pg:.1f} |")  # fmt: skip
+              f"| {statistics.mean(row['sql']) * 1000:.1f} | {queries} | {pg:.1f} |")  # fmt: skip
         if kind != "claim":
             cycle_cpu += sum(row["cpu"]) * 1000 / cycles
             cycle_pg += row["pg_cpu"] * 1000 / cycles

@@ -215,6 +215,14 @@ class FollowupTask(models.Model):
                 name="followuptask_queue_order_idx",
                 condition=Q(status="open", channel="phone"),
             ),
+            # The queue page's list and figures of an agent's stores (every open phone task of those
+            # stores, none of the others'), read from the index alone: no visit of the table's rows.
+            models.Index(
+                fields=["store", "work_date"],
+                include=["customer", "priority", "callback_at", "assignee", "claimed_by", "claimed_at", "id"],
+                name="followuptask_store_queue_idx",
+                condition=Q(status="open", channel="phone"),
+            ),
             # "Done today" on the queue page: a range from local midnight to the next.
             models.Index(
                 fields=["completed_at"], name="followuptask_completed_idx", condition=Q(completed_at__isnull=False)

@@ -10,7 +10,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Window
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -183,16 +182,23 @@ def _call_panel(
 
 class _OneAggregatePaginator(Paginator):
     """Pages of a grouped list whose rows carry the number of rows (``COUNT(*) OVER ()``): the
-    queue's tasks are grouped once per page, not a second time for a ``COUNT``."""
+    queue's tasks are grouped once per page, not a second time for a ``COUNT``. ``page_rows(number)``
+    reads a page's rows (selectors.queue_page); past the end, the last page is read from
+    ``all_rows()``, the list's queryset, as Paginator.get_page does."""
+
+    def __init__(self, per_page, *, page_rows, all_rows):
+        super().__init__([], per_page)
+        self.page_rows = page_rows
+        self.all_rows = all_rows
 
     def get_page(self, number) -> Page:
         try:
             number = max(1, int(number))
         except (TypeError, ValueError):
             number = 1
-        bottom = (number - 1) * self.per_page
-        rows = list(self.object_list.annotate(total=Window(Count("*")))[bottom : bottom + self.per_page])
+        rows = self.page_rows(number)
         if not rows and number > 1:  # past the end: the last page, as Paginator.get_page does
+            self.object_list = self.all_rows()
             return super().get_page(number)
         self.__dict__["count"] = rows[0]["total"] if rows else 0
         return self._get_page(rows, number, self)
@@ -204,8 +210,17 @@ def _queue_context(request: HttpRequest, query: QueryDict) -> dict:
     today = timezone.localdate(now)
     search = query.get("q", "").strip()[:100]
     stores = list(stores_for_user(request.user))
-    rows = selectors.queue_for_user(user=request.user, today=today, now=now, search=search, stores=stores)
-    page = _OneAggregatePaginator(rows, PAGE_SIZE).get_page(query.get("page"))
+
+    def page_rows(number: int) -> list[dict]:
+        return selectors.queue_page(
+            user=request.user, now=now, stores=stores, search=search, number=number, per_page=PAGE_SIZE
+        )
+
+    def all_rows():
+        return selectors.queue_for_user(user=request.user, today=today, now=now, search=search, stores=stores)
+
+    paginator = _OneAggregatePaginator(PAGE_SIZE, page_rows=page_rows, all_rows=all_rows)
+    page = paginator.get_page(query.get("page"))
     page.object_list = selectors.queue_rows_complete(
         user=request.user, rows=list(page.object_list), stores=stores, now=now
     )

@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from followups import selectors
 from tests.factories import CustomerFactory
 from tests.followups.factories import FollowupTaskFactory
 
@@ -232,3 +233,49 @@ def test_no_statement_of_the_queue_page_or_a_claim_cycle_reads_every_task_or_cus
     summary = next(query["sql"] for query in page.captured_queries if '"done_today"' in query["sql"])
     assert "AT TIME ZONE" not in summary
     assert "'2026-11-23T00:00:00+08:00'::timestamptz" in summary
+
+
+def test_the_pages_statements_compiled_once_follow_the_clock(client, agent_a, store_a):
+    """The list and the figures are compiled once per agent (selectors._compiled_at) and run with
+    the real time of each request: a new day moves tomorrow's call into today's, and a claim stops
+    counting as the agent's call once it lapsed."""
+    customer = CustomerFactory(store=store_a)
+    FollowupTaskFactory(store=store_a, customer=customer, priority=1, rule_date=TODAY, work_date=TODAY)
+    later = CustomerFactory(store=store_a)
+    tuesday = TODAY + datetime.timedelta(days=1)
+    FollowupTaskFactory(store=store_a, customer=later, priority=1, rule_date=tuesday, work_date=tuesday)
+
+    def figures() -> dict:
+        client.force_login(agent_a)
+        html = client.get(reverse("followups:queue")).content.decode()
+        shown = dict(re.findall(r'data-figure="(\w+)">(\d+)<', html))
+        return {**shown, "listed": len(re.findall(r"<tr data-customer=", html)), "resume": "Alt+N" in html
+                and "继续我的通话" in html}  # fmt: skip
+
+    with time_machine.travel(MONDAY_10AM, tick=False):
+        before = figures()
+        client.post(reverse("followups:queue_next"), headers=HTMX)
+        in_call = figures()
+    with time_machine.travel(MONDAY_10AM + datetime.timedelta(minutes=31), tick=False):
+        lapsed = figures()
+    with time_machine.travel(MONDAY_10AM + datetime.timedelta(days=1), tick=False):
+        next_day = figures()
+
+    assert before == {"open": "1", "done": "0", "tomorrow": "1", "listed": 1, "resume": False}
+    assert in_call["resume"] is True
+    assert lapsed["resume"] is False
+    assert next_day == {"open": "2", "done": "0", "tomorrow": "0", "listed": 2, "resume": False}
+
+
+def test_a_page_past_the_end_shows_the_last_one_and_a_search_narrows_the_list(client, agent_a, store_a, at_monday):
+    customers = queue_of(store_a, customers=27)
+    client.force_login(agent_a)
+
+    past_the_end = client.get(reverse("followups:queue"), {"page": 9}).content.decode()
+    searched = client.get(reverse("followups:queue"), {"q": customers[3].customer_no}).content.decode()
+
+    assert re.findall(r'<tr data-customer="(\d+)"', past_the_end) == [str(customer.pk) for customer in customers[25:]]
+    assert re.findall(r'<tr data-customer="(\d+)"', searched) == [str(customers[3].pk)]
+    # Both kinds of statement were compiled once and kept (not compiled again on every request).
+    kept = {key[0] for key in selectors._COMPILED_SQL if key[1] == agent_a.pk}
+    assert kept == {"page", "summary"}
