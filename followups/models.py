@@ -215,11 +215,12 @@ class FollowupTask(models.Model):
                 name="followuptask_queue_order_idx",
                 condition=Q(status="open", channel="phone"),
             ),
-            # The queue page's list and figures of an agent's stores (every open phone task of those
-            # stores, none of the others'), read from the index alone: no visit of the table's rows.
+            # An agent's stores' open phone tasks (none of the other stores'): the queue page's list
+            # and figures read them from the index alone, no visit of the table's rows; and an agent
+            # of one store claims the first of them in the queue's order (QUEUE_ORDER after the store).
             models.Index(
-                fields=["store", "work_date"],
-                include=["customer", "priority", "callback_at", "assignee", "claimed_by", "claimed_at", "id"],
+                fields=["store", "priority", "work_date", "customer", "id"],
+                include=["callback_at", "assignee", "claimed_by", "claimed_at"],
                 name="followuptask_store_queue_idx",
                 condition=Q(status="open", channel="phone"),
             ),
