@@ -215,6 +215,15 @@ class FollowupTask(models.Model):
                 name="followuptask_queue_order_idx",
                 condition=Q(status="open", channel="phone"),
             ),
+            # An agent's stores' open phone tasks (none of the other stores'): the queue page's list
+            # and figures read them from the index alone, no visit of the table's rows; and an agent
+            # of one store claims the first of them in the queue's order (QUEUE_ORDER after the store).
+            models.Index(
+                fields=["store", "priority", "work_date", "customer", "id"],
+                include=["callback_at", "assignee", "claimed_by", "claimed_at"],
+                name="followuptask_store_queue_idx",
+                condition=Q(status="open", channel="phone"),
+            ),
             # "Done today" on the queue page: a range from local midnight to the next.
             models.Index(
                 fields=["completed_at"], name="followuptask_completed_idx", condition=Q(completed_at__isnull=False)

@@ -20,6 +20,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Value,
+    Window,
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
@@ -171,13 +172,17 @@ def queue_claimable(*, user, now: datetime.datetime, open_store_ids: list[int]) 
 
 
 def queue_for_user(*, user, today: datetime.date, now: datetime.datetime | None = None, search: str = "",
-                   stores: Iterable[Store] | None = None) -> QuerySet:  # fmt: skip
+                   stores: Iterable[Store] | None = None,
+                   open_store_ids: list[int] | None = None) -> QuerySet:  # fmt: skip
     """Today's queue, one row per customer (overdue tasks included), in the queue's order (see
     QUEUE_ORDER). Rows of the tasks only (no join to the cards, so no statement reads them all):
-    ``queue_rows_complete`` adds the page's names and whether each row is callable now."""
+    ``queue_rows_complete`` adds the page's names and whether each row is callable now.
+    ``open_store_ids``: the stores whose call window is open (default: those of ``stores`` at ``now``)."""
     now = now or timezone.now()
-    stores = list(stores_for_user(user)) if stores is None else stores
-    callable_now = queue_task_callable(now=now, open_store_ids=queue_open_store_ids(stores, now))
+    if open_store_ids is None:
+        stores = list(stores_for_user(user)) if stores is None else stores
+        open_store_ids = queue_open_store_ids(stores, now)
+    callable_now = queue_task_callable(now=now, open_store_ids=open_store_ids)
     tasks = queue_tasks(user=user, today=today)
     search = search.strip()
     if search:
@@ -194,6 +199,84 @@ def queue_for_user(*, user, today: datetime.date, now: datetime.datetime | None 
         )
         .order_by("rank", "customer_id")
     )
+
+
+# The queue page's list and figures compiled to SQL once per user, stores, search and page (as the
+# claim's, services._claimable_sql): building and compiling these ORM queries cost the page more CPU
+# than PostgreSQL spends running them, on every "save and next call". Only the times change between
+# two requests, and they are parameters: each statement is compiled at two sentinel times, and the
+# parameters that differ between them are the times (``_times``) swapped for the real ones on every
+# request. A statement whose text differs, or holding a time in any other form, is never reused.
+_COMPILED_SQL: dict[tuple, tuple[str, list, dict[int, int]]] = {}
+_SENTINEL_NOW = datetime.datetime(2000, 1, 2, 3, 4, 5, 678901, tzinfo=datetime.UTC)
+_SECOND_SENTINEL_NOW = datetime.datetime(2001, 3, 5, 7, 9, 11, 131517, tzinfo=datetime.UTC)
+
+
+def _times(now: datetime.datetime) -> list:
+    """The times a queue statement may hold, derived from ``now``."""
+    today = timezone.localdate(now)
+    tomorrow = today + datetime.timedelta(days=1)
+    return [now, now - CLAIM_LAPSE, today, tomorrow, local_midnight(today), local_midnight(tomorrow)]
+
+
+def _compiled_twice(build) -> tuple[str, list, dict[int, int]] | None:
+    """``build`` compiled at the two sentinel times: the SQL, the parameters, and which of them are
+    which of ``_times`` ({position: index}); None when the two differ in any other way."""
+    sql, params = build(_SENTINEL_NOW).query.sql_with_params()
+    second_sql, second_params = build(_SECOND_SENTINEL_NOW).query.sql_with_params()
+    if sql != second_sql or len(params) != len(second_params):
+        return None
+    times = list(zip(_times(_SENTINEL_NOW), _times(_SECOND_SENTINEL_NOW), strict=True))
+    slots = {}
+    for position, (first, second) in enumerate(zip(params, second_params, strict=True)):
+        if type(first) is type(second) and first == second:
+            continue  # the same at both times: not a time
+        found = (index for index, (one, other) in enumerate(times)
+                 if (type(one), one, type(other), other) == (type(first), first, type(second), second))  # fmt: skip
+        index = next(found, None)
+        if index is None:
+            return None
+        slots[position] = index
+    return sql, list(params), slots
+
+
+def _compiled_at(key: tuple, now: datetime.datetime, build) -> tuple[str, list]:
+    """SQL and parameters of the queryset ``build(now)``, compiled once per ``key`` (which names
+    everything the statement depends on but the time)."""
+    if key not in _COMPILED_SQL:
+        compiled = _compiled_twice(build)
+        if compiled is None:  # a time of another form: compiled every time
+            return build(now).query.sql_with_params()
+        if len(_COMPILED_SQL) > 1000:
+            _COMPILED_SQL.clear()
+        _COMPILED_SQL[key] = compiled
+    sql, params, slots = _COMPILED_SQL[key]
+    times = _times(now)
+    return sql, [times[slots[position]] if position in slots else param for position, param in enumerate(params)]
+
+
+def _user_key(user) -> tuple:
+    """What of the user the queue's statements depend on, besides the time."""
+    return (user.pk, user.is_superuser, tuple(visible_store_ids(user) or ()), visible_store_ids(user) is None)
+
+
+def queue_page(*, user, now: datetime.datetime, stores: list[Store], search: str, number: int, per_page: int):
+    """One page of ``queue_for_user`` (``number`` from 1) as dicts, each with ``total``, the number of
+    rows of the whole list (``COUNT(*) OVER ()``: grouped once, not a second time for a count)."""
+    open_store_ids = queue_open_store_ids(stores, now)
+    bottom = (number - 1) * per_page
+
+    def build(at: datetime.datetime) -> QuerySet:
+        rows = queue_for_user(user=user, today=timezone.localdate(at), now=at, search=search,
+                              open_store_ids=open_store_ids)  # fmt: skip
+        return rows.annotate(total=Window(Count("*")))[bottom : bottom + per_page]
+
+    key = ("page", *_user_key(user), tuple(open_store_ids), search, bottom, per_page)
+    sql, params = _compiled_at(key, now, build)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def queue_rows_complete(*, user, rows: list[dict], stores: Iterable[Store], now: datetime.datetime) -> list[dict]:
@@ -229,17 +312,36 @@ def queue_summary(*, user, today: datetime.date, now: datetime.datetime | None =
     (followuptask_queue_order_idx) and those completed today, a range on ``completed_at`` from local
     midnight to the next (followuptask_completed_idx)."""
     now = now or timezone.now()
+    if today != timezone.localdate(now):  # another day than now's: not the page's figures, compiled afresh
+        return _queue_summary_rows(user, today, now).values("open", "done_today", "tomorrow", "in_call")[0]
+    sql, params = _compiled_at(("summary", *_user_key(user)), now, lambda at: _queue_summary_rows(
+        user, timezone.localdate(at), at).values("open", "done_today", "tomorrow", "in_call"))  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        return dict(zip(names, cursor.fetchone(), strict=True))
+
+
+def _queue_summary_rows(user, today: datetime.date, now: datetime.datetime) -> QuerySet:
+    """``queue_summary``'s statement: one row of figures (no GROUP BY, so one row even without tasks)."""
     tomorrow = today + datetime.timedelta(days=1)
-    midnight = timezone.make_aware(datetime.datetime.combine(today, datetime.time()))
-    next_midnight = timezone.make_aware(datetime.datetime.combine(tomorrow, datetime.time()))
+    midnight = local_midnight(today)
+    next_midnight = local_midnight(tomorrow)
     done_today = Q(completed_at__gte=midnight, completed_at__lt=next_midnight)
     tasks = _queue_visible_tasks(user).filter(channel=Channel.PHONE, assignee__isnull=True)
     tasks = tasks.filter(Q(status=TaskStatus.OPEN, work_date__lte=tomorrow) | done_today)
-    return tasks.aggregate(
-        open=Count("id", filter=Q(status=TaskStatus.OPEN, work_date__lte=today)),
-        done_today=Count("id", filter=done_today),
-        tomorrow=Count("id", filter=Q(status=TaskStatus.OPEN, work_date=tomorrow)),
-        in_call=Count("id", filter=Q(status=TaskStatus.OPEN, claimed_by_id=user.pk, claimed_at__gte=now - CLAIM_LAPSE)),
+    return (
+        tasks.annotate(one=Value(1))
+        .values("one")
+        .annotate(
+            open=Count("id", filter=Q(status=TaskStatus.OPEN, work_date__lte=today)),
+            done_today=Count("id", filter=done_today),
+            tomorrow=Count("id", filter=Q(status=TaskStatus.OPEN, work_date=tomorrow)),
+            in_call=Count(
+                "id", filter=Q(status=TaskStatus.OPEN, claimed_by_id=user.pk, claimed_at__gte=now - CLAIM_LAPSE)
+            ),
+        )
+        .order_by()
     )
 
 

@@ -1,16 +1,16 @@
+import copy
 import datetime
 import functools
 import hmac
 import json
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Window
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -83,36 +83,44 @@ def _complaint_url(task, result_reference: str = "") -> str:
     return f"{base}?{urlencode(query)}"
 
 
-def _booking_day(booking_form: CallBookingForm) -> datetime.date:
-    """The day whose slots the booking part shows: the one posted, else the next working day."""
+def _booking_day(booking_form: CallBookingForm) -> tuple[datetime.date, object]:
+    """The day whose slots the booking part shows: the one posted, else the next working day; with
+    the working calendar read to find it (None for a posted day), which then tells whether that day
+    is a working one without reading it again."""
     chosen = booking_form.data.get("booking-date") if booking_form.is_bound else booking_form.initial.get("date")
     if isinstance(chosen, datetime.date):
-        return chosen
+        return chosen, None
     try:
-        return datetime.date.fromisoformat(chosen or "")
+        return datetime.date.fromisoformat(chosen or ""), None
     except ValueError:
         pass
     today = timezone.localdate()
     tomorrow = today + datetime.timedelta(days=1)
-    return working_calendar(first_day=tomorrow, last_day=tomorrow + datetime.timedelta(days=40)).next_working_day(
-        tomorrow
-    )
+    last_day = tomorrow + datetime.timedelta(days=40)
+    calendar = working_calendar(first_day=tomorrow, last_day=last_day)
+    day = calendar.next_working_day(tomorrow)
+    return day, (calendar if day <= last_day else None)
 
 
 def _booking_context(
-    request: HttpRequest, customer, tasks: list, booking_form: CallBookingForm | None, *, badge
+    request: HttpRequest, customer, tasks: list, booking_form: CallBookingForm | None, *, badge, vehicles: list
 ) -> dict:
     """The call page's booking part (outcome "booked"): the form and the chosen day's slots with
-    their free places (a VIP may take the green-channel place of a full slot)."""
+    their free places (a VIP may take the green-channel place of a full slot). ``vehicles``: the
+    customer's vehicles, read once for the page (the form's choices show them; the posted choice is
+    still checked against the customer's vehicles in the database)."""
     if not request.user.has_perm("customers.add_appointment"):
         return {"booking_form": None}
     booking_form = booking_form or CallBookingForm(customer=customer, tasks=tasks)
-    day = _booking_day(booking_form)
+    vehicle_field = booking_form.fields["vehicle"]
+    vehicle_field.choices = [(vehicle.pk, vehicle_field.label_from_instance(vehicle)) for vehicle in vehicles]
+    day, calendar = _booking_day(booking_form)
     if not booking_form.is_bound:
         booking_form.initial["date"] = day
     is_vip = badge.is_vip
-    working, slots = appointment_day_slots(store=customer.store, day=day)
+    working, slots = appointment_day_slots(store=customer.store, day=day, calendar=calendar)
     return {
+        "booking_has_vehicles": bool(vehicles),
         "booking_form": booking_form,
         "booking_day": day,
         "booking_is_working_day": working,
@@ -138,13 +146,14 @@ def _call_context(
         customer = tasks[0].customer
         posted = request.POST if request.method == "POST" and not saved else {}
         badge = membership_badge(customer)
-        context.update(_booking_context(request, customer, tasks, booking_form, badge=badge))
+        vehicles = list(customer_vehicles(customer=customer))  # once: the facts and the booking's choices
+        context.update(_booking_context(request, customer, tasks, booking_form, badge=badge, vehicles=vehicles))
         context.update(
             customer=customer,
             badge=badge,
             alerts=customer_alerts(user=request.user, customer=customer),
             masked_phone=phone_for_user(request.user, customer.mobile or customer.landline),
-            vehicles=list(customer_vehicles(customer=customer)[:5]),
+            vehicles=vehicles[:5],
             history=selectors.call_history(customer_id=customer.pk, limit=5),
             items=[
                 {
@@ -159,63 +168,113 @@ def _call_context(
     return context
 
 
-def _call_panel(request: HttpRequest, tasks: list, *, status: int = 200, **kwargs) -> HttpResponse:
+def _call_panel(
+    request: HttpRequest, tasks: list, *, status: int = 200, extra: dict | None = None, **kwargs
+) -> HttpResponse:
     template = "followups/_call_panel.html" if request.htmx else "followups/call.html"
     context = _call_context(request, tasks, **kwargs)
     customer = context.get("customer")
     if customer is not None and (customer.mobile or customer.landline):
         # A manager's call page shows the whole number: audited like every other page that does.
         phone_reveal_record(user=request.user, object_ids=[customer.pk], path=request.path)
-    return render(request, template, context, status=status)
+    return render(request, template, {**context, **(extra or {})}, status=status)
 
 
 class _OneAggregatePaginator(Paginator):
     """Pages of a grouped list whose rows carry the number of rows (``COUNT(*) OVER ()``): the
-    queue's tasks are grouped once per page, not a second time for a ``COUNT``."""
+    queue's tasks are grouped once per page, not a second time for a ``COUNT``. ``page_rows(number)``
+    reads a page's rows (selectors.queue_page); past the end, the last page is read from
+    ``all_rows()``, the list's queryset, as Paginator.get_page does."""
+
+    def __init__(self, per_page, *, page_rows, all_rows):
+        super().__init__([], per_page)
+        self.page_rows = page_rows
+        self.all_rows = all_rows
 
     def get_page(self, number) -> Page:
         try:
             number = max(1, int(number))
         except (TypeError, ValueError):
             number = 1
-        bottom = (number - 1) * self.per_page
-        rows = list(self.object_list.annotate(total=Window(Count("*")))[bottom : bottom + self.per_page])
+        rows = self.page_rows(number)
         if not rows and number > 1:  # past the end: the last page, as Paginator.get_page does
+            self.object_list = self.all_rows()
             return super().get_page(number)
         self.__dict__["count"] = rows[0]["total"] if rows else 0
         return self._get_page(rows, number, self)
+
+
+def _queue_context(request: HttpRequest, query: QueryDict) -> dict:
+    """The queue page's figures and list for its query (``q``, ``page``)."""
+    now = timezone.now()
+    today = timezone.localdate(now)
+    search = query.get("q", "").strip()[:100]
+    stores = list(stores_for_user(request.user))
+
+    def page_rows(number: int) -> list[dict]:
+        return selectors.queue_page(
+            user=request.user, now=now, stores=stores, search=search, number=number, per_page=PAGE_SIZE
+        )
+
+    def all_rows():
+        return selectors.queue_for_user(user=request.user, today=today, now=now, search=search, stores=stores)
+
+    paginator = _OneAggregatePaginator(PAGE_SIZE, page_rows=page_rows, all_rows=all_rows)
+    page = paginator.get_page(query.get("page"))
+    page.object_list = selectors.queue_rows_complete(
+        user=request.user, rows=list(page.object_list), stores=stores, now=now
+    )
+    return {
+        "page": page,
+        "search": search,
+        "summary": selectors.queue_summary(user=request.user, today=today, now=now),
+        "today": today,
+    }
 
 
 @login_required
 @permission_required("followups.work_call_queue", raise_exception=True)
 @require_GET
 def queue(request: HttpRequest) -> HttpResponse:
-    """The queue page; asked by its figures after the call panel changed the queue (``queue-changed``),
-    only the figures and, out of band, the list (same search and page)."""
-    now = timezone.now()
-    today = timezone.localdate(now)
-    search = request.GET.get("q", "").strip()[:100]
-    stores = list(stores_for_user(request.user))
-    rows = selectors.queue_for_user(user=request.user, today=today, now=now, search=search, stores=stores)
-    page = _OneAggregatePaginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = selectors.queue_rows_complete(
-        user=request.user, rows=list(page.object_list), stores=stores, now=now
-    )
-    context = {
-        "page": page,
-        "search": search,
-        "summary": selectors.queue_summary(user=request.user, today=today, now=now),
-        "today": today,
-    }
+    """The queue page; asked by its figures (``queue-changed`` from a panel not sent from the queue
+    page), only the figures and, out of band, the list (same search and page)."""
+    context = {**_queue_context(request, request.GET), "queue_url": request.get_full_path()}
     if request.htmx and request.htmx.target == "queue-figures":
         return render(request, "followups/_queue_refresh.html", context)
     return render(request, "followups/queue.html", context)
 
 
-def _queue_changed(response: HttpResponse) -> HttpResponse:
-    """Tell the queue page its figures and list changed (a claim, an outcome, a call put back): they
-    refresh themselves (templates/followups/_queue_figures.html), the panel is not held up by them."""
-    return trigger_client_event(response, "queue-changed")
+def _queue_page_figures(request: HttpRequest) -> dict | None:
+    """The figures and list of the queue page a panel's request was sent from (htmx names the page:
+    ``HX-Current-URL``), with that page's search and page number; None for a request from any other
+    page (the call page of My tasks, say) or from an agent's page without htmx."""
+    current_url = request.htmx.current_url if request.htmx else None
+    if not current_url or not request.user.has_perm("followups.work_call_queue"):
+        return None
+    url = urlsplit(current_url)
+    if url.path != reverse("followups:queue"):
+        return None
+    query = QueryDict(url.query)
+    # The list's page links keep the page's own query (crm_tags.query_with reads request.GET).
+    page_request = copy.copy(request)
+    page_request.GET = query
+    return {
+        **_queue_context(request, query),
+        "request": page_request,
+        "queue_url": f"{url.path}?{url.query}" if url.query else url.path,
+    }
+
+
+def _queue_changed_panel(request: HttpRequest, tasks: list, **kwargs) -> HttpResponse:
+    """The call panel after a claim, an outcome or a call put back, which change the queue's figures
+    and list. Sent from the queue page, the response carries them too, swapped in out of band
+    (templates/followups/_queue_oob.html): one request per "save and next call", not a second one
+    for the figures. From another page, ``queue-changed`` tells a queue page listening to refresh
+    itself (templates/followups/_queue_figures.html)."""
+    queue = _queue_page_figures(request)
+    extra = {**kwargs.pop("extra", {}), "queue": queue}
+    response = _call_panel(request, tasks, extra=extra, **kwargs)
+    return response if queue else trigger_client_event(response, "queue-changed")
 
 
 @login_required
@@ -225,11 +284,11 @@ def queue_next(request: HttpRequest) -> HttpResponse:
     tasks = services.task_claim_next(user=request.user)
     if not tasks:
         if request.htmx:
-            return _queue_changed(render(request, "followups/_call_panel.html", {"tasks": [], "nothing": True}))
+            return _queue_changed_panel(request, [], extra={"nothing": True})
         messages.info(request, _("Nothing is callable now."))
         return redirect("followups:queue")
     if request.htmx:
-        return _queue_changed(_call_panel(request, tasks))
+        return _queue_changed_panel(request, tasks)
     return redirect("followups:call", customer_id=tasks[0].customer_id)
 
 
@@ -326,7 +385,7 @@ def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
     }
     next_tasks = recorded.next_tasks
     if request.htmx:
-        return _queue_changed(_call_panel(request, next_tasks, saved=saved))
+        return _queue_changed_panel(request, next_tasks, saved=saved)
     messages.success(request, _("Outcome saved."))
     if recorded.appointment is not None:
         messages.success(request, _booked_message(recorded.appointment))
@@ -347,8 +406,7 @@ def call_release(request: HttpRequest, customer_id: int) -> HttpResponse:
     is_assigned = any(task.assignee_id for task in current)
     services.task_release(user=request.user, customer_id=customer_id)
     if request.htmx:
-        context = {"tasks": [], "released": True, "is_assigned": is_assigned}
-        return _queue_changed(render(request, "followups/_call_panel.html", context))
+        return _queue_changed_panel(request, [], extra={"released": True, "is_assigned": is_assigned})
     return redirect("followups:mine" if is_assigned else "followups:queue")
 
 

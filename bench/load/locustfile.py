@@ -9,7 +9,8 @@ different addresses; log-in and search limits count per address or per user, not
 Each simulated person logs in once (managers confirm their code as everyone else does: the code is
 computed from their authenticator secret, the way their phone app computes it), then works:
 
-- ``AgentUser``: the call queue, "next call" then "save and next call" (reached), with the time a call
+- ``AgentUser``: the call queue, "next call" then "save and next call" (reached; the queue's figures and
+  list come with the panel, out of band, as the page gets them), with the time a call
   takes between two outcomes (``LOAD_AGENT_THINK`` seconds, ``MIN,MAX``; ``0``: no pause at all, the
   claim-cycle run of agents only);
 - ``AdvisorUser``: searches customers by name, opens a card, the arrivals board; now and then the
@@ -176,7 +177,9 @@ class AgentUser(StaffUser):
 
     @task
     def work_the_queue(self):
-        htmx = {"HX-Request": "true"}
+        # As the queue page's htmx sends them: the page's address tells the server to send the
+        # queue's figures and list with the panel (out of band), so no refresh request follows.
+        htmx = {"HX-Request": "true", "HX-Current-URL": f"{self.origin}/followups/queue/"}
         if self.customer_id is None:
             response = self.post("/followups/queue/next/", "call: claim next", **htmx)
         else:
@@ -189,7 +192,8 @@ class AgentUser(StaffUser):
         found = OUTCOME_ACTION.search(response.text or "")
         self.customer_id = int(found.group(1)) if found else None
         if "queue-changed" in response.headers.get("HX-Trigger", ""):
-            # The browser then refreshes the queue's figures and list (one request of their own).
+            # A server that does not send the figures and the list with the panel asks the page to
+            # refresh them (one request of their own; the code before the out-of-band figures).
             with self.client.get("/followups/queue/", name="call queue: figures and list refresh",
                                  headers={"HX-Request": "true", "HX-Target": "queue-figures"},
                                  allow_redirects=False, catch_response=True) as refresh:  # fmt: skip

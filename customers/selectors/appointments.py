@@ -68,10 +68,14 @@ def _slot_counts(*, store: Store, first_day: datetime.date, last_day: datetime.d
     return {(row["date"], row["slot"]): (row["booked"], row["vip_booked"]) for row in rows}
 
 
-def appointment_day_slots(*, store: Store, day: datetime.date, settings: AppointmentSettings | None = None):
-    """(is_working_day, [SlotPlaces]): the day's slots with their places (none on a day off)."""
+def appointment_day_slots(
+    *, store: Store, day: datetime.date, settings: AppointmentSettings | None = None, calendar=None
+):
+    """(is_working_day, [SlotPlaces]): the day's slots with their places (none on a day off).
+    ``calendar``: a working calendar already read with the official days around ``day``."""
     settings = settings or appointment_settings_for(store=store)
-    if not working_calendar(first_day=day, last_day=day).is_working_day(day):
+    calendar = calendar or working_calendar(first_day=day, last_day=day)
+    if not calendar.is_working_day(day):
         return False, []
     counts = _slot_counts(store=store, first_day=day, last_day=day)
     slots = [

@@ -36,6 +36,8 @@ def test_save_and_next_and_put_back_refresh_the_figures_and_the_list(browser_pag
 
     log_in(page, live_server, "agent_web", "agent-pw-123")
     page.goto(f"{live_server.url}/followups/queue/")
+    requests = []
+    page.on("request", lambda request: requests.append(f"{request.method} {request.url.split('/', 3)[3]}"))
     assert (figure(page, "open"), figure(page, "done")) == ("3", "0")
     assert page.locator("[data-table=queue] tr[data-customer]").count() == 3
 
@@ -45,12 +47,14 @@ def test_save_and_next_and_put_back_refresh_the_figures_and_the_list(browser_pag
     page.click('[data-action="save-outcome"]')
     page.locator(f'[data-call-customer="{second.customer_id}"]').wait_for()
 
-    # No reload: the figures and the list follow the saved call.
+    # No reload: the figures and the list follow the saved call, sent with the panel (one request
+    # for "next call", one for "save and next call": no refresh of their own).
     wait_for_figure(page, "done", "1")
     assert figure(page, "open") == "2"
     page.locator(f'[data-table=queue] tr[data-customer="{first.customer_id}"]').wait_for(state="detached")
     assert page.locator("[data-table=queue] tr[data-customer]").count() == 2
     assert page.url.endswith("/followups/queue/")
+    assert requests == ["POST followups/queue/next/", f"POST followups/queue/call/{first.customer_id}/outcome/"]
 
     # Put back: the customer stays in the list, no longer callable for a while.
     page.click('[data-action="release"]')

@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from followups import selectors
 from tests.factories import CustomerFactory
 from tests.followups.factories import FollowupTaskFactory
 
@@ -24,10 +25,11 @@ HTMX = {"HX-Request": "true"}
 
 # session, user, groups, permissions (user's, groups'): every request of a logged-in agent
 REQUEST = 5
-# The call panel of a claimed customer: calendar for the booking day, membership badge, booking
-# settings, the day's calendar and bookings, alerts (satisfaction, complaints), vehicles, earlier
-# calls, the booking form's vehicles (exists, list, required-attribute check) and advisors.
-PANEL = 13
+# The call panel of a claimed customer: calendar for the booking day (which also says whether that
+# day is a working one), membership badge, booking settings, the day's bookings, alerts
+# (satisfaction, complaints), the customer's vehicles (once: the facts and the booking form's
+# choices), earlier calls, the booking form's advisors.
+PANEL = 9
 # A claim: the agent's current call, the agent's stores (call windows), the pick and the
 # advisory-locked UPDATE in a savepoint (4), the claimed tasks with their rule, vehicle, card
 CLAIM = 7
@@ -35,6 +37,9 @@ CLAIM = 7
 # claimed tasks locked, one UPDATE of them all, one INSERT of the attempts (5), and the calls added
 # to the reports' per-day figures (followups/report_figures.py: one statement)
 RECORD = 8
+# The queue page's figures and list sent with the panel out of band (a request from that page): the
+# user's stores, the list's page with its count, the page's names, the figures.
+QUEUE_FIGURES = 4
 
 
 @pytest.fixture
@@ -113,6 +118,60 @@ def test_save_and_next_costs_the_same_for_1_or_5_tasks_of_the_customer(
 
 
 @pytest.mark.parametrize("tasks_each", [1, 5])
+def test_save_and_next_from_the_queue_page_brings_its_figures_and_list_in_one_request(
+    client, agent_a, store_a, at_monday, tasks_each, django_assert_num_queries
+):
+    first, second, third = queue_of(store_a, customers=3, tasks_each=tasks_each)
+    client.force_login(agent_a)
+    queue_page = {**HTMX, "HX-Current-URL": "http://testserver" + reverse("followups:queue")}
+    client.post(reverse("followups:queue_next"), headers=queue_page)
+
+    with django_assert_num_queries(REQUEST + RECORD + CLAIM + PANEL + QUEUE_FIGURES):
+        response = client.post(
+            reverse("followups:call_outcome", args=[first.pk]), {"outcome": "reached", "notes": ""},
+            headers=queue_page,
+        )  # fmt: skip
+
+    html = response.content.decode()
+    assert "HX-Trigger" not in response  # nothing left for the page to ask for
+    assert f'data-call-customer="{second.pk}"' in html
+    figures = re.search(r'<section id="queue-figures"[^>]*>', html).group(0)
+    assert 'hx-swap-oob="true"' in figures
+    assert 'hx-get="/followups/queue/"' in figures
+    assert f'data-figure="open">{2 * tasks_each}<' in html  # the second and third customers' tasks
+    assert f'data-figure="done">{tasks_each}<' in html
+    assert '<div id="queue-list" hx-swap-oob="true">' in html
+    listed = re.findall(r'<tr data-customer="(\d+)" data-callable="(\d)"', html)
+    assert listed == [(str(second.pk), "1"), (str(third.pk), "1")]
+
+
+def test_the_figures_and_list_sent_with_the_panel_keep_the_queue_pages_search_and_page(
+    client, agent_a, store_a, at_monday
+):
+    customers = queue_of(store_a, customers=27)
+    client.force_login(agent_a)
+    page_url = reverse("followups:queue") + "?q=&page=2"
+    queue_page = {**HTMX, "HX-Current-URL": "http://testserver" + page_url}
+
+    html = client.post(reverse("followups:queue_next"), headers=queue_page).content.decode()
+
+    assert f'hx-get="{page_url.replace("&", "&amp;")}"' in html
+    assert re.findall(r'<tr data-customer="(\d+)"', html) == [str(customer.pk) for customer in customers[25:]]
+    assert 'href="?q=&amp;page=1"' in html  # the page's link back keeps its query
+
+
+def test_a_panel_sent_from_another_page_gets_no_queue_figures(client, agent_a, store_a, at_monday):
+    (customer,) = queue_of(store_a, customers=1)
+    client.force_login(agent_a)
+    call_page = {**HTMX, "HX-Current-URL": "http://testserver" + reverse("followups:call", args=[customer.pk])}
+
+    response = client.post(reverse("followups:queue_next"), headers=call_page)
+
+    assert json.loads(response["HX-Trigger"]) == {"queue-changed": {}}
+    assert "queue-figures" not in response.content.decode()
+
+
+@pytest.mark.parametrize("tasks_each", [1, 5])
 def test_put_back_costs_the_same_for_1_or_5_tasks(
     client, agent_a, store_a, at_monday, tasks_each, django_assert_num_queries
 ):
@@ -162,9 +221,10 @@ def test_no_statement_of_the_queue_page_or_a_claim_cycle_reads_every_task_or_cus
 
     with CaptureQueriesContext(connection) as page:
         html = client.get(reverse("followups:queue")).content.decode()
-    with CaptureQueriesContext(connection) as cycle:
-        client.post(reverse("followups:queue_next"), headers=HTMX)
-        client.post(reverse("followups:call_outcome", args=[first.pk]), {"outcome": "reached"}, headers=HTMX)
+    queue_page = {**HTMX, "HX-Current-URL": "http://testserver" + reverse("followups:queue")}
+    with CaptureQueriesContext(connection) as cycle:  # with the figures and list sent along
+        client.post(reverse("followups:queue_next"), headers=queue_page)
+        client.post(reverse("followups:call_outcome", args=[first.pk]), {"outcome": "reached"}, headers=queue_page)
 
     assert f'data-customer="{hidden.pk}"' not in html
     assert html.count("data-customer=") == 2
@@ -173,3 +233,49 @@ def test_no_statement_of_the_queue_page_or_a_claim_cycle_reads_every_task_or_cus
     summary = next(query["sql"] for query in page.captured_queries if '"done_today"' in query["sql"])
     assert "AT TIME ZONE" not in summary
     assert "'2026-11-23T00:00:00+08:00'::timestamptz" in summary
+
+
+def test_the_pages_statements_compiled_once_follow_the_clock(client, agent_a, store_a):
+    """The list and the figures are compiled once per agent (selectors._compiled_at) and run with
+    the real time of each request: a new day moves tomorrow's call into today's, and a claim stops
+    counting as the agent's call once it lapsed."""
+    customer = CustomerFactory(store=store_a)
+    FollowupTaskFactory(store=store_a, customer=customer, priority=1, rule_date=TODAY, work_date=TODAY)
+    later = CustomerFactory(store=store_a)
+    tuesday = TODAY + datetime.timedelta(days=1)
+    FollowupTaskFactory(store=store_a, customer=later, priority=1, rule_date=tuesday, work_date=tuesday)
+
+    def figures() -> dict:
+        client.force_login(agent_a)
+        html = client.get(reverse("followups:queue")).content.decode()
+        shown = dict(re.findall(r'data-figure="(\w+)">(\d+)<', html))
+        return {**shown, "listed": len(re.findall(r"<tr data-customer=", html)), "resume": "Alt+N" in html
+                and "继续我的通话" in html}  # fmt: skip
+
+    with time_machine.travel(MONDAY_10AM, tick=False):
+        before = figures()
+        client.post(reverse("followups:queue_next"), headers=HTMX)
+        in_call = figures()
+    with time_machine.travel(MONDAY_10AM + datetime.timedelta(minutes=31), tick=False):
+        lapsed = figures()
+    with time_machine.travel(MONDAY_10AM + datetime.timedelta(days=1), tick=False):
+        next_day = figures()
+
+    assert before == {"open": "1", "done": "0", "tomorrow": "1", "listed": 1, "resume": False}
+    assert in_call["resume"] is True
+    assert lapsed["resume"] is False
+    assert next_day == {"open": "2", "done": "0", "tomorrow": "0", "listed": 2, "resume": False}
+
+
+def test_a_page_past_the_end_shows_the_last_one_and_a_search_narrows_the_list(client, agent_a, store_a, at_monday):
+    customers = queue_of(store_a, customers=27)
+    client.force_login(agent_a)
+
+    past_the_end = client.get(reverse("followups:queue"), {"page": 9}).content.decode()
+    searched = client.get(reverse("followups:queue"), {"q": customers[3].customer_no}).content.decode()
+
+    assert re.findall(r'<tr data-customer="(\d+)"', past_the_end) == [str(customer.pk) for customer in customers[25:]]
+    assert re.findall(r'<tr data-customer="(\d+)"', searched) == [str(customers[3].pk)]
+    # Both kinds of statement were compiled once and kept (not compiled again on every request).
+    kept = {key[0] for key in selectors._COMPILED_SQL if key[1] == agent_a.pk}
+    assert kept == {"page", "summary"}
