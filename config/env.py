@@ -6,6 +6,9 @@ traceback and never a silent fallback.
 """
 
 import os
+import secrets
+import sys
+from pathlib import Path
 from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -13,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _UNSET = object()
+REQUIRED = _UNSET  # a default that makes the variable required
 
 
 class EnvironmentVariableError(ImproperlyConfigured):
@@ -83,3 +87,25 @@ def env_url(name: str, default: str | object = _UNSET, *, schemes: tuple[str, ..
     if not (parsed.hostname or parsed.path or parsed.query):
         raise EnvironmentVariableError(f"{name} names no server: {value!r}.")
     return value
+
+
+# Commands that build an image's files and never open a database, a cache or a signed value: with
+# DEBUG off they run without the secrets and servers that only a running CRM needs, so
+# ``DEBUG=0 manage.py collectstatic`` works in a bare build (a Dockerfile's RUN, a CI step).
+BUILD_COMMANDS = frozenset({"collectstatic", "compilemessages"})
+
+
+def running_build_command(argv: list[str] | None = None) -> bool:
+    """Whether this process is ``manage.py`` (or ``django-admin``) running one of BUILD_COMMANDS."""
+    argv = sys.argv if argv is None else argv
+    return len(argv) > 1 and Path(argv[0]).name in {"manage.py", "django-admin"} and argv[1] in BUILD_COMMANDS
+
+
+def build_only_defaults() -> dict[str, str]:
+    """What a build command uses where a running CRM's variable is unset: a throwaway key (never used
+    to sign anything: the process ends with the build) and addresses nothing connects to."""
+    return {
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "DATABASE_URL": "postgres://build@localhost/build",
+        "REDIS_URL": "redis://localhost:6379/0",
+    }

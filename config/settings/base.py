@@ -9,12 +9,26 @@ from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
-from config.env import EnvironmentVariableError, env_bool, env_int, env_list, env_str, env_url
+from config.env import (
+    REQUIRED,
+    EnvironmentVariableError,
+    build_only_defaults,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+    running_build_command,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY", "insecure-development-key-only-for-debug" if DEBUG else None)
+# collectstatic and compilemessages need no secret, database or Redis (config.env.BUILD_COMMANDS).
+BUILD_DEFAULTS = build_only_defaults() if running_build_command() else {}
+SECRET_KEY = env_str(
+    "SECRET_KEY", "insecure-development-key-only-for-debug" if DEBUG else BUILD_DEFAULTS.get("SECRET_KEY")
+)
 if not SECRET_KEY:
     raise EnvironmentVariableError("SECRET_KEY is not set: it is required when DEBUG is off.")
 if not DEBUG and len(SECRET_KEY) < 50:
@@ -93,7 +107,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASE_URL = env_url("DATABASE_URL", schemes=("postgres", "postgresql"))
+DATABASE_URL = env_url("DATABASE_URL", BUILD_DEFAULTS.get("DATABASE_URL", REQUIRED), schemes=("postgres", "postgresql"))
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # A database that does not answer fails a request (and /healthz) within seconds instead of hanging.
@@ -109,7 +123,9 @@ if DATABASE_REPLICA_URL:
 DATABASE_ROUTERS = ["crm.replicas.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "redis+socket", "unix"))
+REDIS_URL = env_url(
+    "REDIS_URL", BUILD_DEFAULTS.get("REDIS_URL", REQUIRED), schemes=("redis", "rediss", "redis+socket", "unix")
+)
 # Redis down or slow: the cache fails open (a miss, logged) after at most REDIS_SOCKET_TIMEOUT seconds.
 REDIS_SOCKET_TIMEOUT = env_int("REDIS_SOCKET_TIMEOUT", 1, minimum=1)
 CACHES = {

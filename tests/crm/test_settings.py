@@ -85,6 +85,38 @@ def test_an_empty_optional_variable_is_an_unset_one(tmp_path):
     assert replica.stdout.strip() == "['default']"
 
 
+def test_the_build_commands_need_no_secret_database_or_redis(tmp_path):
+    # As an image build or a CI step runs them: DEBUG off and nothing else (the running CRM's
+    # variables come with the container, not the build).
+    static_root = tmp_path / "static"
+
+    result = run_manage("collectstatic", "--no-input", env={"DEBUG": "0", "STATIC_ROOT": str(static_root)})
+    served = run_manage("check", env={"DEBUG": "0"})
+
+    assert result.returncode == 0, result.stderr
+    assert (static_root / "staticfiles.json").exists()
+    # Anything else still needs them, named one at a time.
+    assert served.returncode == 1
+    assert served.stderr.strip() == "Configuration error: SECRET_KEY is not set: it is required when DEBUG is off."
+
+
+@pytest.mark.parametrize(
+    ("argv", "building"),
+    [
+        (["manage.py", "collectstatic", "--no-input"], True),
+        (["/app/manage.py", "compilemessages"], True),
+        (["manage.py", "check", "--deploy"], False),
+        (["manage.py"], False),
+        (["gunicorn", "collectstatic"], False),
+        (["celery", "-A", "config", "worker"], False),
+    ],
+)
+def test_only_manage_py_running_a_build_command_is_a_build(argv, building):
+    from config.env import running_build_command
+
+    assert running_build_command(argv) is building
+
+
 def test_an_empty_required_variable_is_reported_missing():
     result = run_manage("check", env={**PRODUCTION_ENV, "DATABASE_URL": ""})
 
