@@ -156,3 +156,19 @@ def test_the_funnel_of_a_store_b_manager_names_nothing_of_store_a(client, manage
 def test_a_sales_consultant_may_not_read_the_reports(client, sales_a):
     client.force_login(sales_a)
     assert client.get(reverse("followups:reports")).status_code == 403
+
+
+def test_a_booking_kept_and_an_order_opened_after_the_report_are_in_the_next_one(manager_a, store_a, agent_a):
+    """The funnel is read live from the calls, bookings and repair orders: what happens after a
+    call (the booking kept, the order imported) shows at once, with nothing to refresh."""
+    task = reached_task(store_a, agent_a, when=at(10))
+    appointment = booking(task, kept=False)
+    before = call_funnel_report(user=manager_a, **NOVEMBER)
+
+    Appointment.objects.filter(pk=appointment.pk).update(status="arrived", kept_at=at(20, 9))
+    order(task, opened=D(2026, 11, 16), total="640.00")
+
+    assert [figures(row) for row in before["by_rule"]] == [(1, 1, 0, 0, Decimal("0"), 100.0, 0.0, 0.0)]
+    assert [figures(row) for row in call_funnel_report(user=manager_a, **NOVEMBER)["by_rule"]] == [
+        (1, 1, 1, 1, Decimal("640.00"), 100.0, 100.0, 100.0)
+    ]
