@@ -422,8 +422,8 @@ def call_funnel_report(*, user, start: datetime.date, end: datetime.date) -> dic
     }
     statement = f"""
         WITH hidden AS MATERIALIZED ({hidden_sql}), period_first AS MATERIALIZED (
-            -- Each task's first reaching call of the period, the period read once by the ``at``
-            -- index: one candidate per task (not one per call) for the probe below.
+            -- Each task's first reaching call of the period, the period read once from the
+            -- reaching calls' index (callattempt_reach_at_idx, covering): one candidate per task.
             SELECT DISTINCT ON (a.task_id) a.id, a.task_id, a.agent_id, a.at
             FROM {CallAttempt._meta.db_table} a
             WHERE a.at >= %(start)s::timestamp AT TIME ZONE %(tz)s
@@ -434,10 +434,14 @@ def call_funnel_report(*, user, start: datetime.date, end: datetime.date) -> dic
             SELECT a.task_id, a.agent_id, (a.at AT TIME ZONE %(tz)s)::date AS call_day,
                    t.code, t.vehicle_id
             FROM period_first a
-            JOIN {FollowupTask._meta.db_table} t ON t.id = a.task_id
-            WHERE t.channel = %(phone)s {store_sql}
-              AND NOT EXISTS (SELECT 1 FROM hidden WHERE hidden.id = t.customer_id)
-              -- The task's first reaching call ever: none before it (a probe through the task index).
+            -- Each candidate's task by its key (OFFSET 0: never a merge with every task, which the
+            -- planner chose when it misjudged how many candidates survive the probe below).
+            CROSS JOIN LATERAL (SELECT t.code, t.vehicle_id, t.customer_id FROM {FollowupTask._meta.db_table} t
+                                WHERE t.id = a.task_id AND t.channel = %(phone)s {store_sql} OFFSET 0) t
+            -- NOT IN (the hidden cards' keys are never NULL): a hashed look-up per task, not a
+            -- nested loop over the hidden cards the planner would take for one row.
+            WHERE t.customer_id NOT IN (SELECT hidden.id FROM hidden)
+              -- The task's first reaching call ever: none before it (callattempt_task_reach_idx).
               AND NOT EXISTS (SELECT 1 FROM {CallAttempt._meta.db_table} earlier
                               WHERE earlier.task_id = a.task_id AND earlier.outcome = ANY(%(outcomes)s)
                                 AND (earlier.at < a.at OR (earlier.at = a.at AND earlier.id < a.id)) OFFSET 0)
