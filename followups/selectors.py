@@ -446,12 +446,12 @@ def call_funnel_report(*, user, start: datetime.date, end: datetime.date) -> dic
                               WHERE earlier.task_id = a.task_id AND earlier.outcome = ANY(%(outcomes)s)
                                 AND (earlier.at < a.at OR (earlier.at = a.at AND earlier.id < a.id)) OFFSET 0)
         ), reached AS (
-            -- One probe of the bookings' reference index (appointment_call_ref_idx) per reached task.
-            SELECT r.*, b.booked, b.kept
-            FROM first_reach r CROSS JOIN LATERAL (
-                SELECT count(*) > 0 AS booked, COALESCE(bool_or(ap.kept_at IS NOT NULL), false) AS kept
-                FROM {APPOINTMENT_TABLE} ap WHERE {booked_sql}
-            ) b
+            -- Probes of the bookings' reference index (appointment_call_ref_idx), or one hash of
+            -- the call bookings when the planner finds that cheaper: EXISTS allows both.
+            SELECT r.*,
+                   EXISTS (SELECT 1 FROM {APPOINTMENT_TABLE} ap WHERE {booked_sql}) AS booked,
+                   EXISTS (SELECT 1 FROM {APPOINTMENT_TABLE} ap WHERE {booked_sql} AND ap.kept_at IS NOT NULL) AS kept
+            FROM first_reach r
         ), orders AS (
             SELECT DISTINCT r.code, r.agent_id, ro.id AS order_id, COALESCE(ro.total_amount, 0) AS total
             FROM reached r JOIN {REPAIR_ORDER_TABLE} ro ON ro.vehicle_id = r.vehicle_id
