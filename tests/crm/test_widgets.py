@@ -9,12 +9,13 @@ from crm.widgets import ListSelect
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
+GROUPED = [("城区", [("1", "一店 <新>"), ("2", "二店")]), ("3", "三店")]
 
 
 def staff_form(widget, **field):
     class StaffForm(forms.Form):
         consultant = forms.ModelChoiceField(queryset=User.objects.order_by("username"), widget=widget, **field)
-        grouped = forms.ChoiceField(choices=[("城区", [("1", "一店 <新>"), ("2", "二店")]), ("3", "三店")], widget=widget)
+        grouped = forms.ChoiceField(choices=GROUPED, widget=widget)
 
     return StaffForm
 
