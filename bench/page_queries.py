@@ -7,14 +7,17 @@ Each page is requested three times in this process through Django's test client,
 bench account of the role that works it (``load_<role>_0``, logged in as after password and code),
 and printed with the queries and the time of each request (and the SQL time of the last one). A detail page (a card,
 a club member, a segment, the claimed call) is the first one its list showed just before.
-``--only member,segment`` measures only the pages whose name holds one of the words. The counts are the
+``--only member,segment`` measures only the pages whose name holds one of the words; ``--profile 30``
+prints the 30 functions of each page's last request with the most time (cProfile, cumulative). The counts are the
 same on a database of a few rows: the tests pin them (``django_assert_num_queries``); here they are
 read on a million owners, to show they do not grow with the data.
 """
 
 import argparse
+import cProfile
 import datetime
 import os
+import pstats
 import sys
 import time
 import zoneinfo
@@ -86,6 +89,9 @@ def main() -> None:
     parser.add_argument(
         "--slow-ms", type=float, default=0, help="print the statements of a page's last request that took this long"
     )
+    parser.add_argument(
+        "--profile", type=int, default=0, help="the N slowest functions of a page's last request (cProfile)"
+    )
     args = parser.parse_args()
     words = [word.strip() for word in args.only.split(",") if word.strip()]
     os.environ.update(
@@ -144,9 +150,14 @@ def main() -> None:
                     raise SystemExit(f"{name}: no page before it showed one ({FOUND[key][0]})")
                 target = FOUND[key][1].format(found[key])
             headers = {"HTTP_HX_REQUEST": "true"} if method == "post" else {}
+            profiler = cProfile.Profile() if args.profile and _attempt == 2 else None
             with CaptureQueriesContext(connection) as queries:
                 started = time.perf_counter()
+                if profiler:
+                    profiler.enable()
                 response = getattr(client, method)(target, data, secure=True, **headers)
+                if profiler:
+                    profiler.disable()
                 times.append((time.perf_counter() - started) * 1000)
             if response.status_code != 200:
                 raise SystemExit(f"{name}: HTTP {response.status_code} for {target}")
@@ -159,6 +170,8 @@ def main() -> None:
         sql_ms = sum(float(query["time"]) for query in queries.captured_queries) * 1000
         shown = ", ".join(f"{ms:.0f}" for ms in times)
         print(f"| {name} | {', '.join(map(str, counts))} | {shown} | {sql_ms:.0f} |")  # noqa: T201
+        if profiler:
+            pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(args.profile)
         if args.slow_ms:
             for query in queries.captured_queries:
                 if float(query["time"]) * 1000 >= args.slow_ms:

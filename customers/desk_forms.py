@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.scoping import stores_for_user
+from crm.widgets import ListSelect
 from customers.choices import DeliverySource
 from customers.dms.parsing import FieldError, parse_landline, parse_mobile
 from customers.models import Customer, Vehicle
@@ -19,7 +20,7 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 class CustomerCreateForm(forms.ModelForm):
     """A new card's static data. The mobile is checked as the DMS import checks it."""
 
-    store = forms.ModelChoiceField(label=_("Store"), queryset=None, empty_label=None)
+    store = forms.ModelChoiceField(label=_("Store"), queryset=None, empty_label=None, widget=ListSelect)
     duplicates_confirmed = forms.BooleanField(
         label=_("This is a different person: create a new card anyway"), required=False
     )
@@ -156,11 +157,12 @@ class DeliveryForm(forms.Form):
     (CustomerCreateForm), the car a VehicleCreateForm."""
 
     customer = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    consultant = forms.ModelChoiceField(label=_("Sales consultant"), queryset=None, empty_label=None)
+    # The store's staff: ListSelect reads and writes them once (crm/widgets.py).
+    consultant = forms.ModelChoiceField(label=_("Sales consultant"), queryset=None, empty_label=None, widget=ListSelect)
     source = forms.ChoiceField(label=_("How the buyer came"), choices=DeliverySource.choices)
     referrer_customer = forms.IntegerField(required=False, widget=forms.HiddenInput)
     referrer_staff = forms.ModelChoiceField(
-        label=_("Referring member of staff"), queryset=None, required=False, empty_label="—"
+        label=_("Referring member of staff"), queryset=None, required=False, empty_label="—", widget=ListSelect
     )
     service_consent = forms.ChoiceField(
         label=_("Service reminders (maintenance, insurance, inspection)"), choices=CONSENT_CHOICES, required=False,

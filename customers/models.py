@@ -1290,6 +1290,10 @@ class Appointment(models.Model):
         indexes = [
             models.Index(fields=["store", "date", "slot"], name="appointment_store_day_idx"),
             models.Index(fields=["vehicle", "date"], name="appointment_vehicle_day_idx"),
+            # The follow-up reports' funnel finds the booking of each reached call's task by its
+            # reference (customers.selectors.appointments.appointment_booked_from_task_sql): a probe,
+            # not a read of every booking per call.
+            models.Index(fields=["source_reference"], name="appointment_call_ref_idx", condition=Q(source="call")),
         ]
         constraints = [
             models.CheckConstraint(

@@ -11,6 +11,7 @@ from crm.masking import mask_phone
 from crm.models import Store, TimeStampedModel
 from customers.choices import ReplyAction
 from followups.choices import (
+    REACHED_OUTCOMES,
     SMS_CODE_CHOICES,
     CallOutcome,
     CampaignKind,
@@ -280,6 +281,19 @@ class CallAttempt(models.Model):
             models.Index(fields=["customer", "at"], name="callattempt_customer_at_idx"),
             # The follow-up reports list a period's dissatisfied calls, newest first.
             models.Index(fields=["at"], name="callattempt_dissatisfied_idx", condition=Q(is_dissatisfied=True)),
+            # The reports' funnel: a period's reaching calls (covering: read without the rows) and,
+            # per task, whether one came before (followups.selectors.call_funnel_report).
+            models.Index(
+                fields=["at"],
+                include=["task", "agent", "id"],
+                name="callattempt_reach_at_idx",
+                condition=Q(outcome__in=REACHED_OUTCOMES),
+            ),
+            models.Index(
+                fields=["task", "at", "id"],
+                name="callattempt_task_reach_idx",
+                condition=Q(outcome__in=REACHED_OUTCOMES),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -502,8 +502,10 @@ def call_funnel_report(*, user, start: datetime.date, end: datetime.date) -> dic
     totals; an order counts once per rule and once per agent). The rates are booked/reached,
     kept/booked and orders/reached. One query.
 
-    It reads the period's reaching calls only (the ``at`` index): a call is the task's first
-    reaching one when no reaching call of the task came before it (the task's index); the cards the
+    It reads the period's reaching calls only (the ``at`` index), keeps each task's first of them,
+    and that call is the task's first reaching one when no reaching call of the task came before it
+    (a probe of the task's index per task); a reached task's booking is a probe of the bookings'
+    reference index (appointment_call_ref_idx), its orders one of the vehicle's; the cards the
     user may not see are the few restricted ones left out (``hidden_customers_sql``), not a check
     of each call's card."""
     store_ids = visible_store_ids(user)
@@ -521,20 +523,33 @@ def call_funnel_report(*, user, start: datetime.date, end: datetime.date) -> dic
         "tz": settings.TIME_ZONE,
     }
     statement = f"""
-        WITH hidden AS MATERIALIZED ({hidden_sql}), first_reach AS (
-            SELECT a.task_id, a.agent_id, (a.at AT TIME ZONE %(tz)s)::date AS call_day,
-                   t.code, t.vehicle_id
+        WITH hidden AS MATERIALIZED ({hidden_sql}), period_first AS MATERIALIZED (
+            -- Each task's first reaching call of the period, the period read once from the
+            -- reaching calls' index (callattempt_reach_at_idx, covering): one candidate per task.
+            SELECT DISTINCT ON (a.task_id) a.id, a.task_id, a.agent_id, a.at
             FROM {CallAttempt._meta.db_table} a
-            JOIN {FollowupTask._meta.db_table} t ON t.id = a.task_id
             WHERE a.at >= %(start)s::timestamp AT TIME ZONE %(tz)s
               AND a.at < (%(end)s::date + 1)::timestamp AT TIME ZONE %(tz)s
-              AND a.outcome = ANY(%(outcomes)s) AND t.channel = %(phone)s {store_sql}
-              AND NOT EXISTS (SELECT 1 FROM hidden WHERE hidden.id = t.customer_id)
-              -- OFFSET 0 keeps this a probe per row through the task index, never a join with every call.
+              AND a.outcome = ANY(%(outcomes)s)
+            ORDER BY a.task_id, a.at, a.id
+        ), first_reach AS (
+            SELECT a.task_id, a.agent_id, (a.at AT TIME ZONE %(tz)s)::date AS call_day,
+                   t.code, t.vehicle_id
+            FROM period_first a
+            -- Each candidate's task by its key (OFFSET 0: never a merge with every task, which the
+            -- planner chose when it misjudged how many candidates survive the probe below).
+            CROSS JOIN LATERAL (SELECT t.code, t.vehicle_id, t.customer_id FROM {FollowupTask._meta.db_table} t
+                                WHERE t.id = a.task_id AND t.channel = %(phone)s {store_sql} OFFSET 0) t
+            -- NOT IN (the hidden cards' keys are never NULL): a hashed look-up per task, not a
+            -- nested loop over the hidden cards the planner would take for one row.
+            WHERE t.customer_id NOT IN (SELECT hidden.id FROM hidden)
+              -- The task's first reaching call ever: none before it (callattempt_task_reach_idx).
               AND NOT EXISTS (SELECT 1 FROM {CallAttempt._meta.db_table} earlier
                               WHERE earlier.task_id = a.task_id AND earlier.outcome = ANY(%(outcomes)s)
                                 AND (earlier.at < a.at OR (earlier.at = a.at AND earlier.id < a.id)) OFFSET 0)
         ), reached AS (
+            -- Probes of the bookings' reference index (appointment_call_ref_idx), or one hash of
+            -- the call bookings when the planner finds that cheaper: EXISTS allows both.
             SELECT r.*,
                    EXISTS (SELECT 1 FROM {APPOINTMENT_TABLE} ap WHERE {booked_sql}) AS booked,
                    EXISTS (SELECT 1 FROM {APPOINTMENT_TABLE} ap WHERE {booked_sql} AND ap.kept_at IS NOT NULL) AS kept

@@ -13,6 +13,7 @@ from customers.models import Appointment
 from followups.selectors import call_funnel_report
 from tests.factories import CustomerFactory, RepairOrderFactory, UserFactory, VehicleFactory
 from tests.followups.factories import CallAttemptFactory, FollowupTaskFactory
+from tests.followups.report_recount import call_funnel_report_recount
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -156,3 +157,39 @@ def test_the_funnel_of_a_store_b_manager_names_nothing_of_store_a(client, manage
 def test_a_sales_consultant_may_not_read_the_reports(client, sales_a):
     client.force_login(sales_a)
     assert client.get(reverse("followups:reports")).status_code == 403
+
+
+def test_a_booking_kept_and_an_order_opened_after_the_report_are_in_the_next_one(manager_a, store_a, agent_a):
+    """The funnel is read live from the calls, bookings and repair orders: what happens after a
+    call (the booking kept, the order imported) shows at once, with nothing to refresh."""
+    task = reached_task(store_a, agent_a, when=at(10))
+    appointment = booking(task, kept=False)
+    before = call_funnel_report(user=manager_a, **NOVEMBER)
+
+    Appointment.objects.filter(pk=appointment.pk).update(status="arrived", kept_at=at(20, 9))
+    order(task, opened=D(2026, 11, 16), total="640.00")
+
+    assert [figures(row) for row in before["by_rule"]] == [(1, 1, 0, 0, Decimal("0"), 100.0, 0.0, 0.0)]
+    assert [figures(row) for row in call_funnel_report(user=manager_a, **NOVEMBER)["by_rule"]] == [
+        (1, 1, 1, 1, Decimal("640.00"), 100.0, 100.0, 100.0)
+    ]
+
+
+def test_a_task_counts_once_at_its_first_reaching_call_ever(manager_a, store_a, agent_a):
+    agent_c = UserFactory(username="agent_c", role=Role.CALL_AGENT, stores=[store_a])
+    # Reached in October and again in November: November's funnel does not count it.
+    october = reached_task(store_a, agent_a, when=at(31, 20, month=10))
+    CallAttemptFactory(task=october, agent=agent_a, at=at(5), outcome="reached")
+    # Reached on the 3rd by agent_c and again on the 8th by agent_a (same minute as another
+    # attempt of the task): counted once, agent_c's, its orders from the 3rd.
+    twice = reached_task(store_a, agent_c, when=at(3))
+    CallAttemptFactory(task=twice, agent=agent_a, at=at(8), outcome="booked")
+    CallAttemptFactory(task=twice, agent=agent_a, at=at(8), outcome="reached")
+    order(twice, opened=D(2026, 11, 9), total="100.00")
+    order(twice, opened=D(2026, 11, 11), total="200.00")  # day 8 after the 3rd: not the call's
+
+    report = call_funnel_report(user=manager_a, **NOVEMBER)
+
+    assert [figures(row) for row in report["by_rule"]] == [(1, 0, 0, 1, Decimal("100.00"), 0.0, None, 100.0)]
+    assert [(row["username"], row["reached"]) for row in report["by_agent"]] == [("agent_c", 1)]
+    assert report == call_funnel_report_recount(user=manager_a, **NOVEMBER)
