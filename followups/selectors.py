@@ -5,7 +5,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db import connection, connections, router
+from django.db import connection, connections, router, transaction
 from django.db.models import (
     BigIntegerField,
     BooleanField,
@@ -344,7 +344,10 @@ def queue_preview(*, user, day: datetime.date, calendar: WorkingCalendar | None 
         .annotate(count=Count("id"))
     }
     generated: dict[tuple[int, str], int] = {}
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Generation's statements, run as generation runs them: compiling them (JIT) costs more than
+        # it saves (0.6 s of the maintenance count over ten stores).
+        cursor.execute("SET LOCAL jit = off")
         for code, sql, params in preview_statements(
             [rule for rule in rules if rule.is_enabled], day=day, calendar=calendar
         ):
