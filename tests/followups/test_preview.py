@@ -303,9 +303,10 @@ def test_the_preview_page_costs_the_same_queries_for_one_two_or_three_stores(
     client.get(reverse("followups:preview"))  # warm the session
 
     # + the calendar, the rules, the tasks rolled over, the appointment reminder's calendar and the
-    # club's events, the counts' transaction (savepoint, JIT off, release; in production only the
-    # SET), then one count per rule code with candidates on the day (12 of the 16 default rules; not
-    # the lost customers, the dissatisfied, the holiday greeting, the event notice): none per store.
+    # club's events, the counts' transaction (savepoint, JIT off, release; begin and commit outside
+    # a test), then one count per rule code with candidates on the day (12 of the 16 default rules;
+    # not the lost customers, the dissatisfied, the holiday greeting, the event notice): none per
+    # store.
     with django_assert_num_queries(REQUEST + 5 + 3 + 12):
         response = client.get(reverse("followups:preview"), {"date": "2026-11-24"})
 
