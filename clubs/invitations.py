@@ -4,9 +4,9 @@ Both are registered in ``ClubsConfig.ready()`` through the registries customers 
 domain apps (``customers.rule_builders``, ``customers.sms_replies``), so the club never imports
 follow-ups:
 
-- ``event_invitations`` (the ``event_notice`` rule builder): for every event of the rule's store
+- ``event_invitations`` (the ``event_notice`` rule builder): for every event of the rule's stores
   with a target segment and a start day at R − the rule's offset (7 days before it by default), the
-  segment's customers of that store, one SELECT per event joined by UNION ALL. The task's detail
+  segment's customers of the event's store, one SELECT per event joined by UNION ALL. The task's detail
   names the event (``event_id``, ``event``: the ``{event}`` placeholder) and carries the event's own
   invitation text when it has one (``sms_template``, sent instead of the rule's); its subject date is
   the event's day (``{date}``).
@@ -37,11 +37,12 @@ INVITATION_WINDOW = datetime.timedelta(days=14)
 
 
 def event_invitations(rule, rule_dates: list[datetime.date]) -> Candidates | None:
-    """The customers to invite on the rule dates: the target segments of the store's events that
-    start ``-rule.offset_days`` days after one of them."""
+    """The customers to invite on the rule dates: the target segments of the events of the rule's
+    stores that start ``-rule.offset_days`` days after one of them, each segment read in the event's
+    store."""
     start_days = {rule_date - datetime.timedelta(days=rule.offset_days): rule_date for rule_date in rule_dates}
     events = list(
-        ClubEvent.objects.filter(store_id=rule.store_id, segment__isnull=False)
+        ClubEvent.objects.filter(store_id__in=rule.store_ids, segment__isnull=False)
         .filter(starts_at__date__in=list(start_days))
         .select_related("segment")
         .order_by("starts_at", "pk")
@@ -53,21 +54,21 @@ def event_invitations(rule, rule_dates: list[datetime.date]) -> Candidates | Non
         start_day = timezone.localtime(event.starts_at).date()
         rule_date = start_days[start_day]
         members_sql, members_params = segment_customer_ids_sql(
-            segment=event.segment, store_id=rule.store_id, prefix=f"e{number}", today=rule_date
+            segment=event.segment, store_id=event.store_id, prefix=f"e{number}", today=rule_date
         )
         params.update(members_params)
         params.update({
             f"r{number}": rule_date, f"d{number}": start_day, f"t{number}": event.title, f"id{number}": event.pk,
-            f"s{number}": event.invitation_template,
+            f"s{number}": event.invitation_template, f"st{number}": event.store_id,
         })  # fmt: skip
         selects.append(
             f"""
-            SELECT cu.id AS customer_id, NULL::bigint AS vehicle_id, cu.id AS unit_id,
+            SELECT cu.store_id, cu.id AS customer_id, NULL::bigint AS vehicle_id, cu.id AS unit_id,
                    %(r{number})s::date AS rule_date, %(d{number})s::date AS subject_date,
                    jsonb_build_object('event_id', %(id{number})s::bigint, 'event', %(t{number})s::text,
                                       'sms_template', %(s{number})s::text) AS detail
             FROM {CUSTOMER_TABLE} cu
-            WHERE cu.store_id = %(store_id)s AND cu.id IN ({members_sql})
+            WHERE cu.store_id = %(st{number})s AND cu.id IN ({members_sql})
             """
         )
     return Candidates(" UNION ALL ".join(selects), params)

@@ -5,7 +5,8 @@ For a generation date D and a rule, the rule dates R whose queue date is D are k
 them into the *base dates* its data must have (a delivery date, a settle date, a birthday…) and runs
 one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` over the whole store: the number of queries never
 depends on the number of customers. The same SELECT, counted instead of inserted, is the managers'
-preview of a day's queue.
+preview of a day's queue: run once over every store whose rule has the same settings (a builder's
+SELECT keeps to a set of stores and says each row's store) and grouped by store.
 
 Which code builds a rule's SELECT is the registry of rule builders (``customers.rule_builders``, with
 the ``Candidates`` a builder returns): follow-ups registers the builders of the rules it owns
@@ -20,7 +21,7 @@ from crm.selectors import staff_of_record_sql, working_calendar
 from customers.choices import RepairType, SatisfactionVerdict, VehicleStatus
 from customers.membership import points_on_sql
 from customers.models import Appointment
-from customers.rule_builders import Candidates, rule_builder_for, rule_builder_register
+from customers.rule_builders import Candidates, RuleSettings, rule_builder_for, rule_builder_register
 from customers.satisfaction import DISSATISFIED_CUSTOMERS_SQL, SATISFACTION_TABLE
 from customers.selectors import (
     CUSTOMER_TABLE,
@@ -58,10 +59,10 @@ def _vehicle_date_rule(column: str, rule, rule_dates: list[date]) -> Candidates:
     bases = [rule_date - timedelta(days=rule.offset_days) for rule_date in rule_dates]
     return Candidates(
         f"""
-        SELECT v.customer_id, v.id AS vehicle_id, v.id AS unit_id, v.{column} + %(offset)s AS rule_date,
-               v.{column} AS subject_date, '{{}}'::jsonb AS detail
+        SELECT v.store_id, v.customer_id, v.id AS vehicle_id, v.id AS unit_id,
+               v.{column} + %(offset)s AS rule_date, v.{column} AS subject_date, '{{}}'::jsonb AS detail
         FROM {VEHICLE_TABLE} v
-        WHERE v.store_id = %(store_id)s AND {_ACTIVE_VEHICLE} AND v.{column} = ANY(%(bases)s::date[])
+        WHERE v.store_id = ANY(%(store_ids)s) AND {_ACTIVE_VEHICLE} AND v.{column} = ANY(%(bases)s::date[])
         """,
         {"offset": rule.offset_days, "bases": bases},
     )
@@ -69,16 +70,17 @@ def _vehicle_date_rule(column: str, rule, rule_dates: list[date]) -> Candidates:
 
 def _post_repair(rule, rule_dates: list[date]) -> Candidates:
     bases = [rule_date - timedelta(days=rule.offset_days) for rule_date in rule_dates]
-    # One task per vehicle per R, however many orders the vehicle settled that day.
+    # One task per vehicle per R, however many orders the vehicle settled that day (at the store).
     return Candidates(
         f"""
-        SELECT DISTINCT ON (v.id, ro.settle_date)
-               v.customer_id, v.id AS vehicle_id, v.id AS unit_id, ro.settle_date + %(offset)s AS rule_date,
-               ro.settle_date AS subject_date, jsonb_build_object('ro_no', ro.ro_no) AS detail
+        SELECT DISTINCT ON (ro.store_id, v.id, ro.settle_date)
+               ro.store_id, v.customer_id, v.id AS vehicle_id, v.id AS unit_id,
+               ro.settle_date + %(offset)s AS rule_date, ro.settle_date AS subject_date,
+               jsonb_build_object('ro_no', ro.ro_no) AS detail
         FROM {REPAIR_ORDER_TABLE} ro
         JOIN {VEHICLE_TABLE} v ON v.id = ro.vehicle_id
-        WHERE ro.store_id = %(store_id)s AND ro.settle_date = ANY(%(bases)s::date[]) AND {_ACTIVE_VEHICLE}
-        ORDER BY v.id, ro.settle_date, ro.ro_no
+        WHERE ro.store_id = ANY(%(store_ids)s) AND ro.settle_date = ANY(%(bases)s::date[]) AND {_ACTIVE_VEHICLE}
+        ORDER BY ro.store_id, v.id, ro.settle_date, ro.ro_no
         """,
         {"offset": rule.offset_days, "bases": bases},
     )
@@ -89,14 +91,14 @@ def _warranty(rule, rule_dates: list[date]) -> Candidates:
     deliveries = sorted({day for end in ends for day in inverse_add_months(end, DEFAULT_WARRANTY_MONTHS)})
     return Candidates(
         f"""
-        SELECT customer_id, vehicle_id, unit_id, warranty_end + %(offset)s AS rule_date,
+        SELECT store_id, customer_id, vehicle_id, unit_id, warranty_end + %(offset)s AS rule_date,
                warranty_end AS subject_date, '{{}}'::jsonb AS detail
         FROM (
-            SELECT v.customer_id, v.id AS vehicle_id, v.id AS unit_id,
+            SELECT v.store_id, v.customer_id, v.id AS vehicle_id, v.id AS unit_id,
                    COALESCE(v.warranty_end,
                             (v.delivery_date + make_interval(months => %(months)s))::date) AS warranty_end
             FROM {VEHICLE_TABLE} v
-            WHERE v.store_id = %(store_id)s AND {_ACTIVE_VEHICLE}
+            WHERE v.store_id = ANY(%(store_ids)s) AND {_ACTIVE_VEHICLE}
               AND (v.warranty_end = ANY(%(ends)s::date[])
                    OR (v.warranty_end IS NULL AND v.delivery_date = ANY(%(deliveries)s::date[])))
         ) w
@@ -108,31 +110,34 @@ def _warranty(rule, rule_dates: list[date]) -> Candidates:
 
 def _maintenance(rule, rule_dates: list[date]) -> Candidates:
     dues = [rule_date - timedelta(days=rule.offset_days) for rule_date in rule_dates]
-    # The store that did the latest maintenance reminds the owner (a vehicle is reminded by one store).
+    # The store that did the latest maintenance reminds the owner (a vehicle is reminded by one store):
+    # each store's latest maintenance of the vehicle, kept when no maintenance anywhere came after it.
     # next_due = M + k with 1 ≤ k ≤ interval, so the latest maintenance M lies in this window.
     return Candidates(
         f"""
         WITH latest AS (
-            SELECT DISTINCT ON (ro.vehicle_id) ro.vehicle_id, ro.settle_date AS serviced, ro.mileage
+            SELECT DISTINCT ON (ro.store_id, ro.vehicle_id)
+                   ro.store_id, ro.vehicle_id, ro.settle_date AS serviced, ro.mileage
             FROM {REPAIR_ORDER_TABLE} ro
-            WHERE ro.store_id = %(store_id)s AND ro.repair_type = ANY(%(types)s)
+            WHERE ro.store_id = ANY(%(store_ids)s) AND ro.repair_type = ANY(%(types)s)
               AND ro.settle_date BETWEEN %(window_start)s AND %(window_end)s
-            ORDER BY ro.vehicle_id, ro.settle_date DESC, ro.mileage DESC NULLS LAST
+            ORDER BY ro.store_id, ro.vehicle_id, ro.settle_date DESC, ro.mileage DESC NULLS LAST
         ), timed AS MATERIALIZED (
             -- A correlated look-up keeps the planner from scanning every vehicle for a few thousand.
             SELECT latest.*, (SELECT dv.delivery_date FROM {VEHICLE_TABLE} dv WHERE dv.id = latest.vehicle_id)
                    AS delivered
             FROM latest
         ), due AS (
-            SELECT vehicle_id, serviced,
+            SELECT store_id, vehicle_id, serviced,
                    serviced + CASE
                        WHEN delivered IS NOT NULL AND serviced - delivered >= 30 AND mileage > 0
                        THEN LEAST(%(interval)s, CEIL(%(distance)s::numeric * (serviced - delivered) / mileage)::int)
                        ELSE %(interval)s END AS next_due
             FROM timed
         )
-        SELECT v.customer_id, v.id AS vehicle_id, v.id AS unit_id, due.next_due + %(offset)s AS rule_date,
-               due.next_due AS subject_date, jsonb_build_object('serviced', due.serviced) AS detail
+        SELECT due.store_id, v.customer_id, v.id AS vehicle_id, v.id AS unit_id,
+               due.next_due + %(offset)s AS rule_date, due.next_due AS subject_date,
+               jsonb_build_object('serviced', due.serviced) AS detail
         FROM due
         JOIN {VEHICLE_TABLE} v ON v.id = due.vehicle_id
         WHERE due.next_due = ANY(%(dues)s::date[]) AND {_ACTIVE_VEHICLE}
@@ -175,20 +180,20 @@ def _birthday(rule, rule_dates: list[date]) -> Candidates:
             lunar_birthdays.append(anniversary)
     return Candidates(
         f"""
-        SELECT cu.id AS customer_id, NULL::bigint AS vehicle_id, cu.id AS unit_id, wanted.rule_date,
+        SELECT cu.store_id, cu.id AS customer_id, NULL::bigint AS vehicle_id, cu.id AS unit_id, wanted.rule_date,
                wanted.anniversary AS subject_date, '{{}}'::jsonb AS detail
         FROM {CUSTOMER_TABLE} cu
         JOIN unnest(%(month_days)s::int[], %(targets)s::date[], %(birthdays)s::date[])
              AS wanted(month_day, rule_date, anniversary)
           ON wanted.month_day = (EXTRACT(MONTH FROM cu.birthday) * 100 + EXTRACT(DAY FROM cu.birthday))::int
-        WHERE cu.store_id = %(store_id)s AND cu.birthday IS NOT NULL AND cu.lunar_birthday_month IS NULL
+        WHERE cu.store_id = ANY(%(store_ids)s) AND cu.birthday IS NOT NULL AND cu.lunar_birthday_month IS NULL
         UNION ALL
-        SELECT cu.id, NULL::bigint, cu.id, wanted.rule_date, wanted.anniversary, '{{"lunar": true}}'::jsonb
+        SELECT cu.store_id, cu.id, NULL::bigint, cu.id, wanted.rule_date, wanted.anniversary, '{{"lunar": true}}'::jsonb
         FROM {CUSTOMER_TABLE} cu
         JOIN unnest(%(lunar_keys)s::int[], %(lunar_targets)s::date[], %(lunar_birthdays)s::date[])
              AS wanted(month_day, rule_date, anniversary)
           ON wanted.month_day = cu.lunar_birthday_month * 100 + cu.lunar_birthday_day
-        WHERE cu.store_id = %(store_id)s AND cu.lunar_birthday_month IS NOT NULL
+        WHERE cu.store_id = ANY(%(store_ids)s) AND cu.lunar_birthday_month IS NOT NULL
         """,
         {
             "month_days": month_days, "targets": targets, "birthdays": birthdays, "lunar_keys": lunar_keys,
@@ -213,12 +218,12 @@ def _holiday(rule, rule_dates: list[date]) -> Candidates | None:
         return None
     return Candidates(
         f"""
-        SELECT cu.id AS customer_id, NULL::bigint AS vehicle_id, cu.id AS unit_id, wanted.rule_date,
+        SELECT cu.store_id, cu.id AS customer_id, NULL::bigint AS vehicle_id, cu.id AS unit_id, wanted.rule_date,
                wanted.holiday AS subject_date, jsonb_build_object('holiday', wanted.name) AS detail
         FROM {CUSTOMER_TABLE} cu
         CROSS JOIN unnest(%(targets)s::date[], %(holidays)s::date[], %(names)s::text[])
                    AS wanted(rule_date, holiday, name)
-        WHERE cu.store_id = %(store_id)s AND {{eligibility}}
+        WHERE cu.store_id = ANY(%(store_ids)s) AND {{eligibility}}
         """,
         {"targets": targets, "holidays": holidays, "names": names},
         inline_eligibility=True,
@@ -239,12 +244,13 @@ def _lost_customer(rule, rule_dates: list[date]) -> Candidates | None:
     return Candidates(
         f"""
         WITH last_visit AS (
-            SELECT c.id AS customer_id, {customer_last_visit_sql(alias="c")} AS visited
+            SELECT c.store_id, c.id AS customer_id, {customer_last_visit_sql(alias="c")} AS visited
             FROM {CUSTOMER_TABLE} c
-            WHERE c.store_id = %(store_id)s
+            WHERE c.store_id = ANY(%(store_ids)s)
         )
-        SELECT last_visit.customer_id, NULL::bigint AS vehicle_id, last_visit.customer_id AS unit_id,
-               wanted.rule_date, last_visit.visited AS subject_date, '{{}}'::jsonb AS detail
+        SELECT last_visit.store_id, last_visit.customer_id, NULL::bigint AS vehicle_id,
+               last_visit.customer_id AS unit_id, wanted.rule_date, last_visit.visited AS subject_date,
+               '{{}}'::jsonb AS detail
         FROM last_visit
         JOIN unnest(%(targets)s::date[], %(lows)s::date[], %(highs)s::date[]) AS wanted(rule_date, low, high)
           ON last_visit.visited BETWEEN wanted.low AND wanted.high
@@ -275,17 +281,18 @@ def _points_expiry(rule, rule_dates: list[date]) -> Candidates | None:
             SELECT cu.id, cu.store_id, cu.member_card_no, cu.points_balance,
                    {customer_last_visit_sql(alias="cu")} AS visited
             FROM hits JOIN {CUSTOMER_TABLE} cu ON cu.id = hits.customer_id
-            WHERE cu.store_id = %(store_id)s
+            WHERE cu.store_id = ANY(%(store_ids)s)
         ), members AS (
-            SELECT visits.id, visits.visited, wanted.rule_date,
+            SELECT visits.store_id, visits.id, visits.visited, wanted.rule_date,
                    coalesce({ledger_points},
                             CASE WHEN visits.member_card_no <> '' THEN visits.points_balance END) AS points
             FROM visits
             JOIN unnest(%(visits)s::date[], %(targets)s::date[]) AS wanted(visited, rule_date)
               ON wanted.visited = visits.visited
         )
-        SELECT members.id AS customer_id, NULL::bigint AS vehicle_id, members.id AS unit_id, members.rule_date,
-               members.visited AS subject_date, jsonb_build_object('points', members.points) AS detail
+        SELECT members.store_id, members.id AS customer_id, NULL::bigint AS vehicle_id, members.id AS unit_id,
+               members.rule_date, members.visited AS subject_date,
+               jsonb_build_object('points', members.points) AS detail
         FROM members
         WHERE members.points > 0
         """,
@@ -326,10 +333,10 @@ def _dissatisfied(rule, rule_dates: list[date]) -> Candidates | None:
             FROM wanted CROSS JOIN LATERAL ({still_dissatisfied}) still
         )
         SELECT DISTINCT ON (results.customer_id, results.rule_date)
-               results.customer_id, NULL::bigint AS vehicle_id, results.customer_id AS unit_id, results.rule_date,
-               results.day AS subject_date, '{{}}'::jsonb AS detail
+               cu.store_id, results.customer_id, NULL::bigint AS vehicle_id, results.customer_id AS unit_id,
+               results.rule_date, results.day AS subject_date, '{{}}'::jsonb AS detail
         FROM results
-        JOIN {CUSTOMER_TABLE} cu ON cu.id = results.customer_id AND cu.store_id = %(store_id)s
+        JOIN {CUSTOMER_TABLE} cu ON cu.id = results.customer_id AND cu.store_id = ANY(%(store_ids)s)
         ORDER BY results.customer_id, results.rule_date, results.day DESC
         """,
         {"targets": targets, "lows": lows, "highs": highs},
@@ -355,11 +362,11 @@ def _appointment_reminder(rule, rule_dates: list[date]) -> Candidates | None:
         return None
     return Candidates(
         f"""
-        SELECT a.customer_id, a.vehicle_id, a.id AS unit_id, wanted.rule_date, a.date AS subject_date,
+        SELECT a.store_id, a.customer_id, a.vehicle_id, a.id AS unit_id, wanted.rule_date, a.date AS subject_date,
                {_APPOINTMENT_DETAIL} AS detail
         FROM {APPOINTMENT_TABLE} a
         JOIN unnest(%(days)s::date[], %(targets)s::date[]) AS wanted(day, rule_date) ON wanted.day = a.date
-        WHERE a.store_id = %(store_id)s AND {appointment_is_open_sql(alias="a")} AND a.source <> 'walk_in'
+        WHERE a.store_id = ANY(%(store_ids)s) AND {appointment_is_open_sql(alias="a")} AND a.source <> 'walk_in'
         """,
         {"days": days, "targets": targets},
     )
@@ -371,19 +378,19 @@ def _no_show(rule, rule_dates: list[date]) -> Candidates:
     bases = [rule_date - timedelta(days=rule.offset_days) for rule_date in rule_dates]
     return Candidates(
         f"""
-        SELECT a.customer_id, a.vehicle_id, a.id AS unit_id, a.date + %(offset)s AS rule_date,
+        SELECT a.store_id, a.customer_id, a.vehicle_id, a.id AS unit_id, a.date + %(offset)s AS rule_date,
                a.date AS subject_date, {_APPOINTMENT_DETAIL} AS detail
         FROM {APPOINTMENT_TABLE} a
-        WHERE a.store_id = %(store_id)s AND a.date = ANY(%(bases)s::date[]) AND a.status = 'no_show'
+        WHERE a.store_id = ANY(%(store_ids)s) AND a.date = ANY(%(bases)s::date[]) AND a.status = 'no_show'
           AND {appointment_not_kept_sql(alias="a")}
         """,
         {"offset": rule.offset_days, "bases": bases},
     )
 
 
-def candidates_for(rule, rule_dates: list[date]) -> Candidates | None:
-    """The candidate SELECT of ``rule`` for ``rule_dates`` from the builder registered for its code
-    (``customers.rule_builders``), or None when the rule has nothing to do or no builder."""
+def candidates_for(rule: RuleSettings, rule_dates: list[date]) -> Candidates | None:
+    """The candidate SELECT of ``rule`` (its stores') for ``rule_dates`` from the builder registered
+    for its code (``customers.rule_builders``), or None when the rule has nothing to do or no builder."""
     if not rule_dates:
         return None
     builder = rule_builder_for(rule.code)
@@ -415,7 +422,7 @@ def register_followups_rule_builders() -> None:
     rule_builder_register(RuleCode.NO_SHOW_FOLLOWUP, _no_show)
 
 
-def eligible_sql(rule, candidates: Candidates) -> tuple[str, dict]:
+def eligible_sql(rule: RuleSettings, candidates: Candidates) -> tuple[str, dict]:
     """``candidates`` without whoever gets nothing (docs/followups.md, "Who gets nothing")."""
     if rule.channel == Channel.SMS:
         # Not opted out of SMS, and the consent the rule's purpose needs (marketing or service).
@@ -429,14 +436,14 @@ def eligible_sql(rule, candidates: Candidates) -> tuple[str, dict]:
         sql = candidates.sql.replace("{eligibility}", f"{contact} AND {vehicles}")
     else:
         sql = f"""
-            SELECT c.customer_id, c.vehicle_id, c.unit_id, c.rule_date, c.subject_date, c.detail
+            SELECT c.store_id, c.customer_id, c.vehicle_id, c.unit_id, c.rule_date, c.subject_date, c.detail
             FROM ({candidates.sql}) c
             JOIN {CUSTOMER_TABLE} cu ON cu.id = c.customer_id
             WHERE {contact} AND {vehicles}
         """
     params = {
         **candidates.params,
-        "store_id": rule.store_id,
+        "store_ids": list(rule.store_ids),
         "active": VehicleStatus.ACTIVE.value,
         "mobile_pattern": MOBILE_PATTERN,
         "landline_pattern": LANDLINE_PATTERN,
@@ -483,20 +490,40 @@ def assignee_sql(rule) -> str:
     return ASSIGNEE_SQL.get(rule.worked_by, "NULL::bigint")
 
 
-def insert_statement(rule, *, day: date, calendar: WorkingCalendar) -> tuple[str, dict] | None:
-    """The INSERT that generates ``rule``'s tasks queued on ``day``, or None when there are none."""
+def _eligible_on(rule: RuleSettings, *, day: date, calendar: WorkingCalendar) -> tuple[str, dict] | None:
     candidates = candidates_for(rule, rule_dates_for(channel=rule.channel, day=day, calendar=calendar))
     if candidates is None:
         return None
-    eligible, params = eligible_sql(rule, candidates)
-    params.update(rule_id=rule.pk, code=rule.code, queue_date=day, channel=rule.channel, priority=rule.priority)
+    return eligible_sql(rule, candidates)
+
+
+def insert_statement(rule, *, day: date, calendar: WorkingCalendar) -> tuple[str, dict] | None:
+    """The INSERT that generates the tasks of ``rule`` (one store's ``FollowupRule``) queued on ``day``,
+    or None when there are none."""
+    (settings,) = RuleSettings.group([rule])
+    statement = _eligible_on(settings, day=day, calendar=calendar)
+    if statement is None:
+        return None
+    eligible, params = statement
+    params.update(
+        rule_id=rule.pk, code=rule.code, store_id=rule.store_id, queue_date=day, channel=rule.channel,
+        priority=rule.priority,
+    )  # fmt: skip
     return INSERT_SQL.format(eligible=eligible, assignee=assignee_sql(rule)), params
 
 
-def preview_statement(rule, *, day: date, calendar: WorkingCalendar) -> tuple[str, dict] | None:
-    """A count of the tasks ``rule`` would queue on ``day`` with the data and settings as they are."""
-    candidates = candidates_for(rule, rule_dates_for(channel=rule.channel, day=day, calendar=calendar))
-    if candidates is None:
-        return None
-    eligible, params = eligible_sql(rule, candidates)
-    return f"SELECT count(*) FROM ({eligible}) e", params
+def preview_statements(rules, *, day: date, calendar: WorkingCalendar) -> list[tuple[str, str, dict]]:
+    """The counts of the tasks ``rules`` (enabled ``FollowupRule``s of any stores) would queue on
+    ``day`` with the data and settings as they are: ``(code, sql, params)``, an SQL whose rows are
+    (store_id, count) for the stores with a count. One statement per code, channel and parameters
+    (``RuleSettings.group``): the rules of every store with the same settings share it, and it is
+    the SELECT that generation inserts, over those stores at once and grouped by store."""
+    statements = []
+    for settings in RuleSettings.group(rules):
+        statement = _eligible_on(settings, day=day, calendar=calendar)
+        if statement is not None:
+            eligible, params = statement
+            statements.append(
+                (settings.code, f"SELECT e.store_id, count(*) FROM ({eligible}) e GROUP BY e.store_id", params)
+            )
+    return statements

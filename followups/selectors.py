@@ -5,7 +5,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db import connection, connections, router
+from django.db import connection, connections, router, transaction
 from django.db.models import (
     BigIntegerField,
     BooleanField,
@@ -43,7 +43,7 @@ from customers.selectors import (
 )
 from customers.selectors.appointments import APPOINTMENT_TABLE, appointment_booked_from_task_sql
 from followups.choices import MARKETING_RULES, REACHED_OUTCOMES, CallOutcome, Channel, RuleCode, TaskStatus
-from followups.generation import preview_statement
+from followups.generation import preview_statements
 from followups.models import CallAttempt, FollowupRule, FollowupTask, InboundSms, SmsMessage
 from followups.placeholders import render_placeholders, task_placeholder_values
 from followups.report_figures import hidden_customers_sql, period_figures
@@ -429,9 +429,14 @@ def call_history(*, customer_id: int, limit: int = 10) -> list[CallAttempt]:
 
 def queue_preview(*, user, day: datetime.date, calendar: WorkingCalendar | None = None) -> list[dict]:
     """What the queue of ``day`` will hold, per store and rule: the tasks the rules would generate
-    with today's data and settings, and the tasks already rolled over to that day."""
+    with today's data and settings, and the tasks already rolled over to that day.
+
+    The new tasks are counted by one statement per rule code whatever the number of stores (one per
+    code, channel and parameters: stores whose rule differs get their own), each the SELECT that
+    generation inserts, over the user's stores at once and grouped by store
+    (``followups.generation.preview_statements``)."""
     calendar = calendar or working_calendar()
-    rules = rules_for_user(user=user)
+    rules = list(rules_for_user(user=user))
     rolled = {
         (row["store_id"], row["code"]): row["count"]
         for row in _visible_tasks(user)
@@ -440,22 +445,23 @@ def queue_preview(*, user, day: datetime.date, calendar: WorkingCalendar | None 
         .values("store_id", "code")
         .annotate(count=Count("id"))
     }
+    generated: dict[tuple[int, str], int] = {}
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Generation's statements, run as generation runs them: compiling them (JIT) costs more than
+        # it saves (0.6 s of the maintenance count over ten stores).
+        cursor.execute("SET LOCAL jit = off")
+        for code, sql, params in preview_statements(
+            [rule for rule in rules if rule.is_enabled], day=day, calendar=calendar
+        ):
+            cursor.execute(sql, params)
+            generated.update(((store_id, code), count) for store_id, count in cursor.fetchall())
     rows = []
-    with connection.cursor() as cursor:
-        for rule in rules:
-            generated = 0
-            statement = preview_statement(rule, day=day, calendar=calendar) if rule.is_enabled else None
-            if statement is not None:
-                cursor.execute(*statement)
-                generated = cursor.fetchone()[0]
-            rows.append(
-                {
-                    "rule": rule,
-                    "generated": generated,
-                    "rolled_over": rolled.get((rule.store_id, rule.code), 0),
-                    "total": generated + rolled.get((rule.store_id, rule.code), 0),
-                }
-            )
+    for rule in rules:
+        key = (rule.store_id, rule.code)
+        new = generated.get(key, 0) if rule.is_enabled else 0
+        rows.append(
+            {"rule": rule, "generated": new, "rolled_over": rolled.get(key, 0), "total": new + rolled.get(key, 0)}
+        )
     return rows
 
 

@@ -25,11 +25,11 @@ def event_invitations(rule, rule_dates) -> Candidates:
     events = [rule_date - timedelta(days=rule.offset_days) for rule_date in rule_dates]
     return Candidates(
         f"""
-        SELECT cu.id AS customer_id, NULL::bigint AS vehicle_id, cu.id AS unit_id, wanted.rule_date,
+        SELECT cu.store_id, cu.id AS customer_id, NULL::bigint AS vehicle_id, cu.id AS unit_id, wanted.rule_date,
                wanted.event_day AS subject_date, jsonb_build_object('event', '自驾游') AS detail
         FROM {CUSTOMER_TABLE} cu
         CROSS JOIN unnest(%(targets)s::date[], %(events)s::date[]) AS wanted(rule_date, event_day)
-        WHERE cu.store_id = %(store_id)s AND cu.interests = '自驾游'
+        WHERE cu.store_id = ANY(%(store_ids)s) AND cu.interests = '自驾游'
         """,
         {"targets": rule_dates, "events": events},
     )
