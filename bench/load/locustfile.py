@@ -21,8 +21,8 @@ computed from their authenticator secret, the way their phone app computes it), 
   the retention dashboard's "won back" figure;
   now and then the customer and complaint lists, the club's members, segments and a segment's page,
   SMS campaigns, the assigned calls of all staff, the follow-up rules, bookings against capacity,
-  delivery interviews, prospects won and lost (not tomorrow's queue preview: one count per store and
-  rule, seconds for a group; bench/page_queries.py measures it alone);
+  delivery interviews, prospects won and lost (not tomorrow's queue preview: one count per rule
+  across the stores, still about a second for a group; bench/page_queries.py measures it alone);
 - ``ApiUser``: a token from ``POST /api/token/`` (with ``otp_code``), then pages of ``/api/customers/``;
 - ``CeilingUser``: ``/healthz`` (one in every run), the machine's ceiling in the same run.
 """
