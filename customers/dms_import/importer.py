@@ -543,14 +543,21 @@ class DmsImport(FingerprintPass):
                 """,
                 params,
             )
-            # In file order whatever plan made the table (its rows usually are, but nothing promises it).
-            cursor.execute(f"SELECT row_no, reason FROM {clean} WHERE reason IS NOT NULL ORDER BY row_no")
-            for row_number, reason in cursor.fetchall():
+            # The counts of each action and the rejected rows with their reasons in one pass over
+            # the classified rows; the rejections in file order whatever plan made the table (its
+            # rows usually are, but nothing promises it).
+            cursor.execute(f"SELECT action, reason, count(*), array_agg(row_no) FILTER (WHERE reason IS NOT NULL) "
+                           f"FROM {clean} GROUP BY action, reason")  # fmt: skip
+            counts, rejections = {}, []
+            for action, reason, count, row_numbers in cursor.fetchall():
+                if action is not None:
+                    counts[action] = count
+                if reason is not None:
+                    rejections.extend((row_number, reason) for row_number in row_numbers)
+            for row_number, reason in sorted(rejections):
                 message = msgid(self.REJECT_REASONS[reason])
                 self.rejected_rows.add(row_number)
                 self.outcome.issues.append(Issue(row_number, "", "", message, IssueSeverity.REJECTED))
-            cursor.execute(f"SELECT action, count(*) FROM {clean} WHERE action IS NOT NULL GROUP BY action")
-            counts = dict(cursor.fetchall())
             self.outcome.created = counts.get("+", 0)
             self.outcome.updated = counts.get("~", 0)
             self.outcome.unchanged = counts.get("=", 0)
