@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from django.db import connection, transaction
 from django.utils import timezone
 
+from crm.bulk import id_array
 from customers.choices import ImportKind
 from customers.models import ImportBatch, RepairOrder, StoreDayVolume, Vehicle, VolumeDayBuilt
 
@@ -150,7 +151,7 @@ def _days_of_import(*, kind: str, batch_id: int, customer_ids: list[int]) -> lis
     started_at = ImportBatch.objects.filter(pk=batch_id).values_list("started_at", flat=True).first()
     if started_at is None or not customer_ids:
         return []
-    params = {"customers": list(customer_ids), "since": started_at}
+    params = {"customers": id_array(customer_ids), "since": started_at}
     # The touched customers joined as a set (hashed when they are many, an index look-up each when
     # they are few): "customer_id = ANY(array)" probed the index once per element of a first
     # import's hundreds of thousands.

@@ -7,9 +7,10 @@
 2. **Apply** (one transaction per file, so a crash leaves the database as before the file): keys
    repeated with different data are rejected (every row of that key), owners / vehicles / stores are
    resolved, each key is classified created / updated / unchanged by comparing the importable
-   columns (``IS DISTINCT FROM``), then one ``INSERT … ON CONFLICT (key) DO UPDATE`` writes the
-   created and changed rows and one ``INSERT … SELECT`` writes their django-simple-history rows
-   (reason "DMS import #N", the importing user). Only the columns of the DMS report are ever
+   columns (``IS DISTINCT FROM``), then an ``INSERT … ON CONFLICT (key) DO UPDATE`` writes the
+   created rows and another the changed ones (a plain INSERT for the created rows of a table taken
+   for a bulk load), each statement writing their django-simple-history rows too, from the rows it
+   returns (reason "DMS import #N", the importing user). Only the columns of the DMS report are ever
    written, so data the CRM owns (opt-outs, confidentiality, notes, key flag…) is never touched.
 
 **Re-imports** skip what did not change: each imported key's raw row is fingerprinted (a 64-bit hash
@@ -90,6 +91,13 @@ VEHICLE_TABLE = Vehicle._meta.db_table
 # A preview shows what changes on this many updated rows (and counts them all).
 PREVIEW_CHANGES = 200
 IMPORT_WORK_MEM = "128MB"
+# The stage table's columns the apply joins on (store, owner / vehicle, the key; a customer's mobile
+# and name for the provisional cards) and groups by (the key): the only ones it has statistics of.
+STAGE_STATISTICS = {
+    ImportKind.CUSTOMERS: ("row_no", "customer_no", "store_code", "mobile", "name"),
+    ImportKind.VEHICLES: ("row_no", "vin", "customer_no", "store_code"),
+    ImportKind.REPAIR_ORDERS: ("row_no", "ro_no", "vin", "store_code"),
+}
 
 
 @contextlib.contextmanager
@@ -136,6 +144,7 @@ class DmsImport(FingerprintPass):
         self.raw_rows: dict[int, list[str]] = {}  # parsed rows as in the file (see RAW_ROWS_KEPT)
         self.parsed_ahead = parsed_ahead
         self.on_staged = on_staged
+        self.written_ids: list[int] = []  # customers: the ids of the cards the upsert wrote
 
     # -- plan and reading -------------------------------------------------------------------
 
@@ -240,7 +249,9 @@ class DmsImport(FingerprintPass):
             self.outcome.parsed_rows = parsed_rows
             if self.progress:
                 self.progress(self.rows_read)
-            cursor.execute(f"ANALYZE {self.stage_table}")
+            # Statistics of the columns the apply joins and groups on only: a full ANALYZE also
+            # sorts a sample of every text column (a third of the stage's cost for repair orders).
+            cursor.execute(f"ANALYZE {self.stage_table} ({', '.join(STAGE_STATISTICS[self.kind])})")
 
     def _parse_in_parallel(self) -> bool:
         """Whether the whole file is parsed by PARSE_WORKERS processes: a large CSV file read in full
@@ -532,14 +543,21 @@ class DmsImport(FingerprintPass):
                 """,
                 params,
             )
-            # In file order whatever plan made the table (its rows usually are, but nothing promises it).
-            cursor.execute(f"SELECT row_no, reason FROM {clean} WHERE reason IS NOT NULL ORDER BY row_no")
-            for row_number, reason in cursor.fetchall():
+            # The counts of each action and the rejected rows with their reasons in one pass over
+            # the classified rows; the rejections in file order whatever plan made the table (its
+            # rows usually are, but nothing promises it).
+            cursor.execute(f"SELECT action, reason, count(*), array_agg(row_no) FILTER (WHERE reason IS NOT NULL) "
+                           f"FROM {clean} GROUP BY action, reason")  # fmt: skip
+            counts, rejections = {}, []
+            for action, reason, count, row_numbers in cursor.fetchall():
+                if action is not None:
+                    counts[action] = count
+                if reason is not None:
+                    rejections.extend((row_number, reason) for row_number in row_numbers)
+            for row_number, reason in sorted(rejections):
                 message = msgid(self.REJECT_REASONS[reason])
                 self.rejected_rows.add(row_number)
                 self.outcome.issues.append(Issue(row_number, "", "", message, IssueSeverity.REJECTED))
-            cursor.execute(f"SELECT action, count(*) FROM {clean} WHERE action IS NOT NULL GROUP BY action")
-            counts = dict(cursor.fetchall())
             self.outcome.created = counts.get("+", 0)
             self.outcome.updated = counts.get("~", 0)
             self.outcome.unchanged = counts.get("=", 0)
@@ -565,20 +583,27 @@ class DmsImport(FingerprintPass):
             # after writing, instead of row by row: see crm.bulk.
             self.now = timezone.now()
             written = self.outcome.created + self.outcome.updated
+            # The history rows are written by the upsert's own statement, from the rows it returns
+            # (not read back from the table and joined to the classified rows afterwards). "upsert"
+            # times the write and the table's indexes, "history" the history's indexes.
+            history = model.history.model if hasattr(model, "history") else None
+            history_bulk = False
             started = time.monotonic()
             with bulk_load(cursor, table, new_rows=self.outcome.created) as bulk:
-                self._upsert(cursor, table=table, key=key, targets=targets, table_taken=bulk)
-            timings["upsert"] = time.monotonic() - started
+                if history is None:
+                    self._upsert(cursor, table=table, key=key, targets=targets, table_taken=bulk, history=None)
+                    history_seconds = 0.0
+                else:
+                    with bulk_load(cursor, history._meta.db_table, new_rows=written, analyze=False) as history_bulk:
+                        self._upsert(cursor, table=table, key=key, targets=targets, table_taken=bulk, history=history)
+                        history_started = time.monotonic()
+                    history_seconds = time.monotonic() - history_started
+            timings["upsert"] = time.monotonic() - started - history_seconds
+            timings["history"] = history_seconds
             if bulk:
                 self.outcome.bulk_loaded.append(table)
-            started = time.monotonic()
-            if hasattr(model, "history"):
-                history_table = model.history.model._meta.db_table
-                with bulk_load(cursor, history_table, new_rows=written, analyze=False) as bulk:
-                    self._write_history(cursor, model=model, key=key)
-                if bulk:
-                    self.outcome.bulk_loaded.append(history_table)
-            timings["history"] = time.monotonic() - started
+            if history_bulk:
+                self.outcome.bulk_loaded.append(history._meta.db_table)
             started = time.monotonic()
             self._confirm_unchanged(cursor, table=table, key=key)
             timings["confirm"] = time.monotonic() - started
@@ -712,11 +737,9 @@ class DmsImport(FingerprintPass):
         the new and previous owners of created / updated vehicles, the owners of the vehicles (new and
         previous) of created / updated repair orders."""
         clean = f"dms_clean_{self.batch.pk}"
-        if self.kind == ImportKind.CUSTOMERS:
-            cursor.execute(f"SELECT previous_ref FROM {clean} WHERE action = '~' UNION "
-                           f"SELECT t.id FROM {CUSTOMER_TABLE} t JOIN {clean} c ON c.customer_no = t.customer_no "
-                           f"WHERE c.action = '+'")  # fmt: skip
-        elif self.kind == ImportKind.VEHICLES:
+        if self.kind == ImportKind.CUSTOMERS:  # the cards the upsert wrote: created and updated
+            return sorted(set(self.written_ids))
+        if self.kind == ImportKind.VEHICLES:
             cursor.execute(f"SELECT customer_id FROM {clean} WHERE action IN ('+', '~') UNION "
                            f"SELECT previous_ref FROM {clean} WHERE action = '~'")  # fmt: skip
         else:
@@ -727,8 +750,9 @@ class DmsImport(FingerprintPass):
             """)  # fmt: skip
         return sorted(row[0] for row in cursor.fetchall())
 
-    def _upsert(self, cursor, *, table: str, key: str, targets: dict[str, str], table_taken: bool) -> None:
-        """Insert the created rows and update the changed ones. With the table taken for a bulk load
+    def _upsert(self, cursor, *, table: str, key: str, targets: dict[str, str], table_taken: bool, history) -> None:
+        """Insert the created rows and update the changed ones, one statement each, with their
+        history rows when the model keeps a ``history``. With the table taken for a bulk load
         (nobody else can insert a key meanwhile) the created rows go in by a plain INSERT, which
         costs two thirds of an INSERT … ON CONFLICT."""
         model = MODELS[self.kind]
@@ -756,32 +780,35 @@ class DmsImport(FingerprintPass):
         params = {f"default_{column}": value for column, value in defaults.items()}
         params["now"] = self.now
         insert = f"INSERT INTO {table} ({', '.join(insert_columns)}) SELECT {', '.join(select)}"
-        if table_taken:
-            cursor.execute(f"{insert} FROM dms_clean_{self.batch.pk} c WHERE c.action = '+'", params)
-            if self.outcome.updated:
-                cursor.execute(f"{insert} FROM dms_clean_{self.batch.pk} c WHERE c.action = '~' "
-                               f"ON CONFLICT ({key}) DO UPDATE SET {updates}", params)  # fmt: skip
-            return
-        cursor.execute(f"{insert} FROM dms_clean_{self.batch.pk} c WHERE c.action IN ('+', '~') "
-                       f"ON CONFLICT ({key}) DO UPDATE SET {updates}", params)  # fmt: skip
-
-    def _write_history(self, cursor, *, model, key: str) -> None:
-        history_model = model.history.model
-        tracked = []
-        for history_field in history_model._meta.concrete_fields:
-            if history_field.name.startswith("history_"):
+        # The cards written are the customers this import touched (see _touched_customer_ids): their
+        # ids come back with the write instead of being looked up again by number afterwards.
+        returning = " RETURNING id" if self.kind == ImportKind.CUSTOMERS else ""
+        for action, count in (("+", self.outcome.created), ("~", self.outcome.updated)):
+            if not count:
                 continue
-            tracked.append(history_field.column)
-        cursor.execute(
-            f"""
-            INSERT INTO {history_model._meta.db_table}
+            statement = f"{insert} FROM dms_clean_{self.batch.pk} c WHERE c.action = '{action}'"
+            if action == "~" or not table_taken:
+                statement += f" ON CONFLICT ({key}) DO UPDATE SET {updates}"
+            if history is not None:
+                statement = self._with_history(statement, history=history, action=action, params=params)
+            cursor.execute(statement + returning, params)
+            if returning:
+                self.written_ids.extend(row[0] for row in cursor.fetchall())
+
+    def _with_history(self, statement: str, *, history, action: str, params: dict) -> str:
+        """``statement`` (the upsert of the rows of one ``action``) with the django-simple-history row
+        of each row it writes, as written (reason "DMS import #N", the importing user), in one
+        statement: the history is the outer INSERT, whose ``id`` is the written row's."""
+        tracked = [field.column for field in history._meta.concrete_fields if not field.name.startswith("history_")]
+        params["reason"] = f"DMS import #{self.batch.pk}"
+        params["user"] = self.batch.user_id
+        return f"""
+            WITH written AS ({statement} RETURNING {", ".join(tracked)})
+            INSERT INTO {history._meta.db_table}
                 ({", ".join(tracked)}, history_date, history_change_reason, history_type, history_user_id)
-            SELECT {", ".join("t." + column for column in tracked)}, %(now)s, %(reason)s, c.action, %(user)s
-            FROM {model._meta.db_table} t JOIN dms_clean_{self.batch.pk} c ON c.{key} = t.{key}
-            WHERE c.action IN ('+', '~')
-            """,
-            {"now": self.now, "reason": f"DMS import #{self.batch.pk}", "user": self.batch.user_id},
-        )
+            SELECT {", ".join("w." + column for column in tracked)}, %(now)s, %(reason)s, '{action}', %(user)s
+            FROM written w
+        """
 
     def _drop_temporary_tables(self) -> None:
         with connection.cursor() as cursor:
@@ -801,6 +828,12 @@ class DmsImport(FingerprintPass):
                 # erased-customer look-ups, spent 0.7 s compiling for a 0.4 s run). Reset in `finally`.
                 cursor.execute("SET work_mem = %s", [IMPORT_WORK_MEM])
                 cursor.execute("SET jit = off")
+                # A commit of this session (the file's transaction, each progress update) does not
+                # wait for its WAL to reach the disk. Safe for an import: a crash of the database
+                # server can lose at most the last fraction of a second of commits, in order, never
+                # part of a transaction; the file is then as not (or not yet) imported, and an
+                # import is idempotent, so running it again completes it (docs/dms-import.md).
+                cursor.execute("SET synchronous_commit = off")
             self.allowed_store_ids = allowed_store_ids
             # A preview parses every row: it lists the unchanged keys, which skipped rows would not give.
             with _without_cyclic_gc():
@@ -821,6 +854,7 @@ class DmsImport(FingerprintPass):
                 with contextlib.suppress(Exception), connection.cursor() as cursor:
                     cursor.execute("RESET work_mem")
                     cursor.execute("RESET jit")
+                    cursor.execute("RESET synchronous_commit")
         outcome = self.outcome
         outcome.rejected = len(self.rejected_rows)
         outcome.warnings = sum(1 for issue in outcome.issues if issue.severity == IssueSeverity.WARNING)
@@ -832,6 +866,9 @@ class ParseWorkers:
     and their messages in file order. ``go``: an event the workers wait for before reading."""
 
     def __init__(self, importer: DmsImport, plan, parsers, fingerprint, *, go=None):
+        if importer.kind == ImportKind.CUSTOMERS:
+            # pypinyin's dictionaries loaded once here, before the fork, not once in each worker.
+            name_search_keys("张伟")
         context = multiprocessing.get_context("fork")
         self.pipes, self.workers = [], []
         try:

@@ -13,6 +13,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from crm.audit import audit_log_record
+from crm.bulk import id_array
 from crm.choices import AuditAction
 from crm.exceptions import ApplicationError
 from crm.selectors import working_calendar
@@ -345,8 +346,8 @@ def appointments_mark_kept_by_repair_orders(*, customer_ids=None) -> int:
         customer_ids = [int(pk) for pk in customer_ids]
         if not customer_ids:
             return 0
-        customer_filter = "AND a.customer_id = ANY(%s)"
-        params.append(customer_ids)
+        customer_filter = "AND a.customer_id = ANY(%s::bigint[])"
+        params.append(id_array(customer_ids))
     with connection.cursor() as cursor:
         cursor.execute(KEPT_BY_REPAIR_ORDER_SQL.format(customer_filter=customer_filter), params)
         ids = [row[0] for row in cursor.fetchall()]

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.bulk import id_array
 from crm.exceptions import ApplicationError
 from crm.scoping import visible_store_ids
 from customers.choices import ImportKind, ProspectLostReason, ProspectSource, ProspectStatus
@@ -238,8 +239,8 @@ def _win(*, through: datetime.date, store_ids, customer_ids, vehicle_id) -> list
         conditions.append("p.store_id = ANY(%(stores)s)")
         params["stores"] = list(store_ids)
     if customer_ids is not None:
-        conditions.append("c.id = ANY(%(customers)s)")
-        params["customers"] = list(customer_ids)
+        conditions.append("c.id = ANY(%(customers)s::bigint[])")
+        params["customers"] = id_array(customer_ids)
     if vehicle_id is not None:
         conditions.append("v.id = %(vehicle)s")
         params["vehicle"] = vehicle_id

@@ -567,7 +567,7 @@ def test_a_crash_in_the_middle_of_a_batch_leaves_the_database_as_before(tmp_path
     def crash(self, *args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(importer_module.DmsImport, "_write_history", crash)  # after the upsert ran
+    monkeypatch.setattr(importer_module.DmsImport, "_confirm_unchanged", crash)  # after the upsert and history ran
     with pytest.raises(RuntimeError, match="disk full"):
         run_import("customers", write_csv(tmp_path / "c2.csv", rows))
 
