@@ -160,9 +160,6 @@ def _days_of_import(*, kind: str, batch_id: int, customer_ids: list[int]) -> lis
         JOIN unnest(%(customers)s::bigint[]) AS touched (id) ON touched.id = v.customer_id
         WHERE v.updated_at >= %(since)s"""
     if kind == ImportKind.VEHICLES:
-        # The days before: an uncorrelated EXISTS is a one-time filter, so when no vehicle history
-        # is older than the batch (a first import) the look-up per written vehicle is never run
-        # (121,000 vehicles: 0.25 s of the statement's 0.43 s).
         sql = f"""
             WITH written AS MATERIALIZED ({written_vehicles})
             SELECT delivery_date FROM written WHERE delivery_date IS NOT NULL
@@ -173,8 +170,7 @@ def _days_of_import(*, kind: str, batch_id: int, customer_ids: list[int]) -> lis
                 WHERE h.id IN (SELECT id FROM written) AND h.history_date < %(since)s
                 ORDER BY h.id, h.history_date DESC, h.history_id DESC
             ) AS before
-            WHERE before.delivery_date IS NOT NULL
-              AND EXISTS (SELECT 1 FROM {VEHICLE_HISTORY_TABLE} WHERE history_date < %(since)s)"""
+            WHERE before.delivery_date IS NOT NULL"""
     elif kind == ImportKind.REPAIR_ORDERS:
         # A repair order keeps no history: a settle date changed by the DMS leaves its old day to
         # the nightly recount (RECENT_DAYS) or a rebuild.
