@@ -95,6 +95,10 @@ def test_the_build_commands_need_no_secret_database_or_redis(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert (static_root / "staticfiles.json").exists()
+    # Pages' files are served compressed; source maps (for developer tools only) are not compressed.
+    assert (static_root / "js" / "crm.js.gz").exists()
+    assert sorted(static_root.rglob("*.map.gz")) == sorted(static_root.rglob("*.map.br")) == []
+    assert sorted(static_root.rglob("*.map"))
     # Anything else still needs them, named one at a time.
     assert served.returncode == 1
     assert served.stderr.strip() == "Configuration error: SECRET_KEY is not set: it is required when DEBUG is off."
