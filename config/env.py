@@ -96,9 +96,13 @@ BUILD_COMMANDS = frozenset({"collectstatic", "compilemessages"})
 
 
 def running_build_command(argv: list[str] | None = None) -> bool:
-    """Whether this process is ``manage.py`` (or ``django-admin``) running one of BUILD_COMMANDS."""
+    """Whether this process is ``manage.py``, ``django-admin`` or ``python -m django`` running one of
+    BUILD_COMMANDS (Django takes the command from the first argument)."""
     argv = sys.argv if argv is None else argv
-    return len(argv) > 1 and Path(argv[0]).name in {"manage.py", "django-admin"} and argv[1] in BUILD_COMMANDS
+    if len(argv) < 2 or argv[1] not in BUILD_COMMANDS:
+        return False
+    program = Path(argv[0])
+    return program.name in {"manage.py", "django-admin"} or program.parts[-2:] == ("django", "__main__.py")
 
 
 def build_only_defaults() -> dict[str, str]:

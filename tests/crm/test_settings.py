@@ -109,6 +109,8 @@ def test_the_build_commands_need_no_secret_database_or_redis(tmp_path):
     [
         (["manage.py", "collectstatic", "--no-input"], True),
         (["/app/manage.py", "compilemessages"], True),
+        (["/venv/lib/python3.11/site-packages/django/__main__.py", "collectstatic"], True),
+        (["/venv/lib/python3.11/site-packages/celery/__main__.py", "collectstatic"], False),
         (["manage.py", "check", "--deploy"], False),
         (["manage.py"], False),
         (["gunicorn", "collectstatic"], False),
