@@ -18,7 +18,8 @@ from customers.models import CustomerMonthState, CustomerWinBack
 from customers.selectors import customer_queryset_for_user
 from customers.state_selectors import NONE, FigureCustomers
 from customers.states import customer_states_refresh
-from tests.factories import CustomerFactory, RepairOrderFactory, UserFactory, VehicleFactory
+from tests.customers.test_retention_views import owner
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,14 +28,6 @@ TODAY = datetime.datetime(2025, 6, 18, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Sha
 MAY = D(2025, 5, 1)
 WON_BACK = {"month": "2025-05", "to": "active", "previous": ["dormant", "lost"]}
 LOST = {"month": "2025-05", "to": "lost", "previous": ["lost"]}
-
-
-def owner(customer_no, *, store, delivered, settled=(), **card):
-    customer = CustomerFactory(customer_no=customer_no, store=store, **card)
-    vehicle = VehicleFactory(customer=customer, delivery_date=delivered)
-    for day in settled:
-        RepairOrderFactory(vehicle=vehicle, settle_date=day)
-    return customer
 
 
 def _owners(store, count, *, hidden_every=0, prefix=""):
