@@ -8,7 +8,7 @@ import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from crm.bulk import bulk_load
+from crm.bulk import bulk_load, id_array
 from crm.calendar import add_months
 from customers.membership import member_tier_joins
 from customers.selectors import RESTRICTED_LEVELS
@@ -29,7 +29,7 @@ def _stats_write_sql(*, some_customers: bool, upsert: bool = True) -> str:
     table stays compact). With ``some_customers`` the statement is limited to ``%(ids)s`` and keeps
     the stored value third (it ranks a customer against the whole store: the next full run sets it).
     Without ``upsert`` it is a plain INSERT, for a table emptied first."""
-    only = "AND {column} = ANY(%(ids)s)" if some_customers else ""
+    only = "AND {column} = ANY(%(ids)s::bigint[])" if some_customers else ""
     if some_customers:
         value_tier = "''"
     else:
@@ -118,7 +118,8 @@ def customer_stats_refresh_for_customers(*, customer_ids, today: datetime.date |
     today = today or timezone.localdate()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            _stats_write_sql(some_customers=True), {"today": today, "since": add_months(today, -12), "ids": ids}
+            _stats_write_sql(some_customers=True),
+            {"today": today, "since": add_months(today, -12), "ids": id_array(ids)},
         )
         return cursor.rowcount
 
@@ -137,11 +138,12 @@ def customer_stats_refresh_after_import(*, customer_ids, today: datetime.date | 
         total = cursor.fetchone()[0]
     if len(ids) * 3 > total:
         return customer_stats_refresh(today=today, expected_changes=len(ids))
+    stores_of = "SELECT DISTINCT store_id FROM customers_customerstats WHERE customer_id = ANY(%s::bigint[])"
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT DISTINCT store_id FROM customers_customerstats WHERE customer_id = ANY(%s)", [ids])
+        cursor.execute(stores_of, [id_array(ids)])
         stores = {row[0] for row in cursor.fetchall()}
         written = customer_stats_refresh_for_customers(customer_ids=ids, today=today)
-        cursor.execute("SELECT DISTINCT store_id FROM customers_customerstats WHERE customer_id = ANY(%s)", [ids])
+        cursor.execute(stores_of, [id_array(ids)])
         stores |= {row[0] for row in cursor.fetchall()}
         cursor.execute(
             """
