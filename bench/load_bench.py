@@ -578,11 +578,16 @@ def main() -> None:
         help="then a run of only this many agents working the queue without any pause (0: skip)",
     )  # fmt: skip
     parser.add_argument(
+        "--ceiling", type=int, default=0,
+        help="then a run of this many signed-in agents asking, without pauses, for the cheapest signed-in "
+        "request (the log-in page's redirect home): the claim-cycle run's ceiling (0: skip)",
+    )  # fmt: skip
+    parser.add_argument(
         "--prepare-only", action="store_true", help="set up the staff and data on the database, then stop (no runs)"
     )
     args = parser.parse_args()
     user_counts = [int(part) for part in args.users.split(",") if part.strip()]
-    accounts = max([*user_counts, args.agents_only])
+    accounts = max([*user_counts, args.agents_only, args.ceiling])
     if not args.prepare_only and shutil.which("locust", path=str(Path(sys.executable).parent)) is None:
         raise SystemExit("locust is not installed: .venv/bin/pip install -r bench/requirements.txt")
 
@@ -630,6 +635,16 @@ def main() -> None:
             )  # fmt: skip
             say(f"\n{args.agents_only} agents only, without pauses:")
             print_table(rows, users=args.agents_only + 1, run_time=args.run_time)
+            say(f"load average at start / end: {started_load:.1f} / {os.getloadavg()[0]:.1f}")
+        if args.ceiling:  # what the claim-cycle run could get at most: signed-in requests that do nothing
+            started_load = os.getloadavg()[0]
+            rows = run_locust(
+                env={**env, "LOAD_SIGNED_IN_CEILING": "1"}, port=port, users=args.ceiling + 1,
+                run_time=args.run_time, spawn_rate=args.spawn_rate, prefix=root / "ceiling",
+                classes=("SignedInCeilingUser", "CeilingUser"),
+            )  # fmt: skip
+            say(f"\n{args.ceiling} signed-in agents asking for nothing, without pauses:")
+            print_table(rows, users=args.ceiling + 1, run_time=args.run_time)
             say(f"load average at start / end: {started_load:.1f} / {os.getloadavg()[0]:.1f}")
     finally:
         if process is not None:

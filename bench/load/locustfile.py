@@ -24,7 +24,11 @@ computed from their authenticator secret, the way their phone app computes it), 
   delivery interviews, prospects won and lost (not tomorrow's queue preview: one count per rule
   across the stores, still about a second for a group; bench/page_queries.py measures it alone);
 - ``ApiUser``: a token from ``POST /api/token/`` (with ``otp_code``), then pages of ``/api/customers/``;
-- ``CeilingUser``: ``/healthz`` (one in every run), the machine's ceiling in the same run.
+- ``CeilingUser``: ``/healthz`` (one in every run), the machine's ceiling in the same run;
+- ``SignedInCeilingUser``: a call agent who, logged in, asks without any pause for the log-in page,
+  which answers a signed-in person with a redirect home: the session, the user and the middleware,
+  nothing else. With as many of them as agents in the claim-cycle run, it is the most that run
+  could get from this machine, this stack and this load tool if a cycle cost nothing of its own.
 """
 
 import hashlib
@@ -389,3 +393,21 @@ class CeilingUser(HttpUser):
     @task
     def healthz(self):
         self.client.get("/healthz", name="/healthz (ceiling)")
+
+
+class SignedInCeilingUser(StaffUser):
+    """The cheapest request a signed-in person can make, without pauses (``load_bench.py --ceiling``)."""
+
+    abstract = not os.environ.get("LOAD_SIGNED_IN_CEILING")  # never one of the mixed runs' people
+    role = "call_agent"
+    pool = itertools.count()
+    wait_time = constant(0)
+
+    @task
+    def signed_in(self):
+        with self.client.get(
+            "/accounts/login/", name="signed in: log-in page → redirect home (ceiling)", allow_redirects=False,
+            catch_response=True,
+        ) as response:  # fmt: skip
+            if response.status_code != 302:
+                response.failure(f"HTTP {response.status_code}: not signed in")
