@@ -102,6 +102,7 @@ def test_the_roles_of_the_scenarios_are_the_accounts_the_driver_prepares(tree):
         "SalesUser": "sales_consultant",
         "ManagerUser": "manager",
         "ApiUser": "api",
+        "SignedInCeilingUser": "call_agent",  # the claim-cycle run's ceiling (load_bench.py --ceiling)
     }
     driver = _driver()
     assert set(driver.ROLES) == set(roles.values()) - {""}
