@@ -104,9 +104,11 @@ def queue_preview_show(*, user, day: datetime.date) -> QueuePreview:
     state = cache.get(_state_key(key))
     if state is None:
         state = _start(key=key, rules=rules, day=day)
-        kept = cache.get(key)  # counted already: a task run inline (eager), or a very quick worker
+        # Done already: a task run inline (eager), or a very quick worker, which counted or failed.
+        kept = cache.get(key)
         if kept is not None:
             return _ready(user=user, day=day, rules=rules, counts=kept["counts"], counted_at=kept["counted_at"])
+        state = cache.get(_state_key(key)) or state
     return QueuePreview(state=state["state"], day=day, done=state.get("done", 0), of=state.get("of"))
 
 

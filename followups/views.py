@@ -540,7 +540,7 @@ def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "followups/rule_edit.html", context)
 
 
-def _preview_day(request: HttpRequest, data: QueryDict) -> tuple[datetime.date, str]:
+def _preview_day(data: QueryDict) -> tuple[datetime.date, str]:
     """The day of the queue preview (``date``, default tomorrow) and the message of a bad one."""
     return _parse_date(data.get("date"), timezone.localdate() + datetime.timedelta(days=1))
 
@@ -551,7 +551,7 @@ def _preview_day(request: HttpRequest, data: QueryDict) -> tuple[datetime.date, 
 def preview(request: HttpRequest) -> HttpResponse:
     """Tomorrow's queue (or ``?date=``'s): the counts kept in the cache, else the progress of their
     count, which the page polls (``preview_progress``) until they are there."""
-    day, error = _preview_day(request, request.GET)
+    day, error = _preview_day(request.GET)
     shown = queue_preview.queue_preview_show(user=request.user, day=day)
     return render(request, "followups/preview.html", {"preview": shown, "day": day, "error": error})
 
@@ -561,7 +561,7 @@ def preview(request: HttpRequest) -> HttpResponse:
 @require_GET
 def preview_progress(request: HttpRequest) -> HttpResponse:
     """The preview's counts or their progress, polled by the page every second while counting."""
-    day, _error = _preview_day(request, request.GET)
+    day, _error = _preview_day(request.GET)
     shown = queue_preview.queue_preview_show(user=request.user, day=day)
     return render(request, "followups/partials/preview_counts.html", {"preview": shown, "day": day})
 
@@ -571,7 +571,7 @@ def preview_progress(request: HttpRequest) -> HttpResponse:
 @require_POST
 def preview_recount(request: HttpRequest) -> HttpResponse:
     """The "count again" button (or "try again" after a failure), then the page with the progress."""
-    day, _error = _preview_day(request, request.POST)
+    day, _error = _preview_day(request.POST)
     queue_preview.queue_preview_recount(user=request.user, day=day)
     return redirect(f"{reverse('followups:preview')}?{urlencode({'date': day.isoformat()})}")
 
