@@ -16,8 +16,8 @@ lapses ``FOLLOWUP_PREVIEW_RUNNING_SECONDS`` later, when the next poll queues the
 count that fails leaves a "failed" marker: the page says so and offers to count again.
 
 The new tasks come from the cache; the tasks already rolled over to the day are read with the
-page (one indexed query, the user's own cards: a restricted card's task is counted only for those
-who may see it, which a key shared by the managers of the same stores could not say).
+page (one query, of the user's own cards: a restricted card's task is counted only for those who
+may see it, which a key shared by the managers of the same stores could not say).
 """
 
 import dataclasses
@@ -93,7 +93,8 @@ def _running(done: int = 0, of: int | None = None) -> dict:
 
 def queue_preview_show(*, user, day: datetime.date) -> QueuePreview:
     """The preview of ``day`` for ``user`` as the page shows it now: the counts when fresh ones are
-    kept, else the state of their count, which this starts when none is running or has failed."""
+    kept, else the state of their count, which this starts unless one is running or the last one
+    failed (then the manager asks for another: ``queue_preview_recount``)."""
     rules = list(selectors.rules_for_user(user=user))
     key = preview_key(rules=rules, day=day, calendar=working_calendar())
     if not any(rule.is_enabled for rule in rules):  # nothing to count: no task, no wait
