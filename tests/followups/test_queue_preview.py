@@ -288,3 +288,19 @@ def test_the_date_is_checked_as_before(client, manager_a, delivered_a):
 
 def _calendar():
     return working_calendar()
+
+
+def test_with_the_cache_down_the_page_says_the_counts_could_not_be_made(client, manager_a, delivered_a, settings):
+    from tests.crm.test_cache import closed_port
+
+    client.force_login(manager_a)
+    settings.CACHES = {
+        "default": {"BACKEND": "crm.cache.FailOpenRedisCache", "LOCATION": f"redis://127.0.0.1:{closed_port()}/0"}
+    }
+
+    response = show(client)
+
+    assert response.status_code == 200
+    assert response.context["preview"].state == "failed"  # nothing can be kept, nor awaited: no endless poll
+    assert "这次未能完成计数" in response.content.decode()
+    assert 'hx-trigger="every 1s"' not in response.content.decode()
