@@ -17,7 +17,8 @@ It then, on that database and idempotently:
   (``desk_data_ensure``).
 
 It collects the static files and starts gunicorn the way the Dockerfile does (its CMD, 3 workers,
-``config.settings.base`` with DEBUG=0, behind a pretend TLS proxy on loopback), runs locust headless
+``config.settings.base`` with DEBUG=0, behind a pretend TLS proxy on loopback) and a Celery worker
+as docker-compose.yml does (the queue preview's counts are its work), runs locust headless
 for ``--run-time`` seconds at each number of ``--users``, prints one table per run (page or action,
 requests, req/s, p50, p95, failures; ``/healthz`` is the ceiling of the machine in the same run)
 and stops everything it started.
@@ -57,6 +58,39 @@ def dockerfile_command() -> list[str]:
         if line.startswith("CMD "):
             return json.loads(line[4:])
     raise SystemExit("The Dockerfile has no CMD line.")
+
+
+def compose_worker_command() -> list[str]:
+    """The Celery worker's command in docker-compose.yml (its worker service's JSON array)."""
+    for line in (BASE_DIR / "docker-compose.yml").read_text().splitlines():
+        if line.strip().startswith("command:") and '"worker"' in line:
+            return json.loads(line.split("command:", 1)[1])
+    raise SystemExit("docker-compose.yml has no Celery worker command.")
+
+
+def start_celery_worker(env: dict) -> subprocess.Popen:
+    """The Celery worker as compose runs it, for the pages whose work it does (the queue preview's
+    counts): production has one beside gunicorn."""
+    # --purge: tasks left in the bench's Redis (by tests, or a bench stopped mid-run) are not this run's work.
+    command = [*compose_worker_command(), "--purge"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", *command], cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    time.sleep(3)
+    if process.poll() is not None:
+        raise SystemExit("the Celery worker stopped at once (run its command by hand to see why)")
+    return process
+
+
+def forget_preview_counts(redis_url: str) -> None:
+    """Every run starts without the queue preview's counts kept by an earlier one, so its managers
+    wait for one count and poll, as the first managers of a morning do."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(match="*followups:preview:*"):
+        client.delete(key)
 
 
 def dockerfile_collectstatic() -> list[str]:
@@ -596,7 +630,7 @@ def main() -> None:
     env["LOAD_AGENT_THINK"] = args.agent_think
     os.environ.update(env)
     sys.path[:0] = [str(BASE_DIR), str(BASE_DIR / "bench")]
-    process = None
+    process = worker = None
     try:
         setup = prepare(accounts=accounts, open_tasks=args.open_tasks)
         if args.prepare_only:
@@ -612,6 +646,7 @@ def main() -> None:
         env["LOAD_USERS_FILE"] = str(users_file)
         port = free_port()
         process = start_gunicorn(env, port, args.workers)
+        worker = start_celery_worker(env)
         say(
             f"database {args.database}, gunicorn {args.workers} workers on 127.0.0.1:{port}, "
             f"follow-up reports {setup['report_month']['start']} .. {setup['report_month']['end']}, "
@@ -619,6 +654,7 @@ def main() -> None:
         )
         for users in user_counts:
             prepare(accounts=accounts, open_tasks=args.open_tasks)  # the queue full again
+            forget_preview_counts(env["REDIS_URL"])
             started_load = os.getloadavg()[0]
             rows = run_locust(
                 env=env, port=port, users=users, run_time=args.run_time, spawn_rate=args.spawn_rate,
@@ -647,6 +683,8 @@ def main() -> None:
             print_table(rows, users=args.ceiling + 1, run_time=args.run_time)
             say(f"load average at start / end: {started_load:.1f} / {os.getloadavg()[0]:.1f}")
     finally:
+        if worker is not None:
+            stop(worker)
         if process is not None:
             stop(process)
         shutil.rmtree(root, ignore_errors=True)

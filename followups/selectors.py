@@ -431,13 +431,47 @@ def queue_preview(*, user, day: datetime.date, calendar: WorkingCalendar | None 
     """What the queue of ``day`` will hold, per store and rule: the tasks the rules would generate
     with today's data and settings, and the tasks already rolled over to that day.
 
-    The new tasks are counted by one statement per rule code whatever the number of stores (one per
-    code, channel and parameters: stores whose rule differs get their own), each the SELECT that
-    generation inserts, over the user's stores at once and grouped by store
-    (``followups.generation.preview_statements``)."""
+    Counted here and now (``queue_preview_counts``); the page reads the same counts from the cache,
+    counted by a task (followups/queue_preview.py)."""
     calendar = calendar or working_calendar()
     rules = list(rules_for_user(user=user))
-    rolled = {
+    generated = queue_preview_counts(rules=rules, day=day, calendar=calendar)
+    return queue_preview_rows(rules=rules, generated=generated, rolled_over=queue_rolled_over(user=user, day=day))
+
+
+def queue_preview_counts(
+    *, rules: Iterable[FollowupRule], day: datetime.date, calendar: WorkingCalendar, progress=None
+) -> dict[tuple[int, str], int]:
+    """The tasks the enabled ones of ``rules`` would generate on ``day``: {(store ID, rule code): count},
+    the pairs with none left out. The one source of the preview's new-task numbers, whether counted
+    in a request (``queue_preview``) or by the preview's task.
+
+    One statement per rule code whatever the number of stores (one per code, channel and
+    parameters: stores whose rule differs get their own), each the SELECT that generation inserts,
+    over the rules' stores at once and grouped by store (``followups.generation.preview_statements``).
+    ``progress(done, of)``, when given, is called before the first statement and after each."""
+    statements = preview_statements([rule for rule in rules if rule.is_enabled], day=day, calendar=calendar)
+    generated: dict[tuple[int, str], int] = {}
+    if progress is not None:
+        progress(0, len(statements))
+    if not statements:
+        return generated
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Generation's statements, run as generation runs them: compiling them (JIT) costs more than
+        # it saves (0.6 s of the maintenance count over ten stores).
+        cursor.execute("SET LOCAL jit = off")
+        for done, (code, sql, params) in enumerate(statements, start=1):
+            cursor.execute(sql, params)
+            generated.update(((store_id, code), count) for store_id, count in cursor.fetchall())
+            if progress is not None:
+                progress(done, len(statements))
+    return generated
+
+
+def queue_rolled_over(*, user, day: datetime.date) -> dict[tuple[int, str], int]:
+    """The open tasks of the user's stores and visible cards already moved to ``day`` (rolled over
+    or called back), per (store ID, rule code). One query."""
+    return {
         (row["store_id"], row["code"]): row["count"]
         for row in _visible_tasks(user)
         .filter(status=TaskStatus.OPEN, work_date=day)
@@ -445,23 +479,19 @@ def queue_preview(*, user, day: datetime.date, calendar: WorkingCalendar | None 
         .values("store_id", "code")
         .annotate(count=Count("id"))
     }
-    generated: dict[tuple[int, str], int] = {}
-    with transaction.atomic(), connection.cursor() as cursor:
-        # Generation's statements, run as generation runs them: compiling them (JIT) costs more than
-        # it saves (0.6 s of the maintenance count over ten stores).
-        cursor.execute("SET LOCAL jit = off")
-        for code, sql, params in preview_statements(
-            [rule for rule in rules if rule.is_enabled], day=day, calendar=calendar
-        ):
-            cursor.execute(sql, params)
-            generated.update(((store_id, code), count) for store_id, count in cursor.fetchall())
+
+
+def queue_preview_rows(
+    *, rules: Iterable[FollowupRule], generated: dict[tuple[int, str], int], rolled_over: dict[tuple[int, str], int]
+) -> list[dict]:
+    """The preview's rows, one per rule: its new tasks (none for a rule switched off), the tasks
+    rolled over and their total."""
     rows = []
     for rule in rules:
         key = (rule.store_id, rule.code)
         new = generated.get(key, 0) if rule.is_enabled else 0
-        rows.append(
-            {"rule": rule, "generated": new, "rolled_over": rolled.get(key, 0), "total": new + rolled.get(key, 0)}
-        )
+        rolled = rolled_over.get(key, 0)
+        rows.append({"rule": rule, "generated": new, "rolled_over": rolled, "total": new + rolled})
     return rows
 
 

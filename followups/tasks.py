@@ -1,4 +1,4 @@
-"""Background jobs: the nightly generation (with catch-up) and the SMS batches."""
+"""Background jobs: the nightly generation (with catch-up), the SMS batches and the queue preview's counts."""
 
 import datetime
 
@@ -6,7 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from crm.models import Store
-from followups import report_figures, services
+from followups import queue_preview, report_figures, services
 
 # A resumed batch the worker could not start within the minute is dropped: the next resume sweep
 # queues it again, so a busy worker does not pile up copies.
@@ -77,3 +77,12 @@ def rebuild_report_figures(today: str | None = None, days: int | None = None) ->
     calls (report_figures.report_figures_rebuild). Returns how many days it rebuilt."""
     day = datetime.date.fromisoformat(today) if today else timezone.localdate()
     return report_figures.report_figures_nightly(today=day, days=days)
+
+
+@shared_task(name="followups.tasks.count_queue_preview", ignore_result=True)
+def count_queue_preview(*, store_ids: list[int], day: str, key: str) -> str:
+    """Count the queue preview of ``day`` for the rules of ``store_ids`` and keep the counts in the
+    cache for the page (followups/queue_preview.py); ``key`` is the cache key the page waits on.
+    Safe to run twice and concurrently: each run keeps the same counts under the same key. No
+    retry: a count that fails is shown as failed, and the manager counts again."""
+    return queue_preview.queue_preview_count(store_ids=store_ids, day=datetime.date.fromisoformat(day), key=key)

@@ -33,7 +33,7 @@ from customers.membership import membership_badge
 from customers.selectors import customer_get_for_user, customer_vehicles
 from customers.selectors.appointments import appointment_day_slots
 from customers.views import approved_export_download, export_approval_page, export_request_form_errors
-from followups import exports, selectors, services
+from followups import exports, queue_preview, selectors, services
 from followups.choices import CallOutcome, RuleCode
 from followups.defaults import SMS_OPT_OUT_TEXT
 from followups.forms import CallBookingForm, OutcomeForm, RuleForm
@@ -540,15 +540,40 @@ def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "followups/rule_edit.html", context)
 
 
+def _preview_day(data: QueryDict) -> tuple[datetime.date, str]:
+    """The day of the queue preview (``date``, default tomorrow) and the message of a bad one."""
+    return _parse_date(data.get("date"), timezone.localdate() + datetime.timedelta(days=1))
+
+
 @login_required
 @permission_required("followups.view_followup_reports", raise_exception=True)
 @require_GET
 def preview(request: HttpRequest) -> HttpResponse:
-    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
-    day, error = _parse_date(request.GET.get("date"), tomorrow)
-    rows = selectors.queue_preview(user=request.user, day=day)
-    context = {"rows": rows, "day": day, "error": error, "total": sum(row["total"] for row in rows)}
-    return render(request, "followups/preview.html", context)
+    """Tomorrow's queue (or ``?date=``'s): the counts kept in the cache, else the progress of their
+    count, which the page polls (``preview_progress``) until they are there."""
+    day, error = _preview_day(request.GET)
+    shown = queue_preview.queue_preview_show(user=request.user, day=day)
+    return render(request, "followups/preview.html", {"preview": shown, "day": day, "error": error})
+
+
+@login_required
+@permission_required("followups.view_followup_reports", raise_exception=True)
+@require_GET
+def preview_progress(request: HttpRequest) -> HttpResponse:
+    """The preview's counts or their progress, polled by the page every second while counting."""
+    day, _error = _preview_day(request.GET)
+    shown = queue_preview.queue_preview_show(user=request.user, day=day)
+    return render(request, "followups/partials/preview_counts.html", {"preview": shown, "day": day})
+
+
+@login_required
+@permission_required("followups.view_followup_reports", raise_exception=True)
+@require_POST
+def preview_recount(request: HttpRequest) -> HttpResponse:
+    """The "count again" button (or "try again" after a failure), then the page with the progress."""
+    day, _error = _preview_day(request.POST)
+    queue_preview.queue_preview_recount(user=request.user, day=day)
+    return redirect(f"{reverse('followups:preview')}?{urlencode({'date': day.isoformat()})}")
 
 
 @login_required

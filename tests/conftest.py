@@ -100,13 +100,14 @@ def _second_factor_with_force_login(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
-    """Rate-limit counters live in Redis and would outlive a test: every test starts at zero."""
+    """Rate-limit counters live in Redis and would outlive a test: every test starts at zero. So do
+    the queue preview's counts and markers (a new test database gives the same IDs, hence keys)."""
     from django.core.cache import cache
     from redis.exceptions import ConnectionError as RedisConnectionError
 
     try:
         client = cache._cache.get_client()
-        for pattern in ("*rl:*", "*throttle_*"):
+        for pattern in ("*rl:*", "*throttle_*", "*followups:preview:*"):
             for key in client.scan_iter(match=pattern):
                 client.delete(key)
     except RedisConnectionError:

@@ -21,8 +21,10 @@ computed from their authenticator secret, the way their phone app computes it), 
   the retention dashboard's "won back" figure;
   now and then the customer and complaint lists, the club's members, segments and a segment's page,
   SMS campaigns, the assigned calls of all staff, the follow-up rules, bookings against capacity,
-  delivery interviews, prospects won and lost (not tomorrow's queue preview: one count per rule
-  across the stores, still about a second for a group; bench/page_queries.py measures it alone);
+  delivery interviews, prospects won and lost, and tomorrow's queue preview: the page answers at
+  once with the counts the Celery worker made (kept a few minutes, shared by the group's managers)
+  or with a progress line, which it then polls every second as the page's htmx does until the
+  counts are there (each poll a request of its own, the last one bringing the counts);
 - ``ApiUser``: a token from ``POST /api/token/`` (with ``otp_code``), then pages of ``/api/customers/``;
 - ``CeilingUser``: ``/healthz`` (one in every run), the machine's ceiling in the same run;
 - ``SignedInCeilingUser``: a call agent who, logged in, asks without any pause for the log-in page,
@@ -57,6 +59,10 @@ CARD_LINK = re.compile(r'href="/customers/(\d+)/"')
 MEMBER_LINK = re.compile(r'href="/club/members/(\d+)/"')
 SEGMENT_LINK = re.compile(r'href="/customers/segments/(\d+)/"')
 OUTCOME_ACTION = re.compile(r'action="/followups/queue/call/(\d+)/outcome/"')
+#: The queue preview while its counts are being made (its htmx polls then, every second).
+PREVIEW_COUNTING = 'data-preview-state="running"'
+#: The most polls of one preview before the simulated manager gives up, with a warning (a count lasts seconds).
+PREVIEW_MAX_POLLS = int(os.environ.get("LOAD_PREVIEW_MAX_POLLS", "180"))
 _addresses = itertools.count(1)
 _logged_in = itertools.count(1)
 
@@ -134,9 +140,11 @@ class StaffUser(HttpUser):
         self.log_in()
         everyone_started(self.environment)
 
-    def page(self, path: str, name: str, **params):
+    def page(self, path: str, name: str, headers: dict | None = None, **params):
         """GET a page; anything but 200 (a redirect to the log-in page, a 403…) is a failure."""
-        with self.client.get(path, params=params or None, name=name, allow_redirects=False, catch_response=True) as r:
+        with self.client.get(
+            path, params=params or None, name=name, headers=headers, allow_redirects=False, catch_response=True
+        ) as r:
             if r.status_code != 200:
                 r.failure(f"HTTP {r.status_code} {r.headers.get('Location', '')}")
             return r
@@ -279,7 +287,8 @@ class SalesUser(StaffUser):
 
 class ManagerUser(StaffUser):
     """A manager of the whole group on the reports and dashboards; now and then the lists behind
-    them (complaints, members, segments, campaigns, assigned calls, rules, bookings, interviews)."""
+    them (complaints, members, segments, campaigns, assigned calls, rules, bookings, interviews)
+    and tomorrow's queue preview with its polls."""
 
     weight = 6
     role = "manager"
@@ -348,6 +357,21 @@ class ManagerUser(StaffUser):
     @task(1)
     def prospect_report(self):
         self.page("/customers/prospects/report/", "prospects won and lost")
+
+    @task(1)
+    def queue_preview(self):
+        """Tomorrow's queue preview, then its polls (as its htmx: every second while counting)."""
+        response = self.page("/followups/preview/", "tomorrow's queue preview")
+        for _poll in range(PREVIEW_MAX_POLLS):
+            if PREVIEW_COUNTING not in (response.text or ""):
+                return
+            time.sleep(1)
+            response = self.page(
+                "/followups/preview/progress/", "tomorrow's queue preview: poll while counting",
+                headers={"HX-Request": "true"},
+            )  # fmt: skip
+        if PREVIEW_COUNTING in (response.text or ""):
+            logging.warning("tomorrow's queue preview: still counting after %s polls", PREVIEW_MAX_POLLS)
 
     @task
     def retention_customers(self):

@@ -510,6 +510,17 @@ SMS_SEND_LEASE_SECONDS = env_int("SMS_SEND_LEASE_SECONDS", 30, minimum=1)
 FOLLOWUP_SPLIT_VEHICLES = env_int("FOLLOWUP_SPLIT_VEHICLES", 200_000, minimum=1)
 # The most days the nightly job catches up after an outage.
 FOLLOWUP_CATCH_UP_DAYS = env_int("FOLLOWUP_CATCH_UP_DAYS", 31, minimum=1)
+# Tomorrow's queue preview (followups/queue_preview.py) shows counts made by a task up to this many
+# seconds ago, with their time and a "count again" button. A count reads the rules' data of every
+# store of the manager (seconds, up to 14 s for a holiday greeting to a million owners): five
+# minutes keeps it to one count per group of stores and day every five minutes, however many
+# managers look, while the data a preview is about (deliveries, repair orders, visits) hardly
+# moves in that time; a changed rule or calendar counts afresh at once (it is part of the key).
+FOLLOWUP_PREVIEW_FRESH_SECONDS = env_int("FOLLOWUP_PREVIEW_FRESH_SECONDS", 5 * 60, minimum=1)
+# A count in progress renews its marker after each rule's statement; one not renewed for this long
+# (its worker died, or no worker took it) is given up and the page's next poll queues it again.
+# Above the slowest single statement on a busy machine (a holiday greeting, 5-14 s).
+FOLLOWUP_PREVIEW_RUNNING_SECONDS = env_int("FOLLOWUP_PREVIEW_RUNNING_SECONDS", 120, minimum=1)
 
 # --- Bulk writes (crm/bulk.py) -------------------------------------------------------------------
 # A write of at least this many rows that also at least doubles a table (a dealer group's first DMS

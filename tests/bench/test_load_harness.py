@@ -48,6 +48,7 @@ SCENARIOS = {
         "prospect_report",
         "satisfaction_over_time",
         "retention_customers",
+        "queue_preview",
     },
     "ApiUser": {"list_customers"},
     "CeilingUser": {"healthz"},
@@ -167,6 +168,8 @@ def test_every_path_the_scenarios_ask_for_is_a_page_of_the_site(tree):
         "/followups/queue/next/",
         "/followups/queue/call/1/outcome/",
         "/followups/reports/",
+        "/followups/preview/",
+        "/followups/preview/progress/",
         "/healthz",
     }
     names = set()

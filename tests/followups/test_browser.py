@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from crm.choices import Role
 from followups.models import CallAttempt, FollowupTask
-from tests.browser import browser_page, log_in  # noqa: F401 - fixture
+from tests.browser import browser_page, fits_without_sideways_scroll, log_in  # noqa: F401 - fixture
 from tests.factories import CustomerFactory, StoreFactory, UserFactory, VehicleFactory
 from tests.followups.factories import ALL_DAY, FollowupTaskFactory, rules_for
 
@@ -71,3 +71,37 @@ def test_a_manager_changes_an_offset_and_sees_tomorrows_preview_change(browser_p
     page.wait_for_load_state("domcontentloaded")
     page.click('[data-link="preview"]')
     assert page.locator(row).inner_text() == "0"
+
+
+def test_the_preview_shows_its_progress_then_the_counts_on_a_phone(browser_page, live_server, preview_broker):  # noqa: F811
+    store = StoreFactory(code="NJ01", name="江宁店")
+    UserFactory(username="manager_web", role=Role.MANAGER, stores=[store], password="manager-pw-123")
+    rules_for(store, delivery_thanks={"channel": "sms"})  # queued on R whatever the weekday
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    VehicleFactory(customer__store=store, store=store, delivery_date=tomorrow - datetime.timedelta(days=3))
+    page = browser_page
+    page.set_viewport_size({"width": 375, "height": 800})
+    row = '[data-table="preview"] tr[data-rule="delivery_thanks"] [data-generated]'
+
+    log_in(page, live_server, "manager_web", "manager-pw-123")
+    page.goto(f"{live_server.url}/followups/preview/")
+    progress = page.locator('[data-preview-state="running"] [data-progress]')
+    progress.wait_for()
+    assert "等待开始计数" in progress.inner_text()
+    assert fits_without_sideways_scroll(page)
+    page.wait_for_timeout(1500)  # the page polls: still counting, still the progress line
+    assert page.locator("[data-progress]").is_visible()
+
+    preview_broker.run_all()  # the worker counts
+
+    page.locator(row).wait_for()  # the next poll brings the counts, no reload
+    assert page.locator(row).inner_text() == "1"
+    assert page.url == f"{live_server.url}/followups/preview/"
+    assert "截至" in page.locator("[data-counted-at]").inner_text()
+    assert fits_without_sideways_scroll(page)
+
+    page.click('[data-form="recount"] button')  # "count again": the progress, then the counts again
+    page.locator("[data-progress]").wait_for()
+    VehicleFactory(customer__store=store, store=store, delivery_date=tomorrow - datetime.timedelta(days=3))
+    preview_broker.run_all()
+    page.locator(f"{row}:text-is('2')").wait_for()  # counted again, with the new car

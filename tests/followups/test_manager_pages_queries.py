@@ -7,6 +7,7 @@ import zoneinfo
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.urls import reverse
 
 from tests.factories import CustomerFactory, VehicleFactory
@@ -63,21 +64,44 @@ def test_tomorrows_queue_preview_asks_once_per_rule_whatever_the_data(client, ma
     client.force_login(manager_a)
     client.get(reverse("followups:preview"))
 
-    def preview_queries() -> int:
+    def preview_queries() -> tuple[int, int]:
+        """The queries of the page that counts (no counts kept: the count runs inline, the tests'
+        Celery being eager)."""
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
+        cache.delete_many(cache_keys_of_the_preview())
         with CaptureQueriesContext(connection) as queries:
-            assert client.get(reverse("followups:preview"), {"date": "2026-11-24"}).status_code == 200
-        return len(queries)
+            response = client.get(reverse("followups:preview"), {"date": "2026-11-24"})
+        assert response.context["preview"].state == "ready"
+        return len(queries), sum(row["generated"] for row in response.context["preview"].rows)
 
-    few = preview_queries()
+    few, counted = preview_queries()
     for _index in range(6):
         VehicleFactory(customer=CustomerFactory(store=store_a), store=store_a, delivery_date=D(2026, 11, 21))
-    assert preview_queries() == few
-    # + the rules, the tasks rolled over, the counts' transaction (savepoint, JIT off, release), then
-    # one count per enabled rule that reads candidates (15 of the store's 16 default rules, with the
-    # calendar and the club's events): it grows with the rules, not with the data nor the stores
-    # (tests/followups/test_preview.py).
+    assert preview_queries() == (few, counted + 6)
+    # + the page's rules and calendar (the key), then the count (inline: the tests' Celery is
+    # eager): the rules and the calendar again, the counts' transaction (savepoint, JIT off,
+    # release) and 14 for the store's 16 default rules (a count per enabled rule that reads
+    # candidates, and what the builders read besides: the club's events): it grows with the rules,
+    # not with the data nor the stores (tests/followups/test_preview.py); then the tasks rolled over.
     assert sum(rule.is_enabled for rule in rules.values()) == 16
-    assert few == REQUEST + 2 + 3 + 15
+    assert few == REQUEST + 2 + 2 + 3 + 14 + 1
+
+
+def test_tomorrows_queue_preview_with_its_counts_kept(client, manager_a, store_a, django_assert_num_queries):
+    rules_for(store_a)
+    client.force_login(manager_a)
+    client.get(reverse("followups:preview"))  # counts tomorrow's queue (eagerly) and keeps it
+
+    # + the rules and the calendar (the key), the tasks rolled over: no count.
+    with django_assert_num_queries(REQUEST + 3):
+        response = client.get(reverse("followups:preview"))
+    assert response.context["preview"].state == "ready"
+    assert len(response.context["preview"].rows) == 16
+
+
+def cache_keys_of_the_preview() -> list[str]:
+    """The preview's keys (counts and markers) as the test's cache names them, prefix removed."""
+    client = cache._cache.get_client()
+    return [key.decode().split(":", 2)[2] for key in client.scan_iter(match="*followups:preview:*")]

@@ -198,7 +198,7 @@ def test_the_preview_follows_a_changed_offset(client, manager_a, store_a):
 
     def total():
         response = client.get(reverse("followups:preview"), {"date": "2026-11-24"})
-        return response.context["total"]
+        return response.context["preview"].total
 
     before = total()
     FollowupRule.objects.filter(store=store_a, code="delivery_thanks").update(offset_days=4)
