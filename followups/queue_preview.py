@@ -69,9 +69,10 @@ class QueuePreview:
 
 def preview_key(*, rules: list[FollowupRule], day: datetime.date, calendar: WorkingCalendar) -> str:
     """The cache key of the counts of ``rules`` (one user's, of their stores) on ``day``: a digest
-    of the day, the stores, the enabled rules' settings as generation reads them and the calendar's
-    overrides. Two users with the same stores and rules share it; anything else differs."""
-    enabled = [rule for rule in rules if rule.is_enabled]
+    of the day, the stores, the settings of the rules that generate (switched on, of an active
+    store) as generation reads them and the calendar's overrides. Two users with the same stores
+    and rules share it; anything else differs."""
+    enabled = [rule for rule in rules if selectors.rule_generates(rule)]
     material = {
         "version": KEY_VERSION,
         "day": day.isoformat(),
@@ -97,7 +98,7 @@ def queue_preview_show(*, user, day: datetime.date) -> QueuePreview:
     failed (then the manager asks for another: ``queue_preview_recount``)."""
     rules = list(selectors.rules_for_user(user=user))
     key = preview_key(rules=rules, day=day, calendar=working_calendar())
-    if not any(rule.is_enabled for rule in rules):  # nothing to count: no task, no wait
+    if not any(selectors.rule_generates(rule) for rule in rules):  # nothing to count: no task, no wait
         return _ready(user=user, day=day, rules=rules, counts=[], counted_at=timezone.now())
     kept = cache.get(key)
     if kept is not None:
@@ -158,7 +159,7 @@ def queue_preview_count(*, store_ids: list[int], day: datetime.date, key: str) -
     keeps the same counts again). ``key`` is the key the page asked for: should the rules have
     changed since, the counts are kept under the key of the rules as they are now, the page's poll
     asks for that one, and the marker of the old one is removed. Returns the key counted."""
-    rules = list(FollowupRule.objects.filter(store_id__in=store_ids))
+    rules = list(FollowupRule.objects.select_related("store").filter(store_id__in=store_ids))
     calendar = working_calendar()
     counted = preview_key(rules=rules, day=day, calendar=calendar)
     marker = _state_key(counted)

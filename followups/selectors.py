@@ -439,10 +439,17 @@ def queue_preview(*, user, day: datetime.date, calendar: WorkingCalendar | None 
     return queue_preview_rows(rules=rules, generated=generated, rolled_over=queue_rolled_over(user=user, day=day))
 
 
+def rule_generates(rule: FollowupRule) -> bool:
+    """Whether the nightly generation runs ``rule``: switched on, in an active store (generation
+    leaves inactive stores out whole, so their rules make nothing however they are set)."""
+    return rule.is_enabled and rule.store.is_active
+
+
 def queue_preview_counts(
     *, rules: Iterable[FollowupRule], day: datetime.date, calendar: WorkingCalendar, progress=None
 ) -> dict[tuple[int, str], int]:
-    """The tasks the enabled ones of ``rules`` would generate on ``day``: {(store ID, rule code): count},
+    """The tasks ``rules`` would generate on ``day`` (those that generate, ``rule_generates``):
+    {(store ID, rule code): count},
     the pairs with none left out. The one source of the preview's new-task numbers, whether counted
     in a request (``queue_preview``) or by the preview's task.
 
@@ -450,7 +457,7 @@ def queue_preview_counts(
     parameters: stores whose rule differs get their own), each the SELECT that generation inserts,
     over the rules' stores at once and grouped by store (``followups.generation.preview_statements``).
     ``progress(done, of)``, when given, is called before the first statement and after each."""
-    statements = preview_statements([rule for rule in rules if rule.is_enabled], day=day, calendar=calendar)
+    statements = preview_statements([rule for rule in rules if rule_generates(rule)], day=day, calendar=calendar)
     generated: dict[tuple[int, str], int] = {}
     if progress is not None:
         progress(0, len(statements))
@@ -484,12 +491,12 @@ def queue_rolled_over(*, user, day: datetime.date) -> dict[tuple[int, str], int]
 def queue_preview_rows(
     *, rules: Iterable[FollowupRule], generated: dict[tuple[int, str], int], rolled_over: dict[tuple[int, str], int]
 ) -> list[dict]:
-    """The preview's rows, one per rule: its new tasks (none for a rule switched off), the tasks
-    rolled over and their total."""
+    """The preview's rows, one per rule: its new tasks (none for a rule switched off or of an
+    inactive store), the tasks rolled over and their total."""
     rows = []
     for rule in rules:
         key = (rule.store_id, rule.code)
-        new = generated.get(key, 0) if rule.is_enabled else 0
+        new = generated.get(key, 0) if rule_generates(rule) else 0
         rolled = rolled_over.get(key, 0)
         rows.append({"rule": rule, "generated": new, "rolled_over": rolled, "total": new + rolled})
     return rows

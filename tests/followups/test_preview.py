@@ -280,6 +280,32 @@ def test_stores_whose_rule_differs_get_their_own_statement_and_their_own_numbers
     assert len(queries) == 6 + 3 + 12 + 3
 
 
+def test_an_inactive_stores_rules_count_nothing_as_generation_makes_nothing_there(client, stores):
+    """Generation leaves inactive stores out whole: the preview counts none of their tasks, and the
+    page says why beside each of their rules."""
+    first, second, _third = stores
+    day = D(2026, 11, 24)
+    for store in stores:
+        car(store, delivery_date=D(2026, 11, 21))  # delivery thanks on 24 Nov
+    second.is_active = False
+    second.save(update_fields=["is_active"])
+    user = manager_of(stores)
+
+    across = preview_counts(user, day)
+    made = generated([store for store in stores if store.is_active], day)
+
+    assert [across.get((store.pk, "delivery_thanks"), 0) for store in stores] == [1, 0, 1]
+    assert across == made
+    assert followups_generate_day(day=day, store_ids=[second.pk]) == {}  # nothing, as the preview said
+    client.force_login(user)
+    page = client.get(reverse("followups:preview"), {"date": "2026-11-24"})
+    row = f'data-rule="delivery_thanks" data-store="{second.code}"'
+    assert row in page.content.decode()
+    assert page.content.decode().split(row)[1].split("</tr>")[0].count("门店已停用") == 1
+    assert page.content.decode().split(f'data-rule="delivery_thanks" data-store="{first.code}"')[1].split(
+        "</tr>")[0].count("门店已停用") == 0  # fmt: skip
+
+
 def _some_of_everything(stores):
     for number, store in enumerate(stores, start=1):
         for _unit in range(number):
