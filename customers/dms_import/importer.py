@@ -735,20 +735,36 @@ class DmsImport(FingerprintPass):
     def _touched_customer_ids(self, cursor) -> list[int]:
         """The customers whose segment facts this import may have changed: created / updated cards,
         the new and previous owners of created / updated vehicles, the owners of the vehicles (new and
-        previous) of created / updated repair orders."""
+        previous) of created / updated repair orders. For repair orders, and vehicles of which none
+        was updated, the same pass over the written rows reads the days they changed
+        (``outcome.written_days``): the volumes listener used to join them to the touched customers'
+        vehicles again (0.3 s for a first import's 542,000 repair orders)."""
         clean = f"dms_clean_{self.batch.pk}"
         if self.kind == ImportKind.CUSTOMERS:  # the cards the upsert wrote: created and updated
             return sorted(set(self.written_ids))
-        if self.kind == ImportKind.VEHICLES:
+        if self.kind == ImportKind.VEHICLES and self.outcome.updated:
+            # An updated vehicle's day before the import is its history's (the listener reads it).
             cursor.execute(f"SELECT customer_id FROM {clean} WHERE action IN ('+', '~') UNION "
                            f"SELECT previous_ref FROM {clean} WHERE action = '~'")  # fmt: skip
+            return sorted(row[0] for row in cursor.fetchall())
+        if self.kind == ImportKind.VEHICLES:  # created only: their owners and delivery days
+            cursor.execute(f"""
+                WITH written AS MATERIALIZED (SELECT customer_id, delivery_date FROM {clean} WHERE action = '+')
+                SELECT ARRAY(SELECT DISTINCT customer_id FROM written),
+                       ARRAY(SELECT DISTINCT delivery_date FROM written WHERE delivery_date IS NOT NULL)
+            """)  # fmt: skip
         else:
             cursor.execute(f"""
-                SELECT DISTINCT v.customer_id FROM {VEHICLE_TABLE} v
-                WHERE v.id IN (SELECT vehicle_id FROM {clean} WHERE action IN ('+', '~')
-                               UNION SELECT previous_ref FROM {clean} WHERE action = '~')
+                WITH written AS MATERIALIZED (
+                    SELECT vehicle_id, previous_ref, action, settle_date FROM {clean} WHERE action IN ('+', '~'))
+                SELECT ARRAY(SELECT DISTINCT v.customer_id FROM {VEHICLE_TABLE} v
+                             WHERE v.id IN (SELECT vehicle_id FROM written
+                                            UNION SELECT previous_ref FROM written WHERE action = '~')),
+                       ARRAY(SELECT DISTINCT settle_date FROM written WHERE settle_date IS NOT NULL)
             """)  # fmt: skip
-        return sorted(row[0] for row in cursor.fetchall())
+        customer_ids, days = cursor.fetchone()
+        self.outcome.written_days = sorted(days)
+        return sorted(customer_ids)
 
     def _upsert(self, cursor, *, table: str, key: str, targets: dict[str, str], table_taken: bool, history) -> None:
         """Insert the created rows and update the changed ones, one statement each, with their

@@ -110,7 +110,8 @@ def dms_import_run(
             object_ids=[batch.pk],
             detail={"kind": batch.kind, "file": batch.file_name, "summary": batch.summary()},
         )
-        import_listeners_notify(kind=batch.kind, batch_id=batch.pk, customer_ids=outcome.touched_customer_ids)
+        import_listeners_notify(kind=batch.kind, batch_id=batch.pk, customer_ids=outcome.touched_customer_ids,
+                                days=outcome.written_days)  # fmt: skip
     return outcome
 
 
