@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import time
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
@@ -51,6 +52,9 @@ from customers.volumes import refresh_volumes_on_commit
 # DMS import
 # ---------------------------------------------------------------------------------------------
 
+# How often a running import saves how far it has read (the admin's progress bar polls it).
+PROGRESS_SAVE_SECONDS = 0.5
+
 
 def import_batch_create(
     *, kind: str, file_name: str, user=None, store=None, profile=None, dry_run: bool = False
@@ -84,8 +88,15 @@ def dms_import_run(
     batch.encoding = source.encoding
     batch.save(update_fields=["status", "started_at", "total_rows", "encoding", "updated_at"])
 
+    last_saved = [0.0]  # when processed_rows was last written
+
     def report(rows: int) -> None:
-        ImportBatch.objects.filter(pk=batch.pk).update(processed_rows=rows)
+        # The admin's progress bar reads processed_rows: written at most every PROGRESS_SAVE_SECONDS
+        # (and at the end), not after each of a large file's dozens of chunks (an UPDATE each).
+        now = time.monotonic()
+        if now - last_saved[0] >= PROGRESS_SAVE_SECONDS or rows >= batch.total_rows:
+            last_saved[0] = now
+            ImportBatch.objects.filter(pk=batch.pk).update(processed_rows=rows)
         if progress:
             progress(rows, batch.total_rows)
 
