@@ -737,8 +737,9 @@ class DmsImport(FingerprintPass):
         the new and previous owners of created / updated vehicles, the owners of the vehicles (new and
         previous) of created / updated repair orders. For repair orders, and vehicles of which none
         was updated, the same pass over the written rows reads the days they changed
-        (``outcome.written_days``): the volumes listener used to join them to the touched customers'
-        vehicles again (0.3 s for a first import's 542,000 repair orders)."""
+        (``outcome.written_days``): the volumes listener used to join the written repair orders to
+        the touched customers' vehicles again. A first import's 542,000 repair orders, both
+        statements before: 1.56 s; this one: 0.75 s (medians of 3, on a loaded machine)."""
         clean = f"dms_clean_{self.batch.pk}"
         if self.kind == ImportKind.CUSTOMERS:  # the cards the upsert wrote: created and updated
             return sorted(set(self.written_ids))
@@ -747,24 +748,25 @@ class DmsImport(FingerprintPass):
             cursor.execute(f"SELECT customer_id FROM {clean} WHERE action IN ('+', '~') UNION "
                            f"SELECT previous_ref FROM {clean} WHERE action = '~'")  # fmt: skip
             return sorted(row[0] for row in cursor.fetchall())
+        # One scan of the written rows hashed both ways at once (GROUPING SETS): a DISTINCT each
+        # from a materialised CTE of them took 1.03 s, two scans 0.93 s.
         if self.kind == ImportKind.VEHICLES:  # created only: their owners and delivery days
             cursor.execute(f"""
-                WITH written AS MATERIALIZED (SELECT customer_id, delivery_date FROM {clean} WHERE action = '+')
-                SELECT ARRAY(SELECT DISTINCT customer_id FROM written),
-                       ARRAY(SELECT DISTINCT delivery_date FROM written WHERE delivery_date IS NOT NULL)
+                SELECT customer_id, delivery_date FROM {clean} WHERE action = '+'
+                GROUP BY GROUPING SETS ((customer_id), (delivery_date))
             """)  # fmt: skip
         else:
             cursor.execute(f"""
-                WITH written AS MATERIALIZED (
-                    SELECT vehicle_id, previous_ref, action, settle_date FROM {clean} WHERE action IN ('+', '~'))
-                SELECT ARRAY(SELECT DISTINCT v.customer_id FROM {VEHICLE_TABLE} v
-                             WHERE v.id IN (SELECT vehicle_id FROM written
-                                            UNION SELECT previous_ref FROM written WHERE action = '~')),
-                       ARRAY(SELECT DISTINCT settle_date FROM written WHERE settle_date IS NOT NULL)
+                SELECT v.customer_id, written.settle_date FROM (
+                    SELECT vehicle_id, settle_date FROM {clean} WHERE action IN ('+', '~')
+                    GROUP BY GROUPING SETS ((vehicle_id), (settle_date))
+                    UNION ALL
+                    SELECT previous_ref, NULL FROM {clean} WHERE action = '~'
+                ) written LEFT JOIN {VEHICLE_TABLE} v ON v.id = written.vehicle_id
             """)  # fmt: skip
-        customer_ids, days = cursor.fetchone()
-        self.outcome.written_days = sorted(days)
-        return sorted(customer_ids)
+        rows = cursor.fetchall()
+        self.outcome.written_days = sorted({day for _customer_id, day in rows if day is not None})
+        return sorted({customer_id for customer_id, _day in rows if customer_id is not None})
 
     def _upsert(self, cursor, *, table: str, key: str, targets: dict[str, str], table_taken: bool, history) -> None:
         """Insert the created rows and update the changed ones, one statement each, with their
