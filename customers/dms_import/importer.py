@@ -318,14 +318,18 @@ class DmsImport(FingerprintPass):
         gc.disable()  # as _without_cyclic_gc: a worker only makes short-lived cells and rows
         if go is not None:
             go.wait()
+
+        def mine(chunk_index: int) -> bool:  # this worker's chunks; the others are only counted
+            return chunk_index % PARSE_WORKERS == number
+
         first = 2
         index = -1
         try:
-            for index, rows in enumerate(self.source.chunks(STAGE_CHUNK_ROWS)):
-                count = len(rows)
+            chunks = self.source.chunks_of(STAGE_CHUNK_ROWS, mine)
+            for index, (count, rows) in enumerate(chunks):  # noqa: B007 - the last index is read after the loop
                 chunk_first = first
                 first += count
-                if index % PARSE_WORKERS != number:
+                if rows is None:  # another worker's chunk: only counted
                     continue
                 numbers, rows = self._chunk_rows(chunk_first, rows, None)
                 payload, issues, rejected = b"", [], []
