@@ -13,7 +13,8 @@ anywhere rolls all of it back with the transaction, definitions included.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -120,3 +121,29 @@ def id_array(ids) -> str:
     that the server parses and folds: 0.6 s for the 100,000 customer ids of a first DMS import,
     against 0.09 s for the same ids as one literal."""
     return "{" + ",".join(str(int(pk)) for pk in ids) + "}"
+
+
+def _copy_field(value) -> str:
+    """One value in COPY's text format: NULL for None, else its text with COPY's escapes."""
+    if value is None:
+        return "\\N"
+    text = str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
+
+
+def copy_rows(cursor, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """Insert ``rows`` (tuples in the order of ``columns``; None is NULL, anything else its ``str``)
+    into ``table`` by one ``COPY FROM STDIN``: one round trip and no statement to parse, where a
+    ``bulk_create`` of thousands of rows builds and sends an INSERT of one parameter per value
+    (0.3 s for a first DMS import's 4,000 issues). The rows go in the order given, so serial ids
+    follow it. Triggers and constraints apply as for an INSERT."""
+    lines = ["\t".join(map(_copy_field, row)) for row in rows]
+    if not lines:
+        return
+    quote = connection.ops.quote_name
+    cursor.cursor.copy_expert(
+        f"COPY {quote(table)} ({', '.join(map(quote, columns))}) FROM STDIN",
+        io.StringIO("\n".join(lines) + "\n"),
+    )

@@ -14,6 +14,7 @@ owners' club will earn points once repair orders arrive):
     import_listener_register("clubs.points_from_repair_orders", earn_points_after_import)
 """
 
+import datetime
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,11 +30,13 @@ logger = logging.getLogger(__name__)
 class ImportCommitted:
     """What an import batch did: its ``kind`` (``ImportKind``: customers, vehicles, repair orders…),
     its ``batch_id`` (``customers.ImportBatch``) and the ids of the customers whose rows, vehicles
-    or repair orders it inserted or changed."""
+    or repair orders it inserted or changed; ``days``: the days (repair orders' settle dates,
+    vehicles' delivery dates) it changed, when the import read them, else None (look them up)."""
 
     kind: str
     batch_id: int
     customer_ids: tuple[int, ...]
+    days: tuple[datetime.date, ...] | None = None
 
 
 ImportListener = Callable[[ImportCommitted], None]
@@ -66,9 +69,16 @@ def _call_listeners(event: ImportCommitted) -> None:
             logger.exception("import listener %s failed for %s batch %s", name, event.kind, event.batch_id)
 
 
-def import_listeners_notify(*, kind: str, batch_id: int, customer_ids: Iterable[int]) -> None:
+def import_listeners_notify(
+    *, kind: str, batch_id: int, customer_ids: Iterable[int], days: Iterable[datetime.date] | None = None
+) -> None:
     """Call every listener once the current transaction commits (at once outside a transaction)."""
-    event = ImportCommitted(kind=kind, batch_id=batch_id, customer_ids=tuple(sorted({int(pk) for pk in customer_ids})))
+    event = ImportCommitted(
+        kind=kind,
+        batch_id=batch_id,
+        customer_ids=tuple(sorted({int(pk) for pk in customer_ids})),
+        days=None if days is None else tuple(sorted(set(days))),
+    )
     transaction.on_commit(lambda: _call_listeners(event))
 
 

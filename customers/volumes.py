@@ -9,7 +9,8 @@ the transaction), so a recount that started later never loses to one that read o
 
 When a day is recounted:
 - after a DMS import of vehicles or repair orders (an import listener): the days of the rows the
-  batch wrote, and for vehicles their days before the import (read from the vehicles' history);
+  batch wrote (as the importer read them with its touched customers, when it did), and for
+  vehicles their days before the import (read from the vehicles' history);
 - after a vehicle is saved by a service (the sales desk's delivery, a card's new vehicle, the
   admin): its day, and its previous day when the date or store changed;
 - every night (``customers.tasks.refresh_store_day_volumes``): the last ``RECENT_DAYS`` days, and
@@ -191,7 +192,10 @@ def refresh_volumes_after_import(event) -> None:
     orders import touched, at once (a few statements; missed days are the nightly run's)."""
     if event.kind not in (ImportKind.VEHICLES, ImportKind.REPAIR_ORDERS) or not event.customer_ids:
         return
-    days = _days_of_import(kind=event.kind, batch_id=event.batch_id, customer_ids=list(event.customer_ids))
+    # The days the import read with its touched customers, else looked up from the written rows.
+    days = event.days
+    if days is None:
+        days = _days_of_import(kind=event.kind, batch_id=event.batch_id, customer_ids=list(event.customer_ids))
     # All in one statement: the listener's transaction holds the lock for all of them anyway, and a
     # first import's thousands of days are then one pass over the tables instead of an index walk
     # per month over rows spread across the whole table (2,100 days of 542,000 repair orders:

@@ -8,6 +8,7 @@ import csv
 import io
 import itertools
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -94,6 +95,8 @@ class RowSource:
     encoding: str = ""
     text_cells: bool = False  # every cell is a str (or None): a CSV file
     open_chunks: Callable[[int], Iterator[list[Sequence[object]]]] | None = None
+    # chunks_of's own reader (a large CSV file): the chunks not wanted are counted, not split into cells.
+    open_chunks_of: Callable[[int, Callable[[int], bool]], Iterator[tuple[int, list | None]]] | None = None
 
     def rows(self) -> Iterator[Sequence[object]]:
         return self.open_rows()
@@ -106,6 +109,16 @@ class RowSource:
         rows = self.rows()
         while chunk := list(itertools.islice(rows, size)):
             yield chunk
+
+    def chunks_of(self, size: int, wanted: Callable[[int], bool]) -> Iterator[tuple[int, list | None]]:
+        """The chunks of ``chunks(size)`` as (number of rows, rows), the rows only of the chunks whose
+        index is ``wanted`` (None for the others, which a large CSV file only counts: a parse worker
+        wants every other chunk, and splitting the others into cells was a tenth of its work)."""
+        if self.open_chunks_of is not None:
+            yield from self.open_chunks_of(size, wanted)
+            return
+        for index, chunk in enumerate(self.chunks(size)):
+            yield len(chunk), chunk if wanted(index) else None
 
 
 def _decodes_strictly(path: str, encoding: str, *, skip: int = 0) -> bool:
@@ -211,11 +224,65 @@ def csv_source_from_path(path: str) -> RowSource:
             except csv.Error as error:
                 raise _csv_error(error, line=reader.line_num) from None
 
+    def open_chunks_of(size: int, wanted: Callable[[int], bool]) -> Iterator[tuple[int, list | None]]:
+        # One reader over the file for the chunks wanted; the others are counted line by line from
+        # the same file (the reader reads no line ahead of the record it returns), so that the
+        # reader's line numbers lack the lines counted: ``counted``.
+        with open(path, encoding=python_encoding, errors="strict", newline="") as handle:
+            reader = csv.reader(handle)
+            counted = 0
+            try:
+                next(reader, None)
+                for index in itertools.count():
+                    if wanted(index):
+                        chunk = list(itertools.islice(reader, size))
+                        if not chunk:
+                            return
+                        yield len(chunk), chunk
+                    else:
+                        count, lines = _count_records(handle, size, line=counted + reader.line_num)
+                        counted += lines
+                        if not count:
+                            return
+                        yield count, None
+            except csv.Error as error:
+                raise _csv_error(error, line=counted + reader.line_num) from None
+
     with open(path, encoding=python_encoding, errors="strict", newline="") as handle:
         header = _csv_header(csv.reader(handle))
     return RowSource(name=os.path.basename(path), header=header, open_rows=open_rows,
                      total_rows=max(_count_lines(path) - 1, 0), encoding=encoding,
-                     text_cells=True, open_chunks=open_chunks)  # fmt: skip
+                     text_cells=True, open_chunks=open_chunks, open_chunks_of=open_chunks_of)  # fmt: skip
+
+
+# A line whose quoted cells all close on it ("1,000.00"): one whole record, as for the csv module
+# (a cell that opens a quote at its start ends at the lone quote before a comma or the line's end).
+_CELL = r'(?:[^",\r\n]*|"(?:[^"]|"")*")'
+_WHOLE_QUOTED_LINE = re.compile(rf"{_CELL}(?:,{_CELL})*(?:\r\n|\n|\r)?").fullmatch
+
+
+def _count_records(handle, size: int, *, line: int) -> tuple[int, int]:
+    """Read up to ``size`` CSV records from ``handle`` (at the start of a record, ``line`` lines
+    read before it) without splitting them into cells: (records, lines read). A line without a
+    quote character is one whole record to the csv module, exactly (its line endings are the file's
+    lines, read with ``newline=""``); a record starting on a line with one is read by a csv.reader,
+    since a quoted cell may hold line breaks (and "1,000.00" is how some DMS write amounts)."""
+    count = lines = 0
+    if size <= 0:
+        return 0, 0
+    for text in handle:
+        lines += 1
+        if '"' in text and not _WHOLE_QUOTED_LINE(text):
+            record = csv.reader(itertools.chain([text], handle))
+            try:
+                next(record, None)
+            except csv.Error as error:
+                raise _csv_error(error, line=line + lines - 1 + record.line_num) from None
+            lines += record.line_num - 1
+        count += 1
+        if count == size:
+            break
+    return count, lines
 
 
 def _open_workbook(path: str):

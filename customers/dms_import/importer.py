@@ -318,14 +318,18 @@ class DmsImport(FingerprintPass):
         gc.disable()  # as _without_cyclic_gc: a worker only makes short-lived cells and rows
         if go is not None:
             go.wait()
+
+        def mine(chunk_index: int) -> bool:  # this worker's chunks; the others are only counted
+            return chunk_index % PARSE_WORKERS == number
+
         first = 2
         index = -1
         try:
-            for index, rows in enumerate(self.source.chunks(STAGE_CHUNK_ROWS)):
-                count = len(rows)
+            chunks = self.source.chunks_of(STAGE_CHUNK_ROWS, mine)
+            for index, (count, rows) in enumerate(chunks):  # noqa: B007 - the last index is read after the loop
                 chunk_first = first
                 first += count
-                if index % PARSE_WORKERS != number:
+                if rows is None:  # another worker's chunk: only counted
                     continue
                 numbers, rows = self._chunk_rows(chunk_first, rows, None)
                 payload, issues, rejected = b"", [], []
@@ -504,6 +508,10 @@ class DmsImport(FingerprintPass):
                 WHERE s.{key} IN (SELECT {key} FROM {self.stage_table} GROUP BY {key} HAVING count(*) > 1)
                 GROUP BY s.{key}
             """)  # fmt: skip
+            # Its few rows measured (1 ms): unmeasured, the planner guessed 1,250 of them and hashed
+            # the whole resolved file against it instead of it (542,000 repair orders: 81 MB, and
+            # the classify 1.40 s against 1.03 s, medians of 3 on a loaded machine).
+            cursor.execute(f"ANALYZE dms_repeat_{self.batch.pk}")
             foreign = (
                 "" if allowed_store_ids is None else "WHEN NOT (r0.store_id = ANY(%(allowed)s)) THEN 'foreign_store'"
             )
@@ -735,20 +743,38 @@ class DmsImport(FingerprintPass):
     def _touched_customer_ids(self, cursor) -> list[int]:
         """The customers whose segment facts this import may have changed: created / updated cards,
         the new and previous owners of created / updated vehicles, the owners of the vehicles (new and
-        previous) of created / updated repair orders."""
+        previous) of created / updated repair orders. For repair orders, and vehicles of which none
+        was updated, the same pass over the written rows reads the days they changed
+        (``outcome.written_days``): the volumes listener used to join the written repair orders to
+        the touched customers' vehicles again. A first import's 542,000 repair orders, both
+        statements before: 1.56 s; this one: 0.75 s (medians of 3, on a loaded machine)."""
         clean = f"dms_clean_{self.batch.pk}"
         if self.kind == ImportKind.CUSTOMERS:  # the cards the upsert wrote: created and updated
             return sorted(set(self.written_ids))
-        if self.kind == ImportKind.VEHICLES:
+        if self.kind == ImportKind.VEHICLES and self.outcome.updated:
+            # An updated vehicle's day before the import is its history's (the listener reads it).
             cursor.execute(f"SELECT customer_id FROM {clean} WHERE action IN ('+', '~') UNION "
                            f"SELECT previous_ref FROM {clean} WHERE action = '~'")  # fmt: skip
+            return sorted(row[0] for row in cursor.fetchall())
+        # One scan of the written rows hashed both ways at once (GROUPING SETS): a DISTINCT each
+        # from a materialised CTE of them took 1.03 s, two scans 0.93 s.
+        if self.kind == ImportKind.VEHICLES:  # created only: their owners and delivery days
+            cursor.execute(f"""
+                SELECT customer_id, delivery_date FROM {clean} WHERE action = '+'
+                GROUP BY GROUPING SETS ((customer_id), (delivery_date))
+            """)  # fmt: skip
         else:
             cursor.execute(f"""
-                SELECT DISTINCT v.customer_id FROM {VEHICLE_TABLE} v
-                WHERE v.id IN (SELECT vehicle_id FROM {clean} WHERE action IN ('+', '~')
-                               UNION SELECT previous_ref FROM {clean} WHERE action = '~')
+                SELECT v.customer_id, written.settle_date FROM (
+                    SELECT vehicle_id, settle_date FROM {clean} WHERE action IN ('+', '~')
+                    GROUP BY GROUPING SETS ((vehicle_id), (settle_date))
+                    UNION ALL
+                    SELECT previous_ref, NULL FROM {clean} WHERE action = '~'
+                ) written LEFT JOIN {VEHICLE_TABLE} v ON v.id = written.vehicle_id
             """)  # fmt: skip
-        return sorted(row[0] for row in cursor.fetchall())
+        rows = cursor.fetchall()
+        self.outcome.written_days = sorted({day for _customer_id, day in rows if day is not None})
+        return sorted({customer_id for customer_id, _day in rows if customer_id is not None})
 
     def _upsert(self, cursor, *, table: str, key: str, targets: dict[str, str], table_taken: bool, history) -> None:
         """Insert the created rows and update the changed ones, one statement each, with their

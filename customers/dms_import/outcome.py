@@ -86,6 +86,10 @@ class ImportOutcome:
     skipped_rows: int = 0  # rows not parsed because their fingerprint was unchanged
     parsed_rows: int = 0
     touched_customer_ids: list[int] = field(default_factory=list)  # whose segment facts may have changed
+    # The days (settle / delivery dates) the import changed, when it read them with the touched
+    # customers (repair orders; vehicles when none was updated): the volumes listener recounts
+    # them without joining the written rows again. None: the listener looks them up.
+    written_days: list | None = None
     bulk_loaded: list[str] = field(default_factory=list)  # tables whose indexes were built after the write
     # The rejected rows as read from the file while the database writes (see RejectedRowsReader).
     rejected_rows_reader: RejectedRowsReader | None = None

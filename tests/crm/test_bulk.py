@@ -178,3 +178,25 @@ def test_bulk_load_needs_a_transaction():
         bulk.bulk_load(cursor, "customers_vehicle", new_rows=10**6),
     ):
         pass
+
+
+def test_copy_rows_writes_the_values_as_given_in_order():
+    """COPY's text format: NULL for None, tabs, newlines, carriage returns and backslashes kept."""
+    from customers.models import ImportBatch, ImportIssue
+
+    batch = ImportBatch.objects.create(kind="customers", file_name="f.csv")
+    values = ["plain", "tab\there", "line\nbreak", "carriage\rreturn", "back\\slash \\N", "", "张伟"]
+    with connection.cursor() as cursor:
+        bulk.copy_rows(
+            cursor,
+            ImportIssue._meta.db_table,
+            ["batch_id", "row_number", "column", "value", "reason", "reason_params", "severity"],
+            [
+                (batch.pk, number, "", value, "r", '{"max": 3}' if number == 2 else None, "warning")
+                for number, value in enumerate(values, start=1)
+            ],
+        )
+        bulk.copy_rows(cursor, ImportIssue._meta.db_table, ["batch_id"], [])  # nothing to write: no COPY
+    issues = list(ImportIssue.objects.filter(batch=batch).order_by("id"))
+    assert [(issue.row_number, issue.value) for issue in issues] == list(enumerate(values, start=1))
+    assert [issue.reason_params for issue in issues] == [None, {"max": 3}, None, None, None, None, None]

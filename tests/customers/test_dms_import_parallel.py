@@ -4,6 +4,7 @@ order, the rejected-rows file and the written rows are exactly those of parsing 
 The rejected rows are read while the database writes (RejectedRowsReader); clean amounts skip the
 parser; and `import_dms` takes several files in one process."""
 
+import csv
 import datetime
 import io
 import multiprocessing
@@ -13,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
 
+from customers.dms import sources
 from customers.dms.sample import FILES, dms_sample_write
 from customers.dms.sources import CELL_CHARS_LIMIT
 from customers.dms_import import cells, importer
@@ -70,8 +72,11 @@ def _everything_imported(out_dir, *, one_command: bool = False) -> dict:
     return {"summaries": summaries, "issues": issues, "errors_files": errors_files, "rows": rows}
 
 
-def test_two_parse_workers_import_exactly_what_one_process_imports(tmp_path, monkeypatch):
+@pytest.mark.parametrize("streamed", [False, True], ids=["decoded-whole", "streamed"])
+def test_two_parse_workers_import_exactly_what_one_process_imports(tmp_path, monkeypatch, streamed):
     outcome = dms_sample_write(out_dir=tmp_path, customers=150, seed=5, today=TODAY, stores=["NJ01", "NJ02"], mess=True)
+    if streamed:  # read as a large file is: each worker counts the other's chunks without parsing them
+        monkeypatch.setattr(sources, "WHOLE_FILE_DECODE_LIMIT", 0)
     # Small chunks: each worker parses many, and planted rows fall into both workers' chunks.
     monkeypatch.setattr(importer, "STAGE_CHUNK_ROWS", 37)
     monkeypatch.setattr(importer, "PARALLEL_MINIMUM_ROWS", 10**9)
@@ -288,3 +293,46 @@ def test_a_column_with_a_few_odd_cells_parses_as_cell_by_cell(name):
         )
 
         assert (texts, list(keys), problems) == (expected_texts, list(expected_keys), expected_problems)
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
+def test_the_chunks_a_worker_only_counts_are_the_chunks_the_csv_module_reads(tmp_path, monkeypatch, newline):
+    """A streamed CSV file's chunks_of: each chunk's row count and, for the wanted ones, its rows are
+    exactly those of chunks(), whatever the quotes (line breaks inside quoted cells, a quote inside
+    an unquoted cell, doubled quotes), blank lines and line endings; an unreadable line is refused
+    with its line number by the worker whose chunk it is."""
+    monkeypatch.setattr(sources, "WHOLE_FILE_DECODE_LIMIT", 0)
+    cells = ["plain", '"quoted, comma"', '"two\nlines"', '"crlf\r\ninside"', 'mid"quote', '"a""b"', "", '"x"y', "张伟"]
+    lines = ["h1,h2,h3"]
+    for number in range(60):
+        lines.append(
+            "" if number % 13 == 5 else ",".join(cells[(number * 7 + offset) % len(cells)] for offset in (0, 1, 2))
+        )
+    path = tmp_path / "rows.csv"
+    path.write_bytes(newline.join(lines).encode() + newline.encode())
+    source = sources.source_from_path(str(path))
+    for size in (1, 4, 7):
+        expected = list(source.chunks(size))
+        for worker in (0, 1):
+            got = list(source.chunks_of(size, lambda index, worker=worker: index % 2 == worker))
+            assert [count for count, _rows in got] == [len(chunk) for chunk in expected]
+            assert [rows for index, (_count, rows) in enumerate(got) if index % 2 == worker] == expected[worker::2]
+            assert all(rows is None for index, (_count, rows) in enumerate(got) if index % 2 != worker)
+
+    # A cell over the csv module's field limit in the 45th data row (the third chunk of 20), refused with
+    # the file's line number (later than 42: quoted cells above it hold line breaks):
+    lines[45] = "x" * 30 + ",b,c"
+    path.write_bytes(newline.join(lines).encode() + newline.encode())
+    source = sources.source_from_path(str(path))
+    limit = csv.field_size_limit(20)
+    try:
+        with pytest.raises(sources.UnreadableFile) as whole:
+            list(source.chunks(20))
+        assert str(whole.value.message).startswith("Row ")
+        # Chunk 2 is worker 0's: it reads it and refuses the file there, at the same line (the other
+        # worker only counts its lines; the parent takes the chunks in order and stops at worker 0's).
+        with pytest.raises(sources.UnreadableFile) as owner:
+            list(source.chunks_of(20, lambda index: index % 2 == 0))
+        assert owner.value.message == whole.value.message
+    finally:
+        csv.field_size_limit(limit)

@@ -94,6 +94,39 @@ def test_a_re_import_moving_a_car_to_another_day_and_store_recounts_its_old_day_
     assert_kept_equals_recount()
 
 
+def test_the_days_an_import_reads_with_its_customers_are_those_the_listener_would_look_up(
+    imported, django_capture_on_commit_callbacks
+):
+    """The importer hands the days it wrote to the listeners (repair orders; vehicles when none was
+    updated); they are exactly the days the volumes listener looks up from the written rows."""
+    from customers.import_listeners import import_listener_register, import_listener_unregister
+    from customers.volumes import _days_of_import
+
+    events = []
+    import_listener_register("tests.days", events.append)
+    try:
+        write_csv(imported / "v3.csv", [vehicle_row(make_vin(4), "C002", 交车日期="2026-11-08")])
+        write_csv(imported / "r2.csv", [
+            repair_row("RO1", make_vin(1), 结算日期="2026-11-10", 结算金额="600"),  # updated: its day
+            repair_row("RO5", make_vin(4), 结算日期="2026-11-14"),
+            repair_row("RO6", make_vin(4), 结算日期=""),  # not settled yet
+        ])  # fmt: skip
+        write_csv(imported / "v4.csv", [vehicle_row(make_vin(2), "C001", 交车日期="2026-11-09")])
+        with django_capture_on_commit_callbacks(execute=True):
+            for kind, name in (("vehicles", "v3.csv"), ("repair_orders", "r2.csv"), ("vehicles", "v4.csv")):
+                run_import(kind, imported / name)
+    finally:
+        import_listener_unregister("tests.days")
+    created_vehicles, repair_orders, updated_vehicles = events
+    assert created_vehicles.days == (D(2026, 11, 8),)
+    assert repair_orders.days == (D(2026, 11, 10), D(2026, 11, 14))
+    assert updated_vehicles.days is None  # the day before is the history's: the listener reads it
+    for event in (created_vehicles, repair_orders):
+        looked_up = _days_of_import(kind=event.kind, batch_id=event.batch_id, customer_ids=list(event.customer_ids))
+        assert sorted(looked_up) == list(event.days)
+    assert_kept_equals_recount()
+
+
 def test_a_delivery_at_the_sales_desk_counts_on_its_day(imported, sales_a, store_a, django_capture_on_commit_callbacks):
     day = D(2026, 11, 3)
     with django_capture_on_commit_callbacks(execute=True):
