@@ -57,6 +57,26 @@ def test_no_page_scrolls_sideways(browser_page, live_server, busy_store, width):
     assert widths == {path: [width, width] for path in widths}
 
 
+def test_on_a_phone_a_long_name_in_english_does_not_widen_the_top_bar(
+    browser_page,
+    live_server,
+    manager_a,  # noqa: F811
+):
+    manager_a.first_name, manager_a.last_name = "Alexandra-Catherine", "Montgomery-Wellington"
+    manager_a.save(update_fields=["first_name", "last_name"])
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 900})
+    page.context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+    log_in(page, live_server, "manager_a", "pw-for-tests-1")
+
+    page.goto(f"{live_server.url}/followups/preview/")
+    page.wait_for_load_state("load")
+
+    assert page.locator("#language option[selected]").get_attribute("value") == "en"
+    assert page.evaluate(PAGE_WIDTH) == [390, 390]
+    assert page.locator(".user-menu button.link-button").bounding_box()["x"] + 10 < 390  # "Log out" on screen
+
+
 def test_on_a_phone_the_cards_vehicle_and_repair_rows_stack(browser_page, live_server, busy_store):  # noqa: F811
     page = browser_page
     page.set_viewport_size({"width": 390, "height": 900})
