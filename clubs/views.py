@@ -44,10 +44,14 @@ LEDGER_PAGE_SIZE = 20
 def member_list(request: HttpRequest) -> HttpResponse:
     stores = selectors.club_stores_for_user(request.user)
     form = MemberFilterForm(request.GET, stores=stores)
-    queryset = selectors.member_list_for_user(user=request.user, **form.filters())
+    members = selectors.member_list_page_for_user(user=request.user, **form.filters())
     # A store has tens of thousands of members, a group a million: counted exactly up to a cap,
-    # estimated past it (a full count of every member took longer than the rest of the page).
-    page = CappedCountPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    # estimated past it (a full count of every member took longer than the rest of the page); the
+    # count and the estimate read the members without the rows' subqueries (MemberListPage).
+    counted = CappedCountPaginator(members.to_count, PAGE_SIZE)
+    paginator = CappedCountPaginator(members.rows, PAGE_SIZE)
+    paginator.count, paginator.count_is_estimate = counted.count, counted.count_is_estimate
+    page = paginator.get_page(request.GET.get("page"))
     page.object_list = _list_rows(page.object_list)
     context = {
         "form": form,
