@@ -34,6 +34,13 @@ def expiring_points_expression(*, day: datetime.date) -> RawSQL:
     return RawSQL(sql, [day] * sql.count("%s"), output_field=IntegerField())
 
 
+#: What a row of the members list shows (templates/clubs/member_list.html), besides its annotations.
+MEMBER_ROW_FIELDS = (
+    "customer_id", "store_id", "card_no", "tier", "points_balance", "wallet_balance", "joined_on",
+    "customer__name", "customer__customer_no",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class MemberListPage:
     """The members list's rows (annotated, ordered) and the same members to count: without the
@@ -59,13 +66,21 @@ def member_list_for_user(
 ) -> QuerySet[Membership]:
     """The members of the user's stores, narrowed by the list's search and filters, each with its
     tier rule's labour discount and its points expiring in the 30 days after ``today``."""
-    return member_list_page_for_user(
+    return _member_list(
         user=user, search=search, tier=tier, store_id=store_id, balance_min=balance_min,
         balance_max=balance_max, expiring_only=expiring_only, sort=sort, today=today,
     ).rows  # fmt: skip
 
 
-def member_list_page_for_user(
+def member_list_page_for_user(**filters) -> MemberListPage:
+    """The members list's page (clubs/views.py): member_list_for_user's rows with only the columns a
+    row shows (not each card's 43 columns and its store), and the same members to count."""
+    members = _member_list(**filters)
+    rows = members.rows.select_related(None).select_related("customer").only(*MEMBER_ROW_FIELDS)
+    return MemberListPage(rows=rows, to_count=members.to_count)
+
+
+def _member_list(
     *,
     user,
     search: str = "",
@@ -77,7 +92,7 @@ def member_list_page_for_user(
     sort: str = "card",
     today: datetime.date | None = None,
 ) -> MemberListPage:
-    """member_list_for_user's rows, and the same members to count (MemberListPage)."""
+    """The rows and the members to count of the list's search and filters."""
     today = today or timezone.localdate()
     queryset = membership_queryset_for_user(user)
     search = unicodedata.normalize("NFKC", search or "").strip()
