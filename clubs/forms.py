@@ -10,12 +10,16 @@ from django.utils.translation import gettext_lazy as _
 from clubs.choices import Tier
 from clubs.models import StoreClub, TierRule
 from clubs.selectors import MEMBER_SORTS
+from crm.form_renderer import FAST_FORM_RENDERER
 
 TOKEN_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 
 
 class MemberFilterForm(forms.Form):
     """The members list's search and filters (GET); an invalid filter is reported and left out."""
+
+    # Its widgets written in Python, the same HTML (crm/form_renderer.py).
+    default_renderer = FAST_FORM_RENDERER
 
     q = forms.CharField(label=_("Search"), max_length=100, required=False)
     tier = forms.TypedChoiceField(

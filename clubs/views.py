@@ -29,6 +29,7 @@ from clubs.forms import (
 from clubs.models import StoreClub, TierRule
 from crm.api.pagination import CappedCountPaginator
 from crm.exceptions import ApplicationError
+from crm.row_urls import pk_url
 from crm.scoping import stores_for_user
 
 PAGE_SIZE = 25
@@ -43,10 +44,15 @@ LEDGER_PAGE_SIZE = 20
 def member_list(request: HttpRequest) -> HttpResponse:
     stores = selectors.club_stores_for_user(request.user)
     form = MemberFilterForm(request.GET, stores=stores)
-    queryset = selectors.member_list_for_user(user=request.user, **form.filters())
+    members = selectors.member_list_page_for_user(user=request.user, **form.filters())
     # A store has tens of thousands of members, a group a million: counted exactly up to a cap,
-    # estimated past it (a full count of every member took longer than the rest of the page).
-    page = CappedCountPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    # estimated past it (a full count of every member took longer than the rest of the page); the
+    # count and the estimate read the members without the rows' subqueries (MemberListPage).
+    counted = CappedCountPaginator(members.to_count, PAGE_SIZE)
+    paginator = CappedCountPaginator(members.rows, PAGE_SIZE)
+    paginator.count, paginator.count_is_estimate = counted.count, counted.count_is_estimate
+    page = paginator.get_page(request.GET.get("page"))
+    page.object_list = _list_rows(page.object_list)
     context = {
         "form": form,
         "page": page,
@@ -55,6 +61,17 @@ def member_list(request: HttpRequest) -> HttpResponse:
         "can_start": request.user.has_perm("clubs.start_club"),
     }
     return render(request, "clubs/member_list.html", context)
+
+
+def _list_rows(members) -> list:
+    """The page's members with their link and tier in words, worked out once for the page (a
+    reverse and a ``get_tier_display`` a row, which rebuilt the tiers' choices each time)."""
+    members = list(members)
+    member_url, tiers = pk_url("clubs:member"), dict(Tier.choices)
+    for member in members:
+        member.url = member_url(member.pk)
+        member.tier_label = str(tiers.get(member.tier, member.tier))
+    return members
 
 
 # --- a member's page and the desk ---------------------------------------------------------------

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from complaints import exports, selectors, services
-from complaints.choices import Channel, Origin, Status
+from complaints.choices import Channel, Department, Origin, Severity, Status
 from complaints.forms import (
     ActionForm,
     AttachmentForm,
@@ -24,6 +24,7 @@ from complaints.forms import (
 )
 from complaints.selectors import DashboardPeriod
 from crm.exceptions import ApplicationError
+from crm.row_urls import pk_url
 from crm.scoping import stores_for_user
 from customers.exports import ExportNeedsApproval
 from customers.forms import ExportRequestForm
@@ -56,6 +57,7 @@ def complaint_list(request: HttpRequest) -> HttpResponse:
         now=now,
     )
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = _list_rows(page.object_list)
     context = {
         "page": page,
         "search": search,
@@ -69,6 +71,19 @@ def complaint_list(request: HttpRequest) -> HttpResponse:
     }
     context["query_string"].pop("page", None)
     return render(request, "complaints/complaint_list.html", context)
+
+
+def _list_rows(complaints) -> list:
+    """The list's rows with their link, department and severity in words, worked out once for the
+    page (a reverse and two ``get_FOO_display`` a row, each of which rebuilt its choices)."""
+    complaints = list(complaints)
+    detail_url = pk_url("complaints:detail")
+    departments, severities = dict(Department.choices), dict(Severity.choices)
+    for complaint in complaints:
+        complaint.detail_url = detail_url(complaint.pk)
+        complaint.department_label = str(departments.get(complaint.department, complaint.department))
+        complaint.severity_label = str(severities.get(complaint.severity, complaint.severity))
+    return complaints
 
 
 def _prefill(request: HttpRequest) -> dict:

@@ -13,10 +13,12 @@ This module is imported by the apps' ``apps.py``: it must not import models.
 """
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from django.apps import apps
-from django.urls import NoReverseMatch, reverse
+from django.conf import settings
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.utils.translation import get_language
 
 # Entries in the bar itself; with the brand, the search box and the user menu they fit one row at a
 # desk (1,366 px).
@@ -33,7 +35,22 @@ class NavigationItem:
 
 
 def navigation_for(user, current_path: str) -> list[NavigationItem]:
-    role = user.role
+    urlconf = get_urlconf() or settings.ROOT_URLCONF
+    entries = _role_entries(user.role, get_language(), get_script_prefix(), urlconf)
+    active_url = current_entry_url(current_path, [url for url, _label, _more in entries])
+    in_bar = [url for url, _label, more in entries if not more][:TOP_BAR_ITEMS]
+    return [
+        NavigationItem(url=url, label=label, is_active=url == active_url, in_more_menu=url not in in_bar)
+        for url, label, _more in entries
+    ]
+
+
+@lru_cache(maxsize=128)
+def _role_entries(role, language, script_prefix, urlconf) -> tuple[tuple[str, str, bool], ...]:
+    """A role's entries as (URL, label, under "More"), in registry order: the same for every request
+    of the role in one language (a dozen reverses and translations each page, worked out once per
+    process). The URLs depend on the script prefix and the URL conf, which are part of the key as
+    the language is."""
     entries = []
     for app_config in apps.get_app_configs():
         for url_name, label, roles, *placement in getattr(app_config, "navigation", []):
@@ -44,12 +61,7 @@ def navigation_for(user, current_path: str) -> list[NavigationItem]:
             except NoReverseMatch:
                 continue
             entries.append((url, str(label), placement == [MORE]))
-    active_url = current_entry_url(current_path, [url for url, _label, _more in entries])
-    in_bar = [url for url, _label, more in entries if not more][:TOP_BAR_ITEMS]
-    return [
-        NavigationItem(url=url, label=label, is_active=url == active_url, in_more_menu=url not in in_bar)
-        for url, label, _more in entries
-    ]
+    return tuple(entries)
 
 
 def current_entry_url(current_path: str, urls: list[str]) -> str | None:

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from crm.form_renderer import FAST_FORM_RENDERER
 from crm.models import User
 from crm.scoping import stores_for_user
 from customers.choices import AppointmentPurpose
@@ -55,6 +56,9 @@ class AppointmentBookForm(forms.Form):
 class BoardFilterForm(forms.Form):
     """The arrivals board's day, store, advisor and search."""
 
+    # Its widgets written in Python, the same HTML (crm/form_renderer.py).
+    default_renderer = FAST_FORM_RENDERER
+
     store = forms.ModelChoiceField(label=_("Store"), queryset=None, required=False, empty_label=None)
     date = forms.DateField(label=_("Date"), widget=DATE_INPUT, required=False)
     advisor = AdvisorChoiceField(
@@ -94,6 +98,9 @@ class BoardFilterForm(forms.Form):
 
 class WalkInForm(forms.Form):
     """A customer who came without a booking, found by plate number or customer number."""
+
+    # Its widgets written in Python, the same HTML (crm/form_renderer.py).
+    default_renderer = FAST_FORM_RENDERER
 
     lookup = forms.CharField(label=_("Plate or customer no."), max_length=40)
     purpose = forms.ChoiceField(label=_("Purpose"), choices=AppointmentPurpose.choices)

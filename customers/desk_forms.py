@@ -6,6 +6,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.form_renderer import FAST_FORM_RENDERER
 from crm.scoping import stores_for_user
 from crm.widgets import ListSelect
 from customers.choices import DeliverySource
@@ -19,6 +20,9 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 class CustomerCreateForm(forms.ModelForm):
     """A new card's static data. The mobile is checked as the DMS import checks it."""
+
+    # Its widgets written in Python, the same HTML (crm/form_renderer.py).
+    default_renderer = FAST_FORM_RENDERER
 
     store = forms.ModelChoiceField(label=_("Store"), queryset=None, empty_label=None, widget=ListSelect)
     duplicates_confirmed = forms.BooleanField(
@@ -91,6 +95,9 @@ class VehicleCreateForm(forms.ModelForm):
     """A vehicle's data. The VIN's 17 characters and check digit are checked here, with a message
     that says what is wrong."""
 
+    # Its widgets written in Python, the same HTML (crm/form_renderer.py).
+    default_renderer = FAST_FORM_RENDERER
+
     class Meta:
         model = Vehicle
         fields = [name for name in VEHICLE_CREATE_FIELDS if name != "sales_consultant"]
@@ -155,6 +162,9 @@ CONSENT_CHOICES = [("", _("Not asked")), ("yes", _("Agrees")), ("no", _("Refuses
 class DeliveryForm(forms.Form):
     """The delivery's own fields; the buyer is a card chosen by search (``customer``) or a new one
     (CustomerCreateForm), the car a VehicleCreateForm."""
+
+    # Its widgets written in Python, the same HTML (crm/form_renderer.py).
+    default_renderer = FAST_FORM_RENDERER
 
     customer = forms.IntegerField(required=False, widget=forms.HiddenInput)
     # The store's staff: ListSelect reads and writes them once (crm/widgets.py).

@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from crm.calendar import add_months
+from crm.form_renderer import FAST_FORM_RENDERER
 from crm.scoping import stores_for_user, visible_store_ids
 from customers.choices import ConsentPurpose, ConsentSource, CustomerState, NoteKind
 from customers.list_filters import customer_list_filters
@@ -95,6 +96,9 @@ class CustomerListForm(forms.Form):
     """The customer list's filters and order (GET): a value that is not one of the choices (a store
     outside the user's) is a message and the unfiltered list, never an error page."""
 
+    # Its widgets written in Python, the same HTML (crm/form_renderer.py).
+    default_renderer = FAST_FORM_RENDERER
+
     ORDERS = (
         ("customer_no", _("Customer no.")),
         ("name", _("Name (pinyin)")),
@@ -153,6 +157,9 @@ class ExportRequestForm(forms.Form):
 
 
 class PhoneLookupForm(forms.Form):
+    # Its widgets written in Python, the same HTML (crm/form_renderer.py).
+    default_renderer = FAST_FORM_RENDERER
+
     phone = forms.CharField(label=_("Caller's number"), max_length=30)
 
 

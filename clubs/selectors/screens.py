@@ -34,6 +34,24 @@ def expiring_points_expression(*, day: datetime.date) -> RawSQL:
     return RawSQL(sql, [day] * sql.count("%s"), output_field=IntegerField())
 
 
+#: What a row of the members list shows (templates/clubs/member_list.html), besides its annotations.
+MEMBER_ROW_FIELDS = (
+    "customer_id", "store_id", "card_no", "tier", "points_balance", "wallet_balance", "joined_on",
+    "customer__name", "customer__customer_no",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MemberListPage:
+    """The members list's rows (annotated, ordered) and the same members to count: without the
+    per-row subqueries and joins, which only made the count's plan and the estimate's EXPLAIN
+    past the cap dearer (7–10 ms on a million members, 1.4 ms without), in the same order, which
+    is what the estimate's plan rests on (the same estimates on the bench's stores and group)."""
+
+    rows: QuerySet[Membership]
+    to_count: QuerySet[Membership]
+
+
 def member_list_for_user(
     *,
     user,
@@ -48,13 +66,35 @@ def member_list_for_user(
 ) -> QuerySet[Membership]:
     """The members of the user's stores, narrowed by the list's search and filters, each with its
     tier rule's labour discount and its points expiring in the 30 days after ``today``."""
+    return _member_list(
+        user=user, search=search, tier=tier, store_id=store_id, balance_min=balance_min,
+        balance_max=balance_max, expiring_only=expiring_only, sort=sort, today=today,
+    ).rows  # fmt: skip
+
+
+def member_list_page_for_user(**filters) -> MemberListPage:
+    """The members list's page (clubs/views.py): member_list_for_user's rows with only the columns a
+    row shows (not each card's 43 columns and its store), and the same members to count."""
+    members = _member_list(**filters)
+    rows = members.rows.select_related(None).select_related("customer").only(*MEMBER_ROW_FIELDS)
+    return MemberListPage(rows=rows, to_count=members.to_count)
+
+
+def _member_list(
+    *,
+    user,
+    search: str = "",
+    tier: int | None = None,
+    store_id: int | None = None,
+    balance_min: int | None = None,
+    balance_max: int | None = None,
+    expiring_only: bool = False,
+    sort: str = "card",
+    today: datetime.date | None = None,
+) -> MemberListPage:
+    """The rows and the members to count of the list's search and filters."""
     today = today or timezone.localdate()
-    queryset = membership_queryset_for_user(user).annotate(
-        labour_discount=Subquery(
-            TierRule.objects.filter(store_id=OuterRef("store_id"), tier=OuterRef("tier")).values("labour_discount")[:1]
-        ),
-        points_expiring=expiring_points_expression(day=today),
-    )
+    queryset = membership_queryset_for_user(user)
     search = unicodedata.normalize("NFKC", search or "").strip()
     if search:
         found = customer_search_sql(search)
@@ -73,6 +113,13 @@ def member_list_for_user(
         queryset = queryset.filter(points_balance__gte=balance_min)
     if balance_max is not None:
         queryset = queryset.filter(points_balance__lte=balance_max)
+    order = MEMBER_SORTS.get(sort, MEMBER_SORTS["card"])
+    rows = queryset.annotate(
+        labour_discount=Subquery(
+            TierRule.objects.filter(store_id=OuterRef("store_id"), tier=OuterRef("tier")).values("labour_discount")[:1]
+        ),
+        points_expiring=expiring_points_expression(day=today),
+    )
     if expiring_only:
         # The lots expiring in the window first (an index look-up), then what is left of them.
         lots_expiring = PointsEntry.objects.filter(
@@ -80,8 +127,9 @@ def member_list_for_user(
             expires_on__gt=today,
             expires_on__lte=today + datetime.timedelta(days=EXPIRING_DAYS),
         )
-        queryset = queryset.filter(Exists(lots_expiring), points_expiring__gt=0)
-    return queryset.order_by(*MEMBER_SORTS.get(sort, MEMBER_SORTS["card"]))
+        rows = rows.filter(Exists(lots_expiring), points_expiring__gt=0)
+        return MemberListPage(rows=rows.order_by(*order), to_count=rows.order_by(*order))
+    return MemberListPage(rows=rows.order_by(*order), to_count=queryset.select_related(None).order_by(*order))
 
 
 def member_get_for_user(*, user, pk: int) -> Membership:

@@ -20,6 +20,13 @@ from customers.selectors import customers_hidden_from
 # How far ahead a full slot's refusal looks for free places to offer instead.
 NEXT_FREE_SEARCH_DAYS = 14
 LIST_RELATED = ("store", "customer", "vehicle", "advisor", "checked_in_by")
+#: What a row of the arrivals board shows (templates/customers/partials/arrival_row.html): not the
+#: whole card, car and advisor of each of up to 100 rows (a card alone has 43 columns).
+BOARD_FIELDS = (
+    "store_id", "customer_id", "vehicle_id", "advisor_id", "date", "slot", "purpose", "source", "status", "is_vip",
+    "is_over_capacity", "checked_in_at", "created_at", "customer__name", "vehicle__plate_no", "vehicle__vin",
+    "advisor__first_name", "advisor__last_name", "advisor__username",
+)  # fmt: skip
 
 
 def appointment_settings_for(*, store: Store) -> AppointmentSettings:
@@ -178,7 +185,11 @@ def arrivals_board(
             | Q(customer__customer_no__iexact=search)
             | Q(vehicle__plate_no__icontains=search)
         )
-    return queryset.select_related(*LIST_RELATED).order_by("slot", "-is_vip", "created_at", "id")
+    return (
+        queryset.select_related("customer", "vehicle", "advisor")
+        .only(*BOARD_FIELDS)
+        .order_by("slot", "-is_vip", "created_at", "id")
+    )
 
 
 def customer_appointments(*, customer: Customer, limit: int = 20) -> list[Appointment]:
