@@ -1,6 +1,9 @@
 import re
 
 from django import forms
+from django.forms.boundfield import BoundField, BoundWidget
+from django.utils.functional import cached_property
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from customers.appointment_forms import AppointmentBookForm
@@ -12,8 +15,62 @@ from followups.questionnaires import QuestionType, choices_split, questions_of
 
 SATISFACTION_CHOICES = [("", _("Not asked")), *[(str(score), str(score)) for score in range(5, 0, -1)]]
 
+# The HTML of a blank form's fields, per form class, field and language: {key: HTML or subwidgets}.
+_BLANK_FIELDS_HTML: dict[tuple, object] = {}
+
+
+class _RenderedOnceWidget(BoundWidget):
+    """A subwidget (one radio button) of a blank form whose tag is rendered once, then kept."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tags = {}
+
+    def tag(self, wrap_label=False):
+        if wrap_label not in self.tags:
+            self.tags[wrap_label] = super().tag(wrap_label)
+        return self.tags[wrap_label]
+
+
+class BlankRenderedOnceBoundField(BoundField):
+    """A field of a form rendered blank (not bound, no initial values) on every "save and next call":
+    its HTML is the same every time in a language, so it is rendered once per language and kept
+    (Django renders each widget, and each radio button, through its widget templates). A bound form
+    (a refused save coming back with its values and errors), one with initial values, or a field
+    changed on the form instance is rendered as usual. For forms whose fields' choices, attributes
+    and initial values are fixed in the class."""
+
+    def _blank_key(self, part: str) -> tuple | None:
+        form = self.form
+        if form.is_bound or form.initial or self.field.initial is not form.base_fields[self.name].initial:
+            return None
+        return (type(form), form.prefix, form.auto_id, self.name, part, get_language())
+
+    def as_widget(self, widget=None, attrs=None, only_initial=False):
+        key = None if widget or attrs or only_initial else self._blank_key("widget")
+        if key is None:
+            return super().as_widget(widget, attrs, only_initial)
+        if key not in _BLANK_FIELDS_HTML:
+            _BLANK_FIELDS_HTML[key] = super().as_widget()
+        return _BLANK_FIELDS_HTML[key]
+
+    @cached_property
+    def subwidgets(self):
+        key = self._blank_key("subwidgets")
+        if key is None:
+            return BoundField.subwidgets.func(self)
+        if key not in _BLANK_FIELDS_HTML:
+            _BLANK_FIELDS_HTML[key] = [
+                _RenderedOnceWidget(widget.parent_widget, widget.data, widget.renderer)
+                for widget in BoundField.subwidgets.func(self)
+            ]
+        return _BLANK_FIELDS_HTML[key]
+
 
 class OutcomeForm(forms.Form):
+    # Blank after every saved call: its fields' HTML is rendered once per language (fixed choices).
+    bound_field_class = BlankRenderedOnceBoundField
+
     outcome = forms.ChoiceField(label=_("Outcome"), choices=CallOutcome.choices, widget=forms.RadioSelect)
     satisfaction = forms.TypedChoiceField(
         label=_("Satisfaction (1–5)"), choices=SATISFACTION_CHOICES, coerce=int, empty_value=None, required=False
