@@ -114,6 +114,11 @@ def _booking_context(
     booking_form = booking_form or CallBookingForm(customer=customer, tasks=tasks)
     vehicle_field = booking_form.fields["vehicle"]
     vehicle_field.choices = [(vehicle.pk, vehicle_field.label_from_instance(vehicle)) for vehicle in vehicles]
+    # The store's advisors read once, in one plain statement with only what their labels show (the
+    # field would read its queryset through a server-side cursor, DECLARE then FETCH, at every
+    # rendering); what is posted is still checked against the queryset.
+    advisor_field = booking_form.fields["advisor"]
+    advisor_field.show(list(advisor_field.queryset.only("pk", "username", "first_name", "last_name")))
     day, calendar = _booking_day(booking_form)
     if not booking_form.is_bound:
         booking_form.initial["date"] = day
