@@ -159,7 +159,7 @@ def _call_context(
             alerts=customer_alerts(user=request.user, customer=customer),
             masked_phone=phone_for_user(request.user, customer.mobile or customer.landline),
             vehicles=vehicles[:5],
-            history=selectors.call_history(customer_id=customer.pk, limit=5),
+            history=selectors.call_panel_history(customer_id=customer.pk, limit=5),
             items=[
                 {
                     "task": task,
