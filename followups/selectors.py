@@ -255,6 +255,31 @@ def _compiled_at(key: tuple, now: datetime.datetime, build) -> tuple[str, list]:
     return sql, [times[slots[position]] if position in slots else param for position, param in enumerate(params)]
 
 
+def queue_current_call_customer(*, user, now: datetime.datetime) -> int | None:
+    """The customer of the agent's live queue call (a claim younger than CLAIM_LAPSE, of today's
+    queue: not a call opened from My tasks), if any; compiled once per agent (``_compiled_at``)."""
+
+    def build(at: datetime.datetime) -> QuerySet:
+        return (
+            FollowupTask.objects.filter(
+                claimed_by=user,
+                status=TaskStatus.OPEN,
+                channel=Channel.PHONE,
+                claimed_at__gte=at - CLAIM_LAPSE,
+                work_date__lte=timezone.localdate(at),
+                assignee__isnull=True,  # a call opened from My tasks is not the queue's
+            )
+            .values_list("customer_id", flat=True)
+            .order_by("pk")[:1]
+        )
+
+    sql, params = _compiled_at(("current", user.pk), now, build)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def _user_key(user) -> tuple:
     """What of the user the queue's statements depend on, besides the time."""
     return (user.pk, user.is_superuser, tuple(visible_store_ids(user) or ()), visible_store_ids(user) is None)

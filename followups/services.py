@@ -50,6 +50,7 @@ from followups.selectors import (
     CLAIM_LAPSE,
     QUEUE_ORDER,
     queue_claimable,
+    queue_current_call_customer,
     queue_open_store_ids,
     sms_allowed_sql,
 )
@@ -258,32 +259,24 @@ def _claimable_sql(*, user, now: datetime.datetime, store_ids: list[int]) -> tup
     return sql, [times.get((type(param), param), param) for param in params]
 
 
-def task_claim_next(*, user, now: datetime.datetime | None = None) -> list[FollowupTask]:
+def task_claim_next(
+    *, user, now: datetime.datetime | None = None, stores: Iterable[Store] | None = None
+) -> list[FollowupTask]:
     """Claim the next call for ``user``: every callable task of the first callable customer of the
     queue's list (``selectors.queue_claimable``, in the list's order ``selectors.QUEUE_ORDER``),
     atomically.
 
     Returns the agent's current call if the agent already holds one. Two agents never get the same
     task (``FOR UPDATE SKIP LOCKED``) nor the same customer (a transaction-scoped advisory lock on the
-    customer). Empty when nothing is callable now.
+    customer). Empty when nothing is callable now. ``stores``: the user's active stores when the
+    caller has them (``crm.scoping.stores_for_user``, the same stores as ``_agent_stores``): the
+    queue page's figures sent with the next call use them too, so they are read once.
     """
     now = now or timezone.now()
-    today = timezone.localdate(now)
-    current = (
-        FollowupTask.objects.filter(
-            claimed_by=user,
-            status=TaskStatus.OPEN,
-            channel=Channel.PHONE,
-            claimed_at__gte=now - CLAIM_LAPSE,
-            work_date__lte=today,
-            assignee__isnull=True,  # a call opened from My tasks is not the queue's
-        )
-        .values_list("customer_id", flat=True)
-        .first()
-    )
+    current = queue_current_call_customer(user=user, now=now)
     if current is not None:
         return task_current_call(user=user, customer_id=current, now=now)
-    stores = queue_open_store_ids(_agent_stores(user), now)
+    stores = queue_open_store_ids(_agent_stores(user) if stores is None else stores, now)
     if not stores:
         return []
     # The pick walks the claimable tasks in QUEUE_ORDER, the UPDATE takes the customer's of them.
@@ -651,6 +644,7 @@ def call_outcome_record(
     callback_at: datetime.datetime | None = None,
     now: datetime.datetime | None = None,
     booking: CallBooking | None = None,
+    stores: Iterable[Store] | None = None,
 ) -> CallOutcomeRecorded:
     """The call page's "save": record the call's outcome for the agent's claimed tasks of the
     customer (``call_record_outcome``, one transaction), then claim the agent's next call. Raises
@@ -659,7 +653,8 @@ def call_outcome_record(
 
     Outcome ``booked`` books ``booking`` (``appointment_book``, source ``call``, reference
     ``followuptask:<id>``) and records the call as reached in the same transaction: a full slot or a
-    day off refuses both, with the message naming the next free slots."""
+    day off refuses both, with the message naming the next free slots. ``stores``: the user's active
+    stores for the next claim (``task_claim_next``), when the caller has them."""
     appointment = None
     if outcome == CallOutcome.BOOKED:
         if booking is None:
@@ -688,7 +683,7 @@ def call_outcome_record(
     return CallOutcomeRecorded(
         tasks=tasks,
         is_dissatisfied=dissatisfied,
-        next_tasks=[] if is_assigned else task_claim_next(user=user, now=now),
+        next_tasks=[] if is_assigned else task_claim_next(user=user, now=now, stores=stores),
         is_assigned=is_assigned,
         result_reference=f"callattempt:{first_attempt.pk}" if first_attempt else "",
         appointment=appointment,

@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -209,12 +210,13 @@ class _OneAggregatePaginator(Paginator):
         return self._get_page(rows, number, self)
 
 
-def _queue_context(request: HttpRequest, query: QueryDict) -> dict:
-    """The queue page's figures and list for its query (``q``, ``page``)."""
+def _queue_context(request: HttpRequest, query: QueryDict, *, stores=None) -> dict:
+    """The queue page's figures and list for its query (``q``, ``page``); ``stores``: the user's
+    stores when already read (``_user_stores``)."""
     now = timezone.now()
     today = timezone.localdate(now)
     search = query.get("q", "").strip()[:100]
-    stores = list(stores_for_user(request.user))
+    stores = list(stores_for_user(request.user) if stores is None else stores)
 
     def page_rows(number: int) -> list[dict]:
         return selectors.queue_page(
@@ -249,7 +251,14 @@ def queue(request: HttpRequest) -> HttpResponse:
     return render(request, "followups/queue.html", context)
 
 
-def _queue_page_figures(request: HttpRequest) -> dict | None:
+def _user_stores(request: HttpRequest) -> SimpleLazyObject:
+    """The user's active stores, read when first used: by the claim of the next call
+    (``services.task_claim_next``) and then by the queue page's figures sent with it, once for both
+    (a call of My tasks, which claims nothing, from another page does not read them at all)."""
+    return SimpleLazyObject(lambda: list(stores_for_user(request.user)))
+
+
+def _queue_page_figures(request: HttpRequest, stores=None) -> dict | None:
     """The figures and list of the queue page a panel's request was sent from (htmx names the page:
     ``HX-Current-URL``), with that page's search and page number; None for a request from any other
     page (the call page of My tasks, say) or from an agent's page without htmx."""
@@ -264,19 +273,20 @@ def _queue_page_figures(request: HttpRequest) -> dict | None:
     page_request = copy.copy(request)
     page_request.GET = query
     return {
-        **_queue_context(request, query),
+        **_queue_context(request, query, stores=stores),
         "request": page_request,
         "queue_url": f"{url.path}?{url.query}" if url.query else url.path,
     }
 
 
-def _queue_changed_panel(request: HttpRequest, tasks: list, **kwargs) -> HttpResponse:
+def _queue_changed_panel(request: HttpRequest, tasks: list, *, stores=None, **kwargs) -> HttpResponse:
     """The call panel after a claim, an outcome or a call put back, which change the queue's figures
     and list. Sent from the queue page, the response carries them too, swapped in out of band
     (templates/followups/_queue_oob.html): one request per "save and next call", not a second one
     for the figures. From another page, ``queue-changed`` tells a queue page listening to refresh
-    itself (templates/followups/_queue_figures.html)."""
-    queue = _queue_page_figures(request)
+    itself (templates/followups/_queue_figures.html). ``stores``: the user's stores when the view
+    has them (``_user_stores``)."""
+    queue = _queue_page_figures(request, stores)
     extra = {**kwargs.pop("extra", {}), "queue": queue}
     response = _call_panel(request, tasks, extra=extra, **kwargs)
     return response if queue else trigger_client_event(response, "queue-changed")
@@ -286,14 +296,15 @@ def _queue_changed_panel(request: HttpRequest, tasks: list, **kwargs) -> HttpRes
 @permission_required("followups.work_call_queue", raise_exception=True)
 @require_POST
 def queue_next(request: HttpRequest) -> HttpResponse:
-    tasks = services.task_claim_next(user=request.user)
+    stores = _user_stores(request)
+    tasks = services.task_claim_next(user=request.user, stores=stores)
     if not tasks:
         if request.htmx:
-            return _queue_changed_panel(request, [], extra={"nothing": True})
+            return _queue_changed_panel(request, [], stores=stores, extra={"nothing": True})
         messages.info(request, _("Nothing is callable now."))
         return redirect("followups:queue")
     if request.htmx:
-        return _queue_changed_panel(request, tasks)
+        return _queue_changed_panel(request, tasks, stores=stores)
     return redirect("followups:call", customer_id=tasks[0].customer_id)
 
 
@@ -363,6 +374,7 @@ def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
     if not form.is_valid():
         tasks = tasks or services.task_current_call(user=request.user, customer_id=customer_id)
         return _call_panel(request, tasks, form=form, booking_form=booking_form)
+    stores = _user_stores(request)
     try:
         recorded = services.call_outcome_record(
             user=request.user,
@@ -374,6 +386,7 @@ def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
             notes=form.cleaned_data["notes"],
             callback_at=form.cleaned_data["callback_at"],
             booking=booking,
+            stores=stores,
         )
     except ApplicationError as error:
         form.add_error(None, error.message)
@@ -390,7 +403,7 @@ def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
     }
     next_tasks = recorded.next_tasks
     if request.htmx:
-        return _queue_changed_panel(request, next_tasks, saved=saved)
+        return _queue_changed_panel(request, next_tasks, stores=stores, saved=saved)
     messages.success(request, _("Outcome saved."))
     if recorded.appointment is not None:
         messages.success(request, _booked_message(recorded.appointment))

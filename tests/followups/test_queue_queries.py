@@ -38,8 +38,9 @@ CLAIM = 7
 # to the reports' per-day figures (followups/report_figures.py: one statement)
 RECORD = 8
 # The queue page's figures and list sent with the panel out of band (a request from that page): the
-# user's stores, the list's page with its count, the page's names, the figures.
-QUEUE_FIGURES = 4
+# list's page with its count, the page's names, the figures; the user's stores are those the claim
+# read (views._user_stores: once for both).
+QUEUE_FIGURES = 3
 
 
 @pytest.fixture
