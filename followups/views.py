@@ -42,6 +42,7 @@ from followups.questionnaire_scores import questionnaire_factor_scores
 from followups.questionnaires import panel_questions
 
 PAGE_SIZE = 25
+_CARD_URL_SENTINEL = 987654321987  # a card ID in a reversed URL, replaced by each row's
 CALL_PERMISSIONS = ("followups.work_call_queue", "followups.work_own_tasks")
 
 
@@ -231,6 +232,10 @@ def _queue_context(request: HttpRequest, query: QueryDict, *, stores=None) -> di
     page.object_list = selectors.queue_rows_complete(
         user=request.user, rows=list(page.object_list), stores=stores, now=now
     )
+    # Each row's card address: the URL reversed once for the page, not once per row in the template.
+    card_url = reverse("customers:detail", args=[_CARD_URL_SENTINEL])
+    for row in page.object_list:
+        row["card_url"] = card_url.replace(str(_CARD_URL_SENTINEL), str(row["customer_id"]))
     return {
         "page": page,
         "search": search,
