@@ -24,6 +24,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
+from django.db.models.query import get_related_populators
 from django.http import Http404
 from django.utils import timezone
 
@@ -253,6 +254,69 @@ def _compiled_at(key: tuple, now: datetime.datetime, build) -> tuple[str, list]:
     sql, params, slots = _COMPILED_SQL[key]
     times = _times(now)
     return sql, [times[slots[position]] if position in slots else param for position, param in enumerate(params)]
+
+
+# Model reads (select_related included) compiled to SQL once, for the reads of every "save and next
+# call" whose building and compiling cost more CPU than PostgreSQL spends running them: the call's
+# tasks locked with their card and rule before the outcome, the claimed call's tasks with their rule,
+# vehicle, card and store after the claim. Each is compiled with a sentinel in place of each value
+# (found by type and value among the statement's parameters, each exactly once; otherwise the read is
+# compiled every time), then run with the real values, its rows made into model instances (and
+# their related ones) as Django's ModelIterable does.
+_COMPILED_READS: dict[tuple, tuple] = {}
+
+
+def _read_sentinel(value, index: int):
+    """A value of ``value``'s type no read is ever given: a negative ID (a list of them for a list)."""
+    if isinstance(value, list):
+        return [-(9_000_000_000 + 100 * index + number) for number in range(2)]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -(9_000_000_000 + 100 * index)
+    raise TypeError(f"no sentinel for {type(value).__name__}")
+
+
+def compiled_model_read(key: tuple, build, **values) -> list:
+    """``list(build(**values))`` (a queryset of model instances), compiled once per ``key`` (which
+    names everything the statement depends on but ``values``: IDs and lists of IDs)."""
+    if key not in _COMPILED_READS:
+        sentinels = {name: _read_sentinel(value, index) for index, (name, value) in enumerate(values.items())}
+        queryset = build(**sentinels)
+        compiler = queryset.query.get_compiler(using=queryset.db)
+        sql, params = compiler.as_sql()
+        slots = {
+            position: name
+            for position, param in enumerate(params)
+            for name, sentinel in sentinels.items()
+            if type(param) is type(sentinel) and param == sentinel
+        }
+        if sorted(slots.values()) != sorted(sentinels) or queryset._known_related_objects:
+            return list(build(**values))  # a value the statement holds in another form: compiled every time
+        if len(_COMPILED_READS) > 1000:
+            _COMPILED_READS.clear()
+        _COMPILED_READS[key] = (queryset.model, queryset._for_write, compiler, sql, list(params), slots)
+    model, for_write, compiled, sql, params, slots = _COMPILED_READS[key]
+    database = router.db_for_write(model) if for_write else router.db_for_read(model)
+    with connections[database].cursor() as cursor:
+        cursor.execute(sql, [values[slots[position]] if position in slots else param
+                             for position, param in enumerate(params)])  # fmt: skip
+        rows = cursor.fetchall()
+    # The rows' columns as the compiler selected them, converted on this request's connection.
+    compiler = compiled.query.get_compiler(using=database)
+    compiler.select, compiler.klass_info = compiled.select, compiled.klass_info
+    compiler.annotation_col_map, compiler.col_count = compiled.annotation_col_map, compiled.col_count
+    select, klass_info = compiler.select, compiler.klass_info
+    start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    init_list = [column[0].target.attname for column in select[start:end]]
+    populators = get_related_populators(klass_info, select, database)
+    instances = []
+    for row in compiler.results_iter([rows]):
+        instance = klass_info["model"].from_db(database, init_list, row[start:end])
+        for populator in populators:
+            populator.populate(row, instance)
+        for name, position in (compiler.annotation_col_map or {}).items():
+            setattr(instance, name, row[position])
+        instances.append(instance)
+    return instances
 
 
 def queue_current_call_customer(*, user, now: datetime.datetime) -> int | None:

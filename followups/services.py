@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Q, Value
+from django.db.models import BooleanField, Count, F, Max, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -49,6 +50,7 @@ from followups.report_figures import report_figures_after_call, report_figures_a
 from followups.selectors import (
     CLAIM_LAPSE,
     QUEUE_ORDER,
+    compiled_model_read,
     queue_claimable,
     queue_current_call_customer,
     queue_open_store_ids,
@@ -318,8 +320,15 @@ def task_claim_next(
             skip.append(customer_id)
         else:
             return []
-    return list(
-        FollowupTask.objects.filter(pk__in=claimed_ids)
+    return compiled_model_read(("claimed",), _claimed_tasks, ids=claimed_ids)
+
+
+def _claimed_tasks(*, ids: list[int]) -> QuerySet[FollowupTask]:
+    """The tasks of ``ids`` with what the call panel shows of them (an array parameter, so the read
+    is compiled once whatever the number of tasks: ``compiled_model_read``)."""
+    table = FollowupTask._meta.db_table
+    return (
+        FollowupTask.objects.filter(RawSQL(f'"{table}"."id" = ANY(%s)', [ids], output_field=BooleanField()))
         .select_related("rule", "vehicle", "customer__store", "store")
         .order_by("priority", "id")
     )
@@ -435,12 +444,7 @@ def call_record_outcome(
         raise ApplicationError(_("Satisfaction is between 1 and 5."))
     if outcome == CallOutcome.CALL_BACK and (callback_at is None or callback_at <= now):
         raise ApplicationError(_("Give a call-back time in the future."))
-    tasks = list(
-        FollowupTask.objects.select_for_update(of=("self",))
-        .select_related("customer", "rule")  # the satisfaction results below read both
-        .filter(claimed_by=user, customer_id=customer_id, status=TaskStatus.OPEN, channel=Channel.PHONE)
-        .order_by("id")
-    )
+    tasks = compiled_model_read(("call tasks locked",), _call_tasks_locked, user_id=user.pk, customer_id=customer_id)
     if not tasks:
         raise ApplicationError(_("This call is no longer assigned to you: take the next one from the queue."))
     dissatisfied = is_dissatisfied_result(is_dissatisfied=is_dissatisfied, satisfaction=satisfaction)
@@ -502,6 +506,17 @@ def call_record_outcome(
     _call_results_record(user=user, attempts=attempts, tasks=tasks, notes=notes, at=now)
     report_figures_after_call(attempts=attempts)
     return tasks
+
+
+def _call_tasks_locked(*, user_id: int, customer_id: int) -> QuerySet[FollowupTask]:
+    """The agent's claimed open phone tasks of the customer, locked, with their card and rule (the
+    satisfaction results read both): compiled once (``compiled_model_read``)."""
+    return (
+        FollowupTask.objects.select_for_update(of=("self",))
+        .select_related("customer", "rule")
+        .filter(claimed_by_id=user_id, customer_id=customer_id, status=TaskStatus.OPEN, channel=Channel.PHONE)
+        .order_by("id")
+    )
 
 
 _CALL_TASK_FIELDS = ("outcome", "claimed_by_id", "claimed_at", "status", "completed_at", "satisfaction", "callback_at",
