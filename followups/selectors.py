@@ -220,16 +220,23 @@ def _times(now: datetime.datetime) -> list:
     return [now, now - CLAIM_LAPSE, today, tomorrow, local_midnight(today), local_midnight(tomorrow)]
 
 
-def _compiled_twice(build) -> tuple[str, list, dict[int, int]] | None:
-    """``build`` compiled at the two sentinel times: the SQL, the parameters, and which of them are
-    which of ``_times`` ({position: index}); None when the two differ in any other way."""
-    sql, params = build(_SENTINEL_NOW).query.sql_with_params()
-    second_sql, second_params = build(_SECOND_SENTINEL_NOW).query.sql_with_params()
+def _compiled_twice(build, sentinels: dict | None = None) -> tuple[str, list, dict[int, int | str]] | None:
+    """``build`` compiled at the two sentinel times (given ``sentinels`` for its other values): the
+    SQL, the parameters, and which of them are which of ``_times`` ({position: index}) or which
+    value ({position: name}); None when the two differ in any other way or a value is not found."""
+    sentinels = sentinels or {}
+    sql, params = build(_SENTINEL_NOW, **sentinels).query.sql_with_params()
+    second_sql, second_params = build(_SECOND_SENTINEL_NOW, **sentinels).query.sql_with_params()
     if sql != second_sql or len(params) != len(second_params):
         return None
     times = list(zip(_times(_SENTINEL_NOW), _times(_SECOND_SENTINEL_NOW), strict=True))
     slots = {}
     for position, (first, second) in enumerate(zip(params, second_params, strict=True)):
+        value = next((name for name, sentinel in sentinels.items()
+                      if type(first) is type(sentinel) and first == sentinel), None)  # fmt: skip
+        if value is not None:
+            slots[position] = value
+            continue
         if type(first) is type(second) and first == second:
             continue  # the same at both times: not a time
         found = (index for index, (one, other) in enumerate(times)
@@ -238,22 +245,28 @@ def _compiled_twice(build) -> tuple[str, list, dict[int, int]] | None:
         if index is None:
             return None
         slots[position] = index
+    if set(sentinels) - set(slots.values()):
+        return None
     return sql, list(params), slots
 
 
-def _compiled_at(key: tuple, now: datetime.datetime, build) -> tuple[str, list]:
-    """SQL and parameters of the queryset ``build(now)``, compiled once per ``key`` (which names
-    everything the statement depends on but the time)."""
+def _compiled_at(key: tuple, now: datetime.datetime, build, **values) -> tuple[str, list]:
+    """SQL and parameters of the queryset ``build(now, **values)``, compiled once per ``key`` (which
+    names everything the statement depends on but the time and ``values``: IDs and lists of IDs)."""
     if key not in _COMPILED_SQL:
-        compiled = _compiled_twice(build)
-        if compiled is None:  # a time of another form: compiled every time
-            return build(now).query.sql_with_params()
+        sentinels = {name: _read_sentinel(value, index) for index, (name, value) in enumerate(values.items())}
+        compiled = _compiled_twice(build, sentinels)
+        if compiled is None:  # a time or a value of another form: compiled every time
+            return build(now, **values).query.sql_with_params()
         if len(_COMPILED_SQL) > 1000:
             _COMPILED_SQL.clear()
         _COMPILED_SQL[key] = compiled
     sql, params, slots = _COMPILED_SQL[key]
     times = _times(now)
-    return sql, [times[slots[position]] if position in slots else param for position, param in enumerate(params)]
+    return sql, [
+        param if position not in slots else times[slot] if isinstance(slot := slots[position], int) else values[slot]
+        for position, param in enumerate(params)
+    ]
 
 
 # Model reads (select_related included) compiled to SQL once, for the reads of every "save and next
@@ -374,13 +387,24 @@ def queue_rows_complete(*, user, rows: list[dict], stores: Iterable[Store], now:
     calling — exactly what the claim takes. One query for the page, whatever its length."""
     store_names = {store.pk: store.name for store in stores}
     customer_ids = [row["customer_id"] for row in rows]
-    details = {
-        row["customer_id"]: row
-        for row in FollowupTask.objects.filter(customer_id__in=customer_ids, status=TaskStatus.OPEN)
-        .values("customer_id", "customer__name", "customer__customer_no", "customer__do_not_call")
-        .annotate(busy=Count("id", filter=queue_claimed_elsewhere(user=user, now=now)))
-        .order_by()
-    }
+    details = {}
+    table = FollowupTask._meta.db_table
+
+    def build(at: datetime.datetime, *, customer_ids: list[int]) -> QuerySet:
+        of_page = RawSQL(f'"{table}"."customer_id" = ANY(%s)', [customer_ids], output_field=BooleanField())
+        return (
+            FollowupTask.objects.filter(of_page, status=TaskStatus.OPEN)
+            .values("customer_id", "customer__name", "customer__customer_no", "customer__do_not_call")
+            .annotate(busy=Count("id", filter=queue_claimed_elsewhere(user=user, now=at)))
+            .order_by()
+        )
+
+    if customer_ids:  # compiled once per agent (the page's customers an array parameter)
+        sql, params = _compiled_at(("rows", user.pk), now, build, customer_ids=customer_ids)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            names = [column.name for column in cursor.description]
+            details = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
     for row in rows:
         detail = details.get(row["customer_id"], {})
         priority, days = divmod(row["rank"], _RANK_DAYS)
