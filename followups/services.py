@@ -531,10 +531,16 @@ def _call_tasks_update(tasks: list[FollowupTask], *, attempts_added: int) -> Non
     groups: dict[tuple, list[int]] = {}
     for task in tasks:
         groups.setdefault(tuple(getattr(task, name) for name in _CALL_TASK_FIELDS), []).append(task.pk)
-    for values, ids in groups.items():
-        FollowupTask.objects.filter(pk__in=ids).update(
-            **dict(zip(_CALL_TASK_FIELDS, values, strict=True)), attempts=F("attempts") + attempts_added
-        )
+    with connection.cursor() as cursor:
+        for values, ids in groups.items():
+            cursor.execute(_CALL_TASKS_UPDATE_SQL, [*values, attempts_added, ids])
+
+
+# _call_tasks_update's statement, written once (the ORM's update was built and compiled on every call).
+_CALL_TASKS_UPDATE_SQL = "UPDATE {table} SET {columns}, attempts = attempts + %s WHERE id = ANY(%s)".format(
+    table=FollowupTask._meta.db_table,
+    columns=", ".join(f"{FollowupTask._meta.get_field(name).column} = %s" for name in _CALL_TASK_FIELDS),
+)
 
 
 def _call_answers_typed(*, tasks: list[FollowupTask], answers: dict | None) -> dict[str, dict]:
