@@ -532,8 +532,12 @@ def call_script(task: FollowupTask) -> str:
 def call_panel_history(*, customer_id: int, limit: int = 5) -> list[CallAttempt]:
     """The call panel's earlier calls, newest first: only their time, outcome and score, which the
     panel shows (``call_history`` joins each call's task, rule and agent for the card's timeline)."""
-    attempts = CallAttempt.objects.filter(customer_id=customer_id).only("at", "outcome", "satisfaction")
-    return list(attempts.order_by("-at")[:limit])
+
+    def build(*, customer_id: int) -> QuerySet[CallAttempt]:
+        attempts = CallAttempt.objects.filter(customer_id=customer_id).only("at", "outcome", "satisfaction")
+        return attempts.order_by("-at")[:limit]
+
+    return compiled_model_read(("panel history", limit), build, customer_id=customer_id)
 
 
 def call_history(*, customer_id: int, limit: int = 10) -> list[CallAttempt]:

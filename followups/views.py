@@ -25,6 +25,7 @@ from crm.audit import audit_log_record
 from crm.choices import AuditAction
 from crm.exceptions import ApplicationError
 from crm.masking import phone_for_user, phone_reveal_record
+from crm.models import Store
 from crm.scoping import stores_for_user
 from crm.selectors import working_calendar
 from customers.card import customer_alerts
@@ -32,7 +33,7 @@ from customers.exports import ExportNeedsApproval
 from customers.forms import ExportRequestForm
 from customers.membership import membership_badge
 from customers.selectors import customer_get_for_user, customer_vehicles
-from customers.selectors.appointments import appointment_day_slots
+from customers.selectors.appointments import appointment_day_slots, store_advisors
 from customers.views import approved_export_download, export_approval_page, export_request_form_errors
 from followups import exports, queue_preview, selectors, services
 from followups.choices import CallOutcome, RuleCode
@@ -104,6 +105,11 @@ def _booking_day(booking_form: CallBookingForm) -> tuple[datetime.date, object]:
     return day, (calendar if day <= last_day else None)
 
 
+def _store_advisors(*, store_id: int):
+    """The advisors a booking from a call may name (``store_advisors``), with what their labels show."""
+    return store_advisors(store=Store(pk=store_id)).only("pk", "username", "first_name", "last_name")
+
+
 def _booking_context(
     request: HttpRequest, customer, tasks: list, booking_form: CallBookingForm | None, *, badge, vehicles: list
 ) -> dict:
@@ -120,7 +126,7 @@ def _booking_context(
     # field would read its queryset through a server-side cursor, DECLARE then FETCH, at every
     # rendering); what is posted is still checked against the queryset.
     advisor_field = booking_form.fields["advisor"]
-    advisor_field.show(list(advisor_field.queryset.only("pk", "username", "first_name", "last_name")))
+    advisor_field.show(selectors.compiled_model_read(("advisors",), _store_advisors, store_id=customer.store_id))
     day, calendar = _booking_day(booking_form)
     if not booking_form.is_bound:
         booking_form.initial["date"] = day
