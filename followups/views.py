@@ -26,7 +26,7 @@ from crm.choices import AuditAction
 from crm.exceptions import ApplicationError
 from crm.masking import phone_for_user, phone_reveal_record
 from crm.models import Store
-from crm.scoping import stores_for_user
+from crm.scoping import sees_all_stores, stores_for_user, visible_store_ids
 from crm.selectors import working_calendar
 from customers.card import customer_alerts
 from customers.exports import ExportNeedsApproval
@@ -265,8 +265,11 @@ def queue(request: HttpRequest) -> HttpResponse:
 def _user_stores(request: HttpRequest) -> SimpleLazyObject:
     """The user's active stores, read when first used: by the claim of the next call
     (``services.task_claim_next``) and then by the queue page's figures sent with it, once for both
-    (a call of My tasks, which claims nothing, from another page does not read them at all)."""
-    return SimpleLazyObject(lambda: list(stores_for_user(request.user)))
+    (a call of My tasks, which claims nothing, from another page does not read them at all). The
+    statement is compiled once per set of stores the user may see (its key: they are in its text)."""
+    user = request.user
+    key = ("user stores", sees_all_stores(user), tuple(visible_store_ids(user) or ()))
+    return SimpleLazyObject(lambda: selectors.compiled_model_read(key, lambda: stores_for_user(user)))
 
 
 def _queue_page_figures(request: HttpRequest, stores=None) -> dict | None:
