@@ -122,9 +122,9 @@ def _booking_context(
     booking_form = booking_form or CallBookingForm(customer=customer, tasks=tasks)
     vehicle_field = booking_form.fields["vehicle"]
     vehicle_field.choices = [(vehicle.pk, vehicle_field.label_from_instance(vehicle)) for vehicle in vehicles]
-    # The store's advisors read once, in one plain statement with only what their labels show (the
-    # field would read its queryset through a server-side cursor, DECLARE then FETCH, at every
-    # rendering); what is posted is still checked against the queryset.
+    # The store's advisors read once, by a plain statement compiled once with only what their labels
+    # show (the field read its queryset through a server-side cursor, DECLARE then FETCH, at every
+    # rendering); what is posted is still checked against the field's queryset.
     advisor_field = booking_form.fields["advisor"]
     advisor_field.show(selectors.compiled_model_read(("advisors",), _store_advisors, store_id=customer.store_id))
     day, calendar = _booking_day(booking_form)
