@@ -3,6 +3,8 @@ import re
 from django import forms
 from django.forms.boundfield import BoundField, BoundWidget
 from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -241,6 +243,45 @@ def booking_purpose_for(codes) -> str:
     return AppointmentPurpose.MAINTENANCE
 
 
+def _attrs_html(attrs: dict) -> str:
+    """A widget's attributes as Django's django/forms/widgets/attrs.html writes them."""
+    return mark_safe(  # each attribute escaped by format_html
+        "".join(
+            format_html(" {}", name) if value is True else format_html(' {}="{}"', name, str(value))
+            for name, value in attrs.items()
+            if value is not False
+        )
+    )
+
+
+class QuickSelect(forms.Select):
+    """A select rendered in Python, to the character the HTML of Django's select.html (each option
+    with select_option.html and attrs.html): a booking's advisors are a hundred options in a store
+    of the bench, and their two templates per option were the call panel's costliest rendering."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        html = [format_html('<select name="{}"{}>', widget["name"], _attrs_html(widget["attrs"]))]
+        for group_name, group_choices, _group_index in widget["optgroups"]:
+            if group_name:
+                html.append(format_html('\n  <optgroup label="{}">', group_name))
+            for option in group_choices:
+                html.append(format_html('\n  <option value="{}"{}>{}</option>\n', str(option["value"]),
+                                        _attrs_html(option["attrs"]), option["label"]))  # fmt: skip
+            if group_name:
+                html.append("\n  </optgroup>")
+        html.append("\n</select>")
+        return mark_safe("".join(html))  # every part escaped by format_html
+
+
+def quick_select(field: forms.Field) -> None:
+    """Render ``field``'s select with ``QuickSelect`` (same HTML, same attributes and choices)."""
+    widget = QuickSelect(attrs=field.widget.attrs)
+    widget.choices = field.widget.choices
+    widget.is_required, widget.is_localized = field.widget.is_required, field.widget.is_localized
+    field.widget = widget
+
+
 class CallBookingForm(AppointmentBookForm):
     """The visit booked on a call (outcome "booked"), posted with the outcome form under the prefix
     ``booking``; only read when the outcome is booked, so its fields are not marked required for the
@@ -256,3 +297,5 @@ class CallBookingForm(AppointmentBookForm):
             self.fields["vehicle"].initial = with_vehicle.vehicle_id
         self.fields["purpose"].initial = booking_purpose_for([task.code for task in tasks])
         self.fields["date"].error_messages["required"] = _("Choose the day of the visit.")
+        for name in ("vehicle", "purpose", "advisor"):
+            quick_select(self.fields[name])

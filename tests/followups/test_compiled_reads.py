@@ -1,14 +1,17 @@
 """What "save and next call" keeps from one cycle to the next to spend less CPU (issue 16): model
-reads compiled once (selectors.compiled_model_read) and the blank outcome form's HTML rendered once
-per language (forms.BlankRenderedOnceBoundField); each gives what the ORM and the form give."""
+reads compiled once (selectors.compiled_model_read), the blank outcome form's HTML rendered once per
+language (forms.BlankRenderedOnceBoundField) and the booking's selects rendered in Python
+(forms.QuickSelect); each gives what the ORM and Django's forms give."""
 
 import pytest
 from django.db import connection
+from django.forms import Select
 from django.test.utils import CaptureQueriesContext
 from django.utils import translation
+from django.utils.safestring import mark_safe
 
 from followups import forms, selectors, services
-from followups.forms import OutcomeForm
+from followups.forms import CallBookingForm, OutcomeForm, QuickSelect
 from followups.models import FollowupTask
 from tests.factories import CustomerFactory, VehicleFactory
 from tests.followups.factories import FollowupTaskFactory
@@ -107,3 +110,31 @@ def test_a_bound_or_prefilled_outcome_form_is_rendered_with_its_values():
         assert [radio.data["selected"] for radio in bound["outcome"]].count(True) == 1
         assert "Give the time to call back." in str(bound.errors)
         assert [radio.data["value"] for radio in prefilled["outcome"] if radio.data["selected"]] == ["busy"]
+
+
+@pytest.mark.parametrize("value", [None, "", "7", 7, "a&b"])
+def test_a_quick_select_renders_as_djangos_select(value):
+    choices = [("", "Any <advisor>"), (7, "王伟"), ("a&b", mark_safe("<b>x</b>")), ("Group", [(8, "eight"), ("9", 9)])]
+    attrs = {"id": "id_booking-advisor", "data-x": 'q"uote', "disabled": False, "autofocus": True}
+    django_select = Select(attrs=attrs, choices=choices)
+    quick = QuickSelect(attrs=attrs, choices=choices)
+
+    assert quick.render("booking-advisor", value) == django_select.render("booking-advisor", value)
+
+
+def test_the_booking_forms_selects_render_as_before(store_a, advisor_a):
+    customer = CustomerFactory(store=store_a)
+    vehicle = VehicleFactory(customer=customer)
+    task = FollowupTaskFactory(store=store_a, customer=customer, vehicle=vehicle, code="maintenance_due")
+    for data in (None, {"booking-advisor": str(advisor_a.pk), "booking-vehicle": str(vehicle.pk)}):
+        form = CallBookingForm(data, customer=customer, tasks=[task])
+        plain = CallBookingForm(data, customer=customer, tasks=[task])
+        for name in ("vehicle", "purpose", "advisor"):
+            plain.fields[name].widget = Select(
+                attrs=plain.fields[name].widget.attrs, choices=plain.fields[name].choices
+            )
+        assert isinstance(form.fields["advisor"].widget, QuickSelect)
+        for name in ("vehicle", "purpose", "advisor"):
+            assert str(form[name]) == str(plain[name])
+        assert str(vehicle.plate_no) in str(form["vehicle"])
+        assert advisor_a.username in str(form["advisor"]) or advisor_a.get_full_name() in str(form["advisor"])
