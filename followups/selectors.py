@@ -24,6 +24,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
+from django.db.models.query import get_related_populators
 from django.http import Http404
 from django.utils import timezone
 
@@ -219,16 +220,23 @@ def _times(now: datetime.datetime) -> list:
     return [now, now - CLAIM_LAPSE, today, tomorrow, local_midnight(today), local_midnight(tomorrow)]
 
 
-def _compiled_twice(build) -> tuple[str, list, dict[int, int]] | None:
-    """``build`` compiled at the two sentinel times: the SQL, the parameters, and which of them are
-    which of ``_times`` ({position: index}); None when the two differ in any other way."""
-    sql, params = build(_SENTINEL_NOW).query.sql_with_params()
-    second_sql, second_params = build(_SECOND_SENTINEL_NOW).query.sql_with_params()
+def _compiled_twice(build, sentinels: dict | None = None) -> tuple[str, list, dict[int, int | str]] | None:
+    """``build`` compiled at the two sentinel times (given ``sentinels`` for its other values): the
+    SQL, the parameters, and which of them are which of ``_times`` ({position: index}) or which
+    value ({position: name}); None when the two differ in any other way or a value is not found."""
+    sentinels = sentinels or {}
+    sql, params = build(_SENTINEL_NOW, **sentinels).query.sql_with_params()
+    second_sql, second_params = build(_SECOND_SENTINEL_NOW, **sentinels).query.sql_with_params()
     if sql != second_sql or len(params) != len(second_params):
         return None
     times = list(zip(_times(_SENTINEL_NOW), _times(_SECOND_SENTINEL_NOW), strict=True))
     slots = {}
     for position, (first, second) in enumerate(zip(params, second_params, strict=True)):
+        value = next((name for name, sentinel in sentinels.items()
+                      if type(first) is type(sentinel) and first == sentinel), None)  # fmt: skip
+        if value is not None:
+            slots[position] = value
+            continue
         if type(first) is type(second) and first == second:
             continue  # the same at both times: not a time
         found = (index for index, (one, other) in enumerate(times)
@@ -237,22 +245,116 @@ def _compiled_twice(build) -> tuple[str, list, dict[int, int]] | None:
         if index is None:
             return None
         slots[position] = index
+    if set(sentinels) - set(slots.values()):
+        return None
     return sql, list(params), slots
 
 
-def _compiled_at(key: tuple, now: datetime.datetime, build) -> tuple[str, list]:
-    """SQL and parameters of the queryset ``build(now)``, compiled once per ``key`` (which names
-    everything the statement depends on but the time)."""
+def _compiled_at(key: tuple, now: datetime.datetime, build, **values) -> tuple[str, list]:
+    """SQL and parameters of the queryset ``build(now, **values)``, compiled once per ``key`` (which
+    names everything the statement depends on but the time and ``values``: IDs and lists of IDs)."""
     if key not in _COMPILED_SQL:
-        compiled = _compiled_twice(build)
-        if compiled is None:  # a time of another form: compiled every time
-            return build(now).query.sql_with_params()
+        sentinels = {name: _read_sentinel(value, index) for index, (name, value) in enumerate(values.items())}
+        compiled = _compiled_twice(build, sentinels)
+        if compiled is None:  # a time or a value of another form: compiled every time
+            return build(now, **values).query.sql_with_params()
         if len(_COMPILED_SQL) > 1000:
             _COMPILED_SQL.clear()
         _COMPILED_SQL[key] = compiled
     sql, params, slots = _COMPILED_SQL[key]
     times = _times(now)
-    return sql, [times[slots[position]] if position in slots else param for position, param in enumerate(params)]
+    return sql, [
+        param if position not in slots else times[slot] if isinstance(slot := slots[position], int) else values[slot]
+        for position, param in enumerate(params)
+    ]
+
+
+# Model reads (select_related included) compiled to SQL once, for the reads of every "save and next
+# call" whose building and compiling cost more CPU than PostgreSQL spends running them: the call's
+# tasks locked with their card and rule before the outcome, the claimed call's tasks with their rule,
+# vehicle, card and store after the claim. Each is compiled with a sentinel in place of each value
+# (found by type and value among the statement's parameters, each exactly once; otherwise the read is
+# compiled every time), then run with the real values, its rows made into model instances (and
+# their related ones) as Django's ModelIterable does.
+_COMPILED_READS: dict[tuple, tuple] = {}
+
+
+def _read_sentinel(value, index: int):
+    """A value of ``value``'s type no read is ever given: a negative ID (a list of them for a list)."""
+    if isinstance(value, list):
+        return [-(9_000_000_000 + 100 * index + number) for number in range(2)]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -(9_000_000_000 + 100 * index)
+    raise TypeError(f"no sentinel for {type(value).__name__}")
+
+
+def compiled_model_read(key: tuple, build, **values) -> list:
+    """``list(build(**values))`` (a queryset of model instances), compiled once per ``key`` (which
+    names everything the statement depends on but ``values``: IDs and lists of IDs)."""
+    if key not in _COMPILED_READS:
+        sentinels = {name: _read_sentinel(value, index) for index, (name, value) in enumerate(values.items())}
+        queryset = build(**sentinels)
+        compiler = queryset.query.get_compiler(using=queryset.db)
+        sql, params = compiler.as_sql()
+        slots = {
+            position: name
+            for position, param in enumerate(params)
+            for name, sentinel in sentinels.items()
+            if type(param) is type(sentinel) and param == sentinel
+        }
+        if sorted(slots.values()) != sorted(sentinels) or queryset._known_related_objects:
+            return list(build(**values))  # a value the statement holds in another form: compiled every time
+        if len(_COMPILED_READS) > 1000:
+            _COMPILED_READS.clear()
+        _COMPILED_READS[key] = (queryset.model, queryset._for_write, compiler, sql, list(params), slots)
+    model, for_write, compiled, sql, params, slots = _COMPILED_READS[key]
+    database = router.db_for_write(model) if for_write else router.db_for_read(model)
+    with connections[database].cursor() as cursor:
+        cursor.execute(sql, [values[slots[position]] if position in slots else param
+                             for position, param in enumerate(params)])  # fmt: skip
+        rows = cursor.fetchall()
+    # The rows' columns as the compiler selected them, converted on this request's connection.
+    compiler = compiled.query.get_compiler(using=database)
+    compiler.select, compiler.klass_info = compiled.select, compiled.klass_info
+    compiler.annotation_col_map, compiler.col_count = compiled.annotation_col_map, compiled.col_count
+    select, klass_info = compiler.select, compiler.klass_info
+    start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    init_list = [column[0].target.attname for column in select[start:end]]
+    populators = get_related_populators(klass_info, select, database)
+    instances = []
+    for row in compiler.results_iter([rows]):
+        instance = klass_info["model"].from_db(database, init_list, row[start:end])
+        for populator in populators:
+            populator.populate(row, instance)
+        for name, position in (compiler.annotation_col_map or {}).items():
+            setattr(instance, name, row[position])
+        instances.append(instance)
+    return instances
+
+
+def queue_current_call_customer(*, user, now: datetime.datetime) -> int | None:
+    """The customer of the agent's live queue call (a claim younger than CLAIM_LAPSE, of today's
+    queue: not a call opened from My tasks), if any; compiled once per agent (``_compiled_at``)."""
+
+    def build(at: datetime.datetime) -> QuerySet:
+        return (
+            FollowupTask.objects.filter(
+                claimed_by=user,
+                status=TaskStatus.OPEN,
+                channel=Channel.PHONE,
+                claimed_at__gte=at - CLAIM_LAPSE,
+                work_date__lte=timezone.localdate(at),
+                assignee__isnull=True,  # a call opened from My tasks is not the queue's
+            )
+            .values_list("customer_id", flat=True)
+            .order_by("pk")[:1]
+        )
+
+    sql, params = _compiled_at(("current", user.pk), now, build)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _user_key(user) -> tuple:
@@ -285,13 +387,24 @@ def queue_rows_complete(*, user, rows: list[dict], stores: Iterable[Store], now:
     calling — exactly what the claim takes. One query for the page, whatever its length."""
     store_names = {store.pk: store.name for store in stores}
     customer_ids = [row["customer_id"] for row in rows]
-    details = {
-        row["customer_id"]: row
-        for row in FollowupTask.objects.filter(customer_id__in=customer_ids, status=TaskStatus.OPEN)
-        .values("customer_id", "customer__name", "customer__customer_no", "customer__do_not_call")
-        .annotate(busy=Count("id", filter=queue_claimed_elsewhere(user=user, now=now)))
-        .order_by()
-    }
+    details = {}
+    table = FollowupTask._meta.db_table
+
+    def build(at: datetime.datetime, *, customer_ids: list[int]) -> QuerySet:
+        of_page = RawSQL(f'"{table}"."customer_id" = ANY(%s)', [customer_ids], output_field=BooleanField())
+        return (
+            FollowupTask.objects.filter(of_page, status=TaskStatus.OPEN)
+            .values("customer_id", "customer__name", "customer__customer_no", "customer__do_not_call")
+            .annotate(busy=Count("id", filter=queue_claimed_elsewhere(user=user, now=at)))
+            .order_by()
+        )
+
+    if customer_ids:  # compiled once per agent (the page's customers an array parameter)
+        sql, params = _compiled_at(("rows", user.pk), now, build, customer_ids=customer_ids)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            names = [column.name for column in cursor.description]
+            details = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
     for row in rows:
         detail = details.get(row["customer_id"], {})
         priority, days = divmod(row["rank"], _RANK_DAYS)
@@ -414,6 +527,17 @@ def call_script(task: FollowupTask) -> str:
     the SMS). A manager writes the script, so any other brace (a typo, ``{0}``) is left as it is
     rather than breaking the call page."""
     return render_placeholders(task.rule.script, task_placeholder_values(task))
+
+
+def call_panel_history(*, customer_id: int, limit: int = 5) -> list[CallAttempt]:
+    """The call panel's earlier calls, newest first: only their time, outcome and score, which the
+    panel shows (``call_history`` joins each call's task, rule and agent for the card's timeline)."""
+
+    def build(*, customer_id: int) -> QuerySet[CallAttempt]:
+        attempts = CallAttempt.objects.filter(customer_id=customer_id).only("at", "outcome", "satisfaction")
+        return attempts.order_by("-at")[:limit]
+
+    return compiled_model_read(("panel history", limit), build, customer_id=customer_id)
 
 
 def call_history(*, customer_id: int, limit: int = 10) -> list[CallAttempt]:

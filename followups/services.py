@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Q, Value
+from django.db.models import BooleanField, Count, F, Max, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -49,7 +50,9 @@ from followups.report_figures import report_figures_after_call, report_figures_a
 from followups.selectors import (
     CLAIM_LAPSE,
     QUEUE_ORDER,
+    compiled_model_read,
     queue_claimable,
+    queue_current_call_customer,
     queue_open_store_ids,
     sms_allowed_sql,
 )
@@ -258,32 +261,24 @@ def _claimable_sql(*, user, now: datetime.datetime, store_ids: list[int]) -> tup
     return sql, [times.get((type(param), param), param) for param in params]
 
 
-def task_claim_next(*, user, now: datetime.datetime | None = None) -> list[FollowupTask]:
+def task_claim_next(
+    *, user, now: datetime.datetime | None = None, stores: Iterable[Store] | None = None
+) -> list[FollowupTask]:
     """Claim the next call for ``user``: every callable task of the first callable customer of the
     queue's list (``selectors.queue_claimable``, in the list's order ``selectors.QUEUE_ORDER``),
     atomically.
 
     Returns the agent's current call if the agent already holds one. Two agents never get the same
     task (``FOR UPDATE SKIP LOCKED``) nor the same customer (a transaction-scoped advisory lock on the
-    customer). Empty when nothing is callable now.
+    customer). Empty when nothing is callable now. ``stores``: the user's active stores when the
+    caller has them (``crm.scoping.stores_for_user``, the same stores as ``_agent_stores``): the
+    queue page's figures sent with the next call use them too, so they are read once.
     """
     now = now or timezone.now()
-    today = timezone.localdate(now)
-    current = (
-        FollowupTask.objects.filter(
-            claimed_by=user,
-            status=TaskStatus.OPEN,
-            channel=Channel.PHONE,
-            claimed_at__gte=now - CLAIM_LAPSE,
-            work_date__lte=today,
-            assignee__isnull=True,  # a call opened from My tasks is not the queue's
-        )
-        .values_list("customer_id", flat=True)
-        .first()
-    )
+    current = queue_current_call_customer(user=user, now=now)
     if current is not None:
         return task_current_call(user=user, customer_id=current, now=now)
-    stores = queue_open_store_ids(_agent_stores(user), now)
+    stores = queue_open_store_ids(_agent_stores(user) if stores is None else stores, now)
     if not stores:
         return []
     # The pick walks the claimable tasks in QUEUE_ORDER, the UPDATE takes the customer's of them.
@@ -325,8 +320,15 @@ def task_claim_next(*, user, now: datetime.datetime | None = None) -> list[Follo
             skip.append(customer_id)
         else:
             return []
-    return list(
-        FollowupTask.objects.filter(pk__in=claimed_ids)
+    return compiled_model_read(("claimed",), _claimed_tasks, ids=claimed_ids)
+
+
+def _claimed_tasks(*, ids: list[int]) -> QuerySet[FollowupTask]:
+    """The tasks of ``ids`` with what the call panel shows of them (an array parameter, so the read
+    is compiled once whatever the number of tasks: ``compiled_model_read``)."""
+    table = FollowupTask._meta.db_table
+    return (
+        FollowupTask.objects.filter(RawSQL(f'"{table}"."id" = ANY(%s)', [ids], output_field=BooleanField()))
         .select_related("rule", "vehicle", "customer__store", "store")
         .order_by("priority", "id")
     )
@@ -442,12 +444,7 @@ def call_record_outcome(
         raise ApplicationError(_("Satisfaction is between 1 and 5."))
     if outcome == CallOutcome.CALL_BACK and (callback_at is None or callback_at <= now):
         raise ApplicationError(_("Give a call-back time in the future."))
-    tasks = list(
-        FollowupTask.objects.select_for_update(of=("self",))
-        .select_related("customer", "rule")  # the satisfaction results below read both
-        .filter(claimed_by=user, customer_id=customer_id, status=TaskStatus.OPEN, channel=Channel.PHONE)
-        .order_by("id")
-    )
+    tasks = compiled_model_read(("call tasks locked",), _call_tasks_locked, user_id=user.pk, customer_id=customer_id)
     if not tasks:
         raise ApplicationError(_("This call is no longer assigned to you: take the next one from the queue."))
     dissatisfied = is_dissatisfied_result(is_dissatisfied=is_dissatisfied, satisfaction=satisfaction)
@@ -511,6 +508,17 @@ def call_record_outcome(
     return tasks
 
 
+def _call_tasks_locked(*, user_id: int, customer_id: int) -> QuerySet[FollowupTask]:
+    """The agent's claimed open phone tasks of the customer, locked, with their card and rule (the
+    satisfaction results read both): compiled once (``compiled_model_read``)."""
+    return (
+        FollowupTask.objects.select_for_update(of=("self",))
+        .select_related("customer", "rule")
+        .filter(claimed_by_id=user_id, customer_id=customer_id, status=TaskStatus.OPEN, channel=Channel.PHONE)
+        .order_by("id")
+    )
+
+
 _CALL_TASK_FIELDS = ("outcome", "claimed_by_id", "claimed_at", "status", "completed_at", "satisfaction", "callback_at",
                      "work_date")  # fmt: skip
 
@@ -523,10 +531,16 @@ def _call_tasks_update(tasks: list[FollowupTask], *, attempts_added: int) -> Non
     groups: dict[tuple, list[int]] = {}
     for task in tasks:
         groups.setdefault(tuple(getattr(task, name) for name in _CALL_TASK_FIELDS), []).append(task.pk)
-    for values, ids in groups.items():
-        FollowupTask.objects.filter(pk__in=ids).update(
-            **dict(zip(_CALL_TASK_FIELDS, values, strict=True)), attempts=F("attempts") + attempts_added
-        )
+    with connection.cursor() as cursor:
+        for values, ids in groups.items():
+            cursor.execute(_CALL_TASKS_UPDATE_SQL, [*values, attempts_added, ids])
+
+
+# _call_tasks_update's statement, written once (the ORM's update was built and compiled on every call).
+_CALL_TASKS_UPDATE_SQL = "UPDATE {table} SET {columns}, attempts = attempts + %s WHERE id = ANY(%s)".format(
+    table=FollowupTask._meta.db_table,
+    columns=", ".join(f"{FollowupTask._meta.get_field(name).column} = %s" for name in _CALL_TASK_FIELDS),
+)
 
 
 def _call_answers_typed(*, tasks: list[FollowupTask], answers: dict | None) -> dict[str, dict]:
@@ -651,6 +665,7 @@ def call_outcome_record(
     callback_at: datetime.datetime | None = None,
     now: datetime.datetime | None = None,
     booking: CallBooking | None = None,
+    stores: Iterable[Store] | None = None,
 ) -> CallOutcomeRecorded:
     """The call page's "save": record the call's outcome for the agent's claimed tasks of the
     customer (``call_record_outcome``, one transaction), then claim the agent's next call. Raises
@@ -659,7 +674,8 @@ def call_outcome_record(
 
     Outcome ``booked`` books ``booking`` (``appointment_book``, source ``call``, reference
     ``followuptask:<id>``) and records the call as reached in the same transaction: a full slot or a
-    day off refuses both, with the message naming the next free slots."""
+    day off refuses both, with the message naming the next free slots. ``stores``: the user's active
+    stores for the next claim (``task_claim_next``), when the caller has them."""
     appointment = None
     if outcome == CallOutcome.BOOKED:
         if booking is None:
@@ -688,7 +704,7 @@ def call_outcome_record(
     return CallOutcomeRecorded(
         tasks=tasks,
         is_dissatisfied=dissatisfied,
-        next_tasks=[] if is_assigned else task_claim_next(user=user, now=now),
+        next_tasks=[] if is_assigned else task_claim_next(user=user, now=now, stores=stores),
         is_assigned=is_assigned,
         result_reference=f"callattempt:{first_attempt.pk}" if first_attempt else "",
         appointment=appointment,

@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -24,14 +25,15 @@ from crm.audit import audit_log_record
 from crm.choices import AuditAction
 from crm.exceptions import ApplicationError
 from crm.masking import phone_for_user, phone_reveal_record
-from crm.scoping import stores_for_user
+from crm.models import Store
+from crm.scoping import sees_all_stores, stores_for_user, visible_store_ids
 from crm.selectors import working_calendar
 from customers.card import customer_alerts
 from customers.exports import ExportNeedsApproval
 from customers.forms import ExportRequestForm
 from customers.membership import membership_badge
 from customers.selectors import customer_get_for_user, customer_vehicles
-from customers.selectors.appointments import appointment_day_slots
+from customers.selectors.appointments import appointment_day_slots, store_advisors
 from customers.views import approved_export_download, export_approval_page, export_request_form_errors
 from followups import exports, queue_preview, selectors, services
 from followups.choices import CallOutcome, RuleCode
@@ -41,6 +43,7 @@ from followups.questionnaire_scores import questionnaire_factor_scores
 from followups.questionnaires import panel_questions
 
 PAGE_SIZE = 25
+_CARD_URL_SENTINEL = 987654321987  # a card ID in a reversed URL, replaced by each row's
 CALL_PERMISSIONS = ("followups.work_call_queue", "followups.work_own_tasks")
 
 
@@ -102,6 +105,11 @@ def _booking_day(booking_form: CallBookingForm) -> tuple[datetime.date, object]:
     return day, (calendar if day <= last_day else None)
 
 
+def _store_advisors(*, store_id: int):
+    """The advisors a booking from a call may name (``store_advisors``), with what their labels show."""
+    return store_advisors(store=Store(pk=store_id)).only("pk", "username", "first_name", "last_name")
+
+
 def _booking_context(
     request: HttpRequest, customer, tasks: list, booking_form: CallBookingForm | None, *, badge, vehicles: list
 ) -> dict:
@@ -114,6 +122,11 @@ def _booking_context(
     booking_form = booking_form or CallBookingForm(customer=customer, tasks=tasks)
     vehicle_field = booking_form.fields["vehicle"]
     vehicle_field.choices = [(vehicle.pk, vehicle_field.label_from_instance(vehicle)) for vehicle in vehicles]
+    # The store's advisors read once, by a plain statement compiled once with only what their labels
+    # show (the field read its queryset through a server-side cursor, DECLARE then FETCH, at every
+    # rendering); what is posted is still checked against the field's queryset.
+    advisor_field = booking_form.fields["advisor"]
+    advisor_field.show(selectors.compiled_model_read(("advisors",), _store_advisors, store_id=customer.store_id))
     day, calendar = _booking_day(booking_form)
     if not booking_form.is_bound:
         booking_form.initial["date"] = day
@@ -154,7 +167,7 @@ def _call_context(
             alerts=customer_alerts(user=request.user, customer=customer),
             masked_phone=phone_for_user(request.user, customer.mobile or customer.landline),
             vehicles=vehicles[:5],
-            history=selectors.call_history(customer_id=customer.pk, limit=5),
+            history=selectors.call_panel_history(customer_id=customer.pk, limit=5),
             items=[
                 {
                     "task": task,
@@ -204,12 +217,13 @@ class _OneAggregatePaginator(Paginator):
         return self._get_page(rows, number, self)
 
 
-def _queue_context(request: HttpRequest, query: QueryDict) -> dict:
-    """The queue page's figures and list for its query (``q``, ``page``)."""
+def _queue_context(request: HttpRequest, query: QueryDict, *, stores=None) -> dict:
+    """The queue page's figures and list for its query (``q``, ``page``); ``stores``: the user's
+    stores when already read (``_user_stores``)."""
     now = timezone.now()
     today = timezone.localdate(now)
     search = query.get("q", "").strip()[:100]
-    stores = list(stores_for_user(request.user))
+    stores = list(stores_for_user(request.user) if stores is None else stores)
 
     def page_rows(number: int) -> list[dict]:
         return selectors.queue_page(
@@ -224,6 +238,10 @@ def _queue_context(request: HttpRequest, query: QueryDict) -> dict:
     page.object_list = selectors.queue_rows_complete(
         user=request.user, rows=list(page.object_list), stores=stores, now=now
     )
+    # Each row's card address: the URL reversed once for the page, not once per row in the template.
+    card_url = reverse("customers:detail", args=[_CARD_URL_SENTINEL])
+    for row in page.object_list:
+        row["card_url"] = card_url.replace(str(_CARD_URL_SENTINEL), str(row["customer_id"]))
     return {
         "page": page,
         "search": search,
@@ -244,7 +262,17 @@ def queue(request: HttpRequest) -> HttpResponse:
     return render(request, "followups/queue.html", context)
 
 
-def _queue_page_figures(request: HttpRequest) -> dict | None:
+def _user_stores(request: HttpRequest) -> SimpleLazyObject:
+    """The user's active stores, read when first used: by the claim of the next call
+    (``services.task_claim_next``) and then by the queue page's figures sent with it, once for both
+    (a call of My tasks, which claims nothing, from another page does not read them at all). The
+    statement is compiled once per set of stores the user may see (its key: they are in its text)."""
+    user = request.user
+    key = ("user stores", sees_all_stores(user), tuple(visible_store_ids(user) or ()))
+    return SimpleLazyObject(lambda: selectors.compiled_model_read(key, lambda: stores_for_user(user)))
+
+
+def _queue_page_figures(request: HttpRequest, stores=None) -> dict | None:
     """The figures and list of the queue page a panel's request was sent from (htmx names the page:
     ``HX-Current-URL``), with that page's search and page number; None for a request from any other
     page (the call page of My tasks, say) or from an agent's page without htmx."""
@@ -259,19 +287,20 @@ def _queue_page_figures(request: HttpRequest) -> dict | None:
     page_request = copy.copy(request)
     page_request.GET = query
     return {
-        **_queue_context(request, query),
+        **_queue_context(request, query, stores=stores),
         "request": page_request,
         "queue_url": f"{url.path}?{url.query}" if url.query else url.path,
     }
 
 
-def _queue_changed_panel(request: HttpRequest, tasks: list, **kwargs) -> HttpResponse:
+def _queue_changed_panel(request: HttpRequest, tasks: list, *, stores=None, **kwargs) -> HttpResponse:
     """The call panel after a claim, an outcome or a call put back, which change the queue's figures
     and list. Sent from the queue page, the response carries them too, swapped in out of band
     (templates/followups/_queue_oob.html): one request per "save and next call", not a second one
     for the figures. From another page, ``queue-changed`` tells a queue page listening to refresh
-    itself (templates/followups/_queue_figures.html)."""
-    queue = _queue_page_figures(request)
+    itself (templates/followups/_queue_figures.html). ``stores``: the user's stores when the view
+    has them (``_user_stores``)."""
+    queue = _queue_page_figures(request, stores)
     extra = {**kwargs.pop("extra", {}), "queue": queue}
     response = _call_panel(request, tasks, extra=extra, **kwargs)
     return response if queue else trigger_client_event(response, "queue-changed")
@@ -281,14 +310,15 @@ def _queue_changed_panel(request: HttpRequest, tasks: list, **kwargs) -> HttpRes
 @permission_required("followups.work_call_queue", raise_exception=True)
 @require_POST
 def queue_next(request: HttpRequest) -> HttpResponse:
-    tasks = services.task_claim_next(user=request.user)
+    stores = _user_stores(request)
+    tasks = services.task_claim_next(user=request.user, stores=stores)
     if not tasks:
         if request.htmx:
-            return _queue_changed_panel(request, [], extra={"nothing": True})
+            return _queue_changed_panel(request, [], stores=stores, extra={"nothing": True})
         messages.info(request, _("Nothing is callable now."))
         return redirect("followups:queue")
     if request.htmx:
-        return _queue_changed_panel(request, tasks)
+        return _queue_changed_panel(request, tasks, stores=stores)
     return redirect("followups:call", customer_id=tasks[0].customer_id)
 
 
@@ -358,6 +388,7 @@ def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
     if not form.is_valid():
         tasks = tasks or services.task_current_call(user=request.user, customer_id=customer_id)
         return _call_panel(request, tasks, form=form, booking_form=booking_form)
+    stores = _user_stores(request)
     try:
         recorded = services.call_outcome_record(
             user=request.user,
@@ -369,6 +400,7 @@ def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
             notes=form.cleaned_data["notes"],
             callback_at=form.cleaned_data["callback_at"],
             booking=booking,
+            stores=stores,
         )
     except ApplicationError as error:
         form.add_error(None, error.message)
@@ -385,7 +417,7 @@ def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
     }
     next_tasks = recorded.next_tasks
     if request.htmx:
-        return _queue_changed_panel(request, next_tasks, saved=saved)
+        return _queue_changed_panel(request, next_tasks, stores=stores, saved=saved)
     messages.success(request, _("Outcome saved."))
     if recorded.appointment is not None:
         messages.success(request, _booked_message(recorded.appointment))
