@@ -35,6 +35,10 @@ class AdvisorChoiceField(forms.ModelChoiceField):
 class AppointmentBookForm(forms.Form):
     """Book a customer's vehicle into a slot (the service checks the day, the slot and the places)."""
 
+    # Its widgets drawn by Jinja2, two to three times faster (crm/form_renderer.py): the call
+    # panel renders it on every "save and next call", with a store's hundred advisors.
+    default_renderer = FAST_FORM_RENDERER
+
     vehicle = forms.ModelChoiceField(label=_("Vehicle"), queryset=None, empty_label=None)
     date = forms.DateField(label=_("Date"), widget=DATE_INPUT)
     slot = forms.TimeField(label=_("Slot"), input_formats=["%H:%M", "%H:%M:%S"])

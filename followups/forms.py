@@ -1,13 +1,9 @@
 import re
 
 from django import forms
-from django.forms.boundfield import BoundField, BoundWidget
-from django.utils.functional import cached_property
-from django.utils.html import format_html
-from django.utils.safestring import mark_safe
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from crm.form_renderer import FAST_FORM_RENDERER
 from customers.appointment_forms import AppointmentBookForm
 from customers.choices import AppointmentPurpose
 from customers.rule_builders import RULE_PARAMETERS, rule_parameters
@@ -17,61 +13,10 @@ from followups.questionnaires import QuestionType, choices_split, questions_of
 
 SATISFACTION_CHOICES = [("", _("Not asked")), *[(str(score), str(score)) for score in range(5, 0, -1)]]
 
-# The HTML of a blank form's fields, per form class, field and language: {key: HTML or subwidgets}.
-_BLANK_FIELDS_HTML: dict[tuple, object] = {}
-
-
-class _RenderedOnceWidget(BoundWidget):
-    """A subwidget (one radio button) of a blank form whose tag is rendered once, then kept."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.tags = {}
-
-    def tag(self, wrap_label=False):
-        if wrap_label not in self.tags:
-            self.tags[wrap_label] = super().tag(wrap_label)
-        return self.tags[wrap_label]
-
-
-class BlankRenderedOnceBoundField(BoundField):
-    """A field of a form rendered blank (not bound, no initial values) on every "save and next call":
-    its HTML is the same every time in a language, so it is rendered once per language and kept
-    (Django renders each widget, and each radio button, through its widget templates). A bound form
-    (a refused save coming back with its values and errors), one with initial values, or a field
-    changed on the form instance is rendered as usual. For forms whose fields' choices, attributes
-    and initial values are fixed in the class."""
-
-    def _blank_key(self, part: str) -> tuple | None:
-        form = self.form
-        if form.is_bound or form.initial or self.field.initial is not form.base_fields[self.name].initial:
-            return None
-        return (type(form), form.prefix, form.auto_id, self.name, part, get_language())
-
-    def as_widget(self, widget=None, attrs=None, only_initial=False):
-        key = None if widget or attrs or only_initial else self._blank_key("widget")
-        if key is None:
-            return super().as_widget(widget, attrs, only_initial)
-        if key not in _BLANK_FIELDS_HTML:
-            _BLANK_FIELDS_HTML[key] = super().as_widget()
-        return _BLANK_FIELDS_HTML[key]
-
-    @cached_property
-    def subwidgets(self):
-        key = self._blank_key("subwidgets")
-        if key is None:
-            return BoundField.subwidgets.func(self)
-        if key not in _BLANK_FIELDS_HTML:
-            _BLANK_FIELDS_HTML[key] = [
-                _RenderedOnceWidget(widget.parent_widget, widget.data, widget.renderer)
-                for widget in BoundField.subwidgets.func(self)
-            ]
-        return _BLANK_FIELDS_HTML[key]
-
 
 class OutcomeForm(forms.Form):
-    # Blank after every saved call: its fields' HTML is rendered once per language (fixed choices).
-    bound_field_class = BlankRenderedOnceBoundField
+    # Rendered on every "save and next call": its widgets drawn by Jinja2 (crm/form_renderer.py).
+    default_renderer = FAST_FORM_RENDERER
 
     outcome = forms.ChoiceField(label=_("Outcome"), choices=CallOutcome.choices, widget=forms.RadioSelect)
     satisfaction = forms.TypedChoiceField(
@@ -243,45 +188,6 @@ def booking_purpose_for(codes) -> str:
     return AppointmentPurpose.MAINTENANCE
 
 
-def _attrs_html(attrs: dict) -> str:
-    """A widget's attributes as Django's django/forms/widgets/attrs.html writes them."""
-    return mark_safe(  # each attribute escaped by format_html
-        "".join(
-            format_html(" {}", name) if value is True else format_html(' {}="{}"', name, str(value))
-            for name, value in attrs.items()
-            if value is not False
-        )
-    )
-
-
-class QuickSelect(forms.Select):
-    """A select rendered in Python, to the character the HTML of Django's select.html (each option
-    with select_option.html and attrs.html): a booking's advisors are a hundred options in a store
-    of the bench, and their two templates per option were the call panel's costliest rendering."""
-
-    def render(self, name, value, attrs=None, renderer=None):
-        widget = self.get_context(name, value, attrs)["widget"]
-        html = [format_html('<select name="{}"{}>', widget["name"], _attrs_html(widget["attrs"]))]
-        for group_name, group_choices, _group_index in widget["optgroups"]:
-            if group_name:
-                html.append(format_html('\n  <optgroup label="{}">', group_name))
-            for option in group_choices:
-                html.append(format_html('\n  <option value="{}"{}>{}</option>\n', str(option["value"]),
-                                        _attrs_html(option["attrs"]), option["label"]))  # fmt: skip
-            if group_name:
-                html.append("\n  </optgroup>")
-        html.append("\n</select>")
-        return mark_safe("".join(html))  # every part escaped by format_html
-
-
-def quick_select(field: forms.Field) -> None:
-    """Render ``field``'s select with ``QuickSelect`` (same HTML, same attributes and choices)."""
-    widget = QuickSelect(attrs=field.widget.attrs)
-    widget.choices = field.widget.choices
-    widget.is_required, widget.is_localized = field.widget.is_required, field.widget.is_localized
-    field.widget = widget
-
-
 class CallBookingForm(AppointmentBookForm):
     """The visit booked on a call (outcome "booked"), posted with the outcome form under the prefix
     ``booking``; only read when the outcome is booked, so its fields are not marked required for the
@@ -297,5 +203,3 @@ class CallBookingForm(AppointmentBookForm):
             self.fields["vehicle"].initial = with_vehicle.vehicle_id
         self.fields["purpose"].initial = booking_purpose_for([task.code for task in tasks])
         self.fields["date"].error_messages["required"] = _("Choose the day of the visit.")
-        for name in ("vehicle", "purpose", "advisor"):
-            quick_select(self.fields[name])

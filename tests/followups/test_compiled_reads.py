@@ -1,17 +1,17 @@
 """What "save and next call" keeps from one cycle to the next to spend less CPU (issue 16): model
-reads compiled once (selectors.compiled_model_read), the blank outcome form's HTML rendered once per
-language (forms.BlankRenderedOnceBoundField) and the booking's selects rendered in Python
-(forms.QuickSelect); each gives what the ORM and Django's forms give."""
+reads compiled once (selectors.compiled_model_read), and the call panel's forms drawn by Django's Jinja2 form
+renderer; each gives what the ORM and Django's default form renderer give."""
 
 import pytest
 from django.db import connection
-from django.forms import Select
+from django.forms.renderers import DjangoTemplates
+from django.test.html import parse_html
 from django.test.utils import CaptureQueriesContext
 from django.utils import translation
-from django.utils.safestring import mark_safe
 
-from followups import forms, selectors, services
-from followups.forms import CallBookingForm, OutcomeForm, QuickSelect
+from crm.form_renderer import FAST_FORM_RENDERER
+from followups import selectors, services
+from followups.forms import CallBookingForm, OutcomeForm
 from followups.models import FollowupTask
 from tests.factories import CustomerFactory, VehicleFactory
 from tests.followups.factories import FollowupTaskFactory
@@ -78,63 +78,28 @@ def test_a_read_whose_values_the_statement_does_not_hold_as_given_is_compiled_ev
     assert key not in selectors._COMPILED_READS
 
 
+def _same_html(first, second) -> bool:
+    return parse_html(str(first)) == parse_html(str(second))
+
+
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
-def test_the_blank_outcome_forms_fields_render_as_djangos_in_each_language(language):
-    forms._BLANK_FIELDS_HTML.clear()
-
-    def fields(form) -> list[str]:
-        return [
-            *(f"{radio.data['value']}|{radio.tag()}|{radio.choice_label}" for radio in form["outcome"]),
-            *(str(form[name]) for name in ("satisfaction", "is_dissatisfied", "callback_at", "notes")),
-        ]
-
-    class PlainOutcomeForm(OutcomeForm):
-        bound_field_class = None
-
-    with translation.override(language):
-        expected = fields(PlainOutcomeForm())
-        assert fields(OutcomeForm()) == expected
-        assert fields(OutcomeForm()) == expected  # from what was kept
-    assert ("已接通" in "".join(expected)) == (language == "zh-hans")
-
-
-def test_a_bound_or_prefilled_outcome_form_is_rendered_with_its_values():
-    with translation.override("en"):
-        OutcomeForm().as_p()  # the blank form's fields kept
-        bound = OutcomeForm({"outcome": "call_back", "notes": "later", "satisfaction": "4"})
-        prefilled = OutcomeForm(initial={"outcome": "busy"})
-
-        assert not bound.is_valid()
-        assert "later</textarea>" in str(bound["notes"])
-        assert '<option value="4" selected>' in str(bound["satisfaction"])
-        assert [radio.data["selected"] for radio in bound["outcome"]].count(True) == 1
-        assert "Give the time to call back." in str(bound.errors)
-        assert [radio.data["value"] for radio in prefilled["outcome"] if radio.data["selected"]] == ["busy"]
-
-
-@pytest.mark.parametrize("value", [None, "", "7", 7, "a&b"])
-def test_a_quick_select_renders_as_djangos_select(value):
-    choices = [("", "Any <advisor>"), (7, "王伟"), ("a&b", mark_safe("<b>x</b>")), ("Group", [(8, "eight"), ("9", 9)])]
-    attrs = {"id": "id_booking-advisor", "data-x": 'q"uote', "disabled": False, "autofocus": True}
-    django_select = Select(attrs=attrs, choices=choices)
-    quick = QuickSelect(attrs=attrs, choices=choices)
-
-    assert quick.render("booking-advisor", value) == django_select.render("booking-advisor", value)
-
-
-def test_the_booking_forms_selects_render_as_before(store_a, advisor_a):
+def test_the_outcome_and_booking_forms_drawn_by_jinja2_are_djangos_html(language, store_a, advisor_a):
+    """The call panel's two forms (crm/form_renderer.py): blank, bound with errors, and prefilled."""
     customer = CustomerFactory(store=store_a)
     vehicle = VehicleFactory(customer=customer)
     task = FollowupTaskFactory(store=store_a, customer=customer, vehicle=vehicle, code="maintenance_due")
-    for data in (None, {"booking-advisor": str(advisor_a.pk), "booking-vehicle": str(vehicle.pk)}):
-        form = CallBookingForm(data, customer=customer, tasks=[task])
-        plain = CallBookingForm(data, customer=customer, tasks=[task])
-        for name in ("vehicle", "purpose", "advisor"):
-            plain.fields[name].widget = Select(
-                attrs=plain.fields[name].widget.attrs, choices=plain.fields[name].choices
-            )
-        assert isinstance(form.fields["advisor"].widget, QuickSelect)
-        for name in ("vehicle", "purpose", "advisor"):
-            assert str(form[name]) == str(plain[name])
-        assert str(vehicle.plate_no) in str(form["vehicle"])
-        assert advisor_a.username in str(form["advisor"]) or advisor_a.get_full_name() in str(form["advisor"])
+    outcomes = [None, {"outcome": "call_back", "notes": "later <b>", "satisfaction": "4"}]
+    bookings = [None, {"booking-advisor": str(advisor_a.pk), "booking-vehicle": str(vehicle.pk)}]
+    with translation.override(language):
+        for data in outcomes:
+            drawn, django = OutcomeForm(data), OutcomeForm(data, renderer=DjangoTemplates())
+            assert drawn.renderer is FAST_FORM_RENDERER
+            assert _same_html(drawn.as_div(), django.as_div())
+        for data in bookings:
+            drawn = CallBookingForm(data, customer=customer, tasks=[task])
+            django = CallBookingForm(data, customer=customer, tasks=[task], renderer=DjangoTemplates())
+            assert drawn.renderer is FAST_FORM_RENDERER
+            for name in ("vehicle", "purpose", "advisor", "date", "notes"):
+                assert _same_html(drawn[name], django[name]), name
+        assert ("已接通" in str(OutcomeForm()["outcome"])) == (language == "zh-hans")
+    assert str(vehicle.plate_no) in str(drawn["vehicle"])
