@@ -25,6 +25,16 @@ def copy_text(value) -> str:
     return value
 
 
+_COPY_ESCAPES = {"\\\\": "\\", "\\t": "\t", "\\n": "\n", "\\r": "\r"}
+
+
+def copy_value(text: str) -> str:
+    """The value a COPY text (from ``copy_text``, not NULL) stands for: its escapes undone."""
+    if "\\" not in text:
+        return text
+    return re.sub(r"\\[\\tnr]", lambda match: _COPY_ESCAPES[match.group()], text)
+
+
 def value_text(value: object) -> str:
     if value is None:
         return ""

@@ -451,6 +451,34 @@ def test_exact_repeats_are_harmless_and_conflicting_repeats_reject_every_row_of_
     assert rejections() == [(3, reason), (5, reason)]
 
 
+@pytest.mark.parametrize("listed", [10000, 0], ids=["keys-counted-by-the-parse", "keys-found-in-the-stage"])
+def test_repeated_keys_found_by_the_parse_are_those_the_stage_holds(tmp_path, monkeypatch, listed):
+    """The parse counts each staged key: the repeats' pass reads only the keys seen twice (their COPY
+    escapes undone: a backslash in a key); with more than REPEATED_KEYS_LISTED of them it groups the
+    whole stage as before. Both find the same repeats."""
+    monkeypatch.setattr(importer_module, "REPEATED_KEYS_LISTED", listed)
+    rows = [
+        customer_row("C\\01"),
+        customer_row("C\\02", 客户姓名="李娜"),
+        customer_row("C\\01"),
+        customer_row("C\\02", 客户姓名="李娜娜"),
+        customer_row("C003"),
+        customer_row(""),  # rejected by the parse: not staged, not counted
+        customer_row(""),
+    ]
+
+    summary = run_import("customers", write_csv(tmp_path / "c.csv", rows))
+
+    assert summary == "created=2 updated=0 unchanged=0 rejected=4 warnings=0"
+    assert sorted(Customer.objects.values_list("customer_no", flat=True)) == ["C003", "C\\01"]
+    assert [row for row, _reason in rejections()] == [3, 5, 7, 8]
+
+
+def test_a_copy_text_is_read_back_as_its_value():
+    for value in ("C001", "a\\b", "a\tb", "x\\ty", "\\\\n", "\n\r"):
+        assert columns_module.copy_value(columns_module.copy_text(value)) == value
+
+
 def test_unknown_store_code_is_rejected_and_default_store_fills_a_blank_one(tmp_path, store_b):
     rows = [customer_row("C001", 所属门店=""), customer_row("C002", 所属门店="XX99")]
 
