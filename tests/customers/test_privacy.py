@@ -325,3 +325,23 @@ def test_the_note_forms_error_page_is_audited(client, store_a, manager_a):
     assert response.status_code == 400
     assert "13812345678" in response.content.decode()
     assert reveals() == [("manager_a", [str(customer.pk)], url)]
+
+
+@pytest.mark.parametrize("text", ["张伟 5678", "zw5678"])
+def test_a_name_with_the_last_four_is_found_through_an_index_not_by_reading_every_card(text):
+    """A common surname's prefix alone matches tens of thousands of a group's cards: the search
+    finds the last four digits by their index (customer_mobile_last4_idx), then checks the name."""
+    from django.db import connection
+
+    from customers.selectors import customer_search_sql, phone_query_parse
+
+    sql, params = customer_search_sql(text, phone=phone_query_parse(text))
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")  # a few rows here: the planner would read them all
+        try:
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("RESET enable_seqscan")
+    assert "Seq Scan on customers_customer" not in plan
+    assert "customer_mobile_last4_idx" in plan
