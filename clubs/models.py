@@ -158,6 +158,9 @@ class Membership(models.Model):
             models.Index(fields=["store", "tier"], name="membership_store_tier_idx"),
             models.Index(fields=["store", "points_balance"], name="membership_store_points_idx"),
             models.Index(fields=["card_no"], name="membership_card_idx"),
+            # The members list of a store in its default order (by card): with the card index alone
+            # the tenth store's first page read the nine stores before it (900,000 members, 190 ms).
+            models.Index(fields=["store", "card_no"], name="membership_store_card_idx"),
         ]
         constraints = [
             models.CheckConstraint(
