@@ -52,24 +52,11 @@ class MemberListPage:
     to_count: QuerySet[Membership]
 
 
-def member_list_for_user(
-    *,
-    user,
-    search: str = "",
-    tier: int | None = None,
-    store_id: int | None = None,
-    balance_min: int | None = None,
-    balance_max: int | None = None,
-    expiring_only: bool = False,
-    sort: str = "card",
-    today: datetime.date | None = None,
-) -> QuerySet[Membership]:
-    """The members of the user's stores, narrowed by the list's search and filters, each with its
-    tier rule's labour discount and its points expiring in the 30 days after ``today``."""
-    return _member_list(
-        user=user, search=search, tier=tier, store_id=store_id, balance_min=balance_min,
-        balance_max=balance_max, expiring_only=expiring_only, sort=sort, today=today,
-    ).rows  # fmt: skip
+def member_list_for_user(**filters) -> QuerySet[Membership]:
+    """The members of the user's stores, narrowed by the list's search and filters (the arguments
+    of ``_member_list``), each with its tier rule's labour discount and its points expiring in the
+    30 days after ``today``."""
+    return _member_list(**filters).rows
 
 
 def member_list_page_for_user(**filters) -> MemberListPage:
@@ -92,7 +79,10 @@ def _member_list(
     sort: str = "card",
     today: datetime.date | None = None,
 ) -> MemberListPage:
-    """The rows and the members to count of the list's search and filters."""
+    """The rows and the members to count of the list's search and filters: the members of ``user``'s
+    stores found by ``search``, of ``tier`` and ``store_id``, with a points balance between
+    ``balance_min`` and ``balance_max``, only those with points expiring if ``expiring_only``, in the
+    order ``sort`` (MEMBER_SORTS)."""
     today = today or timezone.localdate()
     queryset = membership_queryset_for_user(user)
     search = unicodedata.normalize("NFKC", search or "").strip()

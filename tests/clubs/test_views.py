@@ -733,18 +733,10 @@ def test_two_posts_of_one_redemption_racing_make_one_entry(advisor_a, member_a):
 def test_a_stores_first_page_of_members_is_read_by_its_own_index(advisor_a, member_a, member_b):
     """A group's members list by card number: one store's first page must not walk the card index
     past the other stores' members (the tenth store of the bench read 900,000 rows first)."""
-    from django.db import connection
-
     from clubs import selectors
+    from tests.plans import plan_without_sequential_scans
 
     rows = selectors.member_list_page_for_user(user=advisor_a).rows[:25]
-    sql, params = rows.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("SET enable_seqscan = off")  # a few rows here: the planner would read them all
-        try:
-            cursor.execute("EXPLAIN " + sql, params)
-            plan = "\n".join(row[0] for row in cursor.fetchall())
-        finally:
-            cursor.execute("RESET enable_seqscan")
+    plan = plan_without_sequential_scans(*rows.query.sql_with_params())
     assert "membership_store_card_idx" in plan
     assert [member.pk for member in rows] == [member_a.pk]

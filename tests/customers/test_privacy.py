@@ -331,17 +331,9 @@ def test_the_note_forms_error_page_is_audited(client, store_a, manager_a):
 def test_a_name_with_the_last_four_is_found_through_an_index_not_by_reading_every_card(text):
     """A common surname's prefix alone matches tens of thousands of a group's cards: the search
     finds the last four digits by their index (customer_mobile_last4_idx), then checks the name."""
-    from django.db import connection
-
     from customers.selectors import customer_search_sql, phone_query_parse
+    from tests.plans import plan_without_sequential_scans
 
-    sql, params = customer_search_sql(text, phone=phone_query_parse(text))
-    with connection.cursor() as cursor:
-        cursor.execute("SET enable_seqscan = off")  # a few rows here: the planner would read them all
-        try:
-            cursor.execute("EXPLAIN " + sql, params)
-            plan = "\n".join(row[0] for row in cursor.fetchall())
-        finally:
-            cursor.execute("RESET enable_seqscan")
+    plan = plan_without_sequential_scans(*customer_search_sql(text, phone=phone_query_parse(text)))
     assert "Seq Scan on customers_customer" not in plan
     assert "customer_mobile_last4_idx" in plan
