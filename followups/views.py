@@ -26,6 +26,7 @@ from crm.choices import AuditAction
 from crm.exceptions import ApplicationError
 from crm.masking import phone_for_user, phone_reveal_record
 from crm.models import Store
+from crm.row_urls import pk_url
 from crm.scoping import sees_all_stores, stores_for_user, visible_store_ids
 from crm.selectors import working_calendar
 from customers.card import customer_alerts
@@ -43,7 +44,6 @@ from followups.questionnaire_scores import questionnaire_factor_scores
 from followups.questionnaires import panel_questions
 
 PAGE_SIZE = 25
-_CARD_URL_SENTINEL = 987654321987  # a card ID in a reversed URL, replaced by each row's
 CALL_PERMISSIONS = ("followups.work_call_queue", "followups.work_own_tasks")
 
 
@@ -239,9 +239,9 @@ def _queue_context(request: HttpRequest, query: QueryDict, *, stores=None) -> di
         user=request.user, rows=list(page.object_list), stores=stores, now=now
     )
     # Each row's card address: the URL reversed once for the page, not once per row in the template.
-    card_url = reverse("customers:detail", args=[_CARD_URL_SENTINEL])
+    card_url = pk_url("customers:detail")
     for row in page.object_list:
-        row["card_url"] = card_url.replace(str(_CARD_URL_SENTINEL), str(row["customer_id"]))
+        row["card_url"] = card_url(row["customer_id"])
     return {
         "page": page,
         "search": search,
