@@ -728,15 +728,3 @@ def test_two_posts_of_one_redemption_racing_make_one_entry(advisor_a, member_a):
     assert statuses == [302, 302]
     assert ledger(member_a) == [("opening", 1200, "", ""), ("redemption", -700, f"D{TOKEN}", "")]
     assert Membership.objects.get(pk=member_a.pk).points_balance == 500
-
-
-def test_a_stores_first_page_of_members_is_read_by_its_own_index(advisor_a, member_a, member_b):
-    """A group's members list by card number: one store's first page must not walk the card index
-    past the other stores' members (the tenth store of the bench read 900,000 rows first)."""
-    from clubs import selectors
-    from tests.plans import plan_without_sequential_scans
-
-    rows = selectors.member_list_page_for_user(user=advisor_a).rows[:25]
-    plan = plan_without_sequential_scans(*rows.query.sql_with_params())
-    assert "membership_store_card_idx" in plan
-    assert [member.pk for member in rows] == [member_a.pk]
