@@ -2,6 +2,7 @@
 
 import datetime
 import io
+import re
 from decimal import Decimal
 
 import openpyxl
@@ -241,6 +242,23 @@ def test_the_command_reports_every_rejection_and_warning_in_the_admins_language(
         "第 3 行，客户编号 “”：缺少客户编号（被拒绝的行）",
     ]
     assert out.getvalue().splitlines()[-1] == "created=1 updated=0 unchanged=0 rejected=1 warnings=2"
+
+
+def test_the_command_with_v2_times_each_step_and_its_own_work(tmp_path, write_mode):
+    # The bench reads these lines: each file's steps, then the command's own time (no start-up).
+    path = write_csv(tmp_path / "c.csv", [customer_row("C001"), customer_row("C002")])
+    err = io.StringIO()
+
+    call_command("import_dms", "customers", str(path), "--no-progress", "-v2", stdout=io.StringIO(), stderr=err)
+
+    batch = ImportBatch.objects.get()
+    seconds = r"\d+\.\d\ds"
+    steps = " ".join(f"{step}={seconds}" for step in ("stage", "adopt", "repeats", "classify", "upsert", "history",
+                                                      "confirm", "total"))  # fmt: skip
+    bulk = " bulk=customers_customer,customers_historicalcustomer" if write_mode == "bulk" else ""
+    first, second = err.getvalue().splitlines()
+    assert re.fullmatch(rf"batch #{batch.pk} {steps}{bulk}", first), first
+    assert re.fullmatch(rf"import_dms work={seconds}", second), second
 
 
 def test_the_command_shows_the_first_fifty_issues_and_says_how_many_more(tmp_path, monkeypatch):

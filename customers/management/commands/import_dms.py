@@ -47,6 +47,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="Do not draw the progress bar.")
 
     def handle(self, *args, **options):
+        started = time.monotonic()
         files = [(options["kind"], options["file"]), *self._more_files(options["more"])]
         if len(files) > 1 and options["errors_file"]:
             raise CommandError(
@@ -68,6 +69,10 @@ class Command(BaseCommand):
         finally:
             for parsed_ahead in self._parsed_ahead.values():
                 parsed_ahead.cancel()
+        if options["verbosity"] >= 2:
+            # The command's own time, without the process's start-up (Python, Django, the apps): what
+            # an import costs in a process already running, as in the Celery worker of the admin's.
+            self.stderr.write(f"import_dms work={time.monotonic() - started:.2f}s")
 
     def _parse_ahead(self, files: list[tuple[str, str]], position: int, options: dict) -> None:
         """Once the file at ``position`` is staged, start parsing the files after it (one after
