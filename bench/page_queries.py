@@ -3,8 +3,10 @@
     .venv/bin/python bench/load_bench.py ...                # once: creates the load_<role>_<n> staff
     .venv/bin/python bench/page_queries.py [--database crm_bench_retention]
 
-Each page is requested three times in this process through Django's test client, as the first
-bench account of the role that works it (``load_<role>_0``, logged in as after password and code),
+Each page is requested three times in this process through Django's test client, as a bench
+account of the role that works it (``load_<role>_<N>``, ``--account N``, 0 by default: the first
+store's staff; 9 works the tenth store of the 1,000,000-owner bench, whose lists sort past the other
+stores' rows; managers and API clients see the whole group whatever N; logged in as after password and code),
 and printed with the queries and the time of each request (and the SQL time of the last one). A detail page (a card,
 a club member, a segment, the claimed call) is the first one its list showed just before.
 Tomorrow's queue preview is counted by its 1st request (Celery is eager in these settings, so the
@@ -88,6 +90,9 @@ def main() -> None:
         default="",
         help="only the pages whose name holds one of these comma-separated words (a detail page needs its list)",
     )
+    parser.add_argument(
+        "--account", type=int, default=0, help="ask as load_<role>_<N> (a store's staff: N modulo the stores)"
+    )
     parser.add_argument("--search", default="车主12345", help="what the advisor searches (a name of the bench)")
     parser.add_argument(
         "--slow-ms", type=float, default=0, help="print the statements of a page's last request that took this long"
@@ -126,7 +131,9 @@ def main() -> None:
         if words and not any(word in name for word in words):
             continue
         if role not in clients:
-            user = User.objects.get(username=f"load_{role}_0")
+            user = User.objects.filter(username=f"load_{role}_{args.account}").first()
+            if user is None:
+                raise SystemExit(f"No bench account load_{role}_{args.account}: run bench/load_bench.py first.")
             client = Client(HTTP_X_FORWARDED_PROTO="https")
             if role == "api":
                 token, _created = Token.objects.get_or_create(user=user)
