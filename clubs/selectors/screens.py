@@ -19,12 +19,14 @@ from customers.selectors import customer_search_sql
 
 # --- the members' screens (clubs/views.py) ------------------------------------------------------
 
+#: The members list's orders. A descending order reverses its ties too (the highest card first among
+#: the same balance or day), so that one index read backwards serves both directions (models.Membership).
 MEMBER_SORTS = {
     "card": ("card_no", "id"),
     "balance": ("points_balance", "card_no", "id"),
-    "-balance": ("-points_balance", "card_no", "id"),
+    "-balance": ("-points_balance", "-card_no", "-id"),
     "joined": ("joined_on", "card_no", "id"),
-    "-joined": ("-joined_on", "card_no", "id"),
+    "-joined": ("-joined_on", "-card_no", "-id"),
 }
 
 

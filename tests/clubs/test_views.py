@@ -160,6 +160,10 @@ def test_the_list_searches_and_filters(client, advisor_a, three_members):
     assert listed(client, balance_min="100", balance_max="1000") == ["CA0002"]
     assert listed(client, sort="-balance") == ["CA0001", "CA0002", "CA0003"]
     assert listed(client, sort="balance") == ["CA0003", "CA0002", "CA0001"]
+    # All three joined on the club's first day: a tie, ordered by card, reversed with the day.
+    assert len({member.joined_on for member in three_members.values()}) == 1
+    assert listed(client, sort="joined") == ["CA0003", "CA0001", "CA0002"]
+    assert listed(client, sort="-joined") == ["CA0002", "CA0001", "CA0003"]
     assert listed(client, expiring="on") == ["CA0003", "CA0001", "CA0002"]
     # Redeeming CA0003's 50 points consumes the lot: nothing of it is left to expire.
     points_redeem(membership=three_members["CA0003"], points=50, reference="V1", user=advisor_a)
