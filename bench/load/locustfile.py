@@ -14,12 +14,14 @@ computed from their authenticator secret, the way their phone app computes it), 
   takes between two outcomes (``LOAD_AGENT_THINK`` seconds, ``MIN,MAX``; ``0``: no pause at all, the
   claim-cycle run of agents only);
 - ``AdvisorUser``: searches customers by name, opens a card, the arrivals board; now and then the
-  complaint list, the club's members and a member's page, the club's events;
+  complaint list, the club's members (by card, and by balance or joining day) and a member's page,
+  the club's events;
 - ``SalesUser``: prospects, My tasks; now and then the delivery desk's buyer search;
 - ``ManagerUser``: follow-up reports of one month, the complaint dashboard, the retention dashboard,
   satisfaction over time (the last 12 months, by service advisor of record), the customers behind
   the retention dashboard's "won back" figure;
-  now and then the customer and complaint lists, the club's members, segments and a segment's page,
+  now and then the customer and complaint lists, the club's members (by card, and by balance or
+  joining day), segments and a segment's page,
   SMS campaigns, the assigned calls of all staff, the follow-up rules, bookings against capacity,
   delivery interviews, prospects won and lost, and tomorrow's queue preview: the page answers at
   once with the counts the Celery worker made (kept a few minutes, shared by the group's managers)
@@ -57,6 +59,8 @@ AGENT_THINK = [float(part) for part in os.environ.get("LOAD_AGENT_THINK", "3,8")
 MEASURE_SECONDS = float(os.environ.get("LOAD_MEASURE_SECONDS", "0"))
 CARD_LINK = re.compile(r'href="/customers/(\d+)/"')
 MEMBER_LINK = re.compile(r'href="/club/members/(\d+)/"')
+#: The members list's orders besides the card number's (a store's first page and the group's).
+MEMBER_ORDERS = ("balance", "-balance", "joined", "-joined")
 SEGMENT_LINK = re.compile(r'href="/customers/segments/(\d+)/"')
 OUTCOME_ACTION = re.compile(r'action="/followups/queue/call/(\d+)/outcome/"')
 #: The queue preview while its counts are being made (its htmx polls then, every second).
@@ -255,6 +259,10 @@ class AdvisorUser(StaffUser):
         self.members = MEMBER_LINK.findall(response.text or "")
 
     @task(1)
+    def club_members_sorted(self):
+        self.page("/club/", "club members, by balance or joining day", sort=random.choice(MEMBER_ORDERS))
+
+    @task(1)
     def member_page(self):
         if self.members:
             self.page(f"/club/members/{random.choice(self.members)}/", "club member page (points ledger)")
@@ -323,6 +331,10 @@ class ManagerUser(StaffUser):
     @task(1)
     def club_members(self):
         self.page("/club/", "club members, group")
+
+    @task(1)
+    def club_members_sorted(self):
+        self.page("/club/", "club members, group, by balance or joining day", sort=random.choice(MEMBER_ORDERS))
 
     @task(1)
     def segment_list(self):
