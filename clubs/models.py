@@ -168,6 +168,8 @@ class Membership(models.Model):
             models.Index(fields=["store", "joined_on", "card_no", "id"], name="membership_store_joined_idx"),
             models.Index(fields=["points_balance", "card_no", "id"], name="membership_balance_idx"),
             models.Index(fields=["joined_on", "card_no", "id"], name="membership_joined_idx"),
+            # The API's order by stored value (crm.api.filters.StableOrderingFilter adds card and id).
+            models.Index(fields=["wallet_balance", "card_no", "id"], name="membership_wallet_idx"),
         ]
         constraints = [
             models.CheckConstraint(
