@@ -229,6 +229,8 @@ class Complaint(TimeStampedModel):
                 condition=Q(first_response_at__isnull=True) & ~Q(status="closed"),
             ),
             models.Index(fields=["close_due_at"], name="complaint_close_due_idx", condition=~Q(status="closed")),
+            # The API's order by closing due, with its tie-break (crm.api.filters.StableOrderingFilter).
+            models.Index(fields=["close_due_at", "received_at", "id"], name="complaint_close_due_order_idx"),
             models.Index(
                 fields=["origin_reference"], name="complaint_origin_ref_idx", condition=~Q(origin_reference="")
             ),
