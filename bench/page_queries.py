@@ -72,6 +72,9 @@ PAGES = [
     ("manager", "prospects won and lost", "/customers/prospects/report/", {}, "get"),
     ("manager", "customers behind 'won back'", "/customers/retention/customers/", WON_BACK, "get"),
     ("api", "API customer list", "/api/customers/", {"page": 7}, "get"),
+    ("api", "API customer list by name", "/api/customers/", {"page": 7, "ordering": "name"}, "get"),
+    ("api", "API vehicle list by insurance day", "/api/vehicles/", {"page": 7, "ordering": "insurance_expiry"}, "get"),
+    ("api", "API complaint list by closing due", "/api/complaints/", {"page": 7, "ordering": "close_due_at"}, "get"),
 ]
 #: The detail pages' IDs, read from the pages before them: {name: (pattern, path, role that reads it)}.
 FOUND = {

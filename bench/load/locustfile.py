@@ -27,7 +27,9 @@ computed from their authenticator secret, the way their phone app computes it), 
   once with the counts the Celery worker made (kept a few minutes, shared by the group's managers)
   or with a progress line, which it then polls every second as the page's htmx does until the
   counts are there (each poll a request of its own, the last one bringing the counts);
-- ``ApiUser``: a token from ``POST /api/token/`` (with ``otp_code``), then pages of ``/api/customers/``;
+- ``ApiUser``: a token from ``POST /api/token/`` (with ``otp_code``), then pages of ``/api/customers/``,
+  and now and then of the customers, vehicles, members or complaints in an order with ties (by name,
+  last change, insurance or delivery day, balance, joining day, closing due);
 - ``CeilingUser``: ``/healthz`` (one in every run), the machine's ceiling in the same run;
 - ``SignedInCeilingUser``: a call agent who, logged in, asks without any pause for the log-in page,
   which answers a signed-in person with a redirect home: the session, the user and the middleware,
@@ -61,6 +63,12 @@ CARD_LINK = re.compile(r'href="/customers/(\d+)/"')
 MEMBER_LINK = re.compile(r'href="/club/members/(\d+)/"')
 #: The members list's orders besides the card number's (a store's first page and the group's).
 MEMBER_ORDERS = ("balance", "-balance", "joined", "-joined")
+#: The API lists' orders a sync program asks for (each with ties: crm.api.filters.StableOrderingFilter).
+API_ORDERS = (
+    ("/api/customers/", "name"), ("/api/customers/", "-updated_at"), ("/api/vehicles/", "insurance_expiry"),
+    ("/api/vehicles/", "-delivery_date"), ("/api/members/", "-points_balance"), ("/api/members/", "joined_on"),
+    ("/api/complaints/", "close_due_at"),
+)  # fmt: skip
 SEGMENT_LINK = re.compile(r'href="/customers/segments/(\d+)/"')
 OUTCOME_ACTION = re.compile(r'action="/followups/queue/call/(\d+)/outcome/"')
 #: The queue preview while its counts are being made (its htmx polls then, every second).
@@ -410,9 +418,15 @@ class ApiUser(StaffUser):
         token = response.json().get("token", "") if response.ok else ""
         self.client.headers["Authorization"] = f"Token {token}"
 
-    @task
+    @task(3)
     def list_customers(self):
         self.page("/api/customers/", "API customer list", page=random.randint(1, 20))
+
+    @task(1)
+    def list_ordered(self):
+        path, ordering = random.choice(API_ORDERS)
+        self.page(path, "API lists, ordered (customers, vehicles, members, complaints)", ordering=ordering,
+                  page=random.randint(1, 20))  # fmt: skip
 
 
 class CeilingUser(HttpUser):
