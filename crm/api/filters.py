@@ -79,7 +79,7 @@ class StableOrderingFilter(OrderingFilter):
 
 
 def _is_unique(model, name: str) -> bool:
-    if name in ("pk", "id"):
+    if name == "pk":  # not a field's name; a primary key field is unique by itself
         return True
     try:
         field = model._meta.get_field(name)
