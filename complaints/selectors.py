@@ -16,7 +16,7 @@ from crm.calendar import add_months, local_midnight
 from crm.models import User
 from crm.scoping import report_store_ids, scope_to_user_stores, visible_store_ids
 from customers.models import SatisfactionResult
-from customers.selectors import customers_hidden_from
+from customers.selectors import customer_visible_to
 from customers.selectors.volumes import monthly_volumes
 
 LIST_RELATED = ["store", "customer", "vehicle", "complaint_type", "assigned_manager", "staff_concerned"]
@@ -49,7 +49,7 @@ def complaint_queryset_for_user(user) -> QuerySet[Complaint]:
     # The card levels as "not one of the few restricted cards hidden from the user" (an indexed
     # anti-join, as the call queue reads its tasks), not as ``customer IN (every card the user may
     # see)``: for a group that had the planner read all of its million cards on every page.
-    return queryset.exclude(customer_id__in=customers_hidden_from(user))
+    return queryset.filter(customer_visible_to(user))
 
 
 def complaint_summaries_for_user(user) -> QuerySet[Complaint]:

@@ -14,7 +14,7 @@ from crm.calendar import add_months
 from crm.scoping import report_store_ids, visible_store_ids
 from customers.choices import CustomerState
 from customers.models import Customer, CustomerMonthState, CustomerStateMovement, CustomerWinBack
-from customers.selectors import customers_hidden_from
+from customers.selectors import customer_visible_to, customers_hidden_from
 from customers.selectors.win_backs import win_back_customer_ids, win_back_filter
 
 DASHBOARD_MONTHS = 24
@@ -154,7 +154,7 @@ class FigureCustomers:
 
     The matches are read from the figure's own rows (the month's win-back rows, or the month's
     snapshot rows of a state), through their ``(month, store, ...)`` index ranges; the visibility
-    rule is the anti-join on the few hidden cards (``customers_hidden_from``), so a card is read
+    rule is the anti-join on the few hidden cards (``customer_visible_to``), so a card is read
     only when the store scope or a search needs it. The count is exact for the whole group without
     a search (the win-back rows, or the movement sums less the hidden cards in the figure), else
     it stops at ``FIGURE_COUNT_CAP`` and is estimated past it (``count_is_estimate``). A page
@@ -190,7 +190,7 @@ class FigureCustomers:
             if won_back_by:
                 source = source.filter(customer_id__in=win_back_customer_ids(store_ids=store_ids, month=month,
                                                                              key=won_back_by))  # fmt: skip
-        self.source = source.exclude(customer_id__in=customers_hidden_from(user))
+        self.source = source.filter(customer_visible_to(user))
         self.hidden = customers_hidden_from(user)
         self.previous_month = previous_month
         # What needs the card itself: the user's stores (a card may have moved since) and the search.

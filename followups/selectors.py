@@ -40,7 +40,7 @@ from customers.selectors import (
     VEHICLE_TABLE,
     customer_sms_allowed_sql,
     customer_visibility_condition,
-    customers_hidden_from,
+    customer_visible_to,
 )
 from customers.selectors.appointments import APPOINTMENT_TABLE, appointment_booked_from_task_sql
 from followups.choices import MARKETING_RULES, REACHED_OUTCOMES, CallOutcome, Channel, RuleCode, TaskStatus
@@ -118,11 +118,11 @@ def queue_rank() -> ExpressionWrapper:
 def _queue_visible_tasks(user) -> QuerySet[FollowupTask]:
     """The tasks of the user's stores whose card the user may see, for the queue's reads: the card
     levels are applied as "not one of the few restricted cards hidden from the user"
-    (customers_hidden_from, an indexed anti-join) rather than as a test of every task's card, so no
+    (customer_visible_to, an indexed anti-join) rather than as a test of every task's card, so no
     statement of the queue page or of the claim reads the whole customers table. Same rule as
     ``_visible_tasks``."""
     tasks = scope_to_user_stores(FollowupTask.objects.all(), user)
-    return tasks.exclude(customer_id__in=customers_hidden_from(user))
+    return tasks.filter(customer_visible_to(user))
 
 
 def queue_tasks(*, user, today: datetime.date, store_ids: list[int] | None = None) -> QuerySet[FollowupTask]:
@@ -132,7 +132,7 @@ def queue_tasks(*, user, today: datetime.date, store_ids: list[int] | None = Non
     if store_ids is None:
         tasks = _queue_visible_tasks(user)
     else:
-        tasks = FollowupTask.objects.filter(store_id__in=store_ids).exclude(customer_id__in=customers_hidden_from(user))
+        tasks = FollowupTask.objects.filter(store_id__in=store_ids).filter(customer_visible_to(user))
     return tasks.filter(status=TaskStatus.OPEN, channel=Channel.PHONE, work_date__lte=today, assignee__isnull=True)
 
 

@@ -12,7 +12,7 @@ from clubs.choices import TIER_NAMES, Tier
 from clubs.models import Membership, StoreClub, TierRule
 from clubs.run import ALLOCATION, MEMBERSHIP, POINTS, STORE_CLUB, tiers_on_sql
 from crm.scoping import scope_to_user_stores
-from customers.selectors import CUSTOMER_TABLE, customers_hidden_from
+from customers.selectors import CUSTOMER_TABLE, customer_visible_to
 
 EXPORT_HEADER = ("customer_no", "card_no", "tier", "balance", "expiring_30d")
 EXPIRING_DAYS = 30
@@ -136,4 +136,4 @@ def membership_queryset_for_user(user) -> QuerySet[Membership]:
     # the user" (an indexed anti-join, as the call queue reads its tasks), not as ``customer IN
     # (every card the user may see)``: for a group that read all of its million cards on every page.
     members = scope_to_user_stores(Membership.objects.all(), user)
-    return members.exclude(customer_id__in=customers_hidden_from(user)).select_related("customer", "store")
+    return members.filter(customer_visible_to(user)).select_related("customer", "store")

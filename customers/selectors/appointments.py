@@ -15,7 +15,7 @@ from crm.scoping import scope_to_user_stores, stores_for_user
 from crm.selectors import working_calendar
 from customers.choices import AppointmentSource, AppointmentStatus
 from customers.models import ACTIVE_APPOINTMENT_STATUSES, Appointment, AppointmentSettings, Customer, Delivery, Vehicle
-from customers.selectors import customers_hidden_from
+from customers.selectors import customer_visible_to
 
 # How far ahead a full slot's refusal looks for free places to offer instead.
 NEXT_FREE_SEARCH_DAYS = 14
@@ -157,11 +157,11 @@ def appointment_booked_from_task_sql(*, alias: str, task_id_sql: str) -> str:
 
 def appointment_queryset_for_user(user) -> QuerySet[Appointment]:
     """Appointments of the stores the user works in, on the cards the user may see: the card levels
-    as "not one of the few restricted cards hidden from the user" (customers_hidden_from, an
+    as "not one of the few restricted cards hidden from the user" (customer_visible_to, an
     indexed anti-join), as the call queue reads its tasks, not as ``customer IN (every card the
     user may see)``, whose plan rests on estimates (for the complaint and member lists of a group
     it hashed all million cards; for a day's bookings it looked them up one by one)."""
-    return scope_to_user_stores(Appointment.objects.all(), user).exclude(customer_id__in=customers_hidden_from(user))
+    return scope_to_user_stores(Appointment.objects.all(), user).filter(customer_visible_to(user))
 
 
 def appointment_get_for_user(*, user, pk) -> Appointment:
