@@ -17,8 +17,11 @@ COUNT_CAP = 10_000
 
 
 def planner_row_estimate(queryset) -> int:
-    """PostgreSQL's estimate of how many rows ``queryset`` returns (its plan's top row count)."""
-    plan = json.loads(queryset.explain(format="json"))
+    """PostgreSQL's estimate of how many rows ``queryset`` returns (its plan's top row count), asked
+    without its order: the rows are the same, and a sorted list of a whole group is planned as a
+    parallel sort whose top node (Gather Merge) counts the workers' rows but not the leader's,
+    5/6 of the rows on two workers (1,000,000 members shown as "about 833,332")."""
+    plan = json.loads(queryset.order_by().explain(format="json"))
     return int(plan[0]["Plan"]["Plan Rows"])
 
 

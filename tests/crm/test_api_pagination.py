@@ -35,3 +35,19 @@ def test_past_the_cap_the_count_is_the_databases_estimate_and_every_row_stays_re
     assert [len(page["results"]) for page in pages] == [2, 2, 1]
     assert sorted(row["id"] for page in pages for row in page["results"]) == sorted(c.pk for c in customers)
     assert api_client.get("/api/customers/", {"page_size": 2, "page": 9}).json()["results"] == []
+
+
+def test_the_estimate_is_asked_of_the_list_without_its_order():
+    # A sorted list of a whole group is planned as a parallel sort whose top node counts 5/6 of the
+    # rows (the workers', not the leader's): the size is asked of the same rows, unsorted.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from customers.models import Customer
+
+    with CaptureQueriesContext(connection) as queries:
+        pagination.planner_row_estimate(Customer.objects.order_by("name", "customer_no"))
+
+    [explain] = [query["sql"] for query in queries.captured_queries]
+    assert explain.startswith("EXPLAIN (FORMAT json) SELECT")
+    assert "ORDER BY" not in explain
