@@ -1,5 +1,6 @@
 """Settings from the environment: one-line errors, a clean deploy check, the Celery contract."""
 
+import json
 import os
 import subprocess
 import sys
@@ -95,8 +96,12 @@ def test_the_build_commands_need_no_secret_database_or_redis(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert (static_root / "staticfiles.json").exists()
-    # Pages' files are served compressed; source maps (for developer tools only) are not compressed.
-    assert (static_root / "js" / "crm.js.gz").exists()
+    # Pages' files are served compressed, by their hashed names only (pages name them through
+    # {% static %}); source maps (for developer tools only) are not compressed.
+    hashed = json.loads((static_root / "staticfiles.json").read_text())["paths"]["js/crm.js"]
+    assert hashed != "js/crm.js"
+    assert (static_root / f"{hashed}.gz").exists()
+    assert not (static_root / "js" / "crm.js").exists()
     assert sorted(static_root.rglob("*.map.gz")) == sorted(static_root.rglob("*.map.br")) == []
     assert sorted(static_root.rglob("*.map"))
     # Anything else still needs them, named one at a time.
