@@ -132,7 +132,7 @@ def queue_tasks(*, user, today: datetime.date, store_ids: list[int] | None = Non
     if store_ids is None:
         tasks = _queue_visible_tasks(user)
     else:
-        tasks = FollowupTask.objects.filter(store_id__in=store_ids).filter(customer_visible_to(user))
+        tasks = FollowupTask.objects.filter(customer_visible_to(user), store_id__in=store_ids)
     return tasks.filter(status=TaskStatus.OPEN, channel=Channel.PHONE, work_date__lte=today, assignee__isnull=True)
 
 

@@ -2,8 +2,11 @@
 a big list on every page); the rows of a page stay exact."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from crm.api import pagination
+from customers.models import Customer
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -40,11 +43,6 @@ def test_past_the_cap_the_count_is_the_databases_estimate_and_every_row_stays_re
 def test_the_estimate_is_asked_of_the_list_without_its_order():
     # A sorted list of a whole group is planned as a parallel sort whose top node counts 5/6 of the
     # rows (the workers', not the leader's): the size is asked of the same rows, unsorted.
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from customers.models import Customer
-
     with CaptureQueriesContext(connection) as queries:
         pagination.planner_row_estimate(Customer.objects.order_by("name", "customer_no"))
 

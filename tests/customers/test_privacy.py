@@ -13,7 +13,8 @@ from crm.models import AuditLog
 from customers.facts import customer_stats_refresh
 from customers.models import Segment
 from customers.segments import segment_count_for_user, segment_customers_for_user
-from customers.selectors import customer_queryset_for_user
+from customers.selectors import customer_queryset_for_user, customer_visible_to
+from followups.models import FollowupTask
 from followups.selectors import queue_for_user
 from followups.services import task_claim_next
 from tests.factories import CustomerFactory, UserFactory
@@ -82,9 +83,6 @@ def test_segments_count_and_list_the_same_levels(graded, advisor_a, manager_a):
 
 
 def test_the_rule_on_another_tables_rows_is_the_same_rule_as_an_anti_join(graded, store_a, advisor_a, manager_a):
-    from customers.selectors import customer_visible_to
-    from followups.models import FollowupTask
-
     for card in graded.values():
         FollowupTaskFactory(store=store_a, customer=card)
     graded["top_secret"].authorized_staff.add(advisor_a)
