@@ -359,6 +359,8 @@ class SmsMessage(models.Model):
             models.Index(fields=["mobile", "sent_at"], name="smsmessage_mobile_idx"),
             # The minutely resume sweep looks for lapsed leases among the few messages being sent.
             models.Index(fields=["lease_until"], name="smsmessage_sending_lease_idx", condition=Q(status="sending")),
+            # ... and for due messages still queued in a store where no batch is sending.
+            models.Index(fields=["send_date"], name="smsmessage_queued_idx", condition=Q(status="queued")),
         ]
 
     def __str__(self) -> str:

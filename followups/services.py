@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import BooleanField, Count, F, Max, Q, QuerySet, Value
+from django.db.models import BooleanField, Count, Exists, F, Max, OuterRef, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -898,14 +898,19 @@ def _sms_lease_renew(*, message_ids: list[int], lease_until: datetime.datetime) 
 
 
 def sms_stores_with_lapsed_leases(*, now: datetime.datetime) -> list[int]:
-    """Stores with a message whose batch died mid-send: ``sending`` with a lapsed lease (a live
-    batch renews its leases). Their batch is to be started again."""
-    return list(
-        SmsMessage.objects.filter(status=SmsStatus.SENDING, lease_until__lt=now)
-        .order_by()
-        .values_list("store_id", flat=True)
-        .distinct()
+    """Stores whose batch died: a message ``sending`` under a lapsed lease (a live batch renews its
+    leases), or due messages still ``queued`` in an active store where no message is ``sending``
+    under a live lease (the worker died between two claims, or a campaign came due since the last
+    dispatch). Their batch is to be started again; should a live batch be caught between two claims,
+    the second one is safe (claims skip each other's rows, keys make a resend a no-op)."""
+    live = SmsMessage.objects.filter(store_id=OuterRef("store_id"), status=SmsStatus.SENDING, lease_until__gte=now)
+    lapsed = Q(status=SmsStatus.SENDING, lease_until__lt=now)
+    waiting = (
+        Q(status=SmsStatus.QUEUED, store__is_active=True, send_date__lte=timezone.localdate(now))
+        & (Q(not_before__isnull=True) | Q(not_before__lte=now))
+        & ~Exists(live)
     )
+    return list(SmsMessage.objects.filter(lapsed | waiting).order_by().values_list("store_id", flat=True).distinct())
 
 
 def sms_delivery_report(*, key: str, delivered: bool) -> int:

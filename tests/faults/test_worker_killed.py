@@ -22,7 +22,7 @@ from tests.factories import CustomerFactory, StoreFactory, UserFactory
 from tests.faults.conftest import Inbox, control_app, kill, smtp_env, start_worker, stop_process, wait_for
 
 pytestmark = [pytest.mark.fault, pytest.mark.django_db(transaction=True)]
-CUSTOMERS = 60
+CUSTOMERS = 150  # 15 s of sending at 10 a second: the kill lands mid-batch even on a busy machine
 
 
 @pytest.fixture

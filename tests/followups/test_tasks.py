@@ -10,7 +10,12 @@ from django.utils import timezone
 from followups import tasks
 from followups.gateways import SendResult
 from followups.models import FollowupTask, GenerationRun, SmsMessage
-from followups.services import followups_catch_up_plan, followups_generate_day, sms_send_batch
+from followups.services import (
+    followups_catch_up_plan,
+    followups_generate_day,
+    sms_send_batch,
+    sms_stores_with_lapsed_leases,
+)
 from followups.tasks import resume_sms
 from tests.factories import CustomerFactory, StoreFactory, VehicleFactory
 
@@ -153,4 +158,45 @@ def test_the_resume_sweep_restarts_only_batches_whose_lease_lapsed(settings, sto
     assert (dead.status, live.status) == ("sent", "sending")
     assert [json.loads(line)["key"] for line in (tmp_path / "sent.jsonl").read_text().splitlines()] == [
         dead.idempotency_key
+    ]
+
+
+def test_the_resume_sweep_restarts_a_store_left_with_due_queued_messages_and_no_live_batch(
+    settings, store_a, store_b, tmp_path
+):
+    """A worker killed between two claims leaves the rest of its store's messages queued with none
+    sending: the next minutely sweep starts the batch again, not the dispatch ten minutes later."""
+    settings.SMS_SEND_WINDOW = "00:00-24:00"
+    settings.SMS_GATEWAY, settings.SMS_FILE_GATEWAY_DIR = "file", str(tmp_path)
+    now = timezone.now()
+    today = timezone.localdate()
+    closed_store = StoreFactory(code="NJ03", name="已关店", is_active=False)
+
+    def message(store, mobile, **fields):
+        return SmsMessage.objects.create(
+            idempotency_key=f"test-{mobile}", store=store, customer=CustomerFactory(store=store, mobile=mobile),
+            mobile=mobile, body="【江宁日产】您好", **{"send_date": today, "status": "queued", **fields},
+        )  # fmt: skip
+
+    left = message(store_a, "13900001111")
+    later = message(store_a, "13900001112", not_before=now + datetime.timedelta(hours=1))
+    waiting = message(store_b, "13900002222")  # a live batch of store_b will claim it
+    message(store_b, "13900002223", status="sending", lease_until=now + datetime.timedelta(seconds=20))
+    tomorrow = message(store_b, "13900002224", send_date=today + datetime.timedelta(days=1))
+    closed = message(closed_store, "13900003333")
+
+    assert sms_stores_with_lapsed_leases(now=now) == [store_a.pk]
+    assert resume_sms.delay().get() == 1
+    assert resume_sms.delay().get() == 0
+
+    statuses = SmsMessage.objects.filter(pk__in=[left.pk, later.pk, waiting.pk, tomorrow.pk, closed.pk])
+    assert dict(statuses.values_list("mobile", "status")) == {
+        "13900001111": "sent",
+        "13900001112": "queued",
+        "13900002222": "queued",
+        "13900002224": "queued",
+        "13900003333": "queued",
+    }
+    assert [json.loads(line)["key"] for line in (tmp_path / "sent.jsonl").read_text().splitlines()] == [
+        left.idempotency_key
     ]
