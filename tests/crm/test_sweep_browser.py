@@ -9,7 +9,9 @@ Every page is loaded once at a desk's 1,366 px, then narrowed to a tablet's 768 
 - no failed request and no same-origin response of 400 or more (the page itself or a resource);
 - no untranslated word in the Chinese UI (ASCII words of 3+ letters outside ``ALLOWED_WORDS`` and the
   fixtures' own data);
-- a full-page screenshot under var/test-artifacts/screenshots/sweep/.
+- a full-page screenshot under var/test-artifacts/screenshots/sweep/ of each page and width with a
+  problem (``SWEEP_SCREENSHOTS=all`` keeps one of every page and width, for a look over the whole UI;
+  taking them all costs the sweep two thirds of its time).
 
 The demo dealer group (``seed_demo``, a few dozen owners) plus one object of each kind a detail page
 shows is built ONCE for the module and served by a live server of the module's own; the module
@@ -45,6 +47,7 @@ WIDTHS = (DESK, TABLET, PHONE)
 # The pages one level below the navigation get the same three widths (resized, not reloaded).
 DEEP_PAGE_WIDTHS = WIDTHS
 PASSWORD = "demo-sweep-pw-1"
+KEEP_EVERY_SCREENSHOT = os.environ.get("SWEEP_SCREENSHOTS") == "all"
 
 # The role's demo user (crm/demo.py), plus a group-wide manager this module adds.
 ROLE_USERS = {
@@ -430,7 +433,8 @@ def _check_page(page, watcher, site, *, role: str, path: str, name: str, widths,
         if words:
             problems.append(f"untranslated words: {', '.join(words)}")
         failures += [f"{where}: {problem}" for problem in problems]
-        save_screenshot(page, f"sweep/{role}-{_file_name(name)}-{width}")
+        if problems or KEEP_EVERY_SCREENSHOT:
+            save_screenshot(page, f"sweep/{role}-{_file_name(name)}-{width}")
     return links
 
 
