@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
 TEST_ENV := DJANGO_SETTINGS_MODULE=config.settings.test
+# The suite runs in two processes (pytest-xdist), each with its own test database and Redis database,
+# a file's tests together (a module builds its data once); `make test PYTEST_XDIST=` runs it in one.
+PYTEST_XDIST ?= --numprocesses 2 --dist loadfile
 
 .PHONY: setup run test lint format messages clean-var
 
@@ -35,7 +38,7 @@ test: setup
 	$(VENV)/bin/lint-imports --no-logo
 	$(TEST_ENV) $(PY) manage.py check
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
-	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 	@# Once more with a read replica (the test database's mirror): the report pages read from it.
 	$(TEST_ENV) DATABASE_REPLICA_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/crm} $(PY) -m pytest tests/crm/test_replica_reads.py
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,19 @@ from tests.factories import StoreFactory, UserFactory
 collect_ignore = [] if os.environ.get("DATABASE_REPLICA_URL") else ["crm/test_replica_reads.py"]
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(items):
+    """Each test has its own ID. pytest 9 names a test from its function and parameters, and the
+    schemathesis tests (one per API operation, its label only in the name) came out all alike:
+    pytest-xdist, which hands tests out by ID, then ran one of 43 and reported it passed."""
+    for item in items:
+        if item.nodeid.rpartition("::")[2] != item.name and not getattr(item, "callspec", None):
+            item._id = item.parent.id.child(item.name)  # as pytest names a test without parameters
+    seen: set[str] = set()
+    twice = {item.nodeid for item in items if item.nodeid in seen or seen.add(item.nodeid)}
+    if twice:
+        raise pytest.UsageError(f"tests with the same ID (xdist would run one of them): {sorted(twice)}")
 
 
 @pytest.fixture
@@ -112,6 +126,37 @@ def _fresh_rate_limits():
                 client.delete(key)
     except RedisConnectionError:
         pass  # a test that stops Redis; nothing to reset
+
+
+# The rows the migrations write (the default complaint types, the import's reference header
+# profiles, the erasure key): a transactional test ends with a flush that empties them too.
+MIGRATION_ROWS = [
+    ("complaints.migrations.0002_default_complaint_types", "create_types"),
+    ("customers.migrations.0002_card_import_segments", "create_reference_profiles"),
+    ("customers.migrations.0023_reference_profile_name", "rename"),
+    ("customers.migrations.0013_erasure_hash_key", "keep_the_current_key"),
+]
+# A test reaches the database through the django_db mark or one of these fixtures (and what it opens).
+DATABASE_FIXTURES = {"transactional_db": "transactional_db", "live_server": "transactional_db", "db": "db"}
+
+
+@pytest.fixture(autouse=True)
+def _rows_the_migrations_wrote(request):
+    """Every test that uses the database finds what a freshly migrated one holds, whatever ran
+    before it in its process (``make test`` runs the files in two processes, in no fixed order)."""
+    if not request.node.get_closest_marker("django_db"):
+        opened = [DATABASE_FIXTURES[name] for name in DATABASE_FIXTURES if name in request.fixturenames]
+        if not opened:
+            return
+        request.getfixturevalue(opened[0])  # opened before this fixture runs, as the test would
+    from django.apps import apps
+
+    from complaints.models import ComplaintType
+
+    if ComplaintType.objects.exists():
+        return  # nothing flushed them since the migrations ran
+    for module, function in MIGRATION_ROWS:
+        getattr(import_module(module), function)(apps, None)
 
 
 def wait_until(predicate, *, timeout: float = 30, interval: float = 0.1):

@@ -12,8 +12,19 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
 
-from config.settings.base import *  # noqa: F403
-from config.settings.base import DATABASES, STORAGES
+# pytest-xdist runs the suite in several processes (gw0, gw1, …); pytest-django gives each its own
+# test database, and here each gets its own Redis database (15, 14, … below the one configured): the
+# tests reset rate limits and read queues there. Processes the tests start (a Celery worker, gunicorn)
+# inherit the adjusted URL and the marker, so they adjust nothing again.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _XDIST_WORKER.startswith("gw") and os.environ.get("CRM_TEST_WORKER") != _XDIST_WORKER:
+    _base, _, _database = os.environ["REDIS_URL"].rpartition("/")
+    _database = int(_database) if _database.isdigit() else 0
+    os.environ["REDIS_URL"] = f"{_base}/{(_database - int(_XDIST_WORKER[2:])) % 16}"
+    os.environ["CRM_TEST_WORKER"] = _XDIST_WORKER
+
+from config.settings.base import *  # noqa: E402, F403 (after the environment above)
+from config.settings.base import DATABASES, STORAGES  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
@@ -25,7 +36,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 LANGUAGE_CODE = "zh-hans"
 STATIC_ROOT = None  # no collectstatic in tests; WhiteNoise serves from the finders
 # Uploaded files of tests (attachments, import files) stay out of the working tree.
-MEDIA_ROOT = Path(tempfile.gettempdir()) / "crm-test-media"
+MEDIA_ROOT = Path(tempfile.gettempdir()) / f"crm-test-media{_XDIST_WORKER}"
 # `make test` runs tests/crm/test_replica_reads.py once more with DATABASE_REPLICA_URL set: the
 # "replica" then mirrors the test database (Django's test mirror), as a streaming replica would.
 if "replica" in DATABASES:
