@@ -897,7 +897,7 @@ def _sms_lease_renew(*, message_ids: list[int], lease_until: datetime.datetime) 
     return SmsMessage.objects.filter(pk__in=message_ids, status=SmsStatus.SENDING).update(lease_until=lease_until)
 
 
-def sms_stores_with_lapsed_leases(*, now: datetime.datetime) -> list[int]:
+def sms_stores_to_resume(*, now: datetime.datetime) -> list[int]:
     """Stores whose batch died: a message ``sending`` under a lapsed lease (a live batch renews its
     leases), or due messages still ``queued`` in an active store where no message is ``sending``
     under a live lease (the worker died between two claims, or a campaign came due since the last

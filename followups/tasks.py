@@ -57,7 +57,7 @@ def resume_sms() -> int:
     now = timezone.now()
     if not services.sms_window_open(now):
         return 0
-    store_ids = services.sms_stores_with_lapsed_leases(now=now)
+    store_ids = services.sms_stores_to_resume(now=now)
     today = timezone.localdate(now).isoformat()
     for store_id in store_ids:
         send_store_sms.apply_async(kwargs={"store_id": store_id, "day": today}, expires=RESUME_EXPIRES_SECONDS)

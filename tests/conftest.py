@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from importlib import import_module
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from crm.choices import Role
 from tests.factories import StoreFactory, UserFactory
+from tests.migration_rows import migration_rows_restore
 
 # Runs only with a read replica configured: `make test` runs it once more with DATABASE_REPLICA_URL.
 collect_ignore = [] if os.environ.get("DATABASE_REPLICA_URL") else ["crm/test_replica_reads.py"]
@@ -30,10 +31,9 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.nodeid.rpartition("::")[2] != item.name and not getattr(item, "callspec", None):
             item._id = item.parent.id.child(item.name)  # as pytest names a test without parameters
-    seen: set[str] = set()
-    twice = {item.nodeid for item in items if item.nodeid in seen or seen.add(item.nodeid)}
+    twice = sorted(nodeid for nodeid, count in Counter(item.nodeid for item in items).items() if count > 1)
     if twice:
-        raise pytest.UsageError(f"tests with the same ID (xdist would run one of them): {sorted(twice)}")
+        raise pytest.UsageError(f"tests with the same ID (xdist would run one of them): {twice}")
 
 
 @pytest.fixture
@@ -128,14 +128,6 @@ def _fresh_rate_limits():
         pass  # a test that stops Redis; nothing to reset
 
 
-# The rows the migrations write (the default complaint types, the import's reference header
-# profiles, the erasure key): a transactional test ends with a flush that empties them too.
-MIGRATION_ROWS = [
-    ("complaints.migrations.0002_default_complaint_types", "create_types"),
-    ("customers.migrations.0002_card_import_segments", "create_reference_profiles"),
-    ("customers.migrations.0023_reference_profile_name", "rename"),
-    ("customers.migrations.0013_erasure_hash_key", "keep_the_current_key"),
-]
 # A test reaches the database through the django_db mark or one of these fixtures (and what it opens).
 DATABASE_FIXTURES = {"transactional_db": "transactional_db", "live_server": "transactional_db", "db": "db"}
 
@@ -149,14 +141,7 @@ def _rows_the_migrations_wrote(request):
         if not opened:
             return
         request.getfixturevalue(opened[0])  # opened before this fixture runs, as the test would
-    from django.apps import apps
-
-    from complaints.models import ComplaintType
-
-    if ComplaintType.objects.exists():
-        return  # nothing flushed them since the migrations ran
-    for module, function in MIGRATION_ROWS:
-        getattr(import_module(module), function)(apps, None)
+    migration_rows_restore()
 
 
 def wait_until(predicate, *, timeout: float = 30, interval: float = 0.1):

@@ -25,11 +25,9 @@ import os
 import re
 import shutil
 from dataclasses import dataclass, field
-from importlib import import_module
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.test.utils import override_settings
 from django.urls import Resolver404, resolve
@@ -37,6 +35,7 @@ from django.utils import timezone
 
 from crm.choices import Role
 from tests.browser import ARTIFACTS_DIR, CHROMIUM, CHROMIUM_ARGS, fits_without_sideways_scroll, log_in, save_screenshot
+from tests.migration_rows import migration_rows_restore
 
 # The marker only makes pytest-django set up the test database; the data is the module's own
 # (committed, see ``site``), each test only reads it.
@@ -134,7 +133,7 @@ def _build_demo_group() -> dict[str, list[str]]:
 
     # A flush (after a transactional test, or this module's) removes the migrations' rows: the
     # complaint types the demo's complaints need come back first.
-    import_module("complaints.migrations.0002_default_complaint_types").create_types(django_apps, None)
+    migration_rows_restore()
     with override_settings(DEMO_MODE=True):
         call_command("seed_demo", "--customers", "40", "--password", PASSWORD, "--force", stdout=io.StringIO())
     stores = list(Store.objects.order_by("code"))

@@ -14,7 +14,7 @@ from followups.services import (
     followups_catch_up_plan,
     followups_generate_day,
     sms_send_batch,
-    sms_stores_with_lapsed_leases,
+    sms_stores_to_resume,
 )
 from followups.tasks import resume_sms
 from tests.factories import CustomerFactory, StoreFactory, VehicleFactory
@@ -185,7 +185,7 @@ def test_the_resume_sweep_restarts_a_store_left_with_due_queued_messages_and_no_
     tomorrow = message(store_b, "13900002224", send_date=today + datetime.timedelta(days=1))
     closed = message(closed_store, "13900003333")
 
-    assert sms_stores_with_lapsed_leases(now=now) == [store_a.pk]
+    assert sms_stores_to_resume(now=now) == [store_a.pk]
     assert resume_sms.delay().get() == 1
     assert resume_sms.delay().get() == 0
 
