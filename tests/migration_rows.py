@@ -12,14 +12,13 @@ MIGRATION_ROWS = [
 ]
 
 
-def migration_rows_restore() -> bool:
-    """Write them again if a flush removed them (the complaint types tell); whether it wrote."""
+def migration_rows_restore() -> None:
+    """Write them again if a flush removed them (the complaint types tell)."""
     from django.apps import apps
 
     from complaints.models import ComplaintType
 
     if ComplaintType.objects.exists():
-        return False
+        return
     for module, function in MIGRATION_ROWS:
         getattr(import_module(module), function)(apps, None)
-    return True
