@@ -91,6 +91,8 @@ def main() -> None:
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/3")
     os.environ["ALLOWED_HOSTS"] = "testserver"
     os.environ["SECURE_PROXY_SSL_HEADER"] = "1"
+    # As gunicorn's workers plan the cycle's statements: no parallel workers (config/settings/base.py).
+    os.environ.setdefault("DB_PARALLEL_WORKERS_PER_QUERY", "0")
     import django
 
     django.setup()

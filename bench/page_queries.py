@@ -112,6 +112,8 @@ def main() -> None:
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{args.database}",
         REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/12"),
     )
+    # As gunicorn's workers plan the pages' statements: no parallel workers (config/settings/base.py).
+    os.environ.setdefault("DB_PARALLEL_WORKERS_PER_QUERY", "0")
     sys.path.insert(0, str(BASE_DIR))
     import re
 

@@ -1,6 +1,7 @@
 """Settings for every environment, read from environment variables (see README "Configuration")."""
 
 import datetime
+import os
 import re
 from pathlib import Path
 
@@ -121,6 +122,22 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
     DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
+# How many parallel workers PostgreSQL may start for one statement (max_parallel_workers_per_gather)
+# on this process's connections. Unset: 0 in the web's processes (gunicorn, which names itself in
+# SERVER_SOFTWARE before it loads the app), the server's own setting (2 by default) elsewhere. A
+# page's statement is small: starting two workers for it cost 15-20 ms where the statement itself
+# took 4 (a page of 50 of a million vehicles in order of insurance day, on the 2-core bench), and
+# with every core already serving requests a parallel plan only adds processes to share them. Celery
+# and the management commands (imports, nightly refreshes) keep the server's setting.
+DB_PARALLEL_WORKERS_PER_QUERY = env_int(
+    "DB_PARALLEL_WORKERS_PER_QUERY", 0 if os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn") else None,
+    minimum=0,
+)  # fmt: skip
+if DB_PARALLEL_WORKERS_PER_QUERY is not None:
+    for _database in DATABASES.values():
+        _options = _database["OPTIONS"]
+        _parallel = f"-c max_parallel_workers_per_gather={DB_PARALLEL_WORKERS_PER_QUERY}"
+        _options["options"] = f"{_options['options']} {_parallel}" if _options.get("options") else _parallel
 DATABASE_ROUTERS = ["crm.replicas.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

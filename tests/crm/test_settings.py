@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 PRODUCTION_ENV = {
@@ -51,6 +52,8 @@ def test_check_deploy_is_clean_in_production():
         ("REDIS_URL", "redis://127.0.0.1:notaport/0", "Configuration error: REDIS_URL has a malformed port: "
          "'redis://127.0.0.1:notaport/0'."),
         ("SECRET_KEY", "short", "Configuration error: SECRET_KEY is too short: use at least 50 random characters."),
+        ("DB_PARALLEL_WORKERS_PER_QUERY", "two", "Configuration error: DB_PARALLEL_WORKERS_PER_QUERY='two' is not "
+         "a whole number."),
     ],
 )  # fmt: skip
 def test_a_malformed_variable_stops_start_up_with_one_line(variable, value, message):
@@ -133,6 +136,60 @@ def test_an_empty_required_variable_is_reported_missing():
 
     assert result.returncode == 1
     assert result.stderr.strip() == "Configuration error: DATABASE_URL is not set: it is required."
+
+
+def run_python(code: str, *, env: dict[str, str], settings_module: str = "config.settings.base"):
+    clean_env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+    clean_env.update(env)
+    clean_env["DJANGO_SETTINGS_MODULE"] = settings_module
+    return subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, env=clean_env, capture_output=True, text=True)
+
+
+SHOW_PARALLEL_WORKERS = """
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute("SHOW max_parallel_workers_per_gather")
+    print(cursor.fetchone()[0])
+"""
+
+
+@pytest.mark.django_db
+def test_the_web_plans_statements_without_parallel_workers_and_the_rest_as_the_server_does():
+    # Each process as production starts it, on this test's database: gunicorn names itself in
+    # SERVER_SOFTWARE before it loads config.wsgi; Celery and the management commands do not.
+    database = connection.settings_dict
+    env = {**PRODUCTION_ENV, "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}"
+           f"/{database['NAME']}"}  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT boot_val FROM pg_settings WHERE name = 'max_parallel_workers_per_gather'")
+        servers = cursor.fetchone()[0]
+
+    gunicorn = {**env, "SERVER_SOFTWARE": "gunicorn/23.0.0"}
+    web = run_python("import config.wsgi" + SHOW_PARALLEL_WORKERS, env=gunicorn)
+    chosen = run_python(
+        "import config.wsgi" + SHOW_PARALLEL_WORKERS, env={**gunicorn, "DB_PARALLEL_WORKERS_PER_QUERY": "1"}
+    )
+    worker = run_python("import django; django.setup()" + SHOW_PARALLEL_WORKERS, env=env)
+
+    assert (web.returncode, web.stdout) == (0, "0\n"), web.stderr
+    assert (chosen.returncode, chosen.stdout) == (0, "1\n")
+    assert (worker.returncode, worker.stdout) == (0, f"{servers}\n")
+    assert servers != "0"
+
+
+def test_a_chosen_number_of_parallel_workers_applies_to_the_replica_too():
+    code = "from django.conf import settings; print([settings.DATABASES[name]['OPTIONS'].get('options') for name in "
+    code += "('default', 'replica')])"
+    replica = "postgres://postgres@replica.example.com:5432/crm?options=-c%20statement_timeout%3D30000"
+
+    result = run_python(
+        "import django; django.setup(); " + code,
+        env={**PRODUCTION_ENV, "DATABASE_REPLICA_URL": replica, "DB_PARALLEL_WORKERS_PER_QUERY": "0"},
+    )
+
+    assert result.stdout.strip() == (
+        "['-c max_parallel_workers_per_gather=0', '-c statement_timeout=30000 -c max_parallel_workers_per_gather=0']"
+    ), result.stderr
 
 
 def test_celery_runs_as_the_design_says():
