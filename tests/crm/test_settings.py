@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from gunicorn import SERVER_SOFTWARE
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 PRODUCTION_ENV = {
@@ -157,7 +158,7 @@ def test_the_web_plans_statements_without_parallel_workers_and_the_rest_as_the_s
     database = connection.settings_dict
     env = {**PRODUCTION_ENV, "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}"
            f"/{database['NAME']}"}  # fmt: skip
-    gunicorn = {**env, "SERVER_SOFTWARE": "gunicorn/23.0.0"}
+    gunicorn = {**env, "SERVER_SOFTWARE": SERVER_SOFTWARE}  # what gunicorn's arbiter sets, this version's
     sent = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'].get('options'))"
 
     web = run_python("-c", "import config.wsgi" + SHOW_PARALLEL_WORKERS, env=gunicorn)
