@@ -1,9 +1,8 @@
-"""A Celery worker SIGKILLed in the middle of its work: an SMS batch (file gateway) and a complaint
-e-mail (an SMTP server that stalls). After a restart the work resumes within a minute, through the
-minutely sweeps, with nothing lost and nothing sent twice."""
+"""A Celery worker SIGKILLed in the middle of its work: an SMS batch (an SMS provider that stops
+answering) and a complaint e-mail (an SMTP server that stalls). After a restart the work resumes
+within a minute, through the minutely sweeps, with nothing lost and nothing sent twice."""
 
 import datetime
-import json
 import time
 
 import pytest
@@ -20,9 +19,10 @@ from followups.services import followups_generate_day
 from tests.complaints.factories import ComplaintTypeFactory
 from tests.factories import CustomerFactory, StoreFactory, UserFactory
 from tests.faults.conftest import Inbox, control_app, kill, smtp_env, start_worker, stop_process, wait_for
+from tests.sms_gateway import SmsProvider
 
 pytestmark = [pytest.mark.fault, pytest.mark.django_db(transaction=True)]
-CUSTOMERS = 150  # 15 s of sending at 10 a second: the kill lands mid-batch even on a busy machine
+CUSTOMERS = 150
 
 
 @pytest.fixture
@@ -43,44 +43,41 @@ def test_an_sms_batch_whose_worker_was_killed_resumes_within_a_minute_once_each(
         CustomerFactory(store=store, birthday=birthday, mobile=f"1390000{index:04d}")
     followups_generate_day(day=today, store_ids=[store.pk])
     assert FollowupTask.objects.filter(code="birthday").count() == CUSTOMERS
-    sent_file = tmp_path / "sms" / "sent.jsonl"
-    env = {
-        "SMS_GATEWAY": "file",
-        "SMS_FILE_GATEWAY_DIR": str(tmp_path / "sms"),
-        "SMS_GATEWAY_RATE_PER_SECOND": "10",  # slow enough to kill the worker mid-batch
-        "SMS_SEND_WINDOW": "00:00-24:00",  # the test runs at any hour
-        "SMS_SEND_LEASE_SECONDS": "10",  # production: 30 (resume within 30 s + one minutely tick)
-    }
     beat = control_app(broker_url)
 
-    def sent_lines() -> int:
-        return len(sent_file.read_text().splitlines()) if sent_file.exists() else 0
-
-    worker = start_worker(redis_url=broker_url, log=tmp_path / "worker.log", extra_env=env)
-    try:
-        beat.send_task("followups.tasks.send_store_sms", kwargs={"store_id": store.pk, "day": today.isoformat()})
-        assert wait_for(lambda: sent_lines() >= 10, timeout=60)
-        kill(worker)
-        killed_at = time.monotonic()
-        assert sent_lines() < CUSTOMERS
-        assert SmsMessage.objects.filter(status="sending").exists()
-
+    with SmsProvider(hold_after=10) as provider:  # the 11th message waits for an answer
+        env = {
+            **provider.env,
+            "SMS_SEND_WINDOW": "00:00-24:00",  # the test runs at any hour
+            "SMS_SEND_LEASE_SECONDS": "10",  # production: 30 (resume within 30 s + one minutely tick)
+        }
         worker = start_worker(redis_url=broker_url, log=tmp_path / "worker.log", extra_env=env)
+        try:
+            beat.send_task("followups.tasks.send_store_sms", kwargs={"store_id": store.pk, "day": today.isoformat()})
+            assert provider.holding.wait(timeout=60)
+            kill(worker)  # in the middle of the batch: waiting for the provider's answer
+            killed_at = time.monotonic()
+            provider.resume()
+            assert len(provider.accepted) == 10
+            assert SmsMessage.objects.filter(status="sending").exists()
 
-        def tick_until_all_sent() -> bool:
-            beat.send_task("followups.tasks.resume_sms")  # the minutely beat tick
-            return wait_for(lambda: SmsMessage.objects.filter(status="sent").count() == CUSTOMERS, timeout=2)
+            worker = start_worker(redis_url=broker_url, log=tmp_path / "worker.log", extra_env=env)
 
-        assert wait_for(tick_until_all_sent, timeout=60, interval=0)
-        resumed_in = time.monotonic() - killed_at
-    finally:
-        stop_process(worker)
+            def tick_until_all_sent() -> bool:
+                beat.send_task("followups.tasks.resume_sms")  # the minutely beat tick
+                return wait_for(lambda: SmsMessage.objects.filter(status="sent").count() == CUSTOMERS, timeout=2)
+
+            assert wait_for(tick_until_all_sent, timeout=60, interval=0)
+            resumed_in = time.monotonic() - killed_at
+        finally:
+            stop_process(worker)
 
     assert resumed_in < 60
-    keys = [json.loads(line)["key"] for line in sent_file.read_text().splitlines()]
-    assert len(keys) == CUSTOMERS  # none twice
-    assert sorted(keys) == sorted(SmsMessage.objects.values_list("idempotency_key", flat=True))  # none lost
-    assert SmsMessage.objects.filter(status="sent").count() == CUSTOMERS
+    assert len(provider.accepted) == CUSTOMERS
+    assert provider.duplicates == []  # none sent twice
+    assert sorted(provider.accepted) == sorted(
+        SmsMessage.objects.values_list("idempotency_key", flat=True)
+    )  # none lost
     assert FollowupTask.objects.filter(code="birthday", status="done").count() == CUSTOMERS
 
 
