@@ -20,6 +20,7 @@ class SmsProvider:
         self.hold_after = hold_after
         self.accepted: list[str] = []  # keys, in the order the provider took them
         self.duplicates: list[str] = []  # keys sent again after they had been accepted
+        self._keys: set[str] = set()
         self.holding = threading.Event()  # set when the first request is held
         self._answering = threading.Event()
         self._lock = threading.Lock()
@@ -53,10 +54,11 @@ class SmsProvider:
     def _answer(self, key: str) -> tuple[int, dict]:
         with self._lock:
             if self.hold_after is None or len(self.accepted) < self.hold_after:
-                if key in self.accepted:
+                if key in self._keys:
                     self.duplicates.append(key)
                     return 200, {"message_id": key, "duplicate": True}
                 self.accepted.append(key)
+                self._keys.add(key)
                 return 200, {"message_id": key}
         self.holding.set()
         self._answering.wait()

@@ -1,8 +1,8 @@
 """A 10,000-message campaign sent through a real Celery worker and Redis, the worker killed (SIGKILL)
-mid-send and restarted: every recipient outside the holdout gets the message once (the file
-gateway's record holds each key once), the holdout none."""
+mid-send (while it waits on an SMS provider that has stopped answering) and restarted: every
+recipient outside the holdout gets the message once (the provider is sent no key twice), the
+holdout none."""
 
-import json
 import signal
 import time
 
@@ -17,13 +17,14 @@ from followups.campaigns import campaign_approve, campaign_create
 from followups.models import CampaignRecipient, SmsMessage
 from tests.conftest import start_celery_worker, stop_celery_worker, wait_until
 from tests.factories import StoreFactory, UserFactory
+from tests.sms_gateway import SmsProvider
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 CUSTOMERS = 11_112
 SENT = 10_000  # ceil(11,112 × 10 %) = 1,112 kept back
 
 
-def test_a_campaign_survives_a_killed_worker(tmp_path):
+def test_a_campaign_survives_a_killed_worker():
     today = timezone.localdate()
     store = StoreFactory(code="NJ01", sms_signature="江宁日产")
     author = UserFactory(username="author", role="manager", stores=[store])
@@ -43,36 +44,31 @@ def test_a_campaign_survives_a_killed_worker(tmp_path):
         template="尊敬的{name}：冬季保养八折。", send_at=timezone.now(), holdout_percent=10,
     )  # fmt: skip
     assert campaign_approve(user=approver, campaign=campaign) == (CUSTOMERS, SENT)
-    sent_file = tmp_path / "sent.jsonl"
-    env = {
-        "SMS_GATEWAY": "file",
-        "SMS_FILE_GATEWAY_DIR": str(tmp_path),
-        "SMS_GATEWAY_RATE_PER_SECOND": "2000",
-        "SMS_SEND_WINDOW": "00:00-24:00",  # the test runs at any hour
-        "SMS_SEND_LEASE_SECONDS": "2",
-    }
     app.conf.task_always_eager = False
-    worker = start_celery_worker(extra_env=env)
-    try:
-        tasks.send_store_sms.delay(store_id=store.pk, day=today.isoformat())
-        assert wait_until(lambda: sent_file.exists() and len(sent_file.read_text().splitlines()) >= 500, timeout=120)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=10)
-        assert len(sent_file.read_text().splitlines()) < SENT
+    with SmsProvider(hold_after=500) as provider:  # the 501st message waits for an answer
+        env = {**provider.env, "SMS_SEND_WINDOW": "00:00-24:00", "SMS_SEND_LEASE_SECONDS": "2"}  # at any hour
         worker = start_celery_worker(extra_env=env)
-        for _tick in range(4):  # the resume sweep's ticks
-            tasks.resume_sms.delay()
-            time.sleep(1)
-        assert wait_until(lambda: SmsMessage.objects.filter(status="sent").count() == SENT, timeout=300)
-    finally:
-        stop_celery_worker(worker)
-        app.conf.task_always_eager = True
+        try:
+            tasks.send_store_sms.delay(store_id=store.pk, day=today.isoformat())
+            assert provider.holding.wait(timeout=120)
+            worker.send_signal(signal.SIGKILL)  # in the middle of the batch: waiting for the provider's answer
+            worker.wait(timeout=10)
+            provider.resume()
+            assert len(provider.accepted) == 500
+            worker = start_celery_worker(extra_env=env)
+            for _tick in range(4):  # the resume sweep's ticks
+                tasks.resume_sms.delay()
+                time.sleep(1)
+            assert wait_until(lambda: SmsMessage.objects.filter(status="sent").count() == SENT, timeout=300)
+        finally:
+            stop_celery_worker(worker)
+            app.conf.task_always_eager = True
 
-    keys = [json.loads(line)["key"] for line in sent_file.read_text().splitlines()]
     expected = {f"campaign-{campaign.pk}-{customer_id}" for customer_id in CampaignRecipient.objects.filter(
         campaign=campaign, is_holdout=False).values_list("customer_id", flat=True)}  # fmt: skip
-    assert len(keys) == SENT
-    assert set(keys) == expected
+    assert len(provider.accepted) == SENT
+    assert provider.duplicates == []
+    assert set(provider.accepted) == expected
     assert SmsMessage.objects.count() == SENT
     campaign.refresh_from_db()
     assert campaign.status == "sent"
