@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from clubs.choices import ReferralStage
 from clubs.selectors import referral_consultants, referral_staff_choices
 from crm.calendar import add_months
+from crm.form_renderer import FAST_FORM_RENDERER
 from crm.scoping import stores_for_user
 
 MAX_REPORT_MONTHS = 36
@@ -22,6 +23,10 @@ def _staff_label(member) -> str:
 class ReferralForm(forms.Form):
     """A referral on the referrer's card (``staff=False``) or a staff referral (``staff=True``:
     the referring member of staff and, for staff of several stores, the store)."""
+
+    # On every card of a store whose staff record referrals: its widgets drawn by Jinja2, two to
+    # three times faster (crm/form_renderer.py).
+    default_renderer = FAST_FORM_RENDERER
 
     prospect_name = forms.CharField(
         label=_("Prospect's name"), max_length=100, error_messages={"required": _("Enter the prospect's name.")}

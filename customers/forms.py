@@ -73,6 +73,9 @@ class CustomerEditForm(forms.ModelForm):
 
 
 class CustomerNoteForm(forms.ModelForm):
+    # On every card: its widgets drawn by Jinja2, two to three times faster (crm/form_renderer.py).
+    default_renderer = FAST_FORM_RENDERER
+
     class Meta:
         model = CustomerNote
         fields = ["kind", "text"]
