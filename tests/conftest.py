@@ -4,6 +4,7 @@ A manager of store B must see nothing of store A; most scoping tests use exactly
 """
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -182,6 +183,12 @@ def start_celery_worker(*, extra_env: dict | None = None, timeout: float = 30) -
             return process
     stop_celery_worker(process)
     raise RuntimeError(f"the Celery worker did not start within {timeout:.0f} s")
+
+
+def kill(process: subprocess.Popen) -> None:
+    """SIGKILL: the process dies in the middle of whatever it is doing."""
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
 
 
 def stop_celery_worker(process: subprocess.Popen) -> None:

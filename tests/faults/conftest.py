@@ -4,7 +4,6 @@ gunicorn, Celery workers that a test can SIGKILL, and an SMTP server that can st
 import asyncio
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -145,11 +144,6 @@ def stop_process(process: subprocess.Popen | None) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
-
-
-def kill(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
 
 
 def start_gunicorn(*, redis_url: str, log: Path, extra_env: dict | None = None) -> tuple[subprocess.Popen, str]:

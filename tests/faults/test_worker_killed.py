@@ -17,8 +17,9 @@ from crm.choices import Role
 from followups.models import FollowupTask, SmsMessage
 from followups.services import followups_generate_day
 from tests.complaints.factories import ComplaintTypeFactory
+from tests.conftest import kill
 from tests.factories import CustomerFactory, StoreFactory, UserFactory
-from tests.faults.conftest import Inbox, control_app, kill, smtp_env, start_worker, stop_process, wait_for
+from tests.faults.conftest import Inbox, control_app, smtp_env, start_worker, stop_process, wait_for
 from tests.sms_gateway import SmsProvider
 
 pytestmark = [pytest.mark.fault, pytest.mark.django_db(transaction=True)]

@@ -3,7 +3,6 @@ mid-send (while it waits on an SMS provider that has stopped answering) and rest
 recipient outside the holdout gets the message once (the provider is sent no key twice), the
 holdout none."""
 
-import signal
 import time
 
 import pytest
@@ -15,7 +14,7 @@ from customers.models import Customer, CustomerConsent, Segment
 from followups import tasks
 from followups.campaigns import campaign_approve, campaign_create
 from followups.models import CampaignRecipient, SmsMessage
-from tests.conftest import start_celery_worker, stop_celery_worker, wait_until
+from tests.conftest import kill, start_celery_worker, stop_celery_worker, wait_until
 from tests.factories import StoreFactory, UserFactory
 from tests.sms_gateway import SmsProvider
 
@@ -51,8 +50,7 @@ def test_a_campaign_survives_a_killed_worker():
         try:
             tasks.send_store_sms.delay(store_id=store.pk, day=today.isoformat())
             assert provider.holding.wait(timeout=120)
-            worker.send_signal(signal.SIGKILL)  # in the middle of the batch: waiting for the provider's answer
-            worker.wait(timeout=10)
+            kill(worker)  # in the middle of the batch: waiting for the provider's answer
             provider.resume()
             assert len(provider.accepted) == 500
             worker = start_celery_worker(extra_env=env)

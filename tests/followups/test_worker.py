@@ -2,7 +2,6 @@
 (SIGKILL) mid-batch and restarted: no message lost, none sent twice."""
 
 import datetime
-import signal
 import time
 
 import pytest
@@ -11,7 +10,7 @@ from django.utils import timezone
 from config.celery import app
 from followups import tasks
 from followups.models import FollowupTask, SmsMessage
-from tests.conftest import start_celery_worker, stop_celery_worker, wait_until
+from tests.conftest import kill, start_celery_worker, stop_celery_worker, wait_until
 from tests.factories import CustomerFactory, StoreFactory
 from tests.sms_gateway import SmsProvider
 
@@ -39,8 +38,7 @@ def test_generation_and_sms_survive_a_killed_worker():
 
             tasks.send_store_sms.delay(store_id=store.pk, day=today.isoformat())
             assert provider.holding.wait(timeout=60)
-            worker.send_signal(signal.SIGKILL)  # in the middle of the batch: waiting for the provider's answer
-            worker.wait(timeout=10)
+            kill(worker)  # in the middle of the batch: waiting for the provider's answer
             provider.resume()
             assert len(provider.accepted) == 5
             assert SmsMessage.objects.filter(status="sending").exists()
