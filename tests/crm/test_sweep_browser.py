@@ -247,6 +247,8 @@ class PageWatcher:
         self.origin = origin
         self.problems: list[str] = []
         self.in_flight = 0
+        self.visit = 0  # which page load a request belongs to
+        self._visit_of: dict = {}
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.problems.append(f"uncaught exception: {error}"))
         page.on("request", self._request)
@@ -258,17 +260,26 @@ class PageWatcher:
         if message.type == "error":
             self.problems.append(f"console error: {message.text}")
 
+    def leaving(self) -> None:
+        """The sweep is about to open another page: what this one still has in flight is cancelled."""
+        self.visit += 1
+
     def _request(self, request) -> None:
         self.in_flight += 1
+        self._visit_of[request] = self.visit
 
     def _done(self, request) -> None:
         self.in_flight -= 1
+        self._visit_of.pop(request, None)
 
     def _failed(self, request) -> None:
         self.in_flight -= 1
-        # A navigation away (a redirect) aborts the old page's document request: not a failure.
-        aborted_navigation = request.failure == "net::ERR_ABORTED" and request.resource_type == "document"
-        if request.url.startswith(self.origin) and not aborted_navigation:
+        visit = self._visit_of.pop(request, self.visit)
+        aborted = request.failure == "net::ERR_ABORTED"
+        # A navigation away (a redirect) aborts the old page's document request, and leaving a page
+        # cancels what it still had in flight (a progress poll): neither is a failure of the page.
+        cancelled = aborted and (request.resource_type == "document" or visit < self.visit)
+        if request.url.startswith(self.origin) and not cancelled:
             self.problems.append(f"request failed: {request.url} ({request.failure})")
 
     def _response(self, response) -> None:
@@ -398,6 +409,61 @@ def test_every_page_of_the_role_fits_loads_cleanly_and_speaks_chinese(role, site
     assert failures == [], "\n" + "\n".join(failures)
 
 
+def test_a_request_cancelled_by_leaving_a_page_is_not_a_failure_of_the_next_page(browser):
+    """The import batch's page polls its progress every second; the sweep leaving it mid-poll cancels
+    the poll (net::ERR_ABORTED) after the next page has started loading. That is no failure of
+    either page, while a request of the page being looked at still is (a poll held on loopback,
+    so the cancellation happens every time)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    polling, release = threading.Event(), threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/poll":
+                polling.set()
+                release.wait(10)
+            body = b"<!doctype html><p>ok</p>"
+            if self.path == "/page":
+                body = b"<!doctype html><script>fetch('/poll')</script>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{server.server_port}"
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        watcher = PageWatcher(page, origin)
+        watcher.leaving()
+        page.goto(origin + "/page")
+        assert polling.wait(10)
+        watcher.leaving()
+        page.goto(origin + "/next")
+        _settle(page, watcher)
+        assert (watcher.in_flight, watcher.take()) == (0, [])  # the poll was cancelled, and not counted
+
+        polling.clear()
+        page.goto(origin + "/page")  # the same poll, cancelled while its own page is still shown
+        assert polling.wait(10)
+        page.evaluate("window.stop()")
+        _settle(page, watcher)
+        assert watcher.take() == [f"request failed: {origin}/poll (net::ERR_ABORTED)"]
+    finally:
+        release.set()
+        context.close()
+        server.shutdown()
+        server.server_close()
+
+
 class _Server:
     """What tests.browser.log_in needs of a live server."""
 
@@ -410,6 +476,7 @@ def _check_page(page, watcher, site, *, role: str, path: str, name: str, widths,
     follows the width; a chart follows its box), recording what is wrong at each; return the page's
     same-origin links."""
     page.set_viewport_size({"width": widths[0], "height": 900})
+    watcher.leaving()
     try:
         response = page.goto(site.url + path, wait_until="load")
     except Exception as error:  # a download, a crash of the page: say so, go on
