@@ -1,17 +1,15 @@
 """The customer card's complaint panel (open complaints, for advisors at the desk) and the
 complaints on the card's contact timeline."""
 
-from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from complaints.choices import ActionKind
-from complaints.models import ComplaintAction
-from complaints.selectors import complaint_queryset_for_user, complaint_summaries_for_user, customer_open_complaints
+from complaints.selectors import customer_complaint_actions, customer_open_complaints
 from crm.masking import text_for_user
 from customers.card import CardPanel, CustomerAlert, TimelineEvent
 
-TIMELINE_KINDS = [ActionKind.LOGGED, ActionKind.CLOSED, ActionKind.REOPENED]
+TIMELINE_KINDS = (ActionKind.LOGGED, ActionKind.CLOSED, ActionKind.REOPENED)
 
 
 def open_complaints_panel(*, user, customer) -> CardPanel | None:
@@ -47,16 +45,7 @@ def complaint_timeline_events(*, user, customer) -> list[TimelineEvent]:
     consultants, who read only the open ones and their own, still get the summary of the others —
     number, type, what happened, when, who — since they meet the customer next, without the
     description, the closing note or the link."""
-    if not (user.has_perm("complaints.view_complaint") or user.has_perm("complaints.view_open_complaints")):
-        return []
-    actions = (
-        ComplaintAction.objects.filter(
-            complaint__in=complaint_summaries_for_user(user).filter(customer=customer), kind__in=TIMELINE_KINDS
-        )
-        .annotate(readable=Exists(complaint_queryset_for_user(user).filter(pk=OuterRef("complaint_id"))))
-        .select_related("complaint__complaint_type", "actor")
-        .order_by("-at")[:50]
-    )
+    actions = customer_complaint_actions(user=user, customer=customer, kinds=TIMELINE_KINDS)
     return [
         TimelineEvent(
             at=action.at,

@@ -6,17 +6,18 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from complaints.choices import SEVERITY_DEDUCTION, Channel, Department, Status
 from complaints.models import Complaint, ComplaintAction, ComplaintType
 from crm.calendar import add_months, local_midnight
+from crm.compiled_reads import compiled_read
 from crm.models import User
-from crm.scoping import report_store_ids, scope_to_user_stores, visible_store_ids
+from crm.scoping import in_stores, report_store_ids, store_scope, visible_store_ids
 from customers.models import SatisfactionResult
-from customers.selectors import customer_visible_to
+from customers.selectors import customer_visible_to_user_id, sees_every_level
 from customers.selectors.volumes import monthly_volumes
 
 LIST_RELATED = ["store", "customer", "vehicle", "complaint_type", "assigned_manager", "staff_concerned"]
@@ -37,19 +38,37 @@ def complaint_queryset_for_user(user) -> QuerySet[Complaint]:
     """Complaints of the user's stores: all of them for agents and managers; for advisors and sales
     consultants the open ones and those they logged themselves (closed too); never those of a 绝密 or
     机密 card the user may not see."""
+    reading = _complaints_read(user)
+    if reading is None:
+        return Complaint.objects.none()
+    return _complaints_visible(*reading, user_id=user.pk)
+
+
+def _complaints_read(user) -> tuple | None:
+    """What the user's complaints depend on besides the user's ID: the stores (None: all), whether
+    only the open ones (and the user's own) are read, whether every card level is seen. None when
+    the user reads no complaint."""
     if not (user and user.is_authenticated):
-        return Complaint.objects.none()
-    queryset = scope_to_user_stores(Complaint.objects.all(), user)
+        return None
     if user.has_perm("complaints.view_complaint"):
-        pass
+        open_only = False
     elif user.has_perm("complaints.view_open_complaints"):
-        queryset = queryset.filter(~Q(status=Status.CLOSED) | Q(created_by=user))
+        open_only = True
     else:
-        return Complaint.objects.none()
+        return None
+    return store_scope(user), open_only, sees_every_level(user)
+
+
+def _complaints_visible(scope, open_only: bool, every_level: bool, *, user_id: int) -> QuerySet[Complaint]:
+    complaints = in_stores(Complaint.objects.all(), scope)
+    if open_only:
+        complaints = complaints.filter(~Q(status=Status.CLOSED) | Q(created_by_id=user_id))
+    if every_level:
+        return complaints
     # The card levels as "not one of the few restricted cards hidden from the user" (an indexed
     # anti-join, as the call queue reads its tasks), not as ``customer IN (every card the user may
     # see)``: for a group that had the planner read all of its million cards on every page.
-    return queryset.filter(customer_visible_to(user))
+    return complaints.filter(customer_visible_to_user_id(user_id))
 
 
 def complaint_summaries_for_user(user) -> QuerySet[Complaint]:
@@ -57,11 +76,33 @@ def complaint_summaries_for_user(user) -> QuerySet[Complaint]:
     the user may read on a card they see: every complaint for staff who read complaints, the closed
     ones too for advisors and sales consultants, who meet the customer next. What a complaint says
     stays behind complaint_queryset_for_user."""
-    if not (user and user.is_authenticated):
+    reading = _complaints_read(user)
+    if reading is None:
         return Complaint.objects.none()
-    if not (user.has_perm("complaints.view_complaint") or user.has_perm("complaints.view_open_complaints")):
-        return Complaint.objects.none()
-    return scope_to_user_stores(Complaint.objects.all(), user)
+    return in_stores(Complaint.objects.all(), reading[0])
+
+
+def customer_complaint_actions(*, user, customer, kinds: tuple[str, ...], limit: int = 50) -> list[ComplaintAction]:
+    """The ``kinds`` of actions (logged, closed…) on the customer's complaints whose summary the user
+    may read (``complaint_summaries_for_user``), newest first, each marked ``readable`` when the user
+    may read the complaint itself (``complaint_queryset_for_user``): the card's timeline, one
+    statement compiled once per what the user's complaints depend on (crm.compiled_reads)."""
+    reading = _complaints_read(user)
+    if reading is None:
+        return []
+
+    def build(*, customer_id: int, user_id: int) -> QuerySet[ComplaintAction]:
+        summaries = in_stores(Complaint.objects.all(), reading[0]).filter(customer_id=customer_id)
+        readable = _complaints_visible(*reading, user_id=user_id).filter(pk=OuterRef("complaint_id"))
+        return (
+            ComplaintAction.objects.filter(complaint__in=summaries, kind__in=kinds)
+            .annotate(readable=Exists(readable))
+            .select_related("complaint__complaint_type", "actor")
+            .order_by("-at")[:limit]
+        )
+
+    key = ("complaint actions", reading, kinds, limit)
+    return compiled_read(key, build, customer_id=customer.pk, user_id=user.pk)
 
 
 def staff_concerned_choices(user) -> QuerySet[User]:
@@ -128,13 +169,18 @@ def complaint_history(*, complaint: Complaint, limit: int = 50):
 
 
 def customer_open_complaints(*, user, customer) -> list[Complaint]:
-    return list(
-        complaint_queryset_for_user(user)
-        .filter(customer=customer)
-        .exclude(status=Status.CLOSED)
-        .select_related("complaint_type", "assigned_manager")
-        .order_by("received_at")
-    )
+    """The customer's open complaints the user may read, oldest first (the card's panel, the call
+    panel's alert): compiled once per what the user's complaints depend on (crm.compiled_reads)."""
+    reading = _complaints_read(user)
+    if reading is None:
+        return []
+
+    def build(*, customer_id: int, user_id: int) -> QuerySet[Complaint]:
+        complaints = _complaints_visible(*reading, user_id=user_id).filter(customer_id=customer_id)
+        complaints = complaints.exclude(status=Status.CLOSED).select_related("complaint_type", "assigned_manager")
+        return complaints.order_by("received_at")
+
+    return compiled_read(("open complaints", reading), build, customer_id=customer.pk, user_id=user.pk)
 
 
 def complaint_for_result_reference(*, user, reference: str) -> Complaint | None:

@@ -22,7 +22,7 @@ from customers.interview_forms import (
     InterviewFactorRowForm,
 )
 from customers.models import DeliveryInterview
-from customers.selectors import customer_vehicles
+from customers.selectors import card_vehicles
 from customers.selectors.interviews import (
     DISSATISFIED_FACTOR_SCORE,
     customer_delivery_interviews,
@@ -202,7 +202,7 @@ def interview_panel(*, user, customer) -> CardPanel | None:
     can_record = user.has_perm("customers.add_deliveryinterview")
     rows = [
         {"vehicle": vehicle, "interview": interviews.get(vehicle.pk)}
-        for vehicle in customer_vehicles(customer=customer)
+        for vehicle in card_vehicles(customer=customer)
         if vehicle.delivery_date is not None and (vehicle.pk in interviews or can_record)
     ]
     if not rows:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from crm.compiled_reads import compiled_read
 from customers.choices import Department, SatisfactionVerdict
 from customers.models import Customer, SatisfactionResult
 from customers.satisfaction_figures import satisfaction_figures_add, satisfaction_result_credit
@@ -161,16 +162,19 @@ def department_for_rule(rule_code: str) -> str:
 def customer_dissatisfied_since(*, customer_id: int) -> datetime.datetime | None:
     """When the customer's current dissatisfied state began (the time of the latest decisive result,
     a dissatisfied one), or None when the customer is not dissatisfied."""
-    latest = (
+    found = compiled_read(("dissatisfied since",), _latest_decisive_result, customer_id=customer_id)
+    if not found or found[0][0] != SatisfactionVerdict.DISSATISFIED:
+        return None
+    return found[0][1]
+
+
+def _latest_decisive_result(*, customer_id: int):
+    return (
         SatisfactionResult.objects.filter(customer_id=customer_id)
         .exclude(verdict=SatisfactionVerdict.NEUTRAL)
         .order_by("-at", "-id")
-        .values_list("verdict", "at")
-        .first()
+        .values_list("verdict", "at")[:1]
     )
-    if latest is None or latest[0] != SatisfactionVerdict.DISSATISFIED:
-        return None
-    return latest[1]
 
 
 def dissatisfied_alert(*, user, customer):

@@ -1,21 +1,19 @@
 """The customers app's own sources of the card timeline (registered in CustomersConfig):
 repair-order visits, deliveries, notes, card changes and DMS imports that changed the card."""
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
+from crm.compiled_reads import compiled_read
 from customers.card import TimelineEvent
-from customers.models import CustomerNote, RepairOrder, Vehicle
+from customers.models import Customer, CustomerNote, RepairOrder
+from customers.selectors import card_vehicles
 
 HISTORY_LIMIT = 50
 
 
 def visits(*, user, customer):
-    orders = (
-        RepairOrder.objects.filter(vehicle__customer=customer, settle_date__isnull=False)
-        .select_related("vehicle")
-        .order_by("-settle_date")[:100]
-    )
-    for order in orders:
+    for order in compiled_read(("timeline visits",), _settled_orders, customer_id=customer.pk):
         yield TimelineEvent.on_day(
             order.settle_date,
             kind="visit",
@@ -25,8 +23,18 @@ def visits(*, user, customer):
         )
 
 
+def _settled_orders(*, customer_id: int) -> QuerySet[RepairOrder]:
+    return (
+        RepairOrder.objects.filter(vehicle__customer_id=customer_id, settle_date__isnull=False)
+        .select_related("vehicle")
+        .order_by("-settle_date")[:100]
+    )
+
+
 def deliveries(*, user, customer):
-    for vehicle in Vehicle.objects.filter(customer=customer, delivery_date__isnull=False):
+    for vehicle in card_vehicles(customer=customer):
+        if vehicle.delivery_date is None:
+            continue
         yield TimelineEvent.on_day(
             vehicle.delivery_date,
             kind="delivery",
@@ -37,7 +45,7 @@ def deliveries(*, user, customer):
 
 
 def notes(*, user, customer):
-    for note in CustomerNote.objects.filter(customer=customer).select_related("author")[:100]:
+    for note in compiled_read(("timeline notes",), _notes_of, customer_id=customer.pk):
         yield TimelineEvent(
             at=note.created_at,
             kind="note",
@@ -45,6 +53,10 @@ def notes(*, user, customer):
             detail=note.text,
             actor=note.author.get_full_name() or note.author.username if note.author else "",
         )
+
+
+def _notes_of(*, customer_id: int) -> QuerySet[CustomerNote]:
+    return CustomerNote.objects.filter(customer_id=customer_id).select_related("author")[:100]
 
 
 def card_changes(*, user, customer):
@@ -85,7 +97,12 @@ def customer_changes(*, customer, limit: int = HISTORY_LIMIT) -> list[dict]:
 def _customer_changes(*, customer, limit: int) -> list[dict]:
     from crm.masking import mask_phone
 
-    records = list(customer.history.select_related("history_user").order_by("-history_id")[: limit + 1])
+    def build(*, customer_id: int) -> QuerySet:
+        return (
+            Customer.history.filter(id=customer_id).select_related("history_user").order_by("-history_id")[: limit + 1]
+        )
+
+    records = compiled_read(("card history", limit), build, customer_id=customer.pk)
     changes = []
     for newer, older in zip(records, [*records[1:], None], strict=False):
         if len(changes) == limit:
@@ -114,11 +131,8 @@ def _customer_changes(*, customer, limit: int) -> list[dict]:
 def consent_changes(*, customer, limit: int = HISTORY_LIMIT) -> list[dict]:
     """The customer's consent changes (customers.CustomerConsent's history), newest first, as entries
     of the card's change history: purpose, old → new state, how, who and the note."""
-    from customers.models import CustomerConsent
 
-    records = list(
-        CustomerConsent.history.filter(customer_id=customer.pk).select_related("history_user").order_by("history_id")
-    )
+    records = compiled_read(("consent changes",), _consent_records, customer_id=customer.pk)
     previous: dict[str, bool] = {}
     changes = []
     for record in records:
@@ -138,3 +152,9 @@ def consent_changes(*, customer, limit: int = HISTORY_LIMIT) -> list[dict]:
                          "new": f"{state} ({detail})" if detail else state}],
         })  # fmt: skip
     return changes[::-1][:limit]
+
+
+def _consent_records(*, customer_id: int) -> QuerySet:
+    from customers.models import CustomerConsent
+
+    return CustomerConsent.history.filter(customer_id=customer_id).select_related("history_user").order_by("history_id")

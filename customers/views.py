@@ -31,12 +31,12 @@ from customers.models import Segment
 from customers.satisfaction import customer_dissatisfied_since
 from customers.segments import segment_count_for_user, segment_customers_for_user
 from customers.selectors import (
+    card_repair_orders,
+    card_vehicles,
     customer_editable_fields,
     customer_get_for_user,
     customer_is_erased,
     customer_list_refine,
-    customer_repair_orders,
-    customer_vehicles,
     customer_with_matched_vehicle,
     import_batch_get_for_user,
     segment_get_for_user,
@@ -138,8 +138,8 @@ def _card_context(request: HttpRequest, customer, *, note_form=None) -> dict:
         "customer": customer,
         "badge": membership_badge(customer),
         "dissatisfied_since": customer_dissatisfied_since(customer_id=customer.pk),
-        "vehicles": customer_vehicles(customer=customer),
-        "repair_orders": customer_repair_orders(customer=customer)[:50],
+        "vehicles": card_vehicles(customer=customer),
+        "repair_orders": card_repair_orders(customer=customer, limit=50),
         "panels": card_panels(user=request.user, customer=customer),
         "timeline": timeline_events(user=request.user, customer=customer),
         "changes": customer_changes(customer=customer),

@@ -24,11 +24,11 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
-from django.db.models.query import get_related_populators
 from django.http import Http404
 from django.utils import timezone
 
 from crm.calendar import WorkingCalendar, local_midnight
+from crm.compiled_reads import compiled_read, read_sentinel
 from crm.models import Store, User
 from crm.scoping import scope_to_user_stores, stores_for_user, visible_store_ids
 from crm.selectors import working_calendar
@@ -254,7 +254,7 @@ def _compiled_at(key: tuple, now: datetime.datetime, build, **values) -> tuple[s
     """SQL and parameters of the queryset ``build(now, **values)``, compiled once per ``key`` (which
     names everything the statement depends on but the time and ``values``: IDs and lists of IDs)."""
     if key not in _COMPILED_SQL:
-        sentinels = {name: _read_sentinel(value, index) for index, (name, value) in enumerate(values.items())}
+        sentinels = {name: read_sentinel(value, index) for index, (name, value) in enumerate(values.items())}
         compiled = _compiled_twice(build, sentinels)
         if compiled is None:  # a time or a value of another form: compiled every time
             return build(now, **values).query.sql_with_params()
@@ -267,69 +267,6 @@ def _compiled_at(key: tuple, now: datetime.datetime, build, **values) -> tuple[s
         param if position not in slots else times[slot] if isinstance(slot := slots[position], int) else values[slot]
         for position, param in enumerate(params)
     ]
-
-
-# Model reads (select_related included) compiled to SQL once, for the reads of every "save and next
-# call" whose building and compiling cost more CPU than PostgreSQL spends running them: the call's
-# tasks locked with their card and rule before the outcome, the claimed call's tasks with their rule,
-# vehicle, card and store after the claim. Each is compiled with a sentinel in place of each value
-# (found by type and value among the statement's parameters, each exactly once; otherwise the read is
-# compiled every time), then run with the real values, its rows made into model instances (and
-# their related ones) as Django's ModelIterable does.
-_COMPILED_READS: dict[tuple, tuple] = {}
-
-
-def _read_sentinel(value, index: int):
-    """A value of ``value``'s type no read is ever given: a negative ID (a list of them for a list)."""
-    if isinstance(value, list):
-        return [-(9_000_000_000 + 100 * index + number) for number in range(2)]
-    if isinstance(value, int) and not isinstance(value, bool):
-        return -(9_000_000_000 + 100 * index)
-    raise TypeError(f"no sentinel for {type(value).__name__}")
-
-
-def compiled_model_read(key: tuple, build, **values) -> list:
-    """``list(build(**values))`` (a queryset of model instances), compiled once per ``key`` (which
-    names everything the statement depends on but ``values``: IDs and lists of IDs)."""
-    if key not in _COMPILED_READS:
-        sentinels = {name: _read_sentinel(value, index) for index, (name, value) in enumerate(values.items())}
-        queryset = build(**sentinels)
-        compiler = queryset.query.get_compiler(using=queryset.db)
-        sql, params = compiler.as_sql()
-        slots = {
-            position: name
-            for position, param in enumerate(params)
-            for name, sentinel in sentinels.items()
-            if type(param) is type(sentinel) and param == sentinel
-        }
-        if sorted(slots.values()) != sorted(sentinels) or queryset._known_related_objects:
-            return list(build(**values))  # a value the statement holds in another form: compiled every time
-        if len(_COMPILED_READS) > 1000:
-            _COMPILED_READS.clear()
-        _COMPILED_READS[key] = (queryset.model, queryset._for_write, compiler, sql, list(params), slots)
-    model, for_write, compiled, sql, params, slots = _COMPILED_READS[key]
-    database = router.db_for_write(model) if for_write else router.db_for_read(model)
-    with connections[database].cursor() as cursor:
-        cursor.execute(sql, [values[slots[position]] if position in slots else param
-                             for position, param in enumerate(params)])  # fmt: skip
-        rows = cursor.fetchall()
-    # The rows' columns as the compiler selected them, converted on this request's connection.
-    compiler = compiled.query.get_compiler(using=database)
-    compiler.select, compiler.klass_info = compiled.select, compiled.klass_info
-    compiler.annotation_col_map, compiler.col_count = compiled.annotation_col_map, compiled.col_count
-    select, klass_info = compiler.select, compiler.klass_info
-    start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
-    init_list = [column[0].target.attname for column in select[start:end]]
-    populators = get_related_populators(klass_info, select, database)
-    instances = []
-    for row in compiler.results_iter([rows]):
-        instance = klass_info["model"].from_db(database, init_list, row[start:end])
-        for populator in populators:
-            populator.populate(row, instance)
-        for name, position in (compiler.annotation_col_map or {}).items():
-            setattr(instance, name, row[position])
-        instances.append(instance)
-    return instances
 
 
 def queue_current_call_customer(*, user, now: datetime.datetime) -> int | None:
@@ -537,15 +474,18 @@ def call_panel_history(*, customer_id: int, limit: int = 5) -> list[CallAttempt]
         attempts = CallAttempt.objects.filter(customer_id=customer_id).only("at", "outcome", "satisfaction")
         return attempts.order_by("-at")[:limit]
 
-    return compiled_model_read(("panel history", limit), build, customer_id=customer_id)
+    return compiled_read(("panel history", limit), build, customer_id=customer_id)
 
 
 def call_history(*, customer_id: int, limit: int = 10) -> list[CallAttempt]:
-    return list(
-        CallAttempt.objects.filter(customer_id=customer_id)
-        .select_related("task__rule", "agent")
-        .order_by("-at")[:limit]
-    )
+    """The customer's calls, newest first, with their task's rule and agent (the card's timeline):
+    compiled once per ``limit``."""
+
+    def build(*, customer_id: int) -> QuerySet[CallAttempt]:
+        attempts = CallAttempt.objects.filter(customer_id=customer_id).select_related("task__rule", "agent")
+        return attempts.order_by("-at")[:limit]
+
+    return compiled_read(("call history", limit), build, customer_id=customer_id)
 
 
 # --- preview and reports ----------------------------------------------------------------------
@@ -894,14 +834,22 @@ def customer_open_tasks(*, customer_id: int) -> list[FollowupTask]:
 
 
 def customer_sms(*, customer_id: int, limit: int = 50) -> list[SmsMessage]:
-    return list(
-        SmsMessage.objects.filter(customer_id=customer_id).select_related("campaign").order_by("-created_at")[:limit]
-    )
+    """The customer's SMS, newest first, with their campaign: compiled once per ``limit``."""
+
+    def build(*, customer_id: int) -> QuerySet[SmsMessage]:
+        messages = SmsMessage.objects.filter(customer_id=customer_id).select_related("campaign")
+        return messages.order_by("-created_at")[:limit]
+
+    return compiled_read(("customer sms", limit), build, customer_id=customer_id)
 
 
 def customer_sms_replies(*, customer_id: int, limit: int = 50) -> list[InboundSms]:
     """The customer's SMS replies (T/TD, Y, a score…) with what they did, newest first."""
-    return list(InboundSms.objects.filter(customer_id=customer_id).order_by("-received_at", "-id")[:limit])
+
+    def build(*, customer_id: int) -> QuerySet[InboundSms]:
+        return InboundSms.objects.filter(customer_id=customer_id).order_by("-received_at", "-id")[:limit]
+
+    return compiled_read(("customer sms replies", limit), build, customer_id=customer_id)
 
 
 def stores_of(user) -> list[Store]:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.calendar import WorkingCalendar
+from crm.compiled_reads import compiled_read
 from crm.exceptions import ApplicationError
 from crm.models import Store
 from crm.scoping import sees_all_stores
@@ -50,7 +51,6 @@ from followups.report_figures import report_figures_after_call, report_figures_a
 from followups.selectors import (
     CLAIM_LAPSE,
     QUEUE_ORDER,
-    compiled_model_read,
     queue_claimable,
     queue_current_call_customer,
     queue_open_store_ids,
@@ -320,12 +320,12 @@ def task_claim_next(
             skip.append(customer_id)
         else:
             return []
-    return compiled_model_read(("claimed",), _claimed_tasks, ids=claimed_ids)
+    return compiled_read(("claimed",), _claimed_tasks, ids=claimed_ids)
 
 
 def _claimed_tasks(*, ids: list[int]) -> QuerySet[FollowupTask]:
     """The tasks of ``ids`` with what the call panel shows of them (an array parameter, so the read
-    is compiled once whatever the number of tasks: ``compiled_model_read``)."""
+    is compiled once whatever the number of tasks: ``compiled_read``)."""
     table = FollowupTask._meta.db_table
     return (
         FollowupTask.objects.filter(RawSQL(f'"{table}"."id" = ANY(%s)', [ids], output_field=BooleanField()))
@@ -444,7 +444,7 @@ def call_record_outcome(
         raise ApplicationError(_("Satisfaction is between 1 and 5."))
     if outcome == CallOutcome.CALL_BACK and (callback_at is None or callback_at <= now):
         raise ApplicationError(_("Give a call-back time in the future."))
-    tasks = compiled_model_read(("call tasks locked",), _call_tasks_locked, user_id=user.pk, customer_id=customer_id)
+    tasks = compiled_read(("call tasks locked",), _call_tasks_locked, user_id=user.pk, customer_id=customer_id)
     if not tasks:
         raise ApplicationError(_("This call is no longer assigned to you: take the next one from the queue."))
     dissatisfied = is_dissatisfied_result(is_dissatisfied=is_dissatisfied, satisfaction=satisfaction)
@@ -510,7 +510,7 @@ def call_record_outcome(
 
 def _call_tasks_locked(*, user_id: int, customer_id: int) -> QuerySet[FollowupTask]:
     """The agent's claimed open phone tasks of the customer, locked, with their card and rule (the
-    satisfaction results read both): compiled once (``compiled_model_read``)."""
+    satisfaction results read both): compiled once (``compiled_read``)."""
     return (
         FollowupTask.objects.select_for_update(of=("self",))
         .select_related("customer", "rule")

@@ -23,17 +23,18 @@ from django_htmx.http import trigger_client_event
 
 from crm.audit import audit_log_record
 from crm.choices import AuditAction
+from crm.compiled_reads import compiled_read
 from crm.exceptions import ApplicationError
 from crm.masking import phone_for_user, phone_reveal_record
 from crm.models import Store
 from crm.row_urls import pk_url
-from crm.scoping import sees_all_stores, stores_for_user, visible_store_ids
+from crm.scoping import active_stores, stores_for_user, visible_store_ids
 from crm.selectors import working_calendar
 from customers.card import customer_alerts
 from customers.exports import ExportNeedsApproval
 from customers.forms import ExportRequestForm
 from customers.membership import membership_badge
-from customers.selectors import customer_get_for_user, customer_vehicles
+from customers.selectors import card_vehicles, customer_get_for_user
 from customers.selectors.appointments import appointment_day_slots, store_advisors
 from customers.views import approved_export_download, export_approval_page, export_request_form_errors
 from followups import exports, queue_preview, selectors, services
@@ -126,7 +127,7 @@ def _booking_context(
     # show (the field read its queryset through a server-side cursor, DECLARE then FETCH, at every
     # rendering); what is posted is still checked against the field's queryset.
     advisor_field = booking_form.fields["advisor"]
-    advisor_field.show(selectors.compiled_model_read(("advisors",), _store_advisors, store_id=customer.store_id))
+    advisor_field.show(compiled_read(("advisors",), _store_advisors, store_id=customer.store_id))
     day, calendar = _booking_day(booking_form)
     if not booking_form.is_bound:
         booking_form.initial["date"] = day
@@ -159,7 +160,7 @@ def _call_context(
         customer = tasks[0].customer
         posted = request.POST if request.method == "POST" and not saved else {}
         badge = membership_badge(customer)
-        vehicles = list(customer_vehicles(customer=customer))  # once: the facts and the booking's choices
+        vehicles = card_vehicles(customer=customer)  # once: the facts and the booking's choices
         context.update(_booking_context(request, customer, tasks, booking_form, badge=badge, vehicles=vehicles))
         context.update(
             customer=customer,
@@ -267,9 +268,9 @@ def _user_stores(request: HttpRequest) -> SimpleLazyObject:
     (``services.task_claim_next``) and then by the queue page's figures sent with it, once for both
     (a call of My tasks, which claims nothing, from another page does not read them at all). The
     statement is compiled once per set of stores the user may see (its key: they are in its text)."""
-    user = request.user
-    key = ("user stores", sees_all_stores(user), tuple(visible_store_ids(user) or ()))
-    return SimpleLazyObject(lambda: selectors.compiled_model_read(key, lambda: stores_for_user(user)))
+    store_ids = visible_store_ids(request.user)
+    shown = None if store_ids is None else tuple(store_ids)
+    return SimpleLazyObject(lambda: compiled_read(("user stores", shown), lambda: active_stores(shown)))
 
 
 def _queue_page_figures(request: HttpRequest, stores=None) -> dict | None:

@@ -12,8 +12,9 @@ from clubs.choices import EntryKind, ReferralStage
 from clubs.models import Referral
 from clubs.run import MEMBERSHIP, POINTS, REFERRAL, STORE
 from crm.calendar import add_months
+from crm.compiled_reads import compiled_read
 from crm.models import User
-from crm.scoping import scope_to_user_stores, visible_store_ids
+from crm.scoping import in_stores, scope_to_user_stores, store_scope, visible_store_ids
 from customers.dms.parsing import FieldError, parse_mobile
 from customers.selectors import VEHICLE_TABLE
 from customers.selectors.prospects import prospect_consultants
@@ -51,8 +52,15 @@ def referral_get_for_user(*, user, pk: int) -> Referral:
 
 def customer_referrals(*, user, customer, limit: int = 50) -> list[Referral]:
     """The referrals a customer made (their card's panel), newest first, with the car they won."""
-    queryset = referral_queryset_for_user(user).filter(referrer=customer)
-    return list(queryset.select_related("consultant", "won_vehicle").order_by("-referred_on", "-id")[:limit])
+    if not user.is_authenticated:
+        return []
+    scope = store_scope(user)
+
+    def build(*, customer_id: int) -> QuerySet[Referral]:
+        referrals = in_stores(Referral.objects.filter(referrer_id=customer_id), scope)
+        return referrals.select_related("consultant", "won_vehicle").order_by("-referred_on", "-id")[:limit]
+
+    return compiled_read(("customer referrals", scope, limit), build, customer_id=customer.pk)
 
 
 def referral_list_for_user(

@@ -14,6 +14,7 @@ from clubs.choices import DMS_TIER_SPELLINGS, Tier
 from clubs.models import Membership, PointsEntry, StoreClub, TierChange, TierRule, WalletEntry
 from clubs.run import MEMBERSHIP
 from clubs.selectors.standing import EXPIRING_DAYS, expiring_points_sql, membership_queryset_for_user
+from crm.compiled_reads import compiled_read
 from crm.scoping import stores_for_user
 from customers.selectors import customer_search_sql
 
@@ -139,11 +140,12 @@ def member_ledger(*, membership: Membership) -> QuerySet[PointsEntry]:
 
 def customer_points_entries(*, customer, limit: int = 50) -> list[PointsEntry]:
     """The customer's points ledger lines (any of their memberships), newest first: the card's timeline."""
-    return list(
-        PointsEntry.objects.filter(membership__customer=customer)
-        .select_related("created_by")
-        .order_by("-on", "-id")[:limit]
-    )
+
+    def build(*, customer_id: int) -> QuerySet[PointsEntry]:
+        entries = PointsEntry.objects.filter(membership__customer_id=customer_id).select_related("created_by")
+        return entries.order_by("-on", "-id")[:limit]
+
+    return compiled_read(("customer points entries", limit), build, customer_id=customer.pk)
 
 
 def member_tier_history(*, membership: Membership) -> QuerySet[TierChange]:

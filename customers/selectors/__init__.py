@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from crm.calendar import add_months
 from crm.choices import Role
+from crm.compiled_reads import compiled_read
 from crm.models import User
-from crm.scoping import scope_to_user_stores, sees_all_stores, visible_store_ids
+from crm.scoping import in_stores, scope_to_user_stores, sees_all_stores, store_scope, visible_store_ids
 from customers.choices import Confidentiality, ConsentPurpose, VehicleStatus
 from customers.models import (
     Customer,
@@ -38,11 +39,11 @@ RESTRICTED_LEVELS = (Confidentiality.TOP_SECRET, Confidentiality.CONFIDENTIAL)
 APPROVAL_LEVELS = (Confidentiality.TOP_SECRET, Confidentiality.CONFIDENTIAL, Confidentiality.SECRET)
 
 
-def managed_store_ids(user) -> QuerySet:
+def _managed_store_ids(user_id: int) -> QuerySet:
     """The stores where the user is a manager (the role, in that store), as a subquery: their
     managers see the store's 机密 cards. No query of its own: it runs inside the caller's."""
     through = User.stores.through
-    return through.objects.filter(user_id=user.pk, user__groups__name=Role.MANAGER).values("store_id")
+    return through.objects.filter(user_id=user_id, user__groups__name=Role.MANAGER).values("store_id")
 
 
 _MANAGED_STORES_SQL = f"""
@@ -59,9 +60,13 @@ def sees_every_level(user) -> bool:
 def restricted_customers_visible_to(user) -> QuerySet[Customer]:
     """The 绝密 and 机密 cards the user may see (usually few): named on them, or a manager of the
     store of a 机密 card. Read through the partial index of restricted cards."""
+    return _restricted_visible_to(user.pk)
+
+
+def _restricted_visible_to(user_id: int) -> QuerySet[Customer]:
     restricted = Customer.objects.filter(confidentiality__in=RESTRICTED_LEVELS)
-    named = Q(pk__in=Customer.authorized_staff.through.objects.filter(user_id=user.pk).values("customer_id"))
-    managed = Q(confidentiality=Confidentiality.CONFIDENTIAL, store_id__in=managed_store_ids(user))
+    named = Q(pk__in=Customer.authorized_staff.through.objects.filter(user_id=user_id).values("customer_id"))
+    managed = Q(confidentiality=Confidentiality.CONFIDENTIAL, store_id__in=_managed_store_ids(user_id))
     return restricted.filter(named | managed)
 
 
@@ -72,7 +77,13 @@ def customer_visibility_condition(user, *, prefix: str = "") -> Q:
         return Q()
     if not (user and user.is_authenticated):
         return Q(pk__in=[])
-    visible_restricted = restricted_customers_visible_to(user).values("pk")
+    return _visibility_condition(user.pk, prefix=prefix)
+
+
+def _visibility_condition(user_id: int, *, prefix: str = "") -> Q:
+    """The rule for a signed-in user who does not see every level: the user's ID is its only input
+    (who is named on a card, who manages which store are read inside the statement)."""
+    visible_restricted = _restricted_visible_to(user_id).values("pk")
     return ~Q(**{f"{prefix}confidentiality__in": RESTRICTED_LEVELS}) | Q(**{f"{prefix}pk__in": visible_restricted})
 
 
@@ -88,8 +99,13 @@ def customers_hidden_from(user) -> QuerySet:
         return restricted.none().values("pk")
     if not (user and user.is_authenticated):
         return restricted.values("pk")
-    named = Q(pk__in=Customer.authorized_staff.through.objects.filter(user_id=user.pk).values("customer_id"))
-    managed = Q(confidentiality=Confidentiality.CONFIDENTIAL, store_id__in=managed_store_ids(user))
+    return _hidden_from(user.pk)
+
+
+def _hidden_from(user_id: int) -> QuerySet:
+    restricted = Customer.objects.filter(confidentiality__in=RESTRICTED_LEVELS)
+    named = Q(pk__in=Customer.authorized_staff.through.objects.filter(user_id=user_id).values("customer_id"))
+    managed = Q(confidentiality=Confidentiality.CONFIDENTIAL, store_id__in=_managed_store_ids(user_id))
     return restricted.exclude(named | managed).values("pk")
 
 
@@ -104,6 +120,12 @@ def customer_visible_to(user, *, field: str = "customer_id") -> Q | Exists:
     if sees_every_level(user):
         return Q()
     return ~Exists(customers_hidden_from(user).filter(pk=OuterRef(field)))
+
+
+def customer_visible_to_user_id(user_id: int, *, field: str = "customer_id") -> Exists:
+    """``customer_visible_to`` for a signed-in user who does not see every level, from the user's
+    ID alone: for a statement compiled once and run with each user's ID (crm.compiled_reads)."""
+    return ~Exists(_hidden_from(user_id).filter(pk=OuterRef(field)))
 
 
 def customer_visibility_sql(user, *, alias: str) -> tuple[str, dict]:
@@ -121,8 +143,15 @@ def customer_visibility_sql(user, *, alias: str) -> tuple[str, dict]:
 
 def customer_queryset_for_user(user) -> QuerySet[Customer]:
     """The cards the user may see: the user's stores, and the levels the user may see there."""
-    queryset = scope_to_user_stores(Customer.objects.all(), user)
-    return queryset.filter(customer_visibility_condition(user))
+    if not (user and user.is_authenticated):
+        return Customer.objects.none()
+    return _customers_visible(scope=store_scope(user), every_level=sees_every_level(user), user_id=user.pk)
+
+
+def _customers_visible(*, scope: tuple[int, ...] | None, every_level: bool, user_id: int) -> QuerySet[Customer]:
+    """The rule from its inputs: the stores (None: all), whether every level is seen, the user's ID."""
+    customers = in_stores(Customer.objects.all(), scope)
+    return customers if every_level else customers.filter(_visibility_condition(user_id))
 
 
 SEARCH_BRANCH_LIMIT = 500
@@ -353,11 +382,29 @@ def customer_find_by_phone(*, user, phone: str) -> QuerySet[Customer]:
 
 
 def customer_get_for_user(*, user, pk: int) -> Customer:
-    """The customer, or 404 when it does not exist or is outside what the user may see."""
+    """The customer, or 404 when it does not exist or is outside what the user may see.
+
+    Asked by every card and every call, so compiled once per scope (crm.compiled_reads): the
+    statement's text depends only on the stores the user sees (in the key, read on every request)
+    and on whether the user sees every level; the user's ID is a value, and whether the user is
+    named on a restricted card or manages its store is read inside the statement, as in
+    ``customer_queryset_for_user``."""
     try:
-        return customer_queryset_for_user(user).select_related("store").get(pk=pk)
-    except (Customer.DoesNotExist, ValueError, TypeError):
+        pk = int(pk)
+    except (ValueError, TypeError):
         raise Http404 from None
+    if not (user and user.is_authenticated):
+        raise Http404
+    scope, every_level = store_scope(user), sees_every_level(user)
+
+    def build(*, pk: int, user_id: int) -> QuerySet[Customer]:
+        customers = _customers_visible(scope=scope, every_level=every_level, user_id=user_id)
+        return customers.select_related("store").filter(pk=pk)
+
+    found = compiled_read(("customer for user", scope, every_level), build, pk=pk, user_id=user.pk)
+    if not found:
+        raise Http404
+    return found[0]
 
 
 # --- what a user may change on a card ----------------------------------------------------------
@@ -397,12 +444,50 @@ def customer_vehicles(*, customer: Customer) -> QuerySet[Vehicle]:
     return customer.vehicles.order_by("-delivery_date", "vin")
 
 
-def customer_repair_orders(*, customer: Customer) -> QuerySet[RepairOrder]:
-    return (
-        RepairOrder.objects.filter(vehicle__customer=customer)
-        .select_related("vehicle")
-        .order_by("-settle_date", "-ro_no")
-    )
+# --- what a card shows, read once per card object --------------------------------------------------
+#
+# The card (and the call panel, which shows the same customer) asks for some of these from several
+# places (the vehicle list, the deliveries on the timeline, the interviews panel): each is read once
+# per customer object, i.e. once per request, and compiled to SQL once per process
+# (crm.compiled_reads), as none depends on the user: the card itself was read through the user's scope.
+
+
+def once_per_card(customer: Customer, name: str, read):
+    """``read()``, kept on the customer object under ``name`` for the rest of the request."""
+    kept = customer.__dict__.setdefault("_card_reads", {})
+    if name not in kept:
+        kept[name] = read()
+    return kept[name]
+
+
+def card_vehicles(*, customer: Customer) -> list[Vehicle]:
+    """The customer's vehicles, newest delivery first (as ``customer_vehicles``)."""
+
+    def read():
+        vehicles = compiled_read(("card vehicles",), _vehicles_of, customer_id=customer.pk)
+        for vehicle in vehicles:
+            Vehicle.customer.field.set_cached_value(vehicle, customer)
+        return vehicles
+
+    return once_per_card(customer, "vehicles", read)
+
+
+def _vehicles_of(*, customer_id: int) -> QuerySet[Vehicle]:
+    return Vehicle.objects.filter(customer_id=customer_id).order_by("-delivery_date", "vin")
+
+
+def card_repair_orders(*, customer: Customer, limit: int = 50) -> list[RepairOrder]:
+    """The customer's latest ``limit`` repair orders with their vehicle: open ones (no settle day) first,
+    then the latest settled."""
+
+    def build(*, customer_id: int) -> QuerySet[RepairOrder]:
+        return (
+            RepairOrder.objects.filter(vehicle__customer_id=customer_id)
+            .select_related("vehicle")
+            .order_by("-settle_date", "-ro_no")[:limit]
+        )
+
+    return compiled_read(("card repair orders", limit), build, customer_id=customer.pk)
 
 
 def customer_note_queryset_for_user(user) -> QuerySet[CustomerNote]:
@@ -478,7 +563,8 @@ def customer_sms_allowed_sql(*, purpose: str, alias: str = "cu", require_grant: 
 def customer_consents(*, customer: Customer) -> list[dict]:
     """The customer's consent per purpose as it stands: ``is_granted`` True or False from the record,
     None when none was ever recorded (reminders and greetings then go out, promotions do not)."""
-    records = {consent.purpose: consent for consent in customer.consents.select_related("recorded_by")}
+    consents = compiled_read(("card consents",), _consents_of, customer_id=customer.pk)
+    records = {consent.purpose: consent for consent in consents}
     return [
         {"purpose": purpose, "label": label, "record": records.get(purpose),
          "is_granted": records[purpose].is_granted if purpose in records else None}
@@ -486,13 +572,21 @@ def customer_consents(*, customer: Customer) -> list[dict]:
     ]  # fmt: skip
 
 
-def customer_consent_history(*, customer: Customer, limit: int = 50):
+def _consents_of(*, customer_id: int) -> QuerySet[CustomerConsent]:
+    return CustomerConsent.objects.filter(customer_id=customer_id).select_related("recorded_by")
+
+
+def customer_consent_history(*, customer: Customer, limit: int = 50) -> list:
     """Every recorded consent change of the customer, newest first."""
-    return (
-        CustomerConsent.history.filter(customer_id=customer.pk)
-        .select_related("recorded_by")
-        .order_by("-history_date", "-history_id")[:limit]
-    )
+
+    def build(*, customer_id: int) -> QuerySet:
+        return (
+            CustomerConsent.history.filter(customer_id=customer_id)
+            .select_related("recorded_by")
+            .order_by("-history_date", "-history_id")[:limit]
+        )
+
+    return compiled_read(("consent history", limit), build, customer_id=customer.pk)
 
 
 def customer_is_erased(*, customer: Customer) -> bool:

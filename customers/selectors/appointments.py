@@ -10,6 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from crm.choices import Role
+from crm.compiled_reads import compiled_read
 from crm.models import Store, User
 from crm.scoping import scope_to_user_stores, stores_for_user
 from crm.selectors import working_calendar
@@ -194,9 +195,15 @@ def arrivals_board(
 
 def customer_appointments(*, customer: Customer, limit: int = 20) -> list[Appointment]:
     """A card's latest bookings, newest day first."""
-    return list(
-        customer.appointments.select_related("vehicle", "advisor", "store").order_by("-date", "-slot", "-id")[:limit]
-    )
+
+    def build(*, customer_id: int) -> QuerySet[Appointment]:
+        appointments = Appointment.objects.filter(customer_id=customer_id).select_related("vehicle", "advisor", "store")
+        return appointments.order_by("-date", "-slot", "-id")[:limit]
+
+    appointments = compiled_read(("card appointments", limit), build, customer_id=customer.pk)
+    for appointment in appointments:
+        Appointment.customer.field.set_cached_value(appointment, customer)
+    return appointments
 
 
 def store_advisors(*, store: Store) -> QuerySet[User]:

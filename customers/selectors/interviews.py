@@ -10,11 +10,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
+from crm.compiled_reads import compiled_read
 from crm.models import Store, User
 from crm.scoping import scope_to_user_stores, visible_store_ids
 from crm.selectors import staff_of_record as crm_staff_of_record
 from customers.models import Customer, DeliveryInterview, InterviewFactor, Vehicle
-from customers.selectors import customer_visibility_condition, vehicle_queryset_for_user
+from customers.selectors import customer_visibility_condition, once_per_card, vehicle_queryset_for_user
 
 # The sales questionnaire of the dealership's practice (销售回访问卷, questions 2–8: the identity
 # check and the closing words are not factors), asked at handover: (code, label, order). The labels
@@ -81,11 +82,17 @@ def delivery_interview_get_for_user(*, user, pk) -> DeliveryInterview:
 
 
 def customer_delivery_interviews(*, customer: Customer) -> dict[int, DeliveryInterview]:
-    """The customer's interviews by vehicle id (for the card)."""
-    return {
-        interview.vehicle_id: interview
-        for interview in DeliveryInterview.objects.filter(customer=customer).select_related("consultant")
-    }
+    """The customer's interviews by vehicle id (for the card: its panel and its timeline)."""
+
+    def read() -> dict[int, DeliveryInterview]:
+        interviews = compiled_read(("card interviews",), _interviews_of, customer_id=customer.pk)
+        return {interview.vehicle_id: interview for interview in interviews}
+
+    return once_per_card(customer, "delivery interviews", read)
+
+
+def _interviews_of(*, customer_id: int) -> QuerySet[DeliveryInterview]:
+    return DeliveryInterview.objects.filter(customer_id=customer_id).select_related("consultant")
 
 
 def interview_consultants_for_user(user) -> QuerySet[User]:

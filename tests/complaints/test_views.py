@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from complaints.card import complaint_timeline_events, open_complaints_panel
 from complaints.choices import Status
-from complaints.models import Complaint
+from complaints.models import Complaint, ComplaintAction
 from crm.choices import AuditAction
 from crm.models import AuditLog
 from tests.complaints.factories import ComplaintFactory, local
@@ -349,3 +349,35 @@ def test_the_export_leaves_out_top_secret_cards_the_manager_may_not_see(client, 
     # manager's approval (tests/complaints/test_exports.py).
     assert (shown.context["row_count"], shown.context["approval_row_count"]) == (1, 1)
     assert "机密客户" not in shown.content.decode()
+
+
+def test_advisors_sharing_one_compiled_card_read_each_read_only_their_own_closed_complaint(
+    store_a, advisor_a, manager_a, customer_a, attitude
+):
+    """Two advisors of one store share the card's compiled complaint statements (same stores, same
+    reading); what each may read still follows the user: the open complaints and the closed one
+    the advisor logged, and the summary only of another's closed complaint."""
+    other = UserFactory(username="advisor_other", role="service_advisor", stores=[store_a])
+    closed = {"status": Status.CLOSED, "closed_at": local(2026, 10, 6), "customer_confirmation": "satisfied"}
+    mine = ComplaintFactory(customer=customer_a, complaint_type=attitude, created_by=advisor_a, **closed)
+    theirs = ComplaintFactory(customer=customer_a, complaint_type=attitude, created_by=other, **closed)
+    still_open = ComplaintFactory(customer=customer_a, complaint_type=attitude, created_by=other)
+    for number, complaint in enumerate((mine, theirs, still_open)):
+        ComplaintAction.objects.create(complaint=complaint, kind="logged", at=local(2026, 10, 5, 9, number))
+
+    def readable(user) -> dict[int, bool]:
+        return {
+            int(event.title.split("#")[1].split(" ")[0]): bool(event.url)
+            for event in complaint_timeline_events(user=user, customer=customer_a)
+        }
+
+    seen = {user.username: readable(user) for user in (advisor_a, other, manager_a, advisor_a)}
+    panels = {user.username: open_complaints_panel(user=user, customer=customer_a).context["open_complaints"]
+              for user in (advisor_a, other, manager_a)}  # fmt: skip
+
+    assert seen == {
+        "advisor_a": {mine.pk: True, theirs.pk: False, still_open.pk: True},
+        "advisor_other": {mine.pk: False, theirs.pk: True, still_open.pk: True},
+        "manager_a": {mine.pk: True, theirs.pk: True, still_open.pk: True},
+    }
+    assert panels == {"advisor_a": [still_open], "advisor_other": [still_open], "manager_a": [still_open]}

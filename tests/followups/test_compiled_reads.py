@@ -1,5 +1,5 @@
 """What "save and next call" keeps from one cycle to the next to spend less CPU (issue 16): model
-reads compiled once (selectors.compiled_model_read), and the call panel's forms drawn by Django's Jinja2 form
+reads compiled once (crm.compiled_reads), and the call panel's forms drawn by Django's Jinja2 form
 renderer; each gives what the ORM and Django's default form renderer give."""
 
 import pytest
@@ -9,8 +9,9 @@ from django.test.html import parse_html
 from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
+from crm import compiled_reads
 from crm.form_renderer import FAST_FORM_RENDERER
-from followups import selectors, services
+from followups import services
 from followups.forms import CallBookingForm, OutcomeForm
 from followups.models import FollowupTask
 from tests.factories import CustomerFactory, VehicleFactory
@@ -30,12 +31,12 @@ def test_a_compiled_read_gives_the_orms_instances_with_their_related_ones_for_an
     second = FollowupTaskFactory(store=store_a, customer=customer, priority=1, detail={"time": "09:30"})
     other = FollowupTaskFactory(store=store_a)
     key = ("test claimed",)
-    selectors._COMPILED_READS.pop(key, None)
+    compiled_reads._READS.pop(key, None)
 
-    both = selectors.compiled_model_read(key, _tasks, ids=[first.pk, second.pk])
+    both = compiled_reads.compiled_read(key, _tasks, ids=[first.pk, second.pk])
     with CaptureQueriesContext(connection) as queries:
-        one = selectors.compiled_model_read(key, _tasks, ids=[other.pk])
-        none = selectors.compiled_model_read(key, _tasks, ids=[])
+        one = compiled_reads.compiled_read(key, _tasks, ids=[other.pk])
+        none = compiled_reads.compiled_read(key, _tasks, ids=[])
 
     assert len(queries) == 2  # one statement each, compiled before: the same text but the array
     assert queries[0]["sql"].split("ANY(")[0] == queries[1]["sql"].split("ANY(")[0]
@@ -61,21 +62,21 @@ def test_a_compiled_read_gives_the_orms_instances_with_their_related_ones_for_an
 def test_a_read_whose_values_the_statement_does_not_hold_as_given_is_compiled_every_time(store_a):
     task = FollowupTaskFactory(store=store_a)
     key = ("test by customer",)
-    selectors._COMPILED_READS.pop(key, None)
+    compiled_reads._READS.pop(key, None)
 
     def by_customer(*, customer_id):
         return FollowupTask.objects.filter(customer_id=customer_id)
 
-    found = selectors.compiled_model_read(key, by_customer, customer_id=task.customer_id)
+    found = compiled_reads.compiled_read(key, by_customer, customer_id=task.customer_id)
     assert [row.pk for row in found] == [task.pk]
-    assert key in selectors._COMPILED_READS
+    assert key in compiled_reads._READS
     key = ("test by text",)
 
     def by_text(*, customer_id):  # the ID in a text: not found among the parameters as given
         return FollowupTask.objects.filter(customer__customer_no=f"x{customer_id}")
 
-    assert selectors.compiled_model_read(key, by_text, customer_id=task.customer_id) == []
-    assert key not in selectors._COMPILED_READS
+    assert compiled_reads.compiled_read(key, by_text, customer_id=task.customer_id) == []
+    assert key not in compiled_reads._READS
 
 
 def _same_html(first, second) -> bool:
