@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from clubs.choices import DMS_TIER_SPELLINGS, Tier
 from clubs.models import Membership, TierRule
 from clubs.selectors import expiring_points_sql
+from crm.compiled_reads import compiled_read
 from customers.membership import MemberBadge
 
 
@@ -37,6 +38,23 @@ def differs_from_dms(*, customer, tier: int, points: int) -> bool:
     return customer.points_balance is not None and customer.points_balance != points
 
 
+def _badge_rows(memberships, today: datetime.date):
+    """What a badge shows of each of ``memberships`` whose store's club has started by ``today``."""
+    expiring_sql = expiring_points_sql(member=Membership._meta.db_table, day="%s::date")
+    discount = TierRule.objects.filter(store_id=OuterRef("store_id"), tier=OuterRef("tier")).values("labour_discount")
+    return (
+        memberships.filter(store__club__started_on__lte=today)
+        .annotate(
+            discount=Subquery(discount[:1]),
+            expiring=RawSQL(expiring_sql, [today] * expiring_sql.count("%s")),
+        )
+        .values_list(
+            "pk", "customer_id", "card_no", "tier", "points_balance", "wallet_balance", "credit_card_bank", "discount",
+            "expiring",
+        )
+    )  # fmt: skip
+
+
 def _member_url(pk: int) -> str:
     try:
         return reverse("clubs:member", args=[pk])
@@ -52,19 +70,15 @@ def membership_badges(*, customers, today: datetime.date | None = None) -> dict[
     if not by_id:
         return {}
     today = today or timezone.localdate()
-    expiring_sql = expiring_points_sql(member=Membership._meta.db_table, day="%s::date")
-    discount = TierRule.objects.filter(store_id=OuterRef("store_id"), tier=OuterRef("tier")).values("labour_discount")
-    rows = (
-        Membership.objects.filter(customer_id__in=list(by_id), store__club__started_on__lte=today)
-        .annotate(
-            discount=Subquery(discount[:1]),
-            expiring=RawSQL(expiring_sql, [today] * expiring_sql.count("%s")),
-        )
-        .values_list(
-            "pk", "customer_id", "card_no", "tier", "points_balance", "wallet_balance", "credit_card_bank", "discount",
-            "expiring",
-        )
-    )  # fmt: skip
+    if len(by_id) == 1:  # a card, a call panel: compiled once a day (crm.compiled_reads)
+        (customer_id,) = by_id
+
+        def build(*, customer_id: int):
+            return _badge_rows(Membership.objects.filter(customer_id=customer_id), today)
+
+        rows = compiled_read(("membership badge", today), build, customer_id=customer_id)
+    else:
+        rows = _badge_rows(Membership.objects.filter(customer_id__in=list(by_id)), today)
     badges = {}
     for pk, customer_id, card_no, tier, points, wallet, bank, discount_paid, expiring in rows:
         customer = by_id[customer_id]

@@ -369,3 +369,21 @@ def test_a_segments_export_writes_the_clubs_tier(manager_a, store_a, gold_member
     rows = list(segment_export_rows(segment=segment, user=manager_a))
 
     assert [(row[0], row[5]) for row in rows] == [("A1", "金卡")]
+
+
+def test_one_members_badge_compiled_once_a_day_equals_the_badge_read_in_a_list(store_a, gold_member):
+    """The card and the call panel read one badge through a statement compiled once a day
+    (clubs/badges.py); the search results read a page of them in one statement: the same badges."""
+    from clubs.badges import membership_badges
+
+    other = CustomerFactory(store=store_a, customer_no="A2", member_card_no="VIP003")
+    VehicleFactory(customer=other, delivery_date=D(2026, 1, 1))
+    run(S, TODAY)
+
+    with time_machine.travel(NOW, tick=False):
+        alone = {customer.pk: membership_badges(customers=[customer])[customer.pk] for customer in (gold_member, other)}
+        together = membership_badges(customers=[gold_member, other])
+
+    assert alone == together
+    assert (alone[gold_member.pk].tier_label, alone[gold_member.pk].points_expiring_30d) == ("金卡", 1200)
+    assert (alone[other.pk].tier_label, alone[other.pk].points_balance) == ("普通", 0)
