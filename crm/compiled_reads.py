@@ -4,10 +4,11 @@ Building a queryset (``filter()``, joins) and compiling it to SQL costs Django m
 PostgreSQL spends running most of the small reads of a page: the customer card's statements spent
 about twice as long in Django's compiler as in the database. A read that runs on every card or
 every call with only an ID changing is compiled once per process with a sentinel in place of each
-value (a negative ID no row has), found by type and value among the statement's parameters (once
-or more: a user's ID may be asked in two subqueries); later calls put the real values in those
-places and turn the rows into what the queryset would have returned (model instances with their
-``select_related`` objects and annotations, ``values()`` dicts, ``values_list()`` tuples or
+value (a negative ID no row has, a day of year 1), found by type and value among the statement's
+parameters (once or more: a user's ID may be asked in two subqueries); later calls put the real
+values in those places and turn the rows into what the queryset would have returned (model
+instances with their ``select_related`` objects and annotations, ``values()`` dicts,
+``values_list()`` tuples or
 values), prefetches included.
 
 The key names everything the statement's text depends on but the values: a read scoped to the
@@ -17,6 +18,8 @@ fails loudly instead of serving one user's statement to another. A read whose va
 appear as parameters (a value folded into the SQL) is compiled every time, as Django would, and so
 is one Django answers without the database (an empty ``IN``).
 """
+
+import datetime
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
@@ -34,17 +37,20 @@ _MOST_READS = 1000
 
 
 def read_sentinel(value, index: int):
-    """A value of ``value``'s type no read is ever given: a negative ID (a list of them for a list)."""
+    """A value of ``value``'s type no read is ever given: a negative ID (a list of them for a list),
+    a day in the first year of the calendar."""
     if isinstance(value, list):
         return [-(9_000_000_000 + 100 * index + number) for number in range(2)]
     if isinstance(value, int) and not isinstance(value, bool):
         return -(9_000_000_000 + 100 * index)
+    if type(value) is datetime.date:
+        return datetime.date(1, 1, 1) + datetime.timedelta(days=index)
     raise TypeError(f"no sentinel for {type(value).__name__}")
 
 
 def compiled_read(key: tuple, build, **values) -> list:
     """``list(build(**values))``, ``build`` returning a queryset; compiled once per ``key`` (which
-    names everything the statement depends on but ``values``: IDs and lists of IDs)."""
+    names everything the statement depends on but ``values``: IDs, lists of IDs, days)."""
     entry = _READS.get(key)
     if entry is None:
         _check_closure(key, build)

@@ -32,10 +32,15 @@ BOARD_FIELDS = (
 
 def appointment_settings_for(*, store: Store) -> AppointmentSettings:
     """The store's booking grid: its saved settings, else the defaults (an unsaved row)."""
-    try:
-        return AppointmentSettings.objects.get(store=store)
-    except AppointmentSettings.DoesNotExist:
+    found = compiled_read(("appointment settings",), _settings_of, store_id=store.pk)
+    if not found:
         return AppointmentSettings(store=store)
+    AppointmentSettings.store.field.set_cached_value(found[0], store)
+    return found[0]
+
+
+def _settings_of(*, store_id: int) -> QuerySet[AppointmentSettings]:
+    return AppointmentSettings.objects.filter(store_id=store_id)
 
 
 @dataclass(frozen=True)
@@ -65,15 +70,21 @@ def slot_has_room(*, capacity: int, booked: int, vip_booked: int, is_vip: bool) 
 
 
 def _slot_counts(*, store: Store, first_day: datetime.date, last_day: datetime.date) -> dict:
-    rows = (
+    """Active bookings per (day, slot) of the store over the days (compiled once: the call panel and
+    the booking pages ask for them on every request)."""
+    rows = compiled_read(("slot counts",), _slot_rows, store_id=store.pk, first_day=first_day, last_day=last_day)
+    return {(row["date"], row["slot"]): (row["booked"], row["vip_booked"]) for row in rows}
+
+
+def _slot_rows(*, store_id: int, first_day: datetime.date, last_day: datetime.date):
+    return (
         Appointment.objects.filter(
-            store=store, date__range=(first_day, last_day), status__in=ACTIVE_APPOINTMENT_STATUSES
+            store_id=store_id, date__range=(first_day, last_day), status__in=ACTIVE_APPOINTMENT_STATUSES
         )
         .exclude(source=AppointmentSource.WALK_IN)
         .values("date", "slot")
         .annotate(booked=Count("id"), vip_booked=Count("id", filter=Q(is_vip=True)))
     )
-    return {(row["date"], row["slot"]): (row["booked"], row["vip_booked"]) for row in rows}
 
 
 def appointment_day_slots(

@@ -176,3 +176,23 @@ def test_a_card_read_follows_the_users_stores_as_they_change(store_a):
     for bad in ("x", None, -1):
         with pytest.raises(Http404):
             customer_get_for_user(user=advisor, pk=bad)
+
+
+def test_days_are_values_too(store_a):
+    first, second = _two_customers(store_a)  # orders settled on 1, 2 (and 3) May 2026
+
+    def settled(*, customer_id, first_day, last_day):
+        orders = RepairOrder.objects.filter(vehicle__customer_id=customer_id, settle_date__range=(first_day, last_day))
+        return orders.order_by("settle_date").values_list("settle_date", flat=True)
+
+    may = datetime.date(2026, 5, 1)
+    asked = [
+        (second.pk, may, may),
+        (second.pk, may, may + datetime.timedelta(days=1)),
+        (first.pk, may, may.replace(day=9)),
+    ]
+    found = [compiled_read(("settled",), settled, customer_id=c, first_day=f, last_day=la) for c, f, la in asked]
+
+    assert found == [list(settled(customer_id=c, first_day=f, last_day=la)) for c, f, la in asked]
+    assert [len(days) for days in found] == [1, 2, 2]
+    assert ("settled",) in compiled_reads._READS
