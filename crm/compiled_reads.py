@@ -8,8 +8,7 @@ value (a negative ID no row has, a day of year 1), found by type and value among
 parameters (once or more: a user's ID may be asked in two subqueries); later calls put the real
 values in those places and turn the rows into what the queryset would have returned (model
 instances with their ``select_related`` objects and annotations, ``values()`` dicts,
-``values_list()`` tuples or
-values), prefetches included.
+``values_list()`` tuples or values), prefetches included.
 
 The key names everything the statement's text depends on but the values: a read scoped to the
 user's stores has those stores in its key, read on every request. ``build`` may close over nothing
@@ -70,7 +69,7 @@ def compiled_read(key: tuple, build, **values) -> list:
     compiler = compiled.query.get_compiler(using=database)
     compiler.select, compiler.klass_info = compiled.select, compiled.klass_info
     compiler.annotation_col_map, compiler.col_count = compiled.annotation_col_map, compiled.col_count
-    found = _results(queryset, compiler, rows, database)
+    found = _RESULTS[queryset._iterable_class](compiler, rows, database)
     if queryset._prefetch_related_lookups and found:
         prefetch_related_objects(found, *queryset._prefetch_related_lookups)
     return found
@@ -110,7 +109,7 @@ def _check_closure(key: tuple, build) -> None:
             raise ValueError(f"compiled_read {key!r}: build closes over {value!r}, which the key does not name")
 
 
-def _model_results(queryset, compiler, rows, database) -> list:
+def _model_results(compiler, rows, database) -> list:
     select, klass_info = compiler.select, compiler.klass_info
     start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
     init_list = [column[0].target.attname for column in select[start:end]]
@@ -128,18 +127,18 @@ def _model_results(queryset, compiler, rows, database) -> list:
     return instances
 
 
-def _values_results(queryset, compiler, rows, database) -> list:
+def _values_results(compiler, rows, database) -> list:
     query = compiler.query
     names = list(query.selected) if query.selected else [*query.extra_select, *query.values_select,
                                                          *query.annotation_select]  # fmt: skip
     return [dict(zip(names, row, strict=False)) for row in compiler.results_iter([rows])]
 
 
-def _values_list_results(queryset, compiler, rows, database) -> list:
+def _values_list_results(compiler, rows, database) -> list:
     return [tuple(row) for row in compiler.results_iter([rows])]
 
 
-def _flat_results(queryset, compiler, rows, database) -> list:
+def _flat_results(compiler, rows, database) -> list:
     return [row[0] for row in compiler.results_iter([rows])]
 
 
@@ -149,7 +148,3 @@ _RESULTS = {
     ValuesListIterable: _values_list_results,
     FlatValuesListIterable: _flat_results,
 }
-
-
-def _results(queryset, compiler, rows, database) -> list:
-    return _RESULTS[queryset._iterable_class](queryset, compiler, rows, database)

@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 
 from crm.compiled_reads import compiled_read
 from customers.card import TimelineEvent
-from customers.models import Customer, CustomerNote, RepairOrder
+from customers.models import Customer, CustomerConsent, CustomerNote, RepairOrder
 from customers.selectors import card_vehicles
 
 HISTORY_LIMIT = 50
@@ -155,6 +155,4 @@ def consent_changes(*, customer, limit: int = HISTORY_LIMIT) -> list[dict]:
 
 
 def _consent_records(*, customer_id: int) -> QuerySet:
-    from customers.models import CustomerConsent
-
     return CustomerConsent.history.filter(customer_id=customer_id).select_related("history_user").order_by("history_id")

@@ -28,7 +28,7 @@ from crm.exceptions import ApplicationError
 from crm.masking import phone_for_user, phone_reveal_record
 from crm.models import Store
 from crm.row_urls import pk_url
-from crm.scoping import active_stores, stores_for_user, visible_store_ids
+from crm.scoping import active_stores, store_scope, stores_for_user
 from crm.selectors import working_calendar
 from customers.card import customer_alerts
 from customers.exports import ExportNeedsApproval
@@ -268,9 +268,8 @@ def _user_stores(request: HttpRequest) -> SimpleLazyObject:
     (``services.task_claim_next``) and then by the queue page's figures sent with it, once for both
     (a call of My tasks, which claims nothing, from another page does not read them at all). The
     statement is compiled once per set of stores the user may see (its key: they are in its text)."""
-    store_ids = visible_store_ids(request.user)
-    shown = None if store_ids is None else tuple(store_ids)
-    return SimpleLazyObject(lambda: compiled_read(("user stores", shown), lambda: active_stores(shown)))
+    scope = store_scope(request.user)
+    return SimpleLazyObject(lambda: compiled_read(("user stores", scope), lambda: active_stores(scope)))
 
 
 def _queue_page_figures(request: HttpRequest, stores=None) -> dict | None:
