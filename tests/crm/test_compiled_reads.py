@@ -106,10 +106,17 @@ def test_prefetches_are_read_as_the_orm_reads_them(store_a):
         return Vehicle.objects.filter(customer_id=customer_id).prefetch_related("repair_orders")
 
     compiled_read(("prefetch",), with_orders, customer_id=first.pk)
-    with CaptureQueriesContext(connection) as queries:
+    with CaptureQueriesContext(connection) as read:
         (vehicle,) = compiled_read(("prefetch",), with_orders, customer_id=first.pk)
-        assert len(vehicle.repair_orders.all()) == 2
-    assert len(queries) == 2  # the vehicles, then their orders: none for the .all()
+    with CaptureQueriesContext(connection) as used:
+        orders = list(vehicle.repair_orders.all())
+
+    assert len(read) == 2  # the vehicles, then their orders
+    assert len(used) == 0  # the orders came with the read
+    assert sorted(order.pk for order in orders) == sorted(
+        RepairOrder.objects.filter(vehicle__customer=first).values_list("pk", flat=True)
+    )
+    assert len(orders) == 2
 
 
 def test_a_build_closing_over_what_its_key_does_not_name_is_refused(store_a, advisor_a):
