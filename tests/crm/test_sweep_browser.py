@@ -246,9 +246,8 @@ class PageWatcher:
     def __init__(self, page, origin: str) -> None:
         self.origin = origin
         self.problems: list[str] = []
-        self.in_flight = 0
         self.visit = 0  # which page load a request belongs to
-        self._visit_of: dict = {}
+        self._visit_of: dict = {}  # the requests in flight: the page load of each
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.problems.append(f"uncaught exception: {error}"))
         page.on("request", self._request)
@@ -264,16 +263,17 @@ class PageWatcher:
         """The sweep is about to open another page: what this one still has in flight is cancelled."""
         self.visit += 1
 
+    @property
+    def in_flight(self) -> int:
+        return len(self._visit_of)
+
     def _request(self, request) -> None:
-        self.in_flight += 1
         self._visit_of[request] = self.visit
 
     def _done(self, request) -> None:
-        self.in_flight -= 1
         self._visit_of.pop(request, None)
 
     def _failed(self, request) -> None:
-        self.in_flight -= 1
         visit = self._visit_of.pop(request, self.visit)
         aborted = request.failure == "net::ERR_ABORTED"
         # A navigation away (a redirect) aborts the old page's document request, and leaving a page
