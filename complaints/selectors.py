@@ -3,6 +3,7 @@ set-based SQL (one statement per block, whatever the number of complaints)."""
 
 import datetime
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection
@@ -41,13 +42,19 @@ def complaint_queryset_for_user(user) -> QuerySet[Complaint]:
     reading = _complaints_read(user)
     if reading is None:
         return Complaint.objects.none()
-    return _complaints_visible(*reading, user_id=user.pk)
+    return _complaints_visible(reading, user_id=user.pk)
 
 
-def _complaints_read(user) -> tuple | None:
-    """What the user's complaints depend on besides the user's ID: the stores (None: all), whether
-    only the open ones (and the user's own) are read, whether every card level is seen. None when
-    the user reads no complaint."""
+class _Reading(NamedTuple):
+    """What the user's complaints depend on besides the user's ID (the key of their compiled reads)."""
+
+    scope: tuple[int, ...] | None  # the stores (None: every store)
+    open_only: bool  # only the open ones and the user's own
+    every_level: bool  # every card level seen
+
+
+def _complaints_read(user) -> _Reading | None:
+    """The user's reading of complaints; None when the user reads no complaint."""
     if not (user and user.is_authenticated):
         return None
     if user.has_perm("complaints.view_complaint"):
@@ -56,14 +63,14 @@ def _complaints_read(user) -> tuple | None:
         open_only = True
     else:
         return None
-    return store_scope(user), open_only, sees_every_level(user)
+    return _Reading(scope=store_scope(user), open_only=open_only, every_level=sees_every_level(user))
 
 
-def _complaints_visible(scope, open_only: bool, every_level: bool, *, user_id: int) -> QuerySet[Complaint]:
-    complaints = in_stores(Complaint.objects.all(), scope)
-    if open_only:
+def _complaints_visible(reading: _Reading, *, user_id: int) -> QuerySet[Complaint]:
+    complaints = in_stores(Complaint.objects.all(), reading.scope)
+    if reading.open_only:
         complaints = complaints.filter(~Q(status=Status.CLOSED) | Q(created_by_id=user_id))
-    if every_level:
+    if reading.every_level:
         return complaints
     # The card levels as "not one of the few restricted cards hidden from the user" (an indexed
     # anti-join, as the call queue reads its tasks), not as ``customer IN (every card the user may
@@ -79,7 +86,7 @@ def complaint_summaries_for_user(user) -> QuerySet[Complaint]:
     reading = _complaints_read(user)
     if reading is None:
         return Complaint.objects.none()
-    return in_stores(Complaint.objects.all(), reading[0])
+    return in_stores(Complaint.objects.all(), reading.scope)
 
 
 def customer_complaint_actions(*, user, customer, kinds: tuple[str, ...], limit: int = 50) -> list[ComplaintAction]:
@@ -92,8 +99,8 @@ def customer_complaint_actions(*, user, customer, kinds: tuple[str, ...], limit:
         return []
 
     def build(*, customer_id: int, user_id: int) -> QuerySet[ComplaintAction]:
-        summaries = in_stores(Complaint.objects.all(), reading[0]).filter(customer_id=customer_id)
-        readable = _complaints_visible(*reading, user_id=user_id).filter(pk=OuterRef("complaint_id"))
+        summaries = in_stores(Complaint.objects.all(), reading.scope).filter(customer_id=customer_id)
+        readable = _complaints_visible(reading, user_id=user_id).filter(pk=OuterRef("complaint_id"))
         return (
             ComplaintAction.objects.filter(complaint__in=summaries, kind__in=kinds)
             .annotate(readable=Exists(readable))
@@ -176,7 +183,7 @@ def customer_open_complaints(*, user, customer) -> list[Complaint]:
         return []
 
     def build(*, customer_id: int, user_id: int) -> QuerySet[Complaint]:
-        complaints = _complaints_visible(*reading, user_id=user_id).filter(customer_id=customer_id)
+        complaints = _complaints_visible(reading, user_id=user_id).filter(customer_id=customer_id)
         complaints = complaints.exclude(status=Status.CLOSED).select_related("complaint_type", "assigned_manager")
         return complaints.order_by("received_at")
 
