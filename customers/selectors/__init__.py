@@ -440,8 +440,12 @@ def repair_order_queryset_for_user(user) -> QuerySet[RepairOrder]:
     return queryset.filter(vehicle__customer__in=customer_queryset_for_user(user))
 
 
+#: A customer's vehicles as the card, the booking forms and the call panel list them.
+CUSTOMER_VEHICLE_ORDER = ("-delivery_date", "vin")
+
+
 def customer_vehicles(*, customer: Customer) -> QuerySet[Vehicle]:
-    return customer.vehicles.order_by("-delivery_date", "vin")
+    return customer.vehicles.order_by(*CUSTOMER_VEHICLE_ORDER)
 
 
 # --- what a card shows, read once per card object --------------------------------------------------
@@ -473,7 +477,7 @@ def card_vehicles(*, customer: Customer) -> list[Vehicle]:
 
 
 def _vehicles_of(*, customer_id: int) -> QuerySet[Vehicle]:
-    return Vehicle.objects.filter(customer_id=customer_id).order_by("-delivery_date", "vin")
+    return Vehicle.objects.filter(customer_id=customer_id).order_by(*CUSTOMER_VEHICLE_ORDER)
 
 
 def card_repair_orders(*, customer: Customer, limit: int = 50) -> list[RepairOrder]:
