@@ -92,15 +92,22 @@ class User(AbstractUser):
     def role(self) -> str | None:
         """The user's role code (crm.choices.Role), the first of the user's groups that is a role."""
         if not hasattr(self, "_role_cache"):
-            names = {group.name for group in self.groups.all()}
-            self._role_cache = next((role.value for role in Role if role.value in names), None)
-            if self._role_cache is None and self.is_superuser:
-                self._role_cache = Role.ADMIN.value
+            self._role_cache = role_of_groups(
+                [group.name for group in self.groups.all()], is_superuser=self.is_superuser
+            )
         return self._role_cache
 
     @property
     def role_label(self) -> str:
         return Role(self.role).label if self.role else ""
+
+
+def role_of_groups(group_names, *, is_superuser: bool) -> str | None:
+    """The role code of a user in the groups named ``group_names``: the first role (in crm.choices.Role's
+    order) among them; a superuser in none is an admin."""
+    names = set(group_names)
+    role = next((role.value for role in Role if role.value in names), None)
+    return Role.ADMIN.value if role is None and is_superuser else role
 
 
 class AuditLog(models.Model):

@@ -222,7 +222,7 @@ def test_the_pages_run_a_fixed_number_of_queries(
     }
     client.force_login(manager_a)
     # Empty, the event page's list, the door's registrations and the report's attendees need no query.
-    for name, expected in {"list": 10, "detail": 10, "door": 11, "report": 12}.items():
+    for name, expected in {"list": 6, "detail": 6, "door": 7, "report": 8}.items():
         page, query = pages[name]
         with django_assert_num_queries(expected):
             assert client.get(page, query).status_code == 200
@@ -230,7 +230,7 @@ def test_the_pages_run_a_fixed_number_of_queries(
     frozen.move_to(EVENT_DAY)
     event_check_in(user=advisor_a, event=event, customer=owners[0])
     client.force_login(manager_a)  # nine days on: a new session
-    pinned = {"list": 10, "detail": 11, "door": 12, "report": 13}
+    pinned = {"list": 6, "detail": 7, "door": 8, "report": 9}
     for name, expected in pinned.items():
         page, query = pages[name]
         with django_assert_num_queries(expected):

@@ -158,7 +158,7 @@ def test_the_search_results_read_every_badge_in_one_query(client, advisor_a, sto
     start(store_a)
     client.force_login(advisor_a)
     client.get(reverse("customers:list"))
-    with django_assert_num_queries(9):  # customers/test_views.py's 8 + one for the page's badges
+    with django_assert_num_queries(5):  # customers/test_views.py's 5: the page's badges one query
         response = client.get(reverse("customers:list"))
     assert [c.member_badge.tier_label for c in response.context["page"].object_list] == ["普通"]
 
@@ -166,7 +166,7 @@ def test_the_search_results_read_every_badge_in_one_query(client, advisor_a, sto
         customer = CustomerFactory(store=store_a, customer_no=f"B{number}", member_card_no=f"V{number}")
         VehicleFactory(customer=customer, delivery_date=D(2026, 1, 1))
     run(S, TODAY)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(5):
         response = client.get(reverse("customers:list"))
     assert [c.member_badge.from_club for c in response.context["page"].object_list] == [True] * 5
 
@@ -297,8 +297,8 @@ def test_the_report_lists_the_members_whose_dms_disagrees(client, manager_a, dif
     client.force_login(manager_a)
     client.get(reverse("clubs:differences"))
 
-    # session, user, TOTP device, groups (navigation), permissions (2), user's stores, count, page
-    with django_assert_num_queries(9):
+    # session, the user (role, permissions, stores), TOTP device, count, page
+    with django_assert_num_queries(5):
         response = client.get(reverse("clubs:differences"))
 
     assert response.status_code == 200

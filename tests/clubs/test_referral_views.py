@@ -324,12 +324,12 @@ def test_the_list_runs_a_fixed_number_of_queries(client, sales_a, manager_a, ref
     for number in range(3):
         refer(manager_a, f"1390000000{number}", referrer=referrer, consultant=sales_a, name=f"客户{number}")
     client.force_login(sales_a)
-    # session, user, role, permissions, stores, count, page, referrers visible, consultants, stores…
-    with django_assert_num_queries(11):
+    # session, the user (role, permissions, stores), count, page, referrers visible, consultants, stores…
+    with django_assert_num_queries(7):
         assert client.get(LIST).status_code == 200
     for number in range(3, 9):
         refer(manager_a, f"1390000000{number}", referrer=referrer, consultant=sales_a, name=f"客户{number}")
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(7):
         response = client.get(LIST)
     assert len(response.context["rows"]) == 9
 
@@ -355,7 +355,7 @@ def test_the_report_shows_the_months_of_the_period(
     client, manager_a, store_a, sales_history, django_assert_num_queries
 ):
     client.force_login(manager_a)
-    with django_assert_num_queries(10):  # session, user, TOTP device, permissions, stores (x2), the report
+    with django_assert_num_queries(6):  # session, user, TOTP device, permissions, stores (x2), the report
         response = client.get(REPORT, {"first_month": "2025-05", "last_month": "2025-06"})
     assert response.status_code == 200
     assert response.context["report"].rows == [

@@ -221,11 +221,11 @@ def test_the_list_is_paginated_with_a_pinned_number_of_queries(
     client.force_login(advisor_a)
     client.get(reverse("clubs:members"))
 
-    # session, user, groups, user and group permissions, the user's store IDs (scope), the stores
-    # with their clubs (2), the count, the page of members (with discount and expiring points).
-    with django_assert_num_queries(10):
+    # session, the user (with their role, permissions and store IDs: crm/auth_backends.py), the
+    # stores with their clubs (2), the count, the page of members (with discount and expiring points).
+    with django_assert_num_queries(6):
         response = client.get(reverse("clubs:members"), {"sort": "-balance"})
-    with django_assert_num_queries(11):  # + the search's customer look-up
+    with django_assert_num_queries(7):  # + the search's customer look-up
         client.get(reverse("clubs:members"), {"q": "张伟"})
 
     assert response.context["page"].paginator.count == 3
@@ -244,7 +244,7 @@ def test_past_the_cap_the_list_shows_the_databases_estimate_in_one_query_more(
     client.force_login(advisor_a)
     client.get(reverse("clubs:members"))
 
-    with django_assert_num_queries(11):  # the 10 above, the count stopping at the cap + the estimate
+    with django_assert_num_queries(7):  # the 6 above, the count stopping at the cap + the estimate
         first = client.get(reverse("clubs:members"))
     second = client.get(reverse("clubs:members"), {"page": 2})
 
@@ -302,16 +302,16 @@ def test_the_member_page_has_a_pinned_number_of_queries(client, advisor_a, membe
     client.force_login(advisor_a)
     client.get(member_url(member_a))
 
-    # session, user, groups, user and group permissions, store IDs (scope), the member, the ledger's
-    # count, tier rule, expiring points, wallet, the ledger's page, tier history.
-    with django_assert_num_queries(13):
+    # session, the user (with their role, permissions and store IDs), the member, the ledger's count,
+    # tier rule, expiring points, wallet, the ledger's page, tier history.
+    with django_assert_num_queries(9):
         client.get(member_url(member_a))
     PointsEntry.objects.bulk_create(
         PointsEntry(membership=member_a, kind=EntryKind.ATTENDANCE, on=timezone.localdate(), points=10,
                     expires_on=timezone.localdate() + datetime.timedelta(days=300), reference=f"E{index}")
         for index in range(30)
     )  # fmt: skip
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(9):
         response = client.get(member_url(member_a), {"page": "2"})
 
     assert (response.context["page"].paginator.count, len(response.context["page"].object_list)) == (31, 11)

@@ -56,4 +56,4 @@ def test_the_filtered_list_runs_the_list_s_pinned_queries(
 
 
 # tests/customers/test_views.py's unfiltered list: the filter is a subquery of the page's own query
-QUERIES = 9
+QUERIES = 5

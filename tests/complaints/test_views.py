@@ -192,7 +192,7 @@ def test_the_list_runs_a_fixed_number_of_queries(client, manager_a, customer_a, 
     ComplaintFactory.create_batch(5, customer=customer_a, complaint_type=attitude)
     # session, user, the verified TOTP device (managers), user and group permissions, the user's
     # stores, count, the role (navigation), the store filter, the page: whatever the number of complaints
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(6):
         response = client.get(reverse("complaints:list"))
     assert response.context["page"].paginator.count == 8
 

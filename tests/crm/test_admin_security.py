@@ -607,7 +607,7 @@ def test_the_sms_admin_list_costs_the_same_queries_for_one_message_or_many(clien
             for index in range(5)
         )  # fmt: skip
 
-    assert counts == [10, 10]  # 9 + the manager's verified TOTP device
+    assert counts == [6, 6]  # 5 + the manager's verified TOTP device
 
 
 def test_every_admin_of_the_project_uses_the_shared_scoped_base():

@@ -89,7 +89,7 @@ def test_a_registered_button_shows_only_to_its_roles(client, advisor_a, agent_a,
 # 2 permission reads of the top bar's phone lookup; for an advisor, the count of their own calls and
 # the day's arrivals too; for a sales consultant, their own calls and their prospects needing action.
 @pytest.mark.parametrize(
-    ("persona", "queries"), [("advisor_a", 12), ("sales_a", 12), ("manager_a", 11), ("admin_user", 10)]
+    ("persona", "queries"), [("advisor_a", 8), ("sales_a", 8), ("manager_a", 7), ("admin_user", 7)]
 )
 def test_the_landing_page_costs_a_fixed_number_of_queries(
     db, client, request, django_assert_num_queries, persona, queries

@@ -138,10 +138,10 @@ def test_the_board_shows_the_day_by_slot_with_vips_first_and_a_pinned_query_coun
     book(advisor_a, store_a, name="明天的")
     client.force_login(advisor_a)
 
-    # session, user, groups, permissions (2), the user's store IDs, the stores (the first one and
+    # session, the user (with role, permissions and store IDs), the stores (the first one and
     # whether there are several), the day's rows (no count of their own), the settings, the advisors
     # (once for the filter and the walk-in form): none per row
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(6):
         response = client.get(reverse("customers:arrivals"))
 
     rows = list(response.context["page"].object_list)
@@ -155,7 +155,7 @@ def test_the_board_shows_the_day_by_slot_with_vips_first_and_a_pinned_query_coun
         book(
             advisor_a, store_a, day=TODAY, slot=datetime.time(11 + number // 2, 30 * (number % 2)), name=f"下午{number}"
         )
-    with django_assert_num_queries(10):  # as many for more rows
+    with django_assert_num_queries(6):  # as many for more rows
         assert len(client.get(reverse("customers:arrivals")).context["page"].object_list) == 14
 
 
@@ -304,11 +304,11 @@ def test_the_bookings_report_pins_its_queries_for_few_and_many_bookings(
     client.get(reverse("customers:appointment_report"))
     query = {"first_day": "2026-12-02", "last_day": "2026-12-15"}
 
-    # the request's own (session, user, groups, permissions, the TOTP device, the store IDs), then the
+    # the request's own (session, the user with role, permissions and store IDs, the TOTP device), then the
     # stores, the settings, the calendar and the days' counts in one aggregate: none per day or booking
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(8):
         assert client.get(reverse("customers:appointment_report"), query).context["chart"]["booked"][1] == 1
     for number in range(6):
         book(advisor_a, store_a, name=f"乙{number}", slot=datetime.time(10 + number))
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(8):
         assert client.get(reverse("customers:appointment_report"), query).context["chart"]["booked"][1] == 7

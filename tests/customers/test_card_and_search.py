@@ -71,7 +71,7 @@ def test_search_results_pin_their_query_count(client, advisor_a, owners, django_
     client.force_login(advisor_a)
     client.get(reverse("customers:list"), {"q": "zw"})
 
-    with django_assert_num_queries(10):  # 9 + the page's membership badges (customers.membership)
+    with django_assert_num_queries(6):  # 9 + the page's membership badges (customers.membership)
         client.get(reverse("customers:list"), {"q": "zw"})
 
 

@@ -21,13 +21,14 @@ def card_with(store, *, items: int):
     return customer
 
 
-# session, user, groups, permissions (2), the user's stores, the card; then what the card shows:
-# badge, dissatisfaction, consents, appointments, delivery interviews, vehicles (read once for the
-# list, the interviews panel and the deliveries), referrals, complaints (panels), the timeline
+# session, the user (with their groups, permissions and stores: crm/auth_backends.py), the card;
+# then what the card shows: badge, dissatisfaction, consents, appointments, delivery interviews,
+# vehicles (read once for the list, the interviews panel and the deliveries), referrals, complaints
+# (panels), the timeline
 # (visits, notes, the card's and consents' history, complaint actions, and for the desks calls,
 # SMS, replies, complaint summaries and points), the advisors to hand a note to, the consents'
 # records and the repair orders
-CARD_QUERIES = 27
+CARD_QUERIES = 23
 
 
 @pytest.mark.parametrize("items", [1, 5])

@@ -136,4 +136,4 @@ def test_the_card_s_query_count_does_not_grow_with_the_timeline(
 
 # The card with one query per timeline source (calls, SMS, replies, complaints, points, visits, …):
 # the same figure as tests/customers/test_card_queries.py pins for vehicles, orders and notes.
-CARD_QUERIES = 27
+CARD_QUERIES = 23

@@ -119,8 +119,8 @@ def test_the_query_count_of_a_filtered_sorted_searched_page_does_not_grow(
     assert len(numbers(response)) == min(customers, 25)
 
 
-# customers/test_views.py's 9, the store checked, the search's IDs (the matched vehicle is in the page's query)
-QUERIES = 11
+# customers/test_views.py's 5, the store checked, the search's IDs (the matched vehicle is in the page's query)
+QUERIES = 7
 
 
 def test_past_the_cap_the_list_shows_the_databases_estimate_and_every_card_stays_reachable(
@@ -137,7 +137,7 @@ def test_past_the_cap_the_list_shows_the_databases_estimate_and_every_card_stays
     client.force_login(manager_a)
     client.get(reverse("customers:list"))
 
-    with django_assert_num_queries(12):  # the list's 11 for a manager (a TOTP device), + the estimate
+    with django_assert_num_queries(8):  # the list's 7 for a manager (a TOTP device), + the estimate
         first = client.get(reverse("customers:list"))
     second = client.get(reverse("customers:list"), {"page": 2})
 

@@ -389,11 +389,11 @@ def test_the_list_page_shows_the_averages_chart_and_pins_its_queries(
     client, manager_a, interviews, django_assert_num_queries
 ):
     client.force_login(manager_a)
-    # session, user, device, groups, 2 permissions, stores; figures, answers, count; the store and
+    # session, the user (role, permissions, stores), device; figures, answers, count; the store and
     # consultant choices; the page of interviews (whatever their number)
     with (
         time_machine.travel(datetime.datetime(2026, 11, 25, 9, 0, tzinfo=SHANGHAI), tick=False),
-        django_assert_num_queries(13),
+        django_assert_num_queries(9),
     ):
         response = client.get(reverse("customers:delivery-interview-list"))
     page = response.content.decode()

@@ -87,7 +87,7 @@ def test_the_page_shows_the_figures_and_costs_fixed_queries(
     client.force_login(manager_a)
     client.get(reverse("customers:prospect_report"))  # warm the session
 
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(5):
         response = client.get(reverse("customers:prospect_report"), {"start": "2026-11-01", "end": "2026-11-30"})
 
     html = response.content.decode()

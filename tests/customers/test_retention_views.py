@@ -51,7 +51,7 @@ def test_a_manager_sees_the_movement_of_the_last_whole_month_and_its_rates(
 ):
     client.force_login(manager_a)
     # 10, and the two "won back by" sums (by contact, by agent).
-    with time_machine.travel(TODAY, tick=False), django_assert_num_queries(12):
+    with time_machine.travel(TODAY, tick=False), django_assert_num_queries(8):
         response = client.get(reverse("customers:retention"))
     page = response.content.decode()
 
@@ -140,7 +140,7 @@ def test_won_back_leads_to_the_customers_behind_it_without_cards_the_manager_may
     with time_machine.travel(TODAY, tick=False):
         dashboard = client.get(reverse("customers:retention")).content.decode()
     url = re.search(r'href="([^"]+)" data-link="won-back"', dashboard)[1].replace("&amp;", "&")
-    with time_machine.travel(TODAY, tick=False), django_assert_num_queries(13):
+    with time_machine.travel(TODAY, tick=False), django_assert_num_queries(9):
         response = client.get(url)
     page = response.content.decode()
 

@@ -351,7 +351,7 @@ def test_the_page_makes_the_same_queries_for_3_and_30_results(client, manager_a,
     client.force_login(manager_a)
 
     # The reads every page makes, the store choices and the figures' two sums, whatever the data.
-    with time_machine.travel(at(TODAY), tick=False), django_assert_num_queries(10):
+    with time_machine.travel(at(TODAY), tick=False), django_assert_num_queries(6):
         response = client.get(reverse("customers:satisfaction"), {"by": "advisor"})
 
     assert response.status_code == 200

@@ -76,7 +76,7 @@ def test_a_manager_sees_the_monthly_trend_per_rule_and_the_distribution(
 ):
     client.force_login(manager_a)
     # Pinned: the reads every page makes, the store choices and the trend's two sums, whatever the data.
-    with time_machine.travel(TODAY, tick=False), django_assert_num_queries(10):
+    with time_machine.travel(TODAY, tick=False), django_assert_num_queries(6):
         response = client.get(reverse("customers:satisfaction"))
     page = response.content.decode()
 

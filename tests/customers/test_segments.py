@@ -396,7 +396,7 @@ def test_the_list_page_count_equals_the_live_count(client, manager_a, store_a, f
     client.force_login(manager_a)
 
     # 11 + the manager's verified TOTP device + the page's membership badges (customers.membership)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(9):
         detail = client.get(reverse("customers:segment_detail", args=[segment.pk]))
 
     assert detail.context["page"].paginator.count == 2
@@ -428,10 +428,10 @@ def test_the_segment_list_pins_its_queries_for_few_and_many_segments(
     client.force_login(manager_a)
     client.get(reverse("customers:segment_list"))
 
-    # session, user, groups, permissions (2), the TOTP device, the user's store IDs, the page's count
+    # session, the user (role, permissions, store IDs), the TOTP device, the page's count
     # and rows (with their store)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(5):
         assert len(client.get(reverse("customers:segment_list")).context["page"].object_list) == 1
     Segment.objects.bulk_create(Segment(name=f"细分{n}", store=store_a, definition={}) for n in range(8))
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(5):
         assert len(client.get(reverse("customers:segment_list")).context["page"].object_list) == 9

@@ -391,7 +391,7 @@ def test_quick_care_in_two_clicks(client, manager_a, store_a):
 
 def test_the_pages_run_a_fixed_number_of_queries(client, manager_a, manager_two, store_a, segment,
                                                  django_assert_num_queries):  # fmt: skip
-    """Session, user, TOTP device, groups, permissions (x2), stores, then the page's own: the list 3
+    """Session, the user (role, permissions, stores), TOTP device, then the page's own: the list 3
     (stores count, count, page), a draft 3 (campaign, preview count, segment's SQL), an approved
     campaign's page 4 (campaign, recipients count and page with replies, …) and the report 3 (campaign,
     the groups, the replies) — however many recipients."""
@@ -399,16 +399,16 @@ def test_the_pages_run_a_fixed_number_of_queries(client, manager_a, manager_two,
         owner(store_a, mobile=f"1390000010{n}")
     campaign = draft(manager_a, store_a, segment, holdout_percent=50)
     client.force_login(manager_a)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(6):
         assert client.get(page("campaign_list")).status_code == 200
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(6):
         assert client.get(page("campaign_detail", campaign)).status_code == 200
     campaign_approve(user=manager_two, campaign=campaign)
     for n in range(2):
         CampaignRecipient.objects.create(campaign=campaign, customer=owner(store_a, mobile=f"1390000020{n}"))
-        with django_assert_num_queries(11):
+        with django_assert_num_queries(7):
             assert client.get(page("campaign_detail", campaign)).status_code == 200
-        with django_assert_num_queries(10):
+        with django_assert_num_queries(6):
             assert client.get(page("campaign_report", campaign)).status_code == 200
 
 

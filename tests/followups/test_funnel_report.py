@@ -125,7 +125,7 @@ def test_the_reports_page_shows_the_funnel_and_costs_fixed_queries(
     client.get(reverse("followups:reports"))  # warm the session
 
     # 17 before the per-day figures (followups/report_figures.py); 11 with them, + 1 for the questionnaire factors
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(8):
         response = client.get(reverse("followups:reports"), {"start": "2026-11-01", "end": "2026-11-30"})
 
     html = response.content.decode()

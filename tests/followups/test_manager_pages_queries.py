@@ -17,8 +17,9 @@ pytestmark = pytest.mark.django_db
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 MONDAY_10AM = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
 D = datetime.date
-# session, user, groups, permissions (2), the manager's TOTP device, the user's store IDs
-REQUEST = 7
+# session, the user with their groups, permissions and store IDs (crm/auth_backends.py), the
+# manager's TOTP device
+REQUEST = 3
 
 
 @pytest.fixture(autouse=True)

@@ -48,7 +48,7 @@ def test_my_tasks_lists_todays_calls_one_row_per_customer_and_pins_its_queries(
     client.force_login(sales_a)
     client.get(reverse("followups:mine"))  # warm the session
 
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(5):
         response = client.get(reverse("followups:mine"))
 
     assert response.status_code == 200
@@ -60,7 +60,7 @@ def test_my_tasks_lists_todays_calls_one_row_per_customer_and_pins_its_queries(
     assert response.content.decode().count('data-action="open-call"') == 2
     for _index in range(5):
         assigned(store_a, sales_a)
-    with django_assert_num_queries(9):  # as many queries for more rows
+    with django_assert_num_queries(5):  # as many queries for more rows
         assert len(rows(client.get(reverse("followups:mine")))) == 7
 
 

@@ -24,8 +24,9 @@ from tests.followups.factories import rules_for
 pytestmark = pytest.mark.django_db
 D = datetime.date
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
-# session, user, groups, permissions (2), the manager's TOTP device, the user's store IDs
-REQUEST = 7
+# session, the user with their groups, permissions and store IDs (crm/auth_backends.py), the
+# manager's TOTP device
+REQUEST = 3
 
 
 @pytest.fixture

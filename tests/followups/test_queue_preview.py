@@ -63,9 +63,9 @@ def test_with_fresh_counts_the_page_shows_them_with_their_time_and_counts_nothin
     show(client)  # counts (inline: the tests' Celery is eager) and keeps the counts
     client.get(reverse("followups:preview"))  # the session's queries out of the way
 
-    # session, user, groups, permissions (2), TOTP device, the user's stores; the rules and the
+    # session, the user (role, permissions, stores), TOTP device; the rules and the
     # calendar (the key), the tasks rolled over: none of generation's statements.
-    with django_assert_num_queries(7 + 3):
+    with django_assert_num_queries(3 + 3):
         response = show(client)
 
     page = response.content.decode()

@@ -23,8 +23,9 @@ MONDAY_10AM = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
 TODAY = datetime.date(2026, 11, 23)
 HTMX = {"HX-Request": "true"}
 
-# session, user, groups, permissions (user's, groups'): every request of a logged-in agent
-REQUEST = 5
+# session, the user with their groups, permissions and stores (crm/auth_backends.py): every
+# request of a logged-in agent
+REQUEST = 2
 # The call panel of a claimed customer: calendar for the booking day (which also says whether that
 # day is a working one), membership badge, booking settings, the day's bookings, alerts
 # (satisfaction, complaints), the customer's vehicles (once: the facts and the booking form's
@@ -33,10 +34,10 @@ PANEL = 9
 # A claim: the agent's current call, the agent's stores (call windows), the pick and the
 # advisory-locked UPDATE in a savepoint (4), the claimed tasks with their rule, vehicle, card
 CLAIM = 7
-# Recording the outcome: the card (scoped to the agent's stores: 2), then in a savepoint the
-# claimed tasks locked, one UPDATE of them all, one INSERT of the attempts (5), and the calls added
-# to the reports' per-day figures (followups/report_figures.py: one statement)
-RECORD = 8
+# Recording the outcome: the card (scoped to the agent's stores, read with the user), then in a
+# savepoint the claimed tasks locked, one UPDATE of them all, one INSERT of the attempts (5), and
+# the calls added to the reports' per-day figures (followups/report_figures.py: one statement)
+RECORD = 7
 # The queue page's figures and list sent with the panel out of band (a request from that page): the
 # list's page with its count, the page's names, the figures; the user's stores are those the claim
 # read (views._user_stores: once for both).
@@ -69,10 +70,10 @@ def test_the_queue_page_costs_the_same_for_3_or_30_customers(
     client.force_login(agent_a)
     client.get(reverse("followups:queue"))  # warm the session
 
-    # the user's stores (ids, rows), the page with its count, the page's names, the figures
-    with django_assert_num_queries(REQUEST + 5):
+    # the user's stores (rows), the page with its count, the page's names, the figures
+    with django_assert_num_queries(REQUEST + 4):
         response = client.get(reverse("followups:queue"))
-    with django_assert_num_queries(REQUEST + 5):
+    with django_assert_num_queries(REQUEST + 4):
         refreshed = client.get(reverse("followups:queue"), headers={**HTMX, "HX-Target": "queue-figures"})
 
     assert response.content.decode().count("data-customer=") == min(customers, 25)
@@ -89,8 +90,7 @@ def test_next_costs_the_same_for_1_or_5_tasks_of_the_customer(
     client.force_login(agent_a)
     client.get(reverse("followups:queue"))
 
-    # + the user's stores, which the panel's alerts scope by (save and next has read them for the card)
-    with django_assert_num_queries(REQUEST + CLAIM + PANEL + 1):
+    with django_assert_num_queries(REQUEST + CLAIM + PANEL):
         response = client.post(reverse("followups:queue_next"), headers=HTMX)
 
     assert f'data-call-customer="{customer.pk}"' in response.content.decode()

@@ -270,7 +270,7 @@ def test_the_reports_page_costs_the_same_queries_with_3_or_30_calls(
     client.force_login(manager_a)
     client.get(reverse("followups:reports"))  # warm the session
 
-    with django_assert_num_queries(12):  # 11 + the typed questionnaire's factor scores (one statement)
+    with django_assert_num_queries(8):  # 11 + the typed questionnaire's factor scores (one statement)
         response = client.get(reverse("followups:reports"), {"start": "2026-12-01", "end": "2026-12-31"})
 
     assert response.status_code == 200

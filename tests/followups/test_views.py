@@ -35,9 +35,9 @@ def test_the_queue_lists_customers_and_pins_its_queries(client, agent_a, store_a
     client.force_login(agent_a)
     client.get(reverse("followups:queue"))  # warm the session
 
-    # session, user, groups, permissions (2), the user's stores (ids, rows), the page's rows with
+    # session, the user (with role, permissions and store IDs), the user's stores (rows), the page's rows with
     # their count (one aggregate), the page's names, the figures
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(6):
         response = client.get(reverse("followups:queue"))
 
     assert response.status_code == 200
