@@ -225,9 +225,16 @@ class FollowupTask(models.Model):
                 name="followuptask_store_queue_idx",
                 condition=Q(status="open", channel="phone"),
             ),
-            # "Done today" on the queue page: a range from local midnight to the next.
+            # "Done today" on the queue page: a range from local midnight to the next, of the whole
+            # group (a group's agent) or of the agent's stores (the store first: a store's agents
+            # no longer read the rest of the group's day, which grows through the day).
             models.Index(
                 fields=["completed_at"], name="followuptask_completed_idx", condition=Q(completed_at__isnull=False)
+            ),
+            models.Index(
+                fields=["store", "completed_at"],
+                name="followuptask_store_done_idx",
+                condition=Q(completed_at__isnull=False),
             ),
             models.Index(fields=["queue_date", "code"], name="followuptask_queue_date_idx"),
             models.Index(fields=["customer", "status"], name="followuptask_customer_idx"),
