@@ -18,28 +18,24 @@ from crm.scoping import member_store_ids
 from tests.factories import StoreFactory, UserFactory
 
 
+def reads(backend, user, stores: list[int]) -> dict:
+    return {
+        "role": user.role,
+        "user_perms": backend.get_user_permissions(user),
+        "group_perms": backend.get_group_permissions(user),
+        "all_perms": backend.get_all_permissions(user),
+        "stores": stores,
+    }
+
+
 def django_reads(user_id: int) -> dict:
     """What ModelBackend and crm.models.User read of a user, each by its own statement."""
     user = ModelBackend().get_user(user_id)
-    backend = ModelBackend()
-    return {
-        "role": user.role,
-        "user_perms": backend.get_user_permissions(user),
-        "group_perms": backend.get_group_permissions(user),
-        "all_perms": backend.get_all_permissions(user),
-        "stores": list(user.stores.values_list("id", flat=True)),
-    }
+    return reads(ModelBackend(), user, list(user.stores.values_list("id", flat=True)))
 
 
 def staff_reads(user) -> dict:
-    backend = StaffBackend()
-    return {
-        "role": user.role,
-        "user_perms": backend.get_user_permissions(user),
-        "group_perms": backend.get_group_permissions(user),
-        "all_perms": backend.get_all_permissions(user),
-        "stores": member_store_ids(user),
-    }
+    return reads(StaffBackend(), user, member_store_ids(user))
 
 
 @pytest.mark.django_db
