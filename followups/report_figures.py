@@ -115,7 +115,8 @@ _OUTCOME_SUMS = """(SELECT COALESCE(jsonb_object_agg(o.key, o.n), '{}'::jsonb) F
 # join): as a join, the planner merged the one attempt with the tasks' primary key read from its
 # start (57,881 index entries, 13 ms on the million-owner bench, on every recorded call; 0.9 ms so).
 _SAVED_ATTEMPTS = f"""{_ATTEMPT_TABLE} a
-        CROSS JOIN LATERAL (SELECT k.store_id, k.code FROM {_TASK_TABLE} k WHERE k.id = a.task_id OFFSET 0) t
+        CROSS JOIN LATERAL (SELECT task.store_id, task.code FROM {_TASK_TABLE} task WHERE task.id = a.task_id
+                            OFFSET 0) t
         WHERE a.id = ANY(%(attempt_ids)s)"""
 _ADDED_COUNTS = ", ".join(
     f"{column} = f.{column} + EXCLUDED.{column}"
