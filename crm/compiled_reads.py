@@ -31,6 +31,8 @@ from django.db.models.query import (
     get_related_populators,
 )
 
+from crm import prepared
+
 _READS: dict[tuple, tuple] = {}
 _MOST_READS = 1000
 
@@ -62,8 +64,8 @@ def compiled_read(key: tuple, build, **values) -> list:
     queryset, compiled, sql, params, slots = entry
     database = router.db_for_write(queryset.model) if queryset._for_write else router.db_for_read(queryset.model)
     with connections[database].cursor() as cursor:
-        cursor.execute(sql, [values[slots[position]] if position in slots else param
-                             for position, param in enumerate(params)])  # fmt: skip
+        prepared.execute(cursor, sql, [values[slots[position]] if position in slots else param
+                                       for position, param in enumerate(params)])  # fmt: skip
         rows = cursor.fetchall()
     # The rows' columns as the compiler selected them, converted on this request's connection.
     compiler = compiled.query.get_compiler(using=database)

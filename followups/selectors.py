@@ -2,6 +2,7 @@
 
 import datetime
 from collections.abc import Iterable
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.contrib.postgres.aggregates import ArrayAgg
@@ -27,6 +28,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.http import Http404
 from django.utils import timezone
 
+from crm import prepared
 from crm.calendar import WorkingCalendar, local_midnight
 from crm.compiled_reads import compiled_read, read_sentinel
 from crm.models import Store, User
@@ -250,23 +252,32 @@ def _compiled_twice(build, sentinels: dict | None = None) -> tuple[str, list, di
     return sql, list(params), slots
 
 
-def _compiled_at(key: tuple, now: datetime.datetime, build, **values) -> tuple[str, list]:
-    """SQL and parameters of the queryset ``build(now, **values)``, compiled once per ``key`` (which
-    names everything the statement depends on but the time and ``values``: IDs and lists of IDs)."""
+@contextmanager
+def _compiled_at(key: tuple, now: datetime.datetime, build, **values):
+    """A cursor that has run the queryset ``build(now, **values)``, compiled once per ``key`` (which
+    names everything the statement depends on but the time and ``values``: IDs and lists of IDs)
+    and prepared on the connection (``crm.prepared``); a statement that cannot be reused is
+    compiled and run as Django would, every time."""
     if key not in _COMPILED_SQL:
         sentinels = {name: read_sentinel(value, index) for index, (name, value) in enumerate(values.items())}
         compiled = _compiled_twice(build, sentinels)
-        if compiled is None:  # a time or a value of another form: compiled every time
-            return build(now, **values).query.sql_with_params()
+        if compiled is None:  # a time or a value of another form: compiled every time, not prepared
+            with connection.cursor() as cursor:
+                cursor.execute(*build(now, **values).query.sql_with_params())
+                yield cursor
+            return
         if len(_COMPILED_SQL) > 1000:
             _COMPILED_SQL.clear()
         _COMPILED_SQL[key] = compiled
     sql, params, slots = _COMPILED_SQL[key]
     times = _times(now)
-    return sql, [
+    params = [
         param if position not in slots else times[slot] if isinstance(slot := slots[position], int) else values[slot]
         for position, param in enumerate(params)
     ]
+    with connection.cursor() as cursor:
+        prepared.execute(cursor, sql, params)
+        yield cursor
 
 
 def queue_current_call_customer(*, user, now: datetime.datetime) -> int | None:
@@ -287,9 +298,7 @@ def queue_current_call_customer(*, user, now: datetime.datetime) -> int | None:
             .order_by("pk")[:1]
         )
 
-    sql, params = _compiled_at(("current", user.pk), now, build)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    with _compiled_at(("current", user.pk), now, build) as cursor:
         row = cursor.fetchone()
     return row[0] if row else None
 
@@ -311,9 +320,7 @@ def queue_page(*, user, now: datetime.datetime, stores: list[Store], search: str
         return rows.annotate(total=Window(Count("*")))[bottom : bottom + per_page]
 
     key = ("page", *_user_key(user), tuple(open_store_ids), search, bottom, per_page)
-    sql, params = _compiled_at(key, now, build)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    with _compiled_at(key, now, build) as cursor:
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -337,9 +344,7 @@ def queue_rows_complete(*, user, rows: list[dict], stores: Iterable[Store], now:
         )
 
     if customer_ids:  # compiled once per agent (the page's customers an array parameter)
-        sql, params = _compiled_at(("rows", user.pk), now, build, customer_ids=customer_ids)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+        with _compiled_at(("rows", user.pk), now, build, customer_ids=customer_ids) as cursor:
             names = [column.name for column in cursor.description]
             details = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
     for row in rows:
@@ -366,10 +371,11 @@ def queue_summary(*, user, today: datetime.date, now: datetime.datetime | None =
     now = now or timezone.now()
     if today != timezone.localdate(now):  # another day than now's: not the page's figures, compiled afresh
         return _queue_summary_rows(user, today, now).values("open", "done_today", "tomorrow", "in_call")[0]
-    sql, params = _compiled_at(("summary", *_user_key(user)), now, lambda at: _queue_summary_rows(
-        user, timezone.localdate(at), at).values("open", "done_today", "tomorrow", "in_call"))  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+
+    def build(at: datetime.datetime) -> QuerySet:
+        return _queue_summary_rows(user, timezone.localdate(at), at).values("open", "done_today", "tomorrow", "in_call")
+
+    with _compiled_at(("summary", *_user_key(user)), now, build) as cursor:
         names = [column.name for column in cursor.description]
         return dict(zip(names, cursor.fetchone(), strict=True))
 

@@ -19,6 +19,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm import prepared
 from crm.calendar import WorkingCalendar
 from crm.compiled_reads import compiled_read
 from crm.exceptions import ApplicationError
@@ -240,7 +241,9 @@ _CLAIMABLE_SQL: dict[tuple, tuple[str, list]] = {}
 _SENTINEL_NOW = datetime.datetime(2000, 1, 2, 3, 4, 5, 678901, tzinfo=datetime.UTC)
 
 
-def _claimable_sql(*, user, now: datetime.datetime, store_ids: list[int]) -> tuple[str, list]:
+def _claimable_sql(*, user, now: datetime.datetime, store_ids: list[int]) -> tuple[str, list, bool]:
+    """The claimable tasks' SQL and parameters at ``now``, and whether the SQL is the one compiled
+    for every claim of this key (so worth preparing: ``crm.prepared``)."""
     times = {
         (datetime.datetime, _SENTINEL_NOW): now,
         (datetime.datetime, _SENTINEL_NOW - CLAIM_LAPSE): now - CLAIM_LAPSE,
@@ -253,12 +256,12 @@ def _claimable_sql(*, user, now: datetime.datetime, store_ids: list[int]) -> tup
         if {(type(param), param) for param in params} & times.keys() != times.keys():
             # A time the query uses in another form: never reuse it with the sentinel's values.
             claimable = queue_claimable(user=user, now=now, open_store_ids=store_ids)
-            return claimable.order_by().values_list("customer_id", "id").query.sql_with_params()
+            return (*claimable.order_by().values_list("customer_id", "id").query.sql_with_params(), False)
         if len(_CLAIMABLE_SQL) > 1000:
             _CLAIMABLE_SQL.clear()
         _CLAIMABLE_SQL[key] = (sql, list(params))
     sql, params = _CLAIMABLE_SQL[key]
-    return sql, [times.get((type(param), param), param) for param in params]
+    return sql, [times.get((type(param), param), param) for param in params], True
 
 
 def task_claim_next(
@@ -283,7 +286,8 @@ def task_claim_next(
         return []
     # The pick walks the claimable tasks in QUEUE_ORDER, the UPDATE takes the customer's of them.
     table = FollowupTask._meta.db_table
-    claimable_sql, claimable_params = _claimable_sql(user=user, now=now, store_ids=stores)
+    claimable_sql, claimable_params, reused = _claimable_sql(user=user, now=now, store_ids=stores)
+    run = prepared.execute if reused else _run_plain
     order = ", ".join(f'"{table}"."{FollowupTask._meta.get_field(name).column}"' for name in QUEUE_ORDER)
     pick_sql = (
         f'{claimable_sql} AND NOT ("{table}"."customer_id" = ANY(%s))'
@@ -303,13 +307,14 @@ def task_claim_next(
     prefix = "SET LOCAL synchronous_commit TO OFF; "
     with transaction.atomic(), connection.cursor() as cursor:
         for _attempt in range(10):
-            cursor.execute(prefix + pick_sql, [*claimable_params, skip])
+            run(cursor, pick_sql, [*claimable_params, skip], prefix=prefix)
             prefix = ""
             row = cursor.fetchone()
             if row is None:
                 return []
             customer_id = row[0]
-            cursor.execute(
+            run(
+                cursor,
                 claim_sql,
                 [user.pk, now, _CLAIM_LOCK_SPACE, customer_id % 2_000_000_000, customer_id, *claimable_params,
                  customer_id],
@@ -321,6 +326,10 @@ def task_claim_next(
         else:
             return []
     return compiled_read(("claimed",), _claimed_tasks, ids=claimed_ids)
+
+
+def _run_plain(cursor, sql: str, params: list, *, prefix: str = "") -> None:
+    cursor.execute(prefix + sql, params)
 
 
 def _claimed_tasks(*, ids: list[int]) -> QuerySet[FollowupTask]:

@@ -115,6 +115,10 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # A database that does not answer fails a request (and /healthz) within seconds instead of hanging.
 DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
+# The reads compiled once per process are also planned once per connection by PostgreSQL
+# (crm.prepared: PREPARE, then EXECUTE). Off (DB_PREPARED_STATEMENTS=0) behind a pooler that passes a
+# server connection from client to client between transactions (PgBouncer's transaction mode).
+DATABASE_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 # A read replica for reports and dashboards (README, "Past one machine"): set DATABASE_REPLICA_URL
 # and crm.replicas routes the reads of the pages the apps list as replica_read_views to it.
 DATABASE_REPLICA_URL = env_url("DATABASE_REPLICA_URL", None, schemes=("postgres", "postgresql"))

@@ -212,8 +212,11 @@ def _plans_reading_every_row(queries: list[dict]) -> list[str]:
     return found
 
 
-def test_no_statement_of_the_queue_page_or_a_claim_cycle_reads_every_task_or_customer(client, agent_a, store_a,
-                                                                                       at_monday):  # fmt: skip
+def test_no_statement_of_the_queue_page_or_a_claim_cycle_reads_every_task_or_customer(
+    client, agent_a, store_a, at_monday, settings
+):
+    # Each statement is planned here with its values, as Django sends it when none is prepared.
+    settings.DATABASE_PREPARED_STATEMENTS = False
     first, _second = queue_of(store_a, customers=2)
     hidden = CustomerFactory(store=store_a, confidentiality="top_secret")
     FollowupTaskFactory(store=store_a, customer=hidden, priority=1, rule_date=TODAY)
