@@ -195,10 +195,10 @@ def _call_panel(
 
 
 class _OneAggregatePaginator(Paginator):
-    """Pages of a grouped list whose rows carry the number of rows (``COUNT(*) OVER ()``): the
-    queue's tasks are grouped once per page, not a second time for a ``COUNT``. ``page_rows(number)``
-    reads a page's rows (selectors.queue_page); past the end, the last page is read from
-    ``all_rows()``, the list's queryset, as Paginator.get_page does."""
+    """Pages of the queue list, whose rows carry the number of rows of the whole list (``total``:
+    the figures' count, or ``COUNT(*) OVER ()`` of a searched list), not a second statement for a
+    ``COUNT``. ``page_rows(number)`` reads a page's rows (selectors.queue_page); past the end, the
+    last page is read from ``all_rows()``, the list's queryset, as Paginator.get_page does."""
 
     def __init__(self, per_page, *, page_rows, all_rows):
         super().__init__([], per_page)
@@ -225,11 +225,11 @@ def _queue_context(request: HttpRequest, query: QueryDict, *, stores=None) -> di
     today = timezone.localdate(now)
     search = query.get("q", "").strip()[:100]
     stores = list(stores_for_user(request.user) if stores is None else stores)
+    summary = selectors.queue_summary(user=request.user, today=today, now=now)
 
     def page_rows(number: int) -> list[dict]:
-        return selectors.queue_page(
-            user=request.user, now=now, stores=stores, search=search, number=number, per_page=PAGE_SIZE
-        )
+        return selectors.queue_page(user=request.user, now=now, stores=stores, search=search, number=number,
+                                    per_page=PAGE_SIZE, rows_in_all=summary["rows"])  # fmt: skip
 
     def all_rows():
         return selectors.queue_for_user(user=request.user, today=today, now=now, search=search, stores=stores)
@@ -246,7 +246,7 @@ def _queue_context(request: HttpRequest, query: QueryDict, *, stores=None) -> di
     return {
         "page": page,
         "search": search,
-        "summary": selectors.queue_summary(user=request.user, today=today, now=now),
+        "summary": summary,
         "today": today,
     }
 
