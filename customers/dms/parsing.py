@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import codecs
 import datetime
+import itertools
 import math
 import operator
 import re
+import struct
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
@@ -30,6 +32,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.exports import FORMULA_ESCAPE, formula_unescaped
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import TypeAlias
 
     from django.utils.functional import Promise
@@ -124,6 +127,12 @@ def _cell_to_text(value: object) -> str:
 
 def _normalised_text(value: object) -> str:
     """The cell's text, NFKC-normalised (full-width digits, letters and signs to half-width) and stripped."""
+    if type(value) is str and value.isascii():
+        # Fast path (most cells): NFKC leaves ASCII text as it is, so only the strip and a formula
+        # escape can change it.
+        text = value.strip()
+        if not text.startswith(FORMULA_ESCAPE):
+            return text
     return unicodedata.normalize("NFKC", _cell_to_text(value)).strip()
 
 
@@ -204,6 +213,18 @@ def parse_date(value: object) -> datetime.date | None:
     system, as numbers or numeric text (``45356`` is 2024-03-05). Blank and ``NULL`` give None.
     Raises :class:`FieldError` for an impossible date (``2023-02-30``) or an unrecognised shape.
     """
+    if type(value) is str:
+        # Fast path (most CSV date cells): a cell that matches a date shape as it is gives the date
+        # its normalised text gives. The shapes hold only ASCII digits, separators and 年月日, which
+        # NFKC leaves as they are, begin with a digit and end in a digit or 日 (or spaces that the
+        # Chinese shape allows there), so the blank check, the strip and NFKC change nothing here.
+        for pattern in DATE_PATTERNS:
+            match = pattern.fullmatch(value)
+            if match:
+                return _build_date(value, int(match["year"]), int(match["month"]), int(match["day"]))
+        match = EXCEL_SERIAL_PATTERN.fullmatch(value)
+        if match:
+            return _date_from_excel_serial(value, int(match["days"]))
     if is_blank(value):
         return None
     if isinstance(value, datetime.datetime):
@@ -391,6 +412,10 @@ VIN_TRANSLITERATION = {
     "Z": 9,
 }
 VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
+# VIN_TRANSLITERATION as a bytes.translate table (each VIN character's byte → its value), so that a
+# VIN's values are read at C speed: a third less work per VIN than a dictionary look-up per character.
+VIN_VALUES_TABLE = bytes(VIN_TRANSLITERATION.get(chr(code), 0) for code in range(256))
+CHECK_DIGITS = "0123456789X"
 
 
 def vin_check_digit(vin: str) -> str:
@@ -401,10 +426,33 @@ def vin_check_digit(vin: str) -> str:
     """
     if not VIN_PATTERN.fullmatch(vin):
         raise ValueError(f"Not a 17-character VIN: {vin!r}")
-    remainder = sum(map(operator.mul, map(VIN_TRANSLITERATION.__getitem__, vin), VIN_WEIGHTS)) % 11
-    if remainder == 10:
-        return "X"
-    return str(remainder)
+    return valid_vin_check_digit(vin)
+
+
+def valid_vin_check_digit(vin: str) -> str:
+    """:func:`vin_check_digit` of a ``vin`` already known to match VIN_PATTERN (not checked again)."""
+    values = vin.encode("ascii").translate(VIN_VALUES_TABLE)
+    return CHECK_DIGITS[sum(map(operator.mul, values, VIN_WEIGHTS)) % 11]
+
+
+def valid_vins_check_digits(vins: Sequence[str]) -> str:
+    """The check digits of many VINs already known to match VIN_PATTERN, as one string (its i-th
+    character is the i-th VIN's :func:`valid_vin_check_digit`), computed for all of them at once.
+
+    A column of VINs costs a few big-integer operations instead of a Python loop per VIN: the values
+    of the VINs' characters at one position (every 17th byte of their translated concatenation) are
+    read as one integer with a 16-bit lane per VIN, and the weighted sum of the 17 integers holds each
+    VIN's weighted sum in its own lane (at most 89 × 9 = 801, so a lane never carries into the next).
+    """
+    count = len(vins)
+    values = "".join(vins).encode("ascii").translate(VIN_VALUES_TABLE)
+    lanes = bytearray(2 * count)  # the low byte of each little-endian lane set below, the high byte 0
+    total = 0
+    for position, weight in enumerate(VIN_WEIGHTS):
+        lanes[::2] = values[position::VIN_LENGTH]
+        total += weight * int.from_bytes(lanes, "little")
+    sums = struct.unpack(f"<{count}H", total.to_bytes(2 * count, "little"))
+    return "".join(map(CHECK_DIGITS.__getitem__, map(operator.mod, sums, itertools.repeat(11))))
 
 
 def parse_vin(value: object) -> tuple[str, list[Message]]:
@@ -426,7 +474,7 @@ def parse_vin(value: object) -> tuple[str, list[Message]]:
     if len(vin) != VIN_LENGTH:
         raise RowRejected(value, _("A VIN must be 17 characters long"))
     warnings: list[Message] = []
-    if vin[VIN_CHECK_DIGIT_INDEX] != vin_check_digit(vin):
+    if vin[VIN_CHECK_DIGIT_INDEX] != valid_vin_check_digit(vin):
         warnings.append(_("The VIN check digit (position 9) is wrong"))
     return vin, warnings
 

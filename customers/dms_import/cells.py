@@ -4,6 +4,8 @@ order of the stage table."""
 
 from __future__ import annotations
 
+import itertools
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,10 +89,31 @@ def _key_text(reason, limit: int) -> Callable[[object], str]:
 
 
 def _vin_key(value: object):
-    if type(value) is str and parsing.VIN_PATTERN.fullmatch(value) and value[8] == parsing.vin_check_digit(value):
+    if type(value) is str and parsing.VIN_PATTERN.fullmatch(value) and value[8] == parsing.valid_vin_check_digit(value):
         return value  # already clean (most VINs): what parse_vin would return, without its other checks
     vin, warnings = parsing.parse_vin(value)
     return KeptWithWarnings((vin, warnings)) if warnings else vin
+
+
+_VIN_CHARACTERS = re.compile(r"[A-HJ-NPR-Z0-9]*")  # VIN_PATTERN's characters, any number of them
+
+
+def _unclean_vin_positions(cells) -> list[int]:
+    """The positions of the text cells of a VIN column that are not clean VINs (17 VIN characters with
+    the right check digit, which _vin_key returns as they are): only those need parsing. Each distinct
+    VIN is checked once, the check digits of the column's VINs all at once. Raises TypeError for a
+    missing cell (a short row)."""
+    distinct = list(dict.fromkeys(cells))
+    joined = "".join(distinct)
+    if set(map(len, distinct)) == {parsing.VIN_LENGTH} and _VIN_CHARACTERS.fullmatch(joined):
+        valid, valid_joined = distinct, joined  # every cell has the shape of a VIN (most chunks)
+    else:
+        valid = list(filter(parsing.VIN_PATTERN.fullmatch, distinct))
+        valid_joined = "".join(valid)
+    check_digits = parsing.valid_vins_check_digits(valid)
+    written = valid_joined[parsing.VIN_CHECK_DIGIT_INDEX :: parsing.VIN_LENGTH]  # each VIN's position 9
+    clean = set(itertools.compress(valid, map(operator.eq, check_digits, written)))
+    return list(itertools.compress(itertools.count(), map(operator.not_, map(clean.__contains__, cells))))
 
 
 def optional_text(value: object) -> str | None:
@@ -124,6 +147,11 @@ CLEAN_CELLS = {
     _money: re.compile(r"(?:0|[1-9]\d{0,9})\.\d\d", re.ASCII),
     parsing.parse_mobile: parsing.MOBILE_PATTERN,
 }
+
+
+# Parsers with a whole-column check of the text cells that are their own parsed value (too much for a
+# pattern): it gives the positions of the others, the only cells parsed.
+UNCLEAN_POSITIONS = {_vin_key: _unclean_vin_positions}
 
 
 @dataclass(frozen=True)

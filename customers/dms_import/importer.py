@@ -155,7 +155,7 @@ class DmsImport(FingerprintPass):
         self.rejected_rows: set[int] = set()  # row numbers
         self.parse_rows: set[int] | None = None  # after a fingerprint pass: the rows that may have changed
         self.skipped_keys = 0  # keys found unchanged by the fingerprint pass
-        self.pinyin_cache: dict[str, tuple[str, str]] = {}  # name → COPY texts of its pinyin and initials
+        self.pinyin_cache: dict[str, tuple[str, str]] = {}  # name's COPY text → COPY texts of its pinyin, initials
         self.rows_read = 0
         self.allowed_store_ids: list[int] | None = None
         self.raw_rows: dict[int, list[str]] = {}  # parsed rows as in the file (see RAW_ROWS_KEPT)
@@ -398,7 +398,7 @@ class DmsImport(FingerprintPass):
         problems: list[tuple[int, int, Issue]] = []  # (row position in chunk, plan position, issue)
         rejected: set[int] = set()
         warned: set[int] = set()
-        names = None
+        name_texts = None
         for position, ((column, index), parser) in enumerate(zip(plan, parsers, strict=True)):
             if parser is None:
                 columns.append(itertools.repeat(COPY_NULL, count))
@@ -414,12 +414,12 @@ class DmsImport(FingerprintPass):
             texts, keys, bad = parser.column(cells, text_cells=text_cells)
             columns.append(texts)
             if column.field == "name" and self.kind == ImportKind.CUSTOMERS:
-                names = parser.values(keys, cells)
+                name_texts = texts
             if not bad:
                 continue
-            for row_position, key in enumerate(keys):
-                if key not in bad:
-                    continue
+            # The rows of the bad keys, found at C speed (not a Python loop over every row).
+            for row_position in itertools.compress(itertools.count(), map(bad.__contains__, keys)):
+                key = keys[row_position]
                 _text, _value, severity, reasons = bad[key]
                 (rejected if severity == IssueSeverity.REJECTED else warned).add(row_position)
                 for reason, reason_params in reasons:
@@ -427,7 +427,7 @@ class DmsImport(FingerprintPass):
                                   severity, reason_params)  # fmt: skip
                     problems.append((row_position, position, issue))
         if self.kind == ImportKind.CUSTOMERS:
-            columns.extend(self._pinyin_columns(names if names is not None else itertools.repeat(None, count)))
+            columns.extend(self._pinyin_columns(name_texts if name_texts is not None else [COPY_NULL] * count))
         mapped_columns = [cells for cells in raw_columns if cells is not None]
         fingerprints = fingerprint.many(rows, mapped_columns, text_cells=text_cells)
         for row_position in warned:
@@ -442,9 +442,12 @@ class DmsImport(FingerprintPass):
         key_position = self._key_position(plan)
         keys = list(columns[1 + key_position]) if key_position is not None else None
         if rejected:
-            lines = [line for row_position, line in enumerate(lines) if row_position not in rejected]
+            kept = [True] * count
+            for row_position in rejected:
+                kept[row_position] = False
+            lines = list(itertools.compress(lines, kept))
             if keys is not None:
-                keys = [key for row_position, key in enumerate(keys) if row_position not in rejected]
+                keys = list(itertools.compress(keys, kept))
         return lines, keys
 
     def _key_position(self, plan) -> int | None:
@@ -473,21 +476,24 @@ class DmsImport(FingerprintPass):
             return None
         return sorted(map(copy_value, repeated))
 
-    def _pinyin_columns(self, names) -> tuple[list[str], list[str]]:
-        """The full pinyin and initials of each name (computed once per distinct name)."""
+    def _pinyin_columns(self, name_texts: list[str]) -> tuple[list[str], list[str]]:
+        """The full pinyin and initials (COPY texts) of each row's name, from the name column's COPY
+        texts (COPY_NULL: no name): computed once per distinct name (and remembered across chunks),
+        then spread over the rows at C speed. A name's COPY text stands for it exactly (copy_value
+        gives it back), so the parsed names need not be made again."""
         cache = self.pinyin_cache
-        full, initials = [], []
-        for name in names:
-            try:
-                keys = cache[name]
-            except KeyError:
+        chunk_keys = {}
+        for text in dict.fromkeys(name_texts):
+            keys = cache.get(text)
+            if keys is None:
+                name = None if text == COPY_NULL else copy_value(text)
                 keys = name_search_keys(name) if name else ("", "")
                 keys = tuple(copy_text(key) for key in keys)
                 if len(cache) < COLUMN_CACHE_LIMIT:
-                    cache[name] = keys
-            full.append(keys[0])
-            initials.append(keys[1])
-        return full, initials
+                    cache[text] = keys
+            chunk_keys[text] = keys
+        pairs = list(map(chunk_keys.__getitem__, name_texts))
+        return list(map(operator.itemgetter(0), pairs)), list(map(operator.itemgetter(1), pairs))
 
     # -- apply --------------------------------------------------------------------------------
 
