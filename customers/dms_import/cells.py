@@ -126,7 +126,12 @@ AMOUNT_LIMIT = Decimal("10000000000")
 
 
 def _whole(value: object) -> int | None:
-    number = parsing.parse_int(value)
+    try:
+        number = parsing.parse_int(value)
+    except parsing.DmsValueError:
+        raise
+    except ValueError:  # digits past Python's limit on turning text into an int (4,300)
+        raise _Warn(value, REASON_TOO_LARGE) from None
     if number is not None and number > INTEGER_MAXIMUM:
         raise _Warn(value, REASON_TOO_LARGE)
     return number
