@@ -322,11 +322,25 @@ def queue_next(request: HttpRequest) -> HttpResponse:
     return redirect("followups:call", customer_id=tasks[0].customer_id)
 
 
+def _call_customer(user, customer_id: int):
+    """The customer of a call ``user`` may work: a card of the user's stores, or the customer of a
+    call the user holds. The queue hands out the tasks of the agent's stores, and a task's store
+    may not be its owner's card's (a car serviced at one store of the group, its owner's card at
+    another): the agent who was given the call records it. 404 for anyone else's customer."""
+    try:
+        return customer_get_for_user(user=user, pk=customer_id)
+    except Http404:
+        held = services.task_current_call(user=user, customer_id=customer_id)
+        if not held:
+            raise
+        return held[0].customer
+
+
 @login_required
 @works_calls
 @require_GET
 def call(request: HttpRequest, customer_id: int) -> HttpResponse:
-    customer_get_for_user(user=request.user, pk=customer_id)  # 404 outside the agent's stores
+    _call_customer(request.user, customer_id)  # 404 outside the agent's stores and calls
     tasks = services.task_current_call(user=request.user, customer_id=customer_id)
     if not tasks:
         messages.info(request, _("This call is no longer assigned to you: take the next one from the queue."))
@@ -356,7 +370,7 @@ def _booked_message(appointment) -> str:
 @works_calls
 @require_POST
 def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
-    customer = customer_get_for_user(user=request.user, pk=customer_id)
+    customer = _call_customer(request.user, customer_id)
     form = OutcomeForm(request.POST)
     booking_form = None
     tasks = None
@@ -448,7 +462,7 @@ def call_release(request: HttpRequest, customer_id: int) -> HttpResponse:
 def call_dial(request: HttpRequest, customer_id: int) -> HttpResponse:
     """Dial the customer: through the CTI hook when FOLLOWUP_CTI_DIALER is set, else a tel: link.
     The full number leaves the server only here, and every dial is audited."""
-    customer = customer_get_for_user(user=request.user, pk=customer_id)
+    customer = _call_customer(request.user, customer_id)
     if not services.task_current_call(user=request.user, customer_id=customer_id):
         raise Http404
     number = customer.mobile or customer.landline

@@ -86,6 +86,31 @@ def test_outcome_over_htmx_saves_and_brings_the_next_call(client, agent_a, store
     assert FollowupTask.objects.get(pk=first.pk).status == "done"
 
 
+def test_a_call_of_the_agents_store_for_another_stores_card_is_worked_to_the_end(client, agent_a, store_a,
+                                                                                    store_b, at_monday):  # fmt: skip
+    # A car serviced at store A whose owner's card is store B's: the task is store A's, so the queue
+    # gives it to store A's agent, who must be able to open, dial and record it (it used to 404 on
+    # saving, and "next call" handed the same call back: the agent was stuck until it lapsed).
+    task = make_task(store_a, customer=CustomerFactory(store=store_b))
+    other = make_task(store_b)  # a customer of store B with no call for agent A
+    client.force_login(agent_a)
+    client.post(reverse("followups:queue_next"), headers={"HX-Request": "true"})
+
+    assert client.get(reverse("followups:call", args=[task.customer_id])).status_code == 200
+    assert client.post(reverse("followups:call_dial", args=[task.customer_id])).status_code == 302
+    response = client.post(
+        reverse("followups:call_outcome", args=[task.customer_id]), {"outcome": "reached"},
+        headers={"HX-Request": "true"},
+    )  # fmt: skip
+
+    assert 'data-saved="true"' in response.content.decode()
+    assert FollowupTask.objects.get(pk=task.pk).status == "done"
+    # Anyone else's customer of store B is still out of reach.
+    for name in ("followups:call", "followups:call_dial", "followups:call_outcome"):
+        method = client.get if name == "followups:call" else client.post
+        assert method(reverse(name, args=[other.customer_id])).status_code == 404
+
+
 def test_a_dissatisfied_outcome_offers_a_complaint_when_complaints_exist(client, agent_a, store_a, at_monday):
     first = make_task(store_a)
     client.force_login(agent_a)
