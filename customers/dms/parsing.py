@@ -218,20 +218,24 @@ def parse_date(value: object) -> datetime.date | None:
         # its normalised text gives. The shapes hold only ASCII digits, separators and 年月日, which
         # NFKC leaves as they are, begin with a digit and end in a digit or 日 (or spaces that the
         # Chinese shape allows there), so the blank check, the strip and NFKC change nothing here.
-        for pattern in DATE_PATTERNS:
-            match = pattern.fullmatch(value)
-            if match:
-                return _build_date(value, int(match["year"]), int(match["month"]), int(match["day"]))
-        match = EXCEL_SERIAL_PATTERN.fullmatch(value)
-        if match:
-            return _date_from_excel_serial(value, int(match["days"]))
+        date = _date_of_shape(value, value)
+        if date is not None:
+            return date
     if is_blank(value):
         return None
     if isinstance(value, datetime.datetime):
         return value.date()
     if isinstance(value, datetime.date):
         return value
-    text = _normalised_text(value)
+    date = _date_of_shape(value, _normalised_text(value))
+    if date is None:
+        raise FieldError(value, _("Unrecognised date format"))
+    return date
+
+
+def _date_of_shape(value: object, text: str) -> datetime.date | None:
+    """The date ``text`` (the cell ``value``'s text) shows in one of the date shapes or as an Excel
+    serial number; None when it has none of them. Raises FieldError for an impossible date."""
     for pattern in DATE_PATTERNS:
         match = pattern.fullmatch(text)
         if match:
@@ -239,7 +243,7 @@ def parse_date(value: object) -> datetime.date | None:
     match = EXCEL_SERIAL_PATTERN.fullmatch(text)
     if match:
         return _date_from_excel_serial(value, int(match["days"]))
-    raise FieldError(value, _("Unrecognised date format"))
+    return None
 
 
 def _build_date(value: object, year: int, month: int, day: int) -> datetime.date:
