@@ -51,11 +51,13 @@ def _numbered(sql: str) -> str:
     return _PLACEHOLDER.sub(lambda found: "%" if found.group() == "%%" else f"${next(numbers)}", sql)
 
 
-def execute(cursor, sql: str, params: list | tuple, *, prefix: str = "") -> None:
+def execute(cursor, sql: str, params: list | tuple, *, prefix: str = "", reused: bool = True) -> None:
     """``cursor.execute(prefix + sql, params)`` (a Django cursor), with ``sql`` prepared on the
     cursor's connection the first time. ``prefix``: statements without values run before it in
-    the same round trip (``SET LOCAL …; ``)."""
-    if not settings.DATABASE_PREPARED_STATEMENTS or sql in _UNPREPARABLE or cursor.db.vendor != "postgresql":
+    the same round trip (``SET LOCAL …; ``). ``reused=False``: a statement compiled for this run
+    only (its values in its text), sent as it is rather than prepared for nothing."""
+    if (not reused or not settings.DATABASE_PREPARED_STATEMENTS or sql in _UNPREPARABLE
+            or cursor.db.vendor != "postgresql"):  # fmt: skip
         cursor.execute(prefix + sql, params)
         return
     name = statement_name(sql)

@@ -264,7 +264,7 @@ def _compiled_at(key: tuple, now: datetime.datetime, build, **values):
         compiled = _compiled_twice(build, sentinels)
         if compiled is None:  # a time or a value of another form: compiled every time, not prepared
             with connection.cursor() as cursor:
-                cursor.execute(*build(now, **values).query.sql_with_params())
+                prepared.execute(cursor, *build(now, **values).query.sql_with_params(), reused=False)
                 yield cursor
             return
         if len(_COMPILED_SQL) > 1000:

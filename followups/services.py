@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import BooleanField, Count, Exists, F, Max, OuterRef, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -27,9 +28,9 @@ from crm.models import Store
 from crm.scoping import sees_all_stores
 from crm.selectors import staff_still_in_store_sql, working_calendar
 from customers.choices import AppointmentSource, ReplyAction, SatisfactionSource, SatisfactionVerdict
-from customers.models import Appointment, Vehicle
+from customers.models import Appointment, Customer, Vehicle
 from customers.satisfaction import DISSATISFIED_SCORE, department_for_rule, satisfaction_result_record
-from customers.selectors import CUSTOMER_TABLE, VEHICLE_TABLE, customers_with_mobile
+from customers.selectors import CUSTOMER_TABLE, VEHICLE_TABLE, customer_get_for_user, customers_with_mobile
 from customers.services.appointments import appointment_book
 from customers.sms_replies import Reply, reply_resolve
 from followups.campaigns import campaign_statuses_refresh, queued_campaign_message_allowed_sql
@@ -287,7 +288,6 @@ def task_claim_next(
     # The pick walks the claimable tasks in QUEUE_ORDER, the UPDATE takes the customer's of them.
     table = FollowupTask._meta.db_table
     claimable_sql, claimable_params, reused = _claimable_sql(user=user, now=now, store_ids=stores)
-    run = prepared.execute if reused else _run_plain
     order = ", ".join(f'"{table}"."{FollowupTask._meta.get_field(name).column}"' for name in QUEUE_ORDER)
     pick_sql = (
         f'{claimable_sql} AND NOT ("{table}"."customer_id" = ANY(%s))'
@@ -307,17 +307,18 @@ def task_claim_next(
     prefix = "SET LOCAL synchronous_commit TO OFF; "
     with transaction.atomic(), connection.cursor() as cursor:
         for _attempt in range(10):
-            run(cursor, pick_sql, [*claimable_params, skip], prefix=prefix)
+            prepared.execute(cursor, pick_sql, [*claimable_params, skip], prefix=prefix, reused=reused)
             prefix = ""
             row = cursor.fetchone()
             if row is None:
                 return []
             customer_id = row[0]
-            run(
+            prepared.execute(
                 cursor,
                 claim_sql,
                 [user.pk, now, _CLAIM_LOCK_SPACE, customer_id % 2_000_000_000, customer_id, *claimable_params,
                  customer_id],
+                reused=reused,
             )  # fmt: skip
             claimed_ids = [claimed[0] for claimed in cursor.fetchall()]
             if claimed_ids:
@@ -326,10 +327,6 @@ def task_claim_next(
         else:
             return []
     return compiled_read(("claimed",), _claimed_tasks, ids=claimed_ids)
-
-
-def _run_plain(cursor, sql: str, params: list, *, prefix: str = "") -> None:
-    cursor.execute(prefix + sql, params)
 
 
 def _claimed_tasks(*, ids: list[int]) -> QuerySet[FollowupTask]:
@@ -400,6 +397,21 @@ def task_current_call(*, user, customer_id: int, now: datetime.datetime | None =
     )
     tasks.update(claimed_at=now)
     return list(tasks.select_related("rule", "vehicle", "customer__store", "store").order_by("priority", "id"))
+
+
+def call_customer_for_user(*, user, customer_id: int) -> Customer:
+    """The customer of a call ``user`` may work: a card of the user's stores, or the customer of a
+    call the user holds. The queue hands out the tasks of the agent's stores, and a task's store
+    may not be its owner's card's (a car serviced at one store of the group, its owner's card at
+    another): the agent who was given the call opens, dials and records it. Http404 for anyone
+    else's customer."""
+    try:
+        return customer_get_for_user(user=user, pk=customer_id)
+    except Http404:
+        held = task_current_call(user=user, customer_id=customer_id)
+        if not held:
+            raise
+        return held[0].customer
 
 
 def task_release(*, user, customer_id: int, now: datetime.datetime | None = None) -> int:

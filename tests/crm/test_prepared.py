@@ -112,6 +112,17 @@ def test_off_in_the_settings_the_statement_is_sent_as_it_is(settings):
 
 
 @pytest.mark.django_db
+def test_a_statement_compiled_for_one_run_is_not_prepared():
+    store = StoreFactory(code="S1", name="一店")
+    sql = SQL + " -- test_a_statement_compiled_for_one_run"
+    with CaptureQueriesContext(connection) as queries, connection.cursor() as cursor:
+        prepared.execute(cursor, sql, [store.pk, "一%"], reused=False)
+        assert cursor.fetchall() == [("S1",)]
+    assert queries[0]["sql"].startswith('SELECT "code" FROM "crm_store"')
+    assert not _prepared_here(sql)
+
+
+@pytest.mark.django_db
 def test_a_compiled_read_is_a_prepared_statement():
     one, two = StoreFactory(code="S1"), StoreFactory(code="S2")
 
