@@ -194,7 +194,7 @@ def _call_panel(
     return render(request, template, {**context, **(extra or {})}, status=status)
 
 
-class _OneAggregatePaginator(Paginator):
+class _QueuePaginator(Paginator):
     """Pages of the queue list, whose rows carry the number of rows of the whole list (``total``:
     the figures' count, or ``COUNT(*) OVER ()`` of a searched list), not a second statement for a
     ``COUNT``. ``page_rows(number)`` reads a page's rows (selectors.queue_page); past the end, the
@@ -234,7 +234,7 @@ def _queue_context(request: HttpRequest, query: QueryDict, *, stores=None) -> di
     def all_rows():
         return selectors.queue_for_user(user=request.user, today=today, now=now, search=search, stores=stores)
 
-    paginator = _OneAggregatePaginator(PAGE_SIZE, page_rows=page_rows, all_rows=all_rows)
+    paginator = _QueuePaginator(PAGE_SIZE, page_rows=page_rows, all_rows=all_rows)
     page = paginator.get_page(query.get("page"))
     page.object_list = selectors.queue_rows_complete(
         user=request.user, rows=list(page.object_list), stores=stores, now=now
@@ -322,25 +322,13 @@ def queue_next(request: HttpRequest) -> HttpResponse:
     return redirect("followups:call", customer_id=tasks[0].customer_id)
 
 
-def _call_customer(user, customer_id: int):
-    """The customer of a call ``user`` may work: a card of the user's stores, or the customer of a
-    call the user holds. The queue hands out the tasks of the agent's stores, and a task's store
-    may not be its owner's card's (a car serviced at one store of the group, its owner's card at
-    another): the agent who was given the call records it. 404 for anyone else's customer."""
-    try:
-        return customer_get_for_user(user=user, pk=customer_id)
-    except Http404:
-        held = services.task_current_call(user=user, customer_id=customer_id)
-        if not held:
-            raise
-        return held[0].customer
-
-
 @login_required
 @works_calls
 @require_GET
 def call(request: HttpRequest, customer_id: int) -> HttpResponse:
-    _call_customer(request.user, customer_id)  # 404 outside the agent's stores and calls
+    services.call_customer_for_user(
+        user=request.user, customer_id=customer_id
+    )  # 404 outside the agent's stores and calls
     tasks = services.task_current_call(user=request.user, customer_id=customer_id)
     if not tasks:
         messages.info(request, _("This call is no longer assigned to you: take the next one from the queue."))
@@ -370,7 +358,7 @@ def _booked_message(appointment) -> str:
 @works_calls
 @require_POST
 def call_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
-    customer = _call_customer(request.user, customer_id)
+    customer = services.call_customer_for_user(user=request.user, customer_id=customer_id)
     form = OutcomeForm(request.POST)
     booking_form = None
     tasks = None
@@ -462,7 +450,7 @@ def call_release(request: HttpRequest, customer_id: int) -> HttpResponse:
 def call_dial(request: HttpRequest, customer_id: int) -> HttpResponse:
     """Dial the customer: through the CTI hook when FOLLOWUP_CTI_DIALER is set, else a tel: link.
     The full number leaves the server only here, and every dial is audited."""
-    customer = _call_customer(request.user, customer_id)
+    customer = services.call_customer_for_user(user=request.user, customer_id=customer_id)
     if not services.task_current_call(user=request.user, customer_id=customer_id):
         raise Http404
     number = customer.mobile or customer.landline
