@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import gc
 import io
 import itertools
@@ -42,7 +43,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from crm.bulk import bulk_load
@@ -115,6 +116,15 @@ STAGE_STATISTICS = {
     ImportKind.VEHICLES: ("row_no", "vin", "customer_no", "store_code"),
     ImportKind.REPAIR_ORDERS: ("row_no", "ro_no", "vin", "store_code"),
 }
+# A file parsed ahead is staged by a second connection into a table of this name + the backend ID of
+# the importing connection + a random part (see ParseAhead).
+AHEAD_STAGE_PREFIX = "dms_ahead_"
+
+
+def stage_statistics_sql(kind: str, table: str) -> str:
+    """ANALYZE of a stage table: statistics of the columns the apply joins and groups on only (a full
+    ANALYZE also sorts a sample of every text column: a third of the stage's cost for repair orders)."""
+    return f"ANALYZE {table} ({', '.join(STAGE_STATISTICS[kind])})"
 
 
 @contextlib.contextmanager
@@ -152,6 +162,7 @@ class DmsImport(FingerprintPass):
         self.columns = import_columns(self.kind)
         self.outcome = ImportOutcome(batch=batch)
         self.stage_table = f"dms_stage_{batch.pk}"
+        self.ahead_stage: str | None = None  # the stage table a ParseAhead wrote, used instead
         self.rejected_rows: set[int] = set()  # row numbers
         self.parse_rows: set[int] | None = None  # after a fingerprint pass: the rows that may have changed
         self.skipped_keys = 0  # keys found unchanged by the fingerprint pass
@@ -240,12 +251,10 @@ class DmsImport(FingerprintPass):
             started = time.monotonic()
             self._fingerprint_pass(plan)
             self.outcome.timings["fingerprints"] = time.monotonic() - started
-        extra = ", name_pinyin text, name_initials text" if self.kind == ImportKind.CUSTOMERS else ""
-        column_sql = ", ".join(f"{column.field} {column.sql_type}" for column in self.columns)
         parsers = [ColumnParser(column.parser) if index is not None else None for column, index in plan]
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.stage_table}")
-            cursor.execute(f"CREATE TEMP TABLE {self.stage_table} (row_no integer, {column_sql}{extra}, fp bigint)")
+            cursor.execute(f"CREATE TEMP TABLE {self.stage_table} {self._stage_columns()}")
             raw = cursor.cursor
             parsed_rows = 0
             if self.parsed_ahead is not None and not self._parse_in_parallel():
@@ -270,9 +279,18 @@ class DmsImport(FingerprintPass):
             self.outcome.parsed_rows = parsed_rows
             if self.progress:
                 self.progress(self.rows_read)
-            # Statistics of the columns the apply joins and groups on only: a full ANALYZE also
-            # sorts a sample of every text column (a third of the stage's cost for repair orders).
-            cursor.execute(f"ANALYZE {self.stage_table} ({', '.join(STAGE_STATISTICS[self.kind])})")
+            if self.ahead_stage is not None:  # written and measured while the file before was
+                cursor.execute(f"DROP TABLE {self.stage_table}")
+                self.stage_table = self.ahead_stage
+            else:
+                cursor.execute(stage_statistics_sql(self.kind, self.stage_table))
+
+    def _stage_columns(self) -> str:
+        """The stage table's columns, as in CREATE TABLE: the row number, the report's columns as
+        parsed, a customer name's pinyin and initials, the row's fingerprint."""
+        extra = ", name_pinyin text, name_initials text" if self.kind == ImportKind.CUSTOMERS else ""
+        column_sql = ", ".join(f"{column.field} {column.sql_type}" for column in self.columns)
+        return f"(row_no integer, {column_sql}{extra}, fp bigint)"
 
     def _parse_in_parallel(self) -> bool:
         """Whether the whole file is parsed by PARSE_WORKERS processes: a large CSV file read in full
@@ -299,7 +317,9 @@ class DmsImport(FingerprintPass):
         ahead, self.parsed_ahead = self.parsed_ahead, None
         if ahead is not None and ahead.fits(self, plan, fingerprint):
             try:
-                return self._copy_parsed(raw, ahead.messages())
+                parsed_rows = self._copy_parsed(raw, ahead.messages())
+                self.ahead_stage = ahead.take_stage()
+                return parsed_rows
             finally:
                 ahead.cancel()
         if ahead is not None:
@@ -926,6 +946,8 @@ class DmsImport(FingerprintPass):
         with connection.cursor() as cursor:
             for prefix in ("dms_stage", "dms_repeat", "dms_clean", "dms_fp", "dms_fpkey", "dms_skip"):
                 cursor.execute(f"DROP TABLE IF EXISTS {prefix}_{self.batch.pk}")
+            if self.ahead_stage is not None:
+                cursor.execute(f"DROP TABLE IF EXISTS {self.ahead_stage}")
 
     # -- the whole run ------------------------------------------------------------------------
 
@@ -1035,7 +1057,15 @@ class ParseAhead:
     what its own workers would have sent then. Parsing reads no table, so the result is the same;
     what the table decides (a fingerprint pass for a re-import) is checked again at its turn, when
     a parse that no longer fits is dropped. ``after``: start once that file is parsed (one file's
-    workers at a time)."""
+    workers at a time).
+
+    The thread also writes the parsed rows, as they come, into a stage table of its own over a
+    second database connection (an UNLOGGED table, since a temporary one is seen by its own session
+    only), and measures it: the file's turn then finds its stage written (``take_stage``) instead
+    of copying 540,000 repair orders itself while the database has nothing else to do. Where the
+    table cannot be made (a role without CREATE on the schema, no connection left), the parsed text
+    waits in memory for its turn, as it did before. A table left behind by a process that died is
+    dropped by the next ParseAhead once the session named in it is gone."""
 
     def __init__(self, *, kind: str, source: RowSource, store=None, profile=None, after: ParseAhead | None = None):
         self.source = source
@@ -1051,6 +1081,18 @@ class ParseAhead:
         self._condition = threading.Condition()
         self._workers = ParseWorkers(self.parser, self.plan, parsers, self.parser._fingerprinter(self.plan),
                                      go=after.parsed if after is not None else None)  # fmt: skip
+        # The stage table: named after this process's database session, so that a table whose
+        # session is gone is known to be left over; made and written by the thread's connection.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            owner = cursor.fetchone()[0]
+        main = connections[DEFAULT_DB_ALIAS]
+        self._stage_connection = functools.partial(type(main), dict(main.settings_dict), DEFAULT_DB_ALIAS)
+        self._quote_name = connection.ops.quote_name
+        self._stage_name = f"{AHEAD_STAGE_PREFIX}{owner}_{os.urandom(4).hex()}"
+        self._stage_ready = False  # every chunk written and the table measured
+        self._stage_taken = False  # handed over with the file's end (take_stage)
+        self._stage_dropped = False
         self._thread = threading.Thread(target=self._collect, daemon=True, name="dms-parse-ahead")
         self._thread.start()
 
@@ -1067,9 +1109,42 @@ class ParseAhead:
         except ApplicationError:
             return None
 
-    def _collect(self) -> None:
+    def _open_stage(self):
+        """This thread's own connection with the stage table made in it (the left-over tables of
+        sessions that are gone dropped first), or None when it cannot be had."""
+        stage = None
         try:
+            stage = self._stage_connection()  # made in this thread: Django's connections are per thread
+            with stage.cursor() as cursor:
+                cursor.execute("SET synchronous_commit = off")  # scratch rows: see DmsImport.run
+                cursor.execute(
+                    "SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = current_schema()::regnamespace"
+                    " AND relname ~ %(name)s AND substring(relname FROM %(name)s)::int"
+                    " NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL)",
+                    {"name": f"^{AHEAD_STAGE_PREFIX}([0-9]+)_[0-9a-f]+$"},
+                )
+                for (left_over,) in cursor.fetchall():
+                    cursor.execute(f"DROP TABLE IF EXISTS {self._quote_name(left_over)}")
+                cursor.execute(f"CREATE UNLOGGED TABLE {self._stage_name} {self.parser._stage_columns()}")
+        except Exception:  # only a head start: the parsed text waits in memory instead
+            if stage is not None:
+                with contextlib.suppress(Exception):
+                    stage.close()
+            return None
+        return stage
+
+    def _collect(self) -> None:
+        stage = raw = None
+        try:
+            stage = self._open_stage()
+            raw = stage.connection.cursor() if stage is not None else None
             for message in self._workers.messages():
+                if raw is not None and message[0] == "chunk" and message[2]:
+                    raw.copy_expert(f"COPY {self._stage_name} FROM STDIN", io.BytesIO(message[2]))
+                    message = (*message[:2], b"", *message[3:])  # written: its turn copies nothing
+                elif raw is not None and message[0] == "end":  # every chunk written: measured before its turn
+                    raw.execute(stage_statistics_sql(self.parser.kind, self._stage_name))
+                    self._stage_ready = True
                 with self._condition:
                     self._messages.append(message)
                     if message[0] == "chunk":
@@ -1083,6 +1158,9 @@ class ParseAhead:
             with self._condition:
                 self._messages.append(("error", error))
         finally:
+            if stage is not None:
+                with contextlib.suppress(Exception):
+                    stage.close()
             self.parsed.set()
             with self._condition:
                 self._done = True
@@ -1111,18 +1189,31 @@ class ParseAhead:
                     if message[0] == "chunk":
                         self._buffered -= len(message[2])
                         self._condition.notify_all()
+                    elif message[0] == "end":  # the stage table is the receiver's now (take_stage)
+                        self._stage_taken = self._stage_ready
                 index += 1
                 yield message
         finally:
             self.cancel()
 
+    def take_stage(self) -> str | None:
+        """After ``messages`` handed over the file's end: the stage table holding every row parsed,
+        measured, whose dropping is then the receiver's; None when the parsed text came in the
+        messages instead."""
+        return self._stage_name if self._stage_taken else None
+
     def cancel(self) -> None:
-        """Stop the workers (if still running) and let the next file's start."""
+        """Stop the workers (if still running), drop the stage table unless it was taken, and let
+        the next file's start."""
         with self._condition:
             self._cancelled = True
             self._condition.notify_all()
         if not self._done:
             self._workers.terminate()
-            self._thread.join()
+        self._thread.join()
         self._workers.stop()
+        if not self._stage_taken and not self._stage_dropped:
+            self._stage_dropped = True
+            with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {self._stage_name}")
         self.parsed.set()

@@ -12,7 +12,7 @@ import multiprocessing
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import transaction
+from django.db import connection, transaction
 
 from customers.dms import sources
 from customers.dms.sample import FILES, dms_sample_write
@@ -42,10 +42,17 @@ REPAIR_ORDER_COLUMNS = ("ro_no", "vehicle__vin", "store__code", "open_date", "se
                         "labor_amount", "parts_amount", "total_amount", "dms_fingerprint")  # fmt: skip
 
 
+def _ahead_stage_tables() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname FROM pg_class WHERE starts_with(relname, %s) ORDER BY relname",
+                       [importer.AHEAD_STAGE_PREFIX])  # fmt: skip
+        return [row[0] for row in cursor.fetchall()]
+
+
 def _everything_imported(out_dir, *, one_command: bool = False) -> dict:
     """Run the three files (one command each, or ``one_command`` for the three) and read back all an
-    import leaves: summaries, issues in order, the rejected-rows files and the rows written (then
-    roll it all back)."""
+    import leaves: summaries, issues in order, the rejected-rows files, the rows written and the
+    stage tables of files parsed ahead left behind (then roll it all back)."""
     with transaction.atomic():
         if one_command:
             out = io.StringIO()
@@ -68,8 +75,9 @@ def _everything_imported(out_dir, *, one_command: bool = False) -> dict:
             "vehicles": list(Vehicle.objects.order_by("vin").values_list(*VEHICLE_COLUMNS)),
             "repair_orders": list(RepairOrder.objects.order_by("ro_no").values_list(*REPAIR_ORDER_COLUMNS)),
         }
+        left = _ahead_stage_tables()
         transaction.set_rollback(True)
-    return {"summaries": summaries, "issues": issues, "errors_files": errors_files, "rows": rows}
+    return {"summaries": summaries, "issues": issues, "errors_files": errors_files, "rows": rows, "left": left}
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["decoded-whole", "streamed"])
@@ -179,11 +187,21 @@ def test_the_errors_file_takes_one_file(tmp_path):
     assert not ImportBatch.objects.exists()
 
 
-def _count_parsed_ahead(monkeypatch) -> tuple[list, list]:
-    """(kinds whose files were parsed ahead, kinds whose staging took a parse ahead)."""
+def _count_parsed_ahead(monkeypatch, staged: list | None = None) -> tuple[list, list]:
+    """(kinds whose files were parsed ahead, kinds whose staging took a parse ahead); ``staged``
+    gets the kinds whose stage table the parse ahead wrote itself."""
     started, used = [], []
     start = importer.ParseAhead.start.__func__
     fits = importer.ParseAhead.fits
+    take_stage = importer.ParseAhead.take_stage
+
+    def counted_take_stage(self):
+        table = take_stage(self)
+        if table is not None and staged is not None:
+            staged.append(self.parser.kind)
+        return table
+
+    monkeypatch.setattr(importer.ParseAhead, "take_stage", counted_take_stage)
 
     def counted_start(cls, *, kind, **kwargs):
         parsed_ahead = start(cls, kind=kind, **kwargs)
@@ -202,23 +220,39 @@ def _count_parsed_ahead(monkeypatch) -> tuple[list, list]:
     return started, used
 
 
-@pytest.mark.parametrize("buffer_bytes", [importer.AHEAD_BUFFER_BYTES, 1])
-def test_files_parsed_ahead_import_exactly_what_the_commands_one_by_one_import(tmp_path, monkeypatch, buffer_bytes):
+@pytest.mark.parametrize(
+    ("buffer_bytes", "stage_prefix"),
+    [
+        (importer.AHEAD_BUFFER_BYTES, importer.AHEAD_STAGE_PREFIX),
+        (importer.AHEAD_BUFFER_BYTES, "no_such_schema.dms_ahead_"),  # no stage table: the text waits in memory
+        (1, "no_such_schema.dms_ahead_"),
+    ],
+    ids=["staged-ahead", "kept-in-memory", "kept-a-chunk-at-a-time"],
+)
+def test_files_parsed_ahead_import_exactly_what_the_commands_one_by_one_import(
+    tmp_path, monkeypatch, buffer_bytes, stage_prefix
+):
     """One command with three files parses the vehicles and the repair orders while the file before
-    them is written: the same summaries, issues in order, rejected-rows files and rows (also when
-    the workers wait with a chunk at a time kept ahead)."""
+    them is written, and writes their stage tables over a second connection: the same summaries,
+    issues in order, rejected-rows files and rows, and no stage table left. The same where the
+    stage table cannot be made (the parsed text waits for its turn in memory), also when the
+    workers wait with a chunk at a time kept ahead."""
     dms_sample_write(out_dir=tmp_path, customers=150, seed=7, today=TODAY, stores=["NJ01", "NJ02"], mess=True)
     monkeypatch.setattr(importer, "AHEAD_BUFFER_BYTES", buffer_bytes)
+    monkeypatch.setattr(importer, "AHEAD_STAGE_PREFIX", stage_prefix)
     monkeypatch.setattr(importer, "STAGE_CHUNK_ROWS", 37)
     monkeypatch.setattr(importer, "PARALLEL_MINIMUM_ROWS", 1)
-    started, used = _count_parsed_ahead(monkeypatch)
+    staged = []
+    started, used = _count_parsed_ahead(monkeypatch, staged)
     one_by_one = _everything_imported(tmp_path)
-    assert (started, used) == ([], [])
+    assert (started, used, staged) == ([], [], [])
 
     in_one_command = _everything_imported(tmp_path, one_command=True)
 
     assert started == used == ["vehicles", "repair_orders"]
+    assert staged == (used if stage_prefix == "dms_ahead_" else [])
     assert in_one_command == one_by_one
+    assert one_by_one["left"] == []
     assert all(one_by_one["errors_files"][name] for name in FILES)
     assert all(one_by_one["issues"][name] for name in FILES)
 
@@ -336,3 +370,31 @@ def test_the_chunks_a_worker_only_counts_are_the_chunks_the_csv_module_reads(tmp
         assert owner.value.message == whole.value.message
     finally:
         csv.field_size_limit(limit)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stage_table_left_by_a_session_that_is_gone_is_dropped(tmp_path, monkeypatch):
+    """A process that died while a file was parsed ahead leaves its stage table (named after its
+    database session); the next file parsed ahead drops it, and keeps the table of a session still
+    running (an import in progress)."""
+    dms_sample_write(out_dir=tmp_path, customers=40, seed=3, today=TODAY, stores=["NJ01"])
+    monkeypatch.setattr(importer, "PARALLEL_MINIMUM_ROWS", 1)
+    staged = []
+    _count_parsed_ahead(monkeypatch, staged)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid(), (SELECT max(pid) + 1000 FROM pg_stat_activity)")
+        live, gone = cursor.fetchone()
+        for pid in (live, gone):
+            cursor.execute(f"CREATE UNLOGGED TABLE {importer.AHEAD_STAGE_PREFIX}{pid}_0badcafe (row_no integer)")
+    try:
+        call_command("import_dms", "customers", str(tmp_path / "customers.csv"), "vehicles",
+                     str(tmp_path / "vehicles.csv"), "--no-progress", stdout=io.StringIO())  # fmt: skip
+
+        assert staged == ["vehicles"]
+        left = _ahead_stage_tables()  # (with those of the tests before, rolled back: their session still runs)
+        assert f"{importer.AHEAD_STAGE_PREFIX}{live}_0badcafe" in left
+        assert f"{importer.AHEAD_STAGE_PREFIX}{gone}_0badcafe" not in left
+    finally:
+        with connection.cursor() as cursor:
+            for pid in (live, gone):
+                cursor.execute(f"DROP TABLE IF EXISTS {importer.AHEAD_STAGE_PREFIX}{pid}_0badcafe")
