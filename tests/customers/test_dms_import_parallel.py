@@ -52,7 +52,8 @@ def _ahead_stage_tables() -> list[str]:
 def _everything_imported(out_dir, *, one_command: bool = False) -> dict:
     """Run the three files (one command each, or ``one_command`` for the three) and read back all an
     import leaves: summaries, issues in order, the rejected-rows files, the rows written and the
-    stage tables of files parsed ahead left behind (then roll it all back)."""
+    stage tables of files parsed ahead it left behind (then roll it all back)."""
+    before = set(_ahead_stage_tables())  # those of the tests before, rolled back, are still there
     with transaction.atomic():
         if one_command:
             out = io.StringIO()
@@ -75,7 +76,7 @@ def _everything_imported(out_dir, *, one_command: bool = False) -> dict:
             "vehicles": list(Vehicle.objects.order_by("vin").values_list(*VEHICLE_COLUMNS)),
             "repair_orders": list(RepairOrder.objects.order_by("ro_no").values_list(*REPAIR_ORDER_COLUMNS)),
         }
-        left = _ahead_stage_tables()
+        left = sorted(set(_ahead_stage_tables()) - before)
         transaction.set_rollback(True)
     return {"summaries": summaries, "issues": issues, "errors_files": errors_files, "rows": rows, "left": left}
 
@@ -372,29 +373,33 @@ def test_the_chunks_a_worker_only_counts_are_the_chunks_the_csv_module_reads(tmp
         csv.field_size_limit(limit)
 
 
-@pytest.mark.django_db(transaction=True)
 def test_a_stage_table_left_by_a_session_that_is_gone_is_dropped(tmp_path, monkeypatch):
     """A process that died while a file was parsed ahead leaves its stage table (named after its
     database session); the next file parsed ahead drops it, and keeps the table of a session still
-    running (an import in progress)."""
+    running (an import in progress). The two tables are made by a connection of their own, as the
+    dead process's and the running import's were: outside this test's transaction."""
     dms_sample_write(out_dir=tmp_path, customers=40, seed=3, today=TODAY, stores=["NJ01"])
     monkeypatch.setattr(importer, "PARALLEL_MINIMUM_ROWS", 1)
     staged = []
     _count_parsed_ahead(monkeypatch, staged)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid(), (SELECT max(pid) + 1000 FROM pg_stat_activity)")
-        live, gone = cursor.fetchone()
-        for pid in (live, gone):
-            cursor.execute(f"CREATE UNLOGGED TABLE {importer.AHEAD_STAGE_PREFIX}{pid}_0badcafe (row_no integer)")
+    other = connection.copy()
     try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid(), (SELECT max(pid) + 1000 FROM pg_stat_activity)")
+            live, gone = cursor.fetchone()
+            tables = {pid: f"{importer.AHEAD_STAGE_PREFIX}{pid}_0badcafe" for pid in (live, gone)}
+            for table in tables.values():
+                cursor.execute(f"CREATE UNLOGGED TABLE {table} (row_no integer)")
+
         call_command("import_dms", "customers", str(tmp_path / "customers.csv"), "vehicles",
                      str(tmp_path / "vehicles.csv"), "--no-progress", stdout=io.StringIO())  # fmt: skip
 
         assert staged == ["vehicles"]
         left = _ahead_stage_tables()  # (with those of the tests before, rolled back: their session still runs)
-        assert f"{importer.AHEAD_STAGE_PREFIX}{live}_0badcafe" in left
-        assert f"{importer.AHEAD_STAGE_PREFIX}{gone}_0badcafe" not in left
+        assert tables[live] in left
+        assert tables[gone] not in left
     finally:
-        with connection.cursor() as cursor:
-            for pid in (live, gone):
-                cursor.execute(f"DROP TABLE IF EXISTS {importer.AHEAD_STAGE_PREFIX}{pid}_0badcafe")
+        with other.cursor() as cursor:
+            for table in tables.values():
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        other.close()
