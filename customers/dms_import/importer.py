@@ -1088,7 +1088,6 @@ class ParseAhead:
             owner = cursor.fetchone()[0]
         main = connections[DEFAULT_DB_ALIAS]
         self._stage_connection = functools.partial(type(main), dict(main.settings_dict), DEFAULT_DB_ALIAS)
-        self._quote_name = connection.ops.quote_name
         self._stage_name = f"{AHEAD_STAGE_PREFIX}{owner}_{os.urandom(4).hex()}"
         self._stage_ready = False  # every chunk written and the table measured
         self._stage_taken = False  # handed over with the file's end (take_stage)
@@ -1123,8 +1122,8 @@ class ParseAhead:
                     " NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL)",
                     {"name": f"^{AHEAD_STAGE_PREFIX}([0-9]+)_[0-9a-f]+$"},
                 )
-                for (left_over,) in cursor.fetchall():
-                    cursor.execute(f"DROP TABLE IF EXISTS {self._quote_name(left_over)}")
+                for (left_over,) in cursor.fetchall():  # names of that pattern only: no quoting needed
+                    cursor.execute(f"DROP TABLE IF EXISTS {left_over}")
                 cursor.execute(f"CREATE UNLOGGED TABLE {self._stage_name} {self.parser._stage_columns()}")
         except Exception:  # only a head start: the parsed text waits in memory instead
             if stage is not None:
