@@ -253,7 +253,7 @@ def test_files_parsed_ahead_import_exactly_what_the_commands_one_by_one_import(
     assert started == used == ["vehicles", "repair_orders"]
     assert staged == (used if stage_prefix == "dms_ahead_" else [])
     assert in_one_command == one_by_one
-    assert one_by_one["left"] == []
+    assert in_one_command["left"] == []
     assert all(one_by_one["errors_files"][name] for name in FILES)
     assert all(one_by_one["issues"][name] for name in FILES)
 
@@ -383,11 +383,12 @@ def test_a_stage_table_left_by_a_session_that_is_gone_is_dropped(tmp_path, monke
     staged = []
     _count_parsed_ahead(monkeypatch, staged)
     other = connection.copy()
+    with other.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid(), (SELECT max(pid) + 1000 FROM pg_stat_activity)")
+        live, gone = cursor.fetchone()
+    tables = {pid: f"{importer.AHEAD_STAGE_PREFIX}{pid}_0badcafe" for pid in (live, gone)}
     try:
         with other.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid(), (SELECT max(pid) + 1000 FROM pg_stat_activity)")
-            live, gone = cursor.fetchone()
-            tables = {pid: f"{importer.AHEAD_STAGE_PREFIX}{pid}_0badcafe" for pid in (live, gone)}
             for table in tables.values():
                 cursor.execute(f"CREATE UNLOGGED TABLE {table} (row_no integer)")
 
