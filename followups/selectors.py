@@ -178,8 +178,9 @@ def queue_claimable(*, user, now: datetime.datetime, open_store_ids: list[int]) 
 def queue_for_user(*, user, today: datetime.date, now: datetime.datetime | None = None, search: str = "",
                    stores: Iterable[Store] | None = None,
                    open_store_ids: list[int] | None = None) -> QuerySet:  # fmt: skip
-    """Today's queue, one row per customer (overdue tasks included), in the queue's order (see
-    QUEUE_ORDER). Rows of the tasks only (no join to the cards, so no statement reads them all):
+    """Today's queue, one row per customer and store (overdue tasks included; a customer with calls
+    in two of the user's stores has a row in each), in the queue's order (see QUEUE_ORDER). Rows of
+    the tasks only (no join to the cards, so no statement reads them all):
     ``queue_rows_complete`` adds the page's names and whether each row is callable now.
     ``open_store_ids``: the stores whose call window is open (default: those of ``stores`` at ``now``)."""
     now = now or timezone.now()
