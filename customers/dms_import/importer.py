@@ -35,14 +35,15 @@ import functools
 import gc
 import io
 import itertools
-import multiprocessing
 import operator
 import os
 import pickle
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
+import billiard
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
@@ -294,16 +295,16 @@ class DmsImport(FingerprintPass):
 
     def _parse_in_parallel(self) -> bool:
         """Whether the whole file is parsed by PARSE_WORKERS processes: a large CSV file read in full
-        (not a re-import's few changed rows), on a machine with more than one core, from a process
-        allowed to start children (a Celery worker's daemonic processes are not: there, and wherever
-        ``fork`` is missing, the file is parsed in this process as before)."""
+        (not a re-import's few changed rows), on a machine with more than one core where processes
+        can be forked (elsewhere the file is parsed in this process). The admin's imports run in a
+        Celery worker's pool process, which is daemonic: the workers are started by billiard (see
+        ParseWorkers), which lets such a process have children."""
         return (
             self.parse_rows is None
             and self.source.text_cells
             and (self.source.total_rows or 0) >= PARALLEL_MINIMUM_ROWS
             and (os.cpu_count() or 1) > 1
-            and "fork" in multiprocessing.get_all_start_methods()
-            and not multiprocessing.current_process().daemon
+            and "fork" in billiard.get_all_start_methods()
         )
 
     def _parse_with_workers(self, raw, plan, parsers, fingerprint) -> int:
@@ -359,6 +360,9 @@ class DmsImport(FingerprintPass):
         chunk where it happened.
         ``go``: an event to wait for first (a file parsed ahead starts once the one before it is)."""
         gc.disable()  # as _without_cyclic_gc: a worker only makes short-lived cells and rows
+        # Forked from a Celery pool process, a worker has that process's signal handlers; ParseWorkers
+        # ends its workers with SIGTERM.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         # A worker's parse is what the machine does while this connection writes (a file parsed
         # ahead while the file before it is written; its stage's COPY while its own file is read):
         # the writes are the import's critical path, so the workers yield the CPU to them.
@@ -997,13 +1001,17 @@ class DmsImport(FingerprintPass):
 
 class ParseWorkers:
     """PARSE_WORKERS forked processes parsing one file for ``importer`` (DmsImport._parse_worker),
-    and their messages in file order. ``go``: an event the workers wait for before reading."""
+    and their messages in file order. ``go``: an event the workers wait for before reading.
+
+    Started by billiard (Celery's fork of multiprocessing, installed with it): the standard
+    library refuses children to a daemonic process, which a Celery worker's pool process is, so
+    there the admin's imports were parsed in one process."""
 
     def __init__(self, importer: DmsImport, plan, parsers, fingerprint, *, go=None):
         if importer.kind == ImportKind.CUSTOMERS:
             # pypinyin's dictionaries loaded once here, before the fork, not once in each worker.
             name_search_keys("张伟")
-        context = multiprocessing.get_context("fork")
+        context = billiard.get_context("fork")
         self.pipes, self.workers = [], []
         try:
             for number in range(PARSE_WORKERS):
@@ -1073,7 +1081,7 @@ class ParseAhead:
         self.plan = self.parser._plan()
         self.prefix = self.parser._fingerprinter(self.plan).prefix
         parsers = [ColumnParser(column.parser) if index is not None else None for column, index in self.plan]
-        self.parsed = multiprocessing.get_context("fork").Event()
+        self.parsed = billiard.get_context("fork").Event()
         self._messages: list[tuple | None] = []
         self._buffered = 0  # bytes of COPY text received and not yet taken
         self._cancelled = False

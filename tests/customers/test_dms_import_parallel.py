@@ -9,6 +9,7 @@ import datetime
 import io
 import multiprocessing
 
+import billiard
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -81,11 +82,21 @@ def _everything_imported(out_dir, *, one_command: bool = False) -> dict:
     return {"summaries": summaries, "issues": issues, "errors_files": errors_files, "rows": rows, "left": left}
 
 
-@pytest.mark.parametrize("streamed", [False, True], ids=["decoded-whole", "streamed"])
-def test_two_parse_workers_import_exactly_what_one_process_imports(tmp_path, monkeypatch, streamed):
+@pytest.mark.parametrize(
+    ("streamed", "daemonic"),
+    [(False, False), (True, False), (False, True)],
+    ids=["decoded-whole", "streamed", "in-a-daemonic-process"],
+)
+def test_two_parse_workers_import_exactly_what_one_process_imports(tmp_path, monkeypatch, streamed, daemonic):
+    """Also in a daemonic process, as a Celery worker's pool process is (where the admin's imports
+    run): the standard library would refuse it children."""
     outcome = dms_sample_write(out_dir=tmp_path, customers=150, seed=5, today=TODAY, stores=["NJ01", "NJ02"], mess=True)
     if streamed:  # read as a large file is: each worker counts the other's chunks without parsing them
         monkeypatch.setattr(sources, "WHOLE_FILE_DECODE_LIMIT", 0)
+    if daemonic:
+        monkeypatch.setitem(multiprocessing.current_process()._config, "daemon", True)
+        with pytest.raises(AssertionError, match="daemonic processes are not allowed to have children"):
+            multiprocessing.get_context("fork").Process(target=print).start()
     # Small chunks: each worker parses many, and planted rows fall into both workers' chunks.
     monkeypatch.setattr(importer, "STAGE_CHUNK_ROWS", 37)
     monkeypatch.setattr(importer, "PARALLEL_MINIMUM_ROWS", 10**9)
@@ -303,7 +314,7 @@ def test_a_file_that_fails_stops_the_files_parsed_ahead(tmp_path, monkeypatch):
     assert sorted(set(cancelled)) == ["repair_orders", "vehicles"]
     assert not Customer.objects.exists()
     assert list(ImportBatch.objects.values_list("kind", "status")) == [("customers", "failed")]
-    assert all(not worker.is_alive() for worker in multiprocessing.active_children() if worker.daemon)
+    assert all(not worker.is_alive() for worker in billiard.active_children() if worker.daemon)
 
 
 MIXED_COLUMNS = {
