@@ -35,6 +35,7 @@ import functools
 import gc
 import io
 import itertools
+import logging
 import operator
 import os
 import pickle
@@ -84,6 +85,8 @@ from customers.dms_import.targets import MODELS, TARGET_COLUMNS
 from customers.models import DMS_SYNC_FIELDS, Customer, ErasedCustomer, ImportBatch, Vehicle
 from customers.pinyin import name_search_keys
 from customers.privacy import tombstone_reject_sql, tombstone_sql_params
+
+logger = logging.getLogger(__name__)
 
 STAGE_CHUNK_ROWS = 10000
 # A CSV file of at least this many rows is parsed by this many processes (see _parse_with_workers).
@@ -1087,10 +1090,9 @@ class ParseAhead:
         self._cancelled = False
         self._done = False
         self._condition = threading.Condition()
-        self._workers = ParseWorkers(self.parser, self.plan, parsers, self.parser._fingerprinter(self.plan),
-                                     go=after.parsed if after is not None else None)  # fmt: skip
         # The stage table: named after this process's database session, so that a table whose
         # session is gone is known to be left over; made and written by the thread's connection.
+        # (Read before the workers are forked: a failure here leaves no process behind.)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             owner = cursor.fetchone()[0]
@@ -1100,6 +1102,8 @@ class ParseAhead:
         self._stage_ready = False  # every chunk written and the table measured
         self._stage_taken = False  # handed over with the file's end (take_stage)
         self._stage_dropped = False
+        self._workers = ParseWorkers(self.parser, self.plan, parsers, self.parser._fingerprinter(self.plan),
+                                     go=after.parsed if after is not None else None)  # fmt: skip
         self._thread = threading.Thread(target=self._collect, daemon=True, name="dms-parse-ahead")
         self._thread.start()
 
@@ -1133,7 +1137,8 @@ class ParseAhead:
                 for (left_over,) in cursor.fetchall():  # names of that pattern only: no quoting needed
                     cursor.execute(f"DROP TABLE IF EXISTS {left_over}")
                 cursor.execute(f"CREATE UNLOGGED TABLE {self._stage_name} {self.parser._stage_columns()}")
-        except Exception:  # only a head start: the parsed text waits in memory instead
+        except Exception as error:  # only a head start: the parsed text waits in memory instead
+            logger.warning("DMS import: no stage table for the file parsed ahead (%s); its rows wait in memory", error)
             if stage is not None:
                 with contextlib.suppress(Exception):
                     stage.close()

@@ -242,7 +242,7 @@ def _count_parsed_ahead(monkeypatch, staged: list | None = None) -> tuple[list, 
     ids=["staged-ahead", "kept-in-memory", "kept-a-chunk-at-a-time"],
 )
 def test_files_parsed_ahead_import_exactly_what_the_commands_one_by_one_import(
-    tmp_path, monkeypatch, buffer_bytes, stage_prefix
+    tmp_path, monkeypatch, caplog, buffer_bytes, stage_prefix
 ):
     """One command with three files parses the vehicles and the repair orders while the file before
     them is written, and writes their stage tables over a second connection: the same summaries,
@@ -263,6 +263,10 @@ def test_files_parsed_ahead_import_exactly_what_the_commands_one_by_one_import(
 
     assert started == used == ["vehicles", "repair_orders"]
     assert staged == (used if stage_prefix == "dms_ahead_" else [])
+    no_table = [
+        record for record in caplog.records if "no stage table for the file parsed ahead" in record.getMessage()
+    ]
+    assert len(no_table) == (0 if stage_prefix == "dms_ahead_" else 2)  # said, once per file
     assert in_one_command == one_by_one
     assert in_one_command["left"] == []
     assert all(one_by_one["errors_files"][name] for name in FILES)
