@@ -326,9 +326,8 @@ def queue_next(request: HttpRequest) -> HttpResponse:
 @works_calls
 @require_GET
 def call(request: HttpRequest, customer_id: int) -> HttpResponse:
-    services.call_customer_for_user(
-        user=request.user, customer_id=customer_id
-    )  # 404 outside the agent's stores and calls
+    # 404 outside the agent's stores and calls
+    services.call_customer_for_user(user=request.user, customer_id=customer_id)
     tasks = services.task_current_call(user=request.user, customer_id=customer_id)
     if not tasks:
         messages.info(request, _("This call is no longer assigned to you: take the next one from the queue."))
