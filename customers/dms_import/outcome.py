@@ -108,21 +108,7 @@ class ImportOutcome:
 
 def _raw_rows(source: RowSource, row_numbers) -> dict[int, list[str]]:
     """The cells (as texts) of the rows of these numbers, read from the file (up to the last one)."""
-    wanted = set(row_numbers)
-    found: dict[int, list[str]] = {}
-    if not wanted:
-        return found
-    last = max(wanted)
-    rows = source.rows()
-    try:
-        for row_number, row in enumerate(rows, start=2):
-            if row_number in wanted:
-                found[row_number] = [value_text(cell) for cell in row]
-            if row_number >= last:
-                break
-    finally:
-        getattr(rows, "close", lambda: None)()
-    return found
+    return {number: [value_text(cell) for cell in row] for number, row in source.rows_of(row_numbers)}
 
 
 class RejectedRowsReader:

@@ -388,6 +388,54 @@ def test_the_chunks_a_worker_only_counts_are_the_chunks_the_csv_module_reads(tmp
         csv.field_size_limit(limit)
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
+def test_the_rows_read_for_the_rejected_rows_report_are_the_rows_the_csv_module_reads(tmp_path, monkeypatch, newline):
+    """A streamed CSV file's rows_of (the rejected rows' cells for their report): the rows of the
+    numbers asked for, exactly as rows() numbers and splits them, whatever the quotes, blank lines
+    and line endings; numbers past the end left out; an unreadable line before a wanted row refused
+    with the same message as reading every row."""
+    monkeypatch.setattr(sources, "WHOLE_FILE_DECODE_LIMIT", 0)
+    cells = ["plain", '"quoted, comma"', '"two\nlines"', '"crlf\r\ninside"', 'mid"quote', '"a""b"', "", '"x"y', "张伟"]
+    lines = ["h1,h2,h3"]
+    for number in range(60):
+        lines.append(
+            "" if number % 13 == 5 else ",".join(cells[(number * 7 + offset) % len(cells)] for offset in (0, 1, 2))
+        )
+    path = tmp_path / "rows.csv"
+    path.write_bytes(newline.join(lines).encode() + newline.encode())
+    source = sources.source_from_path(str(path))
+    assert source.open_rows_of is not None  # the streamed file's own reader, not the default walk
+    every = dict(enumerate(source.rows(), start=2))
+    assert len(every) == 60
+    for numbers in (
+        [2],
+        [61],
+        [2, 3, 4],
+        list(range(2, 62)),
+        list(range(3, 62, 3)),
+        [60, 7, 7, 19, 8],
+        [7, 61, 62, 99],
+    ):
+        expected = [(number, every[number]) for number in sorted(set(numbers)) if number in every]
+        assert list(source.rows_of(numbers)) == expected
+    assert list(source.rows_of([])) == []
+    assert list(source.rows_of([62, 100])) == []
+
+    lines[45] = "x" * 30 + ",b,c"
+    path.write_bytes(newline.join(lines).encode() + newline.encode())
+    source = sources.source_from_path(str(path))
+    limit = csv.field_size_limit(20)
+    try:
+        with pytest.raises(sources.UnreadableFile) as whole:
+            list(source.rows())
+        with pytest.raises(sources.UnreadableFile) as wanted:
+            list(source.rows_of([44, 46, 50]))  # lines[45] is row 46
+        assert wanted.value.message == whole.value.message
+        assert [number for number, _row in source.rows_of([3, 44])] == [3, 44]
+    finally:
+        csv.field_size_limit(limit)
+
+
 def test_a_stage_table_left_by_a_session_that_is_gone_is_dropped(tmp_path, monkeypatch):
     """A process that died while a file was parsed ahead leaves its stage table (named after its
     database session); the next file parsed ahead drops it, and keeps the table of a session still
