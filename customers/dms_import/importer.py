@@ -323,6 +323,7 @@ class DmsImport(FingerprintPass):
             try:
                 parsed_rows = self._copy_parsed(raw, ahead.messages())
                 self.ahead_stage = ahead.take_stage()
+                self.key_counts = ahead.key_counts()
                 return parsed_rows
             finally:
                 ahead.cancel()
@@ -1151,6 +1152,9 @@ class ParseAhead:
             stage = self._open_stage()
             raw = stage.connection.cursor() if stage is not None else None
             for message in self._workers.messages():
+                if message[0] == "chunk":  # its keys counted here: its turn takes the counts (key_counts)
+                    self.parser._count_keys(message[6])
+                    message = (*message[:6], ())
                 if raw is not None and message[0] == "chunk" and message[2]:
                     raw.copy_expert(f"COPY {self._stage_name} FROM STDIN", io.BytesIO(message[2]))
                     message = (*message[:2], b"", *message[3:])  # written: its turn copies nothing
@@ -1207,6 +1211,11 @@ class ParseAhead:
                 yield message
         finally:
             self.cancel()
+
+    def key_counts(self) -> collections.Counter | None:
+        """After ``messages`` handed over the file's end: the staged rows' keys counted (see
+        DmsImport.key_counts), as the chunks came, so that its turn need not count them."""
+        return self.parser.key_counts
 
     def take_stage(self) -> str | None:
         """After ``messages`` handed over the file's end: the stage table holding every row parsed,
