@@ -345,6 +345,25 @@ def test_a_column_with_a_few_odd_cells_parses_as_cell_by_cell(name):
         assert (texts, list(keys), problems) == (expected_texts, list(expected_keys), expected_problems)
 
 
+def _awkward_csv_lines() -> list[str]:
+    """A header and 60 data rows of three cells each, of every awkward kind: line breaks inside
+    quoted cells, a quote inside an unquoted cell, doubled quotes, empty cells, Chinese; every 13th
+    row from the 6th blank."""
+    cells = ["plain", '"quoted, comma"', '"two\nlines"', '"crlf\r\ninside"', 'mid"quote', '"a""b"', "", '"x"y', "张伟"]
+    lines = ["h1,h2,h3"]
+    for number in range(60):
+        lines.append(
+            "" if number % 13 == 5 else ",".join(cells[(number * 7 + offset) % len(cells)] for offset in (0, 1, 2))
+        )
+    return lines
+
+
+def _streamed_source(path, lines: list[str], newline: str) -> sources.RowSource:
+    """``lines`` written to ``path`` with ``newline`` after each, read back as a row source."""
+    path.write_bytes(newline.join(lines).encode() + newline.encode())
+    return sources.source_from_path(str(path))
+
+
 @pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
 def test_the_chunks_a_worker_only_counts_are_the_chunks_the_csv_module_reads(tmp_path, monkeypatch, newline):
     """A streamed CSV file's chunks_of: each chunk's row count and, for the wanted ones, its rows are
@@ -352,15 +371,9 @@ def test_the_chunks_a_worker_only_counts_are_the_chunks_the_csv_module_reads(tmp
     an unquoted cell, doubled quotes), blank lines and line endings; an unreadable line is refused
     with its line number by the worker whose chunk it is."""
     monkeypatch.setattr(sources, "WHOLE_FILE_DECODE_LIMIT", 0)
-    cells = ["plain", '"quoted, comma"', '"two\nlines"', '"crlf\r\ninside"', 'mid"quote', '"a""b"', "", '"x"y', "张伟"]
-    lines = ["h1,h2,h3"]
-    for number in range(60):
-        lines.append(
-            "" if number % 13 == 5 else ",".join(cells[(number * 7 + offset) % len(cells)] for offset in (0, 1, 2))
-        )
+    lines = _awkward_csv_lines()
     path = tmp_path / "rows.csv"
-    path.write_bytes(newline.join(lines).encode() + newline.encode())
-    source = sources.source_from_path(str(path))
+    source = _streamed_source(path, lines, newline)
     for size in (1, 4, 7):
         expected = list(source.chunks(size))
         for worker in (0, 1):
@@ -372,8 +385,7 @@ def test_the_chunks_a_worker_only_counts_are_the_chunks_the_csv_module_reads(tmp
     # A cell over the csv module's field limit in the 45th data row (the third chunk of 20), refused with
     # the file's line number (later than 42: quoted cells above it hold line breaks):
     lines[45] = "x" * 30 + ",b,c"
-    path.write_bytes(newline.join(lines).encode() + newline.encode())
-    source = sources.source_from_path(str(path))
+    source = _streamed_source(path, lines, newline)
     limit = csv.field_size_limit(20)
     try:
         with pytest.raises(sources.UnreadableFile) as whole:
@@ -392,18 +404,13 @@ def test_the_chunks_a_worker_only_counts_are_the_chunks_the_csv_module_reads(tmp
 def test_the_rows_read_for_the_rejected_rows_report_are_the_rows_the_csv_module_reads(tmp_path, monkeypatch, newline):
     """A streamed CSV file's rows_of (the rejected rows' cells for their report): the rows of the
     numbers asked for, exactly as rows() numbers and splits them, whatever the quotes, blank lines
-    and line endings; numbers past the end left out; an unreadable line before a wanted row refused
-    with the same message as reading every row."""
+    and line endings; numbers past the end left out; a wanted row that is unreadable refused with
+    the same message as reading every row (the rows only counted are not split into cells: the
+    import has read every row before)."""
     monkeypatch.setattr(sources, "WHOLE_FILE_DECODE_LIMIT", 0)
-    cells = ["plain", '"quoted, comma"', '"two\nlines"', '"crlf\r\ninside"', 'mid"quote', '"a""b"', "", '"x"y', "张伟"]
-    lines = ["h1,h2,h3"]
-    for number in range(60):
-        lines.append(
-            "" if number % 13 == 5 else ",".join(cells[(number * 7 + offset) % len(cells)] for offset in (0, 1, 2))
-        )
+    lines = _awkward_csv_lines()
     path = tmp_path / "rows.csv"
-    path.write_bytes(newline.join(lines).encode() + newline.encode())
-    source = sources.source_from_path(str(path))
+    source = _streamed_source(path, lines, newline)
     assert source.open_rows_of is not None  # the streamed file's own reader, not the default walk
     every = dict(enumerate(source.rows(), start=2))
     assert len(every) == 60
@@ -422,8 +429,7 @@ def test_the_rows_read_for_the_rejected_rows_report_are_the_rows_the_csv_module_
     assert list(source.rows_of([62, 100])) == []
 
     lines[45] = "x" * 30 + ",b,c"
-    path.write_bytes(newline.join(lines).encode() + newline.encode())
-    source = sources.source_from_path(str(path))
+    source = _streamed_source(path, lines, newline)
     limit = csv.field_size_limit(20)
     try:
         with pytest.raises(sources.UnreadableFile) as whole:
