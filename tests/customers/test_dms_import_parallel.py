@@ -422,6 +422,7 @@ def test_the_rows_read_for_the_rejected_rows_report_are_the_rows_the_csv_module_
         list(range(3, 62, 3)),
         [60, 7, 7, 19, 8],
         [7, 61, 62, 99],
+        [0, 1, 5],  # the header and before: no data row
     ):
         expected = [(number, every[number]) for number in sorted(set(numbers)) if number in every]
         assert list(source.rows_of(numbers)) == expected
