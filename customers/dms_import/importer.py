@@ -1152,12 +1152,15 @@ class ParseAhead:
             stage = self._open_stage()
             raw = stage.connection.cursor() if stage is not None else None
             for message in self._workers.messages():
-                if message[0] == "chunk":  # its keys counted here: its turn takes the counts (key_counts)
+                if message[0] == "chunk":
+                    # Its keys counted here, its turn takes the counts (key_counts); its text written
+                    # into the stage table, its turn copies nothing.
+                    payload = message[2]
                     self.parser._count_keys(message[6])
-                    message = (*message[:6], ())
-                if raw is not None and message[0] == "chunk" and message[2]:
-                    raw.copy_expert(f"COPY {self._stage_name} FROM STDIN", io.BytesIO(message[2]))
-                    message = (*message[:2], b"", *message[3:])  # written: its turn copies nothing
+                    if raw is not None and payload:
+                        raw.copy_expert(f"COPY {self._stage_name} FROM STDIN", io.BytesIO(payload))
+                        payload = b""
+                    message = (*message[:2], payload, *message[3:6], ())
                 elif raw is not None and message[0] == "end":  # every chunk written: measured before its turn
                     raw.execute(stage_statistics_sql(self.parser.kind, self._stage_name))
                     self._stage_ready = True
