@@ -97,7 +97,8 @@ class RowSource:
     open_chunks: Callable[[int], Iterator[list[Sequence[object]]]] | None = None
     # chunks_of's own reader (a large CSV file): the chunks not wanted are counted, not split into cells.
     open_chunks_of: Callable[[int, Callable[[int], bool]], Iterator[tuple[int, list | None]]] | None = None
-    # rows_of's own reader (a large CSV file): the rows before each one wanted are counted, not split.
+    # rows_of's own reader (a large CSV file), given the wanted numbers of data rows in ascending order,
+    # each once: the rows before each one wanted are counted, not split.
     open_rows_of: Callable[[list[int]], Iterator[tuple[int, Sequence[object]]]] | None = None
 
     def rows(self) -> Iterator[Sequence[object]]:

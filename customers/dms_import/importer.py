@@ -323,7 +323,7 @@ class DmsImport(FingerprintPass):
             try:
                 parsed_rows = self._copy_parsed(raw, ahead.messages())
                 self.ahead_stage = ahead.take_stage()
-                self.key_counts = ahead.key_counts()
+                self.key_counts = ahead.key_counts()  # its messages carry no keys: counted as they came
                 return parsed_rows
             finally:
                 ahead.cancel()

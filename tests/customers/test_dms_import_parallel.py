@@ -404,9 +404,9 @@ def test_the_chunks_a_worker_only_counts_are_the_chunks_the_csv_module_reads(tmp
 def test_the_rows_read_for_the_rejected_rows_report_are_the_rows_the_csv_module_reads(tmp_path, monkeypatch, newline):
     """A streamed CSV file's rows_of (the rejected rows' cells for their report): the rows of the
     numbers asked for, exactly as rows() numbers and splits them, whatever the quotes, blank lines
-    and line endings; numbers past the end left out; a wanted row that is unreadable refused with
-    the same message as reading every row (the rows only counted are not split into cells: the
-    import has read every row before)."""
+    and line endings; numbers that are no data row's (the header, past the end) left out; a wanted
+    row that is unreadable refused with the same message as reading every row (the rows only
+    counted are not split into cells: the import has read every row before)."""
     monkeypatch.setattr(sources, "WHOLE_FILE_DECODE_LIMIT", 0)
     lines = _awkward_csv_lines()
     path = tmp_path / "rows.csv"
