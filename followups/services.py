@@ -326,15 +326,19 @@ def task_claim_next(
             skip.append(customer_id)
         else:
             return []
-    return compiled_read(("claimed",), _claimed_tasks, ids=claimed_ids)
+    return compiled_read(("claimed",), _claimed_tasks, customer_id=customer_id, ids=claimed_ids)
 
 
-def _claimed_tasks(*, ids: list[int]) -> QuerySet[FollowupTask]:
-    """The tasks of ``ids`` with what the call panel shows of them (an array parameter, so the read
-    is compiled once whatever the number of tasks: ``compiled_read``)."""
+def _claimed_tasks(*, customer_id: int, ids: list[int]) -> QuerySet[FollowupTask]:
+    """The customer's tasks of ``ids`` with what the call panel shows of them (an array parameter, so
+    the read is compiled once whatever the number of tasks: ``compiled_read``). The customer is
+    asked as well for PostgreSQL's sake: with ``id = ANY`` alone its estimate of the rows kept the
+    prepared statement planned again on every claim (0.7 ms, more than its run); with one customer's
+    tasks it keeps one plan."""
     table = FollowupTask._meta.db_table
     return (
-        FollowupTask.objects.filter(RawSQL(f'"{table}"."id" = ANY(%s)', [ids], output_field=BooleanField()))
+        FollowupTask.objects.filter(customer_id=customer_id)
+        .filter(RawSQL(f'"{table}"."id" = ANY(%s)', [ids], output_field=BooleanField()))
         .select_related("rule", "vehicle", "customer__store", "store")
         .order_by("priority", "id")
     )

@@ -4,6 +4,8 @@ renderer; each gives what the ORM and Django's default form renderer give."""
 
 import pytest
 from django.db import connection
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 from django.forms.renderers import DjangoTemplates
 from django.test.html import parse_html
 from django.test.utils import CaptureQueriesContext
@@ -12,7 +14,6 @@ from django.utils import translation
 from crm import compiled_reads
 from crm.form_renderer import FAST_FORM_RENDERER
 from crm.prepared import statement_text
-from followups import services
 from followups.forms import CallBookingForm, OutcomeForm
 from followups.models import FollowupTask
 from tests.factories import CustomerFactory, VehicleFactory
@@ -22,7 +23,14 @@ pytestmark = pytest.mark.django_db
 
 
 def _tasks(*, ids):
-    return services._claimed_tasks(ids=ids)
+    """Tasks by a list of IDs (an array parameter) with their related rows, in the call panel's order."""
+    return (
+        FollowupTask.objects.filter(
+            RawSQL('"followups_followuptask"."id" = ANY(%s)', [ids], output_field=BooleanField())
+        )
+        .select_related("rule", "vehicle", "customer__store", "store")
+        .order_by("priority", "id")
+    )
 
 
 def test_a_compiled_read_gives_the_orms_instances_with_their_related_ones_for_any_values(store_a):
