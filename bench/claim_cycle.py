@@ -20,12 +20,14 @@ request kind it prints:
 - PostgreSQL CPU ms: the CPU the agent's database backend process used (``/proc/<pid>/stat``; the
   kernel counts it in ticks of 10 ms, so this is a mean over many requests, not a per-request figure).
 
-``--profile`` adds a cProfile list of the functions where the process's time went (a second set of
-cycles, so the profiler's overhead is not in the figures above). ``--code DIR`` runs the code of
-another checkout (e.g. a worktree at main) with this script: the same data and harness, before and
-after. The database needs open phone tasks due today (``bench/followups_bench.py --load …``); the
-script makes its agent (``claim_bench_agent``, call agent of the first store) if it is missing, and
-``--top-up`` adds open tasks for that store when fewer than needed are left.
+``--plans`` prints how PostgreSQL planned each of the agent's prepared statements (for its values
+every time, or once for any values). ``--profile`` adds a cProfile list of the functions where the
+process's time went (a second set of cycles, so the profiler's overhead is not in the figures
+above). ``--code DIR`` runs the code of another checkout (e.g. a worktree at main) with this
+script: the same data and harness, before and after. The database needs open phone tasks due
+today (``bench/followups_bench.py --load …``); the script makes its agent (``claim_bench_agent``,
+call agent of the first store) if it is missing, and ``--top-up`` adds open tasks for that store
+when fewer than needed are left.
 """
 
 import argparse
@@ -81,6 +83,7 @@ def main() -> None:
     parser.add_argument("--code", default="", help="the checkout whose code runs (default: this script's own)")
     parser.add_argument("--top-up", action="store_true", help="add open tasks to the agent's store if too few")
     parser.add_argument("--statements", action="store_true", help="print each statement's mean time")
+    parser.add_argument("--plans", action="store_true", help="print how PostgreSQL planned each prepared statement")
     parser.add_argument("--label", default="", help="a name for this run in the printed table")
     args = parser.parse_args()
     code = Path(args.code or Path(__file__).resolve().parent.parent).resolve()
@@ -140,6 +143,8 @@ def main() -> None:
         for (kind, sql), times in timings.statements.items():
             count = len(timings.rows[kind]["wall"])
             print(f"| {kind} | `{sql}` | {len(times) / count:.2f} | {statistics.mean(times) * 1000:.2f} |")  # noqa: T201
+    if args.plans:
+        print_plans(connection)
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()
@@ -153,6 +158,22 @@ def main() -> None:
             )
             title = f"by {order}" + (", the project's functions" if restriction else "")
             print(f"\ncProfile of {args.cycles} cycles, {title}:\n{trim(text.getvalue(), code)}")  # noqa: T201
+
+
+def print_plans(connection) -> None:
+    """The agent's connection's prepared statements: how often PostgreSQL planned each for its values
+    (custom) and ran its plan for any values (generic). A statement planned afresh on every run pays
+    its planning each time: with the default ``plan_cache_mode`` PostgreSQL keeps a generic plan
+    only when it costs no more than the custom ones, and a partial index whose condition is a
+    parameter, not text, is out of a generic plan's reach."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, generic_plans, custom_plans, statement FROM pg_prepared_statements ORDER BY name")
+        rows = cursor.fetchall()
+    print("\n| statement | generic plans | custom plans | text |")  # noqa: T201
+    print("|---|---|---|---|")  # noqa: T201
+    for name, generic, custom, text in rows:
+        text = " ".join(text.split(" AS ", 1)[-1].split())[:110]
+        print(f"| {name} | {generic} | {custom} | `{text}` |")  # noqa: T201
 
 
 def csrf(client) -> dict:

@@ -26,6 +26,7 @@ import weakref
 
 import psycopg2
 from django.conf import settings
+from django.db.models import CharField, Expression
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,30 @@ def _prepare(raw_connection, name: str, sql: str) -> bool:
         _TEXTS.clear()
     _TEXTS[name] = sql
     return True
+
+
+_IN_TEXT = re.compile(r"[A-Za-z0-9_]+")
+
+
+class InText(Expression):
+    """A constant written into the statement's text (``status = 'open'``), not sent as one of its
+    values (``status = $3``). A plan for any values, the one PostgreSQL keeps for a prepared
+    statement, can use a partial index only when the index's condition is in the text: with the
+    condition's constants as values, the queue's statements were planned again on every run (the
+    plan for any values read the whole table), 0.6–1.2 ms each. Letters, digits and underscores
+    only (the choices' codes), so the text needs no quoting."""
+
+    output_field = CharField()
+
+    def __init__(self, value: str):
+        value = str(value)
+        if not _IN_TEXT.fullmatch(value):
+            raise ValueError(f"InText takes a code of letters, digits and underscores, not {value!r}")
+        super().__init__()
+        self.value = value
+
+    def as_sql(self, compiler, connection):
+        return f"'{self.value}'", []
 
 
 _EXECUTE = re.compile(r"(?:.*;\s*)?EXECUTE (crm_[0-9a-f]+)\b", re.DOTALL)

@@ -138,3 +138,20 @@ def test_a_compiled_read_is_a_prepared_statement():
     assert prepared.statement_text(query["sql"]) == (
         'SELECT "crm_store"."code" AS "code" FROM "crm_store" WHERE "crm_store"."id" = %s ORDER BY 1 ASC'
     )
+
+
+@pytest.mark.django_db
+def test_in_text_writes_a_code_into_the_statement_not_its_values():
+    StoreFactory(code="S1"), StoreFactory(code="S2")
+    stores = Store.objects.filter(code=prepared.InText("S1")).order_by().values_list("code", flat=True)
+
+    sql, params = stores.query.sql_with_params()
+    assert sql.endswith('"crm_store"."code" = (\'S1\')')
+    assert params == ()
+    assert list(stores) == ["S1"]
+
+
+@pytest.mark.parametrize("value", ["o'pen", "open phone", "", "开"])
+def test_in_text_refuses_what_would_need_quoting(value):
+    with pytest.raises(ValueError, match="letters, digits and underscores"):
+        prepared.InText(value)
