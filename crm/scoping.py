@@ -2,6 +2,7 @@
 
 from django.db.models import QuerySet
 
+from crm.compiled_reads import compiled_read
 from crm.models import Store
 
 
@@ -61,6 +62,14 @@ def in_stores(queryset: QuerySet, store_ids, *, store_field: str = "store") -> Q
 
 def stores_for_user(user) -> QuerySet:
     return active_stores(visible_store_ids(user))
+
+
+def user_active_stores(user) -> list[Store]:
+    """``stores_for_user`` read into a list, its statement compiled once per set of stores the user
+    may see (the key: they are in its text; ``crm.compiled_reads``): for what reads them on every
+    request, the call queue's claim and figures."""
+    scope = store_scope(user)
+    return compiled_read(("user stores", scope), lambda: active_stores(scope))
 
 
 def active_stores(store_ids: list[int] | tuple[int, ...] | None) -> QuerySet:

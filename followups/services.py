@@ -25,7 +25,7 @@ from crm.calendar import WorkingCalendar
 from crm.compiled_reads import compiled_read
 from crm.exceptions import ApplicationError
 from crm.models import Store
-from crm.scoping import sees_all_stores
+from crm.scoping import sees_all_stores, user_active_stores
 from crm.selectors import staff_still_in_store_sql, working_calendar
 from customers.choices import AppointmentSource, ReplyAction, SatisfactionSource, SatisfactionVerdict
 from customers.models import Appointment, Customer, Vehicle
@@ -227,11 +227,9 @@ _CLAIM_LOCK_SPACE = 0x4655  # advisory-lock namespace of the call queue
 
 def _agent_stores(user) -> list[Store]:
     """The active stores whose queue the agent works (every store for those who see them all): the
-    claim narrows the queue to them, so the user's stores are read once."""
-    stores = Store.objects.filter(is_active=True)
-    if not sees_all_stores(user):
-        stores = stores.filter(staff=user)
-    return list(stores)
+    claim narrows the queue to them, so the user's stores are read once (the statement the queue
+    page's requests read them with, ``crm.scoping.user_active_stores``)."""
+    return user_active_stores(user)
 
 
 # queue_claimable compiled to SQL, per agent and set of stores: building and compiling that ORM

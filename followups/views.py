@@ -28,7 +28,7 @@ from crm.exceptions import ApplicationError
 from crm.masking import phone_for_user, phone_reveal_record
 from crm.models import Store
 from crm.row_urls import pk_url
-from crm.scoping import active_stores, store_scope, stores_for_user
+from crm.scoping import stores_for_user, user_active_stores
 from crm.selectors import working_calendar
 from customers.card import customer_alerts
 from customers.exports import ExportNeedsApproval
@@ -264,12 +264,10 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 
 def _user_stores(request: HttpRequest) -> SimpleLazyObject:
-    """The user's active stores, read when first used: by the claim of the next call
-    (``services.task_claim_next``) and then by the queue page's figures sent with it, once for both
-    (a call of My tasks, which claims nothing, from another page does not read them at all). The
-    statement is compiled once per set of stores the user may see (its key: they are in its text)."""
-    scope = store_scope(request.user)
-    return SimpleLazyObject(lambda: compiled_read(("user stores", scope), lambda: active_stores(scope)))
+    """The user's active stores (``user_active_stores``), read when first used: by the claim of the
+    next call (``services.task_claim_next``) and then by the queue page's figures sent with it, once
+    for both (a call of My tasks, which claims nothing, from another page does not read them at all)."""
+    return SimpleLazyObject(lambda: user_active_stores(request.user))
 
 
 def _queue_page_figures(request: HttpRequest, stores=None) -> dict | None:
