@@ -71,9 +71,9 @@ def compiled_read(key: tuple, build, **values) -> list:
     compiler = compiled.query.get_compiler(using=database)
     compiler.select, compiler.klass_info = compiled.select, compiled.klass_info
     compiler.annotation_col_map, compiler.col_count = compiled.annotation_col_map, compiled.col_count
-    # results_iter's steps, with the columns' converters found once per database: walking the 116
-    # columns of the call's tasks with their customer, store and rule for them on every read cost
-    # about 0.3 ms of CPU, more than PostgreSQL's run of the read.
+    # results_iter's steps, with the columns' converters found once per database: looking them up
+    # on every read, over the 116 columns of the call's tasks with their customer, store and rule,
+    # cost 0.14 ms of CPU (0.39 -> 0.25 ms a read), more than PostgreSQL's run of the read.
     if database not in conversions:
         fields = [column[0] for column in compiled.select[: compiled.col_count]]
         conversions[database] = (compiler.get_converters(fields), compiler.has_composite_fields(fields))

@@ -112,9 +112,10 @@ class InText(Expression):
     """A constant written into the statement's text (``status = 'open'``), not sent as one of its
     values (``status = $3``). A plan for any values, the one PostgreSQL keeps for a prepared
     statement, can use a partial index only when the index's condition is in the text: with the
-    condition's constants as values, the queue's statements were planned again on every run (the
-    plan for any values read the whole table), 0.6–1.2 ms each. Letters, digits and underscores
-    only (the choices' codes), so the text needs no quoting."""
+    condition's constants as values, that plan read the whole table (0.44 s for the claim's pick on
+    100,000 open tasks) and PostgreSQL planned the pick again for every claim's values (0.7 ms of
+    its 0.8). Letters, digits and underscores only (the choices' codes), so the text needs no
+    quoting."""
 
     output_field = CharField()
 
