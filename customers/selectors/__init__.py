@@ -14,6 +14,7 @@ from crm.calendar import add_months
 from crm.choices import Role
 from crm.compiled_reads import compiled_read
 from crm.models import User
+from crm.prepared import InText
 from crm.scoping import in_stores, scope_to_user_stores, sees_all_stores, store_scope, visible_store_ids
 from customers.choices import Confidentiality, ConsentPurpose, VehicleStatus
 from customers.models import (
@@ -36,6 +37,11 @@ from customers.models import (
 
 RESTRICTED_LEVELS = (Confidentiality.TOP_SECRET, Confidentiality.CONFIDENTIAL)
 # Levels whose cards leave in an export only with a manager's approval (key customers too).
+# The same levels written into the statements' text (crm.prepared.InText): the condition of the
+# partial index of restricted cards (customer_restricted_idx), which the plan PostgreSQL keeps for
+# a prepared statement (one for any values) can then read, as a plan for each run's values can.
+_RESTRICTED_IN_TEXT = [InText(level) for level in RESTRICTED_LEVELS]
+_CONFIDENTIAL_IN_TEXT = InText(Confidentiality.CONFIDENTIAL)
 APPROVAL_LEVELS = (Confidentiality.TOP_SECRET, Confidentiality.CONFIDENTIAL, Confidentiality.SECRET)
 
 
@@ -64,9 +70,9 @@ def restricted_customers_visible_to(user) -> QuerySet[Customer]:
 
 
 def _restricted_visible_to(user_id: int) -> QuerySet[Customer]:
-    restricted = Customer.objects.filter(confidentiality__in=RESTRICTED_LEVELS)
+    restricted = Customer.objects.filter(confidentiality__in=_RESTRICTED_IN_TEXT)
     named = Q(pk__in=Customer.authorized_staff.through.objects.filter(user_id=user_id).values("customer_id"))
-    managed = Q(confidentiality=Confidentiality.CONFIDENTIAL, store_id__in=_managed_store_ids(user_id))
+    managed = Q(confidentiality=_CONFIDENTIAL_IN_TEXT, store_id__in=_managed_store_ids(user_id))
     return restricted.filter(named | managed)
 
 
@@ -84,7 +90,7 @@ def _visibility_condition(user_id: int, *, prefix: str = "") -> Q:
     """The rule for a signed-in user who does not see every level: the user's ID is its only input
     (who is named on a card, who manages which store are read inside the statement)."""
     visible_restricted = _restricted_visible_to(user_id).values("pk")
-    return ~Q(**{f"{prefix}confidentiality__in": RESTRICTED_LEVELS}) | Q(**{f"{prefix}pk__in": visible_restricted})
+    return ~Q(**{f"{prefix}confidentiality__in": _RESTRICTED_IN_TEXT}) | Q(**{f"{prefix}pk__in": visible_restricted})
 
 
 def customers_hidden_from(user) -> QuerySet:
@@ -94,7 +100,7 @@ def customers_hidden_from(user) -> QuerySet:
     ``customer_visible_to`` turns it into an anti-join against that small set, instead of a test
     on the customer row of every task (a join that reads every card). Superusers see every level:
     the set is then empty."""
-    restricted = Customer.objects.filter(confidentiality__in=RESTRICTED_LEVELS)
+    restricted = Customer.objects.filter(confidentiality__in=_RESTRICTED_IN_TEXT)
     if sees_every_level(user):
         return restricted.none().values("pk")
     if not (user and user.is_authenticated):
@@ -103,9 +109,9 @@ def customers_hidden_from(user) -> QuerySet:
 
 
 def _hidden_from(user_id: int) -> QuerySet:
-    restricted = Customer.objects.filter(confidentiality__in=RESTRICTED_LEVELS)
+    restricted = Customer.objects.filter(confidentiality__in=_RESTRICTED_IN_TEXT)
     named = Q(pk__in=Customer.authorized_staff.through.objects.filter(user_id=user_id).values("customer_id"))
-    managed = Q(confidentiality=Confidentiality.CONFIDENTIAL, store_id__in=_managed_store_ids(user_id))
+    managed = Q(confidentiality=_CONFIDENTIAL_IN_TEXT, store_id__in=_managed_store_ids(user_id))
     return restricted.exclude(named | managed).values("pk")
 
 

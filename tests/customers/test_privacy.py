@@ -11,9 +11,9 @@ from django.urls import reverse
 from crm.choices import AuditAction, Role
 from crm.models import AuditLog
 from customers.facts import customer_stats_refresh
-from customers.models import Segment
+from customers.models import Customer, Segment
 from customers.segments import segment_count_for_user, segment_customers_for_user
-from customers.selectors import customer_queryset_for_user, customer_visible_to
+from customers.selectors import customer_queryset_for_user, customer_visibility_condition, customer_visible_to
 from followups.models import FollowupTask
 from followups.selectors import queue_for_user
 from followups.services import task_claim_next
@@ -95,6 +95,18 @@ def test_the_rule_on_another_tables_rows_is_the_same_rule_as_an_anti_join(graded
         *FollowupTask.objects.filter(customer_visible_to(advisor_a)).query.sql_with_params()
     )
     assert "Anti Join" in plan
+
+
+def test_the_restricted_levels_are_in_the_rules_text_for_the_plan_a_prepared_statement_keeps(advisor_a):
+    """The levels of the partial index of restricted cards are written into the statement, not sent
+    as its values: a prepared statement's plan for any values can then read that index."""
+    for queryset in (
+        FollowupTask.objects.filter(customer_visible_to(advisor_a)),
+        Customer.objects.filter(customer_visibility_condition(advisor_a)),
+    ):
+        sql, params = queryset.query.sql_with_params()
+        assert "\"confidentiality\" IN ('top_secret', 'confidential')" in sql
+        assert not {"top_secret", "confidential"} & {str(param) for param in params}
 
 
 def test_confidential_card_page_is_a_404_for_the_advisor(client, graded, advisor_a, manager_a):
