@@ -109,7 +109,7 @@ def _visible_tasks(user) -> QuerySet[FollowupTask]:
 QUEUE_ORDER = ("priority", "work_date", "customer_id", "id")
 # The queue's open phone tasks as the condition of its partial indexes, written into the statements'
 # text (crm.prepared.InText) so that the plan PostgreSQL keeps for them can walk those indexes.
-OPEN, PHONE = InText(TaskStatus.OPEN), InText(Channel.PHONE)
+_OPEN_IN_TEXT, _PHONE_IN_TEXT = InText(TaskStatus.OPEN), InText(Channel.PHONE)
 _RANK_EPOCH = datetime.date(2000, 1, 1)
 _RANK_DAYS = 100_000  # a work date in days since _RANK_EPOCH stays below this for 270 years
 
@@ -140,7 +140,7 @@ def queue_tasks(*, user, today: datetime.date, store_ids: list[int] | None = Non
         tasks = _queue_visible_tasks(user)
     else:
         tasks = FollowupTask.objects.filter(customer_visible_to(user), store_id__in=store_ids)
-    return tasks.filter(status=OPEN, channel=PHONE, work_date__lte=today, assignee__isnull=True)
+    return tasks.filter(status=_OPEN_IN_TEXT, channel=_PHONE_IN_TEXT, work_date__lte=today, assignee__isnull=True)
 
 
 def queue_open_store_ids(stores: Iterable[Store], now: datetime.datetime) -> list[int]:
@@ -160,7 +160,7 @@ def queue_claimed_elsewhere(*, user, now: datetime.datetime) -> Q:
     customer is not called by a second person at the same time."""
     # "Claimed by someone" spelt out, so the small partial index of claimed tasks
     # (followuptask_claimed_idx) answers it.
-    held = Q(status=OPEN, claimed_by__isnull=False, claimed_at__gte=now - CLAIM_LAPSE)
+    held = Q(status=_OPEN_IN_TEXT, claimed_by__isnull=False, claimed_at__gte=now - CLAIM_LAPSE)
     return held & ~Q(claimed_by_id=user.pk)
 
 
@@ -355,8 +355,8 @@ def _queue_walk(*, user, now: datetime.datetime, open_store_ids: list[int]) -> Q
     same_row = FollowupTask.objects.filter(
         customer_id=OuterRef("customer_id"),
         store_id=OuterRef("store_id"),
-        status=OPEN,
-        channel=PHONE,
+        status=_OPEN_IN_TEXT,
+        channel=_PHONE_IN_TEXT,
         work_date__lte=today,
         assignee__isnull=True,
     )
@@ -459,18 +459,20 @@ def _queue_summary_rows(user, today: datetime.date, now: datetime.datetime) -> Q
     midnight = local_midnight(today)
     next_midnight = local_midnight(tomorrow)
     done_today = Q(completed_at__gte=midnight, completed_at__lt=next_midnight)
-    tasks = _queue_visible_tasks(user).filter(channel=PHONE, assignee__isnull=True)
-    tasks = tasks.filter(Q(status=OPEN, work_date__lte=tomorrow) | done_today)
+    tasks = _queue_visible_tasks(user).filter(channel=_PHONE_IN_TEXT, assignee__isnull=True)
+    tasks = tasks.filter(Q(status=_OPEN_IN_TEXT, work_date__lte=tomorrow) | done_today)
     return (
         tasks.annotate(one=Value(1))
         .values("one")
         .annotate(
-            open=Count("id", filter=Q(status=OPEN, work_date__lte=today)),
+            open=Count("id", filter=Q(status=_OPEN_IN_TEXT, work_date__lte=today)),
             done_today=Count("id", filter=done_today),
-            tomorrow=Count("id", filter=Q(status=OPEN, work_date=tomorrow)),
+            tomorrow=Count("id", filter=Q(status=_OPEN_IN_TEXT, work_date=tomorrow)),
             # The queue list's rows, for its pages (queue_page).
-            rows=Count(_ROW_NUMBER, distinct=True, filter=Q(status=OPEN, work_date__lte=today)),
-            in_call=Count("id", filter=Q(status=OPEN, claimed_by_id=user.pk, claimed_at__gte=now - CLAIM_LAPSE)),
+            rows=Count(_ROW_NUMBER, distinct=True, filter=Q(status=_OPEN_IN_TEXT, work_date__lte=today)),
+            in_call=Count(
+                "id", filter=Q(status=_OPEN_IN_TEXT, claimed_by_id=user.pk, claimed_at__gte=now - CLAIM_LAPSE)
+            ),
         )
         .order_by()
     )

@@ -225,13 +225,6 @@ def followups_catch_up_plan(*, today: datetime.date) -> list[dict]:
 _CLAIM_LOCK_SPACE = 0x4655  # advisory-lock namespace of the call queue
 
 
-def _agent_stores(user) -> list[Store]:
-    """The active stores whose queue the agent works (every store for those who see them all): the
-    claim narrows the queue to them, so the user's stores are read once (the statement the queue
-    page's requests read them with, ``crm.scoping.user_active_stores``)."""
-    return user_active_stores(user)
-
-
 # queue_claimable compiled to SQL, per agent and set of stores: building and compiling that ORM
 # query cost more CPU than PostgreSQL spends running it, which 20 agents claiming at once on one
 # machine felt. Only its times change between claims, and they are parameters: it is compiled with
@@ -272,15 +265,16 @@ def task_claim_next(
 
     Returns the agent's current call if the agent already holds one. Two agents never get the same
     task (``FOR UPDATE SKIP LOCKED``) nor the same customer (a transaction-scoped advisory lock on the
-    customer). Empty when nothing is callable now. ``stores``: the user's active stores when the
-    caller has them (``crm.scoping.stores_for_user``, the same stores as ``_agent_stores``): the
-    queue page's figures sent with the next call use them too, so they are read once.
+    customer). Empty when nothing is callable now. The claim narrows the queue to the user's
+    active stores (every store for those who see them all: ``crm.scoping.user_active_stores``);
+    ``stores``: those stores when the caller has them (the queue page's figures sent with the
+    next call use them too, so they are read once).
     """
     now = now or timezone.now()
     current = queue_current_call_customer(user=user, now=now)
     if current is not None:
         return task_current_call(user=user, customer_id=current, now=now)
-    stores = queue_open_store_ids(_agent_stores(user) if stores is None else stores, now)
+    stores = queue_open_store_ids(user_active_stores(user) if stores is None else stores, now)
     if not stores:
         return []
     # The pick walks the claimable tasks in QUEUE_ORDER, the UPDATE takes the customer's of them.

@@ -36,12 +36,12 @@ from customers.models import (
 # is written here once, as a queryset condition and as an SQL fragment for set-based code.
 
 RESTRICTED_LEVELS = (Confidentiality.TOP_SECRET, Confidentiality.CONFIDENTIAL)
-# Levels whose cards leave in an export only with a manager's approval (key customers too).
 # The same levels written into the statements' text (crm.prepared.InText): the condition of the
 # partial index of restricted cards (customer_restricted_idx), which the plan PostgreSQL keeps for
 # a prepared statement (one for any values) can then read, as a plan for each run's values can.
 _RESTRICTED_IN_TEXT = [InText(level) for level in RESTRICTED_LEVELS]
 _CONFIDENTIAL_IN_TEXT = InText(Confidentiality.CONFIDENTIAL)
+# Levels whose cards leave in an export only with a manager's approval (key customers too).
 APPROVAL_LEVELS = (Confidentiality.TOP_SECRET, Confidentiality.CONFIDENTIAL, Confidentiality.SECRET)
 
 

@@ -142,7 +142,8 @@ def test_a_compiled_read_is_a_prepared_statement():
 
 @pytest.mark.django_db
 def test_in_text_writes_a_code_into_the_statement_not_its_values():
-    StoreFactory(code="S1"), StoreFactory(code="S2")
+    StoreFactory(code="S1")
+    StoreFactory(code="S2")
     stores = Store.objects.filter(code=prepared.InText("S1")).order_by().values_list("code", flat=True)
 
     sql, params = stores.query.sql_with_params()
