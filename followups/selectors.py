@@ -34,7 +34,7 @@ from crm.calendar import WorkingCalendar, local_midnight
 from crm.compiled_reads import compiled_read, read_sentinel
 from crm.models import Store, User
 from crm.prepared import InText
-from crm.scoping import scope_to_user_stores, stores_for_user, visible_store_ids
+from crm.scoping import scope_to_user_stores, user_active_stores, visible_store_ids
 from crm.selectors import working_calendar
 from customers.choices import ConsentPurpose
 from customers.message_outcomes import MessageOutcome
@@ -189,7 +189,7 @@ def queue_for_user(*, user, today: datetime.date, now: datetime.datetime | None 
     ``open_store_ids``: the stores whose call window is open (default: those of ``stores`` at ``now``)."""
     now = now or timezone.now()
     if open_store_ids is None:
-        stores = list(stores_for_user(user)) if stores is None else stores
+        stores = user_active_stores(user) if stores is None else stores
         open_store_ids = queue_open_store_ids(stores, now)
     callable_now = queue_task_callable(now=now, open_store_ids=open_store_ids)
     tasks = queue_tasks(user=user, today=today)
@@ -933,10 +933,6 @@ def customer_sms_replies(*, customer_id: int, limit: int = 50) -> list[InboundSm
         return InboundSms.objects.filter(customer_id=customer_id).order_by("-received_at", "-id")[:limit]
 
     return compiled_read(("customer sms replies", limit), build, customer_id=customer_id)
-
-
-def stores_of(user) -> list[Store]:
-    return list(stores_for_user(user))
 
 
 def sms_tasks_by_id(*, user, ids: list[int]) -> QuerySet[FollowupTask]:

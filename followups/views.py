@@ -28,7 +28,7 @@ from crm.exceptions import ApplicationError
 from crm.masking import phone_for_user, phone_reveal_record
 from crm.models import Store
 from crm.row_urls import pk_url
-from crm.scoping import stores_for_user, user_active_stores
+from crm.scoping import user_active_stores
 from crm.selectors import working_calendar
 from customers.card import customer_alerts
 from customers.exports import ExportNeedsApproval
@@ -224,7 +224,7 @@ def _queue_context(request: HttpRequest, query: QueryDict, *, stores=None) -> di
     now = timezone.now()
     today = timezone.localdate(now)
     search = query.get("q", "").strip()[:100]
-    stores = list(stores_for_user(request.user) if stores is None else stores)
+    stores = list(user_active_stores(request.user) if stores is None else stores)
     summary = selectors.queue_summary(user=request.user, today=today, now=now)
 
     def page_rows(number: int) -> list[dict]:
@@ -482,7 +482,7 @@ def mine(request: HttpRequest) -> HttpResponse:
     )
     now = timezone.now()
     now_time = timezone.localtime(now).time()
-    stores = {store.pk: store for store in stores_for_user(request.user)}
+    stores = {store.pk: store for store in user_active_stores(request.user)}
     labels = dict(RuleCode.choices)
     for row in page.object_list:
         store = stores.get(row["store_id"])

@@ -11,6 +11,7 @@ import time_machine
 from django.urls import reverse
 
 from crm.choices import Role
+from crm.scoping import user_active_stores
 from followups import selectors
 from followups.services import task_claim_next, task_release
 from tests.factories import CustomerFactory, UserFactory
@@ -37,7 +38,7 @@ def customers(store, count):
 
 def listed(user) -> list[tuple[int, bool]]:
     """The queue page's rows as (customer id, callable now), in the page's order."""
-    stores = selectors.stores_of(user)
+    stores = user_active_stores(user)
     rows = list(selectors.queue_for_user(user=user, today=TODAY, now=MONDAY_10AM, stores=stores))
     rows = selectors.queue_rows_complete(user=user, rows=rows, stores=stores, now=MONDAY_10AM)
     return [(row["customer_id"], row["callable"]) for row in rows]
